@@ -1,0 +1,1 @@
+//! The DigitalOcean API v2 over HTTP, served on any listener.

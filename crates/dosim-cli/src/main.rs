@@ -1,0 +1,3 @@
+//! The dosim command line.
+
+fn main() {}

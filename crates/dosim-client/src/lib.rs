@@ -1,0 +1,1 @@
+//! A typed async client for the DigitalOcean API v2, with a pluggable transport.

@@ -1,0 +1,1 @@
+//! Deterministic simulation of code that drives DigitalOcean: scenarios, faults, checks, reports.
