@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Vendor the part of DigitalOcean's OpenAPI spec that dosim's tests validate against.
+
+Reads the bundled spec (every external $ref already resolved), keeps the operations
+dosim implements, inlines the remaining internal $refs, turns OpenAPI 3.0 schema
+dialect into JSON Schema (draft 7), and writes tests/data/openapi/operations.json.
+
+Usage: scripts/vendor-openapi.py [path/to/DigitalOcean-public.v2.bundled.yaml]
+Needs PyYAML. The output is committed; the tests never read the spec itself.
+"""
+import json
+import pathlib
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = ROOT.parent / "shared" / "do-openapi" / "DigitalOcean-public.v2.bundled.yaml"
+OUT = ROOT / "tests" / "data" / "openapi" / "operations.json"
+
+# The operations dosim implements, as (method, path) in the spec's own spelling.
+OPERATIONS = [
+    ("get", "/v2/account"),
+    ("get", "/v2/regions"),
+    ("get", "/v2/sizes"),
+    ("get", "/v2/images"),
+    ("get", "/v2/images/{image_id}"),
+    ("get", "/v2/actions"),
+    ("get", "/v2/actions/{action_id}"),
+    ("get", "/v2/droplets"),
+    ("post", "/v2/droplets"),
+    ("delete", "/v2/droplets"),
+    ("get", "/v2/droplets/{droplet_id}"),
+    ("delete", "/v2/droplets/{droplet_id}"),
+    ("get", "/v2/droplets/{droplet_id}/actions"),
+    ("post", "/v2/droplets/{droplet_id}/actions"),
+    ("post", "/v2/droplets/actions"),
+    ("get", "/v2/droplets/{droplet_id}/actions/{action_id}"),
+    ("get", "/v2/volumes"),
+    ("post", "/v2/volumes"),
+    ("delete", "/v2/volumes"),
+    ("post", "/v2/volumes/actions"),
+    ("get", "/v2/volumes/{volume_id}"),
+    ("delete", "/v2/volumes/{volume_id}"),
+    ("get", "/v2/volumes/{volume_id}/actions"),
+    ("post", "/v2/volumes/{volume_id}/actions"),
+    ("get", "/v2/volumes/{volume_id}/actions/{action_id}"),
+    ("get", "/v2/reserved_ips"),
+    ("post", "/v2/reserved_ips"),
+    ("get", "/v2/reserved_ips/{reserved_ip}"),
+    ("delete", "/v2/reserved_ips/{reserved_ip}"),
+    ("get", "/v2/reserved_ips/{reserved_ip}/actions"),
+    ("post", "/v2/reserved_ips/{reserved_ip}/actions"),
+    ("get", "/v2/reserved_ips/{reserved_ip}/actions/{action_id}"),
+    ("get", "/v2/floating_ips"),
+    ("post", "/v2/floating_ips"),
+    ("get", "/v2/floating_ips/{floating_ip}"),
+    ("delete", "/v2/floating_ips/{floating_ip}"),
+    ("get", "/v2/floating_ips/{floating_ip}/actions"),
+    ("post", "/v2/floating_ips/{floating_ip}/actions"),
+    ("get", "/v2/floating_ips/{floating_ip}/actions/{action_id}"),
+    ("get", "/v2/databases"),
+    ("post", "/v2/databases"),
+    ("get", "/v2/databases/{database_cluster_uuid}"),
+    ("delete", "/v2/databases/{database_cluster_uuid}"),
+    ("get", "/v2/databases/{database_cluster_uuid}/dbs"),
+    ("post", "/v2/databases/{database_cluster_uuid}/dbs"),
+    ("get", "/v2/databases/{database_cluster_uuid}/dbs/{database_name}"),
+    ("delete", "/v2/databases/{database_cluster_uuid}/dbs/{database_name}"),
+    ("get", "/v2/databases/{database_cluster_uuid}/users"),
+    ("post", "/v2/databases/{database_cluster_uuid}/users"),
+    ("get", "/v2/databases/{database_cluster_uuid}/users/{username}"),
+    ("delete", "/v2/databases/{database_cluster_uuid}/users/{username}"),
+    ("get", "/v2/databases/{database_cluster_uuid}/pools"),
+    ("post", "/v2/databases/{database_cluster_uuid}/pools"),
+    ("get", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
+    ("put", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
+    ("delete", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
+]
+
+# Resource areas whose whole operation list is reported as coverage.
+AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
+         "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images")
+
+
+def resolve(spec, node, depth=0):
+    """Inline internal $refs and convert OpenAPI 3.0 schema dialect to JSON Schema draft 7."""
+    if depth > 60:
+        raise SystemExit("schema nesting too deep: a recursive $ref?")
+    if isinstance(node, list):
+        return [resolve(spec, item, depth + 1) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = spec
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return resolve(spec, target, depth + 1)
+    out = {}
+    for key, value in node.items():
+        if key in ("example", "examples", "description", "title", "x-codegen-request-body-name",
+                   "externalDocs", "deprecated", "xml", "discriminator"):
+            continue
+        out[key] = resolve(spec, value, depth + 1)
+    if out.pop("nullable", False):
+        if "type" in out:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = types + ["null"]
+        if "enum" in out:
+            out["enum"] = list(out["enum"]) + [None]
+        if "type" not in out:
+            out = {"anyOf": [out, {"type": "null"}]}
+    # readOnly/writeOnly are annotations in draft 7 too; nothing to do.
+    return out
+
+
+def main():
+    spec_path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
+    spec = yaml.safe_load(spec_path.read_text())
+    operations = []
+    for method, path in OPERATIONS:
+        op = spec["paths"][path][method]
+        responses = {}
+        for status, response in op["responses"].items():
+            response = resolve(spec, response)
+            content = response.get("content", {})
+            schema = content.get("application/json", {}).get("schema")
+            responses[status] = {
+                "schema": schema,
+                "headers": sorted(response.get("headers", {}).keys()),
+            }
+        operations.append({
+            "operation_id": op["operationId"],
+            "method": method.upper(),
+            "path": path,
+            "responses": responses,
+        })
+    coverage = []
+    for path, ops in spec["paths"].items():
+        if not path.startswith(AREAS):
+            continue
+        for method, op in ops.items():
+            if method in ("get", "post", "put", "patch", "delete", "head"):
+                coverage.append({"operation_id": op["operationId"], "method": method.upper(),
+                                 "path": path, "implemented": (method, path) in OPERATIONS})
+    doc = {
+        "origin": "github.com/digitalocean/openapi at 7c1300c479fed9c353cda9fc21cd968619552304, "
+                  "DigitalOcean-public.v2.bundled.yaml; Apache License 2.0 (LICENSE beside this file)",
+        "generated_by": "scripts/vendor-openapi.py",
+        "operations": operations,
+        "coverage": coverage,
+    }
+    OUT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}: {len(operations)} operations, "
+          f"{sum(c['implemented'] for c in coverage)}/{len(coverage)} of the areas' operations")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+//! End-to-end tests: real clients against `dosim serve`, the CLI, determinism.
+
+mod python;

@@ -1,0 +1,189 @@
+"""Every implemented operation, called over real HTTP, answers with the status and body
+DigitalOcean's OpenAPI spec declares (schemas vendored in tests/data/openapi/)."""
+import json
+import pathlib
+import time
+
+import jsonschema
+import pytest
+
+from wire import call
+
+SPEC = json.loads((pathlib.Path(__file__).resolve().parents[1] / "data" / "openapi" / "operations.json").read_text())
+OPERATIONS = {(op["method"], op["path"]): op for op in SPEC["operations"]}
+
+
+class Checker:
+    """Calls the server and validates each response against the operation's schema."""
+
+    def __init__(self, serve, token):
+        self.serve = serve
+        self.token = token
+        self.covered = set()
+
+    def __call__(self, method, spec_path, params=None, body=None, query="", expect=None, token="default"):
+        op = OPERATIONS[(method, spec_path)]
+        path = spec_path
+        for key, value in (params or {}).items():
+            path = path.replace("{" + key + "}", str(value))
+        resp = call(self.serve.url, self.token if token == "default" else token, method, path + query, body)
+        status = str(resp.status)
+        if expect is not None:
+            assert resp.status == expect, f"{method} {path}{query}: expected {expect}, got {resp!r}"
+        declared = op["responses"].get(status) or op["responses"].get("default")
+        assert declared is not None, f"{method} {path}: status {status} is not declared by the spec: {resp!r}"
+        for header in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
+            assert header in resp.headers, f"{method} {path}: no {header} header"
+        if declared["schema"] is None:
+            assert resp.body is None, f"{method} {path}: spec declares no body for {status}, got {resp!r}"
+        else:
+            try:
+                jsonschema.Draft7Validator(declared["schema"]).validate(resp.body)
+            except jsonschema.ValidationError as err:
+                pytest.fail(f"{method} {path}{query} → {status} does not match {op['operation_id']}'s schema:\n"
+                            f"{err.message}\nat {list(err.absolute_path)}\nbody: {resp.raw[:2000]}")
+        if resp.status < 400:
+            self.covered.add((method, spec_path))
+        return resp
+
+    def wait_action(self, action_id, timeout_s=20):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            action = call(self.serve.url, self.token, "GET", f"/v2/actions/{action_id}").body["action"]
+            if action["status"] != "in-progress":
+                assert action["status"] == "completed", action
+                return action
+            time.sleep(0.05)
+        raise AssertionError(f"action {action_id} still in progress after {timeout_s}s")
+
+
+def test_every_operation_matches_the_spec(serve):
+    check = Checker(serve, serve.fresh_token("openapi"))
+
+    check("GET", "/v2/account", expect=200)
+    check("GET", "/v2/regions", expect=200)
+    check("GET", "/v2/sizes", query="?per_page=5", expect=200)
+    images = check("GET", "/v2/images", expect=200).body["images"]
+    check("GET", "/v2/images/{image_id}", {"image_id": images[0]["id"]}, expect=200)
+
+    # Droplets: the single and the multi form, then everything that reads them.
+    one = check("POST", "/v2/droplets", body={
+        "name": "web-1", "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-22-04-x64",
+        "tags": ["schema"], "ipv6": True, "monitoring": True}, expect=202).body
+    droplet_id = one["droplet"]["id"]
+    create_action = one["links"]["actions"][0]["id"]
+    many = check("POST", "/v2/droplets", body={
+        "names": ["web-2", "web-3"], "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-22-04-x64",
+        "tags": ["schema-multi"]}, expect=202).body
+    assert len(many["droplets"]) == 2 and len(many["links"]["actions"]) == 2
+    check("GET", "/v2/droplets", expect=200)
+    check("GET", "/v2/droplets", query="?tag_name=schema", expect=200)
+    check("GET", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=200)
+    check("GET", "/v2/droplets/{droplet_id}/actions", {"droplet_id": droplet_id}, expect=200)
+    check("GET", "/v2/droplets/{droplet_id}/actions/{action_id}",
+          {"droplet_id": droplet_id, "action_id": create_action}, expect=200)
+    check("GET", "/v2/actions", expect=200)
+    check("GET", "/v2/actions/{action_id}", {"action_id": create_action}, expect=200)
+    check.wait_action(create_action)
+    for link in many["links"]["actions"]:
+        check.wait_action(link["id"])
+    active = check("GET", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=200).body["droplet"]
+    assert active["status"] == "active" and active["networks"]["v4"], active
+
+    off = check("POST", "/v2/droplets/{droplet_id}/actions", {"droplet_id": droplet_id},
+                body={"type": "power_off"}, expect=201).body["action"]
+    check.wait_action(off["id"])
+    by_tag = check("POST", "/v2/droplets/actions", query="?tag_name=schema-multi",
+                   body={"type": "power_off"}, expect=201).body["actions"]
+    for action in by_tag:
+        check.wait_action(action["id"])
+
+    # Volumes, attached by id and by name, resized, detached, deleted both ways.
+    vol = check("POST", "/v2/volumes", body={
+        "name": "data-1", "region": "nyc3", "size_gigabytes": 10, "description": "d",
+        "filesystem_type": "ext4", "filesystem_label": "data", "tags": ["schema"]}, expect=201).body["volume"]
+    check("POST", "/v2/volumes", body={"name": "data-2", "region": "nyc3", "size_gigabytes": 10}, expect=201)
+    check("GET", "/v2/volumes", expect=200)
+    check("GET", "/v2/volumes", query="?name=data-1&region=nyc3", expect=200)
+    check("GET", "/v2/volumes/{volume_id}", {"volume_id": vol["id"]}, expect=200)
+    attach = check("POST", "/v2/volumes/{volume_id}/actions", {"volume_id": vol["id"]},
+                   body={"type": "attach", "droplet_id": droplet_id, "region": "nyc3"}, expect=202).body["action"]
+    check.wait_action(attach["id"])
+    check("GET", "/v2/volumes/{volume_id}/actions", {"volume_id": vol["id"]}, expect=200)
+    check("GET", "/v2/volumes/{volume_id}/actions/{action_id}", {"volume_id": vol["id"], "action_id": attach["id"]},
+          expect=200)
+    by_name = check("POST", "/v2/volumes/actions", body={
+        "type": "attach", "volume_name": "data-2", "region": "nyc3", "droplet_id": droplet_id}, expect=202).body
+    check.wait_action(by_name["action"]["id"])
+    detach = check("POST", "/v2/volumes/actions", body={
+        "type": "detach", "volume_name": "data-2", "region": "nyc3", "droplet_id": droplet_id}, expect=202).body
+    check.wait_action(detach["action"]["id"])
+    resize = check("POST", "/v2/volumes/{volume_id}/actions", {"volume_id": vol["id"]},
+                   body={"type": "resize", "size_gigabytes": 20, "region": "nyc3"}, expect=202).body["action"]
+    check.wait_action(resize["id"])
+    detach = check("POST", "/v2/volumes/{volume_id}/actions", {"volume_id": vol["id"]},
+                   body={"type": "detach", "droplet_id": droplet_id, "region": "nyc3"}, expect=202).body["action"]
+    check.wait_action(detach["id"])
+    check("DELETE", "/v2/volumes/{volume_id}", {"volume_id": vol["id"]}, expect=204)
+    check("DELETE", "/v2/volumes", query="?name=data-2&region=nyc3", expect=204)
+
+    # Reserved IPs and their legacy floating-IP alias.
+    for kind, key in (("reserved_ips", "reserved_ip"), ("floating_ips", "floating_ip")):
+        base = f"/v2/{kind}"
+        in_region = check("POST", base, body={"region": "nyc3"}, expect=202).body[key]
+        check("GET", base, expect=200)
+        check("GET", base + "/{" + key + "}", {key: in_region["ip"]}, expect=200)
+        assign = check("POST", base + "/{" + key + "}/actions", {key: in_region["ip"]},
+                       body={"type": "assign", "droplet_id": droplet_id}, expect=201).body["action"]
+        check.wait_action(assign["id"])
+        check("GET", base + "/{" + key + "}/actions", {key: in_region["ip"]}, expect=200)
+        check("GET", base + "/{" + key + "}/actions/{action_id}", {key: in_region["ip"], "action_id": assign["id"]},
+              expect=200)
+        unassign = check("POST", base + "/{" + key + "}/actions", {key: in_region["ip"]},
+                         body={"type": "unassign"}, expect=201).body["action"]
+        check.wait_action(unassign["id"])
+        check("DELETE", base + "/{" + key + "}", {key: in_region["ip"]}, expect=204)
+    on_droplet = check("POST", "/v2/reserved_ips", body={"droplet_id": droplet_id}, expect=202).body
+    assert on_droplet["links"]["actions"], on_droplet
+    check.wait_action(on_droplet["links"]["actions"][0]["id"])
+
+    # Managed databases, control plane.
+    cluster = check("POST", "/v2/databases", body={
+        "name": "backend", "engine": "pg", "version": "16", "region": "nyc3", "size": "db-s-1vcpu-1gb",
+        "num_nodes": 1, "tags": ["schema"]}, expect=201).body["database"]
+    uuid = cluster["id"]
+    check("GET", "/v2/databases", expect=200)
+    check("GET", "/v2/databases", query="?tag_name=schema", expect=200)
+    check("GET", "/v2/databases/{database_cluster_uuid}", {"database_cluster_uuid": uuid}, expect=200)
+    ids = {"database_cluster_uuid": uuid}
+    check("GET", "/v2/databases/{database_cluster_uuid}/dbs", ids, expect=200)
+    check("POST", "/v2/databases/{database_cluster_uuid}/dbs", ids, body={"name": "alpha"}, expect=201)
+    check("GET", "/v2/databases/{database_cluster_uuid}/dbs/{database_name}", {**ids, "database_name": "alpha"},
+          expect=200)
+    check("GET", "/v2/databases/{database_cluster_uuid}/users", ids, expect=200)
+    check("POST", "/v2/databases/{database_cluster_uuid}/users", ids, body={"name": "app-01"}, expect=201)
+    check("GET", "/v2/databases/{database_cluster_uuid}/users/{username}", {**ids, "username": "app-01"}, expect=200)
+    check("GET", "/v2/databases/{database_cluster_uuid}/pools", ids, expect=200)
+    check("POST", "/v2/databases/{database_cluster_uuid}/pools", ids, body={
+        "name": "backend-pool", "mode": "transaction", "size": 10, "db": "alpha", "user": "app-01"}, expect=201)
+    check("GET", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}", {**ids, "pool_name": "backend-pool"},
+          expect=200)
+    check("PUT", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}", {**ids, "pool_name": "backend-pool"},
+          body={"mode": "session", "size": 5, "db": "alpha"}, expect=204)
+    check("DELETE", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}", {**ids, "pool_name": "backend-pool"},
+          expect=204)
+    check("DELETE", "/v2/databases/{database_cluster_uuid}/users/{username}", {**ids, "username": "app-01"},
+          expect=204)
+    check("DELETE", "/v2/databases/{database_cluster_uuid}/dbs/{database_name}", {**ids, "database_name": "alpha"},
+          expect=204)
+    check("DELETE", "/v2/databases/{database_cluster_uuid}", ids, expect=204)
+
+    # Deletes, and the error bodies the spec declares.
+    check("DELETE", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=204)
+    check("DELETE", "/v2/droplets", query="?tag_name=schema-multi", expect=204)
+    check("GET", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=404)
+    check("GET", "/v2/volumes/{volume_id}", {"volume_id": "506f78a4-e098-11e5-ad9f-000f53306ae1"}, expect=404)
+    check("GET", "/v2/account", token=None, expect=401)
+
+    missing = sorted(set(OPERATIONS) - check.covered)
+    assert not missing, f"operations never exercised with a success: {missing}"
