@@ -1,1 +1,74 @@
 //! Deterministic simulation of code that drives DigitalOcean: scenarios, faults, checks, reports.
+//!
+//! A [`Scenario`] runs the user's own client code as concurrent actors against faithful fakes of
+//! the DigitalOcean API, inside a seeded turmoil world. Every run depends on its seed alone: a
+//! seed that finds a race replays byte for byte, and the report says how.
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub mod checks;
+pub mod history;
+pub mod net;
+pub mod outcome;
+pub mod report;
+pub mod seed;
+pub mod state;
+
+pub use checks::{Check, Violation};
+pub use history::{Belief, InjectedFault, Op, OpResult};
+pub use outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
+pub use report::Report;
+pub use seed::Seeds;
+pub use state::CloudState;
+
+/// What a scenario expects exploring it to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// Some seed must break a check: the buggy variant of a race.
+    Race,
+    /// No seed may break a check: the fixed variant, or ordinary code.
+    Clean,
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expect::Race => "race",
+            Expect::Clean => "clean",
+        })
+    }
+}
+
+/// How the decisions of a run are drawn.
+///
+/// Only `random` exists today: every decision (host order, message latency, injected faults)
+/// comes from the seed. Priority-based and exhaustive strategies fit in here later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Decisions drawn uniformly at random from the seed.
+    #[default]
+    Random,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Random => "random",
+        })
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-text payload".to_owned()
+    }
+}

@@ -1,0 +1,323 @@
+//! The run's history: every operation as the actors saw it, every injected fault, every belief.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+/// The longest body kept per operation; a longer one is cut, so a chatty run stays bounded.
+pub const BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// The most operations one run records; past this the run stops recording and says so.
+pub const OPS_MAX: usize = 100_000;
+
+/// The most beliefs one run records.
+pub const BELIEFS_MAX: usize = 100_000;
+
+/// How one operation ended, as the actor saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum OpResult {
+    /// A response arrived with this status.
+    Status {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The client's own per-attempt timeout fired before a response arrived.
+    Timeout,
+    /// The connection failed (reset, refused, closed early).
+    TransportError {
+        /// The client's description of the failure.
+        message: String,
+    },
+    /// The run ended while the operation was still in flight.
+    Unfinished,
+}
+
+/// One HTTP operation, recorded by the actor's transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Op {
+    /// The order in which operations were invoked in this run, from 0.
+    pub seq: u64,
+    /// The actor (or service host) that sent it: `pod-0`, `pod-1`, …
+    pub actor: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query: `/v2/volumes?name=pgdata`.
+    pub target: String,
+    /// A short summary of the request body (the `name` it creates, for instance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Simulated milliseconds since the run started when the request was sent.
+    pub invoke_ms: u64,
+    /// Simulated milliseconds when the response, timeout or error reached the actor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
+    /// The `x-request-id` of the response, when one arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// How the operation ended.
+    pub result: OpResult,
+    /// A short summary of the response body: `2 volumes`, `volume 7f3a…`, `conflict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    /// The resources this response told the actor about (`droplet 3164444`, `volume 7f3a…`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+}
+
+/// Something the harness or the server injected into the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InjectedFault {
+    /// Simulated milliseconds since the run started.
+    pub at_ms: u64,
+    /// Which fault: `partition`, `hold`, `reject 503`, `drop response`, …
+    pub kind: String,
+    /// What it applied to: hosts, or the request (`POST /v2/droplets`, request id).
+    pub target: String,
+    /// More detail, such as how long it lasted.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// A belief an actor stated: what it thinks is true of the cloud (who owns an IP, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Belief {
+    /// Simulated milliseconds since the run started.
+    pub at_ms: u64,
+    /// The actor holding the belief.
+    pub actor: String,
+    /// What the belief is about, e.g. `ip-owner`.
+    pub key: String,
+    /// What the actor believes, or `None` when it gave the belief up.
+    pub value: Option<String>,
+}
+
+/// The shared, append-only record of one run, written by actors and the harness.
+#[derive(Debug, Default, Clone)]
+pub struct Recorder {
+    inner: Arc<Mutex<RecorderState>>,
+}
+
+#[derive(Debug, Default)]
+struct RecorderState {
+    ops: Vec<Op>,
+    faults: Vec<InjectedFault>,
+    beliefs: Vec<Belief>,
+    ops_dropped: u64,
+}
+
+/// What a recorder held at the end of a run.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    /// Every operation, in invocation order.
+    pub ops: Vec<Op>,
+    /// Every fault the harness injected, in time order.
+    pub faults: Vec<InjectedFault>,
+    /// Every belief, in the order stated.
+    pub beliefs: Vec<Belief>,
+    /// Operations not recorded because the run passed [`OPS_MAX`].
+    pub ops_dropped: u64,
+}
+
+impl Recorder {
+    /// Records the start of an operation and returns its sequence number, or `None` past the limit.
+    pub fn invoke(
+        &self,
+        actor: &str,
+        method: &str,
+        target: &str,
+        request: Option<String>,
+        now_ms: u64,
+    ) -> Option<u64> {
+        let mut state = self.inner.lock();
+        if state.ops.len() >= OPS_MAX {
+            state.ops_dropped += 1;
+            return None;
+        }
+        let seq = state.ops.len() as u64;
+        state.ops.push(Op {
+            seq,
+            actor: actor.to_owned(),
+            method: method.to_owned(),
+            target: target.to_owned(),
+            request,
+            invoke_ms: now_ms,
+            end_ms: None,
+            request_id: None,
+            result: OpResult::Unfinished,
+            response: None,
+            resources: Vec::new(),
+        });
+        Some(seq)
+    }
+
+    /// Records how operation `seq` ended.
+    pub fn complete(
+        &self,
+        seq: u64,
+        now_ms: u64,
+        result: OpResult,
+        request_id: Option<String>,
+        response: Option<String>,
+        resources: Vec<String>,
+    ) {
+        let mut state = self.inner.lock();
+        let Some(op) = usize::try_from(seq)
+            .ok()
+            .and_then(|index| state.ops.get_mut(index))
+        else {
+            return;
+        };
+        op.end_ms = Some(now_ms);
+        op.result = result;
+        op.request_id = request_id;
+        op.response = response;
+        op.resources = resources;
+    }
+
+    /// Records an injected fault.
+    pub fn fault(&self, fault: InjectedFault) {
+        self.inner.lock().faults.push(fault);
+    }
+
+    /// Records a belief.
+    pub fn believe(&self, belief: Belief) {
+        let mut state = self.inner.lock();
+        if state.beliefs.len() < BELIEFS_MAX {
+            state.beliefs.push(belief);
+        }
+    }
+
+    /// Everything recorded so far.
+    pub fn snapshot(&self) -> Recorded {
+        let state = self.inner.lock();
+        Recorded {
+            ops: state.ops.clone(),
+            faults: state.faults.clone(),
+            beliefs: state.beliefs.clone(),
+            ops_dropped: state.ops_dropped,
+        }
+    }
+}
+
+/// Simulated milliseconds since the run started, or 0 outside a simulation.
+pub fn now_ms() -> u64 {
+    if !turmoil::in_simulation() {
+        return 0;
+    }
+    turmoil::sim_elapsed().map_or(0, |elapsed| {
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+/// Summarises a JSON request body as the name(s) it carries, for the timeline.
+pub fn summarize_request(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object()?;
+    if let Some(name) = object.get("name").and_then(|name| name.as_str()) {
+        return Some(name.to_owned());
+    }
+    if let Some(names) = object.get("names").and_then(|names| names.as_array()) {
+        let names: Vec<&str> = names.iter().filter_map(|name| name.as_str()).collect();
+        return Some(names.join(","));
+    }
+    if let Some(kind) = object.get("type").and_then(|kind| kind.as_str()) {
+        let target = object
+            .get("droplet_id")
+            .map(|id| format!(" droplet {id}"))
+            .unwrap_or_default();
+        return Some(format!("{kind}{target}"));
+    }
+    None
+}
+
+/// The summary and the resources a response body tells its reader about.
+///
+/// DigitalOcean wraps every resource in an envelope named after it (`{"volume": {…}}`,
+/// `{"volumes": […]}`), so the envelope's key says what the ids are.
+pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<String>) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        if body.is_empty() {
+            return (None, Vec::new());
+        }
+        return (Some("non-JSON body".to_owned()), Vec::new());
+    };
+    let Some(object) = value.as_object() else {
+        return (None, Vec::new());
+    };
+    if status >= 400 {
+        let id = object
+            .get("id")
+            .and_then(|id| id.as_str())
+            .unwrap_or("error");
+        return (Some(id.to_owned()), Vec::new());
+    }
+    let mut resources = Vec::new();
+    let mut summary = None;
+    for (key, item) in object {
+        if matches!(key.as_str(), "links" | "meta") {
+            continue;
+        }
+        let kind = singular(key);
+        match item {
+            serde_json::Value::Array(items) => {
+                summary.get_or_insert_with(|| format!("{} {}", items.len(), key));
+                for item in items {
+                    if let Some(id) = resource_id(kind, item) {
+                        resources.push(format!("{kind} {id}"));
+                    }
+                }
+            }
+            serde_json::Value::Object(_) => {
+                if let Some(id) = resource_id(kind, item) {
+                    summary.get_or_insert_with(|| format!("{kind} {}", short(&id)));
+                    resources.push(format!("{kind} {id}"));
+                }
+                // A droplet lists its volumes, and an action its resource: both are
+                // things the reader now knows exist.
+                if let Some(volume_ids) = item.get("volume_ids").and_then(|ids| ids.as_array()) {
+                    for id in volume_ids.iter().filter_map(|id| id.as_str()) {
+                        resources.push(format!("volume {id}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (summary, resources)
+}
+
+fn singular(key: &str) -> &str {
+    match key {
+        "droplets" => "droplet",
+        "volumes" => "volume",
+        "reserved_ips" => "reserved_ip",
+        "floating_ips" => "floating_ip",
+        "actions" => "action",
+        "databases" => "database",
+        other => other,
+    }
+}
+
+fn resource_id(kind: &str, item: &serde_json::Value) -> Option<String> {
+    let key = if matches!(kind, "reserved_ip" | "floating_ip") {
+        "ip"
+    } else {
+        "id"
+    };
+    match item.get(key)? {
+        serde_json::Value::String(id) => Some(id.clone()),
+        serde_json::Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+/// The first eight characters of a long id (UUIDs), the whole of a short one.
+pub fn short(id: &str) -> String {
+    if id.len() > 12 && id.is_char_boundary(8) {
+        format!("{}…", &id[..8])
+    } else {
+        id.to_owned()
+    }
+}

@@ -1,0 +1,210 @@
+//! Reports: what a person reads when a seed finds a race, as stable text and as JSON.
+
+use serde::Serialize;
+
+use crate::checks::Violation;
+use crate::history::{InjectedFault, Op, OpResult};
+use crate::outcome::RunOutcome;
+use crate::{Expect, Strategy};
+
+/// How many timeline lines a report shows before it elides the middle of a long run.
+pub const TIMELINE_LINES_MAX: usize = 60;
+
+/// One seed's verdict, ready to print or serialize. Holds no wall-clock time and no
+/// addresses, so the same seed renders the same bytes on every run and machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// How the run's decisions were drawn.
+    pub strategy: Strategy,
+    /// What the scenario expects.
+    pub expect: Expect,
+    /// `race` when a check failed, `clean` otherwise.
+    pub outcome: String,
+    /// The checks that failed.
+    pub violations: Vec<Violation>,
+    /// Faults injected into the run.
+    pub faults: Vec<InjectedFault>,
+    /// The operations, one line each: time, actor, request, result.
+    pub timeline: Vec<String>,
+    /// The account at the end, one resource per line.
+    pub final_state: Vec<String>,
+    /// Simulated milliseconds the run lasted.
+    pub sim_ms: u64,
+    /// The stable hash of the run's full trace.
+    pub trace_hash: String,
+    /// How to replay this seed.
+    pub replay: Vec<String>,
+}
+
+impl Report {
+    /// Builds the report of a run from its outcome and the checks it failed.
+    pub fn new(outcome: &RunOutcome, expect: Expect, violations: Vec<Violation>) -> Report {
+        Report {
+            scenario: outcome.scenario.clone(),
+            seed: outcome.seed,
+            strategy: outcome.strategy,
+            expect,
+            outcome: if violations.is_empty() {
+                "clean".to_owned()
+            } else {
+                "race".to_owned()
+            },
+            violations,
+            faults: outcome.faults.clone(),
+            timeline: timeline(&outcome.ops),
+            final_state: outcome.final_state.summary_lines(),
+            sim_ms: outcome.sim_ms,
+            trace_hash: format!("{:016x}", outcome.trace_hash()),
+            replay: replay_lines(&outcome.scenario, outcome.seed),
+        }
+    }
+
+    /// Whether a check failed.
+    pub fn is_race(&self) -> bool {
+        !self.violations.is_empty()
+    }
+
+    /// The report as JSON, pretty-printed.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report holds only strings and numbers")
+    }
+
+    /// The report as text. The first lines say what failed, on which resources; then come the
+    /// faults, the timeline, the final state and the replay line.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.is_race() { "race in" } else { "clean:" };
+        out.push_str(&format!(
+            "{verdict} {}, seed {} ({})\n",
+            self.scenario, self.seed, self.strategy
+        ));
+        for violation in &self.violations {
+            out.push_str(&format!("  check failed: {}\n", violation.check));
+            for line in violation.message.lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+            if !violation.resources.is_empty() {
+                out.push_str(&format!(
+                    "    involves: {}\n",
+                    violation.resources.join(", ")
+                ));
+            }
+        }
+        if self.faults.is_empty() {
+            out.push_str("  faults: none\n");
+        } else {
+            out.push_str("  faults:\n");
+            for fault in &self.faults {
+                let detail = if fault.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", fault.detail)
+                };
+                out.push_str(&format!(
+                    "    {} {} {}{detail}\n",
+                    seconds(fault.at_ms),
+                    fault.kind,
+                    fault.target
+                ));
+            }
+        }
+        out.push_str("  timeline:\n");
+        for line in &self.timeline {
+            out.push_str(&format!("    {line}\n"));
+        }
+        out.push_str(&format!("  final state after {}:\n", seconds(self.sim_ms)));
+        if self.final_state.is_empty() {
+            out.push_str("    (no resources)\n");
+        }
+        for line in &self.final_state {
+            out.push_str(&format!("    {line}\n"));
+        }
+        for (index, line) in self.replay.iter().enumerate() {
+            let label = if index == 0 {
+                "  replay: "
+            } else {
+                "          "
+            };
+            out.push_str(&format!("{label}{line}\n"));
+        }
+        out
+    }
+}
+
+/// The two ways to replay a seed: inside `cargo test`, and with the command line.
+pub fn replay_lines(scenario: &str, seed: u64) -> Vec<String> {
+    vec![
+        format!("DOSIM_SEED={seed} cargo test {scenario}"),
+        format!("dosim replay {scenario} --seed {seed}"),
+    ]
+}
+
+/// Simulated milliseconds as seconds with three decimals: `0.058s`.
+pub fn seconds(ms: u64) -> String {
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+fn timeline(ops: &[Op]) -> Vec<String> {
+    let actor_width = ops.iter().map(|op| op.actor.len()).max().unwrap_or(0);
+    let method_width = ops.iter().map(|op| op.method.len()).max().unwrap_or(0);
+    let requests: Vec<String> = ops
+        .iter()
+        .map(|op| match &op.request {
+            Some(request) => format!("{} {request}", op.target),
+            None => op.target.clone(),
+        })
+        .collect();
+    let request_width = requests
+        .iter()
+        .map(|request| request.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(60);
+    let line = |op: &Op, request: &String| {
+        let result = match &op.result {
+            OpResult::Status { status } => match &op.response {
+                Some(response) => format!("{status}, {response}"),
+                None => status.to_string(),
+            },
+            OpResult::Timeout => "timeout".to_owned(),
+            OpResult::TransportError { message } => format!("error: {message}"),
+            OpResult::Unfinished => "no answer before the run ended".to_owned(),
+        };
+        let end = op
+            .end_ms
+            .map_or(String::new(), |end_ms| format!(" at {}", seconds(end_ms)));
+        let arrow_result = if matches!(op.result, OpResult::Status { .. }) && op.end_ms.is_some() {
+            format!("→ {result}")
+        } else {
+            format!("→ {result}{end}")
+        };
+        format!(
+            "{} {:actor_width$}  {:method_width$}  {:request_width$}  {arrow_result}",
+            seconds(op.invoke_ms),
+            op.actor,
+            op.method,
+            request
+        )
+    };
+    let lines: Vec<String> = ops
+        .iter()
+        .zip(&requests)
+        .map(|(op, request)| line(op, request))
+        .collect();
+    if lines.len() <= TIMELINE_LINES_MAX {
+        return lines;
+    }
+    let head = TIMELINE_LINES_MAX / 3;
+    let tail = TIMELINE_LINES_MAX - head;
+    let mut shown: Vec<String> = lines[..head].to_vec();
+    shown.push(format!(
+        "… {} more operations (the full trace has them: --trace) …",
+        lines.len() - head - tail
+    ));
+    shown.extend_from_slice(&lines[lines.len() - tail..]);
+    shown
+}

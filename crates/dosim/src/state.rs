@@ -1,0 +1,215 @@
+//! A snapshot of the account's resources, as checks and reports need them.
+
+use serde::Serialize;
+
+/// The account's resources at one moment: what checks compare beliefs against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CloudState {
+    /// Every droplet, in id order.
+    pub droplets: Vec<DropletState>,
+    /// Every volume, in creation order.
+    pub volumes: Vec<VolumeState>,
+    /// Every reserved IP, in creation order.
+    pub reserved_ips: Vec<ReservedIpState>,
+}
+
+/// One droplet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropletState {
+    /// The droplet's id.
+    pub id: u64,
+    /// Its name (not unique on DigitalOcean).
+    pub name: String,
+    /// Its region slug.
+    pub region: String,
+    /// `new`, `active`, `off` or `archive`.
+    pub status: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The volumes attached to it.
+    pub volume_ids: Vec<String>,
+}
+
+/// One block-storage volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeState {
+    /// The volume's UUID.
+    pub id: String,
+    /// Its name (unique per region).
+    pub name: String,
+    /// Its region slug.
+    pub region: String,
+    /// Its size in GiB.
+    pub size_gigabytes: u64,
+    /// The droplets it is attached to (at most one on DigitalOcean).
+    pub droplet_ids: Vec<u64>,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// One reserved IP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReservedIpState {
+    /// The address.
+    pub ip: String,
+    /// Its region slug.
+    pub region: String,
+    /// The droplet it is assigned to, if any.
+    pub droplet_id: Option<u64>,
+}
+
+impl CloudState {
+    /// Reads a state from DigitalOcean's wire JSON: `{"droplets": […], "volumes": […], "reserved_ips": […]}`,
+    /// each element shaped as the API returns it. Missing keys read as empty.
+    pub fn from_wire(value: &serde_json::Value) -> CloudState {
+        let list = |key: &str| {
+            value
+                .get(key)
+                .and_then(|items| items.as_array())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut droplets: Vec<DropletState> = list("droplets")
+            .iter()
+            .filter_map(|droplet| {
+                Some(DropletState {
+                    id: droplet.get("id")?.as_u64()?,
+                    name: text(droplet, "name"),
+                    region: region(droplet),
+                    status: text(droplet, "status"),
+                    tags: strings(droplet.get("tags")),
+                    volume_ids: strings(droplet.get("volume_ids")),
+                })
+            })
+            .collect();
+        droplets.sort_by_key(|droplet| droplet.id);
+        let volumes = list("volumes")
+            .iter()
+            .filter_map(|volume| {
+                Some(VolumeState {
+                    id: volume.get("id")?.as_str()?.to_owned(),
+                    name: text(volume, "name"),
+                    region: region(volume),
+                    size_gigabytes: volume
+                        .get("size_gigabytes")
+                        .and_then(|size| size.as_u64())
+                        .unwrap_or(0),
+                    droplet_ids: volume
+                        .get("droplet_ids")
+                        .and_then(|ids| ids.as_array())
+                        .map(|ids| ids.iter().filter_map(|id| id.as_u64()).collect())
+                        .unwrap_or_default(),
+                    tags: strings(volume.get("tags")),
+                })
+            })
+            .collect();
+        let reserved_ips = list("reserved_ips")
+            .iter()
+            .filter_map(|reserved_ip| {
+                Some(ReservedIpState {
+                    ip: reserved_ip.get("ip")?.as_str()?.to_owned(),
+                    region: region(reserved_ip),
+                    droplet_id: reserved_ip
+                        .get("droplet")
+                        .and_then(|droplet| droplet.get("id"))
+                        .and_then(|id| id.as_u64()),
+                })
+            })
+            .collect();
+        CloudState {
+            droplets,
+            volumes,
+            reserved_ips,
+        }
+    }
+
+    /// Every resource as `kind id`, the form operations record what they saw.
+    pub fn resource_names(&self) -> Vec<String> {
+        let droplets = self
+            .droplets
+            .iter()
+            .map(|droplet| format!("droplet {}", droplet.id));
+        let volumes = self
+            .volumes
+            .iter()
+            .map(|volume| format!("volume {}", volume.id));
+        let reserved_ips = self
+            .reserved_ips
+            .iter()
+            .map(|reserved_ip| format!("reserved_ip {}", reserved_ip.ip));
+        droplets.chain(volumes).chain(reserved_ips).collect()
+    }
+
+    /// A one-line-per-resource summary for reports.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for droplet in &self.droplets {
+            let mut line = format!(
+                "droplet {} {} {} {}",
+                droplet.id, droplet.name, droplet.region, droplet.status
+            );
+            if !droplet.tags.is_empty() {
+                line.push_str(&format!(" tags={}", droplet.tags.join(",")));
+            }
+            lines.push(line);
+        }
+        for volume in &self.volumes {
+            let attached = match volume.droplet_ids.as_slice() {
+                [] => "unattached".to_owned(),
+                ids => format!(
+                    "attached to {}",
+                    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+                ),
+            };
+            lines.push(format!(
+                "volume {} {} {} {}GiB {attached}",
+                crate::history::short(&volume.id),
+                volume.name,
+                volume.region,
+                volume.size_gigabytes
+            ));
+        }
+        for reserved_ip in &self.reserved_ips {
+            let assigned = reserved_ip
+                .droplet_id
+                .map_or("unassigned".to_owned(), |id| format!("assigned to {id}"));
+            lines.push(format!(
+                "reserved_ip {} {} {assigned}",
+                reserved_ip.ip, reserved_ip.region
+            ));
+        }
+        lines
+    }
+}
+
+fn text(value: &serde_json::Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(|text| text.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+    value
+        .and_then(|items| items.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| match item {
+                    serde_json::Value::String(text) => Some(text.clone()),
+                    serde_json::Value::Number(number) => Some(number.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn region(value: &serde_json::Value) -> String {
+    match value.get("region") {
+        Some(serde_json::Value::String(slug)) => slug.clone(),
+        Some(region) => text(region, "slug"),
+        None => String::new(),
+    }
+}
