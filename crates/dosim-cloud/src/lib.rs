@@ -1,1 +1,46 @@
 //! The DigitalOcean account as a deterministic state machine: no I/O, no clock, no RNG of its own.
+//!
+//! One [`Cloud`] is one account.
+//! Time comes in as a [`SimTime`] argument on every call, and every random choice (ids, UUIDs, addresses, passwords, action failures) comes from a `ChaCha8Rng` seeded by the caller, so a run depends on its seed alone.
+//! Errors carry DigitalOcean's exact messages and a class ([`ErrorKind`]); the HTTP layer picks the status.
+
+// Bodies still being written construct these; removed once they are.
+#![allow(dead_code)]
+
+mod account;
+mod actions;
+pub mod catalog;
+mod cloud;
+mod config;
+mod databases;
+mod droplets;
+mod error;
+mod ids;
+mod reserved_ips;
+mod time;
+mod validate;
+mod volumes;
+
+pub use account::Account;
+pub use actions::{Action, ActionStatus, ResourceType};
+pub use cloud::Cloud;
+pub use config::{CloudConfig, VolumeConflictId};
+pub use databases::{
+    Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseStatus,
+    DatabaseUser, DatabaseUserRole, PoolCreate, POOL_PORT,
+};
+pub use droplets::{
+    Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletStatus, ImageRef,
+    NetworkType, NetworkV4, NetworkV6, Networks, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,
+};
+pub use error::{msg, Error, ErrorKind};
+pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
+pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
+pub use time::SimTime;
+pub use validate::{DROPLET_NAME_LEN_MAX, TAGS_MAX, TAG_LEN_MAX};
+pub use volumes::{
+    Volume, VolumeAction, VolumeActionTarget, VolumeCreate, VolumeFilter, VOLUME_SIZE_GIGABYTES_MAX,
+};
+
+#[cfg(test)]
+mod tests;

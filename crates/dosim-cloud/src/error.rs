@@ -1,0 +1,136 @@
+//! Errors in DigitalOcean's words: the class of failure and the exact message, but no HTTP status.
+
+use serde::Serialize;
+
+/// The class of a failure; the HTTP layer maps it to a status and to DigitalOcean's error `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ErrorKind {
+    /// `not_found` (404).
+    NotFound,
+    /// `unprocessable_entity` (422).
+    Unprocessable,
+    /// `conflict` (409).
+    Conflict,
+    /// `forbidden` (403).
+    Forbidden,
+    /// `bad_request` (400).
+    BadRequest,
+}
+
+impl ErrorKind {
+    /// DigitalOcean's error `id` for this class of failure.
+    pub const fn id(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Unprocessable => "unprocessable_entity",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// A request the account refuses; refusing never changes the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Error {
+    /// Which class of failure this is.
+    pub kind: ErrorKind,
+    /// DigitalOcean's message, verbatim where it is known.
+    pub message: String,
+    /// An error `id` that replaces the kind's usual one (DigitalOcean has answered a duplicate volume name with `already_exists`).
+    pub id_override: Option<&'static str>,
+}
+
+impl Error {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            id_override: None,
+        }
+    }
+
+    /// DigitalOcean's error `id` for the body: the override if any, else the kind's.
+    pub fn id(&self) -> &'static str {
+        self.id_override.unwrap_or(self.kind.id())
+    }
+
+    pub(crate) fn not_found() -> Error {
+        Error::new(ErrorKind::NotFound, msg::NOT_FOUND)
+    }
+
+    pub(crate) fn unprocessable(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Unprocessable, message)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The messages the model returns, so callers and tests can match them without retyping.
+///
+/// Those marked "observed" are DigitalOcean's verbatim; the others are dosim's choices, listed in `docs/fidelity.md`.
+pub mod msg {
+    /// Observed: any unknown resource.
+    pub const NOT_FOUND: &str = "The resource you requested could not be found.";
+    /// Observed: an action, volume attach or detach, or reserved IP assign that targets a droplet with an action in flight.
+    pub const DROPLET_PENDING: &str = "Droplet already has a pending event.";
+    /// Observed: an action on, or delete of, a reserved IP whose previous action is in flight.
+    pub const RESERVED_IP_PENDING: &str = "The floating IP already has a pending event.";
+    /// Observed: reserved IP create with both `droplet_id` and `region`.
+    pub const RESERVED_IP_DROPLET_AND_REGION: &str =
+        "Cannot specify Droplet and region, they are mutually exclusive.";
+    /// Observed: droplet create beyond the account's droplet limit.
+    pub const DROPLET_LIMIT: &str = "creating this/these droplet(s) will exceed your droplet limit";
+    /// Observed: droplet create with an unknown image.
+    pub const INVALID_IMAGE: &str = "You specified an invalid image for Droplet creation.";
+    /// Observed: droplet create with a volume that is unknown, attached, or in another region.
+    pub const INVALID_VOLUME_ALLOCATIONS: &str = "Invalid volume allocations";
+    /// Chosen, after the observed "already exists": volume create with a name taken in that region.
+    pub const VOLUME_NAME_TAKEN: &str = "a volume with that name already exists";
+    /// Observed: deleting an attached volume.
+    pub const VOLUME_ATTACHED_DELETE: &str =
+        "A volume that's attached to a Droplet cannot be deleted. Please detach it first before deleting.";
+    /// Observed: attaching a volume to the droplet it is already attached to.
+    pub const VOLUME_ALREADY_ATTACHED: &str = "This volume is already attached";
+    /// Chosen: attaching a volume that is attached to another droplet.
+    pub const VOLUME_ATTACHED_ELSEWHERE: &str =
+        "This volume is already attached to another Droplet";
+    /// Observed: attaching beyond the per-droplet volume limit.
+    pub const VOLUME_PER_DROPLET_LIMIT: &str = "cannot attach more volumes to the Droplet";
+    /// Observed: detaching a volume from a droplet it is not attached to.
+    pub const VOLUME_NOT_ATTACHED: &str =
+        "error detaching volume from droplet: volume is not attached to droplet";
+    /// Observed: volume create in a region without block storage.
+    pub const STORAGE_UNSUPPORTED: &str = "Storage is not supported for this region";
+    /// Observed: volume create beyond the account's volume limit.
+    pub const VOLUME_CAPACITY: &str = "capacity limit exceeded";
+    /// Chosen, after the spec's prose: resizing a volume to the same or a smaller size.
+    pub const VOLUME_RESIZE_DOWN: &str = "Volumes may only be resized upwards.";
+    /// Chosen: attaching a volume to a droplet in another region.
+    pub const VOLUME_REGION_MISMATCH: &str =
+        "The volume and the Droplet must be in the same region.";
+    /// Chosen: assigning a reserved IP to a droplet in another region.
+    pub const RESERVED_IP_REGION_MISMATCH: &str =
+        "The reserved IP and the Droplet must be in the same region.";
+    /// Chosen: assigning a reserved IP to a droplet that already holds another one.
+    pub const DROPLET_HAS_RESERVED_IP: &str = "The Droplet already has a reserved IP assigned.";
+    /// Chosen: unassigning a reserved IP that is not assigned.
+    pub const RESERVED_IP_NOT_ASSIGNED: &str = "The reserved IP is not assigned to a Droplet.";
+    /// Chosen: reserved IP create beyond the account's reserved IP limit.
+    pub const RESERVED_IP_LIMIT: &str =
+        "creating this reserved IP will exceed your reserved IP limit";
+    /// Chosen: reserved IP create with neither `droplet_id` nor `region`.
+    pub const RESERVED_IP_NEITHER: &str = "You must specify either a Droplet or a region.";
+    /// Chosen: database cluster create with a name already in use on the account.
+    pub const DATABASE_NAME_TAKEN: &str = "a database cluster with that name already exists";
+    /// Chosen, after DigitalOcean's wording for other resources: resizing a droplet that is on.
+    pub const DROPLET_RESIZE_ON: &str =
+        "Droplet is currently on. Please power it off to run this event.";
+}
