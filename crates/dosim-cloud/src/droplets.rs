@@ -3,8 +3,9 @@
 use crate::actions::Effect;
 use crate::cloud::ActionSpec;
 use crate::error::msg;
-use crate::validate::{check_tags, droplet_name_error};
-use crate::{catalog, ActionId, Cloud, DropletId, Error, SimTime, VolumeId};
+use crate::validate::{check_droplet_name, check_tags, parse_uuid};
+use crate::{catalog, ActionId, ActionStatus, Cloud, DropletId, Error, SimTime, VolumeId};
+use rand::Rng;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use uuid::Uuid;
@@ -318,12 +319,122 @@ pub const USER_DATA_BYTES_MAX: usize = 64 * 1024;
 
 impl Cloud {
     /// Creates one droplet per name, each `new` with a `create` action in progress; returns each droplet's id and action id.
+    ///
+    /// Everything is checked before anything is drawn from the RNG, so a refused request leaves the account exactly as it was.
     pub fn create_droplets(
         &mut self,
         now: SimTime,
         req: DropletCreate,
     ) -> Result<Vec<(DropletId, ActionId)>, Error> {
-        todo!("{now:?} {req:?}")
+        self.advance(now);
+        if req.names.is_empty() || req.names.len() > DROPLET_NAMES_MAX {
+            return Err(Error::unprocessable(format!(
+                "names: between 1 and {DROPLET_NAMES_MAX} names must be given"
+            )));
+        }
+        for name in &req.names {
+            check_droplet_name(name)?;
+        }
+        let size =
+            catalog::size(&req.size).ok_or_else(|| Error::unprocessable(msg::INVALID_SIZE))?;
+        let image = match &req.image {
+            ImageRef::Slug(slug) => catalog::image_by_slug(slug),
+            ImageRef::Id(id) => catalog::image_by_id(*id),
+        }
+        .ok_or_else(|| Error::unprocessable(msg::INVALID_IMAGE))?;
+        let region = self.pick_region(req.region.as_deref(), size)?;
+        if !size.regions.contains(&region.slug) || !size.available {
+            return Err(Error::unprocessable(msg::SIZE_UNAVAILABLE));
+        }
+        if !image.regions.contains(&region.slug) {
+            return Err(Error::unprocessable(msg::INVALID_IMAGE));
+        }
+        check_tags(&req.tags)?;
+        if req
+            .user_data
+            .as_ref()
+            .is_some_and(|u| u.len() > USER_DATA_BYTES_MAX)
+        {
+            return Err(Error::unprocessable(format!(
+                "user_data: must be at most {USER_DATA_BYTES_MAX} bytes"
+            )));
+        }
+        let vpc_uuid = match parse_uuid("vpc_uuid", req.vpc_uuid.as_deref())? {
+            Some(vpc) => {
+                // A default VPC of another region cannot hold this droplet; VPCs dosim does not model are taken on trust.
+                if self.vpcs.iter().any(|(r, v)| *v == vpc && r != region.slug) {
+                    return Err(Error::unprocessable(
+                        "vpc_uuid: the VPC must be in the same region as the Droplet",
+                    ));
+                }
+                vpc
+            }
+            None => self.vpcs[region.slug],
+        };
+        let volume_ids = self.resolve_create_volumes(&req, region.slug)?;
+        let n_droplets = self.droplets.len() + req.names.len();
+        if n_droplets > self.config.droplet_limit as usize {
+            return Err(Error::unprocessable(msg::DROPLET_LIMIT));
+        }
+
+        let mut created = Vec::with_capacity(req.names.len());
+        for name in &req.names {
+            let id = DropletId(self.next_droplet_id);
+            self.next_droplet_id += 1;
+            let mut planned_networks = Networks::default();
+            let public = self.new_public_ipv4(region);
+            planned_networks
+                .v4
+                .push(ipv4_network(public, NetworkType::Public));
+            let private = self.new_private_ipv4(region);
+            planned_networks
+                .v4
+                .push(ipv4_network(private, NetworkType::Private));
+            if req.ipv6 {
+                let v6 = self.new_ipv6(region);
+                planned_networks.v6.push(v6);
+            }
+            let mut features = vec!["private_networking".to_string()];
+            if req.monitoring {
+                features.push("monitoring".to_string());
+            }
+            if req.ipv6 {
+                features.push("ipv6".to_string());
+            }
+            if req.backups {
+                features.push("backups".to_string());
+            }
+            let droplet = Droplet {
+                id,
+                name: name.clone(),
+                status: DropletStatus::New,
+                locked: false,
+                pending_action: None,
+                created_at: self.now,
+                size_slug: size.slug.to_string(),
+                image_id: image.id,
+                region: region.slug.to_string(),
+                features,
+                tags: req.tags.clone(),
+                volume_ids: volume_ids.clone(),
+                networks: Networks::default(),
+                planned_networks,
+                vpc_uuid,
+                backups: req.backups,
+                ipv6: req.ipv6,
+                monitoring: req.monitoring,
+                user_data: req.user_data.clone(),
+            };
+            for volume_id in &volume_ids {
+                let volume = self.volumes.get_mut(volume_id).expect("resolved above");
+                volume.droplet_ids = vec![id];
+            }
+            let spec = ActionSpec::droplet("create", &droplet, Effect::DropletCreated(id));
+            self.droplets.insert(id, droplet);
+            let action_id = self.start_action(spec, self.config.droplet_provision_ms);
+            created.push((id, action_id));
+        }
+        Ok(created)
     }
 
     /// One droplet.
@@ -349,17 +460,35 @@ impl Cloud {
     }
 
     /// Destroys a droplet, recording a completed `destroy` action; its volumes are detached and its reserved IP unassigned.
+    ///
+    /// A droplet can be destroyed while an action runs on it (even its `create`); that action ends `errored`.
     pub fn delete_droplet(&mut self, now: SimTime, id: DropletId) -> Result<(), Error> {
-        todo!("{now:?} {id:?}")
+        self.advance(now);
+        self.check_droplet_deletable(id)?;
+        self.destroy_droplet(id);
+        Ok(())
     }
 
-    /// Destroys every droplet with `tag`; returns their ids (none is fine).
+    /// Destroys every droplet with `tag`, all or none; returns their ids (none is fine).
     pub fn delete_droplets_by_tag(
         &mut self,
         now: SimTime,
         tag: &str,
     ) -> Result<Vec<DropletId>, Error> {
-        todo!("{now:?} {tag:?}")
+        self.advance(now);
+        let ids: Vec<DropletId> = self
+            .droplets
+            .values()
+            .filter(|d| d.tags.iter().any(|t| t == tag))
+            .map(|d| d.id)
+            .collect();
+        for id in &ids {
+            self.check_droplet_deletable(*id)?;
+        }
+        for id in &ids {
+            self.destroy_droplet(*id);
+        }
+        Ok(ids)
     }
 
     /// Starts an action on one droplet.
@@ -369,33 +498,251 @@ impl Cloud {
         id: DropletId,
         req: DropletActionRequest,
     ) -> Result<ActionId, Error> {
-        todo!("{now:?} {id:?} {req:?}")
+        self.advance(now);
+        let effect = self.check_droplet_action(id, &req)?;
+        let droplet = &self.droplets[&id];
+        let spec = ActionSpec::droplet(req.action_type(), droplet, effect);
+        Ok(self.start_action(spec, self.config.droplet_action_ms))
     }
 
-    /// Starts the same action on every droplet with `tag`, all or none.
+    /// Starts the same action on every droplet with `tag`, all or none; a locked droplet refuses the whole request.
     pub fn droplet_actions_by_tag(
         &mut self,
         now: SimTime,
         tag: &str,
         req: DropletActionRequest,
     ) -> Result<Vec<ActionId>, Error> {
-        todo!("{now:?} {tag:?} {req:?}")
+        self.advance(now);
+        if !req.allowed_by_tag() {
+            return Err(Error::unprocessable(format!(
+                "type: {} is not supported for actions by tag",
+                req.action_type()
+            )));
+        }
+        let ids: Vec<DropletId> = self
+            .droplets
+            .values()
+            .filter(|d| d.tags.iter().any(|t| t == tag))
+            .map(|d| d.id)
+            .collect();
+        let mut effects = Vec::with_capacity(ids.len());
+        for id in &ids {
+            effects.push(self.check_droplet_action(*id, &req)?);
+        }
+        let mut action_ids = Vec::with_capacity(ids.len());
+        for (id, effect) in ids.into_iter().zip(effects) {
+            let spec = ActionSpec::droplet(req.action_type(), &self.droplets[&id], effect);
+            action_ids.push(self.start_action(spec, self.config.droplet_action_ms));
+        }
+        Ok(action_ids)
     }
 
-    /// Removes a droplet and everything that points at it, without checks.
+    /// Checks that a droplet action may start, and returns what it will do.
+    fn check_droplet_action(
+        &self,
+        id: DropletId,
+        req: &DropletActionRequest,
+    ) -> Result<Effect, Error> {
+        let droplet = self.droplets.get(&id).ok_or_else(Error::not_found)?;
+        if droplet.pending_action.is_some() {
+            return Err(Error::unprocessable(msg::DROPLET_PENDING));
+        }
+        Ok(match req {
+            DropletActionRequest::PowerOff | DropletActionRequest::Shutdown => {
+                Effect::DropletPower(id, DropletStatus::Off)
+            }
+            DropletActionRequest::PowerOn
+            | DropletActionRequest::Reboot
+            | DropletActionRequest::PowerCycle => Effect::DropletPower(id, DropletStatus::Active),
+            DropletActionRequest::Rename { name } => {
+                check_droplet_name(name)?;
+                Effect::DropletRename(id, name.clone())
+            }
+            DropletActionRequest::Resize { size, disk } => {
+                let new_size = catalog::size(size)
+                    .filter(|s| s.available && s.regions.contains(&droplet.region.as_str()))
+                    .ok_or_else(|| Error::unprocessable(msg::INVALID_RESIZE))?;
+                if droplet.status == DropletStatus::Active {
+                    return Err(Error::unprocessable(msg::DROPLET_RESIZE_ON));
+                }
+                // A resized disk cannot shrink back, so a disk resize to a smaller disk is refused.
+                if *disk && new_size.disk < droplet.size().disk {
+                    return Err(Error::unprocessable(msg::INVALID_RESIZE));
+                }
+                Effect::DropletResize(id, new_size.slug.to_string())
+            }
+            DropletActionRequest::EnableIpv6 => Effect::DropletEnableIpv6(id),
+            DropletActionRequest::EnableBackups => Effect::DropletBackups(id, true),
+            DropletActionRequest::DisableBackups => Effect::DropletBackups(id, false),
+            DropletActionRequest::PasswordReset => Effect::None,
+        })
+    }
+
+    /// Resolves a create request's region: a slug, a prefix such as `nyc`, or none (picked without the RNG so a refusal draws nothing).
+    fn pick_region(
+        &self,
+        region: Option<&str>,
+        size: &catalog::Size,
+    ) -> Result<&'static catalog::Region, Error> {
+        let offering = |r: &&catalog::Region| r.available && size.regions.contains(&r.slug);
+        match region {
+            Some(slug) => {
+                if let Some(r) = catalog::region(slug) {
+                    return if r.available {
+                        Ok(r)
+                    } else {
+                        Err(Error::unprocessable(msg::INVALID_REGION))
+                    };
+                }
+                let candidates: Vec<&catalog::Region> = catalog::regions()
+                    .iter()
+                    .filter(|r| !slug.is_empty() && r.slug.starts_with(slug))
+                    .filter(offering)
+                    .collect();
+                if candidates.is_empty() {
+                    return Err(Error::unprocessable(msg::INVALID_REGION));
+                }
+                Ok(candidates[(self.next_droplet_id % candidates.len() as u64) as usize])
+            }
+            None => {
+                let candidates: Vec<&catalog::Region> =
+                    catalog::regions().iter().filter(offering).collect();
+                if candidates.is_empty() {
+                    return Err(Error::unprocessable(msg::SIZE_UNAVAILABLE));
+                }
+                Ok(candidates[(self.next_droplet_id % candidates.len() as u64) as usize])
+            }
+        }
+    }
+
+    /// Resolves the volumes of a create request: each must exist in the droplet's region, be detached and be named once.
+    fn resolve_create_volumes(
+        &self,
+        req: &DropletCreate,
+        region: &str,
+    ) -> Result<Vec<VolumeId>, Error> {
+        if req.volumes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let invalid = || Error::unprocessable(msg::INVALID_VOLUME_ALLOCATIONS);
+        // One volume cannot go to several droplets, so a multi-create with volumes cannot succeed.
+        if req.names.len() > 1 || req.volumes.len() > self.config.volumes_per_droplet_max as usize {
+            return Err(invalid());
+        }
+        let mut ids = Vec::with_capacity(req.volumes.len());
+        for volume_ref in &req.volumes {
+            let volume = match volume_ref {
+                VolumeRef::Id(s) => VolumeId::parse(s).and_then(|id| self.volumes.get(&id)),
+                VolumeRef::Name(name) => self
+                    .volumes
+                    .values()
+                    .find(|v| &v.name == name && v.region == region),
+            }
+            .ok_or_else(invalid)?;
+            if volume.region != region || !volume.droplet_ids.is_empty() || ids.contains(&volume.id)
+            {
+                return Err(invalid());
+            }
+            ids.push(volume.id);
+        }
+        Ok(ids)
+    }
+
+    /// Refuses a destroy the configuration forbids.
+    fn check_droplet_deletable(&self, id: DropletId) -> Result<(), Error> {
+        let droplet = self.droplets.get(&id).ok_or_else(Error::not_found)?;
+        if !self.config.auto_detach_on_droplet_delete && !droplet.volume_ids.is_empty() {
+            return Err(Error::unprocessable(msg::DROPLET_HAS_VOLUMES));
+        }
+        if !self.config.auto_unassign_on_droplet_delete
+            && self.reserved_ips.values().any(|r| r.droplet_id == Some(id))
+        {
+            return Err(Error::unprocessable(msg::DROPLET_HAS_RESERVED_IP_DELETE));
+        }
+        Ok(())
+    }
+
+    fn destroy_droplet(&mut self, id: DropletId) {
+        let droplet = &self.droplets[&id];
+        let spec = ActionSpec {
+            locks_droplet: None,
+            ..ActionSpec::droplet("destroy", droplet, Effect::None)
+        };
+        self.remove_droplet(id);
+        self.record_finished_action(spec);
+    }
+
+    /// Removes a droplet and everything that points at it, without checks: actions on it end `errored`, volumes are detached, reserved IPs unassigned.
     pub(crate) fn remove_droplet(&mut self, id: DropletId) {
-        let _ = (
-            id,
-            msg::NOT_FOUND,
-            droplet_name_error,
-            check_tags,
-            Effect::None,
-        );
-        todo!()
+        let running: Vec<ActionId> = self
+            .actions
+            .values()
+            .filter(|a| a.status == ActionStatus::InProgress && a.locks_droplet == Some(id))
+            .map(|a| a.id)
+            .collect();
+        for action_id in running {
+            self.abort_action(action_id);
+        }
+        let Some(droplet) = self.droplets.remove(&id) else {
+            return;
+        };
+        for volume_id in &droplet.volume_ids {
+            if let Some(volume) = self.volumes.get_mut(volume_id) {
+                volume.droplet_ids.retain(|d| *d != id);
+            }
+        }
+        for reserved_ip in self.reserved_ips.values_mut() {
+            if reserved_ip.droplet_id == Some(id) {
+                reserved_ip.droplet_id = None;
+            }
+        }
     }
 
+    /// Gives a droplet an IPv6 address if it has none.
     pub(crate) fn enable_ipv6(&mut self, id: DropletId) {
-        let _ = ActionSpec::droplet;
-        todo!("{id:?}")
+        let Some(droplet) = self.droplets.get(&id) else {
+            return;
+        };
+        if !droplet.planned_networks.v6.is_empty() {
+            return;
+        }
+        let v6 = self.new_ipv6(droplet.region());
+        let droplet = self.droplets.get_mut(&id).expect("checked above");
+        droplet.planned_networks.v6.push(v6.clone());
+        if droplet.status != DropletStatus::New {
+            droplet.networks.v6.push(v6);
+        }
+        droplet.ipv6 = true;
+        droplet.set_feature("ipv6", true);
+    }
+
+    fn new_ipv6(&mut self, region: &catalog::Region) -> NetworkV6 {
+        let prefix = format!(
+            "2604:a880:{:x}:d{:x}",
+            region.vpc_octet,
+            self.rng.random_range(0..0x100u32)
+        );
+        NetworkV6 {
+            ip_address: format!(
+                "{prefix}::{:x}:{:x}",
+                self.rng.random_range(1..0x10000u32),
+                self.rng.random_range(1..0x10000u32)
+            ),
+            netmask: 64,
+            gateway: format!("{prefix}::1"),
+            network_type: NetworkType::Public,
+        }
+    }
+}
+
+/// An interface in a /20 whose gateway is the first address, as DigitalOcean's are.
+fn ipv4_network(ip_address: Ipv4Addr, network_type: NetworkType) -> NetworkV4 {
+    let netmask = Ipv4Addr::new(255, 255, 240, 0);
+    let base = u32::from(ip_address) & u32::from(netmask);
+    NetworkV4 {
+        ip_address,
+        netmask,
+        gateway: Ipv4Addr::from(base + 1),
+        network_type,
     }
 }

@@ -133,4 +133,38 @@ pub mod msg {
     /// Chosen, after DigitalOcean's wording for other resources: resizing a droplet that is on.
     pub const DROPLET_RESIZE_ON: &str =
         "Droplet is currently on. Please power it off to run this event.";
+    /// Chosen: droplet create with an unknown size.
+    pub const INVALID_SIZE: &str = "You specified an invalid size for Droplet creation.";
+    /// Chosen: droplet create in an unknown or unavailable region.
+    pub const INVALID_REGION: &str = "You specified an invalid region for Droplet creation.";
+    /// Chosen: droplet create with a size the region does not offer.
+    pub const SIZE_UNAVAILABLE: &str = "Size is not available in this region.";
+    /// Chosen: droplet resize to an unknown size, one the region lacks, or a smaller disk.
+    pub const INVALID_RESIZE: &str = "You specified an invalid size for Droplet resize.";
+    /// Chosen: destroying a droplet with volumes attached when `auto_detach_on_droplet_delete` is off.
+    pub const DROPLET_HAS_VOLUMES: &str =
+        "The Droplet has volumes attached. Detach them before destroying the Droplet.";
+    /// Chosen: destroying a droplet with a reserved IP when `auto_unassign_on_droplet_delete` is off.
+    pub const DROPLET_HAS_RESERVED_IP_DELETE: &str =
+        "The Droplet has a reserved IP assigned. Unassign it before destroying the Droplet.";
+    /// Chosen: deleting an assigned reserved IP when `delete_assigned_reserved_ip` is off.
+    pub const RESERVED_IP_ASSIGNED_DELETE: &str =
+        "The reserved IP is assigned to a Droplet. Unassign it before releasing it.";
+    /// Chosen: creating a caching (redis) cluster, which DigitalOcean stopped offering in 2025.
+    pub const DATABASE_REDIS: &str =
+        "engine: Caching (redis) clusters can no longer be created; use valkey";
+    /// Chosen: database cluster create beyond dosim's per-account cap.
+    pub const DATABASE_LIMIT: &str =
+        "creating this database cluster will exceed your database cluster limit";
+    /// Chosen, after the spec's prose: user management on a Valkey cluster.
+    pub const DATABASE_USERS_UNSUPPORTED: &str =
+        "User management is not supported for this engine.";
+    /// Chosen: database management on an engine without databases.
+    pub const DATABASE_DBS_UNSUPPORTED: &str =
+        "Database management is not supported for this engine.";
+    /// Chosen, after the spec's prose: a connection pool on an engine other than PostgreSQL.
+    pub const DATABASE_POOLS_UNSUPPORTED: &str =
+        "Connection pools are only supported for PostgreSQL clusters.";
+    /// Chosen: deleting a cluster's primary user.
+    pub const DATABASE_PRIMARY_USER_DELETE: &str = "The primary user cannot be deleted.";
 }

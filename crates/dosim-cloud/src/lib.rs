@@ -4,9 +4,6 @@
 //! Time comes in as a [`SimTime`] argument on every call, and every random choice (ids, UUIDs, addresses, passwords, action failures) comes from a `ChaCha8Rng` seeded by the caller, so a run depends on its seed alone.
 //! Errors carry DigitalOcean's exact messages and a class ([`ErrorKind`]); the HTTP layer picks the status.
 
-// Bodies still being written construct these; removed once they are.
-#![allow(dead_code)]
-
 mod account;
 mod actions;
 pub mod catalog;
@@ -26,8 +23,9 @@ pub use actions::{Action, ActionStatus, ResourceType};
 pub use cloud::Cloud;
 pub use config::{CloudConfig, VolumeConflictId};
 pub use databases::{
-    Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseStatus,
-    DatabaseUser, DatabaseUserRole, PoolCreate, POOL_PORT,
+    pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
+    DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
+    DATABASE_OBJECTS_MAX, POOL_PORT,
 };
 pub use droplets::{
     Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletStatus, ImageRef,
