@@ -1,3 +1,26 @@
 //! The dosim command line.
 
-fn main() {}
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Deterministic simulation testbed for code that drives DigitalOcean.
+#[derive(Debug, Parser)]
+#[command(name = "dosim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the DigitalOcean API v2 fakes over HTTP on localhost.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

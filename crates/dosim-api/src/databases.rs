@@ -1,0 +1,354 @@
+//! Managed database clusters (control plane): clusters, databases, users and connection pools.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use dosim_cloud::{
+    Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseId, DatabaseUser,
+    PoolCreate,
+};
+
+use crate::app::{json_response, no_content, Ctx};
+use crate::body::{missing, wrong_type, JsonBody, Params};
+use crate::error::ApiError;
+use crate::render;
+use crate::server::Server;
+
+pub fn router() -> Router<Server> {
+    Router::new()
+        .route("/v2/databases", get(list).post(create))
+        .route("/v2/databases/{uuid}", get(one).delete(delete))
+        .route("/v2/databases/{uuid}/dbs", get(dbs).post(create_db))
+        .route("/v2/databases/{uuid}/dbs/{name}", get(db).delete(delete_db))
+        .route("/v2/databases/{uuid}/users", get(users).post(create_user))
+        .route(
+            "/v2/databases/{uuid}/users/{name}",
+            get(user).delete(delete_user),
+        )
+        .route("/v2/databases/{uuid}/pools", get(pools).post(create_pool))
+        .route(
+            "/v2/databases/{uuid}/pools/{name}",
+            get(pool).put(update_pool).delete(delete_pool),
+        )
+}
+
+fn connection(connection: &Connection) -> Value {
+    json!({
+        "uri": connection.uri,
+        "database": connection.database,
+        "host": connection.host,
+        "port": connection.port,
+        "user": connection.user,
+        "password": connection.password,
+        "ssl": connection.ssl,
+    })
+}
+
+fn user_object(user: &DatabaseUser) -> Value {
+    json!({ "name": user.name, "role": user.role.as_str(), "password": user.password })
+}
+
+fn pool_object(database: &Database, pool: &ConnectionPool) -> Value {
+    let mut object = Map::new();
+    object.insert("name".into(), json!(pool.name));
+    object.insert("mode".into(), json!(pool.mode));
+    object.insert("size".into(), json!(pool.size));
+    object.insert("db".into(), json!(pool.db));
+    if let Some(user) = &pool.user {
+        object.insert("user".into(), json!(user));
+    }
+    object.insert(
+        "connection".into(),
+        connection(&database.pool_connection(pool)),
+    );
+    object.insert(
+        "private_connection".into(),
+        connection(&database.private_pool_connection(pool)),
+    );
+    Value::Object(object)
+}
+
+pub fn render(database: &Database) -> Value {
+    json!({
+        "id": database.id.to_string(),
+        "name": database.name,
+        "engine": database.engine,
+        "version": database.version,
+        "num_nodes": database.num_nodes,
+        "size": database.size,
+        "region": database.region,
+        "status": database.status.as_str(),
+        "created_at": render::time(database.created_at),
+        "private_network_uuid": database.private_network_uuid.to_string(),
+        "project_id": database.project_id.to_string(),
+        "tags": database.tags,
+        "db_names": database.db_names,
+        "connection": connection(&database.connection()),
+        "private_connection": connection(&database.private_connection()),
+        "users": database.users.iter().map(user_object).collect::<Vec<_>>(),
+        "maintenance_window": { "day": "tuesday", "hour": "08:00:00", "pending": false, "description": [] },
+        "rules": [],
+        "storage_size_mib": database.storage_size_mib,
+        "metrics_endpoints": [],
+    })
+}
+
+/// A cluster id from a path; anything but a UUID is a 404, as for an unknown id.
+fn parse_id(raw: &str) -> Result<DatabaseId, ApiError> {
+    DatabaseId::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&body)?;
+    let num_nodes = body.req_u64("num_nodes")?;
+    let request = DatabaseCreate {
+        name: body.req_str("name")?,
+        engine: body.req_str("engine")?,
+        version: body.opt_str("version")?,
+        num_nodes: u32::try_from(num_nodes)
+            .map_err(|_| wrong_type("num_nodes", "a small integer"))?,
+        size: body.req_str("size")?,
+        region: body.req_str("region")?,
+        tags: body.opt_str_list("tags")?.unwrap_or_default(),
+        storage_size_mib: body.opt_u64("storage_size_mib")?,
+        private_network_uuid: body.opt_str("private_network_uuid")?,
+        project_id: body.opt_str("project_id")?,
+    };
+    let database = ctx.cloud(|cloud, now| cloud.create_database(now, request))?;
+    ctx.summary(format!("database {}", database.id));
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "database": render(&database) }),
+    ))
+}
+
+/// `GET /v2/databases` has no pagination in DigitalOcean's API: every cluster is listed.
+async fn list(ctx: Ctx, params: Params) -> Response {
+    let filter = DatabaseFilter {
+        tag_name: params.get("tag_name").map(str::to_owned),
+    };
+    let databases = ctx.cloud(|cloud, now| cloud.databases(now, filter));
+    let rendered: Vec<Value> = databases.iter().map(render).collect();
+    json_response(StatusCode::OK, &json!({ "databases": rendered }))
+}
+
+fn fetch(ctx: &Ctx, uuid: &str) -> Result<Database, ApiError> {
+    let id = parse_id(uuid)?;
+    Ok(ctx.cloud(|cloud, now| cloud.database(now, id))?)
+}
+
+async fn one(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let database = fetch(&ctx, &uuid)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "database": render(&database) }),
+    ))
+}
+
+async fn delete(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    ctx.cloud(|cloud, now| cloud.delete_database(now, id))?;
+    ctx.summary(format!("deleted database {id}"));
+    Ok(no_content())
+}
+
+async fn dbs(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let database = fetch(&ctx, &uuid)?;
+    let dbs: Vec<Value> = database
+        .db_names
+        .iter()
+        .map(|name| json!({ "name": name }))
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "dbs": dbs })))
+}
+
+async fn create_db(ctx: Ctx, Path(uuid): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let name = JsonBody::parse(&body)?.req_str("name")?;
+    let name = ctx.cloud(|cloud, now| cloud.create_database_db(now, id, &name))?;
+    ctx.summary(format!("db {name}"));
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "db": { "name": name } }),
+    ))
+}
+
+async fn db(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let database = fetch(&ctx, &uuid)?;
+    if !database.db_names.contains(&name) {
+        return Err(ApiError::not_found());
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "db": { "name": name } }),
+    ))
+}
+
+async fn delete_db(
+    ctx: Ctx,
+    Path((uuid, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    ctx.cloud(|cloud, now| cloud.delete_database_db(now, id, &name))?;
+    ctx.summary(format!("deleted db {name}"));
+    Ok(no_content())
+}
+
+async fn users(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let database = fetch(&ctx, &uuid)?;
+    let users: Vec<Value> = database.users.iter().map(user_object).collect();
+    Ok(json_response(StatusCode::OK, &json!({ "users": users })))
+}
+
+async fn create_user(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let name = JsonBody::parse(&body)?.req_str("name")?;
+    let user = ctx.cloud(|cloud, now| cloud.create_database_user(now, id, &name))?;
+    ctx.summary(format!("user {}", user.name));
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "user": user_object(&user) }),
+    ))
+}
+
+async fn user(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let user = ctx.cloud(|cloud, now| cloud.database_user(now, id, &name))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "user": user_object(&user) }),
+    ))
+}
+
+async fn delete_user(
+    ctx: Ctx,
+    Path((uuid, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    ctx.cloud(|cloud, now| cloud.delete_database_user(now, id, &name))?;
+    ctx.summary(format!("deleted user {name}"));
+    Ok(no_content())
+}
+
+async fn pools(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let database = fetch(&ctx, &uuid)?;
+    let pools: Vec<Value> = database
+        .pools
+        .iter()
+        .map(|pool| pool_object(&database, pool))
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "pools": pools })))
+}
+
+fn parse_pool(body: &JsonBody, name: String) -> Result<PoolCreate, ApiError> {
+    let size = match body.get("size") {
+        None => return Err(missing("size")),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| wrong_type("size", "an integer"))?,
+        Some(_) => return Err(wrong_type("size", "an integer")),
+    };
+    Ok(PoolCreate {
+        name,
+        mode: body.req_str("mode")?,
+        size,
+        db: body.req_str("db")?,
+        user: body.opt_str("user")?,
+    })
+}
+
+async fn create_pool(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let body = JsonBody::parse(&body)?;
+    let request = parse_pool(&body, body.req_str("name")?)?;
+    let (database, pool) = ctx.cloud(|cloud, now| {
+        let pool = cloud.create_database_pool(now, id, request)?;
+        Ok::<_, dosim_cloud::Error>((cloud.database(now, id)?, pool))
+    })?;
+    ctx.summary(format!("pool {}", pool.name));
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "pool": pool_object(&database, &pool) }),
+    ))
+}
+
+async fn pool(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let database = fetch(&ctx, &uuid)?;
+    let pool = database
+        .pools
+        .iter()
+        .find(|pool| pool.name == name)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "pool": pool_object(&database, pool) }),
+    ))
+}
+
+/// Replaces a pool's mode, size, db and user; the name stays.
+///
+/// The model has no update, so this deletes and re-creates the pool under one lock, and puts
+/// the old pool back if the new settings are refused.
+async fn update_pool(
+    ctx: Ctx,
+    Path((uuid, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let body = JsonBody::parse(&body)?;
+    let request = parse_pool(&body, name.clone())?;
+    ctx.cloud(|cloud, now| {
+        let database = cloud.database(now, id)?;
+        let old = database
+            .pools
+            .iter()
+            .find(|pool| pool.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                dosim_cloud::Error::new(
+                    dosim_cloud::ErrorKind::NotFound,
+                    dosim_cloud::msg::NOT_FOUND,
+                )
+            })?;
+        cloud.delete_database_pool(now, id, &name)?;
+        match cloud.create_database_pool(now, id, request) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let restore = PoolCreate {
+                    name: old.name,
+                    mode: old.mode,
+                    size: i64::from(old.size),
+                    db: old.db,
+                    user: old.user,
+                };
+                cloud
+                    .create_database_pool(now, id, restore)
+                    .expect("the pool it replaced was valid");
+                Err(error)
+            }
+        }
+    })?;
+    ctx.summary(format!("updated pool {name}"));
+    Ok(no_content())
+}
+
+async fn delete_pool(
+    ctx: Ctx,
+    Path((uuid, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    ctx.cloud(|cloud, now| cloud.delete_database_pool(now, id, &name))?;
+    ctx.summary(format!("deleted pool {name}"));
+    Ok(no_content())
+}

@@ -1,0 +1,368 @@
+//! Droplets: create (single and multi), list, get, destroy (by id and by tag), and droplet actions.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use dosim_cloud::{
+    ActionId, Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletId, ImageRef,
+    ResourceType, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,
+};
+
+use crate::actions::{list_response, one_response};
+use crate::app::{json_response, no_content, Ctx};
+use crate::body::{missing, wrong_type, JsonBody, Params};
+use crate::error::ApiError;
+use crate::pagination::paginate;
+use crate::render::{self, IpNoun};
+use crate::server::Server;
+
+pub fn router() -> Router<Server> {
+    Router::new()
+        .route("/v2/droplets", get(list).post(create).delete(delete_by_tag))
+        .route("/v2/droplets/actions", post(action_by_tag))
+        .route("/v2/droplets/{droplet_id}", get(one).delete(delete_one))
+        .route(
+            "/v2/droplets/{droplet_id}/actions",
+            get(actions).post(action),
+        )
+        .route(
+            "/v2/droplets/{droplet_id}/actions/{action_id}",
+            get(action_one),
+        )
+}
+
+/// The droplet object with every field the spec requires.
+pub fn render(droplet: &Droplet) -> Value {
+    let size = droplet.size();
+    json!({
+        "id": droplet.id.0,
+        "name": droplet.name,
+        "memory": size.memory,
+        "vcpus": size.vcpus,
+        "disk": size.disk,
+        "disk_info": [{ "type": "local", "size": { "amount": size.disk, "unit": "gib" } }],
+        "locked": droplet.locked,
+        "status": droplet.status.as_str(),
+        "kernel": null,
+        "created_at": render::time(droplet.created_at),
+        "features": droplet.features,
+        "backup_ids": [],
+        "next_backup_window": null,
+        "snapshot_ids": [],
+        "image": render::image_object(droplet.image()),
+        "volume_ids": droplet.volume_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "size": render::size_object(size),
+        "size_slug": droplet.size_slug,
+        "networks": {
+            "v4": droplet.networks.v4.iter().map(|n| json!({
+                "ip_address": n.ip_address.to_string(),
+                "netmask": n.netmask.to_string(),
+                "gateway": n.gateway.to_string(),
+                "type": n.network_type.as_str(),
+            })).collect::<Vec<_>>(),
+            "v6": droplet.networks.v6.iter().map(|n| json!({
+                "ip_address": n.ip_address,
+                "netmask": n.netmask,
+                "gateway": n.gateway,
+                "type": n.network_type.as_str(),
+            })).collect::<Vec<_>>(),
+        },
+        "region": render::region_object(droplet.region()),
+        "tags": droplet.tags,
+        "vpc_uuid": droplet.vpc_uuid.to_string(),
+    })
+}
+
+/// A droplet id from a path; anything but a positive integer is a 404, as for an unknown id.
+pub fn parse_droplet_id(raw: &str) -> Result<DropletId, ApiError> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|&id| id >= 1)
+        .map(DropletId)
+        .ok_or_else(ApiError::not_found)
+}
+
+fn parse_create(body: &JsonBody) -> Result<DropletCreate, ApiError> {
+    let names = match body.opt_str_list("names")? {
+        Some(names) if !names.is_empty() => {
+            if names.len() > DROPLET_NAMES_MAX {
+                return Err(ApiError::unprocessable(format!(
+                    "names may contain at most {DROPLET_NAMES_MAX} names"
+                )));
+            }
+            names
+        }
+        _ => vec![body.opt_str("name")?.ok_or_else(|| missing("name"))?],
+    };
+    let size = body.req_str("size")?;
+    let image = match body.get("image") {
+        None => return Err(missing("image")),
+        Some(Value::String(slug)) => match slug.parse::<u64>() {
+            Ok(id) => ImageRef::Id(id),
+            Err(_) => ImageRef::Slug(slug.clone()),
+        },
+        Some(Value::Number(n)) => ImageRef::Id(
+            n.as_u64()
+                .ok_or_else(|| wrong_type("image", "a slug or an id"))?,
+        ),
+        Some(_) => return Err(wrong_type("image", "a slug or an id")),
+    };
+    let volumes = match body.opt_list("volumes")? {
+        None => Vec::new(),
+        Some(items) => items
+            .iter()
+            .map(parse_volume_ref)
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let user_data = body.opt_str("user_data")?;
+    if user_data
+        .as_ref()
+        .is_some_and(|data| data.len() > USER_DATA_BYTES_MAX)
+    {
+        return Err(ApiError::unprocessable(format!(
+            "user_data must be at most {USER_DATA_BYTES_MAX} bytes"
+        )));
+    }
+    // `ssh_keys` may hold ids or fingerprints; no key is installed anywhere, so only the shape is checked.
+    if let Some(keys) = body.opt_list("ssh_keys")? {
+        if keys.iter().any(|key| !(key.is_string() || key.is_u64())) {
+            return Err(wrong_type("ssh_keys", "an array of ids or fingerprints"));
+        }
+    }
+    Ok(DropletCreate {
+        names,
+        region: body.opt_str("region")?,
+        size,
+        image,
+        tags: body.opt_str_list("tags")?.unwrap_or_default(),
+        volumes,
+        ipv6: body.opt_bool("ipv6")?.unwrap_or(false),
+        monitoring: body.opt_bool("monitoring")?.unwrap_or(false),
+        backups: body.opt_bool("backups")?.unwrap_or(false),
+        vpc_uuid: body.opt_str("vpc_uuid")?,
+        user_data,
+    })
+}
+
+/// A volume given as its id (the spec's form) or as `{"id": …}` / `{"name": …}` (godo's).
+fn parse_volume_ref(value: &Value) -> Result<VolumeRef, ApiError> {
+    match value {
+        Value::String(id) => Ok(VolumeRef::Id(id.clone())),
+        Value::Object(fields) => {
+            let text = |key: &str| {
+                fields
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            };
+            match (text("id"), text("name")) {
+                (Some(id), _) => Ok(VolumeRef::Id(id.to_owned())),
+                (None, Some(name)) => Ok(VolumeRef::Name(name.to_owned())),
+                (None, None) => Err(wrong_type("volumes", "an array of volume ids")),
+            }
+        }
+        _ => Err(wrong_type("volumes", "an array of volume ids")),
+    }
+}
+
+async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&body)?;
+    let is_multi = body.has("names");
+    let request = parse_create(&body)?;
+    let created = ctx.cloud(|cloud, now| {
+        let ids = cloud.create_droplets(now, request)?;
+        let droplets = ids
+            .iter()
+            .map(|(droplet_id, action_id)| cloud.droplet(now, *droplet_id).map(|d| (d, *action_id)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, dosim_cloud::Error>(droplets)
+    })?;
+    let links: Vec<Value> = created
+        .iter()
+        .map(|(_, action_id)| render::action_link(&ctx.base_url, *action_id, "create"))
+        .collect();
+    let ids: Vec<String> = created.iter().map(|(d, _)| d.id.to_string()).collect();
+    ctx.summary(format!("droplet {}", ids.join(",")));
+    let body = if is_multi {
+        let droplets: Vec<Value> = created.iter().map(|(d, _)| render(d)).collect();
+        json!({ "droplets": droplets, "links": { "actions": links } })
+    } else {
+        json!({ "droplet": render(&created[0].0), "links": { "actions": links } })
+    };
+    Ok(json_response(StatusCode::ACCEPTED, &body))
+}
+
+async fn list(ctx: Ctx, params: Params) -> Response {
+    let filter = DropletFilter {
+        tag_name: params.get("tag_name").map(str::to_owned),
+        name: params.get("name").map(str::to_owned),
+    };
+    // dosim has no GPU droplets, so `type=gpus` lists none.
+    let gpus_only = params.get("type") == Some("gpus");
+    let droplets = ctx.cloud(|cloud, now| cloud.droplets(now, filter));
+    let droplets: Vec<Value> = if gpus_only {
+        Vec::new()
+    } else {
+        droplets.iter().map(render).collect()
+    };
+    let page = paginate(droplets, &params, &ctx.base_url, "/v2/droplets");
+    json_response(
+        StatusCode::OK,
+        &json!({ "droplets": page.items, "links": page.links, "meta": page.meta }),
+    )
+}
+
+async fn one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_droplet_id(&droplet_id)?;
+    let droplet = ctx.cloud(|cloud, now| cloud.droplet(now, id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "droplet": render(&droplet) }),
+    ))
+}
+
+async fn delete_one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_droplet_id(&droplet_id)?;
+    ctx.cloud(|cloud, now| cloud.delete_droplet(now, id))?;
+    ctx.summary(format!("deleted droplet {id}"));
+    Ok(no_content())
+}
+
+async fn delete_by_tag(ctx: Ctx, params: Params) -> Result<Response, ApiError> {
+    let tag = params
+        .get("tag_name")
+        .ok_or_else(|| missing("tag_name"))?
+        .to_owned();
+    let deleted = ctx.cloud(|cloud, now| cloud.delete_droplets_by_tag(now, &tag))?;
+    let ids: Vec<String> = deleted.iter().map(ToString::to_string).collect();
+    ctx.summary(format!("deleted droplets [{}]", ids.join(",")));
+    Ok(no_content())
+}
+
+/// The droplet action types DigitalOcean documents that dosim does not model.
+const UNSUPPORTED_ACTIONS: &[&str] = &[
+    "snapshot",
+    "rebuild",
+    "restore",
+    "change_kernel",
+    "change_backup_policy",
+];
+
+fn parse_action(body: &JsonBody) -> Result<DropletActionRequest, ApiError> {
+    let kind = body.req_str("type")?;
+    Ok(match kind.as_str() {
+        "power_off" => DropletActionRequest::PowerOff,
+        "power_on" => DropletActionRequest::PowerOn,
+        "shutdown" => DropletActionRequest::Shutdown,
+        "reboot" => DropletActionRequest::Reboot,
+        "power_cycle" => DropletActionRequest::PowerCycle,
+        "rename" => DropletActionRequest::Rename {
+            name: body.req_str("name")?,
+        },
+        "resize" => DropletActionRequest::Resize {
+            size: body.req_str("size")?,
+            disk: body.opt_bool("disk")?.unwrap_or(false),
+        },
+        "enable_ipv6" => DropletActionRequest::EnableIpv6,
+        "enable_backups" => DropletActionRequest::EnableBackups,
+        "disable_backups" => DropletActionRequest::DisableBackups,
+        "password_reset" => DropletActionRequest::PasswordReset,
+        other if UNSUPPORTED_ACTIONS.contains(&other) => {
+            return Err(ApiError::unprocessable(format!(
+                "dosim does not model the {other} action"
+            )));
+        }
+        other => {
+            return Err(ApiError::unprocessable(format!(
+                "{other} is not a valid droplet action type"
+            )))
+        }
+    })
+}
+
+async fn action(
+    ctx: Ctx,
+    Path(droplet_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_droplet_id(&droplet_id)?;
+    let body = JsonBody::parse(&body)?;
+    let request = parse_action(&body)?;
+    let action = ctx.cloud(|cloud, now| {
+        let action_id = cloud.droplet_action(now, id, request)?;
+        cloud.action(now, action_id)
+    })?;
+    ctx.summary(format!("action {} {}", action.id, action.action_type));
+    Ok(created(one_response(&action, IpNoun::Reserved)))
+}
+
+async fn action_by_tag(ctx: Ctx, params: Params, body: Bytes) -> Result<Response, ApiError> {
+    let tag = params
+        .get("tag_name")
+        .ok_or_else(|| missing("tag_name"))?
+        .to_owned();
+    let body = JsonBody::parse(&body)?;
+    let request = parse_action(&body)?;
+    if !request.allowed_by_tag() {
+        return Err(ApiError::unprocessable(format!(
+            "{} is not allowed on droplets by tag",
+            request.action_type()
+        )));
+    }
+    let actions = ctx.cloud(|cloud, now| {
+        let ids = cloud.droplet_actions_by_tag(now, &tag, request)?;
+        ids.into_iter()
+            .map(|action_id| cloud.action(now, action_id))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let ids: Vec<String> = actions.iter().map(|a| a.id.to_string()).collect();
+    ctx.summary(format!("actions [{}]", ids.join(",")));
+    let rendered: Vec<Value> = actions
+        .iter()
+        .map(|a| render::action(a, IpNoun::Reserved))
+        .collect();
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "actions": rendered }),
+    ))
+}
+
+async fn actions(
+    ctx: Ctx,
+    Path(droplet_id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let id = parse_droplet_id(&droplet_id)?;
+    let actions = ctx.cloud(|cloud, now| cloud.droplet_actions(now, id))?;
+    Ok(list_response(
+        &ctx,
+        &params,
+        &format!("/v2/droplets/{id}/actions"),
+        actions,
+        IpNoun::Reserved,
+    ))
+}
+
+async fn action_one(
+    ctx: Ctx,
+    Path((droplet_id, action_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_droplet_id(&droplet_id)?;
+    let action_id: ActionId = render::parse_action_id(&action_id)?;
+    let action = ctx.cloud(|cloud, now| cloud.action(now, action_id))?;
+    if action.resource_type != ResourceType::Droplet || action.resource_id != Some(id.0) {
+        return Err(ApiError::not_found());
+    }
+    Ok(one_response(&action, IpNoun::Reserved))
+}
+
+/// Changes a 200 response into a 201.
+pub fn created(mut response: Response) -> Response {
+    *response.status_mut() = StatusCode::CREATED;
+    response
+}

@@ -1,0 +1,275 @@
+//! The server: configuration, shared state (accounts, rate limits, history, faults) and the clock.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use parking_lot::Mutex;
+use rand::RngCore;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use dosim_cloud::{Cloud, CloudConfig, SimTime};
+
+use crate::auth;
+use crate::clock::{scaled_ms, Clock, TokioClock};
+use crate::faults::{FaultDecider, FaultPlan, SeededDecider};
+use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
+use crate::ratelimit::{RateLimitConfig, RateLog};
+
+/// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default limit on the number of tokens (accounts) one server holds.
+pub const DEFAULT_MAX_ACCOUNTS: usize = 10_000;
+
+/// Everything a server is built from.
+pub struct ServerConfig {
+    /// The seed every id, request id and fault decision derives from.
+    pub seed: u64,
+    /// The configuration of every account's cloud.
+    pub cloud: CloudConfig,
+    pub faults: FaultPlan,
+    /// How much faster than its clock simulated time runs (2.0: twice as fast). Must be > 0.
+    pub time_scale: f64,
+    pub rate_limit: RateLimitConfig,
+    pub max_body_bytes: usize,
+    pub max_accounts: usize,
+    pub history_limit: usize,
+    /// The base of the absolute URLs in `links` (e.g. `http://127.0.0.1:8080`); when unset,
+    /// `http://` plus the request's `Host` header.
+    pub base_url: Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            seed: 0,
+            cloud: CloudConfig::default(),
+            faults: FaultPlan::default(),
+            time_scale: 1.0,
+            rate_limit: RateLimitConfig::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_accounts: DEFAULT_MAX_ACCOUNTS,
+            history_limit: DEFAULT_HISTORY_LIMIT,
+            base_url: None,
+            clock: Arc::new(TokioClock::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("seed", &self.seed)
+            .field("cloud", &self.cloud)
+            .field("faults", &self.faults)
+            .field("time_scale", &self.time_scale)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_accounts", &self.max_accounts)
+            .field("history_limit", &self.history_limit)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One token's account.
+pub(crate) struct Account {
+    pub(crate) fingerprint: String,
+    pub(crate) cloud: Cloud,
+    pub(crate) rate_log: RateLog,
+}
+
+pub(crate) struct State {
+    pub(crate) accounts: IndexMap<String, Account>,
+    pub(crate) history: History,
+    request_rng: ChaCha8Rng,
+    next_seq: u64,
+}
+
+pub(crate) struct Faults {
+    pub(crate) plan: FaultPlan,
+    pub(crate) decider: Box<dyn FaultDecider>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) seed: u64,
+    pub(crate) cloud_config: CloudConfig,
+    pub(crate) time_scale: f64,
+    pub(crate) rate_limit: RateLimitConfig,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_accounts: usize,
+    pub(crate) history_limit: usize,
+    pub(crate) base_url: Option<String>,
+    clock: Arc<dyn Clock>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) faults: Mutex<Faults>,
+}
+
+/// The DigitalOcean API server: cheap to clone, every clone shares the same accounts.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("seed", &self.inner.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    pub fn new(config: ServerConfig) -> Server {
+        let time_scale = if config.time_scale.is_finite() && config.time_scale > 0.0 {
+            config.time_scale
+        } else {
+            1.0
+        };
+        let seed = config.seed;
+        Server {
+            inner: Arc::new(Inner {
+                seed,
+                cloud_config: config.cloud,
+                time_scale,
+                rate_limit: config.rate_limit,
+                max_body_bytes: config.max_body_bytes,
+                max_accounts: config.max_accounts.max(1),
+                history_limit: config.history_limit,
+                base_url: config
+                    .base_url
+                    .map(|url| url.trim_end_matches('/').to_owned()),
+                clock: config.clock,
+                state: Mutex::new(State::new(seed, config.history_limit)),
+                faults: Mutex::new(Faults {
+                    plan: config.faults,
+                    decider: Box::new(SeededDecider::new(seed)),
+                }),
+            }),
+        }
+    }
+
+    /// The router serving the API and the `/_dosim/` control endpoints.
+    pub fn router(&self) -> axum::Router {
+        crate::app::app(self.clone())
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
+    }
+
+    /// Simulated time now: the clock's elapsed time times `time_scale`.
+    pub fn now(&self) -> SimTime {
+        SimTime(scaled_ms(self.inner.clock.elapsed(), self.inner.time_scale))
+    }
+
+    /// The first token derived from the seed; `dosim serve` prints it.
+    pub fn token(&self) -> String {
+        auth::token_for_seed(self.inner.seed, 0)
+    }
+
+    /// Runs `f` on the token's cloud, creating the account if it is new.
+    ///
+    /// The account is created even beyond the HTTP layer's account cap, because a harness
+    /// that asks for an account means it.
+    pub fn with_account<R>(&self, token: &str, f: impl FnOnce(&mut Cloud) -> R) -> R {
+        let mut state = self.inner.state.lock();
+        let account = state.account(&self.inner, token);
+        f(&mut account.cloud)
+    }
+
+    /// The fingerprints of every account, in creation order.
+    pub fn accounts(&self) -> Vec<String> {
+        self.inner
+            .state
+            .lock()
+            .accounts
+            .values()
+            .map(|account| account.fingerprint.clone())
+            .collect()
+    }
+
+    /// Every account's model state, keyed by fingerprint.
+    pub fn state_dump(&self) -> Value {
+        let mut state = self.inner.state.lock();
+        let now = self.now();
+        let mut accounts = serde_json::Map::new();
+        for account in state.accounts.values_mut() {
+            account.cloud.advance(now);
+            let dump = serde_json::to_value(&account.cloud)
+                .unwrap_or_else(|e| json!({ "error": e.to_string() }));
+            accounts.insert(account.fingerprint.clone(), dump);
+        }
+        json!({ "now": now.rfc3339(), "now_ms": now.0, "accounts": accounts })
+    }
+
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        self.inner.state.lock().history.entries().cloned().collect()
+    }
+
+    pub fn fault_plan(&self) -> FaultPlan {
+        self.inner.faults.lock().plan.clone()
+    }
+
+    pub fn set_fault_plan(&self, plan: FaultPlan) {
+        self.inner.faults.lock().plan = plan;
+    }
+
+    /// Replaces how fault decisions are drawn.
+    pub fn set_fault_decider(&self, decider: Box<dyn FaultDecider>) {
+        self.inner.faults.lock().decider = decider;
+    }
+
+    /// Forgets every account and the history, and restarts ids and decisions from the seed.
+    /// The fault plan and the clock are kept.
+    pub fn reset(&self) {
+        *self.inner.state.lock() = State::new(self.inner.seed, self.inner.history_limit);
+        self.inner.faults.lock().decider = Box::new(SeededDecider::new(self.inner.seed));
+    }
+}
+
+impl State {
+    fn new(seed: u64, history_limit: usize) -> State {
+        State {
+            accounts: IndexMap::new(),
+            history: History::new(history_limit),
+            request_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x7265_7175_6573_7400),
+            next_seq: 0,
+        }
+    }
+
+    pub(crate) fn account(&mut self, inner: &Inner, token: &str) -> &mut Account {
+        let index = match self.accounts.get_index_of(token) {
+            Some(index) => index,
+            None => {
+                let cloud = Cloud::new(
+                    inner.cloud_config.clone(),
+                    auth::account_seed(inner.seed, token),
+                );
+                let account = Account {
+                    fingerprint: auth::fingerprint(token),
+                    cloud,
+                    rate_log: RateLog::new(),
+                };
+                self.accounts.insert_full(token.to_owned(), account).0
+            }
+        };
+        &mut self.accounts[index]
+    }
+
+    /// The next sequence number and request id.
+    pub(crate) fn next_request(&mut self) -> (u64, String) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut bytes = [0u8; 16];
+        self.request_rng.fill_bytes(&mut bytes);
+        (
+            seq,
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
+    }
+}

@@ -1,0 +1,202 @@
+//! `dosim serve`: the fakes as a real HTTP server, for clients in any language.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use hyper_util::rt::TokioIo;
+use tower::ServiceExt;
+
+use dosim_api::{FaultPlan, PeerAddr, Server, ServerConfig};
+
+/// How long Ctrl-C waits for requests in flight before the server exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Seed of every id, token, request id and fault decision.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Fault plan file, TOML or JSON (by extension, otherwise whichever parses).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
+
+    /// How much faster than real time simulated time runs (100: a 30 s boot takes 0.3 s). Must be > 0.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    time_scale: f64,
+
+    /// Base URL for the absolute links in responses (default: http:// plus the request's Host header).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+}
+
+/// The validated configuration.
+struct Serve {
+    addr: SocketAddr,
+    config: ServerConfig,
+}
+
+impl ServeArgs {
+    fn validate(self) -> anyhow::Result<Serve> {
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            bail!(
+                "--time-scale must be a number greater than 0, got {}",
+                self.time_scale
+            );
+        }
+        if let Some(base_url) = &self.base_url {
+            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                bail!("--base-url must start with http:// or https://, got {base_url:?}");
+            }
+        }
+        let faults = match &self.faults {
+            Some(path) => {
+                read_plan(path).with_context(|| format!("--faults {}", path.display()))?
+            }
+            None => FaultPlan::default(),
+        };
+        let config = ServerConfig {
+            seed: self.seed,
+            faults,
+            time_scale: self.time_scale,
+            base_url: self.base_url,
+            ..ServerConfig::default()
+        };
+        Ok(Serve {
+            addr: self.addr,
+            config,
+        })
+    }
+}
+
+fn read_plan(path: &Path) -> anyhow::Result<FaultPlan> {
+    let text = std::fs::read_to_string(path).context("cannot read the fault plan")?;
+    let plan = match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => FaultPlan::from_toml(&text),
+        Some("json") => FaultPlan::from_json(&text),
+        _ => FaultPlan::parse(&text),
+    };
+    Ok(plan?)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let serve = args.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(serve_until_ctrl_c(serve))
+}
+
+async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(serve.addr)
+        .await
+        .with_context(|| format!("--addr {}: cannot listen", serve.addr))?;
+    let local = listener.local_addr()?;
+    let seed = serve.config.seed;
+    let server = Server::new(serve.config);
+    // Start the clock now rather than at the first request.
+    let _ = server.now();
+    announce(&server, local, seed)?;
+
+    let router = server.router();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            result = &mut ctrl_c => {
+                result.context("cannot listen for Ctrl-C")?;
+                break;
+            }
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        eprintln!("accept failed: {error}");
+                        continue;
+                    }
+                };
+                let router = router.clone();
+                let mut shutdown = shutdown_rx.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(PeerAddr(peer.to_string()));
+                        router.clone().oneshot(request.map(axum::body::Body::new))
+                    });
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    // Responses carry no wall-clock `date` header: every header is simulated.
+                    builder.auto_date_header(false);
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(connection);
+                    tokio::select! {
+                        _ = &mut connection => {}
+                        _ = shutdown.changed() => {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+    println!("dosim serve: shut down");
+    Ok(())
+}
+
+fn announce(server: &Server, local: SocketAddr, seed: u64) -> anyhow::Result<()> {
+    let url = format!("http://{local}");
+    let token = server.token();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "dosim serve: seed {seed}")?;
+    writeln!(out, "listening on {url}")?;
+    writeln!(out, "token: {token}")?;
+    writeln!(
+        out,
+        "any other token of the form dop_v1_<64 hex digits> opens its own empty account"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "try it:")?;
+    writeln!(
+        out,
+        "  curl -H 'Authorization: Bearer {token}' {url}/v2/account"
+    )?;
+    writeln!(
+        out,
+        "  DIGITALOCEAN_API_URL={url} DIGITALOCEAN_ACCESS_TOKEN={token} doctl compute droplet list"
+    )?;
+    writeln!(
+        out,
+        "  python: pydo.Client(\"{token}\", endpoint=\"{url}\") and enforce_https=False on each call"
+    )?;
+    writeln!(
+        out,
+        "  go: godo.New(httpClient, godo.SetBaseURL(\"{url}/\"))"
+    )?;
+    writeln!(
+        out,
+        "  state: curl {url}/_dosim/state   history: curl {url}/_dosim/history"
+    )?;
+    writeln!(out, "Ctrl-C stops the server.")?;
+    out.flush()?;
+    Ok(())
+}
