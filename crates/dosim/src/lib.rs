@@ -8,20 +8,33 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub mod actor;
+pub mod bench;
+mod bench_support;
 pub mod checks;
+pub mod cli;
+pub mod explore;
 pub mod history;
 pub mod net;
 pub mod outcome;
 pub mod report;
+pub mod scenario;
 pub mod seed;
 pub mod state;
+pub mod transport;
 
+pub use actor::{Actor, ActorRng};
 pub use checks::{Check, Violation};
 pub use history::{Belief, InjectedFault, Op, OpResult};
 pub use outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
 pub use report::Report;
+pub use scenario::{NetFault, Scenario};
 pub use seed::Seeds;
 pub use state::CloudState;
+
+pub use dosim_api::{self as api, FaultPlan, FaultRule};
+pub use dosim_client::{self as client, Client};
+pub use dosim_cloud::{self as cloud, Cloud, CloudConfig};
 
 /// What a scenario expects exploring it to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -213,3 +213,46 @@ fn region(value: &serde_json::Value) -> String {
         None => String::new(),
     }
 }
+
+impl CloudState {
+    /// Reads the state of a model account directly, without advancing its time.
+    pub fn from_cloud(cloud: &dosim_cloud::Cloud) -> CloudState {
+        CloudState {
+            droplets: cloud
+                .droplets_view()
+                .map(|droplet| DropletState {
+                    id: droplet.id.0,
+                    name: droplet.name.clone(),
+                    region: droplet.region.clone(),
+                    status: droplet.status.as_str().to_owned(),
+                    tags: droplet.tags.clone(),
+                    volume_ids: droplet.volume_ids.iter().map(|id| id.0.to_string()).collect(),
+                })
+                .collect(),
+            volumes: cloud
+                .volumes_view()
+                .map(|volume| VolumeState {
+                    id: volume.id.0.to_string(),
+                    name: volume.name.clone(),
+                    region: volume.region.clone(),
+                    size_gigabytes: volume.size_gigabytes,
+                    droplet_ids: volume.droplet_ids.iter().map(|id| id.0).collect(),
+                    tags: volume.tags.clone(),
+                })
+                .collect(),
+            reserved_ips: cloud
+                .reserved_ips_view()
+                .map(|reserved_ip| ReservedIpState { ip: reserved_ip.ip.to_string(), region: reserved_ip.region.clone(), droplet_id: reserved_ip.droplet_id.map(|id| id.0) })
+                .collect(),
+        }
+    }
+}
+
+/// The state of `token`'s account on `server`, after completing whatever is due by the server's now.
+pub(crate) fn snapshot(server: &dosim_api::Server, token: &str) -> CloudState {
+    let now = server.now();
+    server.with_account(token, |cloud| {
+        cloud.advance(now);
+        CloudState::from_cloud(cloud)
+    })
+}

@@ -1,0 +1,179 @@
+//! `dosim bench`: seeds per second of each scenario, the bare turmoil + hyper floor, and provisioning speed.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde::Serialize;
+
+use crate::cli::{BenchArgs, Format};
+use crate::net::{TurmoilConnector, API_HOST, API_PORT};
+use crate::scenario::Scenario;
+
+/// A wall-clock stopwatch, for measuring throughput only: its readings never enter a run,
+/// a trace or a report.
+pub(crate) struct WallClock(std::time::Instant);
+
+impl WallClock {
+    #[allow(clippy::disallowed_methods, reason = "benchmarks measure wall time; runs never read it")]
+    pub(crate) fn start() -> WallClock {
+        WallClock(std::time::Instant::now())
+    }
+
+    pub(crate) fn elapsed_s(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
+/// One scenario's measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// The scenario.
+    pub scenario: String,
+    /// Seeds run.
+    pub seeds: u64,
+    /// Hosts in the world: actors, services and the API host.
+    pub hosts: usize,
+    /// HTTP requests per seed (in seed 0's run).
+    pub requests: usize,
+    /// Seeds per wall-clock second through dosim.
+    pub seeds_per_second: f64,
+    /// Seeds per wall-clock second of bare turmoil + hyper with the same hosts and requests.
+    pub floor_seeds_per_second: f64,
+    /// How many times slower dosim is than the floor.
+    pub ratio: f64,
+    /// Simulated seconds per wall-clock second through dosim.
+    pub sim_seconds_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct BenchResult {
+    scenarios: Vec<BenchRow>,
+    provisioning: BenchRow,
+}
+
+/// Runs the benchmark and prints it.
+pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
+    let selected = match crate::cli::select(&args.sims, scenarios) {
+        Ok(selected) => selected,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let seeds = args.seeds.clamp(1, 100_000);
+    let mut rows = Vec::new();
+    for scenario in selected {
+        if let Err(error) = scenario.validate() {
+            eprintln!("skipping {}: {error}", scenario.name());
+            continue;
+        }
+        eprint!("\rbench {} …", scenario.name());
+        rows.push(measure(scenario, seeds));
+    }
+    eprint!("\rbench provisioning …");
+    let provisioning = measure(&provisioning_scenario(), seeds.min(5));
+    eprintln!("\rbench done.              ");
+    let result = BenchResult { scenarios: rows, provisioning };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("numbers serialize")),
+        Format::Text => {
+            let mut table = vec![["scenario", "hosts", "requests", "seeds/s", "floor seeds/s", "floor/dosim", "sim s/wall s"].map(str::to_owned).to_vec()];
+            for row in result.scenarios.iter().chain(std::iter::once(&result.provisioning)) {
+                table.push(vec![
+                    row.scenario.clone(),
+                    row.hosts.to_string(),
+                    row.requests.to_string(),
+                    format!("{:.1}", row.seeds_per_second),
+                    format!("{:.1}", row.floor_seeds_per_second),
+                    format!("{:.2}", row.ratio),
+                    format!("{:.0}", row.sim_seconds_per_second),
+                ]);
+            }
+            print!("{}", crate::cli::render_table(&table));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Measures one scenario and its floor over the same number of seeds.
+pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
+    let reference = scenario.run_seed(0);
+    let per_actor: Vec<usize> = reference.actors.iter().map(|actor| reference.ops.iter().filter(|op| op.actor == actor.name).count()).collect();
+    let hosts = scenario.host_count();
+
+    let started = WallClock::start();
+    let mut sim_ms = 0u64;
+    for seed in 0..seeds {
+        sim_ms += scenario.run_seed(seed).sim_ms;
+    }
+    let dosim_s = started.elapsed_s();
+
+    let started = WallClock::start();
+    for seed in 0..seeds {
+        floor_run(seed, hosts.saturating_sub(1 + per_actor.len()), &per_actor);
+    }
+    let floor_s = started.elapsed_s();
+
+    let per_second = |seconds: f64| if seconds > 0.0 { seeds as f64 / seconds } else { 0.0 };
+    let (seeds_per_second, floor_seeds_per_second) = (per_second(dosim_s), per_second(floor_s));
+    BenchRow {
+        scenario: scenario.name().to_owned(),
+        seeds,
+        hosts,
+        requests: reference.ops.len(),
+        seeds_per_second,
+        floor_seeds_per_second,
+        ratio: if seeds_per_second > 0.0 { floor_seeds_per_second / seeds_per_second } else { 0.0 },
+        sim_seconds_per_second: if dosim_s > 0.0 { sim_ms as f64 / 1000.0 / dosim_s } else { 0.0 },
+    }
+}
+
+/// Bare turmoil + hyper: an HTTP host answering `{}` and one client per actor sending that
+/// actor's number of requests in sequence over the same pooled hyper client dosim uses.
+fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize]) {
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(seed)
+        .epoch(crate::seed::epoch())
+        .tick_duration(crate::scenario::TICK_DEFAULT)
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(20))
+        .simulation_duration(Duration::from_secs(600));
+    let mut sim = builder.build();
+    let router = axum::Router::new().fallback(|| async { "{}" });
+    sim.host(API_HOST, move || {
+        let router = router.clone();
+        async move {
+            crate::net::serve_router(router, API_PORT).await?;
+            Ok(())
+        }
+    });
+    for index in 0..services {
+        sim.host(format!("service-{index}"), || async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+    for (index, &requests) in requests_per_actor.iter().enumerate() {
+        sim.client(format!("pod-{index}"), async move {
+            let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build::<_, Full<Bytes>>(TurmoilConnector);
+            for _ in 0..requests {
+                let request = http::Request::get(format!("http://{API_HOST}/v2/account")).body(Full::new(Bytes::new()))?;
+                let response = client.request(request).await?;
+                response.into_body().collect().await?;
+            }
+            Ok(())
+        });
+    }
+    // A floor that fails would measure nothing; it is plain turmoil and hyper, so it does not.
+    let _ = sim.run();
+}
+
+/// A scenario dominated by a provisioning wait: one droplet that takes a minute to boot,
+/// polled every second until it is active.
+pub fn provisioning_scenario() -> Scenario {
+    let config = dosim_cloud::CloudConfig { droplet_provision_ms: 60_000, ..Default::default() };
+    Scenario::new("provisioning_one_minute").cloud_config(config).actors(1, |cx: crate::Actor| async move { crate::bench_support::create_and_wait(&cx).await })
+}

@@ -1,0 +1,268 @@
+//! The command line every dosim binary shares: `list`, `explore`, `replay`, `bench`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::explore::{explore_seeds, Exploration};
+use crate::report::Report;
+use crate::scenario::Scenario;
+use crate::seed::{parse_seed, Seeds};
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    #[default]
+    Text,
+    /// JSON for programs.
+    Json,
+}
+
+/// Run, explore and replay dosim scenarios.
+#[derive(Debug, Parser)]
+#[command(name = "dosim", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The harness's subcommands; a binary with more commands (such as `serve`) flattens these into its own.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The scenarios this binary knows, with what each expects (race or clean).
+    List(ListArgs),
+    /// Runs seeds over scenarios and says whether each found what it expects.
+    Explore(ExploreArgs),
+    /// The report of one seed, identical on every run.
+    Replay(ReplayArgs),
+    /// Seeds per second of every scenario, against bare turmoil and hyper with the same hosts and requests.
+    Bench(BenchArgs),
+}
+
+/// `dosim list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dosim explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// Scenarios to explore (default: all).
+    pub sims: Vec<String>,
+    /// Seeds to run, `A..B` (default: each scenario's default sweep).
+    #[arg(long, value_parser = parse_seeds)]
+    pub seeds: Option<Seeds>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dosim replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The scenario.
+    pub sim: String,
+    /// The seed, decimal or 0x-hex.
+    #[arg(long, value_parser = parse_seed)]
+    pub seed: u64,
+    /// Prints the full trace instead of the report.
+    #[arg(long)]
+    pub trace: bool,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dosim bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenarios to measure (default: all).
+    pub sims: Vec<String>,
+    /// Seeds per scenario.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+fn parse_seeds(text: &str) -> Result<Seeds, String> {
+    text.parse()
+}
+
+/// The whole command line for a binary whose scenarios are `scenarios`: parses the arguments,
+/// runs the command, and returns the exit status.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     dosim::cli::main(vec![/* your scenarios */])
+/// }
+/// ```
+pub fn main(scenarios: Vec<Scenario>) -> ExitCode {
+    let cli = Cli::parse();
+    run(cli.command, &scenarios)
+}
+
+/// Runs one command over `scenarios`. Exit status: 0 on success (for `explore`, exactly when every
+/// outcome matches its expectation), 1 when an outcome differs, 2 on bad arguments.
+pub fn run(command: Command, scenarios: &[Scenario]) -> ExitCode {
+    match command {
+        Command::List(args) => list(&args, scenarios),
+        Command::Explore(args) => explore(&args, scenarios),
+        Command::Replay(args) => replay(&args, scenarios),
+        Command::Bench(args) => crate::bench::bench(&args, scenarios),
+    }
+}
+
+#[derive(Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    expect: crate::Expect,
+}
+
+fn list(args: &ListArgs, scenarios: &[Scenario]) -> ExitCode {
+    let listed: Vec<Listed<'_>> = scenarios.iter().map(|scenario| Listed { name: scenario.name(), expect: scenario.expectation() }).collect();
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&listed).expect("names and expectations serialize")),
+        Format::Text => {
+            let width = listed.iter().map(|item| item.name.len()).max().unwrap_or(0).max("scenario".len());
+            println!("{:width$}  expect", "scenario");
+            for item in &listed {
+                println!("{:width$}  {}", item.name, item.expect);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Picks the scenarios named in `sims`, or all of them; an unknown name is an error.
+pub(crate) fn select<'a>(sims: &[String], scenarios: &'a [Scenario]) -> Result<Vec<&'a Scenario>, String> {
+    if sims.is_empty() {
+        return Ok(scenarios.iter().collect());
+    }
+    sims.iter()
+        .map(|name| {
+            scenarios.iter().find(|scenario| scenario.name() == name).ok_or_else(|| {
+                let known = scenarios.iter().map(Scenario::name).collect::<Vec<_>>().join(", ");
+                format!("no scenario named {name}; known: {known}")
+            })
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ExploreRow {
+    #[serde(flatten)]
+    exploration: Exploration,
+    matches_expectation: bool,
+    seeds_per_second: f64,
+}
+
+fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
+    let selected = match select(&args.sims, scenarios) {
+        Ok(selected) => selected,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rows = Vec::new();
+    for scenario in selected {
+        let seeds = args.seeds.clone().unwrap_or(Seeds(0..scenario.seeds_default));
+        let total = seeds.len();
+        let started = crate::bench::WallClock::start();
+        let mut stderr = std::io::stderr();
+        let exploration = explore_seeds(scenario, &seeds, |run| {
+            if run == 1 || run % 10 == 0 || run == total {
+                let _ = write!(stderr, "\rexplore {}: {run}/{total} seeds", scenario.name());
+                let _ = stderr.flush();
+            }
+        });
+        let _ = writeln!(stderr, "\rexplore {}: {} seeds, {}          ", scenario.name(), exploration.seeds_run, exploration.found);
+        let seconds = started.elapsed_s();
+        let seeds_per_second = if seconds > 0.0 { exploration.seeds_run as f64 / seconds } else { 0.0 };
+        rows.push(ExploreRow { matches_expectation: exploration.matches_expectation(), exploration, seeds_per_second });
+    }
+    let all_match = rows.iter().all(|row| row.matches_expectation);
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows).expect("explorations serialize")),
+        Format::Text => print!("{}", explore_table(&rows)),
+    }
+    if all_match {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn explore_table(rows: &[ExploreRow]) -> String {
+    let header = ["scenario", "expect", "outcome", "seeds", "first failing", "seeds/s", "replay"].map(str::to_owned);
+    let mut table = vec![header.to_vec()];
+    for row in rows {
+        let exploration = &row.exploration;
+        let outcome = if row.matches_expectation { exploration.found.to_string() } else { format!("{} (MISMATCH)", exploration.found) };
+        table.push(vec![
+            exploration.scenario.clone(),
+            exploration.expect.to_string(),
+            outcome,
+            exploration.seeds_run.to_string(),
+            exploration.first_failing_seed.map_or("-".to_owned(), |seed| seed.to_string()),
+            format!("{:.1}", row.seeds_per_second),
+            exploration.replay().unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    let mut out = render_table(&table);
+    for row in rows.iter().filter(|row| !row.matches_expectation) {
+        if let Some(problem) = &row.exploration.problem {
+            out.push_str(&format!("\n{problem}\n"));
+        } else if let Some(report) = &row.exploration.report {
+            out.push_str(&format!("\n{}", report.to_text()));
+        }
+    }
+    out
+}
+
+/// Renders rows as a left-aligned table with two spaces between columns.
+pub(crate) fn render_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row.iter().enumerate().map(|(column, cell)| format!("{cell:width$}", width = widths[column])).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn replay(args: &ReplayArgs, scenarios: &[Scenario]) -> ExitCode {
+    let scenario = match select(std::slice::from_ref(&args.sim), scenarios) {
+        Ok(selected) => selected[0],
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = scenario.validate() {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
+    let outcome = scenario.run_seed(args.seed);
+    if args.trace {
+        print!("{}", outcome.trace());
+        return ExitCode::SUCCESS;
+    }
+    let report = Report::new(&outcome, scenario.expectation(), scenario.verdict(&outcome));
+    match args.format {
+        Format::Json => println!("{}", report.to_json()),
+        Format::Text => print!("{}", report.to_text()),
+    }
+    ExitCode::SUCCESS
+}

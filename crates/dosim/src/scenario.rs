@@ -1,0 +1,631 @@
+//! Scenarios: the initial cloud, the fault plan, the actors and services, the checks, and one seed's run.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::actor::Actor;
+use crate::checks::{Check, Violation};
+use crate::history::{InjectedFault, Recorder};
+use crate::outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
+use crate::seed::{self, Stream};
+use crate::{Expect, Strategy};
+
+/// The token of the scenario's account: well formed (`dop_v1_` and 64 hex digits), and fixed,
+/// so reports never vary with it.
+pub const TOKEN: &str = "dop_v1_d051400000000000000000000000000000000000000000000000000000000000";
+
+/// The most actors one scenario may have; turmoil's cost grows faster than linearly in hosts.
+pub const ACTORS_MAX: usize = 64;
+
+/// The most service hosts one scenario may have.
+pub const SERVICES_MAX: usize = 16;
+
+/// The default tick: how much simulated time one step of the world advances.
+pub const TICK_DEFAULT: Duration = Duration::from_millis(1);
+
+/// The default limit on a run's simulated time.
+pub const MAX_SIM_TIME_DEFAULT: Duration = Duration::from_secs(600);
+
+/// How many seeds `explore()` runs when neither `DOSIM_SEEDS` nor `DOSIM_SEED` is set.
+pub const SEEDS_DEFAULT: u64 = 50;
+
+type BoxedActorFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
+type ActorFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
+type ServiceFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
+type CloudSetup = dyn Fn(&mut dosim_cloud::Cloud) + Send + Sync;
+/// Each actor's result and end time, filled in as actors finish.
+type ActorResults = Arc<Mutex<Vec<Option<(ActorResult, u64)>>>>;
+pub(crate) type ClientSetup = Arc<dyn Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync>;
+
+/// A fault the harness injects into turmoil's network between two hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetFault {
+    kind: NetFaultKind,
+    a: String,
+    b: String,
+    at: Duration,
+    jitter: Duration,
+    lasting: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NetFaultKind {
+    Partition,
+    Hold,
+}
+
+impl NetFault {
+    /// Cuts the link between hosts `a` and `b`: in-flight messages are lost and new ones
+    /// vanish silently, so a request in flight hangs until the client's timeout.
+    pub fn partition(a: impl Into<String>, b: impl Into<String>) -> NetFault {
+        NetFault { kind: NetFaultKind::Partition, a: a.into(), b: b.into(), at: Duration::ZERO, jitter: Duration::ZERO, lasting: Duration::from_secs(1) }
+    }
+
+    /// Holds every message between `a` and `b`, then delivers them all at once.
+    pub fn hold(a: impl Into<String>, b: impl Into<String>) -> NetFault {
+        NetFault { kind: NetFaultKind::Hold, a: a.into(), b: b.into(), at: Duration::ZERO, jitter: Duration::ZERO, lasting: Duration::from_secs(1) }
+    }
+
+    /// When the fault starts, in simulated time since the run started.
+    pub fn at(mut self, at: Duration) -> NetFault {
+        self.at = at;
+        self
+    }
+
+    /// Starts the fault at a seeded random moment in `[at, at + jitter)`.
+    pub fn jitter(mut self, jitter: Duration) -> NetFault {
+        self.jitter = jitter;
+        self
+    }
+
+    /// How long the fault lasts.
+    pub fn lasting(mut self, lasting: Duration) -> NetFault {
+        self.lasting = lasting;
+        self
+    }
+}
+
+/// A simulation: the initial cloud, faults, actors, services and checks, and what exploring it
+/// should find. Build one with [`Scenario::new`]; run it with [`Scenario::explore`] in a
+/// `#[test]`, or hand several to [`crate::cli::main`].
+#[derive(Clone)]
+pub struct Scenario {
+    pub(crate) name: String,
+    pub(crate) expect: Expect,
+    setup: Vec<Arc<CloudSetup>>,
+    cloud_config: dosim_cloud::CloudConfig,
+    faults: dosim_api::FaultPlan,
+    net_faults: Vec<NetFault>,
+    actors: Vec<(String, Arc<ActorFn>)>,
+    services: Vec<(String, Arc<ServiceFn>)>,
+    client_setup: ClientSetup,
+    pub(crate) checks: Vec<Check>,
+    tick: Duration,
+    max_sim_time: Duration,
+    message_latency: (Duration, Duration),
+    pub(crate) seeds_default: u64,
+    pub(crate) snapshot: bool,
+    pub(crate) errors: Vec<String>,
+}
+
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scenario").field("name", &self.name).field("expect", &self.expect).field("actors", &self.actors.len()).field("checks", &self.checks).finish_non_exhaustive()
+    }
+}
+
+impl Scenario {
+    /// A scenario with no actors, an empty account, no faults and no checks, expecting `clean`.
+    ///
+    /// The name is what `dosim list` shows and what the replay line names; use the test's name.
+    pub fn new(name: impl Into<String>) -> Scenario {
+        Scenario {
+            name: name.into(),
+            expect: Expect::Clean,
+            setup: Vec::new(),
+            cloud_config: dosim_cloud::CloudConfig::default(),
+            faults: dosim_api::FaultPlan::default(),
+            net_faults: Vec::new(),
+            actors: Vec::new(),
+            services: Vec::new(),
+            client_setup: Arc::new(|builder| builder),
+            checks: Vec::new(),
+            tick: TICK_DEFAULT,
+            max_sim_time: MAX_SIM_TIME_DEFAULT,
+            message_latency: (Duration::from_millis(1), Duration::from_millis(20)),
+            seeds_default: SEEDS_DEFAULT,
+            snapshot: true,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the scenario expects.
+    pub fn expectation(&self) -> Expect {
+        self.expect
+    }
+
+    /// Sets up the initial cloud: droplets, volumes and reserved IPs that exist before the actors start.
+    /// Runs once per seed on a fresh account, at simulated time zero.
+    pub fn cloud<F>(mut self, setup: F) -> Scenario
+    where
+        F: Fn(&mut dosim_cloud::Cloud) + Send + Sync + 'static,
+    {
+        self.setup.push(Arc::new(setup));
+        self
+    }
+
+    /// The account's configuration: provisioning and action times, limits, modelling choices.
+    pub fn cloud_config(mut self, config: dosim_cloud::CloudConfig) -> Scenario {
+        self.cloud_config = config;
+        self
+    }
+
+    /// The server's fault plan: per-endpoint latency, rejections before commit, lost responses.
+    pub fn faults(mut self, plan: dosim_api::FaultPlan) -> Scenario {
+        self.faults = plan;
+        self
+    }
+
+    /// A network fault between two hosts (actors, services or [`crate::net::API_HOST`]).
+    pub fn net_fault(mut self, fault: NetFault) -> Scenario {
+        self.net_faults.push(fault);
+        self
+    }
+
+    /// Adds `n` actors named `pod-<index>`, each running `actor` with its own [`Actor`] context.
+    ///
+    /// The closure runs once per actor per seed, so it must be `Fn`; its future runs on the
+    /// actor's turmoil host and need not be `Send`.
+    pub fn actors<F, Fut, E>(mut self, n: usize, actor: F) -> Scenario
+    where
+        F: Fn(Actor) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let actor: Arc<ActorFn> = Arc::new(move |cx| {
+            let future = actor(cx);
+            Box::pin(async move { future.await.map_err(|error| error.to_string()) })
+        });
+        for _ in 0..n {
+            let name = format!("pod-{}", self.actors.len());
+            self.actors.push((name, actor.clone()));
+        }
+        self
+    }
+
+    /// Adds one actor with its own host name (`standby-a`, `cleanup-job`, …).
+    pub fn actor<F, Fut, E>(mut self, name: impl Into<String>, actor: F) -> Scenario
+    where
+        F: Fn(Actor) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let actor: Arc<ActorFn> = Arc::new(move |cx| {
+            let future = actor(cx);
+            Box::pin(async move { future.await.map_err(|error| error.to_string()) })
+        });
+        self.actors.push((name.into(), actor));
+        self
+    }
+
+    /// Adds a user service host (for example the user's own HTTP service between the pods and
+    /// DigitalOcean). It runs for the whole run; serve on it with [`crate::net::serve_router`],
+    /// and reach it from actors with [`crate::net::TurmoilConnector`] at `http://<name>:<port>`.
+    /// A service that returns `Err` fails the run.
+    pub fn service<F, Fut, E>(mut self, name: impl Into<String>, service: F) -> Scenario
+    where
+        F: Fn(Actor) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let service: Arc<ServiceFn> = Arc::new(move |cx| {
+            let future = service(cx);
+            Box::pin(async move { future.await.map_err(|error| error.to_string()) })
+        });
+        self.services.push((name.into(), service));
+        self
+    }
+
+    /// Adjusts every actor's client: its timeout and retry policy, say. The harness sets the
+    /// base URL, token, transport and `x-dosim-actor` header before this runs.
+    pub fn client<F>(mut self, setup: F) -> Scenario
+    where
+        F: Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync + 'static,
+    {
+        self.client_setup = Arc::new(setup);
+        self
+    }
+
+    /// Adds a check, run after every seed.
+    pub fn check(mut self, check: Check) -> Scenario {
+        self.checks.push(check);
+        self
+    }
+
+    /// Adds a check from a closure over the run's outcome.
+    pub fn check_fn<F>(self, name: impl Into<String>, check: F) -> Scenario
+    where
+        F: Fn(&RunOutcome) -> Result<(), Violation> + Send + Sync + 'static,
+    {
+        self.check(Check::new(name, check))
+    }
+
+    /// What exploring should find: [`Expect::Race`] for a buggy variant, [`Expect::Clean`] otherwise.
+    pub fn expect(mut self, expect: Expect) -> Scenario {
+        self.expect = expect;
+        self
+    }
+
+    /// Simulated time per step (default 1 ms). A longer tick runs faster and blurs timing.
+    pub fn tick(mut self, tick: Duration) -> Scenario {
+        if tick.is_zero() {
+            self.errors.push("the tick must be longer than zero".to_owned());
+        } else {
+            self.tick = tick;
+        }
+        self
+    }
+
+    /// The most simulated time a run may take (default 600 s); actors still running then are `unfinished`.
+    pub fn max_sim_time(mut self, max_sim_time: Duration) -> Scenario {
+        self.max_sim_time = max_sim_time;
+        self
+    }
+
+    /// The range of one-way network latency between hosts (default 1–20 ms).
+    pub fn message_latency(mut self, min: Duration, max: Duration) -> Scenario {
+        if max < min {
+            self.errors.push(format!("message latency max {max:?} is below min {min:?}"));
+        } else {
+            self.message_latency = (min, max);
+        }
+        self
+    }
+
+    /// How many seeds `explore()` runs when no environment variable says otherwise.
+    pub fn default_seeds(mut self, n: u64) -> Scenario {
+        self.seeds_default = n.max(1);
+        self
+    }
+
+    /// Whether `explore()` asserts a race's report as an insta snapshot (default true).
+    pub fn snapshot(mut self, snapshot: bool) -> Scenario {
+        self.snapshot = snapshot;
+        self
+    }
+
+    /// How many hosts the world has: actors, services and the API host.
+    pub fn host_count(&self) -> usize {
+        self.actors.len() + self.services.len() + 1
+    }
+
+    /// Runs one seed and returns everything it produced. Checks are not run; see [`Scenario::verdict`].
+    pub fn run_seed(&self, seed: u64) -> RunOutcome {
+        run(self, seed)
+    }
+
+    /// Runs the checks over an outcome and returns the violations, in check order.
+    pub fn verdict(&self, outcome: &RunOutcome) -> Vec<Violation> {
+        self.checks.iter().filter_map(|check| check.run(outcome).err()).collect()
+    }
+
+    /// Why the scenario cannot run, if it cannot (no actors, too many hosts, bad limits).
+    pub fn validate(&self) -> Result<(), String> {
+        let mut errors = self.errors.clone();
+        if self.actors.is_empty() {
+            errors.push("the scenario has no actors".to_owned());
+        }
+        if self.actors.len() > ACTORS_MAX {
+            errors.push(format!("{} actors is more than the {ACTORS_MAX} a scenario may have", self.actors.len()));
+        }
+        if self.services.len() > SERVICES_MAX {
+            errors.push(format!("{} services is more than the {SERVICES_MAX} a scenario may have", self.services.len()));
+        }
+        let mut names: Vec<&str> = self.actors.iter().map(|(name, _)| name.as_str()).chain(self.services.iter().map(|(name, _)| name.as_str())).collect();
+        names.push(crate::net::API_HOST);
+        names.sort_unstable();
+        for pair in names.windows(2) {
+            if pair[0] == pair[1] {
+                errors.push(format!("two hosts are named {}", pair[0]));
+            }
+        }
+        if let Err(error) = self.faults.validate() {
+            errors.push(format!("fault plan: {error}"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("scenario {} is invalid: {}", self.name, errors.join("; ")))
+        }
+    }
+}
+
+/// The server's clock: turmoil's simulated time, held at its last reading outside the simulation
+/// (during setup, and when the final state is read).
+#[derive(Debug, Default)]
+struct TurmoilClock {
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl dosim_api::Clock for TurmoilClock {
+    fn elapsed(&self) -> Duration {
+        use std::sync::atomic::Ordering;
+        if let Some(elapsed) = turmoil::sim_elapsed() {
+            let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+            self.last_ms.fetch_max(ms, Ordering::SeqCst);
+        }
+        Duration::from_millis(self.last_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// Catches a panic in the actor's code so the run records it instead of unwinding the simulation.
+struct CatchUnwind<F> {
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.future.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(crate::panic_message(&*panic))),
+        }
+    }
+}
+
+/// A scheduled network fault, with its start drawn from the seed.
+struct ScheduledNetFault {
+    fault: NetFault,
+    start_ms: u64,
+    end_ms: u64,
+    started: bool,
+    ended: bool,
+}
+
+fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
+    let strategy = Strategy::Random;
+    let empty = |error: String| RunOutcome {
+        scenario: scenario.name.clone(),
+        seed,
+        strategy,
+        actors: Vec::new(),
+        ops: Vec::new(),
+        server_ops: Vec::new(),
+        faults: Vec::new(),
+        beliefs: Vec::new(),
+        initial_state: Default::default(),
+        final_state: Default::default(),
+        sim_ms: 0,
+        steps: 0,
+        sim_error: Some(error),
+        ops_dropped: 0,
+    };
+    if let Err(error) = scenario.validate() {
+        return empty(error);
+    }
+
+    let clock = Arc::new(TurmoilClock::default());
+    let server = dosim_api::Server::new(dosim_api::ServerConfig {
+        seed: seed::derive(seed, Stream::Cloud),
+        cloud: scenario.cloud_config.clone(),
+        faults: scenario.faults.clone(),
+        base_url: Some(crate::net::API_BASE_URL.to_owned()),
+        clock: clock.clone(),
+        ..Default::default()
+    });
+    for setup in &scenario.setup {
+        let setup = setup.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.with_account(TOKEN, |cloud| setup(cloud))));
+        if let Err(panic) = result {
+            return empty(format!("the scenario's cloud setup panicked: {}", crate::panic_message(&*panic)));
+        }
+    }
+    let initial_state = crate::state::snapshot(&server, TOKEN);
+
+    let recorder = Recorder::default();
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(seed)
+        .epoch(seed::epoch())
+        .tick_duration(scenario.tick)
+        .simulation_duration(scenario.max_sim_time)
+        .min_message_latency(scenario.message_latency.0)
+        .max_message_latency(scenario.message_latency.1);
+    let mut sim = builder.build();
+
+    let router = server.router();
+    sim.host(crate::net::API_HOST, move || {
+        let router = router.clone();
+        async move {
+            crate::net::serve_router(router, crate::net::API_PORT).await?;
+            Ok(())
+        }
+    });
+
+    let service_errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    for (index, (name, service)) in scenario.services.iter().enumerate() {
+        let (name, service, recorder, client_setup, errors) = (name.clone(), service.clone(), recorder.clone(), scenario.client_setup.clone(), service_errors.clone());
+        let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
+        sim.host(name.clone(), move || {
+            let cx = Actor::new(index, name.clone(), seed, TOKEN.to_owned(), client_setup.clone(), seed::rng(seed, Stream::Service(index_u32)), recorder.clone());
+            let future = CatchUnwind { future: Box::pin(service(cx)) };
+            let (name, errors) = (name.clone(), errors.clone());
+            async move {
+                let failure = match future.await {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(error)) => format!("service {name} failed: {error}"),
+                    Err(panic) => format!("service {name} panicked: {panic}"),
+                };
+                errors.lock().push(failure.clone());
+                Err(failure.into())
+            }
+        });
+    }
+
+    let results: ActorResults = Arc::new(Mutex::new(vec![None; scenario.actors.len()]));
+    for (index, (name, actor)) in scenario.actors.iter().enumerate() {
+        let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
+        let cx = Actor::new(index, name.clone(), seed, TOKEN.to_owned(), scenario.client_setup.clone(), seed::rng(seed, Stream::Actor(index_u32)), recorder.clone());
+        let future = CatchUnwind { future: Box::pin(actor(cx)) };
+        let results = results.clone();
+        sim.client(name.as_str(), async move {
+            let result = match future.await {
+                Ok(Ok(())) => ActorResult::Ok,
+                Ok(Err(message)) => ActorResult::Err { message },
+                Err(message) => ActorResult::Panicked { message },
+            };
+            results.lock()[index] = Some((result, crate::history::now_ms()));
+            Ok(())
+        });
+    }
+
+    let mut network_rng = seed::rng(seed, Stream::Network);
+    let mut scheduled: Vec<ScheduledNetFault> = scenario
+        .net_faults
+        .iter()
+        .map(|fault| {
+            let jitter_ms = u64::try_from(fault.jitter.as_millis()).unwrap_or(u64::MAX);
+            let offset_ms = if jitter_ms == 0 { 0 } else { rand::Rng::random_range(&mut network_rng, 0..jitter_ms) };
+            let start_ms = u64::try_from(fault.at.as_millis()).unwrap_or(u64::MAX).saturating_add(offset_ms);
+            let end_ms = start_ms.saturating_add(u64::try_from(fault.lasting.as_millis()).unwrap_or(u64::MAX));
+            ScheduledNetFault { fault: fault.clone(), start_ms, end_ms, started: false, ended: false }
+        })
+        .collect();
+
+    let mut steps = 0u64;
+    let mut sim_error = None;
+    loop {
+        let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
+        apply_net_faults(&sim, &mut scheduled, now_ms, &recorder);
+        steps += 1;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step())) {
+            Ok(Ok(true)) => break,
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => {
+                let message = error.to_string();
+                // turmoil's own time-limit message names wall-independent values only.
+                sim_error = Some(if message.starts_with("Ran for duration") {
+                    format!("the run reached its simulated-time limit of {}", crate::report::seconds(u64::try_from(scenario.max_sim_time.as_millis()).unwrap_or(u64::MAX)))
+                } else {
+                    message
+                });
+                break;
+            }
+            Err(panic) => {
+                sim_error = Some(format!("the simulation panicked: {}", crate::panic_message(&*panic)));
+                break;
+            }
+        }
+    }
+    let sim_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
+    drop(sim);
+
+    let final_state = crate::state::snapshot(&server, TOKEN);
+    let recorded = recorder.snapshot();
+    let mut faults = recorded.faults;
+    let mut server_ops = Vec::new();
+    for entry in server.history() {
+        // Latency is on nearly every request; the history keeps it, the fault list keeps the
+        // faults that change what a client sees.
+        if let Some(fault) = entry.fault.as_ref().filter(|fault| !matches!(fault, dosim_api::InjectedFault::Latency { .. })) {
+            faults.push(server_fault(&entry, fault));
+        }
+        server_ops.push(ServerOp {
+            request_id: entry.request_id.clone(),
+            actor: entry.actor.clone(),
+            method: entry.method.clone(),
+            target: entry.path.clone(),
+            status: entry.status,
+            arrived_ms: entry.received_ms,
+            commit_ms: entry.committed_ms,
+            fault: entry.fault.as_ref().map(describe_server_fault),
+        });
+    }
+    faults.sort_by_key(|fault| fault.at_ms);
+
+    let results = results.lock().clone();
+    let actors = scenario
+        .actors
+        .iter()
+        .zip(results)
+        .map(|((name, _), result)| match result {
+            Some((result, end_ms)) => ActorOutcome { name: name.clone(), result, end_ms: Some(end_ms) },
+            None => ActorOutcome { name: name.clone(), result: ActorResult::Unfinished, end_ms: None },
+        })
+        .collect();
+    if sim_error.is_none() {
+        sim_error = service_errors.lock().first().cloned();
+    }
+
+    RunOutcome {
+        scenario: scenario.name.clone(),
+        seed,
+        strategy,
+        actors,
+        ops: recorded.ops,
+        server_ops,
+        faults,
+        beliefs: recorded.beliefs,
+        initial_state,
+        final_state,
+        sim_ms,
+        steps,
+        sim_error,
+        ops_dropped: recorded.ops_dropped,
+    }
+}
+
+fn apply_net_faults(sim: &turmoil::Sim<'_>, scheduled: &mut [ScheduledNetFault], now_ms: u64, recorder: &Recorder) {
+    for entry in scheduled.iter_mut() {
+        let (a, b) = (entry.fault.a.as_str(), entry.fault.b.as_str());
+        if !entry.started && now_ms >= entry.start_ms {
+            entry.started = true;
+            let kind = match entry.fault.kind {
+                NetFaultKind::Partition => {
+                    sim.partition(a, b);
+                    "partition"
+                }
+                NetFaultKind::Hold => {
+                    sim.hold(a, b);
+                    "hold"
+                }
+            };
+            recorder.fault(InjectedFault { at_ms: now_ms, kind: kind.to_owned(), target: format!("{a} <-> {b}"), detail: format!("for {}", crate::report::seconds(entry.end_ms - entry.start_ms)) });
+        }
+        if entry.started && !entry.ended && now_ms >= entry.end_ms {
+            entry.ended = true;
+            match entry.fault.kind {
+                NetFaultKind::Partition => sim.repair(a, b),
+                NetFaultKind::Hold => sim.release(a, b),
+            }
+        }
+    }
+}
+
+fn server_fault(entry: &dosim_api::HistoryEntry, fault: &dosim_api::InjectedFault) -> InjectedFault {
+    InjectedFault { at_ms: entry.received_ms, kind: describe_server_fault(fault), target: format!("{} {}", entry.method, entry.path), detail: format!("{}, request {}", entry.actor, crate::history::short(&entry.request_id)) }
+}
+
+fn describe_server_fault(fault: &dosim_api::InjectedFault) -> String {
+    match fault {
+        dosim_api::InjectedFault::Latency { latency_ms, .. } => format!("latency {latency_ms}ms"),
+        dosim_api::InjectedFault::Reject { status, body, .. } => format!("reject {status}{}", if matches!(body, dosim_api::RejectBody::Html) { " (HTML body)" } else { "" }),
+        dosim_api::InjectedFault::DropResponse { mode, hang_ms, .. } => match mode {
+            dosim_api::DropMode::Reset => "commit, then reset the connection".to_owned(),
+            dosim_api::DropMode::Hang => format!("commit, then hang {hang_ms}ms and reset"),
+        },
+    }
+}

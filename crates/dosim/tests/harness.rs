@@ -1,0 +1,143 @@
+//! The harness end to end: small scenarios of our own, run as a user would, checked for races,
+//! determinism, reports and replay.
+
+use std::time::Duration;
+
+use dosim::checks;
+use dosim::client::{DropletCreate, RetryPolicy, VolumeCreate};
+use dosim::{Actor, Expect, FaultPlan, Scenario};
+
+/// Check-then-create without handling the loser's 409: the buggy volume code.
+async fn ensure_volume_buggy(cx: Actor) -> Result<(), dosim::client::Error> {
+    let api = cx.client();
+    let existing = api.volumes().list().name("pgdata").region("nyc3").all().await?;
+    if existing.is_empty() {
+        api.volumes().create(&VolumeCreate::new("pgdata", "nyc3", 100)).await?;
+    }
+    Ok(())
+}
+
+/// The fix: a 409 means another pod won; read the volume back and adopt it.
+async fn ensure_volume_fixed(cx: Actor) -> Result<(), dosim::client::Error> {
+    let api = cx.client();
+    let existing = api.volumes().list().name("pgdata").region("nyc3").all().await?;
+    if !existing.is_empty() {
+        return Ok(());
+    }
+    match api.volumes().create(&VolumeCreate::new("pgdata", "nyc3", 100)).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.is_conflict() => {
+            let adopted = api.volumes().list().name("pgdata").region("nyc3").all().await?;
+            if adopted.is_empty() {
+                return Err(error);
+            }
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn two_pods_create_one_volume() -> Scenario {
+    Scenario::new("two_pods_create_one_volume")
+        .actors(2, ensure_volume_buggy)
+        .check(checks::actors_ok())
+        .check(checks::unique_volume_name("pgdata", "nyc3"))
+        .expect(Expect::Race)
+}
+
+fn two_pods_create_one_volume_fixed() -> Scenario {
+    Scenario::new("two_pods_create_one_volume_fixed")
+        .actors(2, ensure_volume_fixed)
+        .check(checks::actors_ok())
+        .check(checks::unique_volume_name("pgdata", "nyc3"))
+        .expect(Expect::Clean)
+}
+
+/// A create whose response is lost half the time, retried by a godo-like policy: duplicates.
+fn retried_create_duplicates() -> Scenario {
+    let plan = FaultPlan::parse(
+        r#"
+        [[rules]]
+        method = "POST"
+        path = "/v2/droplets"
+        drop_response = { probability = 0.5, mode = "reset" }
+        "#,
+    )
+    .expect("the plan parses");
+    Scenario::new("retried_create_duplicates")
+        .faults(plan)
+        .client(|builder| builder.timeout(Duration::from_secs(5)).retry(RetryPolicy::godo()))
+        .actors(1, |cx: Actor| async move {
+            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64").region("nyc3").tag("create:web-1");
+            cx.client().droplets().create(&request).await.map(drop)
+        })
+        .check(checks::actors_ok())
+        .check(checks::no_duplicate_droplets_by_tag("create:"))
+        .check(checks::no_orphans())
+        .expect(Expect::Race)
+}
+
+#[track_caller]
+fn check_deterministic(scenario: Scenario, seeds: std::ops::Range<u64>) {
+    for seed in seeds {
+        let first = scenario.run_seed(seed);
+        let second = scenario.run_seed(seed);
+        assert!(!first.ops.is_empty(), "{} seed {seed} sent no requests: {:?}", scenario.name(), first.sim_error);
+        assert_eq!(first.trace(), second.trace(), "{} seed {seed} ran two ways", scenario.name());
+    }
+}
+
+#[test]
+fn a_seed_runs_the_same_twice() {
+    check_deterministic(two_pods_create_one_volume(), 0..5);
+    check_deterministic(two_pods_create_one_volume_fixed(), 0..5);
+    check_deterministic(retried_create_duplicates(), 0..5);
+}
+
+#[test]
+fn different_seeds_explore_different_interleavings() {
+    let scenario = two_pods_create_one_volume();
+    let hashes: std::collections::BTreeSet<u64> = (0..10).map(|seed| scenario.run_seed(seed).trace_hash()).collect();
+    assert!(hashes.len() > 1, "ten seeds gave one trace");
+}
+
+#[test]
+fn two_pods_create_one_volume_races() {
+    two_pods_create_one_volume().explore();
+}
+
+#[test]
+fn the_fixed_volume_code_stays_clean() {
+    two_pods_create_one_volume_fixed().explore();
+}
+
+#[test]
+fn retried_create_duplicates_races() {
+    retried_create_duplicates().explore();
+}
+
+#[test]
+fn a_race_report_starts_with_the_race_and_ends_with_the_replay_line() {
+    let scenario = two_pods_create_one_volume();
+    let exploration = dosim::explore::explore_seeds(&scenario, &dosim::Seeds(0..50), |_| {});
+    let report = exploration.report.expect("the buggy volume code races within 50 seeds");
+    let text = report.to_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("race in two_pods_create_one_volume, seed {} (random)", report.seed));
+    assert_eq!(lines[1], "  check failed: every actor finished Ok");
+    assert!(lines[2].contains("409"), "the failure names the 409: {text}");
+    assert!(text.ends_with(&format!("dosim replay two_pods_create_one_volume --seed {}\n", report.seed)), "{text}");
+    // The same seed replays to the same bytes.
+    let again = scenario.run_seed(report.seed);
+    assert_eq!(dosim::Report::new(&again, Expect::Race, scenario.verdict(&again)).to_text(), text);
+}
+
+#[test]
+fn a_lost_response_leaves_an_orphan_nobody_knows() {
+    let scenario = retried_create_duplicates();
+    let exploration = dosim::explore::explore_seeds(&scenario, &dosim::Seeds(0..50), |_| {});
+    let report = exploration.report.expect("the retried create duplicates within 50 seeds");
+    let checks_failed: Vec<&str> = report.violations.iter().map(|violation| violation.check.as_str()).collect();
+    assert_eq!(checks_failed, ["no duplicate droplets by tag create:", "no orphaned resources"]);
+    assert!(report.faults.iter().any(|fault| fault.kind.starts_with("commit, then reset")), "{:?}", report.faults);
+}
