@@ -32,16 +32,39 @@ struct Inner {
 
 impl std::fmt::Debug for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Actor").field("index", &self.inner.index).field("name", &self.inner.name).finish_non_exhaustive()
+        f.debug_struct("Actor")
+            .field("index", &self.inner.index)
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
     }
 }
 
 impl Actor {
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(index: usize, name: String, seed: u64, token: String, client_setup: crate::scenario::ClientSetup, rng: ChaCha8Rng, recorder: Recorder) -> Actor {
+    pub(crate) fn new(
+        index: usize,
+        name: String,
+        seed: u64,
+        token: String,
+        client_setup: crate::scenario::ClientSetup,
+        rng: ChaCha8Rng,
+        recorder: Recorder,
+    ) -> Actor {
         let transport = Arc::new(RecordingTransport::new(name.clone(), recorder.clone()));
         let client = build_client(&name, &token, &transport, &client_setup);
-        Actor { inner: Arc::new(Inner { index, name, seed, token, client, transport, client_setup, rng: Mutex::new(rng), recorder }) }
+        Actor {
+            inner: Arc::new(Inner {
+                index,
+                name,
+                seed,
+                token,
+                client,
+                transport,
+                client_setup,
+                rng: Mutex::new(rng),
+                recorder,
+            }),
+        }
     }
 
     /// The actor's DigitalOcean client: base URL [`crate::net::API_BASE_URL`] over turmoil's
@@ -81,17 +104,29 @@ impl Actor {
     /// Records what this actor believes about `key` (say, `ip-owner` is droplet 42).
     /// Checks compare beliefs with the cloud's final state and with each other.
     pub fn believe(&self, key: impl Into<String>, value: impl std::fmt::Display) {
-        self.inner.recorder.believe(Belief { at_ms: crate::history::now_ms(), actor: self.inner.name.clone(), key: key.into(), value: Some(value.to_string()) });
+        self.inner.recorder.believe(Belief {
+            at_ms: crate::history::now_ms(),
+            actor: self.inner.name.clone(),
+            key: key.into(),
+            value: Some(value.to_string()),
+        });
     }
 
     /// Records that this actor no longer believes anything about `key` (it stepped down).
     pub fn forget(&self, key: impl Into<String>) {
-        self.inner.recorder.believe(Belief { at_ms: crate::history::now_ms(), actor: self.inner.name.clone(), key: key.into(), value: None });
+        self.inner.recorder.believe(Belief {
+            at_ms: crate::history::now_ms(),
+            actor: self.inner.name.clone(),
+            key: key.into(),
+            value: None,
+        });
     }
 
     /// The actor's own random stream, seeded from the run's seed and the actor's index.
     pub fn rng(&self) -> ActorRng {
-        ActorRng { actor: self.clone() }
+        ActorRng {
+            actor: self.clone(),
+        }
     }
 
     /// Sleeps for `duration` of simulated time.
@@ -125,16 +160,33 @@ impl RngCore for ActorRng {
     }
 }
 
-fn base_builder(name: &str, token: &str, transport: &Arc<RecordingTransport>) -> dosim_client::ClientBuilder {
+fn base_builder(
+    name: &str,
+    token: &str,
+    transport: &Arc<RecordingTransport>,
+) -> dosim_client::ClientBuilder {
     let transport: Arc<dyn dosim_client::Transport> = transport.clone();
-    dosim_client::Client::builder().base_url(crate::net::API_BASE_URL).token(token).header("x-dosim-actor", name).transport_arc(transport)
+    dosim_client::Client::builder()
+        .base_url(crate::net::API_BASE_URL)
+        .token(token)
+        .header("x-dosim-actor", name)
+        .transport_arc(transport)
 }
 
-fn build_client(name: &str, token: &str, transport: &Arc<RecordingTransport>, setup: &crate::scenario::ClientSetup) -> dosim_client::Client {
+fn build_client(
+    name: &str,
+    token: &str,
+    transport: &Arc<RecordingTransport>,
+    setup: &crate::scenario::ClientSetup,
+) -> dosim_client::Client {
     match setup(base_builder(name, token, transport)).build() {
         Ok(client) => client,
         // A setup that breaks the builder (a bad header, say) still yields a client: it fails
         // every call with the builder's error, which the actor then reports.
-        Err(_) => dosim_client::Client::new(crate::net::API_BASE_URL, token, RecordingTransport::new(name.to_owned(), Recorder::default())),
+        Err(_) => dosim_client::Client::new(
+            crate::net::API_BASE_URL,
+            token,
+            RecordingTransport::new(name.to_owned(), Recorder::default()),
+        ),
     }
 }

@@ -16,7 +16,10 @@ use crate::scenario::Scenario;
 pub(crate) struct WallClock(std::time::Instant);
 
 impl WallClock {
-    #[allow(clippy::disallowed_methods, reason = "benchmarks measure wall time; runs never read it")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "benchmarks measure wall time; runs never read it"
+    )]
     pub(crate) fn start() -> WallClock {
         WallClock(std::time::Instant::now())
     }
@@ -75,12 +78,32 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
     eprint!("\rbench provisioning …");
     let provisioning = measure(&provisioning_scenario(), seeds.min(5));
     eprintln!("\rbench done.              ");
-    let result = BenchResult { scenarios: rows, provisioning };
+    let result = BenchResult {
+        scenarios: rows,
+        provisioning,
+    };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("numbers serialize")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&result).expect("numbers serialize")
+        ),
         Format::Text => {
-            let mut table = vec![["scenario", "hosts", "requests", "seeds/s", "floor seeds/s", "floor/dosim", "sim s/wall s"].map(str::to_owned).to_vec()];
-            for row in result.scenarios.iter().chain(std::iter::once(&result.provisioning)) {
+            let mut table = vec![[
+                "scenario",
+                "hosts",
+                "requests",
+                "seeds/s",
+                "floor seeds/s",
+                "floor/dosim",
+                "sim s/wall s",
+            ]
+            .map(str::to_owned)
+            .to_vec()];
+            for row in result
+                .scenarios
+                .iter()
+                .chain(std::iter::once(&result.provisioning))
+            {
                 table.push(vec![
                     row.scenario.clone(),
                     row.hosts.to_string(),
@@ -100,7 +123,17 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
 /// Measures one scenario and its floor over the same number of seeds.
 pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
     let reference = scenario.run_seed(0);
-    let per_actor: Vec<usize> = reference.actors.iter().map(|actor| reference.ops.iter().filter(|op| op.actor == actor.name).count()).collect();
+    let per_actor: Vec<usize> = reference
+        .actors
+        .iter()
+        .map(|actor| {
+            reference
+                .ops
+                .iter()
+                .filter(|op| op.actor == actor.name)
+                .count()
+        })
+        .collect();
     let hosts = scenario.host_count();
 
     let started = WallClock::start();
@@ -116,7 +149,13 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
     }
     let floor_s = started.elapsed_s();
 
-    let per_second = |seconds: f64| if seconds > 0.0 { seeds as f64 / seconds } else { 0.0 };
+    let per_second = |seconds: f64| {
+        if seconds > 0.0 {
+            seeds as f64 / seconds
+        } else {
+            0.0
+        }
+    };
     let (seeds_per_second, floor_seeds_per_second) = (per_second(dosim_s), per_second(floor_s));
     BenchRow {
         scenario: scenario.name().to_owned(),
@@ -125,8 +164,16 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
         requests: reference.ops.len(),
         seeds_per_second,
         floor_seeds_per_second,
-        ratio: if seeds_per_second > 0.0 { floor_seeds_per_second / seeds_per_second } else { 0.0 },
-        sim_seconds_per_second: if dosim_s > 0.0 { sim_ms as f64 / 1000.0 / dosim_s } else { 0.0 },
+        ratio: if seeds_per_second > 0.0 {
+            floor_seeds_per_second / seeds_per_second
+        } else {
+            0.0
+        },
+        sim_seconds_per_second: if dosim_s > 0.0 {
+            sim_ms as f64 / 1000.0 / dosim_s
+        } else {
+            0.0
+        },
     }
 }
 
@@ -158,9 +205,12 @@ fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize]) {
     }
     for (index, &requests) in requests_per_actor.iter().enumerate() {
         sim.client(format!("pod-{index}"), async move {
-            let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build::<_, Full<Bytes>>(TurmoilConnector);
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build::<_, Full<Bytes>>(TurmoilConnector);
             for _ in 0..requests {
-                let request = http::Request::get(format!("http://{API_HOST}/v2/account")).body(Full::new(Bytes::new()))?;
+                let request = http::Request::get(format!("http://{API_HOST}/v2/account"))
+                    .body(Full::new(Bytes::new()))?;
                 let response = client.request(request).await?;
                 response.into_body().collect().await?;
             }
@@ -174,6 +224,13 @@ fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize]) {
 /// A scenario dominated by a provisioning wait: one droplet that takes a minute to boot,
 /// polled every second until it is active.
 pub fn provisioning_scenario() -> Scenario {
-    let config = dosim_cloud::CloudConfig { droplet_provision_ms: 60_000, ..Default::default() };
-    Scenario::new("provisioning_one_minute").cloud_config(config).actors(1, |cx: crate::Actor| async move { crate::bench_support::create_and_wait(&cx).await })
+    let config = dosim_cloud::CloudConfig {
+        droplet_provision_ms: 60_000,
+        ..Default::default()
+    };
+    Scenario::new("provisioning_one_minute")
+        .cloud_config(config)
+        .actors(1, |cx: crate::Actor| async move {
+            crate::bench_support::create_and_wait(&cx).await
+        })
 }

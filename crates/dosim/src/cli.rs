@@ -128,11 +128,25 @@ struct Listed<'a> {
 }
 
 fn list(args: &ListArgs, scenarios: &[Scenario]) -> ExitCode {
-    let listed: Vec<Listed<'_>> = scenarios.iter().map(|scenario| Listed { name: scenario.name(), expect: scenario.expectation() }).collect();
+    let listed: Vec<Listed<'_>> = scenarios
+        .iter()
+        .map(|scenario| Listed {
+            name: scenario.name(),
+            expect: scenario.expectation(),
+        })
+        .collect();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&listed).expect("names and expectations serialize")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&listed).expect("names and expectations serialize")
+        ),
         Format::Text => {
-            let width = listed.iter().map(|item| item.name.len()).max().unwrap_or(0).max("scenario".len());
+            let width = listed
+                .iter()
+                .map(|item| item.name.len())
+                .max()
+                .unwrap_or(0)
+                .max("scenario".len());
             println!("{:width$}  expect", "scenario");
             for item in &listed {
                 println!("{:width$}  {}", item.name, item.expect);
@@ -143,16 +157,26 @@ fn list(args: &ListArgs, scenarios: &[Scenario]) -> ExitCode {
 }
 
 /// Picks the scenarios named in `sims`, or all of them; an unknown name is an error.
-pub(crate) fn select<'a>(sims: &[String], scenarios: &'a [Scenario]) -> Result<Vec<&'a Scenario>, String> {
+pub(crate) fn select<'a>(
+    sims: &[String],
+    scenarios: &'a [Scenario],
+) -> Result<Vec<&'a Scenario>, String> {
     if sims.is_empty() {
         return Ok(scenarios.iter().collect());
     }
     sims.iter()
         .map(|name| {
-            scenarios.iter().find(|scenario| scenario.name() == name).ok_or_else(|| {
-                let known = scenarios.iter().map(Scenario::name).collect::<Vec<_>>().join(", ");
-                format!("no scenario named {name}; known: {known}")
-            })
+            scenarios
+                .iter()
+                .find(|scenario| scenario.name() == name)
+                .ok_or_else(|| {
+                    let known = scenarios
+                        .iter()
+                        .map(Scenario::name)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!("no scenario named {name}; known: {known}")
+                })
         })
         .collect()
 }
@@ -175,7 +199,10 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
     };
     let mut rows = Vec::new();
     for scenario in selected {
-        let seeds = args.seeds.clone().unwrap_or(Seeds(0..scenario.seeds_default));
+        let seeds = args
+            .seeds
+            .clone()
+            .unwrap_or(Seeds(0..scenario.seeds_default));
         let total = seeds.len();
         let started = crate::bench::WallClock::start();
         let mut stderr = std::io::stderr();
@@ -185,14 +212,31 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
                 let _ = stderr.flush();
             }
         });
-        let _ = writeln!(stderr, "\rexplore {}: {} seeds, {}          ", scenario.name(), exploration.seeds_run, exploration.found);
+        let _ = writeln!(
+            stderr,
+            "\rexplore {}: {} seeds, {}          ",
+            scenario.name(),
+            exploration.seeds_run,
+            exploration.found
+        );
         let seconds = started.elapsed_s();
-        let seeds_per_second = if seconds > 0.0 { exploration.seeds_run as f64 / seconds } else { 0.0 };
-        rows.push(ExploreRow { matches_expectation: exploration.matches_expectation(), exploration, seeds_per_second });
+        let seeds_per_second = if seconds > 0.0 {
+            exploration.seeds_run as f64 / seconds
+        } else {
+            0.0
+        };
+        rows.push(ExploreRow {
+            matches_expectation: exploration.matches_expectation(),
+            exploration,
+            seeds_per_second,
+        });
     }
     let all_match = rows.iter().all(|row| row.matches_expectation);
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows).expect("explorations serialize")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("explorations serialize")
+        ),
         Format::Text => print!("{}", explore_table(&rows)),
     }
     if all_match {
@@ -203,17 +247,32 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
 }
 
 fn explore_table(rows: &[ExploreRow]) -> String {
-    let header = ["scenario", "expect", "outcome", "seeds", "first failing", "seeds/s", "replay"].map(str::to_owned);
+    let header = [
+        "scenario",
+        "expect",
+        "outcome",
+        "seeds",
+        "first failing",
+        "seeds/s",
+        "replay",
+    ]
+    .map(str::to_owned);
     let mut table = vec![header.to_vec()];
     for row in rows {
         let exploration = &row.exploration;
-        let outcome = if row.matches_expectation { exploration.found.to_string() } else { format!("{} (MISMATCH)", exploration.found) };
+        let outcome = if row.matches_expectation {
+            exploration.found.to_string()
+        } else {
+            format!("{} (MISMATCH)", exploration.found)
+        };
         table.push(vec![
             exploration.scenario.clone(),
             exploration.expect.to_string(),
             outcome,
             exploration.seeds_run.to_string(),
-            exploration.first_failing_seed.map_or("-".to_owned(), |seed| seed.to_string()),
+            exploration
+                .first_failing_seed
+                .map_or("-".to_owned(), |seed| seed.to_string()),
             format!("{:.1}", row.seeds_per_second),
             exploration.replay().unwrap_or_else(|| "-".to_owned()),
         ]);
@@ -232,10 +291,22 @@ fn explore_table(rows: &[ExploreRow]) -> String {
 /// Renders rows as a left-aligned table with two spaces between columns.
 pub(crate) fn render_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            rows.iter()
+                .filter_map(|row| row.get(column))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row.iter().enumerate().map(|(column, cell)| format!("{cell:width$}", width = widths[column])).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(column, cell)| format!("{cell:width$}", width = widths[column]))
+            .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }

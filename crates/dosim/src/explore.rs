@@ -67,12 +67,16 @@ pub struct Exploration {
 impl Exploration {
     /// Whether what was found is what the scenario expects.
     pub fn matches_expectation(&self) -> bool {
-        matches!((self.expect, self.found), (Expect::Race, Found::Race) | (Expect::Clean, Found::Clean))
+        matches!(
+            (self.expect, self.found),
+            (Expect::Race, Found::Race) | (Expect::Clean, Found::Clean)
+        )
     }
 
     /// The replay line of the failing seed, if any.
     pub fn replay(&self) -> Option<String> {
-        self.first_failing_seed.map(|seed| format!("dosim replay {} --seed {seed}", self.scenario))
+        self.first_failing_seed
+            .map(|seed| format!("dosim replay {} --seed {seed}", self.scenario))
     }
 }
 
@@ -81,7 +85,11 @@ impl Exploration {
 ///
 /// The first seed is always run twice, so every sweep also tests that the scenario is
 /// deterministic, even one that finds nothing.
-pub fn explore_seeds(scenario: &Scenario, seeds: &Seeds, mut progress: impl FnMut(u64)) -> Exploration {
+pub fn explore_seeds(
+    scenario: &Scenario,
+    seeds: &Seeds,
+    mut progress: impl FnMut(u64),
+) -> Exploration {
     let mut exploration = Exploration {
         scenario: scenario.name().to_owned(),
         expect: scenario.expectation(),
@@ -111,7 +119,14 @@ pub fn explore_seeds(scenario: &Scenario, seeds: &Seeds, mut progress: impl FnMu
         if hash != hash_again {
             exploration.found = Found::Nondeterministic;
             exploration.first_failing_seed = Some(seed);
-            exploration.problem = Some(nondeterminism(scenario.name(), seed, &outcome.trace(), &again.trace(), hash, hash_again));
+            exploration.problem = Some(nondeterminism(
+                scenario.name(),
+                seed,
+                &outcome.trace(),
+                &again.trace(),
+                hash,
+                hash_again,
+            ));
             return exploration;
         }
         if violations.is_empty() {
@@ -126,10 +141,23 @@ pub fn explore_seeds(scenario: &Scenario, seeds: &Seeds, mut progress: impl FnMu
 }
 
 /// Describes two runs of one seed that differ, naming the first line where they part.
-fn nondeterminism(scenario: &str, seed: u64, trace: &str, trace_again: &str, hash: u64, hash_again: u64) -> String {
+fn nondeterminism(
+    scenario: &str,
+    seed: u64,
+    trace: &str,
+    trace_again: &str,
+    hash: u64,
+    hash_again: u64,
+) -> String {
     let mut lines = trace.lines().zip(trace_again.lines()).enumerate();
     let first_difference = lines.find(|(_, (a, b))| a != b).map_or_else(
-        || format!("one trace is a prefix of the other ({} vs {} lines)", trace.lines().count(), trace_again.lines().count()),
+        || {
+            format!(
+                "one trace is a prefix of the other ({} vs {} lines)",
+                trace.lines().count(),
+                trace_again.lines().count()
+            )
+        },
         |(index, (a, b))| format!("line {}:\n  first run:  {a}\n  second run: {b}", index + 1),
     );
     format!(
@@ -146,7 +174,9 @@ pub fn seeds_from_env(default_count: u64) -> Result<(Seeds, bool), String> {
         return Ok((Seeds(seed..seed.saturating_add(1)), true));
     }
     if let Ok(text) = std::env::var(ENV_SEEDS) {
-        let seeds = text.parse::<Seeds>().map_err(|error| format!("{ENV_SEEDS}: {error}"))?;
+        let seeds = text
+            .parse::<Seeds>()
+            .map_err(|error| format!("{ENV_SEEDS}: {error}"))?;
         return Ok((seeds, false));
     }
     Ok((Seeds(0..default_count), false))
@@ -183,7 +213,12 @@ impl Scenario {
             }
             (Found::Race, Expect::Clean) => {
                 let report = exploration.report.expect("a race has a report");
-                panic!("{} expects clean, but seed {} breaks a check:\n\n{}", self.name, report.seed, report.to_text());
+                panic!(
+                    "{} expects clean, but seed {} breaks a check:\n\n{}",
+                    self.name,
+                    report.seed,
+                    report.to_text()
+                );
             }
             (Found::Clean, Expect::Race) => {
                 panic!("{} expects a race, but none of seeds {seeds} broke a check; widen the sweep with {ENV_SEEDS}=A..B", self.name);
@@ -220,5 +255,9 @@ fn snapshot_folder(caller_file: &str) -> Option<PathBuf> {
     if caller.is_absolute() {
         return caller.parent().map(|parent| parent.join("snapshots"));
     }
-    manifest.ancestors().map(|base| base.join(caller)).find(|candidate| candidate.is_file()).and_then(|file| file.parent().map(|parent| parent.join("snapshots")))
+    manifest
+        .ancestors()
+        .map(|base| base.join(caller))
+        .find(|candidate| candidate.is_file())
+        .and_then(|file| file.parent().map(|parent| parent.join("snapshots")))
 }

@@ -85,3 +85,6 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "a panic with a non-text payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests;

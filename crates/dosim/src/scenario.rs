@@ -40,7 +40,8 @@ type ServiceFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
 type CloudSetup = dyn Fn(&mut dosim_cloud::Cloud) + Send + Sync;
 /// Each actor's result and end time, filled in as actors finish.
 type ActorResults = Arc<Mutex<Vec<Option<(ActorResult, u64)>>>>;
-pub(crate) type ClientSetup = Arc<dyn Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync>;
+pub(crate) type ClientSetup =
+    Arc<dyn Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync>;
 
 /// A fault the harness injects into turmoil's network between two hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,12 +64,26 @@ impl NetFault {
     /// Cuts the link between hosts `a` and `b`: in-flight messages are lost and new ones
     /// vanish silently, so a request in flight hangs until the client's timeout.
     pub fn partition(a: impl Into<String>, b: impl Into<String>) -> NetFault {
-        NetFault { kind: NetFaultKind::Partition, a: a.into(), b: b.into(), at: Duration::ZERO, jitter: Duration::ZERO, lasting: Duration::from_secs(1) }
+        NetFault {
+            kind: NetFaultKind::Partition,
+            a: a.into(),
+            b: b.into(),
+            at: Duration::ZERO,
+            jitter: Duration::ZERO,
+            lasting: Duration::from_secs(1),
+        }
     }
 
     /// Holds every message between `a` and `b`, then delivers them all at once.
     pub fn hold(a: impl Into<String>, b: impl Into<String>) -> NetFault {
-        NetFault { kind: NetFaultKind::Hold, a: a.into(), b: b.into(), at: Duration::ZERO, jitter: Duration::ZERO, lasting: Duration::from_secs(1) }
+        NetFault {
+            kind: NetFaultKind::Hold,
+            a: a.into(),
+            b: b.into(),
+            at: Duration::ZERO,
+            jitter: Duration::ZERO,
+            lasting: Duration::from_secs(1),
+        }
     }
 
     /// When the fault starts, in simulated time since the run started.
@@ -115,7 +130,12 @@ pub struct Scenario {
 
 impl std::fmt::Debug for Scenario {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scenario").field("name", &self.name).field("expect", &self.expect).field("actors", &self.actors.len()).field("checks", &self.checks).finish_non_exhaustive()
+        f.debug_struct("Scenario")
+            .field("name", &self.name)
+            .field("expect", &self.expect)
+            .field("actors", &self.actors.len())
+            .field("checks", &self.checks)
+            .finish_non_exhaustive()
     }
 }
 
@@ -269,7 +289,8 @@ impl Scenario {
     /// Simulated time per step (default 1 ms). A longer tick runs faster and blurs timing.
     pub fn tick(mut self, tick: Duration) -> Scenario {
         if tick.is_zero() {
-            self.errors.push("the tick must be longer than zero".to_owned());
+            self.errors
+                .push("the tick must be longer than zero".to_owned());
         } else {
             self.tick = tick;
         }
@@ -285,7 +306,8 @@ impl Scenario {
     /// The range of one-way network latency between hosts (default 1–20 ms).
     pub fn message_latency(mut self, min: Duration, max: Duration) -> Scenario {
         if max < min {
-            self.errors.push(format!("message latency max {max:?} is below min {min:?}"));
+            self.errors
+                .push(format!("message latency max {max:?} is below min {min:?}"));
         } else {
             self.message_latency = (min, max);
         }
@@ -316,7 +338,10 @@ impl Scenario {
 
     /// Runs the checks over an outcome and returns the violations, in check order.
     pub fn verdict(&self, outcome: &RunOutcome) -> Vec<Violation> {
-        self.checks.iter().filter_map(|check| check.run(outcome).err()).collect()
+        self.checks
+            .iter()
+            .filter_map(|check| check.run(outcome).err())
+            .collect()
     }
 
     /// Why the scenario cannot run, if it cannot (no actors, too many hosts, bad limits).
@@ -326,12 +351,23 @@ impl Scenario {
             errors.push("the scenario has no actors".to_owned());
         }
         if self.actors.len() > ACTORS_MAX {
-            errors.push(format!("{} actors is more than the {ACTORS_MAX} a scenario may have", self.actors.len()));
+            errors.push(format!(
+                "{} actors is more than the {ACTORS_MAX} a scenario may have",
+                self.actors.len()
+            ));
         }
         if self.services.len() > SERVICES_MAX {
-            errors.push(format!("{} services is more than the {SERVICES_MAX} a scenario may have", self.services.len()));
+            errors.push(format!(
+                "{} services is more than the {SERVICES_MAX} a scenario may have",
+                self.services.len()
+            ));
         }
-        let mut names: Vec<&str> = self.actors.iter().map(|(name, _)| name.as_str()).chain(self.services.iter().map(|(name, _)| name.as_str())).collect();
+        let mut names: Vec<&str> = self
+            .actors
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .chain(self.services.iter().map(|(name, _)| name.as_str()))
+            .collect();
         names.push(crate::net::API_HOST);
         names.sort_unstable();
         for pair in names.windows(2) {
@@ -345,7 +381,11 @@ impl Scenario {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(format!("scenario {} is invalid: {}", self.name, errors.join("; ")))
+            Err(format!(
+                "scenario {} is invalid: {}",
+                self.name,
+                errors.join("; ")
+            ))
         }
     }
 }
@@ -428,9 +468,14 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     });
     for setup in &scenario.setup {
         let setup = setup.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.with_account(TOKEN, |cloud| setup(cloud))));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            server.with_account(TOKEN, |cloud| setup(cloud))
+        }));
         if let Err(panic) = result {
-            return empty(format!("the scenario's cloud setup panicked: {}", crate::panic_message(&*panic)));
+            return empty(format!(
+                "the scenario's cloud setup panicked: {}",
+                crate::panic_message(&*panic)
+            ));
         }
     }
     let initial_state = crate::state::snapshot(&server, TOKEN);
@@ -457,11 +502,27 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
 
     let service_errors: Arc<Mutex<Vec<String>>> = Arc::default();
     for (index, (name, service)) in scenario.services.iter().enumerate() {
-        let (name, service, recorder, client_setup, errors) = (name.clone(), service.clone(), recorder.clone(), scenario.client_setup.clone(), service_errors.clone());
+        let (name, service, recorder, client_setup, errors) = (
+            name.clone(),
+            service.clone(),
+            recorder.clone(),
+            scenario.client_setup.clone(),
+            service_errors.clone(),
+        );
         let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
         sim.host(name.clone(), move || {
-            let cx = Actor::new(index, name.clone(), seed, TOKEN.to_owned(), client_setup.clone(), seed::rng(seed, Stream::Service(index_u32)), recorder.clone());
-            let future = CatchUnwind { future: Box::pin(service(cx)) };
+            let cx = Actor::new(
+                index,
+                name.clone(),
+                seed,
+                TOKEN.to_owned(),
+                client_setup.clone(),
+                seed::rng(seed, Stream::Service(index_u32)),
+                recorder.clone(),
+            );
+            let future = CatchUnwind {
+                future: Box::pin(service(cx)),
+            };
             let (name, errors) = (name.clone(), errors.clone());
             async move {
                 let failure = match future.await {
@@ -478,8 +539,18 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     let results: ActorResults = Arc::new(Mutex::new(vec![None; scenario.actors.len()]));
     for (index, (name, actor)) in scenario.actors.iter().enumerate() {
         let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
-        let cx = Actor::new(index, name.clone(), seed, TOKEN.to_owned(), scenario.client_setup.clone(), seed::rng(seed, Stream::Actor(index_u32)), recorder.clone());
-        let future = CatchUnwind { future: Box::pin(actor(cx)) };
+        let cx = Actor::new(
+            index,
+            name.clone(),
+            seed,
+            TOKEN.to_owned(),
+            scenario.client_setup.clone(),
+            seed::rng(seed, Stream::Actor(index_u32)),
+            recorder.clone(),
+        );
+        let future = CatchUnwind {
+            future: Box::pin(actor(cx)),
+        };
         let results = results.clone();
         sim.client(name.as_str(), async move {
             let result = match future.await {
@@ -498,10 +569,23 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
         .iter()
         .map(|fault| {
             let jitter_ms = u64::try_from(fault.jitter.as_millis()).unwrap_or(u64::MAX);
-            let offset_ms = if jitter_ms == 0 { 0 } else { rand::Rng::random_range(&mut network_rng, 0..jitter_ms) };
-            let start_ms = u64::try_from(fault.at.as_millis()).unwrap_or(u64::MAX).saturating_add(offset_ms);
-            let end_ms = start_ms.saturating_add(u64::try_from(fault.lasting.as_millis()).unwrap_or(u64::MAX));
-            ScheduledNetFault { fault: fault.clone(), start_ms, end_ms, started: false, ended: false }
+            let offset_ms = if jitter_ms == 0 {
+                0
+            } else {
+                rand::Rng::random_range(&mut network_rng, 0..jitter_ms)
+            };
+            let start_ms = u64::try_from(fault.at.as_millis())
+                .unwrap_or(u64::MAX)
+                .saturating_add(offset_ms);
+            let end_ms = start_ms
+                .saturating_add(u64::try_from(fault.lasting.as_millis()).unwrap_or(u64::MAX));
+            ScheduledNetFault {
+                fault: fault.clone(),
+                start_ms,
+                end_ms,
+                started: false,
+                ended: false,
+            }
         })
         .collect();
 
@@ -518,14 +602,22 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
                 let message = error.to_string();
                 // turmoil's own time-limit message names wall-independent values only.
                 sim_error = Some(if message.starts_with("Ran for duration") {
-                    format!("the run reached its simulated-time limit of {}", crate::report::seconds(u64::try_from(scenario.max_sim_time.as_millis()).unwrap_or(u64::MAX)))
+                    format!(
+                        "the run reached its simulated-time limit of {}",
+                        crate::report::seconds(
+                            u64::try_from(scenario.max_sim_time.as_millis()).unwrap_or(u64::MAX)
+                        )
+                    )
                 } else {
                     message
                 });
                 break;
             }
             Err(panic) => {
-                sim_error = Some(format!("the simulation panicked: {}", crate::panic_message(&*panic)));
+                sim_error = Some(format!(
+                    "the simulation panicked: {}",
+                    crate::panic_message(&*panic)
+                ));
                 break;
             }
         }
@@ -540,7 +632,11 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     for entry in server.history() {
         // Latency is on nearly every request; the history keeps it, the fault list keeps the
         // faults that change what a client sees.
-        if let Some(fault) = entry.fault.as_ref().filter(|fault| !matches!(fault, dosim_api::InjectedFault::Latency { .. })) {
+        if let Some(fault) = entry
+            .fault
+            .as_ref()
+            .filter(|fault| !matches!(fault, dosim_api::InjectedFault::Latency { .. }))
+        {
             faults.push(server_fault(&entry, fault));
         }
         server_ops.push(ServerOp {
@@ -562,8 +658,16 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
         .iter()
         .zip(results)
         .map(|((name, _), result)| match result {
-            Some((result, end_ms)) => ActorOutcome { name: name.clone(), result, end_ms: Some(end_ms) },
-            None => ActorOutcome { name: name.clone(), result: ActorResult::Unfinished, end_ms: None },
+            Some((result, end_ms)) => ActorOutcome {
+                name: name.clone(),
+                result,
+                end_ms: Some(end_ms),
+            },
+            None => ActorOutcome {
+                name: name.clone(),
+                result: ActorResult::Unfinished,
+                end_ms: None,
+            },
         })
         .collect();
     if sim_error.is_none() {
@@ -588,7 +692,12 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     }
 }
 
-fn apply_net_faults(sim: &turmoil::Sim<'_>, scheduled: &mut [ScheduledNetFault], now_ms: u64, recorder: &Recorder) {
+fn apply_net_faults(
+    sim: &turmoil::Sim<'_>,
+    scheduled: &mut [ScheduledNetFault],
+    now_ms: u64,
+    recorder: &Recorder,
+) {
     for entry in scheduled.iter_mut() {
         let (a, b) = (entry.fault.a.as_str(), entry.fault.b.as_str());
         if !entry.started && now_ms >= entry.start_ms {
@@ -603,7 +712,15 @@ fn apply_net_faults(sim: &turmoil::Sim<'_>, scheduled: &mut [ScheduledNetFault],
                     "hold"
                 }
             };
-            recorder.fault(InjectedFault { at_ms: now_ms, kind: kind.to_owned(), target: format!("{a} <-> {b}"), detail: format!("for {}", crate::report::seconds(entry.end_ms - entry.start_ms)) });
+            recorder.fault(InjectedFault {
+                at_ms: now_ms,
+                kind: kind.to_owned(),
+                target: format!("{a} <-> {b}"),
+                detail: format!(
+                    "for {}",
+                    crate::report::seconds(entry.end_ms - entry.start_ms)
+                ),
+            });
         }
         if entry.started && !entry.ended && now_ms >= entry.end_ms {
             entry.ended = true;
@@ -615,14 +732,33 @@ fn apply_net_faults(sim: &turmoil::Sim<'_>, scheduled: &mut [ScheduledNetFault],
     }
 }
 
-fn server_fault(entry: &dosim_api::HistoryEntry, fault: &dosim_api::InjectedFault) -> InjectedFault {
-    InjectedFault { at_ms: entry.received_ms, kind: describe_server_fault(fault), target: format!("{} {}", entry.method, entry.path), detail: format!("{}, request {}", entry.actor, crate::history::short(&entry.request_id)) }
+fn server_fault(
+    entry: &dosim_api::HistoryEntry,
+    fault: &dosim_api::InjectedFault,
+) -> InjectedFault {
+    InjectedFault {
+        at_ms: entry.received_ms,
+        kind: describe_server_fault(fault),
+        target: format!("{} {}", entry.method, entry.path),
+        detail: format!(
+            "{}, request {}",
+            entry.actor,
+            crate::history::short(&entry.request_id)
+        ),
+    }
 }
 
 fn describe_server_fault(fault: &dosim_api::InjectedFault) -> String {
     match fault {
         dosim_api::InjectedFault::Latency { latency_ms, .. } => format!("latency {latency_ms}ms"),
-        dosim_api::InjectedFault::Reject { status, body, .. } => format!("reject {status}{}", if matches!(body, dosim_api::RejectBody::Html) { " (HTML body)" } else { "" }),
+        dosim_api::InjectedFault::Reject { status, body, .. } => format!(
+            "reject {status}{}",
+            if matches!(body, dosim_api::RejectBody::Html) {
+                " (HTML body)"
+            } else {
+                ""
+            }
+        ),
         dosim_api::InjectedFault::DropResponse { mode, hang_ms, .. } => match mode {
             dosim_api::DropMode::Reset => "commit, then reset the connection".to_owned(),
             dosim_api::DropMode::Hang => format!("commit, then hang {hang_ms}ms and reset"),

@@ -226,7 +226,11 @@ impl CloudState {
                     region: droplet.region.clone(),
                     status: droplet.status.as_str().to_owned(),
                     tags: droplet.tags.clone(),
-                    volume_ids: droplet.volume_ids.iter().map(|id| id.0.to_string()).collect(),
+                    volume_ids: droplet
+                        .volume_ids
+                        .iter()
+                        .map(|id| id.0.to_string())
+                        .collect(),
                 })
                 .collect(),
             volumes: cloud
@@ -242,7 +246,11 @@ impl CloudState {
                 .collect(),
             reserved_ips: cloud
                 .reserved_ips_view()
-                .map(|reserved_ip| ReservedIpState { ip: reserved_ip.ip.to_string(), region: reserved_ip.region.clone(), droplet_id: reserved_ip.droplet_id.map(|id| id.0) })
+                .map(|reserved_ip| ReservedIpState {
+                    ip: reserved_ip.ip.to_string(),
+                    region: reserved_ip.region.clone(),
+                    droplet_id: reserved_ip.droplet_id.map(|id| id.0),
+                })
                 .collect(),
         }
     }

@@ -19,7 +19,11 @@ pub struct RecordingTransport {
 impl RecordingTransport {
     /// A transport for `actor`, recording into `recorder`.
     pub fn new(actor: String, recorder: Recorder) -> RecordingTransport {
-        RecordingTransport { actor, recorder, inner: HyperTransport::new(TurmoilConnector) }
+        RecordingTransport {
+            actor,
+            recorder,
+            inner: HyperTransport::new(TurmoilConnector),
+        }
     }
 }
 
@@ -32,7 +36,14 @@ struct Pending {
 impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(seq) = self.seq.take() {
-            self.recorder.complete(seq, history::now_ms(), OpResult::Timeout, None, None, Vec::new());
+            self.recorder.complete(
+                seq,
+                history::now_ms(),
+                OpResult::Timeout,
+                None,
+                None,
+                Vec::new(),
+            );
         }
     }
 }
@@ -41,23 +52,54 @@ impl Transport for RecordingTransport {
     fn send(&self, req: http::Request<Bytes>) -> TransportFuture<'_> {
         Box::pin(async move {
             let method = req.method().as_str().to_owned();
-            let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |target| target.as_str().to_owned());
-            let request = history::summarize_request(&req.body()[..req.body().len().min(history::BODY_BYTES_MAX)]);
-            let seq = self.recorder.invoke(&self.actor, &method, &target, request, history::now_ms());
-            let mut pending = Pending { recorder: self.recorder.clone(), seq };
+            let target = req.uri().path_and_query().map_or_else(
+                || req.uri().path().to_owned(),
+                |target| target.as_str().to_owned(),
+            );
+            let request = history::summarize_request(
+                &req.body()[..req.body().len().min(history::BODY_BYTES_MAX)],
+            );
+            let seq =
+                self.recorder
+                    .invoke(&self.actor, &method, &target, request, history::now_ms());
+            let mut pending = Pending {
+                recorder: self.recorder.clone(),
+                seq,
+            };
             let result: Result<http::Response<Bytes>, TransportError> = self.inner.send(req).await;
             if let Some(seq) = pending.seq.take() {
                 let now_ms = history::now_ms();
                 match &result {
                     Ok(response) => {
                         let status = response.status().as_u16();
-                        let request_id = response.headers().get("x-request-id").and_then(|id| id.to_str().ok()).map(str::to_owned);
-                        let body = &response.body()[..response.body().len().min(history::BODY_BYTES_MAX)];
+                        let request_id = response
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|id| id.to_str().ok())
+                            .map(str::to_owned);
+                        let body =
+                            &response.body()[..response.body().len().min(history::BODY_BYTES_MAX)];
                         let (summary, resources) = history::summarize_response(status, body);
-                        self.recorder.complete(seq, now_ms, OpResult::Status { status }, request_id, summary, resources);
+                        self.recorder.complete(
+                            seq,
+                            now_ms,
+                            OpResult::Status { status },
+                            request_id,
+                            summary,
+                            resources,
+                        );
                     }
                     Err(error) => {
-                        self.recorder.complete(seq, now_ms, OpResult::TransportError { message: error.to_string() }, None, None, Vec::new());
+                        self.recorder.complete(
+                            seq,
+                            now_ms,
+                            OpResult::TransportError {
+                                message: error.to_string(),
+                            },
+                            None,
+                            None,
+                            Vec::new(),
+                        );
                     }
                 }
             }

@@ -10,9 +10,17 @@ use dosim::{Actor, Expect, FaultPlan, Scenario};
 /// Check-then-create without handling the loser's 409: the buggy volume code.
 async fn ensure_volume_buggy(cx: Actor) -> Result<(), dosim::client::Error> {
     let api = cx.client();
-    let existing = api.volumes().list().name("pgdata").region("nyc3").all().await?;
+    let existing = api
+        .volumes()
+        .list()
+        .name("pgdata")
+        .region("nyc3")
+        .all()
+        .await?;
     if existing.is_empty() {
-        api.volumes().create(&VolumeCreate::new("pgdata", "nyc3", 100)).await?;
+        api.volumes()
+            .create(&VolumeCreate::new("pgdata", "nyc3", 100))
+            .await?;
     }
     Ok(())
 }
@@ -20,14 +28,30 @@ async fn ensure_volume_buggy(cx: Actor) -> Result<(), dosim::client::Error> {
 /// The fix: a 409 means another pod won; read the volume back and adopt it.
 async fn ensure_volume_fixed(cx: Actor) -> Result<(), dosim::client::Error> {
     let api = cx.client();
-    let existing = api.volumes().list().name("pgdata").region("nyc3").all().await?;
+    let existing = api
+        .volumes()
+        .list()
+        .name("pgdata")
+        .region("nyc3")
+        .all()
+        .await?;
     if !existing.is_empty() {
         return Ok(());
     }
-    match api.volumes().create(&VolumeCreate::new("pgdata", "nyc3", 100)).await {
+    match api
+        .volumes()
+        .create(&VolumeCreate::new("pgdata", "nyc3", 100))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(error) if error.is_conflict() => {
-            let adopted = api.volumes().list().name("pgdata").region("nyc3").all().await?;
+            let adopted = api
+                .volumes()
+                .list()
+                .name("pgdata")
+                .region("nyc3")
+                .all()
+                .await?;
             if adopted.is_empty() {
                 return Err(error);
             }
@@ -66,9 +90,15 @@ fn retried_create_duplicates() -> Scenario {
     .expect("the plan parses");
     Scenario::new("retried_create_duplicates")
         .faults(plan)
-        .client(|builder| builder.timeout(Duration::from_secs(5)).retry(RetryPolicy::godo()))
+        .client(|builder| {
+            builder
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::godo())
+        })
         .actors(1, |cx: Actor| async move {
-            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64").region("nyc3").tag("create:web-1");
+            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
+                .region("nyc3")
+                .tag("create:web-1");
             cx.client().droplets().create(&request).await.map(drop)
         })
         .check(checks::actors_ok())
@@ -82,8 +112,18 @@ fn check_deterministic(scenario: Scenario, seeds: std::ops::Range<u64>) {
     for seed in seeds {
         let first = scenario.run_seed(seed);
         let second = scenario.run_seed(seed);
-        assert!(!first.ops.is_empty(), "{} seed {seed} sent no requests: {:?}", scenario.name(), first.sim_error);
-        assert_eq!(first.trace(), second.trace(), "{} seed {seed} ran two ways", scenario.name());
+        assert!(
+            !first.ops.is_empty(),
+            "{} seed {seed} sent no requests: {:?}",
+            scenario.name(),
+            first.sim_error
+        );
+        assert_eq!(
+            first.trace(),
+            second.trace(),
+            "{} seed {seed} ran two ways",
+            scenario.name()
+        );
     }
 }
 
@@ -97,7 +137,9 @@ fn a_seed_runs_the_same_twice() {
 #[test]
 fn different_seeds_explore_different_interleavings() {
     let scenario = two_pods_create_one_volume();
-    let hashes: std::collections::BTreeSet<u64> = (0..10).map(|seed| scenario.run_seed(seed).trace_hash()).collect();
+    let hashes: std::collections::BTreeSet<u64> = (0..10)
+        .map(|seed| scenario.run_seed(seed).trace_hash())
+        .collect();
     assert!(hashes.len() > 1, "ten seeds gave one trace");
 }
 
@@ -120,24 +162,63 @@ fn retried_create_duplicates_races() {
 fn a_race_report_starts_with_the_race_and_ends_with_the_replay_line() {
     let scenario = two_pods_create_one_volume();
     let exploration = dosim::explore::explore_seeds(&scenario, &dosim::Seeds(0..50), |_| {});
-    let report = exploration.report.expect("the buggy volume code races within 50 seeds");
+    let report = exploration
+        .report
+        .expect("the buggy volume code races within 50 seeds");
     let text = report.to_text();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], format!("race in two_pods_create_one_volume, seed {} (random)", report.seed));
+    assert_eq!(
+        lines[0],
+        format!(
+            "race in two_pods_create_one_volume, seed {} (random)",
+            report.seed
+        )
+    );
     assert_eq!(lines[1], "  check failed: every actor finished Ok");
-    assert!(lines[2].contains("409"), "the failure names the 409: {text}");
-    assert!(text.ends_with(&format!("dosim replay two_pods_create_one_volume --seed {}\n", report.seed)), "{text}");
+    assert!(
+        lines[2].contains("409"),
+        "the failure names the 409: {text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "dosim replay two_pods_create_one_volume --seed {}\n",
+            report.seed
+        )),
+        "{text}"
+    );
     // The same seed replays to the same bytes.
     let again = scenario.run_seed(report.seed);
-    assert_eq!(dosim::Report::new(&again, Expect::Race, scenario.verdict(&again)).to_text(), text);
+    assert_eq!(
+        dosim::Report::new(&again, Expect::Race, scenario.verdict(&again)).to_text(),
+        text
+    );
 }
 
 #[test]
 fn a_lost_response_leaves_an_orphan_nobody_knows() {
     let scenario = retried_create_duplicates();
     let exploration = dosim::explore::explore_seeds(&scenario, &dosim::Seeds(0..50), |_| {});
-    let report = exploration.report.expect("the retried create duplicates within 50 seeds");
-    let checks_failed: Vec<&str> = report.violations.iter().map(|violation| violation.check.as_str()).collect();
-    assert_eq!(checks_failed, ["no duplicate droplets by tag create:", "no orphaned resources"]);
-    assert!(report.faults.iter().any(|fault| fault.kind.starts_with("commit, then reset")), "{:?}", report.faults);
+    let report = exploration
+        .report
+        .expect("the retried create duplicates within 50 seeds");
+    let checks_failed: Vec<&str> = report
+        .violations
+        .iter()
+        .map(|violation| violation.check.as_str())
+        .collect();
+    assert_eq!(
+        checks_failed,
+        [
+            "no duplicate droplets by tag create:",
+            "no orphaned resources"
+        ]
+    );
+    assert!(
+        report
+            .faults
+            .iter()
+            .any(|fault| fault.kind.starts_with("commit, then reset")),
+        "{:?}",
+        report.faults
+    );
 }

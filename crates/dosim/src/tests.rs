@@ -1,0 +1,299 @@
+//! Unit tests of the pieces that need no simulation: seeds, summaries, checks, reports.
+
+use crate::checks::{self, Check};
+use crate::history::{summarize_response, Belief, Op, OpResult};
+use crate::outcome::{ActorOutcome, ActorResult, RunOutcome};
+use crate::state::{CloudState, DropletState, ReservedIpState, VolumeState};
+use crate::{Seeds, Strategy};
+
+#[track_caller]
+fn check_seeds(text: &str, expected: Result<std::ops::Range<u64>, &str>) {
+    let parsed = text.parse::<Seeds>().map(|seeds| seeds.0);
+    match expected {
+        Ok(range) => assert_eq!(parsed, Ok(range), "{text}"),
+        Err(fragment) => assert!(
+            parsed.as_ref().is_err_and(|error| error.contains(fragment)),
+            "{text}: {parsed:?}"
+        ),
+    }
+}
+
+#[test]
+fn seed_ranges() {
+    check_seeds("0..100", Ok(0..100));
+    check_seeds("41", Ok(41..42));
+    check_seeds("0x10..0x20", Ok(16..32));
+    check_seeds("5..=7", Ok(5..8));
+    check_seeds("1_000..2_000", Ok(1000..2000));
+    check_seeds("7..7", Err("empty seed range"));
+    check_seeds("9..3", Err("empty seed range"));
+    check_seeds("a..b", Err("is not a seed"));
+    check_seeds("0..18446744073709551615", Err("more than"));
+}
+
+#[test]
+fn derived_streams_differ_and_repeat() {
+    use crate::seed::{derive, Stream};
+    assert_eq!(derive(7, Stream::Cloud), derive(7, Stream::Cloud));
+    assert_ne!(derive(7, Stream::Cloud), derive(7, Stream::Faults));
+    assert_ne!(derive(7, Stream::Actor(0)), derive(7, Stream::Actor(1)));
+    assert_ne!(derive(7, Stream::Actor(0)), derive(8, Stream::Actor(0)));
+    // FNV-1a's published test vector: the hash must never change, or old trace hashes break.
+    assert_eq!(crate::seed::hash_text("a"), 0xaf63_dc4c_8601_ec8c);
+}
+
+#[track_caller]
+fn check_summary(status: u16, body: &str, summary: Option<&str>, resources: &[&str]) {
+    let (got_summary, got_resources) = summarize_response(status, body.as_bytes());
+    assert_eq!(got_summary.as_deref(), summary, "{body}");
+    assert_eq!(got_resources, resources, "{body}");
+}
+
+#[test]
+fn response_summaries() {
+    check_summary(
+        200,
+        r#"{"volumes": [], "links": {}, "meta": {"total": 0}}"#,
+        Some("0 volumes"),
+        &[],
+    );
+    check_summary(
+        201,
+        r#"{"volume": {"id": "7f3a1b2c-0000-4000-8000-000000000000", "name": "pgdata"}}"#,
+        Some("volume 7f3a1b2c…"),
+        &["volume 7f3a1b2c-0000-4000-8000-000000000000"],
+    );
+    check_summary(
+        202,
+        r#"{"droplet": {"id": 42, "volume_ids": ["v-1"]}, "links": {"actions": []}}"#,
+        Some("droplet 42"),
+        &["droplet 42", "volume v-1"],
+    );
+    check_summary(
+        200,
+        r#"{"reserved_ips": [{"ip": "45.55.96.47"}]}"#,
+        Some("1 reserved_ips"),
+        &["reserved_ip 45.55.96.47"],
+    );
+    check_summary(
+        409,
+        r#"{"id": "conflict", "message": "taken"}"#,
+        Some("conflict"),
+        &[],
+    );
+    check_summary(
+        503,
+        "<html>Looks like something went wrong</html>",
+        Some("non-JSON body"),
+        &[],
+    );
+    check_summary(204, "", None, &[]);
+}
+
+fn outcome(final_state: CloudState, ops: Vec<Op>, beliefs: Vec<Belief>) -> RunOutcome {
+    RunOutcome {
+        scenario: "unit".to_owned(),
+        seed: 1,
+        strategy: Strategy::Random,
+        actors: vec![ActorOutcome {
+            name: "pod-0".to_owned(),
+            result: ActorResult::Ok,
+            end_ms: Some(5),
+        }],
+        ops,
+        server_ops: Vec::new(),
+        faults: Vec::new(),
+        beliefs,
+        initial_state: CloudState::default(),
+        final_state,
+        sim_ms: 10,
+        steps: 10,
+        sim_error: None,
+        ops_dropped: 0,
+    }
+}
+
+fn droplet(id: u64, name: &str, tags: &[&str]) -> DropletState {
+    DropletState {
+        id,
+        name: name.to_owned(),
+        region: "nyc3".to_owned(),
+        status: "active".to_owned(),
+        tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+        volume_ids: Vec::new(),
+    }
+}
+
+fn seen(resources: &[&str]) -> Op {
+    Op {
+        seq: 0,
+        actor: "pod-0".to_owned(),
+        method: "GET".to_owned(),
+        target: "/v2/droplets".to_owned(),
+        request: None,
+        invoke_ms: 0,
+        end_ms: Some(1),
+        request_id: None,
+        result: OpResult::Status { status: 200 },
+        response: None,
+        resources: resources
+            .iter()
+            .map(|resource| (*resource).to_owned())
+            .collect(),
+    }
+}
+
+fn belief(actor: &str, value: Option<&str>) -> Belief {
+    Belief {
+        at_ms: 0,
+        actor: actor.to_owned(),
+        key: "ip-owner".to_owned(),
+        value: value.map(str::to_owned),
+    }
+}
+
+#[track_caller]
+fn check(check: Check, outcome: &RunOutcome, violated_resources: Option<&[&str]>) {
+    match (check.run(outcome), violated_resources) {
+        (Ok(()), None) => {}
+        (Err(violation), Some(resources)) => assert_eq!(
+            violation.resources,
+            resources,
+            "{}: {}",
+            check.name(),
+            violation.message
+        ),
+        (result, expected) => panic!(
+            "{}: got {result:?}, expected violation on {expected:?}",
+            check.name()
+        ),
+    }
+}
+
+#[test]
+fn built_in_checks() {
+    let two_web = CloudState {
+        droplets: vec![
+            droplet(1, "web", &["create:a"]),
+            droplet(2, "web", &["create:b"]),
+        ],
+        ..Default::default()
+    };
+    check(
+        checks::no_duplicate_droplets_by_name(),
+        &outcome(two_web.clone(), vec![], vec![]),
+        Some(&["droplet 1", "droplet 2"]),
+    );
+    check(
+        checks::no_duplicate_droplets_by_tag("create:"),
+        &outcome(two_web.clone(), vec![], vec![]),
+        None,
+    );
+    check(
+        checks::no_orphans(),
+        &outcome(two_web.clone(), vec![seen(&["droplet 2"])], vec![]),
+        Some(&["droplet 1"]),
+    );
+    check(
+        checks::no_orphans(),
+        &outcome(two_web, vec![seen(&["droplet 1", "droplet 2"])], vec![]),
+        None,
+    );
+
+    let volume = |id: &str, name: &str, droplet_ids: Vec<u64>| VolumeState {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        region: "nyc3".to_owned(),
+        size_gigabytes: 10,
+        droplet_ids,
+        tags: Vec::new(),
+    };
+    let volumes = CloudState {
+        volumes: vec![
+            volume("v1", "pgdata", vec![1]),
+            volume("v2", "pgdata-2", vec![]),
+        ],
+        ..Default::default()
+    };
+    check(
+        checks::unique_volume_name("pgdata", "nyc3"),
+        &outcome(volumes.clone(), vec![], vec![]),
+        Some(&["volume v1", "volume v2"]),
+    );
+    check(
+        checks::unique_volume_name("pgdata", "sfo3"),
+        &outcome(volumes.clone(), vec![], vec![]),
+        None,
+    );
+    check(
+        checks::no_unattached_volumes(),
+        &outcome(volumes, vec![], vec![]),
+        Some(&["volume v2"]),
+    );
+
+    let ip = CloudState {
+        reserved_ips: vec![ReservedIpState {
+            ip: "45.55.96.47".to_owned(),
+            region: "nyc3".to_owned(),
+            droplet_id: Some(2),
+        }],
+        ..Default::default()
+    };
+    let owner = checks::reserved_ip_single_owner("ip-owner");
+    check(
+        owner.clone(),
+        &outcome(
+            ip.clone(),
+            vec![],
+            vec![belief("pod-0", Some("1")), belief("pod-1", Some("2"))],
+        ),
+        Some(&["pod-0", "pod-1", "droplet 1", "droplet 2"]),
+    );
+    check(
+        owner.clone(),
+        &outcome(
+            ip.clone(),
+            vec![],
+            vec![
+                belief("pod-0", Some("1")),
+                belief("pod-0", None),
+                belief("pod-1", Some("2")),
+            ],
+        ),
+        None,
+    );
+    check(
+        owner.clone(),
+        &outcome(ip.clone(), vec![], vec![belief("pod-0", Some("1"))]),
+        Some(&["reserved_ip 45.55.96.47", "droplet 1"]),
+    );
+    check(owner, &outcome(ip, vec![], vec![]), None);
+
+    let mut failed = outcome(CloudState::default(), vec![], vec![]);
+    failed.actors.push(ActorOutcome {
+        name: "pod-1".to_owned(),
+        result: ActorResult::Unfinished,
+        end_ms: None,
+    });
+    check(checks::actors_ok(), &failed, Some(&["pod-1"]));
+    check(Check::new("panics", |_| panic!("boom")), &failed, Some(&[]));
+}
+
+#[test]
+fn wire_state_reads_droplets_volumes_and_reserved_ips() {
+    let wire = serde_json::json!({
+        "droplets": [{"id": 3, "name": "web", "region": {"slug": "nyc3"}, "status": "new", "tags": ["a"], "volume_ids": ["v1"]}],
+        "volumes": [{"id": "v1", "name": "pgdata", "region": {"slug": "nyc3"}, "size_gigabytes": 100, "droplet_ids": [3]}],
+        "reserved_ips": [{"ip": "45.55.96.47", "region": {"slug": "nyc3"}, "droplet": {"id": 3}}, {"ip": "45.55.96.48", "region": {"slug": "nyc3"}, "droplet": null}],
+    });
+    let state = CloudState::from_wire(&wire);
+    assert_eq!(
+        state.summary_lines(),
+        [
+            "droplet 3 web nyc3 new tags=a",
+            "volume v1 pgdata nyc3 100GiB attached to 3",
+            "reserved_ip 45.55.96.47 nyc3 assigned to 3",
+            "reserved_ip 45.55.96.48 nyc3 unassigned"
+        ]
+    );
+}
