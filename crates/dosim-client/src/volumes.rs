@@ -138,6 +138,8 @@ struct VolumeActionBody<'b> {
     #[serde(skip_serializing_if = "Option::is_none")]
     size_gigabytes: Option<u64>,
     region: &'b str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<&'b [String]>,
 }
 
 /// `client.volumes()`.
@@ -215,6 +217,26 @@ impl<'a> VolumesService<'a> {
             droplet_id: Some(droplet_id),
             size_gigabytes: None,
             region,
+            tags: None,
+        };
+        self.post_action(volume_id, &body).await
+    }
+
+    /// Attaches the volume and tags it with `tags` (202).
+    pub async fn attach_with_tags(
+        &self,
+        volume_id: &str,
+        droplet_id: u64,
+        region: &str,
+        tags: &[String],
+    ) -> Result<Action, Error> {
+        let body = VolumeActionBody {
+            r#type: "attach",
+            volume_name: None,
+            droplet_id: Some(droplet_id),
+            size_gigabytes: None,
+            region,
+            tags: Some(tags),
         };
         self.post_action(volume_id, &body).await
     }
@@ -232,6 +254,7 @@ impl<'a> VolumesService<'a> {
             droplet_id: Some(droplet_id),
             size_gigabytes: None,
             region,
+            tags: None,
         };
         self.post_action(volume_id, &body).await
     }
@@ -249,6 +272,7 @@ impl<'a> VolumesService<'a> {
             droplet_id: None,
             size_gigabytes: Some(size_gigabytes),
             region,
+            tags: None,
         };
         self.post_action(volume_id, &body).await
     }
@@ -266,6 +290,7 @@ impl<'a> VolumesService<'a> {
             droplet_id: Some(droplet_id),
             size_gigabytes: None,
             region,
+            tags: None,
         };
         self.post_action_by_name(&body).await
     }
@@ -283,6 +308,7 @@ impl<'a> VolumesService<'a> {
             droplet_id: Some(droplet_id),
             size_gigabytes: None,
             region,
+            tags: None,
         };
         self.post_action_by_name(&body).await
     }
