@@ -1,1 +1,5 @@
-//! Unit tests for the account model.
+//! Unit tests for the account model: one file of refusals, one of lifecycles.
+
+mod errors;
+mod fixture;
+mod lifecycle;

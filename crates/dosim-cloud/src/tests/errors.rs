@@ -1,0 +1,1251 @@
+//! Every refusal: its exact DigitalOcean message and error id, and that it leaves the account untouched.
+
+use super::fixture::{create, volume, world, World};
+use crate::*;
+use std::fmt::Debug;
+use std::net::Ipv4Addr;
+
+/// Builds the fixture with `config` changed, runs `setup`, then expects `call` to fail with `id` and `message` and to change nothing.
+#[track_caller]
+fn check<T: Debug>(
+    config: impl FnOnce(&mut CloudConfig),
+    setup: impl FnOnce(&mut World),
+    call: impl FnOnce(&mut World) -> Result<T, Error>,
+    id: &str,
+    message: &str,
+) {
+    let mut cloud_config = CloudConfig::default();
+    config(&mut cloud_config);
+    let mut w = world(cloud_config);
+    setup(&mut w);
+    w.cloud.advance(w.now);
+    let before = w.cloud.clone();
+    let before_json = serde_json::to_value(&w.cloud).unwrap();
+    let error = call(&mut w).expect_err("the call should be refused");
+    assert_eq!((error.id(), error.message.as_str()), (id, message));
+    assert!(
+        serde_json::to_value(&w.cloud).unwrap() == before_json,
+        "a refusal changed the account"
+    );
+    // The RNG is not in the dump; the next draw shows whether the refusal consumed any of it.
+    let mut before = before;
+    let probe = DatabaseCreate {
+        name: "probe".into(),
+        engine: "pg".into(),
+        num_nodes: 1,
+        size: "db-s-1vcpu-1gb".into(),
+        region: "nyc1".into(),
+        ..DatabaseCreate::default()
+    };
+    let next = |c: &mut Cloud| {
+        c.create_database(w.now, probe.clone())
+            .map(|d| (d.id, d.primary_user().password.clone()))
+    };
+    assert_eq!(
+        next(&mut w.cloud),
+        next(&mut before),
+        "a refusal drew from the RNG"
+    );
+}
+
+fn none(_: &mut CloudConfig) {}
+fn nothing(_: &mut World) {}
+
+const NOT_FOUND: &str = "The resource you requested could not be found.";
+const DROPLET_PENDING: &str = "Droplet already has a pending event.";
+const IP_PENDING: &str = "The floating IP already has a pending event.";
+const UNPROCESSABLE: &str = "unprocessable_entity";
+
+fn region_ip(region: &str) -> ReservedIpCreate {
+    ReservedIpCreate {
+        region: Some(region.into()),
+        ..ReservedIpCreate::default()
+    }
+}
+
+fn attach(w: &mut World, volume_id: VolumeId, droplet_id: DropletId) -> Result<ActionId, Error> {
+    w.cloud.volume_action(
+        w.now,
+        VolumeActionTarget::Id(volume_id),
+        VolumeAction::Attach { droplet_id },
+    )
+}
+
+fn new_droplet(w: &mut World) {
+    w.cloud
+        .create_droplets(w.now, create(&["fresh"], "nyc3"))
+        .unwrap();
+}
+
+/// The droplet `new_droplet` made.
+fn fresh(w: &World) -> DropletId {
+    w.cloud
+        .droplets_view()
+        .find(|d| d.name == "fresh")
+        .unwrap()
+        .id
+}
+
+#[test]
+fn unknown_resources_are_not_found() {
+    check(
+        none,
+        nothing,
+        |w| w.cloud.droplet(w.now, DropletId(1)),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.delete_droplet(w.now, DropletId(1)),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .droplet_action(w.now, DropletId(1), DropletActionRequest::PowerOn)
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.action(w.now, ActionId(1)),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.volume(w.now, VolumeId(uuid::Uuid::nil())),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.delete_volume_by_name(w.now, "data", "sfo3"),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            let v = w.data;
+            attach(w, v, DropletId(1))
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.reserved_ip(w.now, Ipv4Addr::new(1, 2, 3, 4)),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.delete_reserved_ip(w.now, Ipv4Addr::new(1, 2, 3, 4)),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.database(w.now, DatabaseId(uuid::Uuid::nil())),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_volume(
+                w.now,
+                VolumeCreate {
+                    snapshot_id: Some("123".into()),
+                    ..volume("snap", "nyc3")
+                },
+            )
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+}
+
+#[test]
+fn a_droplet_being_created_refuses_actions_attachments_and_assignments() {
+    check(
+        none,
+        new_droplet,
+        |w| {
+            w.cloud
+                .droplet_action(w.now, fresh(w), DropletActionRequest::PowerOff)
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    check(
+        none,
+        new_droplet,
+        |w| {
+            let (v, d) = (w.data, fresh(w));
+            attach(w, v, d)
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    check(
+        none,
+        new_droplet,
+        |w| {
+            w.cloud.reserved_ip_action(
+                w.now,
+                w.ip,
+                ReservedIpAction::Assign {
+                    droplet_id: fresh(w),
+                },
+            )
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    check(
+        none,
+        new_droplet,
+        |w| {
+            w.cloud.create_reserved_ip(
+                w.now,
+                ReservedIpCreate {
+                    droplet_id: Some(fresh(w)),
+                    ..ReservedIpCreate::default()
+                },
+            )
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+}
+
+#[test]
+fn a_droplet_with_an_action_in_flight_refuses_more() {
+    let power_off = |w: &mut World| {
+        w.cloud
+            .droplet_action(w.now, w.web1, DropletActionRequest::PowerOff)
+            .unwrap();
+    };
+    check(
+        none,
+        power_off,
+        |w| {
+            w.cloud
+                .droplet_action(w.now, w.web1, DropletActionRequest::PowerOn)
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    check(
+        none,
+        power_off,
+        |w| {
+            let (v, d) = (w.data, w.web1);
+            attach(w, v, d)
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    check(
+        none,
+        power_off,
+        |w| {
+            w.cloud
+                .reserved_ip_action(w.now, w.ip, ReservedIpAction::Assign { droplet_id: w.web1 })
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    // The attach itself holds the droplet, so detaching right after is refused until the attach completes.
+    check(
+        none,
+        |w| {
+            let (v, d) = (w.data, w.web1);
+            attach(w, v, d).unwrap();
+        },
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Id(w.data),
+                VolumeAction::Detach { droplet_id: w.web1 },
+            )
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+    // Actions by tag are all or none: one droplet still being created refuses the lot.
+    check(
+        none,
+        |w| {
+            w.cloud
+                .create_droplets(
+                    w.now,
+                    DropletCreate {
+                        tags: vec!["web".into()],
+                        ..create(&["tagged"], "nyc3")
+                    },
+                )
+                .unwrap();
+        },
+        |w| {
+            w.cloud
+                .droplet_actions_by_tag(w.now, "web", DropletActionRequest::PowerOff)
+        },
+        UNPROCESSABLE,
+        DROPLET_PENDING,
+    );
+}
+
+#[test]
+fn a_reserved_ip_with_an_action_in_flight_refuses_actions_and_delete() {
+    let assign = |w: &mut World| {
+        w.cloud
+            .reserved_ip_action(w.now, w.ip, ReservedIpAction::Assign { droplet_id: w.web1 })
+            .unwrap();
+    };
+    check(
+        none,
+        assign,
+        |w| {
+            w.cloud
+                .reserved_ip_action(w.now, w.ip, ReservedIpAction::Assign { droplet_id: w.web2 })
+        },
+        UNPROCESSABLE,
+        IP_PENDING,
+    );
+    check(
+        none,
+        assign,
+        |w| {
+            w.cloud
+                .reserved_ip_action(w.now, w.ip, ReservedIpAction::Unassign)
+        },
+        UNPROCESSABLE,
+        IP_PENDING,
+    );
+    check(
+        none,
+        assign,
+        |w| w.cloud.delete_reserved_ip(w.now, w.ip),
+        UNPROCESSABLE,
+        IP_PENDING,
+    );
+}
+
+#[test]
+fn reserved_ip_rules() {
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_reserved_ip(
+                w.now,
+                ReservedIpCreate {
+                    region: Some("nyc3".into()),
+                    droplet_id: Some(w.web1),
+                    project_id: None,
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "Cannot specify Droplet and region, they are mutually exclusive.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .create_reserved_ip(w.now, ReservedIpCreate::default())
+        },
+        UNPROCESSABLE,
+        "You must specify either a Droplet or a region.",
+    );
+    check(
+        |c| c.reserved_ip_limit = 1,
+        nothing,
+        |w| w.cloud.create_reserved_ip(w.now, region_ip("nyc3")),
+        UNPROCESSABLE,
+        "creating this reserved IP will exceed your reserved IP limit",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_reserved_ip(w.now, region_ip("mars1")),
+        UNPROCESSABLE,
+        "region: \"mars1\" is not a valid region",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_reserved_ip(
+                w.now,
+                ReservedIpCreate {
+                    project_id: Some("nope".into()),
+                    ..region_ip("nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "project_id: \"nope\" is not a valid UUID",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .reserved_ip_action(w.now, w.ip, ReservedIpAction::Assign { droplet_id: w.far })
+        },
+        UNPROCESSABLE,
+        "The reserved IP and the Droplet must be in the same region.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .reserved_ip_action(w.now, w.ip, ReservedIpAction::Unassign)
+        },
+        UNPROCESSABLE,
+        "The reserved IP is not assigned to a Droplet.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.reserved_ip_action(
+                w.now,
+                w.ip,
+                ReservedIpAction::Assign {
+                    droplet_id: DropletId(1),
+                },
+            )
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    // One reserved IP per droplet: a second address cannot be pointed at a droplet that holds one, nor created for it.
+    let holds_one = |w: &mut World| {
+        w.cloud
+            .reserved_ip_action(w.now, w.ip, ReservedIpAction::Assign { droplet_id: w.web1 })
+            .unwrap();
+        w.now = w.now.plus_ms(w.cloud.config().reserved_ip_action_ms);
+    };
+    let holds_one_and_another = |w: &mut World| {
+        holds_one(w);
+        w.cloud
+            .create_reserved_ip(w.now, region_ip("nyc3"))
+            .unwrap();
+    };
+    check(
+        none,
+        holds_one_and_another,
+        |w| {
+            let ip = w.cloud.reserved_ips_view().last().unwrap().ip;
+            w.cloud
+                .reserved_ip_action(w.now, ip, ReservedIpAction::Assign { droplet_id: w.web1 })
+        },
+        UNPROCESSABLE,
+        "The Droplet already has a reserved IP assigned.",
+    );
+    check(
+        none,
+        holds_one,
+        |w| {
+            w.cloud.create_reserved_ip(
+                w.now,
+                ReservedIpCreate {
+                    droplet_id: Some(w.web1),
+                    ..ReservedIpCreate::default()
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "The Droplet already has a reserved IP assigned.",
+    );
+    check(
+        |c| c.delete_assigned_reserved_ip = false,
+        holds_one,
+        |w| w.cloud.delete_reserved_ip(w.now, w.ip),
+        UNPROCESSABLE,
+        "The reserved IP is assigned to a Droplet. Unassign it before releasing it.",
+    );
+}
+
+#[test]
+fn droplet_create_rules() {
+    check(
+        |c| c.droplet_limit = 3,
+        nothing,
+        |w| {
+            w.cloud
+                .create_droplets(w.now, create(&["one-more"], "nyc3"))
+        },
+        UNPROCESSABLE,
+        "creating this/these droplet(s) will exceed your droplet limit",
+    );
+    check(
+        |c| c.droplet_limit = 4,
+        nothing,
+        |w| w.cloud.create_droplets(w.now, create(&["a", "b"], "nyc3")),
+        UNPROCESSABLE,
+        "creating this/these droplet(s) will exceed your droplet limit",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_droplets(
+                w.now,
+                DropletCreate {
+                    image: ImageRef::Slug("windows-11".into()),
+                    ..create(&["a"], "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "You specified an invalid image for Droplet creation.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_droplets(
+                w.now,
+                DropletCreate {
+                    image: ImageRef::Id(42),
+                    ..create(&["a"], "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "You specified an invalid image for Droplet creation.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_droplets(
+                w.now,
+                DropletCreate {
+                    size: "s-64vcpu-1tb".into(),
+                    ..create(&["a"], "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "You specified an invalid size for Droplet creation.",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_droplets(w.now, create(&["a"], "mars1")),
+        UNPROCESSABLE,
+        "You specified an invalid region for Droplet creation.",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_droplets(w.now, create(&[], "nyc3")),
+        UNPROCESSABLE,
+        "names: between 1 and 10 names must be given",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_droplets(w.now, create(&["a"; 11], "nyc3")),
+        UNPROCESSABLE,
+        "names: between 1 and 10 names must be given",
+    );
+    check(none, nothing, |w| w.cloud.create_droplets(w.now, create(&["web_1"], "nyc3")), UNPROCESSABLE, "name: \"web_1\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters");
+    check(none, nothing, |w| w.cloud.create_droplets(w.now, create(&["web-"], "nyc3")), UNPROCESSABLE, "name: \"web-\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters");
+    check(none, nothing, |w| w.cloud.create_droplets(w.now, DropletCreate { tags: vec!["bad tag".into()], ..create(&["a"], "nyc3") }), UNPROCESSABLE, "tags: \"bad tag\" is not a valid tag name; only letters, numbers, ':', '-' and '_' are allowed, up to 255 characters");
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_droplets(
+                w.now,
+                DropletCreate {
+                    user_data: Some("x".repeat(65537)),
+                    ..create(&["a"], "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "user_data: must be at most 65536 bytes",
+    );
+}
+
+#[test]
+fn droplet_create_volume_allocations() {
+    const INVALID: &str = "Invalid volume allocations";
+    let with = |volumes: Vec<VolumeRef>| DropletCreate {
+        volumes,
+        ..create(&["a"], "nyc3")
+    };
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .create_droplets(w.now, with(vec![VolumeRef::Id("not-a-uuid".into())]))
+        },
+        UNPROCESSABLE,
+        INVALID,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .create_droplets(w.now, with(vec![VolumeRef::Name("missing".into())]))
+        },
+        UNPROCESSABLE,
+        INVALID,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .create_droplets(w.now, with(vec![VolumeRef::Id(w.far_data.to_string())]))
+        },
+        UNPROCESSABLE,
+        INVALID,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_droplets(
+                w.now,
+                with(vec![
+                    VolumeRef::Id(w.data.to_string()),
+                    VolumeRef::Name("data".into()),
+                ]),
+            )
+        },
+        UNPROCESSABLE,
+        INVALID,
+    );
+    check(
+        none,
+        |w| {
+            let (v, d) = (w.data, w.web1);
+            attach(w, v, d).unwrap();
+        },
+        |w| {
+            w.cloud
+                .create_droplets(w.now, with(vec![VolumeRef::Name("data".into())]))
+        },
+        UNPROCESSABLE,
+        INVALID,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_droplets(
+                w.now,
+                DropletCreate {
+                    volumes: vec![VolumeRef::Name("data".into())],
+                    ..create(&["a", "b"], "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        INVALID,
+    );
+}
+
+#[test]
+fn droplet_action_rules() {
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.droplet_action(
+                w.now,
+                w.web1,
+                DropletActionRequest::Resize {
+                    size: "s-2vcpu-4gb".into(),
+                    disk: true,
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "Droplet is currently on. Please power it off to run this event.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.droplet_action(
+                w.now,
+                w.web1,
+                DropletActionRequest::Resize {
+                    size: "nope".into(),
+                    disk: false,
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "You specified an invalid size for Droplet resize.",
+    );
+    check(none, nothing, |w| w.cloud.droplet_action(w.now, w.web1, DropletActionRequest::Rename { name: "no spaces".into() }), UNPROCESSABLE, "name: \"no spaces\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters");
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .droplet_actions_by_tag(w.now, "web", DropletActionRequest::Reboot)
+        },
+        UNPROCESSABLE,
+        "type: reboot is not supported for actions by tag",
+    );
+}
+
+#[test]
+fn droplet_delete_refusals_when_configured() {
+    let attached = |w: &mut World| {
+        let (v, d) = (w.data, w.web1);
+        attach(w, v, d).unwrap();
+        w.now = w.now.plus_ms(w.cloud.config().volume_action_ms);
+    };
+    check(
+        |c| c.auto_detach_on_droplet_delete = false,
+        attached,
+        |w| w.cloud.delete_droplet(w.now, w.web1),
+        UNPROCESSABLE,
+        "The Droplet has volumes attached. Detach them before destroying the Droplet.",
+    );
+    let assigned = |w: &mut World| {
+        w.cloud
+            .reserved_ip_action(w.now, w.ip, ReservedIpAction::Assign { droplet_id: w.web1 })
+            .unwrap();
+        w.now = w.now.plus_ms(w.cloud.config().reserved_ip_action_ms);
+    };
+    check(
+        |c| c.auto_unassign_on_droplet_delete = false,
+        assigned,
+        |w| w.cloud.delete_droplet(w.now, w.web1),
+        UNPROCESSABLE,
+        "The Droplet has a reserved IP assigned. Unassign it before destroying the Droplet.",
+    );
+}
+
+#[test]
+fn volume_create_rules() {
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_volume(w.now, volume("data", "nyc3")),
+        "conflict",
+        "a volume with that name already exists",
+    );
+    check(
+        |c| c.volume_conflict_id = VolumeConflictId::AlreadyExists,
+        nothing,
+        |w| w.cloud.create_volume(w.now, volume("data", "nyc3")),
+        "already_exists",
+        "a volume with that name already exists",
+    );
+    check(
+        |c| c.volume_limit = 2,
+        nothing,
+        |w| w.cloud.create_volume(w.now, volume("third", "nyc3")),
+        "forbidden",
+        "capacity limit exceeded",
+    );
+    check(
+        |c| c.regions_without_storage = vec!["blr1".into()],
+        nothing,
+        |w| w.cloud.create_volume(w.now, volume("x", "blr1")),
+        UNPROCESSABLE,
+        "Storage is not supported for this region",
+    );
+    check(none, nothing, |w| w.cloud.create_volume(w.now, volume("Data", "nyc3")), UNPROCESSABLE, "name: \"Data\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter");
+    check(none, nothing, |w| w.cloud.create_volume(w.now, volume("1data", "nyc3")), UNPROCESSABLE, "name: \"1data\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter");
+    check(none, nothing, |w| w.cloud.create_volume(w.now, volume(&"a".repeat(65), "nyc3")), UNPROCESSABLE, &format!("name: \"{}\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter", "a".repeat(65)));
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_volume(
+                w.now,
+                VolumeCreate {
+                    size_gigabytes: 0,
+                    ..volume("x", "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "size_gigabytes: must be between 1 and 16384",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_volume(
+                w.now,
+                VolumeCreate {
+                    size_gigabytes: 16385,
+                    ..volume("x", "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "size_gigabytes: must be between 1 and 16384",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_volume(w.now, volume("x", "mars1")),
+        UNPROCESSABLE,
+        "region: \"mars1\" is not a valid region",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_volume(
+                w.now,
+                VolumeCreate {
+                    filesystem_type: Some("ntfs".into()),
+                    ..volume("x", "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "filesystem_type: \"ntfs\" is not supported; use ext4 or xfs",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_volume(
+                w.now,
+                VolumeCreate {
+                    filesystem_label: Some("l".into()),
+                    ..volume("x", "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "filesystem_label: may only be given together with filesystem_type",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_volume(
+                w.now,
+                VolumeCreate {
+                    filesystem_type: Some("xfs".into()),
+                    filesystem_label: Some("thirteen-char".into()),
+                    ..volume("x", "nyc3")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "filesystem_label: must be at most 12 characters for xfs",
+    );
+}
+
+#[test]
+fn volume_action_rules() {
+    let attached = |w: &mut World| {
+        let (v, d) = (w.data, w.web1);
+        attach(w, v, d).unwrap();
+        w.now = w.now.plus_ms(w.cloud.config().volume_action_ms);
+    };
+    check(none, attached, |w| w.cloud.delete_volume(w.now, w.data), "conflict", "A volume that's attached to a Droplet cannot be deleted. Please detach it first before deleting.");
+    check(none, attached, |w| w.cloud.delete_volume_by_name(w.now, "data", "nyc3"), "conflict", "A volume that's attached to a Droplet cannot be deleted. Please detach it first before deleting.");
+    check(
+        none,
+        attached,
+        |w| {
+            let (v, d) = (w.data, w.web1);
+            attach(w, v, d)
+        },
+        UNPROCESSABLE,
+        "This volume is already attached",
+    );
+    check(
+        none,
+        attached,
+        |w| {
+            let (v, d) = (w.data, w.web2);
+            attach(w, v, d)
+        },
+        UNPROCESSABLE,
+        "This volume is already attached to another Droplet",
+    );
+    check(
+        none,
+        attached,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Id(w.data),
+                VolumeAction::Detach { droplet_id: w.web2 },
+            )
+        },
+        "not_found",
+        "error detaching volume from droplet: volume is not attached to droplet",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Name {
+                    name: "data".into(),
+                    region: None,
+                },
+                VolumeAction::Detach { droplet_id: w.web1 },
+            )
+        },
+        "not_found",
+        "error detaching volume from droplet: volume is not attached to droplet",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            let (v, d) = (w.far_data, w.web1);
+            attach(w, v, d)
+        },
+        UNPROCESSABLE,
+        "The volume and the Droplet must be in the same region.",
+    );
+    let more = |w: &mut World| {
+        let (v, d) = (w.data, w.web1);
+        attach(w, v, d).unwrap();
+        w.cloud
+            .create_volume(w.now, volume("more", "nyc3"))
+            .unwrap();
+        w.now = w.now.plus_ms(w.cloud.config().volume_action_ms);
+    };
+    check(
+        |c| c.volumes_per_droplet_max = 1,
+        more,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Name {
+                    name: "more".into(),
+                    region: Some("nyc3".into()),
+                },
+                VolumeAction::Attach { droplet_id: w.web1 },
+            )
+        },
+        UNPROCESSABLE,
+        "cannot attach more volumes to the Droplet",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Id(w.data),
+                VolumeAction::Resize { size_gigabytes: 10 },
+            )
+        },
+        UNPROCESSABLE,
+        "Volumes may only be resized upwards.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Id(w.data),
+                VolumeAction::Resize { size_gigabytes: 5 },
+            )
+        },
+        UNPROCESSABLE,
+        "Volumes may only be resized upwards.",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Id(w.data),
+                VolumeAction::Resize {
+                    size_gigabytes: 20_000,
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "size_gigabytes: must be between 1 and 16384",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.volume_action(
+                w.now,
+                VolumeActionTarget::Name {
+                    name: "data".into(),
+                    region: Some("sfo3".into()),
+                },
+                VolumeAction::Attach { droplet_id: w.far },
+            )
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+}
+
+#[test]
+fn database_rules() {
+    let db = |name: &str| DatabaseCreate {
+        name: name.into(),
+        engine: "pg".into(),
+        num_nodes: 1,
+        size: "db-s-1vcpu-1gb".into(),
+        region: "nyc3".into(),
+        ..DatabaseCreate::default()
+    };
+    let one = |w: &mut World| {
+        w.cloud.create_database(w.now, db("backend")).unwrap();
+    };
+    let first = |w: &World| w.cloud.databases_view().next().unwrap().id;
+    check(
+        none,
+        one,
+        |w| w.cloud.create_database(w.now, db("backend")),
+        UNPROCESSABLE,
+        "a database cluster with that name already exists",
+    );
+    check(none, nothing, |w| w.cloud.create_database(w.now, db("my_db")), UNPROCESSABLE, "name: \"my_db\" is invalid; it must be 3 to 63 characters of lowercase letters, numbers and '-', begin with a letter and not end with '-'");
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_database(
+                w.now,
+                DatabaseCreate {
+                    engine: "redis".into(),
+                    ..db("cache")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "engine: Caching (redis) clusters can no longer be created; use valkey",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_database(
+                w.now,
+                DatabaseCreate {
+                    engine: "oracle".into(),
+                    ..db("x-db")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "engine: \"oracle\" is not a supported engine",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_database(
+                w.now,
+                DatabaseCreate {
+                    version: Some("9".into()),
+                    ..db("x-db")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "version: \"9\" is not a supported version of pg",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_database(
+                w.now,
+                DatabaseCreate {
+                    num_nodes: 4,
+                    ..db("x-db")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "num_nodes: must be between 1 and 3",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud.create_database(
+                w.now,
+                DatabaseCreate {
+                    size: "db-huge".into(),
+                    ..db("x-db")
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "size: \"db-huge\" is not a valid database size",
+    );
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_user(w.now, id, "doadmin")
+        },
+        UNPROCESSABLE,
+        "name: a user named \"doadmin\" already exists",
+    );
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.delete_database_user(w.now, id, "doadmin")
+        },
+        UNPROCESSABLE,
+        "The primary user cannot be deleted.",
+    );
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_db(w.now, id, "defaultdb")
+        },
+        UNPROCESSABLE,
+        "name: a database named \"defaultdb\" already exists",
+    );
+    let pool = |name: &str, size: i64| PoolCreate {
+        name: name.into(),
+        mode: "transaction".into(),
+        size,
+        db: "defaultdb".into(),
+        user: None,
+    };
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_pool(w.now, id, pool("ab", 5))
+        },
+        UNPROCESSABLE,
+        "name: \"ab\" is invalid; it must be 3 to 60 characters of letters, numbers, '-' and '_'",
+    );
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_pool(
+                w.now,
+                id,
+                PoolCreate {
+                    mode: "eager".into(),
+                    ..pool("app", 5)
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "mode: \"eager\" is invalid; use session, transaction or statement",
+    );
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_pool(w.now, id, pool("app", 23))
+        },
+        UNPROCESSABLE,
+        "size: must be between 1 and 22, the backend connections left in this cluster",
+    );
+    check(
+        none,
+        one,
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_pool(
+                w.now,
+                id,
+                PoolCreate {
+                    db: "nope".into(),
+                    ..pool("app", 5)
+                },
+            )
+        },
+        UNPROCESSABLE,
+        "db: database \"nope\" does not exist",
+    );
+    check(
+        none,
+        |w| {
+            w.cloud
+                .create_database(
+                    w.now,
+                    DatabaseCreate {
+                        engine: "mysql".into(),
+                        ..db("backend")
+                    },
+                )
+                .unwrap();
+        },
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_pool(w.now, id, pool("app", 5))
+        },
+        UNPROCESSABLE,
+        "Connection pools are only supported for PostgreSQL clusters.",
+    );
+    check(
+        none,
+        |w| {
+            w.cloud
+                .create_database(
+                    w.now,
+                    DatabaseCreate {
+                        engine: "valkey".into(),
+                        ..db("cache")
+                    },
+                )
+                .unwrap();
+        },
+        |w| {
+            let id = first(w);
+            w.cloud.create_database_user(w.now, id, "app")
+        },
+        UNPROCESSABLE,
+        "User management is not supported for this engine.",
+    );
+}

@@ -1,0 +1,1 @@
+//! Lifecycles: time, locks, moves, effects of deletes, determinism.
