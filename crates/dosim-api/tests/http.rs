@@ -1,0 +1,906 @@
+//! The API over HTTP: status codes, envelopes, error bodies, tolerant input, pagination and the floating-IP alias.
+
+mod common;
+
+use common::{contains, Api, Resp, BASE, OTHER_TOKEN, TOKEN};
+use serde_json::{json, Value};
+
+#[track_caller]
+fn check(resp: &Resp, status: u16, expect: Value) {
+    assert_eq!(resp.status, status, "body: {}", resp.raw);
+    if let Err(message) = contains(&resp.json, &expect) {
+        panic!("{message}\nbody: {}", resp.raw);
+    }
+    for header in [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-request-id",
+    ] {
+        assert!(resp.headers.contains_key(header), "no {header} header");
+    }
+    assert!(
+        !resp.headers.contains_key("date"),
+        "a date header leaks the wall clock"
+    );
+    if status >= 400 {
+        let request_id = resp.headers["x-request-id"].to_str().unwrap();
+        assert_eq!(
+            resp.json["request_id"], request_id,
+            "error body and header disagree"
+        );
+    }
+}
+
+/// Method, path, token, body, expected status, expected subset of the body.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    u16,
+    Value,
+);
+
+const DROPLET: &str =
+    r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64"}"#;
+const NOT_FOUND: &str = "The resource you requested could not be found.";
+
+#[tokio::test]
+async fn errors_are_digitalocean_shaped() {
+    let api = Api::new();
+    let unauthorized =
+        json!({"id": "unauthorized", "message": "Unable to authenticate you.", "request_id": "*"});
+    let cases: &[Case] = &[
+        ("GET", "/v2/account", None, None, 401, unauthorized.clone()),
+        (
+            "GET",
+            "/v2/account",
+            Some("not-a-token"),
+            None,
+            401,
+            unauthorized.clone(),
+        ),
+        (
+            "GET",
+            "/v2/account",
+            Some("dop_v1_ABC"),
+            None,
+            401,
+            unauthorized.clone(),
+        ),
+        (
+            "GET",
+            "/v2/account",
+            Some("dop_v1_00000000000000000000000000000000000000000000000000000000000000AA"),
+            None,
+            401,
+            unauthorized,
+        ),
+        (
+            "GET",
+            "/v2/nothing",
+            Some(TOKEN),
+            None,
+            404,
+            json!({"id": "not_found", "message": NOT_FOUND}),
+        ),
+        (
+            "GET",
+            "/v2/droplets/abc",
+            Some(TOKEN),
+            None,
+            404,
+            json!({"id": "not_found", "message": NOT_FOUND}),
+        ),
+        (
+            "GET",
+            "/v2/droplets/1",
+            Some(TOKEN),
+            None,
+            404,
+            json!({"id": "not_found", "message": NOT_FOUND}),
+        ),
+        (
+            "GET",
+            "/v2/volumes/not-a-uuid",
+            Some(TOKEN),
+            None,
+            404,
+            json!({"id": "not_found"}),
+        ),
+        (
+            "GET",
+            "/v2/reserved_ips/1.2.3.4",
+            Some(TOKEN),
+            None,
+            404,
+            json!({"id": "not_found"}),
+        ),
+        (
+            "GET",
+            "/v2/actions/0",
+            Some(TOKEN),
+            None,
+            404,
+            json!({"id": "not_found"}),
+        ),
+        (
+            "PATCH",
+            "/v2/droplets",
+            Some(TOKEN),
+            None,
+            405,
+            json!({"id": "method_not_allowed"}),
+        ),
+        (
+            "PUT",
+            "/v2/account",
+            Some(TOKEN),
+            None,
+            405,
+            json!({"id": "method_not_allowed"}),
+        ),
+        (
+            "POST",
+            "/v2/droplets",
+            Some(TOKEN),
+            Some("{not json"),
+            400,
+            json!({"id": "bad_request"}),
+        ),
+        (
+            "POST",
+            "/v2/droplets",
+            Some(TOKEN),
+            Some("[1,2]"),
+            400,
+            json!({"id": "bad_request"}),
+        ),
+        (
+            "POST",
+            "/v2/droplets",
+            Some(TOKEN),
+            Some(r#"{"size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64"}"#),
+            422,
+            json!({"id": "unprocessable_entity", "message": "name is required"}),
+        ),
+        (
+            "POST",
+            "/v2/droplets",
+            Some(TOKEN),
+            Some(r#"{"name":"a","size":1,"image":"ubuntu-24-04-x64"}"#),
+            422,
+            json!({"id": "unprocessable_entity", "message": "size must be a string"}),
+        ),
+        (
+            "POST",
+            "/v2/droplets",
+            Some(TOKEN),
+            Some(r#"{"name":"a","size":"s-1vcpu-1gb","image":"nope"}"#),
+            422,
+            json!({"id": "unprocessable_entity", "message": "You specified an invalid image for Droplet creation."}),
+        ),
+        (
+            "POST",
+            "/v2/volumes",
+            Some(TOKEN),
+            Some(r#"{"name":"v","region":"nyc3"}"#),
+            422,
+            json!({"message": "size_gigabytes is required"}),
+        ),
+        (
+            "POST",
+            "/v2/reserved_ips",
+            Some(TOKEN),
+            Some(r#"{"region":"nyc3","droplet_id":5}"#),
+            422,
+            json!({"message": "Cannot specify Droplet and region, they are mutually exclusive."}),
+        ),
+        (
+            "DELETE",
+            "/v2/droplets",
+            Some(TOKEN),
+            None,
+            422,
+            json!({"message": "tag_name is required"}),
+        ),
+        (
+            "POST",
+            "/v2/droplets/actions",
+            Some(TOKEN),
+            Some(r#"{"type":"reboot"}"#),
+            422,
+            json!({"id": "unprocessable_entity"}),
+        ),
+    ];
+    // The account exists from its first request on; what must not change is its model.
+    api.call("GET", "/v2/account", None).await;
+    let before = api.state();
+    for (method, path, token, body, status, expect) in cases {
+        let resp = api.send(method, path, *token, *body, &[]).await;
+        check(&resp, *status, expect.clone());
+    }
+    assert_eq!(api.state(), before, "a refused request changed the model");
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413_and_changes_nothing() {
+    let api = Api::with(|config| config.max_body_bytes = 64);
+    let body = format!(
+        r#"{{"name":"{}","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64"}}"#,
+        "a".repeat(100)
+    );
+    api.call("GET", "/v2/account", None).await;
+    let before = api.state();
+    let resp = api.call("POST", "/v2/droplets", Some(&body)).await;
+    check(&resp, 413, json!({"id": "request_entity_too_large"}));
+    assert_eq!(api.state(), before);
+}
+
+#[tokio::test]
+async fn droplets_create_list_get_delete_and_actions() {
+    let api = Api::new();
+    let created = api.call("POST", "/v2/droplets", Some(DROPLET)).await;
+    check(
+        &created,
+        202,
+        json!({
+            "droplet": {"name": "web-1", "status": "new", "networks": {"v4": [], "v6": []}, "region": {"slug": "nyc3"},
+                        "size": {"slug": "s-1vcpu-1gb"}, "image": {"slug": "ubuntu-24-04-x64"}, "kernel": null,
+                        "backup_ids": [], "snapshot_ids": [], "next_backup_window": null, "volume_ids": [], "tags": [],
+                        "features": "*", "memory": "*", "vcpus": "*", "disk": "*", "locked": false, "created_at": "2026-01-01T00:00:00Z",
+                        "size_slug": "s-1vcpu-1gb"},
+            "links": {"actions": [{"id": "*", "rel": "create", "href": "*"}]},
+        }),
+    );
+    let id = created.json["droplet"]["id"].as_u64().unwrap();
+    let action_id = created.json["links"]["actions"][0]["id"].as_u64().unwrap();
+    assert_eq!(
+        created.json["links"]["actions"][0]["href"],
+        format!("{BASE}/v2/actions/{action_id}")
+    );
+
+    let multi = api
+        .call("POST", "/v2/droplets", Some(r#"{"names":["a","b"],"region":"nyc3","size":"s-1vcpu-1gb","image":160232537,"tags":["t"]}"#))
+        .await;
+    check(
+        &multi,
+        202,
+        json!({"droplets": [{"name": "a", "tags": ["t"]}, {"name": "b"}], "links": {"actions": [{"rel": "create"}, {"rel": "create"}]}}),
+    );
+
+    check(
+        &api.call("GET", "/v2/droplets", None).await,
+        200,
+        json!({"droplets": [{"id": id}, {}, {}], "links": {}, "meta": {"total": 3}}),
+    );
+    check(
+        &api.call("GET", "/v2/droplets?tag_name=t", None).await,
+        200,
+        json!({"droplets": [{"name": "a"}, {"name": "b"}], "meta": {"total": 2}}),
+    );
+    check(
+        &api.call("GET", "/v2/droplets?name=WEB-1", None).await,
+        200,
+        json!({"meta": {"total": 1}}),
+    );
+    check(
+        &api.call(
+            "GET",
+            &format!("/v2/droplets/{id}/actions/{action_id}"),
+            None,
+        )
+        .await,
+        200,
+        json!({"action": {"id": action_id, "status": "in-progress", "type": "create", "resource_type": "droplet", "resource_id": id, "region_slug": "nyc3", "completed_at": null}}),
+    );
+    let pending = api
+        .call(
+            "POST",
+            &format!("/v2/droplets/{id}/actions"),
+            Some(r#"{"type":"power_off"}"#),
+        )
+        .await;
+    check(
+        &pending,
+        422,
+        json!({"id": "unprocessable_entity", "message": "Droplet already has a pending event."}),
+    );
+
+    api.advance_ms(60_000);
+    check(
+        &api.call("GET", &format!("/v2/actions/{action_id}"), None)
+            .await,
+        200,
+        json!({"action": {"status": "completed", "completed_at": "2026-01-01T00:00:30Z"}}),
+    );
+    check(
+        &api.call("GET", &format!("/v2/droplets/{id}"), None).await,
+        200,
+        json!({"droplet": {"status": "active"}}),
+    );
+    let off = api
+        .call(
+            "POST",
+            &format!("/v2/droplets/{id}/actions"),
+            Some(r#"{"type":"power_off"}"#),
+        )
+        .await;
+    check(
+        &off,
+        201,
+        json!({"action": {"type": "power_off", "status": "in-progress"}}),
+    );
+    check(
+        &api.call("GET", &format!("/v2/droplets/{id}/actions"), None)
+            .await,
+        200,
+        json!({"actions": [{"type": "create"}, {"type": "power_off"}], "meta": {"total": 2}}),
+    );
+    let by_tag = api
+        .call(
+            "POST",
+            "/v2/droplets/actions?tag_name=t",
+            Some(r#"{"type":"power_off"}"#),
+        )
+        .await;
+    check(
+        &by_tag,
+        201,
+        json!({"actions": [{"type": "power_off"}, {"type": "power_off"}]}),
+    );
+    check(
+        &api.call(
+            "POST",
+            "/v2/droplets/actions?tag_name=t",
+            Some(r#"{"type":"rename","name":"x"}"#),
+        )
+        .await,
+        422,
+        json!({}),
+    );
+
+    check(
+        &api.call("DELETE", &format!("/v2/droplets/{id}"), None)
+            .await,
+        204,
+        Value::Null,
+    );
+    check(
+        &api.call("DELETE", "/v2/droplets?tag_name=t", None).await,
+        204,
+        Value::Null,
+    );
+    check(
+        &api.call("GET", "/v2/droplets", None).await,
+        200,
+        json!({"droplets": [], "meta": {"total": 0}}),
+    );
+}
+
+#[tokio::test]
+async fn tolerant_input() {
+    let api = Api::new();
+    let volume = api.call("POST", "/v2/volumes/", Some(r#"{"name":"pgdata","region":"nyc3","size_gigabytes":10,"description":"","snapshot_id":"","filesystem_type":"","filesystem_label":"","tags":null}"#)).await;
+    check(
+        &volume,
+        201,
+        json!({"volume": {"name": "pgdata", "tags": [], "droplet_ids": [], "region": {"slug": "nyc3"}}}),
+    );
+    let volume_id = volume.json["volume"]["id"].as_str().unwrap().to_owned();
+    // godo sends every field, empty or null when unset, and volumes as objects.
+    let godo = json!({"name": "db", "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64", "ssh_keys": null,
+                      "backups": false, "ipv6": false, "private_networking": false, "monitoring": false, "tags": null,
+                      "user_data": "", "vpc_uuid": "", "volumes": [{"id": volume_id}], "with_droplet_agent": null});
+    let created = api
+        .call("POST", "/v2/droplets", Some(&godo.to_string()))
+        .await;
+    check(
+        &created,
+        202,
+        json!({"droplet": {"name": "db", "volume_ids": [volume_id]}}),
+    );
+    let by_name = json!({"name": "db2", "size": "s-1vcpu-1gb", "image": "129211873", "region": "nyc3", "volumes": []});
+    check(
+        &api.call("POST", "/v2/droplets", Some(&by_name.to_string()))
+            .await,
+        202,
+        json!({"droplet": {"image": {"id": 129211873}}}),
+    );
+    check(
+        &api.call("GET", "/v2/droplets/?unknown=1&per_page=", None)
+            .await,
+        200,
+        json!({"meta": {"total": 2}}),
+    );
+    let with_content_type = api
+        .send(
+            "GET",
+            "/v2/account",
+            Some(TOKEN),
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await;
+    check(
+        &with_content_type,
+        200,
+        json!({"account": {"droplet_limit": 25, "status": "active"}}),
+    );
+    let droplet_id = created.json["droplet"]["id"].as_u64().unwrap();
+    check(
+        &api.call("DELETE", &format!("/v2/droplets/{droplet_id}"), Some("{}"))
+            .await,
+        204,
+        Value::Null,
+    );
+}
+
+#[tokio::test]
+async fn volumes_and_their_actions() {
+    let api = Api::new();
+    let droplet = api.call("POST", "/v2/droplets", Some(DROPLET)).await;
+    let droplet_id = droplet.json["droplet"]["id"].as_u64().unwrap();
+    let body = r#"{"name":"pgdata","region":"nyc3","size_gigabytes":10}"#;
+    let volume = api.call("POST", "/v2/volumes", Some(body)).await;
+    check(
+        &volume,
+        201,
+        json!({"volume": {"name": "pgdata", "size_gigabytes": 10}}),
+    );
+    let id = volume.json["volume"]["id"].as_str().unwrap().to_owned();
+    check(
+        &api.call("POST", "/v2/volumes", Some(body)).await,
+        409,
+        json!({"id": "conflict", "message": "a volume with that name already exists"}),
+    );
+    let attach = format!(r#"{{"type":"attach","droplet_id":{droplet_id},"region":"nyc3"}}"#);
+    check(
+        &api.call("POST", &format!("/v2/volumes/{id}/actions"), Some(&attach))
+            .await,
+        422,
+        json!({"message": "Droplet already has a pending event."}),
+    );
+    api.advance_ms(60_000);
+    let attached = api
+        .call("POST", &format!("/v2/volumes/{id}/actions"), Some(&attach))
+        .await;
+    check(
+        &attached,
+        202,
+        json!({"action": {"type": "attach_volume", "resource_type": "volume"}}),
+    );
+    let action_id = attached.json["action"]["id"].as_u64().unwrap();
+    check(
+        &api.call(
+            "GET",
+            &format!("/v2/volumes/{id}/actions/{action_id}"),
+            None,
+        )
+        .await,
+        200,
+        json!({"action": {"id": action_id}}),
+    );
+    check(
+        &api.call("GET", &format!("/v2/volumes/{id}/actions"), None)
+            .await,
+        200,
+        json!({"actions": [{"id": action_id}]}),
+    );
+    api.advance_ms(60_000);
+    check(
+        &api.call("GET", &format!("/v2/volumes/{id}"), None).await,
+        200,
+        json!({"volume": {"droplet_ids": [droplet_id]}}),
+    );
+    check(
+        &api.call("DELETE", &format!("/v2/volumes/{id}"), None).await,
+        409,
+        json!({"id": "conflict", "message": "A volume that's attached to a Droplet cannot be deleted. Please detach it first before deleting."}),
+    );
+    let detach = format!(
+        r#"{{"type":"detach","volume_name":"pgdata","region":"nyc3","droplet_id":{droplet_id}}}"#
+    );
+    check(
+        &api.call("POST", "/v2/volumes/actions", Some(&detach)).await,
+        202,
+        json!({"action": {"type": "detach_volume"}}),
+    );
+    api.advance_ms(60_000);
+    check(
+        &api.call(
+            "POST",
+            &format!("/v2/volumes/{id}/actions"),
+            Some(r#"{"type":"resize","size_gigabytes":20}"#),
+        )
+        .await,
+        202,
+        json!({"action": {"type": "resize"}}),
+    );
+    check(
+        &api.call("GET", "/v2/volumes?name=pgdata&region=nyc3", None)
+            .await,
+        200,
+        json!({"volumes": [{"id": id}], "meta": {"total": 1}}),
+    );
+    check(
+        &api.call("DELETE", "/v2/volumes?name=pgdata&region=nyc3", None)
+            .await,
+        204,
+        Value::Null,
+    );
+    check(
+        &api.call("GET", "/v2/volumes", None).await,
+        200,
+        json!({"volumes": [], "meta": {"total": 0}}),
+    );
+}
+
+#[tokio::test]
+async fn reserved_ips_and_the_floating_ip_alias() {
+    let api = Api::new();
+    let droplet = api.call("POST", "/v2/droplets", Some(DROPLET)).await;
+    let droplet_id = droplet.json["droplet"]["id"].as_u64().unwrap();
+    api.advance_ms(60_000);
+    for (segment, key, plural, resource_type) in [
+        ("reserved_ips", "reserved_ip", "reserved_ips", "reserved_ip"),
+        ("floating_ips", "floating_ip", "floating_ips", "floating_ip"),
+    ] {
+        let created = api
+            .call(
+                "POST",
+                &format!("/v2/{segment}"),
+                Some(r#"{"region":"nyc3"}"#),
+            )
+            .await;
+        check(
+            &created,
+            202,
+            json!({key: {"droplet": null, "locked": false, "region": {"slug": "nyc3"}}, "links": {}}),
+        );
+        let ip = created.json[key]["ip"].as_str().unwrap().to_owned();
+        check(
+            &api.call("GET", &format!("/v2/{segment}/{ip}"), None).await,
+            200,
+            json!({key: {"ip": ip}}),
+        );
+        let assign = format!(r#"{{"type":"assign","droplet_id":{droplet_id}}}"#);
+        let action = api
+            .call(
+                "POST",
+                &format!("/v2/{segment}/{ip}/actions"),
+                Some(&assign),
+            )
+            .await;
+        check(
+            &action,
+            201,
+            json!({"action": {"type": "assign_ip", "resource_type": resource_type, "project_id": "*"}}),
+        );
+        let action_id = action.json["action"]["id"].as_u64().unwrap();
+        check(
+            &api.call(
+                "GET",
+                &format!("/v2/{segment}/{ip}/actions/{action_id}"),
+                None,
+            )
+            .await,
+            200,
+            json!({"action": {"resource_type": resource_type}}),
+        );
+        check(
+            &api.call("GET", &format!("/v2/{segment}/{ip}/actions"), None)
+                .await,
+            200,
+            json!({"actions": [{"id": action_id}]}),
+        );
+        api.advance_ms(60_000);
+        check(
+            &api.call("GET", &format!("/v2/{segment}/{ip}"), None).await,
+            200,
+            json!({key: {"droplet": {"id": droplet_id}}}),
+        );
+        check(
+            &api.call(
+                "POST",
+                &format!("/v2/{segment}/{ip}/actions"),
+                Some(r#"{"type":"unassign"}"#),
+            )
+            .await,
+            201,
+            json!({"action": {"type": "unassign_ip"}}),
+        );
+        api.advance_ms(60_000);
+        check(
+            &api.call("DELETE", &format!("/v2/{segment}/{ip}"), None)
+                .await,
+            204,
+            Value::Null,
+        );
+        check(
+            &api.call("GET", &format!("/v2/{segment}"), None).await,
+            200,
+            json!({plural: [], "meta": {"total": 0}}),
+        );
+    }
+    let on_droplet = api
+        .call(
+            "POST",
+            "/v2/reserved_ips",
+            Some(&format!(r#"{{"droplet_id":{droplet_id}}}"#)),
+        )
+        .await;
+    check(
+        &on_droplet,
+        202,
+        json!({"reserved_ip": {"locked": true}, "links": {"droplets": [{"id": droplet_id, "rel": "droplet", "href": format!("{BASE}/v2/droplets/{droplet_id}")}], "actions": [{"rel": "assign_ip"}]}}),
+    );
+}
+
+#[tokio::test]
+async fn pagination_links_are_absolute_and_keep_filters() {
+    let api = Api::new();
+    for name in ["a", "b", "c", "d", "e"] {
+        let body = format!(r#"{{"name":"{name}","region":"nyc3","size_gigabytes":1}}"#);
+        check(
+            &api.call("POST", "/v2/volumes", Some(&body)).await,
+            201,
+            json!({}),
+        );
+    }
+    let first = api
+        .call("GET", "/v2/volumes?region=nyc3&per_page=2", None)
+        .await;
+    check(
+        &first,
+        200,
+        json!({"volumes": [{"name": "a"}, {"name": "b"}], "meta": {"total": 5}, "links": {"pages": {
+            "next": format!("{BASE}/v2/volumes?region=nyc3&page=2&per_page=2"),
+            "last": format!("{BASE}/v2/volumes?region=nyc3&page=3&per_page=2"),
+        }}}),
+    );
+    assert!(first.json["links"]["pages"].get("prev").is_none());
+    let middle = api
+        .call("GET", "/v2/volumes?region=nyc3&per_page=2&page=2", None)
+        .await;
+    check(
+        &middle,
+        200,
+        json!({"volumes": [{"name": "c"}, {"name": "d"}], "links": {"pages": {"first": "*", "prev": "*", "next": "*", "last": "*"}}}),
+    );
+    let last = api.call("GET", "/v2/volumes?per_page=2&page=3", None).await;
+    check(
+        &last,
+        200,
+        json!({"volumes": [{"name": "e"}], "links": {"pages": {"first": format!("{BASE}/v2/volumes?page=1&per_page=2"), "prev": "*"}}}),
+    );
+    assert!(last.json["links"]["pages"].get("next").is_none());
+    check(
+        &api.call("GET", "/v2/volumes?per_page=500&page=0", None)
+            .await,
+        200,
+        json!({"meta": {"total": 5}, "links": {}}),
+    );
+    check(
+        &api.call("GET", "/v2/volumes?per_page=0", None).await,
+        200,
+        json!({"volumes": [{"name": "a"}], "links": {"pages": {"next": format!("{BASE}/v2/volumes?page=2&per_page=1"), "last": "*"}}}),
+    );
+    // Without a configured base URL, links use the request's Host header.
+    let api = Api::with(|config| config.base_url = None);
+    for name in ["a", "b"] {
+        api.call(
+            "POST",
+            "/v2/volumes",
+            Some(&format!(
+                r#"{{"name":"{name}","region":"nyc3","size_gigabytes":1}}"#
+            )),
+        )
+        .await;
+    }
+    check(
+        &api.call("GET", "/v2/volumes?per_page=1", None).await,
+        200,
+        json!({"links": {"pages": {"next": "http://dosim.test/v2/volumes?page=2&per_page=1", "last": "*"}}}),
+    );
+}
+
+#[tokio::test]
+async fn databases() {
+    let api = Api::new();
+    let body = r#"{"name":"backend","engine":"pg","version":"16","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":1,"tags":["x"]}"#;
+    let created = api.call("POST", "/v2/databases", Some(body)).await;
+    check(
+        &created,
+        201,
+        json!({"database": {"name": "backend", "engine": "pg", "status": "creating", "db_names": ["defaultdb"],
+        "connection": {"uri": "*", "database": "*", "host": "*", "port": 25060, "user": "doadmin", "password": "*", "ssl": true},
+        "users": [{"name": "doadmin", "role": "primary"}]}}),
+    );
+    let id = created.json["database"]["id"].as_str().unwrap().to_owned();
+    check(
+        &api.call("POST", "/v2/databases", Some(r#"{"name":"x"}"#))
+            .await,
+        422,
+        json!({"message": "num_nodes is required"}),
+    );
+    check(
+        &api.call("GET", "/v2/databases?tag_name=x", None).await,
+        200,
+        json!({"databases": [{"id": id}]}),
+    );
+    check(
+        &api.call("GET", "/v2/databases?tag_name=y", None).await,
+        200,
+        json!({"databases": []}),
+    );
+    let base = format!("/v2/databases/{id}");
+    check(
+        &api.call("POST", &format!("{base}/dbs"), Some(r#"{"name":"alpha"}"#))
+            .await,
+        201,
+        json!({"db": {"name": "alpha"}}),
+    );
+    check(
+        &api.call("GET", &format!("{base}/dbs"), None).await,
+        200,
+        json!({"dbs": [{"name": "defaultdb"}, {"name": "alpha"}]}),
+    );
+    check(
+        &api.call("GET", &format!("{base}/dbs/alpha"), None).await,
+        200,
+        json!({"db": {"name": "alpha"}}),
+    );
+    check(
+        &api.call("GET", &format!("{base}/dbs/nope"), None).await,
+        404,
+        json!({"id": "not_found"}),
+    );
+    check(
+        &api.call("POST", &format!("{base}/users"), Some(r#"{"name":"app"}"#))
+            .await,
+        201,
+        json!({"user": {"name": "app", "role": "normal", "password": "*"}}),
+    );
+    check(
+        &api.call("GET", &format!("{base}/users/app"), None).await,
+        200,
+        json!({"user": {"name": "app"}}),
+    );
+    let pool = r#"{"name":"pool-1","mode":"transaction","size":10,"db":"alpha","user":"app"}"#;
+    check(
+        &api.call("POST", &format!("{base}/pools"), Some(pool)).await,
+        201,
+        json!({"pool": {"name": "pool-1", "size": 10, "connection": {"port": 25061}, "private_connection": "*"}}),
+    );
+    check(
+        &api.call(
+            "PUT",
+            &format!("{base}/pools/pool-1"),
+            Some(r#"{"mode":"session","size":5,"db":"alpha"}"#),
+        )
+        .await,
+        204,
+        Value::Null,
+    );
+    check(
+        &api.call("GET", &format!("{base}/pools/pool-1"), None).await,
+        200,
+        json!({"pool": {"mode": "session", "size": 5}}),
+    );
+    check(
+        &api.call("GET", &format!("{base}/pools"), None).await,
+        200,
+        json!({"pools": [{"name": "pool-1"}]}),
+    );
+    for path in ["pools/pool-1", "users/app", "dbs/alpha"] {
+        check(
+            &api.call("DELETE", &format!("{base}/{path}"), None).await,
+            204,
+            Value::Null,
+        );
+    }
+    check(&api.call("DELETE", &base, None).await, 204, Value::Null);
+    check(
+        &api.call("GET", &base, None).await,
+        404,
+        json!({"id": "not_found"}),
+    );
+}
+
+#[tokio::test]
+async fn catalogue() {
+    let api = Api::new();
+    check(
+        &api.call("GET", "/v2/regions", None).await,
+        200,
+        json!({"regions": "*", "meta": {"total": "*"}, "links": "*"}),
+    );
+    check(
+        &api.call("GET", "/v2/sizes?per_page=1", None).await,
+        200,
+        json!({"sizes": [{"slug": "*", "price_monthly": "*"}]}),
+    );
+    check(
+        &api.call("GET", "/v2/images", None).await,
+        200,
+        json!({"images": "*"}),
+    );
+    check(
+        &api.call("GET", "/v2/images/ubuntu-24-04-x64", None).await,
+        200,
+        json!({"image": {"id": 160232537}}),
+    );
+    check(
+        &api.call("GET", "/v2/images/160232537", None).await,
+        200,
+        json!({"image": {"slug": "ubuntu-24-04-x64"}}),
+    );
+    check(
+        &api.call("GET", "/v2/images/1", None).await,
+        404,
+        json!({"id": "not_found"}),
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_isolated_accounts_and_capped() {
+    let api = Api::with(|config| config.max_accounts = 1);
+    check(
+        &api.call(
+            "POST",
+            "/v2/volumes",
+            Some(r#"{"name":"a","region":"nyc3","size_gigabytes":1}"#),
+        )
+        .await,
+        201,
+        json!({}),
+    );
+    let other = api
+        .send("GET", "/v2/volumes", Some(OTHER_TOKEN), None, &[])
+        .await;
+    check(&other, 403, json!({"id": "forbidden"}));
+    let api = Api::new();
+    api.call(
+        "POST",
+        "/v2/volumes",
+        Some(r#"{"name":"a","region":"nyc3","size_gigabytes":1}"#),
+    )
+    .await;
+    check(
+        &api.send("GET", "/v2/volumes", Some(OTHER_TOKEN), None, &[])
+            .await,
+        200,
+        json!({"volumes": []}),
+    );
+    assert_eq!(api.server.accounts().len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_responses() {
+    async fn run() -> Vec<String> {
+        let api = Api::new();
+        let mut out = Vec::new();
+        for (method, path, body) in [
+            ("POST", "/v2/droplets", Some(DROPLET)),
+            (
+                "POST",
+                "/v2/volumes",
+                Some(r#"{"name":"a","region":"nyc3","size_gigabytes":1}"#),
+            ),
+            ("POST", "/v2/reserved_ips", Some(r#"{"region":"nyc3"}"#)),
+            ("GET", "/v2/nothing", None),
+        ] {
+            let resp = api.call(method, path, body).await;
+            out.push(format!(
+                "{} {} {}",
+                resp.status,
+                resp.headers["x-request-id"].to_str().unwrap(),
+                resp.raw
+            ));
+        }
+        out
+    }
+    assert_eq!(run().await, run().await);
+}
