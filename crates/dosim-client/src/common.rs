@@ -207,3 +207,6 @@ pub struct DiskSize {
     #[serde(default, deserialize_with = "null_default")]
     pub unit: String,
 }
+
+#[cfg(test)]
+mod tests;

@@ -171,3 +171,6 @@ impl Jitter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
