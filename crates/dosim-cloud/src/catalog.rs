@@ -122,7 +122,7 @@ const FEATURES: &[&str] = &[
 ];
 
 const ALL_REGIONS: &[&str] = &[
-    "nyc1", "nyc3", "sfo2", "sfo3", "ams3", "fra1", "lon1", "sgp1", "tor1", "blr1", "syd1", "atl1",
+    "nyc1", "nyc3", "sfo2", "sfo3", "ams3", "fra1", "lon1", "sgp1", "tor1", "blr1", "syd1",
 ];
 
 const BASIC_SIZES: &[&str] = &[
@@ -163,7 +163,6 @@ static REGIONS: &[Region] = &[
     region!("tor1", "Toronto 1", &[[159, 89], [165, 227]], 118),
     region!("blr1", "Bangalore 1", &[[139, 59], [143, 110]], 122),
     region!("syd1", "Sydney 1", &[[170, 64], [209, 38]], 126),
-    region!("atl1", "Atlanta 1", &[[129, 212], [134, 199]], 128),
 ];
 
 macro_rules! size {
