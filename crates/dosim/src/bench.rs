@@ -145,7 +145,12 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
 
     let started = WallClock::start();
     for seed in 0..seeds {
-        floor_run(seed, hosts.saturating_sub(1 + per_actor.len()), &per_actor);
+        floor_run(
+            seed,
+            hosts.saturating_sub(1 + per_actor.len()),
+            &per_actor,
+            reference.sim_ms,
+        );
     }
     let floor_s = started.elapsed_s();
 
@@ -178,8 +183,9 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
 }
 
 /// Bare turmoil + hyper: an HTTP host answering `{}` and one client per actor sending that
-/// actor's number of requests in sequence over the same pooled hyper client dosim uses.
-fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize]) {
+/// actor's number of requests in sequence over the same pooled hyper client dosim uses, spread
+/// over the same simulated time, since a step costs the same whether or not a host is busy.
+fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize], sim_ms: u64) {
     let mut builder = turmoil::Builder::new();
     builder
         .rng_seed(seed)
@@ -208,7 +214,9 @@ fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize]) {
             let client =
                 hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                     .build::<_, Full<Bytes>>(TurmoilConnector);
+            let pause = Duration::from_millis(sim_ms / u64::try_from(requests.max(1)).unwrap_or(1));
             for _ in 0..requests {
+                tokio::time::sleep(pause).await;
                 let request = http::Request::get(format!("http://{API_HOST}/v2/account"))
                     .body(Full::new(Bytes::new()))?;
                 let response = client.request(request).await?;

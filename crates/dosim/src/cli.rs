@@ -121,6 +121,27 @@ pub fn run(command: Command, scenarios: &[Scenario]) -> ExitCode {
     }
 }
 
+/// [`run`], as a process exit status number, for binaries whose `main` returns something else.
+pub fn run_status(command: Command, scenarios: &[Scenario]) -> u8 {
+    match command {
+        Command::List(args) => status(list(&args, scenarios)),
+        Command::Explore(args) => status(explore(&args, scenarios)),
+        Command::Replay(args) => status(replay(&args, scenarios)),
+        Command::Bench(args) => status(crate::bench::bench(&args, scenarios)),
+    }
+}
+
+fn status(code: ExitCode) -> u8 {
+    // ExitCode hides its number; every path here returns one of these three.
+    if code == ExitCode::SUCCESS {
+        0
+    } else if code == ExitCode::from(2) {
+        2
+    } else {
+        1
+    }
+}
+
 #[derive(Serialize)]
 struct Listed<'a> {
     name: &'a str,
