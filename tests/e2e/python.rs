@@ -23,5 +23,8 @@ fn pydo_and_openapi_schemas_against_dosim_serve() {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .status()
         .expect("python runs");
-    assert!(status.success(), "the Python end-to-end suite failed (output above)");
+    assert!(
+        status.success(),
+        "the Python end-to-end suite failed (output above)"
+    );
 }

@@ -258,7 +258,7 @@ impl Database {
         let engine = self.engine_info();
         let uri = match engine.slug {
             "pg" => format!(
-                "postgresql://{}:{}@{host}:{port}/{database}?sslmode=require",
+                "postgres://{}:{}@{host}:{port}/{database}?sslmode=require",
                 user.name, user.password
             ),
             "mysql" => format!(

@@ -434,7 +434,7 @@ fn databases_come_online_after_provisioning() {
     check(
         connection.uri.clone(),
         format!(
-            "postgresql://doadmin:{}@{host}:25060/defaultdb?sslmode=require",
+            "postgres://doadmin:{}@{host}:25060/defaultdb?sslmode=require",
             admin.password
         ),
     );

@@ -1,0 +1,187 @@
+//! The typed Rust client against the `dosim` binary's `serve` over real TCP.
+
+use std::time::Duration;
+
+use dosim_client::{
+    Client, ConnectionPoolCreate, DatabaseCreate, DropletCreate, HyperTransport, VolumeCreate,
+};
+use dosim_tests::Serve;
+
+fn client(serve: &Serve, token: &str) -> Client {
+    Client::builder()
+        .base_url(&serve.url)
+        .token(token)
+        .timeout(Duration::from_secs(10))
+        .transport(HyperTransport::http())
+        .build()
+        .expect("the client configuration is valid")
+}
+
+/// A token of DigitalOcean's shape; each distinct one is an isolated account.
+fn token(n: u8) -> String {
+    format!("dop_v1_{}", format!("{n:02x}").repeat(32))
+}
+
+async fn wait(api: &Client, action_id: u64) {
+    api.wait_for_action(action_id)
+        .poll_interval(Duration::from_millis(20))
+        .timeout(Duration::from_secs(20))
+        .await
+        .expect("the action completes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_client_against_dosim_serve() {
+    // --time-scale 100: a 30 s boot takes 0.3 s of wall time.
+    let serve = Serve::start(&["--seed", "3", "--time-scale", "100"]);
+    let api = client(&serve, &serve.token);
+
+    assert!(api.droplets().list().all().await.unwrap().is_empty());
+
+    let create = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
+        .region("nyc3")
+        .tag("e2e");
+    let created = api.droplets().create(&create).await.unwrap();
+    assert_eq!(created.resource.status, dosim_client::DropletStatus::New);
+    wait(&api, created.action_id().expect("a create action")).await;
+    let droplet = api
+        .wait_for_droplet_active(created.resource.id)
+        .poll_interval(Duration::from_millis(20))
+        .await
+        .unwrap();
+    assert!(droplet.public_ipv4().is_some());
+
+    // The rate-limit state of the last response reaches the caller.
+    let rate = api
+        .rate_limit()
+        .expect("every response carries ratelimit headers");
+    assert_eq!(rate.limit, 5000);
+    assert!(rate.remaining < 5000);
+
+    // A volume, a typed 409 for the duplicate, an attach.
+    let volume = api
+        .volumes()
+        .create(&VolumeCreate::new("pgdata", "nyc3", 100))
+        .await
+        .unwrap();
+    let duplicate = api
+        .volumes()
+        .create(&VolumeCreate::new("pgdata", "nyc3", 100))
+        .await
+        .expect_err("volume names are unique per region");
+    assert!(duplicate.is_conflict(), "{duplicate}");
+    let body = duplicate.api().expect("an API error");
+    assert_eq!(body.status, 409);
+    assert!(body.message.contains("already exists"), "{}", body.message);
+    assert!(body.request_id.is_some());
+    let attach = api
+        .volumes()
+        .attach(&volume.id, droplet.id, "nyc3")
+        .await
+        .unwrap();
+    wait(&api, attach.id).await;
+    assert_eq!(
+        api.volumes().get(&volume.id).await.unwrap().droplet_ids,
+        vec![droplet.id]
+    );
+
+    // A second droplet still booting refuses the reserved IP with DigitalOcean's pending event.
+    let second = api
+        .droplets()
+        .create(&DropletCreate::new("web-2", "s-1vcpu-1gb", "ubuntu-24-04-x64").region("nyc3"))
+        .await
+        .unwrap();
+    let ip = api
+        .reserved_ips()
+        .create_in_region("nyc3")
+        .await
+        .unwrap()
+        .resource
+        .ip;
+    let early = api
+        .reserved_ips()
+        .assign(&ip, second.resource.id)
+        .await
+        .expect_err("a droplet being created has a pending event");
+    assert!(early.is_pending_event(), "{early}");
+    assert_eq!(
+        early.api().unwrap().message,
+        "Droplet already has a pending event."
+    );
+    wait(&api, second.action_id().unwrap()).await;
+
+    // Assign, then reassign: the IP moves; the legacy floating-IP paths see the same IP.
+    let first = api.reserved_ips().assign(&ip, droplet.id).await.unwrap();
+    wait(&api, first.id).await;
+    let moved = api
+        .reserved_ips()
+        .assign(&ip, second.resource.id)
+        .await
+        .unwrap();
+    wait(&api, moved.id).await;
+    let held = api.floating_ips().get(&ip).await.unwrap();
+    assert_eq!(
+        held.droplet.map(|d| d.id),
+        Some(second.resource.id),
+        "the last assign wins"
+    );
+
+    // Pagination follows links built from the server's own base URL.
+    for n in 0..45 {
+        api.volumes()
+            .create(&VolumeCreate::new(format!("vol-{n}"), "sfo3", 1))
+            .await
+            .unwrap();
+    }
+    let page = api.volumes().list().per_page(20).send().await.unwrap();
+    assert_eq!(page.items.len(), 20);
+    assert_eq!(page.meta.total, Some(46));
+    let all = api.volumes().list().per_page(20).all().await.unwrap();
+    assert_eq!(all.len(), 46);
+
+    // A managed PostgreSQL cluster's control plane.
+    let cluster = api
+        .databases()
+        .create(&DatabaseCreate::new("backend", "pg", "nyc3", "db-s-1vcpu-1gb", 1).version("16"))
+        .await
+        .unwrap();
+    assert_eq!(cluster.status, "creating");
+    let connection = api.databases().connection(&cluster.id).await.unwrap();
+    assert_eq!(connection.port, 25060);
+    assert!(connection.uri.starts_with("postgres://doadmin:"));
+    api.databases()
+        .create_db(&cluster.id, "ledger")
+        .await
+        .unwrap();
+    api.databases()
+        .create_pool(
+            &cluster.id,
+            &ConnectionPoolCreate::new("ledger-pool", "transaction", 10, "ledger"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        api.databases()
+            .get_pool(&cluster.id, "ledger-pool")
+            .await
+            .unwrap()
+            .name,
+        "ledger-pool"
+    );
+
+    // Another token sees none of it; a malformed one is refused.
+    let other = client(&serve, &token(9));
+    assert!(other.volumes().list().all().await.unwrap().is_empty());
+    let denied = client(&serve, "not-a-token")
+        .droplets()
+        .list()
+        .all()
+        .await
+        .expect_err("a malformed token is refused");
+    assert_eq!(denied.status(), Some(401));
+    assert_eq!(denied.api().unwrap().message, "Unable to authenticate you.");
+
+    // 404 for a droplet that never existed.
+    let missing = api.droplets().get(1).await.expect_err("no droplet 1");
+    assert!(missing.is_not_found());
+}
