@@ -222,3 +222,46 @@ fn a_lost_response_leaves_an_orphan_nobody_knows() {
         report.faults
     );
 }
+
+#[test]
+fn a_partition_times_out_the_request_and_is_reported() {
+    let scenario = Scenario::new("partitioned_list")
+        .net_fault(
+            dosim::NetFault::partition("pod-0", dosim::net::API_HOST)
+                .at(Duration::from_millis(100))
+                .lasting(Duration::from_secs(10)),
+        )
+        .client(|builder| builder.timeout(Duration::from_secs(2)))
+        .actors(1, |cx: Actor| async move {
+            // The first list reaches the API over a pooled connection; the second is sent on it
+            // after the link is cut, and vanishes.
+            cx.client().volumes().list().all().await?;
+            cx.believe("reached-api", false);
+            cx.sleep(Duration::from_millis(200)).await;
+            cx.client().volumes().list().all().await?;
+            cx.believe("reached-api", true);
+            Ok::<(), dosim::client::Error>(())
+        })
+        .check(checks::actors_ok());
+    let outcome = scenario.run_seed(3);
+    let report = dosim::Report::new(&outcome, Expect::Clean, scenario.verdict(&outcome));
+    assert_eq!(outcome.ops.len(), 2);
+    assert_eq!(outcome.ops[1].result, dosim::OpResult::Timeout);
+    assert_eq!(outcome.ops[1].end_ms, Some(outcome.ops[1].invoke_ms + 2000));
+    assert_eq!(report.faults.len(), 1, "{:?}", report.faults);
+    assert_eq!(report.faults[0].kind, "partition");
+    assert_eq!(
+        outcome.beliefs_about("reached-api").get("pod-0"),
+        Some(&Some("false".to_owned()))
+    );
+    assert!(
+        report.to_text().contains("→ timeout at "),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(
+        report.violations.len(),
+        1,
+        "the actor's timeout fails actors_ok"
+    );
+}
