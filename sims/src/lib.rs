@@ -1,1 +1,40 @@
-//! The race catalog.
+//! The race catalog: each race DigitalOcean users run into, as buggy and fixed client code.
+//!
+//! Every race is one module with two scenarios side by side: `<race>`, the code people write
+//! first (exploring it must find the race), and `<race>_fixed`, the same job done safely
+//! (exploring it must stay clean). The actor code in each is ordinary `dosim_client` code a
+//! user would write; the scenario around it sets up the cloud, the faults and the checks.
+//! `docs/catalog.md` tells each race's story with its report and measurements.
+
+pub mod fixtures;
+pub mod lease;
+
+// pub mod delete_races_attach;
+// pub mod pending_event;
+// pub mod reserved_ip_failover;
+pub mod retried_create_duplicates;
+// pub mod retry_storm;
+pub mod two_pods_attach_one_volume;
+pub mod two_pods_create_one_volume;
+
+use dosim::Scenario;
+
+/// Every scenario of the catalog, each buggy variant followed by its fix.
+pub fn catalog() -> Vec<Scenario> {
+    vec![
+        retried_create_duplicates::buggy(),
+        retried_create_duplicates::fixed(),
+        two_pods_create_one_volume::buggy(),
+        two_pods_create_one_volume::fixed(),
+        two_pods_attach_one_volume::buggy(),
+        two_pods_attach_one_volume::fixed(),
+        // reserved_ip_failover::buggy(),
+        // reserved_ip_failover::fixed(),
+        // pending_event::buggy(),
+        // pending_event::fixed(),
+        // retry_storm::buggy(),
+        // retry_storm::fixed(),
+        // delete_races_attach::buggy(),
+        // delete_races_attach::fixed(),
+    ]
+}
