@@ -36,6 +36,14 @@ pub struct ServeArgs {
     /// Base URL for the absolute links in responses (default: http:// plus the request's Host header).
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+
+    /// Requests per token per sliding hour, as DigitalOcean's `ratelimit-limit` (load tests raise it).
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    rate_limit_hourly: u32,
+
+    /// Requests per token per sliding minute, DigitalOcean's burst limit.
+    #[arg(long, value_name = "N", default_value_t = 250)]
+    rate_limit_burst: u32,
 }
 
 /// The validated configuration.
@@ -63,8 +71,15 @@ impl ServeArgs {
             }
             None => FaultPlan::default(),
         };
+        if self.rate_limit_hourly == 0 || self.rate_limit_burst == 0 {
+            bail!("--rate-limit-hourly and --rate-limit-burst must be at least 1");
+        }
         let config = ServerConfig {
             seed: self.seed,
+            rate_limit: dosim_api::RateLimitConfig {
+                hourly: self.rate_limit_hourly,
+                burst_per_minute: self.rate_limit_burst,
+            },
             faults,
             time_scale: self.time_scale,
             base_url: self.base_url,
