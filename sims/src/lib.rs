@@ -9,11 +9,11 @@
 pub mod fixtures;
 pub mod lease;
 
-// pub mod delete_races_attach;
-// pub mod pending_event;
-// pub mod reserved_ip_failover;
+pub mod delete_races_attach;
+pub mod pending_event;
+pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
-// pub mod retry_storm;
+pub mod retry_storm;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
 
@@ -28,13 +28,13 @@ pub fn catalog() -> Vec<Scenario> {
         two_pods_create_one_volume::fixed(),
         two_pods_attach_one_volume::buggy(),
         two_pods_attach_one_volume::fixed(),
-        // reserved_ip_failover::buggy(),
-        // reserved_ip_failover::fixed(),
-        // pending_event::buggy(),
-        // pending_event::fixed(),
-        // retry_storm::buggy(),
-        // retry_storm::fixed(),
-        // delete_races_attach::buggy(),
-        // delete_races_attach::fixed(),
+        reserved_ip_failover::buggy(),
+        reserved_ip_failover::fixed(),
+        pending_event::buggy(),
+        pending_event::fixed(),
+        retry_storm::buggy(),
+        retry_storm::fixed(),
+        delete_races_attach::buggy(),
+        delete_races_attach::fixed(),
     ]
 }
