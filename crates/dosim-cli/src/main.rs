@@ -2,6 +2,8 @@
 
 mod serve;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Deterministic simulation testbed for code that drives DigitalOcean.
@@ -20,14 +22,17 @@ enum Command {
     Harness(dosim::cli::Command),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
-        // The race catalog registers its scenarios here once it exists; until then `bench`
-        // still measures the built-in provisioning scenario.
-        Command::Harness(command) => {
-            std::process::exit(i32::from(dosim::cli::run_status(command, &[])))
-        }
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                // `{:#}` prints the chain of causes on one line; no backtrace for a user's mistake.
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Harness(command) => dosim::cli::run(command, &dosim_sims::catalog()),
     }
 }
