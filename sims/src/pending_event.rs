@@ -116,7 +116,11 @@ fn wired_up() -> dosim::Check {
     const NAME: &str = "the new droplet has its volume and reserved IP";
     dosim::Check::new(NAME, |outcome: &RunOutcome| {
         let state = &outcome.final_state;
-        let Some(droplet) = state.droplets.iter().find(|droplet| droplet.name == DROPLET) else {
+        let Some(droplet) = state
+            .droplets
+            .iter()
+            .find(|droplet| droplet.name == DROPLET)
+        else {
             return Err(Violation::new(NAME, format!("no droplet named {DROPLET}")));
         };
         let mut missing = Vec::new();

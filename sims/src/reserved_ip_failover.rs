@@ -33,7 +33,7 @@ const BELIEF: &str = "ip-owner";
 const POLL: Duration = Duration::from_millis(100);
 const HEALTH_CHECK_INTERVAL_MS: u64 = 1000;
 const ASSIGN_ATTEMPTS_MAX: u32 = 5;
-const LEASE_TTL: Duration = Duration::from_secs(10);
+const LEASE_TTL: Duration = Duration::from_secs(3);
 const SERVE_ROUNDS: u32 = 3;
 
 /// This host's droplet: the droplet named like the host.
@@ -112,7 +112,7 @@ async fn take_over_fixed(cx: Actor) -> Result<(), Error> {
     }
     cx.believe(BELIEF, me);
     for _ in 0..SERVE_ROUNDS {
-        cx.sleep(LEASE_TTL / 4).await;
+        cx.sleep(LEASE_TTL / 3).await;
         let still_holder =
             matches!(acquire().await?, Acquired::Granted(renewed) if renewed.token == lease.token);
         let still_assigned = api.reserved_ips().get(&ip).await?.droplet_id() == Some(me);

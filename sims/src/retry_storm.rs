@@ -118,10 +118,11 @@ fn within_deadline() -> dosim::Check {
         if late.is_empty() {
             return Ok(());
         }
-        Err(
-            Violation::new(&name, format!("still working at the deadline: {}", late.join(", ")))
-                .resources(late),
+        Err(Violation::new(
+            &name,
+            format!("still working at the deadline: {}", late.join(", ")),
         )
+        .resources(late))
     })
 }
 
@@ -136,6 +137,9 @@ fn scenario(name: &str) -> Scenario {
         .check(checks::actors_ok())
         .check(within_deadline())
         .max_sim_time(Duration::from_millis(DEADLINE_MS + 20_000))
+        // Waiting out a one-minute window takes 60,000 steps at the default 1 ms tick; 10 ms
+        // keeps every request's order (latency is still 1 to 20 ms) at a tenth of the cost.
+        .tick(Duration::from_millis(10))
         .default_seeds(10)
 }
 

@@ -1,0 +1,147 @@
+//! The race catalog under `cargo test`: every buggy variant races (its report is a snapshot),
+//! every fixed variant stays clean, and every scenario runs the same twice on one seed.
+
+use dosim::{Expect, Scenario};
+
+/// The catalog's scenario called `name`.
+#[track_caller]
+fn scenario(name: &str) -> Scenario {
+    dosim_sims::catalog()
+        .into_iter()
+        .find(|scenario| scenario.name() == name)
+        .unwrap_or_else(|| panic!("the catalog has no scenario {name}"))
+}
+
+/// Explores `name` and checks it expects `expect`; a buggy variant's report is asserted as the
+/// snapshot `snapshots/<name>.snap`.
+#[track_caller]
+fn check(name: &str, expect: Expect) {
+    let scenario = scenario(name);
+    assert_eq!(scenario.expectation(), expect, "{name} expects {expect}");
+    scenario.explore();
+}
+
+#[test]
+fn retried_create_duplicates() {
+    check("retried_create_duplicates", Expect::Race);
+}
+
+#[test]
+fn retried_create_duplicates_fixed() {
+    check("retried_create_duplicates_fixed", Expect::Clean);
+}
+
+#[test]
+fn two_pods_create_one_volume() {
+    check("two_pods_create_one_volume", Expect::Race);
+}
+
+#[test]
+fn two_pods_create_one_volume_fixed() {
+    check("two_pods_create_one_volume_fixed", Expect::Clean);
+}
+
+#[test]
+fn two_pods_attach_one_volume() {
+    check("two_pods_attach_one_volume", Expect::Race);
+}
+
+#[test]
+fn two_pods_attach_one_volume_fixed() {
+    check("two_pods_attach_one_volume_fixed", Expect::Clean);
+}
+
+#[test]
+fn reserved_ip_failover() {
+    check("reserved_ip_failover", Expect::Race);
+}
+
+#[test]
+fn reserved_ip_failover_fixed() {
+    check("reserved_ip_failover_fixed", Expect::Clean);
+}
+
+#[test]
+fn pending_event() {
+    check("pending_event", Expect::Race);
+}
+
+#[test]
+fn pending_event_fixed() {
+    check("pending_event_fixed", Expect::Clean);
+}
+
+#[test]
+fn retry_storm() {
+    check("retry_storm", Expect::Race);
+}
+
+#[test]
+fn retry_storm_fixed() {
+    check("retry_storm_fixed", Expect::Clean);
+}
+
+#[test]
+fn delete_races_attach() {
+    check("delete_races_attach", Expect::Race);
+}
+
+#[test]
+fn delete_races_attach_fixed() {
+    check("delete_races_attach_fixed", Expect::Clean);
+}
+
+#[test]
+fn every_race_has_its_fix_side_by_side() {
+    let names: Vec<(String, Expect)> = dosim_sims::catalog()
+        .iter()
+        .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
+        .collect();
+    assert_eq!(names.len(), 14, "{names:?}");
+    for pair in names.chunks(2) {
+        let [(buggy, buggy_expect), (fixed, fixed_expect)] = pair else {
+            unreachable!("fourteen names make seven pairs")
+        };
+        assert_eq!(*buggy_expect, Expect::Race, "{buggy}");
+        assert_eq!(*fixed_expect, Expect::Clean, "{fixed}");
+        assert_eq!(*fixed, format!("{buggy}_fixed"));
+    }
+}
+
+#[test]
+fn a_seed_runs_the_same_twice() {
+    for scenario in dosim_sims::catalog() {
+        for seed in 0..2 {
+            let first = scenario.run_seed(seed);
+            let second = scenario.run_seed(seed);
+            assert!(
+                first.sim_error.is_none(),
+                "{} seed {seed} stopped early: {:?}",
+                scenario.name(),
+                first.sim_error
+            );
+            assert!(
+                !first.ops.is_empty(),
+                "{} seed {seed} sent no requests",
+                scenario.name()
+            );
+            assert_eq!(
+                first.trace(),
+                second.trace(),
+                "{} seed {seed} ran two ways",
+                scenario.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn different_seeds_take_different_paths() {
+    for name in ["two_pods_attach_one_volume", "delete_races_attach"] {
+        let scenario = scenario(name);
+        let hashes: std::collections::BTreeSet<u64> = (0..8)
+            .map(|seed| scenario.run_seed(seed).trace_hash())
+            .collect();
+        assert!(hashes.len() > 1, "{name}: eight seeds gave one trace");
+    }
+}
