@@ -1,4 +1,5 @@
 //! End-to-end tests: real clients against `dosim serve`, the CLI, determinism.
 
+mod cli;
 mod client;
 mod python;
