@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::outcome::{ActorResult, RunOutcome};
 
 /// A check that failed: which, why, and the resources involved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Violation {
     /// The check's name, e.g. `every actor finished Ok`.
     pub check: String,

@@ -6,10 +6,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::explore::{explore_seeds, Exploration};
+use std::path::PathBuf;
+
+use crate::explore::explore_seeds_jobs;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::seed::{parse_seed, Seeds};
+use crate::sweep::{ExploreRow, Shard};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -41,6 +44,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Seeds per second of every scenario, against bare turmoil and hyper with the same hosts and requests.
     Bench(BenchArgs),
+    /// Merges the JSON results of several `explore` runs (the shards of one sweep) into one.
+    Merge(MergeArgs),
 }
 
 /// `dosim list`.
@@ -59,6 +64,28 @@ pub struct ExploreArgs {
     /// Seeds to run, `A..B` (default: each scenario's default sweep).
     #[arg(long, value_parser = parse_seeds)]
     pub seeds: Option<Seeds>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Threads to run seeds on (default: one per core). The results do not depend on it.
+    #[arg(long, value_parser = crate::explore::parse_jobs)]
+    pub jobs: Option<usize>,
+    /// Runs only shard K of N: the Kth of N contiguous blocks of the seed range, for a CI matrix.
+    /// `dosim merge` joins the shards' JSON results.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Writes each failing seed's report (`<scenario>-seed-<N>.txt`) and result (`.json`) into
+    /// this folder, creating it.
+    #[arg(long, value_name = "DIR")]
+    pub save_failures: Option<PathBuf>,
+}
+
+/// `dosim merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results of `dosim explore --format json`, one file per shard.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -97,6 +124,15 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
     text.parse()
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
+/// The default thread count: one per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// The whole command line for a binary whose scenarios are `scenarios`: parses the arguments,
 /// runs the command, and returns the exit status.
 ///
@@ -118,6 +154,7 @@ pub fn run(command: Command, scenarios: &[Scenario]) -> ExitCode {
         Command::Explore(args) => explore(&args, scenarios),
         Command::Replay(args) => replay(&args, scenarios),
         Command::Bench(args) => crate::bench::bench(&args, scenarios),
+        Command::Merge(args) => merge(&args),
     }
 }
 
@@ -128,6 +165,7 @@ pub fn run_status(command: Command, scenarios: &[Scenario]) -> u8 {
         Command::Explore(args) => status(explore(&args, scenarios)),
         Command::Replay(args) => status(replay(&args, scenarios)),
         Command::Bench(args) => status(crate::bench::bench(&args, scenarios)),
+        Command::Merge(args) => status(merge(&args)),
     }
 }
 
@@ -202,14 +240,6 @@ pub(crate) fn select<'a>(
         .collect()
 }
 
-#[derive(Serialize)]
-struct ExploreRow {
-    #[serde(flatten)]
-    exploration: Exploration,
-    matches_expectation: bool,
-    seeds_per_second: f64,
-}
-
 fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
     let selected = match select(&args.sims, scenarios) {
         Ok(selected) => selected,
@@ -218,16 +248,27 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &args.save_failures {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            eprintln!("error: --save-failures: {}: {error}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
     let mut rows = Vec::new();
     for scenario in selected {
         let seeds = args
             .seeds
             .clone()
             .unwrap_or(Seeds(0..scenario.seeds_default));
+        let seeds = match args.shard {
+            Some(shard) => shard.seeds(&seeds),
+            None => seeds,
+        };
         let total = seeds.len();
         let started = crate::bench::WallClock::start();
         let mut stderr = std::io::stderr();
-        let exploration = explore_seeds(scenario, &seeds, |run| {
+        let exploration = explore_seeds_jobs(scenario, &seeds, jobs, |run| {
             if run == 1 || run % 10 == 0 || run == total {
                 let _ = write!(stderr, "\rexplore {}: {run}/{total} seeds", scenario.name());
                 let _ = stderr.flush();
@@ -240,25 +281,44 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
             exploration.seeds_run,
             exploration.found
         );
-        let seconds = started.elapsed_s();
-        let seeds_per_second = if seconds > 0.0 {
-            exploration.seeds_run as f64 / seconds
-        } else {
-            0.0
-        };
-        rows.push(ExploreRow {
-            matches_expectation: exploration.matches_expectation(),
-            exploration,
-            seeds_per_second,
-        });
+        rows.push(ExploreRow::new(exploration, started.elapsed_s()));
     }
+    if let Some(dir) = &args.save_failures {
+        match crate::sweep::save_failures(dir, &rows) {
+            Ok(written) => {
+                for path in written {
+                    eprintln!("saved {}", path.display());
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    print_rows(&rows, args.format)
+}
+
+fn merge(args: &MergeArgs) -> ExitCode {
+    let merged = crate::sweep::read_results(&args.results).and_then(crate::sweep::merge);
+    match merged {
+        Ok(rows) => print_rows(&rows, args.format),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints explore results; exit 0 exactly when every one matches its expectation.
+fn print_rows(rows: &[ExploreRow], format: Format) -> ExitCode {
     let all_match = rows.iter().all(|row| row.matches_expectation);
-    match args.format {
+    match format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&rows).expect("explorations serialize")
+            serde_json::to_string_pretty(rows).expect("explorations serialize")
         ),
-        Format::Text => print!("{}", explore_table(&rows)),
+        Format::Text => print!("{}", explore_table(rows)),
     }
     if all_match {
         ExitCode::SUCCESS

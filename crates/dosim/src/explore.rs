@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::Report;
 use crate::scenario::Scenario;
@@ -16,7 +16,7 @@ pub const ENV_SEEDS: &str = "DOSIM_SEEDS";
 pub const ENV_SEED: &str = "DOSIM_SEED";
 
 /// What exploring a scenario found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Found {
     /// Some seed broke a check, and re-running it gave the same trace.
@@ -41,7 +41,7 @@ impl std::fmt::Display for Found {
 }
 
 /// The result of sweeping a range of seeds over one scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exploration {
     /// The scenario's name.
     pub scenario: String,
@@ -80,14 +80,31 @@ impl Exploration {
     }
 }
 
+/// The environment variable that sets how many threads `explore()` uses inside `cargo test`.
+pub const ENV_JOBS: &str = "DOSIM_JOBS";
+
+/// The most threads one sweep may use.
+pub const JOBS_MAX: usize = 1024;
+
 /// Runs `seeds` over `scenario` until one breaks a check, re-running that seed to make sure
 /// its trace repeats. `progress` is called after each seed with the number run so far.
 ///
 /// The first seed is always run twice, so every sweep also tests that the scenario is
 /// deterministic, even one that finds nothing.
-pub fn explore_seeds(
+pub fn explore_seeds(scenario: &Scenario, seeds: &Seeds, progress: impl FnMut(u64)) -> Exploration {
+    explore_seeds_jobs(scenario, seeds, 1, progress)
+}
+
+/// [`explore_seeds`] on `jobs` threads, each running its own simulation.
+///
+/// The result is the same as on one thread: threads take seeds in ascending order, a failure
+/// stops them from taking larger seeds, and the smallest failing seed wins, whichever thread
+/// finishes first. `seeds_run` counts the seeds a one-thread sweep would have run; threads may
+/// have run a few more past the failure, and only the wall-clock rate shows it.
+pub fn explore_seeds_jobs(
     scenario: &Scenario,
     seeds: &Seeds,
+    jobs: usize,
     mut progress: impl FnMut(u64),
 ) -> Exploration {
     let mut exploration = Exploration {
@@ -105,39 +122,139 @@ pub fn explore_seeds(
         exploration.problem = Some(error);
         return exploration;
     }
-    for seed in seeds.0.clone() {
-        let outcome = scenario.run_seed(seed);
-        exploration.seeds_run += 1;
-        progress(exploration.seeds_run);
-        let violations = scenario.verdict(&outcome);
-        let first = seed == seeds.0.start;
-        if violations.is_empty() && !first {
-            continue;
-        }
-        let again = scenario.run_seed(seed);
-        let (hash, hash_again) = (outcome.trace_hash(), again.trace_hash());
-        if hash != hash_again {
-            exploration.found = Found::Nondeterministic;
+    let total = seeds.len();
+    let jobs = jobs
+        .clamp(1, JOBS_MAX)
+        .min(usize::try_from(total).unwrap_or(usize::MAX).max(1));
+    let failure = if jobs == 1 {
+        sweep_sequential(scenario, seeds, &mut progress)
+    } else {
+        sweep_parallel(scenario, seeds, jobs, &mut progress)
+    };
+    match failure {
+        None => exploration.seeds_run = total,
+        Some((seed, verdict)) => {
+            exploration.seeds_run = seed - seeds.0.start + 1;
             exploration.first_failing_seed = Some(seed);
-            exploration.problem = Some(nondeterminism(
-                scenario.name(),
-                seed,
-                &outcome.trace(),
-                &again.trace(),
-                hash,
-                hash_again,
-            ));
-            return exploration;
+            match verdict {
+                SeedVerdict::Clean => unreachable!("only failures are returned"),
+                SeedVerdict::Race(report) => {
+                    exploration.found = Found::Race;
+                    exploration.report = Some(*report);
+                }
+                SeedVerdict::Nondeterministic(problem) => {
+                    exploration.found = Found::Nondeterministic;
+                    exploration.problem = Some(problem);
+                }
+            }
         }
-        if violations.is_empty() {
-            continue;
-        }
-        exploration.found = Found::Race;
-        exploration.first_failing_seed = Some(seed);
-        exploration.report = Some(Report::new(&outcome, scenario.expectation(), violations));
-        return exploration;
     }
     exploration
+}
+
+/// What one seed showed.
+enum SeedVerdict {
+    Clean,
+    Race(Box<Report>),
+    Nondeterministic(String),
+}
+
+/// Runs one seed, and runs it again when it fails or is the sweep's first seed, to tell a race
+/// from nondeterminism.
+fn judge(scenario: &Scenario, first_seed: u64, seed: u64) -> SeedVerdict {
+    let outcome = scenario.run_seed(seed);
+    let violations = scenario.verdict(&outcome);
+    if violations.is_empty() && seed != first_seed {
+        return SeedVerdict::Clean;
+    }
+    let again = scenario.run_seed(seed);
+    let (hash, hash_again) = (outcome.trace_hash(), again.trace_hash());
+    if hash != hash_again {
+        return SeedVerdict::Nondeterministic(nondeterminism(
+            scenario.name(),
+            seed,
+            &outcome.trace(),
+            &again.trace(),
+            hash,
+            hash_again,
+        ));
+    }
+    if violations.is_empty() {
+        return SeedVerdict::Clean;
+    }
+    SeedVerdict::Race(Box::new(Report::new(
+        &outcome,
+        scenario.expectation(),
+        violations,
+    )))
+}
+
+fn sweep_sequential(
+    scenario: &Scenario,
+    seeds: &Seeds,
+    progress: &mut impl FnMut(u64),
+) -> Option<(u64, SeedVerdict)> {
+    for (run, seed) in seeds.0.clone().enumerate() {
+        let verdict = judge(scenario, seeds.0.start, seed);
+        progress(run as u64 + 1);
+        if !matches!(verdict, SeedVerdict::Clean) {
+            return Some((seed, verdict));
+        }
+    }
+    None
+}
+
+fn sweep_parallel(
+    scenario: &Scenario,
+    seeds: &Seeds,
+    jobs: usize,
+    progress: &mut impl FnMut(u64),
+) -> Option<(u64, SeedVerdict)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    // Offsets, not seeds, so that a range ending at u64::MAX cannot wrap the counter.
+    let next_offset = AtomicU64::new(0);
+    let smallest_failure = AtomicU64::new(u64::MAX);
+    let (sender, receiver) = std::sync::mpsc::channel::<(u64, SeedVerdict)>();
+    let (start, total) = (seeds.0.start, seeds.len());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let (next_offset, smallest_failure) = (&next_offset, &smallest_failure);
+            scope.spawn(move || loop {
+                let offset = next_offset.fetch_add(1, Ordering::SeqCst);
+                if offset >= total {
+                    break;
+                }
+                let seed = start + offset;
+                // Seeds past a known failure cannot change the result.
+                if seed > smallest_failure.load(Ordering::SeqCst) {
+                    break;
+                }
+                let verdict = judge(scenario, start, seed);
+                if !matches!(verdict, SeedVerdict::Clean) {
+                    smallest_failure.fetch_min(seed, Ordering::SeqCst);
+                }
+                if sender.send((seed, verdict)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        let mut run = 0u64;
+        let mut first: Option<(u64, SeedVerdict)> = None;
+        for (seed, verdict) in receiver {
+            run += 1;
+            progress(run);
+            if matches!(verdict, SeedVerdict::Clean) {
+                continue;
+            }
+            if first.as_ref().is_none_or(|(best, _)| seed < *best) {
+                first = Some((seed, verdict));
+            }
+        }
+        first
+    })
 }
 
 /// Describes two runs of one seed that differ, naming the first line where they part.
@@ -182,6 +299,25 @@ pub fn seeds_from_env(default_count: u64) -> Result<(Seeds, bool), String> {
     Ok((Seeds(0..default_count), false))
 }
 
+/// How many threads a `cargo test` sweep uses: `DOSIM_JOBS`, or one, since `cargo test` already
+/// runs tests on every core.
+pub fn jobs_from_env() -> Result<usize, String> {
+    match std::env::var(ENV_JOBS) {
+        Err(_) => Ok(1),
+        Ok(text) => parse_jobs(&text).map_err(|error| format!("{ENV_JOBS}: {error}")),
+    }
+}
+
+/// Parses a thread count: a whole number from 1 to [`JOBS_MAX`].
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(jobs) if (1..=JOBS_MAX).contains(&jobs) => Ok(jobs),
+        _ => Err(format!(
+            "`{text}` is not a thread count: write a whole number from 1 to {JOBS_MAX}"
+        )),
+    }
+}
+
 impl Scenario {
     /// Explores the scenario inside a `#[test]`, panicking with the report when the outcome
     /// differs from the expectation.
@@ -194,6 +330,7 @@ impl Scenario {
     ///   scenario, in the `snapshots/` folder next to the calling test. Review new or changed
     ///   reports with `cargo insta review`; with `CI` set, insta never writes them.
     /// - A seed whose two runs differ fails the test as nondeterminism, never as a race.
+    /// - `DOSIM_JOBS=N` runs the sweep on `N` threads (default one); the result does not change.
     #[track_caller]
     pub fn explore(&self) {
         let caller = std::panic::Location::caller();
@@ -206,7 +343,11 @@ impl Scenario {
             let report = Report::new(&outcome, self.expect, self.verdict(&outcome));
             println!("{}", report.to_text());
         }
-        let exploration = explore_seeds(self, &seeds, |_| {});
+        let jobs = match jobs_from_env() {
+            Ok(jobs) => jobs,
+            Err(error) => panic!("{error}"),
+        };
+        let exploration = explore_seeds_jobs(self, &seeds, jobs, |_| {});
         match (exploration.found, self.expect) {
             (Found::Invalid | Found::Nondeterministic, _) => {
                 panic!("{}", exploration.problem.unwrap_or_default());

@@ -67,7 +67,7 @@ pub struct Op {
 }
 
 /// Something the harness or the server injected into the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InjectedFault {
     /// Simulated milliseconds since the run started.
     pub at_ms: u64,
@@ -76,7 +76,7 @@ pub struct InjectedFault {
     /// What it applied to: hosts, or the request (`POST /v2/droplets`, request id).
     pub target: String,
     /// More detail, such as how long it lasted.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
 

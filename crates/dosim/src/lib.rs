@@ -21,6 +21,7 @@ pub mod report;
 pub mod scenario;
 pub mod seed;
 pub mod state;
+pub mod sweep;
 pub mod transport;
 
 pub use actor::{Actor, ActorRng};
@@ -37,7 +38,7 @@ pub use dosim_client::{self as client, Client};
 pub use dosim_cloud::{self as cloud, Cloud, CloudConfig};
 
 /// What a scenario expects exploring it to find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expect {
     /// Some seed must break a check: the buggy variant of a race.
@@ -59,7 +60,7 @@ impl fmt::Display for Expect {
 ///
 /// Only `random` exists today: every decision (host order, message latency, injected faults)
 /// comes from the seed. Priority-based and exhaustive strategies fit in here later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Decisions drawn uniformly at random from the seed.

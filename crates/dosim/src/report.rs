@@ -12,7 +12,7 @@ pub const TIMELINE_LINES_MAX: usize = 60;
 
 /// One seed's verdict, ready to print or serialize. Holds no wall-clock time and no
 /// addresses, so the same seed renders the same bytes on every run and machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Report {
     /// The scenario's name.
     pub scenario: String,
