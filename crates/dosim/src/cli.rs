@@ -102,6 +102,10 @@ pub struct ReplayArgs {
     /// Prints the full trace instead of the report.
     #[arg(long)]
     pub trace: bool,
+    /// Allows only these injected faults, as a report's `replay minimal` line lists them
+    /// (`drop.0.0,net.1`, or `none`); every other fault decision is forced off.
+    #[arg(long, value_name = "FAULTS", value_parser = parse_fault_set)]
+    pub faults: Option<crate::shrink::FaultSet>,
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -125,6 +129,10 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
+fn parse_fault_set(text: &str) -> Result<crate::shrink::FaultSet, String> {
     text.parse()
 }
 
@@ -406,12 +414,28 @@ fn replay(args: &ReplayArgs, scenarios: &[Scenario]) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    let outcome = scenario.run_seed(args.seed);
-    if args.trace {
-        print!("{}", outcome.trace());
-        return ExitCode::SUCCESS;
-    }
-    let report = Report::new(&outcome, scenario.expectation(), scenario.verdict(&outcome));
+    let report = match &args.faults {
+        Some(faults) => {
+            let outcome = scenario.run_seed_with_faults(args.seed, faults);
+            if args.trace {
+                print!("{}", outcome.trace());
+                return ExitCode::SUCCESS;
+            }
+            let mut report =
+                Report::new(&outcome, scenario.expectation(), scenario.verdict(&outcome));
+            report.replay = vec![format!(
+                "dosim replay {} --seed {} --faults {faults}",
+                scenario.name(),
+                args.seed
+            )];
+            report
+        }
+        None if args.trace => {
+            print!("{}", scenario.run_seed(args.seed).trace());
+            return ExitCode::SUCCESS;
+        }
+        None => scenario.report(args.seed),
+    };
     match args.format {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", report.to_text()),

@@ -162,7 +162,7 @@ enum SeedVerdict {
 /// Runs one seed, and runs it again when it fails or is the sweep's first seed, to tell a race
 /// from nondeterminism.
 fn judge(scenario: &Scenario, first_seed: u64, seed: u64) -> SeedVerdict {
-    let outcome = scenario.run_seed(seed);
+    let (outcome, fired) = scenario.run_recorded(seed, None);
     let violations = scenario.verdict(&outcome);
     if violations.is_empty() && seed != first_seed {
         return SeedVerdict::Clean;
@@ -182,10 +182,8 @@ fn judge(scenario: &Scenario, first_seed: u64, seed: u64) -> SeedVerdict {
     if violations.is_empty() {
         return SeedVerdict::Clean;
     }
-    SeedVerdict::Race(Box::new(Report::new(
-        &outcome,
-        scenario.expectation(),
-        violations,
+    SeedVerdict::Race(Box::new(crate::shrink::shrunk_report(
+        scenario, &outcome, &fired, violations,
     )))
 }
 
@@ -339,9 +337,7 @@ impl Scenario {
             Err(error) => panic!("{error}"),
         };
         if replay {
-            let outcome = self.run_seed(seeds.0.start);
-            let report = Report::new(&outcome, self.expect, self.verdict(&outcome));
-            println!("{}", report.to_text());
+            println!("{}", self.report(seeds.0.start).to_text());
         }
         let jobs = match jobs_from_env() {
             Ok(jobs) => jobs,

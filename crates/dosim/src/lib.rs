@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod report;
 pub mod scenario;
 pub mod seed;
+pub mod shrink;
 pub mod state;
 pub mod sweep;
 pub mod transport;

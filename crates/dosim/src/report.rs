@@ -38,6 +38,10 @@ pub struct Report {
     pub trace_hash: String,
     /// How to replay this seed.
     pub replay: Vec<String>,
+    /// The fewest injected faults under which the first failed check still fails; present in
+    /// the reports of races that `explore` and `replay` show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimal: Option<crate::shrink::Minimal>,
 }
 
 impl Report {
@@ -60,6 +64,7 @@ impl Report {
             sim_ms: outcome.sim_ms,
             trace_hash: format!("{:016x}", outcome.trace_hash()),
             replay: replay_lines(&outcome.scenario, outcome.seed),
+            minimal: None,
         }
     }
 
@@ -73,8 +78,8 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report holds only strings and numbers")
     }
 
-    /// The report as text. The first lines say what failed, on which resources; then come the
-    /// faults, the timeline, the final state and the replay line.
+    /// The report as text. The first lines say which faults the failure needs at least, then
+    /// what failed, on which resources; then come the faults, the timeline, the final state and the replay line.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let verdict = if self.is_race() { "race in" } else { "clean:" };
@@ -82,6 +87,12 @@ impl Report {
             "{verdict} {}, seed {} ({})\n",
             self.scenario, self.seed, self.strategy
         ));
+        if let Some(minimal) = &self.minimal {
+            for line in minimal.lines() {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
         for violation in &self.violations {
             out.push_str(&format!("  check failed: {}\n", violation.check));
             for line in violation.message.lines() {

@@ -1,5 +1,6 @@
 //! Scenarios: the initial cloud, the fault plan, the actors and services, the checks, and one seed's run.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::checks::{Check, Violation};
 use crate::history::{InjectedFault, Recorder};
 use crate::outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
 use crate::seed::{self, Stream};
+use crate::shrink::{FaultId, FiredFault};
 use crate::{Expect, Strategy};
 
 /// The token of the scenario's account: well formed (`dop_v1_` and 64 hex digits), and fixed,
@@ -333,7 +335,17 @@ impl Scenario {
 
     /// Runs one seed and returns everything it produced. Checks are not run; see [`Scenario::verdict`].
     pub fn run_seed(&self, seed: u64) -> RunOutcome {
-        run(self, seed)
+        run(self, seed, None).0
+    }
+
+    /// Runs one seed, with only the faults in `allowed` able to fire when it is given, and
+    /// returns the faults that fired.
+    pub(crate) fn run_recorded(
+        &self,
+        seed: u64,
+        allowed: Option<&BTreeSet<FaultId>>,
+    ) -> (RunOutcome, Vec<FiredFault>) {
+        run(self, seed, allowed)
     }
 
     /// Runs the checks over an outcome and returns the violations, in check order.
@@ -429,13 +441,19 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// A scheduled network fault, with its start drawn from the seed.
 struct ScheduledNetFault {
     fault: NetFault,
+    index: usize,
+    enabled: bool,
     start_ms: u64,
     end_ms: u64,
     started: bool,
     ended: bool,
 }
 
-fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
+fn run(
+    scenario: &Scenario,
+    seed: u64,
+    allowed: Option<&BTreeSet<FaultId>>,
+) -> (RunOutcome, Vec<FiredFault>) {
     let strategy = Strategy::Random;
     let empty = |error: String| RunOutcome {
         scenario: scenario.name.clone(),
@@ -454,28 +472,45 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
         ops_dropped: 0,
     };
     if let Err(error) = scenario.validate() {
-        return empty(error);
+        return (empty(error), Vec::new());
     }
 
     let clock = Arc::new(TurmoilClock::default());
+    let server_seed = seed::derive(seed, Stream::Cloud);
     let server = dosim_api::Server::new(dosim_api::ServerConfig {
-        seed: seed::derive(seed, Stream::Cloud),
+        seed: server_seed,
         cloud: scenario.cloud_config.clone(),
         faults: scenario.faults.clone(),
         base_url: Some(crate::net::API_BASE_URL.to_owned()),
         clock: clock.clone(),
         ..Default::default()
     });
+    // Draws as the server's own decider would, and records what fired for shrinking.
+    let fired_decisions = crate::shrink::FiredDecisions::default();
+    server.set_fault_decider(Box::new(crate::shrink::RecordingDecider::new(
+        server_seed,
+        allowed.map(|allowed| {
+            allowed
+                .iter()
+                .copied()
+                .filter(|id| matches!(id, FaultId::Server { .. }))
+                .collect()
+        }),
+        fired_decisions.clone(),
+    )));
     for setup in &scenario.setup {
         let setup = setup.clone();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             server.with_account(TOKEN, |cloud| setup(cloud))
         }));
         if let Err(panic) = result {
-            return empty(format!(
-                "the scenario's cloud setup panicked: {}",
-                crate::panic_message(&*panic)
-            ));
+            return (
+                empty(format!(
+                    "the scenario's cloud setup panicked: {}",
+                    crate::panic_message(&*panic)
+                )),
+                Vec::new(),
+            );
         }
     }
     let initial_state = crate::state::snapshot(&server, TOKEN);
@@ -567,7 +602,8 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     let mut scheduled: Vec<ScheduledNetFault> = scenario
         .net_faults
         .iter()
-        .map(|fault| {
+        .enumerate()
+        .map(|(index, fault)| {
             let jitter_ms = u64::try_from(fault.jitter.as_millis()).unwrap_or(u64::MAX);
             let offset_ms = if jitter_ms == 0 {
                 0
@@ -581,6 +617,9 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
                 .saturating_add(u64::try_from(fault.lasting.as_millis()).unwrap_or(u64::MAX));
             ScheduledNetFault {
                 fault: fault.clone(),
+                index,
+                // Every start is drawn above, allowed or not, so the stream stays aligned.
+                enabled: allowed.is_none_or(|allowed| allowed.contains(&FaultId::Net { index })),
                 start_ms,
                 end_ms,
                 started: false,
@@ -591,9 +630,10 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
 
     let mut steps = 0u64;
     let mut sim_error = None;
+    let mut fired = Vec::new();
     loop {
         let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
-        apply_net_faults(&sim, &mut scheduled, now_ms, &recorder);
+        apply_net_faults(&sim, &mut scheduled, now_ms, &recorder, &mut fired);
         steps += 1;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step())) {
             Ok(Ok(true)) => break,
@@ -629,7 +669,17 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     let recorded = recorder.snapshot();
     let mut faults = recorded.faults;
     let mut server_ops = Vec::new();
-    for entry in server.history() {
+    let history = server.history();
+    for (id, request_seq) in fired_decisions.lock().iter() {
+        let entry = history.iter().find(|entry| entry.seq == *request_seq);
+        fired.push(crate::shrink::describe_server_fault(
+            *id,
+            entry,
+            &scenario.faults,
+        ));
+    }
+    fired.sort_by_key(|fault| fault.at_ms);
+    for entry in history {
         // Latency is on nearly every request; the history keeps it, the fault list keeps the
         // faults that change what a client sees.
         if let Some(fault) = entry
@@ -674,7 +724,7 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
         sim_error = service_errors.lock().first().cloned();
     }
 
-    RunOutcome {
+    let outcome = RunOutcome {
         scenario: scenario.name.clone(),
         seed,
         strategy,
@@ -689,7 +739,8 @@ fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
         steps,
         sim_error,
         ops_dropped: recorded.ops_dropped,
-    }
+    };
+    (outcome, fired)
 }
 
 fn apply_net_faults(
@@ -697,11 +748,27 @@ fn apply_net_faults(
     scheduled: &mut [ScheduledNetFault],
     now_ms: u64,
     recorder: &Recorder,
+    fired: &mut Vec<FiredFault>,
 ) {
-    for entry in scheduled.iter_mut() {
+    for entry in scheduled.iter_mut().filter(|entry| entry.enabled) {
         let (a, b) = (entry.fault.a.as_str(), entry.fault.b.as_str());
         if !entry.started && now_ms >= entry.start_ms {
             entry.started = true;
+            let lasting = crate::report::seconds(entry.end_ms - entry.start_ms);
+            fired.push(FiredFault {
+                id: FaultId::Net { index: entry.index },
+                at_ms: now_ms,
+                sentence: match entry.fault.kind {
+                    NetFaultKind::Partition => format!(
+                        "the network between {a} and {b} was cut at {} for {lasting}",
+                        crate::report::seconds(now_ms)
+                    ),
+                    NetFaultKind::Hold => format!(
+                        "messages between {a} and {b} were held at {} for {lasting}",
+                        crate::report::seconds(now_ms)
+                    ),
+                },
+            });
             let kind = match entry.fault.kind {
                 NetFaultKind::Partition => {
                     sim.partition(a, b);

@@ -174,9 +174,13 @@ fn a_race_report_starts_with_the_race_and_ends_with_the_replay_line() {
             report.seed
         )
     );
-    assert_eq!(lines[1], "  check failed: every actor finished Ok");
+    assert_eq!(
+        lines[1],
+        "  minimal: no faults needed; the interleaving alone breaks the check"
+    );
+    assert_eq!(lines[2], "  check failed: every actor finished Ok");
     assert!(
-        lines[2].contains("409"),
+        lines[3].contains("409"),
         "the failure names the 409: {text}"
     );
     assert!(
@@ -187,11 +191,7 @@ fn a_race_report_starts_with_the_race_and_ends_with_the_replay_line() {
         "{text}"
     );
     // The same seed replays to the same bytes.
-    let again = scenario.run_seed(report.seed);
-    assert_eq!(
-        dosim::Report::new(&again, Expect::Race, scenario.verdict(&again)).to_text(),
-        text
-    );
+    assert_eq!(scenario.report(report.seed).to_text(), text);
 }
 
 #[test]
@@ -220,6 +220,17 @@ fn a_lost_response_leaves_an_orphan_nobody_knows() {
             .any(|fault| fault.kind.starts_with("commit, then reset")),
         "{:?}",
         report.faults
+    );
+    let minimal = report.minimal.as_ref().expect("a race report is shrunk");
+    assert_eq!(
+        minimal.faults,
+        ["the response to pod-0's POST /v2/droplets was lost after commit (reset)"]
+    );
+    assert!(
+        report.to_text().lines().nth(1).is_some_and(|line| line
+            == "  minimal: 1 fault needed: the response to pod-0's POST /v2/droplets was lost after commit (reset)"),
+        "{}",
+        report.to_text()
     );
 }
 
