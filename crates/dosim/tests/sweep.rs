@@ -319,3 +319,47 @@ fn bad_sweep_flags_name_the_flag() {
     check_bad_flag(&["dosim", "explore", "--jobs", "many"], "thread count");
     check_bad_flag(&["dosim", "merge"], "<RESULTS>");
 }
+
+/// The `dosim` command lines of `docs/nightly-fuzz.yml`, with the workflow's variables filled
+/// in: `explore … --shard "$SHARD/$SHARDS" …` and `merge results/*.json …`.
+fn workflow_command_lines() -> Vec<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nightly-fuzz.yml");
+    let workflow = std::fs::read_to_string(&path).expect("docs/nightly-fuzz.yml exists");
+    let joined = workflow.replace("\\\n", " ");
+    joined
+        .lines()
+        .filter_map(|line| line.split_once("cargo run --release --locked -- "))
+        .map(|(_, args)| {
+            let args = args
+                .split(['>', '|'])
+                .next()
+                .expect("split yields one part")
+                .replace("\"$SEEDS\"", "0..100")
+                .replace("\"$SHARD/$SHARDS\"", "3/8")
+                .replace(
+                    "results/*.json",
+                    "results/result-1.json results/result-2.json",
+                );
+            std::iter::once("dosim".to_owned())
+                .chain(args.split_whitespace().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_nightly_workflow_uses_flags_that_exist() {
+    let lines = workflow_command_lines();
+    let commands: Vec<&str> = lines.iter().map(|line| line[1].as_str()).collect();
+    assert_eq!(
+        commands,
+        ["explore", "merge", "merge", "merge"],
+        "{lines:?}"
+    );
+    for line in &lines {
+        assert!(!line.iter().any(|arg| arg.contains('$')), "{line:?}");
+        if let Err(error) = <dosim::cli::Cli as clap::Parser>::try_parse_from(line) {
+            panic!("{line:?}: {error}");
+        }
+    }
+}
