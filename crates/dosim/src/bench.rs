@@ -29,6 +29,9 @@ impl WallClock {
     }
 }
 
+/// How many seeds the benchmark tries when looking for a race scenario's first failure.
+pub const FIRST_FAILURE_SEEDS_MAX: u64 = 1000;
+
 /// One scenario's measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRow {
@@ -40,8 +43,16 @@ pub struct BenchRow {
     pub hosts: usize,
     /// HTTP requests per seed (in seed 0's run).
     pub requests: usize,
-    /// Seeds per wall-clock second through dosim.
+    /// Seeds per wall-clock second through dosim, on one thread.
     pub seeds_per_second: f64,
+    /// Threads of the parallel measurement (`--jobs`).
+    pub jobs: usize,
+    /// Seeds per wall-clock second through dosim on `jobs` threads, one simulation each.
+    pub seeds_per_second_jobs: f64,
+    /// For a scenario that expects a race: how many seeds from 0 the random strategy ran until
+    /// the first one broke a check (at most [`FIRST_FAILURE_SEEDS_MAX`]; `None` if none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seeds_to_first_failure: Option<u64>,
     /// Seeds per wall-clock second of bare turmoil + hyper with the same hosts and requests.
     pub floor_seeds_per_second: f64,
     /// How many times slower dosim is than the floor.
@@ -66,6 +77,10 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
         }
     };
     let seeds = args.seeds.clamp(1, 100_000);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(crate::cli::default_jobs)
+        .clamp(1, crate::explore::JOBS_MAX);
     let mut rows = Vec::new();
     for scenario in selected {
         if let Err(error) = scenario.validate() {
@@ -73,10 +88,21 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
             continue;
         }
         eprint!("\rbench {} …", scenario.name());
-        rows.push(measure(scenario, seeds));
+        let mut row = measure_jobs(scenario, seeds, jobs);
+        if scenario.expectation() == crate::Expect::Race {
+            let exploration = crate::explore::explore_seeds_jobs(
+                scenario,
+                &crate::Seeds(0..FIRST_FAILURE_SEEDS_MAX),
+                jobs,
+                |_| {},
+            );
+            row.seeds_to_first_failure =
+                (exploration.found == crate::explore::Found::Race).then_some(exploration.seeds_run);
+        }
+        rows.push(row);
     }
     eprint!("\rbench provisioning …");
-    let provisioning = measure(&provisioning_scenario(), seeds.min(5));
+    let provisioning = measure_jobs(&provisioning_scenario(), seeds.min(5), jobs);
     eprintln!("\rbench done.              ");
     let result = BenchResult {
         scenarios: rows,
@@ -93,6 +119,10 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                 "hosts",
                 "requests",
                 "seeds/s",
+                "jobs",
+                "seeds/s (jobs)",
+                "speedup",
+                "seeds to failure (random)",
                 "floor seeds/s",
                 "floor/dosim",
                 "sim s/wall s",
@@ -109,6 +139,26 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                     row.hosts.to_string(),
                     row.requests.to_string(),
                     format!("{:.1}", row.seeds_per_second),
+                    row.jobs.to_string(),
+                    format!("{:.1}", row.seeds_per_second_jobs),
+                    format!(
+                        "{:.2}",
+                        if row.seeds_per_second > 0.0 {
+                            row.seeds_per_second_jobs / row.seeds_per_second
+                        } else {
+                            0.0
+                        }
+                    ),
+                    match (
+                        row.seeds_to_first_failure,
+                        row.scenario == result.provisioning.scenario,
+                    ) {
+                        (Some(seeds), _) => seeds.to_string(),
+                        (None, false) if expects_race(scenarios, &row.scenario) => {
+                            format!("none in {FIRST_FAILURE_SEEDS_MAX}")
+                        }
+                        _ => "-".to_owned(),
+                    },
                     format!("{:.1}", row.floor_seeds_per_second),
                     format!("{:.2}", row.ratio),
                     format!("{:.0}", row.sim_seconds_per_second),
@@ -120,8 +170,14 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Measures one scenario and its floor over the same number of seeds.
+/// Measures one scenario and its floor over the same number of seeds, on one thread.
 pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
+    measure_jobs(scenario, seeds, 1)
+}
+
+/// Measures one scenario and its floor over the same number of seeds, then the scenario again
+/// on `jobs` threads.
+pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
     let reference = scenario.run_seed(0);
     let per_actor: Vec<usize> = reference
         .actors
@@ -162,12 +218,22 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
         }
     };
     let (seeds_per_second, floor_seeds_per_second) = (per_second(dosim_s), per_second(floor_s));
+    let seeds_per_second_jobs = if jobs == 1 {
+        seeds_per_second
+    } else {
+        let started = WallClock::start();
+        run_on_threads(scenario, seeds, jobs);
+        per_second(started.elapsed_s())
+    };
     BenchRow {
         scenario: scenario.name().to_owned(),
         seeds,
         hosts,
         requests: reference.ops.len(),
         seeds_per_second,
+        jobs,
+        seeds_per_second_jobs,
+        seeds_to_first_failure: None,
         floor_seeds_per_second,
         ratio: if seeds_per_second > 0.0 {
             floor_seeds_per_second / seeds_per_second
@@ -180,6 +246,29 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
             0.0
         },
     }
+}
+
+fn expects_race(scenarios: &[Scenario], name: &str) -> bool {
+    scenarios
+        .iter()
+        .any(|scenario| scenario.name() == name && scenario.expectation() == crate::Expect::Race)
+}
+
+/// Runs seeds `0..seeds` on `jobs` threads, as `explore --jobs` does.
+fn run_on_threads(scenario: &Scenario, seeds: u64, jobs: usize) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let next = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::SeqCst);
+                if seed >= seeds {
+                    break;
+                }
+                scenario.run_seed(seed);
+            });
+        }
+    });
 }
 
 /// Bare turmoil + hyper: an HTTP host answering `{}` and one client per actor sending that

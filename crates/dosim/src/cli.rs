@@ -119,6 +119,9 @@ pub struct BenchArgs {
     /// Seeds per scenario.
     #[arg(long, default_value_t = 20)]
     pub seeds: u64,
+    /// Threads for the parallel measurement (default: one per core).
+    #[arg(long, value_parser = crate::explore::parse_jobs)]
+    pub jobs: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
