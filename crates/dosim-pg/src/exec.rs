@@ -1,0 +1,2997 @@
+//! Statements: parsing with sqlparser, transaction control, DDL, and DML that locks row by row and can wait part-way.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{
+    AssignmentTarget, ColumnOption, ConflictTarget, ContextModifier, Expr, FromTable, GroupByExpr,
+    LimitClause, LockType, NonBlock, ObjectType, OnConflictAction, OnInsert, OrderByKind, Query,
+    SelectItem, Set, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
+    TransactionAccessMode, TransactionIsolationLevel, TransactionMode,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::engine::{
+    unix_us, Column, Engine, LockMode, Snapshot, Step, Table, Tuple, Tx, UniqueIndex,
+};
+use crate::error::{sqlstate, PgError};
+use crate::eval::{
+    aggregate, aggregate_arg, collect_aggregates, column_type, eval, eval_condition, ident_name,
+    object_name, output_name, sql_compare, static_type, unsupported, ColumnInfo, Ctx, Flow, Res,
+    RowScope,
+};
+use crate::value::{SqlType, Value};
+use crate::{AdvisoryKey, ColumnDesc, Isolation, Notice, QueryResult, SessionId, TxId, WaitFor};
+
+/// How deep sqlparser may nest; deeper input is refused rather than overflowing the stack.
+const RECURSION_LIMIT: usize = 50;
+
+pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
+    let dialect = PostgreSqlDialect {};
+    Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| syntax_error(&e))
+}
+
+/// Turns sqlparser's message into PostgreSQL's `syntax error at or near "…"` where it names the token.
+fn syntax_error(e: &ParserError) -> PgError {
+    let text = match e {
+        ParserError::TokenizerError(t) | ParserError::ParserError(t) => t.clone(),
+        ParserError::RecursionLimitExceeded => {
+            return PgError::new("54001", "stack depth limit exceeded")
+        }
+    };
+    let near = text.split_once("found: ").map(|(_, rest)| {
+        rest.split(" at Line")
+            .next()
+            .unwrap_or(rest)
+            .trim()
+            .to_string()
+    });
+    match near {
+        Some(tok) if tok == "EOF" => {
+            PgError::new(sqlstate::SYNTAX_ERROR, "syntax error at end of input")
+        }
+        Some(tok) => PgError::new(
+            sqlstate::SYNTAX_ERROR,
+            format!("syntax error at or near \"{tok}\""),
+        ),
+        None => PgError::new(sqlstate::SYNTAX_ERROR, format!("syntax error: {text}")),
+    }
+}
+
+/// A statement part-way through, kept while its session waits.
+#[derive(Debug)]
+pub(crate) enum Current {
+    Start(Box<Statement>),
+    /// A plain SELECT that waited on an advisory lock runs again with its snapshot.
+    Restart(Box<Statement>, Snapshot),
+    Dml(Box<DmlState>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DmlKind {
+    Update,
+    Delete,
+    Lock(LockMode, Option<NonBlock>),
+    Insert,
+}
+
+#[derive(Debug)]
+pub(crate) struct DmlState {
+    stmt: Statement,
+    kind: DmlKind,
+    table_id: u64,
+    table: String,
+    snap: Snapshot,
+    /// Tuple indexes for UPDATE, DELETE and locking SELECTs; row numbers into `rows` for INSERT.
+    targets: Vec<usize>,
+    rows: Vec<Vec<Value>>,
+    pos: usize,
+    /// RETURNING rows, or a locking SELECT's locked rows before projection.
+    out: Vec<Vec<Value>>,
+    count: u64,
+    /// A locking SELECT's LIMIT and OFFSET, applied to rows as they get locked, as PostgreSQL's LockRows does.
+    limit: Option<usize>,
+    offset: usize,
+    skipped: usize,
+    /// Tuples this INSERT … ON CONFLICT DO UPDATE already updated, to refuse a second touch.
+    touched: Vec<usize>,
+}
+
+/// Where a row stands for a writer or locker, PostgreSQL's `TM_Result`.
+enum RowCheck {
+    Free,
+    Wait(TxId),
+    SelfModified,
+    Updated(usize),
+    Deleted,
+}
+
+enum UniqueCheck {
+    Ok,
+    Wait(TxId),
+    Conflict { index: usize, tuple: usize },
+}
+
+fn isolation_of(level: &TransactionIsolationLevel) -> Result<Isolation, PgError> {
+    Ok(match level {
+        TransactionIsolationLevel::ReadUncommitted | TransactionIsolationLevel::ReadCommitted => {
+            Isolation::ReadCommitted
+        }
+        TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+        TransactionIsolationLevel::Serializable => Isolation::Serializable,
+        TransactionIsolationLevel::Snapshot => {
+            return Err(PgError::new(
+                sqlstate::SYNTAX_ERROR,
+                "syntax error at or near \"SNAPSHOT\"",
+            ))
+        }
+    })
+}
+
+fn parse_isolation_text(text: &str) -> Option<Isolation> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "read uncommitted" | "read committed" => Some(Isolation::ReadCommitted),
+        "repeatable read" => Some(Isolation::RepeatableRead),
+        "serializable" => Some(Isolation::Serializable),
+        _ => None,
+    }
+}
+
+/// Parses a time setting as PostgreSQL does: a bare number is milliseconds; units `us`, `ms`, `s`, `min`, `h`, `d`.
+fn parse_duration_ms(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+fn format_duration_ms(ms: u64) -> String {
+    match ms {
+        0 => "0".to_string(),
+        _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        _ if ms % 60_000 == 0 => format!("{}min", ms / 60_000),
+        _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+}
+
+/// Settings drivers send that change nothing this engine models; SET accepts them and SHOW returns them.
+const PASSIVE_SETTINGS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("extra_float_digits", "1"),
+    ("intervalstyle", "postgres"),
+    ("search_path", "\"$user\", public"),
+    ("standard_conforming_strings", "on"),
+    ("timezone", "UTC"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("server_version", "16.4"),
+    ("server_encoding", "UTF8"),
+];
+
+fn result(tag: impl Into<String>) -> Step {
+    Step::Done(Box::new(QueryResult {
+        tag: tag.into(),
+        columns: vec![],
+        rows: vec![],
+        notices: vec![],
+    }))
+}
+
+fn result_with_notice(tag: &str, notice: Notice) -> Step {
+    Step::Done(Box::new(QueryResult {
+        tag: tag.to_string(),
+        columns: vec![],
+        rows: vec![],
+        notices: vec![notice],
+    }))
+}
+
+/// The statement's leading keywords, for the error that refuses it: `CREATE INDEX`, `ALTER TABLE`, `COPY`.
+fn statement_kind(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    let upper = |w: &str| w.to_ascii_uppercase();
+    match words.as_slice() {
+        [first, second, ..]
+            if matches!(upper(first).as_str(), "CREATE" | "DROP" | "ALTER")
+                && !matches!(
+                    upper(second).as_str(),
+                    "OR" | "UNIQUE" | "TEMPORARY" | "TEMP"
+                ) =>
+        {
+            format!("{} {}", upper(first), upper(second))
+        }
+        [first, second, third, ..]
+            if matches!(upper(first).as_str(), "CREATE" | "DROP" | "ALTER") =>
+        {
+            format!("{} {} {}", upper(first), upper(second), upper(third))
+        }
+        [first, ..] => upper(first),
+        [] => "this statement".to_string(),
+    }
+}
+
+fn not_supported_statement(stmt: &Statement) -> PgError {
+    PgError::new(
+        sqlstate::FEATURE_NOT_SUPPORTED,
+        format!("{} is not supported", statement_kind(stmt)),
+    )
+    .with_hint("dosim's PostgreSQL supports the subset of SQL listed in docs/postgres.md.")
+}
+
+fn undefined_table(name: &str) -> PgError {
+    PgError::new(
+        sqlstate::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+fn row_text(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(Value::detail_text)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn read_only_error(what: &str) -> PgError {
+    PgError::new(
+        "25006",
+        format!("cannot execute {what} in a read-only transaction"),
+    )
+}
+
+/// Converts a value for storage in a column: PostgreSQL's assignment casts, and its refusal otherwise.
+fn assign(value: Value, column: &ColumnInfo) -> Result<Value, PgError> {
+    let mismatch = matches!(
+        (&value, column.ty),
+        (
+            Value::Bool(_),
+            SqlType::Int4 | SqlType::Int8 | SqlType::Numeric(_) | SqlType::Timestamptz
+        ) | (
+            Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Timestamptz(_),
+            SqlType::Bool
+        ) | (
+            Value::Int4(_) | Value::Int8(_) | Value::Numeric(_),
+            SqlType::Timestamptz
+        ) | (
+            Value::Timestamptz(_),
+            SqlType::Int4 | SqlType::Int8 | SqlType::Numeric(_)
+        ) | (
+            Value::Interval(_) | Value::Void,
+            SqlType::Int4
+                | SqlType::Int8
+                | SqlType::Numeric(_)
+                | SqlType::Bool
+                | SqlType::Timestamptz
+        )
+    );
+    if mismatch {
+        return Err(PgError::new(
+            sqlstate::DATATYPE_MISMATCH,
+            format!(
+                "column \"{}\" is of type {} but expression is of type {}",
+                column.name,
+                column.ty.name(),
+                value.sql_type().map(SqlType::name).unwrap_or("unknown")
+            ),
+        )
+        .with_hint("You will need to rewrite or cast the expression."));
+    }
+    value.coerce(column.ty)
+}
+
+fn check_not_null(table: &Table, row: &[Value]) -> Result<(), PgError> {
+    for (c, v) in table.columns.iter().zip(row) {
+        if c.not_null && v.is_null() {
+            return Err(PgError::new(
+                sqlstate::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.info.name, table.name
+                ),
+            )
+            .with_detail(format!("Failing row contains ({}).", row_text(row))));
+        }
+    }
+    Ok(())
+}
+
+fn unique_violation(table: &Table, index: usize, row: &[Value]) -> PgError {
+    let u = &table.uniques[index];
+    let cols: Vec<&str> = u
+        .columns
+        .iter()
+        .map(|i| table.columns[*i].info.name.as_str())
+        .collect();
+    let vals: Vec<String> = u.columns.iter().map(|i| row[*i].detail_text()).collect();
+    PgError::new(
+        sqlstate::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            u.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) already exists.",
+        cols.join(", "),
+        vals.join(", ")
+    ))
+}
+
+fn concurrent_update() -> PgError {
+    PgError::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "could not serialize access due to concurrent update",
+    )
+}
+
+fn concurrent_delete() -> PgError {
+    PgError::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "could not serialize access due to concurrent delete",
+    )
+}
+
+/// Evaluates a constant expression (LIMIT, OFFSET) to a row count.
+fn count_expr(expr: &Expr, params: &[Value], what: &str) -> Result<Option<usize>, PgError> {
+    let mut ctx = Ctx {
+        params,
+        now_us: 0,
+        clock_us: 0,
+        scope: None,
+        row: None,
+        excluded: None,
+        aggregates: None,
+        hook: None,
+    };
+    let v = eval(expr, &mut ctx).map_err(|f| match f {
+        Flow::Error(e) => e,
+        Flow::Block(_) => unsupported("locks in LIMIT"),
+    })?;
+    match v.coerce(SqlType::Int8)? {
+        Value::Null => Ok(None),
+        Value::Int8(n) if n >= 0 => Ok(Some(n as usize)),
+        _ => Err(PgError::new(
+            "2201W",
+            format!("{what} must not be negative"),
+        )),
+    }
+}
+
+struct SelectPlan<'q> {
+    query: &'q Query,
+    select: &'q sqlparser::ast::Select,
+    table: Option<(String, Option<String>)>,
+    limit: Option<usize>,
+    offset: usize,
+    lock: Option<(LockMode, Option<NonBlock>)>,
+}
+
+fn plan_select<'q>(query: &'q Query, params: &[Value]) -> Result<SelectPlan<'q>, PgError> {
+    if query.with.is_some() {
+        return Err(unsupported("WITH queries"));
+    }
+    if query.fetch.is_some() || !query.pipe_operators.is_empty() {
+        return Err(unsupported("FETCH clauses"));
+    }
+    let select = match query.body.as_ref() {
+        SetExpr::Select(s) => s.as_ref(),
+        SetExpr::SetOperation { .. } => return Err(unsupported("UNION, INTERSECT and EXCEPT")),
+        SetExpr::Values(_) => return Err(unsupported("VALUES lists outside INSERT")),
+        _ => return Err(unsupported("queries of this form")),
+    };
+    if select.distinct.is_some() {
+        return Err(unsupported("SELECT DISTINCT queries"));
+    }
+    match &select.group_by {
+        GroupByExpr::Expressions(exprs, _) if exprs.is_empty() => {}
+        _ => return Err(unsupported("GROUP BY clauses")),
+    }
+    if select.having.is_some() {
+        return Err(unsupported("HAVING clauses"));
+    }
+    if select.into.is_some() {
+        return Err(unsupported("SELECT INTO statements"));
+    }
+    let table = match select.from.as_slice() {
+        [] => None,
+        [twj] => {
+            if !twj.joins.is_empty() {
+                return Err(unsupported("joins"));
+            }
+            match &twj.relation {
+                TableFactor::Table { name, alias, .. } => Some((
+                    object_name(name),
+                    alias.as_ref().map(|a| ident_name(&a.name)),
+                )),
+                _ => return Err(unsupported("subqueries in FROM")),
+            }
+        }
+        _ => return Err(unsupported("joins")),
+    };
+    let (limit, offset) = match &query.limit_clause {
+        None => (None, 0),
+        Some(LimitClause::LimitOffset { limit, offset, .. }) => (
+            match limit {
+                Some(e) => count_expr(e, params, "LIMIT")?,
+                None => None,
+            },
+            match offset {
+                Some(o) => count_expr(&o.value, params, "OFFSET")?.unwrap_or(0),
+                None => 0,
+            },
+        ),
+        Some(LimitClause::OffsetCommaLimit { .. }) => {
+            return Err(PgError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "LIMIT #,# syntax is not supported",
+            )
+            .with_hint("Use separate LIMIT and OFFSET clauses."))
+        }
+    };
+    let lock = match query.locks.as_slice() {
+        [] => None,
+        [lc] => Some((
+            match lc.lock_type {
+                LockType::Share => LockMode::Share,
+                LockType::Update => LockMode::Exclusive,
+            },
+            lc.nonblock,
+        )),
+        _ => return Err(unsupported("several locking clauses")),
+    };
+    Ok(SelectPlan {
+        query,
+        select,
+        table,
+        limit,
+        offset,
+        lock,
+    })
+}
+
+struct Projection {
+    columns: Vec<ColumnDesc>,
+    /// `None` stands for a wildcard's column at that index.
+    exprs: Vec<ProjItem>,
+}
+
+enum ProjItem {
+    Column(usize),
+    Expr(Box<Expr>),
+}
+
+fn projection(items: &[SelectItem], scope: Option<&RowScope>) -> Result<Projection, PgError> {
+    let mut columns = vec![];
+    let mut exprs = vec![];
+    for item in items {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                let Some(scope) = scope else {
+                    return Err(PgError::new(
+                        sqlstate::SYNTAX_ERROR,
+                        "SELECT * with no tables specified is not valid",
+                    ));
+                };
+                for (i, c) in scope.columns.iter().enumerate() {
+                    columns.push(ColumnDesc {
+                        name: c.name.clone(),
+                        ty: c.ty,
+                    });
+                    exprs.push(ProjItem::Column(i));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                columns.push(ColumnDesc {
+                    name: output_name(e),
+                    ty: static_type(e, scope),
+                });
+                exprs.push(ProjItem::Expr(Box::new(e.clone())));
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                columns.push(ColumnDesc {
+                    name: ident_name(alias),
+                    ty: static_type(expr, scope),
+                });
+                exprs.push(ProjItem::Expr(Box::new(expr.clone())));
+            }
+            SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
+        }
+    }
+    Ok(Projection { columns, exprs })
+}
+
+fn project(p: &Projection, ctx: &mut Ctx) -> Res<Vec<Value>> {
+    let mut out = Vec::with_capacity(p.exprs.len());
+    for item in &p.exprs {
+        out.push(match item {
+            ProjItem::Column(i) => ctx.row.map(|r| r[*i].clone()).unwrap_or(Value::Null),
+            ProjItem::Expr(e) => eval(e, ctx)?,
+        });
+    }
+    Ok(out)
+}
+
+fn flow_to_step_err(f: Flow) -> PgError {
+    match f {
+        Flow::Error(e) => e,
+        Flow::Block(_) => unsupported("lock waits inside this expression"),
+    }
+}
+
+impl Engine {
+    fn tx_mut(&mut self, session: SessionId) -> &mut Tx {
+        self.sessions
+            .get_mut(&session)
+            .and_then(|s| s.tx.as_mut())
+            .expect("a statement runs inside a transaction")
+    }
+
+    fn tx_ref(&self, session: SessionId) -> &Tx {
+        self.sessions[&session]
+            .tx
+            .as_ref()
+            .expect("a statement runs inside a transaction")
+    }
+
+    fn db_name(&self, session: SessionId) -> String {
+        self.sessions[&session].database.clone()
+    }
+
+    fn table_ref(&self, session: SessionId, name: &str) -> Result<&Table, PgError> {
+        let db = &self.sessions[&session].database;
+        self.databases
+            .get(db)
+            .and_then(|d| d.tables.get(name))
+            .ok_or_else(|| undefined_table(name))
+    }
+
+    fn table_by_id(
+        &mut self,
+        session: SessionId,
+        name: &str,
+        id: u64,
+    ) -> Result<&mut Table, PgError> {
+        let db = self.sessions[&session].database.clone();
+        self.databases
+            .get_mut(&db)
+            .and_then(|d| d.tables.get_mut(name))
+            .filter(|t| t.id == id)
+            .ok_or_else(|| undefined_table(name))
+    }
+
+    fn table_by_id_ref(&self, session: SessionId, name: &str, id: u64) -> Result<&Table, PgError> {
+        self.table_ref(session, name)
+            .ok()
+            .filter(|t| t.id == id)
+            .ok_or_else(|| undefined_table(name))
+    }
+
+    pub(crate) fn step(
+        &mut self,
+        session: SessionId,
+        current: Current,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Step {
+        let result = match current {
+            Current::Start(stmt) => self.start(session, *stmt, params, now),
+            Current::Restart(stmt, snap) => {
+                self.run_select(session, &stmt, params, now, Some(snap))
+            }
+            Current::Dml(state) => self.continue_dml(session, *state, params, now),
+        };
+        match result {
+            Ok(step) => step,
+            Err(e) => Step::Error(e),
+        }
+    }
+
+    fn start(
+        &mut self,
+        session: SessionId,
+        stmt: Statement,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Step, PgError> {
+        let is_control = matches!(
+            stmt,
+            Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+                | Statement::Savepoint { .. }
+                | Statement::ReleaseSavepoint { .. }
+        );
+        let failed = self.sessions[&session]
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.failed);
+        let ends_failure = matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. });
+        if failed && !ends_failure {
+            return Err(PgError::new(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        if is_control {
+            return self.transaction_control(session, &stmt);
+        }
+        if self.sessions[&session].tx.is_none() {
+            let tx = self.begin_tx(session, false, None);
+            self.sessions.get_mut(&session).expect("exists").tx = Some(tx);
+        }
+        match &stmt {
+            Statement::Query(_) => self.run_select(session, &stmt, params, now, None),
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                self.start_dml(session, stmt, params, now)
+            }
+            Statement::CreateTable(_) => self.create_table(session, &stmt),
+            Statement::Drop { .. } => self.drop_table(session, &stmt),
+            Statement::Set(set) => self.set(session, set),
+            Statement::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(ident_name)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.show(session, &name)
+            }
+            other => Err(not_supported_statement(other)),
+        }
+    }
+
+    fn transaction_control(
+        &mut self,
+        session: SessionId,
+        stmt: &Statement,
+    ) -> Result<Step, PgError> {
+        match stmt {
+            Statement::StartTransaction {
+                modes,
+                begin,
+                statements,
+                exception,
+                ..
+            } => {
+                if !statements.is_empty() || exception.is_some() {
+                    return Err(not_supported_statement(stmt));
+                }
+                let tag = if *begin { "BEGIN" } else { "START TRANSACTION" };
+                let s = self.sessions.get_mut(&session).expect("exists");
+                if let Some(tx) = s.tx.as_mut() {
+                    if tx.explicit {
+                        return Ok(result_with_notice(
+                            tag,
+                            Engine::warning(
+                                sqlstate::ACTIVE_SQL_TRANSACTION,
+                                "there is already a transaction in progress",
+                            ),
+                        ));
+                    }
+                    tx.explicit = true;
+                    self.apply_modes(session, modes)?;
+                    return Ok(result(tag));
+                }
+                let tx = self.begin_tx(session, true, None);
+                self.sessions.get_mut(&session).expect("exists").tx = Some(tx);
+                self.apply_modes(session, modes)?;
+                Ok(result(tag))
+            }
+            Statement::Commit { chain, .. } => {
+                if *chain {
+                    return Err(unsupported("COMMIT AND CHAIN statements"));
+                }
+                let s = self.sessions.get_mut(&session).expect("exists");
+                match s.tx.take() {
+                    None => Ok(result_with_notice(
+                        "COMMIT",
+                        Engine::warning(
+                            sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                            "there is no transaction in progress",
+                        ),
+                    )),
+                    Some(tx) if tx.failed => {
+                        self.abort_tx(session, tx);
+                        Ok(result("ROLLBACK"))
+                    }
+                    Some(tx) => {
+                        self.commit_tx(session, tx)?;
+                        Ok(result("COMMIT"))
+                    }
+                }
+            }
+            Statement::Rollback {
+                chain,
+                savepoint: None,
+            } => {
+                if *chain {
+                    return Err(unsupported("ROLLBACK AND CHAIN statements"));
+                }
+                let s = self.sessions.get_mut(&session).expect("exists");
+                match s.tx.take() {
+                    None => Ok(result_with_notice(
+                        "ROLLBACK",
+                        Engine::warning(
+                            sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                            "there is no transaction in progress",
+                        ),
+                    )),
+                    Some(tx) => {
+                        self.abort_tx(session, tx);
+                        Ok(result("ROLLBACK"))
+                    }
+                }
+            }
+            Statement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => {
+                let name = ident_name(name);
+                let explicit = self.sessions[&session]
+                    .tx
+                    .as_ref()
+                    .is_some_and(|t| t.explicit);
+                if !explicit {
+                    return Err(PgError::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
+                    ));
+                }
+                let tx = self.tx_ref(session);
+                let Some(i) = tx.savepoints.iter().rposition(|s| s.name == name) else {
+                    return Err(savepoint_missing(&name));
+                };
+                let undone: Vec<TxId> = tx.savepoints[i..].iter().map(|s| s.xid).collect();
+                let top = tx.top;
+                for x in undone {
+                    if let Some(info) = self.xids.get_mut(&x) {
+                        info.state = crate::engine::XidState::Aborted;
+                    }
+                }
+                let fresh = self.new_xid(session, Some(top));
+                let tx = self.tx_mut(session);
+                tx.savepoints.truncate(i);
+                tx.savepoints
+                    .push(crate::engine::Savepoint { name, xid: fresh });
+                tx.failed = false;
+                self.wake();
+                Ok(result("ROLLBACK"))
+            }
+            Statement::Savepoint { name } => {
+                let explicit = self.sessions[&session]
+                    .tx
+                    .as_ref()
+                    .is_some_and(|t| t.explicit);
+                if !explicit {
+                    return Err(PgError::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SAVEPOINT can only be used in transaction blocks",
+                    ));
+                }
+                let top = self.tx_ref(session).top;
+                if self.tx_ref(session).savepoints.len() >= self.config.savepoints_max {
+                    return Err(PgError::new(
+                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                        format!(
+                            "too many savepoints: dosim allows {} per transaction",
+                            self.config.savepoints_max
+                        ),
+                    ));
+                }
+                let xid = self.new_xid(session, Some(top));
+                self.tx_mut(session)
+                    .savepoints
+                    .push(crate::engine::Savepoint {
+                        name: ident_name(name),
+                        xid,
+                    });
+                Ok(result("SAVEPOINT"))
+            }
+            Statement::ReleaseSavepoint { name } => {
+                let name = ident_name(name);
+                let explicit = self.sessions[&session]
+                    .tx
+                    .as_ref()
+                    .is_some_and(|t| t.explicit);
+                if !explicit {
+                    return Err(PgError::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "RELEASE SAVEPOINT can only be used in transaction blocks",
+                    ));
+                }
+                let tx = self.tx_mut(session);
+                let Some(i) = tx.savepoints.iter().rposition(|s| s.name == name) else {
+                    return Err(savepoint_missing(&name));
+                };
+                tx.savepoints.truncate(i);
+                Ok(result("RELEASE"))
+            }
+            _ => unreachable!("is_control lists these"),
+        }
+    }
+
+    fn apply_modes(
+        &mut self,
+        session: SessionId,
+        modes: &[TransactionMode],
+    ) -> Result<(), PgError> {
+        for mode in modes {
+            match mode {
+                TransactionMode::IsolationLevel(level) => {
+                    let iso = isolation_of(level)?;
+                    let tx = self.tx_mut(session);
+                    if tx.snapshot_csn.is_some() || tx.ran_query {
+                        return Err(PgError::new(
+                            sqlstate::ACTIVE_SQL_TRANSACTION,
+                            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                        ));
+                    }
+                    tx.isolation = iso;
+                }
+                TransactionMode::AccessMode(TransactionAccessMode::ReadOnly) => {
+                    self.tx_mut(session).read_only = true;
+                }
+                TransactionMode::AccessMode(TransactionAccessMode::ReadWrite) => {
+                    let tx = self.tx_mut(session);
+                    if tx.read_only && tx.ran_query {
+                        return Err(PgError::new(
+                            sqlstate::ACTIVE_SQL_TRANSACTION,
+                            "transaction read-write mode must be set before any query",
+                        ));
+                    }
+                    tx.read_only = false;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, session: SessionId, set: &Set) -> Result<Step, PgError> {
+        match set {
+            Set::SetTransaction {
+                modes,
+                snapshot,
+                session: session_scope,
+            } => {
+                if snapshot.is_some() {
+                    return Err(unsupported("SET TRANSACTION SNAPSHOT statements"));
+                }
+                if *session_scope {
+                    for mode in modes {
+                        if let TransactionMode::IsolationLevel(level) = mode {
+                            let iso = isolation_of(level)?;
+                            self.sessions
+                                .get_mut(&session)
+                                .expect("exists")
+                                .settings
+                                .default_isolation = iso;
+                        }
+                    }
+                    return Ok(result("SET"));
+                }
+                let explicit = self.tx_ref(session).explicit;
+                if !explicit {
+                    return Ok(result_with_notice(
+                        "SET",
+                        Engine::warning(
+                            sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                            "SET TRANSACTION can only be used in transaction blocks",
+                        ),
+                    ));
+                }
+                self.apply_modes(session, modes)?;
+                Ok(result("SET"))
+            }
+            Set::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                if matches!(scope, Some(ContextModifier::Local)) {
+                    return Err(unsupported("SET LOCAL statements"));
+                }
+                let name = object_name(variable);
+                let text = match values.as_slice() {
+                    [e] => set_value_text(e)?,
+                    _ => return Err(unsupported("list values in SET")),
+                };
+                self.set_variable(session, &name, &text)?;
+                Ok(result("SET"))
+            }
+            Set::SetTimeZone { value, .. } => {
+                let text = set_value_text(value)?;
+                self.set_variable(session, "timezone", &text)?;
+                Ok(result("SET"))
+            }
+            _ => Err(unsupported("SET statements of this form")),
+        }
+    }
+
+    fn set_variable(&mut self, session: SessionId, name: &str, text: &str) -> Result<(), PgError> {
+        let invalid = || {
+            PgError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("invalid value for parameter \"{name}\": \"{text}\""),
+            )
+        };
+        let is_default = text.eq_ignore_ascii_case("default");
+        match name {
+            "lock_timeout" | "statement_timeout" => {
+                let ms = if is_default {
+                    0
+                } else {
+                    parse_duration_ms(text).ok_or_else(invalid)?
+                };
+                let settings = &mut self.sessions.get_mut(&session).expect("exists").settings;
+                if name == "lock_timeout" {
+                    settings.lock_timeout_ms = ms;
+                } else {
+                    settings.statement_timeout_ms = ms;
+                }
+            }
+            "default_transaction_isolation" => {
+                let iso = if is_default {
+                    self.config.default_isolation
+                } else {
+                    parse_isolation_text(text).ok_or_else(invalid)?
+                };
+                self.sessions
+                    .get_mut(&session)
+                    .expect("exists")
+                    .settings
+                    .default_isolation = iso;
+            }
+            "transaction_isolation" => {
+                let iso = parse_isolation_text(text).ok_or_else(invalid)?;
+                let tx = self.tx_mut(session);
+                if tx.snapshot_csn.is_some() || tx.ran_query {
+                    return Err(PgError::new(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                    ));
+                }
+                if tx.explicit {
+                    tx.isolation = iso;
+                }
+            }
+            "deadlock_timeout" | "server_version" | "server_encoding" => {
+                return Err(PgError::new(
+                    "42501",
+                    format!("permission denied to set parameter \"{name}\""),
+                ))
+            }
+            _ if PASSIVE_SETTINGS.iter().any(|(n, _)| *n == name) => {
+                self.sessions
+                    .get_mut(&session)
+                    .expect("exists")
+                    .settings
+                    .other
+                    .insert(name.to_string(), text.to_string());
+            }
+            _ => {
+                return Err(PgError::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{name}\""),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn show(&mut self, session: SessionId, name: &str) -> Result<Step, PgError> {
+        let s = &self.sessions[&session];
+        let iso_name = |i: Isolation| i.name().to_string();
+        let value = match name {
+            "transaction_isolation" | "transaction isolation level" => iso_name(
+                s.tx.as_ref()
+                    .map(|t| t.isolation)
+                    .unwrap_or(s.settings.default_isolation),
+            ),
+            "default_transaction_isolation" => iso_name(s.settings.default_isolation),
+            "transaction_read_only" => if s.tx.as_ref().is_some_and(|t| t.read_only) {
+                "on"
+            } else {
+                "off"
+            }
+            .to_string(),
+            "lock_timeout" => format_duration_ms(s.settings.lock_timeout_ms),
+            "statement_timeout" => format_duration_ms(s.settings.statement_timeout_ms),
+            "deadlock_timeout" => format_duration_ms(self.config.deadlock_timeout_ms),
+            other => match s.settings.other.get(other) {
+                Some(v) => v.clone(),
+                None => match PASSIVE_SETTINGS.iter().find(|(n, _)| *n == other) {
+                    Some((_, v)) => v.to_string(),
+                    None => {
+                        return Err(PgError::new(
+                            sqlstate::UNDEFINED_OBJECT,
+                            format!("unrecognized configuration parameter \"{other}\""),
+                        ))
+                    }
+                },
+            },
+        };
+        let column = if name == "transaction isolation level" {
+            "transaction_isolation"
+        } else {
+            name
+        };
+        Ok(Step::Done(Box::new(QueryResult {
+            tag: "SHOW".to_string(),
+            columns: vec![ColumnDesc {
+                name: column.to_string(),
+                ty: SqlType::Text,
+            }],
+            rows: vec![vec![Value::Text(value)]],
+            notices: vec![],
+        })))
+    }
+
+    fn create_table(&mut self, session: SessionId, stmt: &Statement) -> Result<Step, PgError> {
+        let Statement::CreateTable(ct) = stmt else {
+            unreachable!("dispatched on CreateTable")
+        };
+        if ct.temporary || ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
+            return Err(not_supported_statement(stmt));
+        }
+        let name = object_name(&ct.name);
+        let db = self.db_name(session);
+        if self.databases[&db].tables.contains_key(&name) {
+            if ct.if_not_exists {
+                return Ok(result_with_notice(
+                    "CREATE TABLE",
+                    Notice {
+                        severity: "NOTICE",
+                        sqlstate: sqlstate::DUPLICATE_TABLE,
+                        message: format!("relation \"{name}\" already exists, skipping"),
+                    },
+                ));
+            }
+            return Err(PgError::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        if self.databases[&db].tables.len() >= self.config.tables_max {
+            return Err(PgError::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                format!(
+                    "dosim allows at most {} tables per database",
+                    self.config.tables_max
+                ),
+            ));
+        }
+        if ct.columns.len() > 1600 {
+            return Err(PgError::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                "tables can have at most 1600 columns",
+            ));
+        }
+        let mut columns: Vec<Column> = vec![];
+        let mut uniques: Vec<UniqueIndex> = vec![];
+        let mut has_primary = false;
+        let mut primary =
+            |uniques: &mut Vec<UniqueIndex>, idx: Vec<usize>, cname: Option<String>| {
+                if has_primary {
+                    return Err(PgError::new(
+                        sqlstate::INVALID_TABLE_DEFINITION,
+                        format!("multiple primary keys for table \"{name}\" are not allowed"),
+                    ));
+                }
+                has_primary = true;
+                uniques.insert(
+                    0,
+                    UniqueIndex {
+                        name: cname.unwrap_or_else(|| format!("{name}_pkey")),
+                        columns: idx,
+                    },
+                );
+                Ok(())
+            };
+        let mut pk_columns: Vec<usize> = vec![];
+        for (i, def) in ct.columns.iter().enumerate() {
+            let cname = ident_name(&def.name);
+            if columns.iter().any(|c| c.info.name == cname) {
+                return Err(PgError::new(
+                    sqlstate::DUPLICATE_COLUMN,
+                    format!("column \"{cname}\" specified more than once"),
+                ));
+            }
+            let (ty, serial) = column_type(&def.data_type)?;
+            if ty == SqlType::Interval {
+                return Err(unsupported("interval columns"));
+            }
+            let mut column = Column {
+                info: ColumnInfo {
+                    name: cname.clone(),
+                    ty,
+                },
+                not_null: serial,
+                default: None,
+                serial_next: serial.then_some(1),
+            };
+            for opt in &def.options {
+                let constraint_name = opt.name.as_ref().map(ident_name);
+                match &opt.option {
+                    ColumnOption::NotNull => column.not_null = true,
+                    ColumnOption::Null => {}
+                    ColumnOption::Default(e) => column.default = Some(e.clone()),
+                    ColumnOption::PrimaryKey(_) => {
+                        column.not_null = true;
+                        pk_columns.push(i);
+                        primary(&mut uniques, vec![i], constraint_name)?;
+                    }
+                    ColumnOption::Unique(_) => uniques.push(UniqueIndex {
+                        name: constraint_name.unwrap_or_else(|| format!("{name}_{cname}_key")),
+                        columns: vec![i],
+                    }),
+                    ColumnOption::ForeignKey(_) => return Err(unsupported("foreign keys")),
+                    ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
+                    _ => return Err(unsupported("column options of this kind")),
+                }
+            }
+            columns.push(column);
+        }
+        let column_index = |ident: &str| {
+            columns
+                .iter()
+                .position(|c| c.info.name == ident)
+                .ok_or_else(|| {
+                    PgError::new(
+                        sqlstate::UNDEFINED_COLUMN,
+                        format!("column \"{ident}\" named in key does not exist"),
+                    )
+                })
+        };
+        let mut table_pk: Vec<usize> = vec![];
+        for constraint in &ct.constraints {
+            let (cols, cname, is_pk) = match constraint {
+                TableConstraint::PrimaryKey(pk) => (&pk.columns, pk.name.as_ref(), true),
+                TableConstraint::Unique(u) => (&u.columns, u.name.as_ref(), false),
+                TableConstraint::ForeignKey(_) => return Err(unsupported("foreign keys")),
+                TableConstraint::Check(_) => return Err(unsupported("CHECK constraints")),
+                _ => return Err(unsupported("table constraints of this kind")),
+            };
+            let mut idx = vec![];
+            for c in cols {
+                let Expr::Identifier(ident) = &c.column.expr else {
+                    return Err(unsupported("expression indexes"));
+                };
+                idx.push(column_index(&ident_name(ident))?);
+            }
+            let cname = cname.map(ident_name);
+            if is_pk {
+                table_pk = idx.clone();
+                primary(&mut uniques, idx, cname)?;
+            } else {
+                let names: Vec<&str> = idx.iter().map(|i| columns[*i].info.name.as_str()).collect();
+                uniques.push(UniqueIndex {
+                    name: cname.unwrap_or_else(|| format!("{name}_{}_key", names.join("_"))),
+                    columns: idx,
+                });
+            }
+        }
+        for i in table_pk {
+            columns[i].not_null = true;
+        }
+        let id = self.next_table_id;
+        self.next_table_id += 1;
+        let db = self
+            .databases
+            .get_mut(&db)
+            .expect("session's database exists");
+        db.tables.insert(
+            name.clone(),
+            Table {
+                id,
+                name,
+                columns,
+                uniques,
+                tuples: vec![],
+            },
+        );
+        Ok(result("CREATE TABLE"))
+    }
+
+    fn drop_table(&mut self, session: SessionId, stmt: &Statement) -> Result<Step, PgError> {
+        let Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } = stmt
+        else {
+            unreachable!("dispatched on Drop")
+        };
+        if *object_type != ObjectType::Table {
+            return Err(not_supported_statement(stmt));
+        }
+        let _ = cascade;
+        let db = self.db_name(session);
+        let mut notices = vec![];
+        let mut to_drop = vec![];
+        for n in names {
+            let name = object_name(n);
+            if self.databases[&db].tables.contains_key(&name) {
+                to_drop.push(name);
+            } else if *if_exists {
+                notices.push(Notice {
+                    severity: "NOTICE",
+                    sqlstate: "00000",
+                    message: format!("table \"{name}\" does not exist, skipping"),
+                });
+            } else {
+                return Err(PgError::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("table \"{name}\" does not exist"),
+                ));
+            }
+        }
+        let tables = &mut self.databases.get_mut(&db).expect("exists").tables;
+        for name in to_drop {
+            tables.remove(&name);
+        }
+        Ok(Step::Done(Box::new(QueryResult {
+            tag: "DROP TABLE".to_string(),
+            columns: vec![],
+            rows: vec![],
+            notices,
+        })))
+    }
+
+    /// Starts a statement's snapshot and command id: per statement under READ COMMITTED, once per transaction otherwise.
+    fn statement_snapshot(&mut self, session: SessionId) -> Snapshot {
+        let last = self.last_csn;
+        let tx = self.tx_mut(session);
+        tx.cid += 1;
+        tx.ran_query = true;
+        if tx.isolation != Isolation::ReadCommitted && tx.snapshot_csn.is_none() {
+            tx.snapshot_csn = Some(last);
+        }
+        let tx = self.tx_ref(session).clone();
+        if tx.isolation == Isolation::Serializable {
+            let entry = self.ssi.entry(tx.top).or_default();
+            entry.snapshot_csn = tx.snapshot_csn;
+        }
+        self.take_snapshot(&tx)
+    }
+
+    /// The visible rows of a table that satisfy WHERE, in storage order.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &mut self,
+        session: SessionId,
+        table_name: &str,
+        alias: Option<&str>,
+        selection: Option<&Expr>,
+        snap: &Snapshot,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Vec<usize>, PgError> {
+        let tx = self.tx_ref(session).clone();
+        let db = self.db_name(session);
+        self.ssi_note(&tx, &db, table_name, false);
+        let table = self.table_ref(session, table_name)?;
+        let infos = table.infos();
+        let mut out = vec![];
+        for (i, t) in table.tuples.iter().enumerate() {
+            if !self.visible(t, snap) {
+                continue;
+            }
+            let keep = match selection {
+                None => true,
+                Some(cond) => {
+                    let mut ctx = Ctx {
+                        params,
+                        now_us: tx.start_us,
+                        clock_us: unix_us(now),
+                        scope: Some(RowScope {
+                            table: table_name,
+                            alias,
+                            columns: &infos,
+                        }),
+                        row: Some(&t.data),
+                        excluded: None,
+                        aggregates: None,
+                        hook: None,
+                    };
+                    eval_condition(cond, &mut ctx, "WHERE").map_err(flow_to_step_err)?
+                }
+            };
+            if keep {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    fn run_select(
+        &mut self,
+        session: SessionId,
+        stmt: &Statement,
+        params: &[Value],
+        now: crate::SimTime,
+        snap: Option<Snapshot>,
+    ) -> Result<Step, PgError> {
+        let Statement::Query(query) = stmt else {
+            unreachable!("dispatched on Query")
+        };
+        let plan = plan_select(query, params)?;
+        let snap = match snap {
+            Some(s) => s,
+            None => self.statement_snapshot(session),
+        };
+        let tx = self.tx_ref(session).clone();
+        let select = plan.select;
+        let mut aggs = vec![];
+        for item in &select.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                collect_aggregates(e, &mut aggs);
+            }
+        }
+        if plan.lock.is_some() && !aggs.is_empty() {
+            return Err(PgError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "FOR {} is not allowed with aggregate functions",
+                    if plan.lock.map(|l| l.0) == Some(LockMode::Share) {
+                        "SHARE"
+                    } else {
+                        "UPDATE"
+                    }
+                ),
+            ));
+        }
+        let Some((table_name, alias)) = plan.table.clone() else {
+            if plan.lock.is_some() {
+                // PostgreSQL accepts a locking clause with no table and locks nothing.
+            }
+            return self.select_rows(session, stmt, &plan, None, vec![], &snap, &tx, params, now);
+        };
+        let rows = self.scan(
+            session,
+            &table_name,
+            alias.as_deref(),
+            select.selection.as_ref(),
+            &snap,
+            params,
+            now,
+        )?;
+        if let Some((mode, nonblock)) = plan.lock {
+            if tx.read_only && mode == LockMode::Exclusive {
+                return Err(read_only_error("SELECT FOR UPDATE"));
+            }
+            let table = self.table_ref(session, &table_name)?;
+            let infos = table.infos();
+            let ordered = self.order_rows(
+                table,
+                &table_name,
+                alias.as_deref(),
+                &infos,
+                plan.query,
+                &select.projection,
+                rows,
+                &tx,
+                params,
+                now,
+            )?;
+            let table_id = table.id;
+            let state = DmlState {
+                stmt: stmt.clone(),
+                kind: DmlKind::Lock(mode, nonblock),
+                table_id,
+                table: table_name,
+                snap,
+                targets: ordered,
+                rows: vec![],
+                pos: 0,
+                out: vec![],
+                count: 0,
+                limit: plan.limit,
+                offset: plan.offset,
+                skipped: 0,
+                touched: vec![],
+            };
+            return self.continue_dml(session, state, params, now);
+        }
+        self.select_rows(
+            session,
+            stmt,
+            &plan,
+            Some((table_name, alias)),
+            rows,
+            &snap,
+            &tx,
+            params,
+            now,
+        )
+    }
+
+    /// Sorts row indexes by ORDER BY; the sort is stable, so ties keep storage order.
+    #[allow(clippy::too_many_arguments)]
+    fn order_rows(
+        &self,
+        table: &Table,
+        table_name: &str,
+        alias: Option<&str>,
+        infos: &[ColumnInfo],
+        query: &Query,
+        projection: &[SelectItem],
+        rows: Vec<usize>,
+        tx: &Tx,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Vec<usize>, PgError> {
+        let Some(order_by) = &query.order_by else {
+            return Ok(rows);
+        };
+        let OrderByKind::Expressions(keys) = &order_by.kind else {
+            return Err(unsupported("ORDER BY ALL clauses"));
+        };
+        let scope_proj = RowScope {
+            table: table_name,
+            alias,
+            columns: infos,
+        };
+        let proj = projection_exprs(projection, &scope_proj)?;
+        let mut keyed: Vec<(Vec<Value>, usize)> = vec![];
+        for idx in rows {
+            let mut ctx = Ctx {
+                params,
+                now_us: tx.start_us,
+                clock_us: unix_us(now),
+                scope: Some(RowScope {
+                    table: table_name,
+                    alias,
+                    columns: infos,
+                }),
+                row: Some(&table.tuples[idx].data),
+                excluded: None,
+                aggregates: None,
+                hook: None,
+            };
+            let mut key = vec![];
+            for k in keys {
+                let expr = resolve_order_expr(&k.expr, &proj)?;
+                key.push(eval(&expr, &mut ctx).map_err(flow_to_step_err)?);
+            }
+            keyed.push((key, idx));
+        }
+        let mut err = None;
+        keyed.sort_by(|(a, _), (b, _)| {
+            for (i, k) in keys.iter().enumerate() {
+                let desc = matches!(k.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+                let nulls_first = k.options.nulls_first.unwrap_or(desc);
+                let ord = match (a[i].is_null(), b[i].is_null()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => {
+                        if nulls_first {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if nulls_first {
+                            Ordering::Greater
+                        } else {
+                            Ordering::Less
+                        }
+                    }
+                    (false, false) => match sql_compare(a[i].clone(), b[i].clone(), "<") {
+                        Ok(Some(o)) => {
+                            if desc {
+                                o.reverse()
+                            } else {
+                                o
+                            }
+                        }
+                        Ok(None) => Ordering::Equal,
+                        Err(e) => {
+                            err.get_or_insert(e);
+                            Ordering::Equal
+                        }
+                    },
+                };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            Ordering::Equal
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok(keyed.into_iter().map(|(_, i)| i).collect())
+    }
+
+    /// A plain SELECT: filters, aggregates, sorts, limits and projects; advisory functions may make it wait.
+    #[allow(clippy::too_many_arguments)]
+    fn select_rows(
+        &mut self,
+        session: SessionId,
+        stmt: &Statement,
+        plan: &SelectPlan,
+        table: Option<(String, Option<String>)>,
+        rows: Vec<usize>,
+        snap: &Snapshot,
+        tx: &Tx,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Step, PgError> {
+        let select = plan.select;
+        let pid = self.sessions[&session].pid;
+        let in_tx_block = tx.explicit;
+        let _ = in_tx_block;
+        let mut acquired: Vec<(AdvisoryKey, bool)> = vec![];
+        let mut released = false;
+        let mut notices: Vec<Notice> = vec![];
+        let (infos, table_name, alias) = match &table {
+            Some((name, alias)) => (
+                self.table_ref(session, name)?.infos(),
+                name.clone(),
+                alias.clone(),
+            ),
+            None => (vec![], String::new(), None),
+        };
+        let scope = || {
+            table.as_ref().map(|_| RowScope {
+                table: &table_name,
+                alias: alias.as_deref(),
+                columns: &infos,
+            })
+        };
+        let proj = projection(&select.projection, scope().as_ref())?;
+        let mut aggs = vec![];
+        for item in &select.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                collect_aggregates(e, &mut aggs);
+            }
+        }
+        if !aggs.is_empty() && proj.exprs.iter().any(|p| matches!(p, ProjItem::Column(_))) {
+            return Err(PgError::new(
+                sqlstate::GROUPING_ERROR,
+                format!(
+                    "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                    table_name,
+                    infos.first().map(|c| c.name.as_str()).unwrap_or("")
+                ),
+            ));
+        }
+        let data: Vec<Vec<Value>> = match &table {
+            Some((name, _)) => {
+                let t = self.table_ref(session, name)?;
+                let ordered = if aggs.is_empty() {
+                    self.order_rows(
+                        t,
+                        name,
+                        alias.as_deref(),
+                        &infos,
+                        plan.query,
+                        &select.projection,
+                        rows,
+                        tx,
+                        params,
+                        now,
+                    )?
+                } else {
+                    rows
+                };
+                ordered.iter().map(|i| t.tuples[*i].data.clone()).collect()
+            }
+            None => vec![],
+        };
+        let advisory = &mut self.advisory;
+        let mut hook = |name: &str, args: &[Value]| -> Option<Res<Value>> {
+            advisory_call(
+                advisory,
+                session,
+                pid,
+                name,
+                args,
+                &mut acquired,
+                &mut released,
+                &mut notices,
+            )
+        };
+        let mut out_rows: Vec<Vec<Value>> = vec![];
+        let outcome: Res<()> = (|| {
+            if !aggs.is_empty() || table.is_none() {
+                let mut values = BTreeMap::new();
+                for f in &aggs {
+                    let arg = aggregate_arg(f)?;
+                    let v = match arg {
+                        None => Value::Int8(data.len() as i64),
+                        Some(e) => {
+                            let mut per_row = vec![];
+                            for row in &data {
+                                let mut ctx = Ctx {
+                                    params,
+                                    now_us: tx.start_us,
+                                    clock_us: unix_us(now),
+                                    scope: scope(),
+                                    row: Some(row),
+                                    excluded: None,
+                                    aggregates: None,
+                                    hook: None,
+                                };
+                                per_row.push(eval(e, &mut ctx)?);
+                            }
+                            aggregate(f, per_row, false)?
+                        }
+                    };
+                    values.insert(f.to_string(), v);
+                }
+                let pass = match &select.selection {
+                    Some(cond) if table.is_none() => {
+                        let mut ctx = Ctx {
+                            params,
+                            now_us: tx.start_us,
+                            clock_us: unix_us(now),
+                            scope: None,
+                            row: None,
+                            excluded: None,
+                            aggregates: None,
+                            hook: None,
+                        };
+                        eval_condition(cond, &mut ctx, "WHERE")?
+                    }
+                    _ => true,
+                };
+                if pass {
+                    let mut ctx = Ctx {
+                        params,
+                        now_us: tx.start_us,
+                        clock_us: unix_us(now),
+                        scope: scope(),
+                        row: None,
+                        excluded: None,
+                        aggregates: Some(&values),
+                        hook: Some(&mut hook),
+                    };
+                    out_rows.push(project(&proj, &mut ctx)?);
+                }
+                return Ok(());
+            }
+            for row in data
+                .iter()
+                .skip(plan.offset)
+                .take(plan.limit.unwrap_or(usize::MAX))
+            {
+                let mut ctx = Ctx {
+                    params,
+                    now_us: tx.start_us,
+                    clock_us: unix_us(now),
+                    scope: scope(),
+                    row: Some(row),
+                    excluded: None,
+                    aggregates: None,
+                    hook: Some(&mut hook),
+                };
+                out_rows.push(project(&proj, &mut ctx)?);
+            }
+            Ok(())
+        })();
+        if !aggs.is_empty() || table.is_none() {
+            out_rows = out_rows
+                .into_iter()
+                .skip(plan.offset)
+                .take(plan.limit.unwrap_or(usize::MAX))
+                .collect();
+        }
+        match outcome {
+            Ok(()) => {
+                for (key, xact) in &acquired {
+                    if *xact
+                        && !self.sessions[&session]
+                            .tx
+                            .as_ref()
+                            .is_some_and(|t| t.explicit)
+                    {
+                        // Transaction-level locks in an implicit transaction go when it commits at the end of the query.
+                        let _ = key;
+                    }
+                }
+                if released {
+                    self.wake();
+                }
+                Ok(Step::Done(Box::new(QueryResult {
+                    tag: format!("SELECT {}", out_rows.len()),
+                    columns: proj.columns,
+                    rows: out_rows,
+                    notices,
+                })))
+            }
+            Err(Flow::Error(e)) => {
+                self.undo_advisory(session, &acquired);
+                Err(e)
+            }
+            Err(Flow::Block(target)) => {
+                self.undo_advisory(session, &acquired);
+                Ok(Step::Blocked(
+                    Current::Restart(Box::new(stmt.clone()), *snap),
+                    target,
+                ))
+            }
+        }
+    }
+
+    fn undo_advisory(&mut self, session: SessionId, acquired: &[(AdvisoryKey, bool)]) {
+        for (key, xact) in acquired.iter().rev() {
+            if let Some(holders) = self.advisory.get_mut(key) {
+                if let Some((s, x)) = holders.get_mut(&session) {
+                    if *xact {
+                        *x = x.saturating_sub(1);
+                    } else {
+                        *s = s.saturating_sub(1);
+                    }
+                }
+                holders.retain(|_, (s, x)| *s > 0 || *x > 0);
+            }
+        }
+        self.advisory.retain(|_, h| !h.is_empty());
+    }
+
+    fn start_dml(
+        &mut self,
+        session: SessionId,
+        stmt: Statement,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Step, PgError> {
+        let tx = self.tx_ref(session).clone();
+        let what = match &stmt {
+            Statement::Insert(_) => "INSERT",
+            Statement::Update(_) => "UPDATE",
+            _ => "DELETE",
+        };
+        if tx.read_only {
+            return Err(read_only_error(what));
+        }
+        let snap = self.statement_snapshot(session);
+        let tx = self.tx_ref(session).clone();
+        let db = self.db_name(session);
+        let (kind, table_name, targets, rows) = match &stmt {
+            Statement::Insert(ins) => {
+                let TableObject::TableName(name) = &ins.table else {
+                    return Err(unsupported("INSERT into table functions"));
+                };
+                let table_name = object_name(name);
+                if ins.table_alias.is_some() {
+                    return Err(unsupported("INSERT table aliases"));
+                }
+                let rows = self.insert_rows(session, &table_name, ins, &tx, params, now)?;
+                if let Some(OnInsert::DuplicateKeyUpdate(_)) = &ins.on {
+                    return Err(not_supported_statement(&stmt));
+                }
+                let n = rows.len();
+                (DmlKind::Insert, table_name, (0..n).collect(), rows)
+            }
+            Statement::Update(up) => {
+                if up.from.is_some() {
+                    return Err(unsupported("UPDATE … FROM statements"));
+                }
+                if !up.table.joins.is_empty() {
+                    return Err(unsupported("joins"));
+                }
+                let TableFactor::Table { name, alias, .. } = &up.table.relation else {
+                    return Err(unsupported("UPDATE of this target"));
+                };
+                let table_name = object_name(name);
+                let alias = alias.as_ref().map(|a| ident_name(&a.name));
+                {
+                    let table = self.table_ref(session, &table_name)?;
+                    for a in &up.assignments {
+                        let AssignmentTarget::ColumnName(col) = &a.target else {
+                            return Err(unsupported("tuple assignments"));
+                        };
+                        let cname = object_name(col);
+                        if !table.columns.iter().any(|c| c.info.name == cname) {
+                            return Err(PgError::new(
+                                sqlstate::UNDEFINED_COLUMN,
+                                format!("column \"{cname}\" of relation \"{table_name}\" does not exist"),
+                            ));
+                        }
+                    }
+                }
+                let targets = self.scan(
+                    session,
+                    &table_name,
+                    alias.as_deref(),
+                    up.selection.as_ref(),
+                    &snap,
+                    params,
+                    now,
+                )?;
+                (DmlKind::Update, table_name, targets, vec![])
+            }
+            Statement::Delete(del) => {
+                if del.using.is_some() {
+                    return Err(unsupported("DELETE … USING statements"));
+                }
+                let tables = match &del.from {
+                    FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+                };
+                let [twj] = tables.as_slice() else {
+                    return Err(unsupported("DELETE from several tables"));
+                };
+                let TableFactor::Table { name, alias, .. } = &twj.relation else {
+                    return Err(unsupported("DELETE of this target"));
+                };
+                let table_name = object_name(name);
+                let alias = alias.as_ref().map(|a| ident_name(&a.name));
+                let targets = self.scan(
+                    session,
+                    &table_name,
+                    alias.as_deref(),
+                    del.selection.as_ref(),
+                    &snap,
+                    params,
+                    now,
+                )?;
+                (DmlKind::Delete, table_name, targets, vec![])
+            }
+            _ => unreachable!("dispatched on DML"),
+        };
+        let table_id = self.table_ref(session, &table_name)?.id;
+        self.ssi_note(&tx, &db, &table_name, true);
+        let state = DmlState {
+            stmt,
+            kind,
+            table_id,
+            table: table_name,
+            snap,
+            targets,
+            rows,
+            pos: 0,
+            out: vec![],
+            count: 0,
+            limit: None,
+            offset: 0,
+            skipped: 0,
+            touched: vec![],
+        };
+        self.continue_dml(session, state, params, now)
+    }
+
+    /// Evaluates an INSERT's VALUES into full rows: defaults, serials, assignment casts, NOT NULL.
+    fn insert_rows(
+        &mut self,
+        session: SessionId,
+        table_name: &str,
+        ins: &sqlparser::ast::Insert,
+        tx: &Tx,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Vec<Vec<Value>>, PgError> {
+        let rows_max = self.config.rows_per_statement_max;
+        let table = self.table_ref(session, table_name)?;
+        let mut target_cols: Vec<usize> = vec![];
+        if ins.columns.is_empty() {
+            target_cols = (0..table.columns.len()).collect();
+        } else {
+            for c in &ins.columns {
+                let cname = object_name(c);
+                let i = table
+                    .columns
+                    .iter()
+                    .position(|col| col.info.name == cname)
+                    .ok_or_else(|| {
+                        PgError::new(
+                            sqlstate::UNDEFINED_COLUMN,
+                            format!(
+                                "column \"{cname}\" of relation \"{table_name}\" does not exist"
+                            ),
+                        )
+                    })?;
+                if target_cols.contains(&i) {
+                    return Err(PgError::new(
+                        sqlstate::DUPLICATE_COLUMN,
+                        format!("column \"{cname}\" specified more than once"),
+                    ));
+                }
+                target_cols.push(i);
+            }
+        }
+        let Some(source) = &ins.source else {
+            return Err(unsupported("INSERT without VALUES"));
+        };
+        let SetExpr::Values(values) = source.body.as_ref() else {
+            return Err(unsupported("INSERT … SELECT statements"));
+        };
+        if values.rows.len() > rows_max {
+            return Err(PgError::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                format!("dosim accepts at most {rows_max} rows per INSERT"),
+            ));
+        }
+        let mut out = vec![];
+        let ncols = table.columns.len();
+        let mut serial_used: Vec<(usize, i64)> = vec![];
+        let mut serial_next: Vec<Option<i64>> =
+            table.columns.iter().map(|c| c.serial_next).collect();
+        for row in &values.rows {
+            let exprs = &row.content;
+            if exprs.len() > target_cols.len() {
+                return Err(PgError::new(
+                    sqlstate::SYNTAX_ERROR,
+                    "INSERT has more expressions than target columns",
+                ));
+            }
+            if exprs.len() < target_cols.len() {
+                return Err(PgError::new(
+                    sqlstate::SYNTAX_ERROR,
+                    "INSERT has more target columns than expressions",
+                ));
+            }
+            let mut data: Vec<Option<Value>> = vec![None; ncols];
+            for (expr, col) in exprs.iter().zip(&target_cols) {
+                let is_default = matches!(expr, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+                if is_default {
+                    continue;
+                }
+                let mut ctx = Ctx {
+                    params,
+                    now_us: tx.start_us,
+                    clock_us: unix_us(now),
+                    scope: None,
+                    row: None,
+                    excluded: None,
+                    aggregates: None,
+                    hook: None,
+                };
+                let v = eval(expr, &mut ctx).map_err(flow_to_step_err)?;
+                data[*col] = Some(assign(v, &table.columns[*col].info)?);
+            }
+            let mut full = Vec::with_capacity(ncols);
+            for (i, slot) in data.into_iter().enumerate() {
+                let column = &table.columns[i];
+                let v = match slot {
+                    Some(v) => v,
+                    None => match (&column.default, serial_next[i]) {
+                        (_, Some(next)) => {
+                            serial_next[i] = Some(next + 1);
+                            serial_used.push((i, next + 1));
+                            Value::Int8(next).coerce(column.info.ty)?
+                        }
+                        (Some(e), None) => {
+                            let mut ctx = Ctx {
+                                params,
+                                now_us: tx.start_us,
+                                clock_us: unix_us(now),
+                                scope: None,
+                                row: None,
+                                excluded: None,
+                                aggregates: None,
+                                hook: None,
+                            };
+                            let v = eval(e, &mut ctx).map_err(flow_to_step_err)?;
+                            assign(v, &column.info)?
+                        }
+                        (None, None) => Value::Null,
+                    },
+                };
+                full.push(v);
+            }
+            check_not_null(table, &full)?;
+            out.push(full);
+        }
+        // Sequences advance even if the INSERT later fails, as PostgreSQL's nextval does.
+        let id = table.id;
+        let table = self.table_by_id(session, table_name, id)?;
+        for (i, next) in serial_used {
+            table.columns[i].serial_next = Some(next);
+        }
+        Ok(out)
+    }
+
+    /// PostgreSQL's `heap_lock_tuple` / `heap_update` check: may this transaction take the row?
+    fn check_row(&self, table: &Table, idx: usize, me: TxId, mode: LockMode) -> RowCheck {
+        let t = &table.tuples[idx];
+        if let Some(x) = t.xmax {
+            match self.xid_state(x) {
+                crate::engine::XidState::Aborted => {}
+                _ if self.top(x) == me => return RowCheck::SelfModified,
+                crate::engine::XidState::Active => return RowCheck::Wait(x),
+                crate::engine::XidState::Committed(_) => {
+                    return match t.next {
+                        Some(n) => RowCheck::Updated(n),
+                        None => RowCheck::Deleted,
+                    }
+                }
+            }
+        }
+        for (lx, lm) in &t.lockers {
+            if self.top(*lx) == me {
+                continue;
+            }
+            if self.xid_state(*lx) != crate::engine::XidState::Active {
+                continue;
+            }
+            if *lm == LockMode::Exclusive || mode == LockMode::Exclusive {
+                return RowCheck::Wait(*lx);
+            }
+        }
+        RowCheck::Free
+    }
+
+    /// Looks for a live row with the same key in any unique index, arbiters first; waits on in-progress inserters and deleters, as PostgreSQL's `_bt_check_unique` does.
+    fn check_unique(
+        &self,
+        table: &Table,
+        row: &[Value],
+        me: TxId,
+        exclude: Option<usize>,
+        order: &[usize],
+    ) -> UniqueCheck {
+        use crate::engine::XidState;
+        for &ui in order {
+            let cols = &table.uniques[ui].columns;
+            if cols.iter().any(|c| row[*c].is_null()) {
+                continue;
+            }
+            for (i, t) in table.tuples.iter().enumerate() {
+                if Some(i) == exclude {
+                    continue;
+                }
+                let same = cols
+                    .iter()
+                    .all(|c| crate::value::compare(&t.data[*c], &row[*c]) == Some(Ordering::Equal));
+                if !same {
+                    continue;
+                }
+                match self.xid_state(t.xmin) {
+                    XidState::Aborted => continue,
+                    XidState::Active if self.top(t.xmin) != me => return UniqueCheck::Wait(t.xmin),
+                    _ => {}
+                }
+                if let Some(x) = t.xmax {
+                    match self.xid_state(x) {
+                        XidState::Aborted => {}
+                        _ if self.top(x) == me => continue,
+                        XidState::Active => return UniqueCheck::Wait(x),
+                        XidState::Committed(_) => continue,
+                    }
+                }
+                return UniqueCheck::Conflict {
+                    index: ui,
+                    tuple: i,
+                };
+            }
+        }
+        UniqueCheck::Ok
+    }
+
+    /// Runs a DML statement's remaining rows; returns `Blocked` with the state to resume when a row is locked.
+    fn continue_dml(
+        &mut self,
+        session: SessionId,
+        mut st: DmlState,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Step, PgError> {
+        let tx = self.tx_ref(session).clone();
+        let me = tx.top;
+        let wxid = tx.write_xid();
+        let cid = st.snap.cid;
+        let isolation = tx.isolation;
+        let versions_max = self.config.row_versions_max;
+        let (table_name, table_id) = (st.table.clone(), st.table_id);
+        let (where_expr, returning, assignments, alias, on_conflict) = dml_parts(&st.stmt);
+        let mut notices = vec![];
+        while st.pos < st.targets.len() {
+            if let DmlKind::Lock(..) = st.kind {
+                if st.limit.is_some_and(|l| st.out.len() >= l) {
+                    break;
+                }
+            }
+            let table = self.table_by_id_ref(session, &table_name, table_id)?;
+            let infos = table.infos();
+            let target = st.targets[st.pos];
+            match st.kind {
+                DmlKind::Insert => {
+                    let row = st.rows[target].clone();
+                    let (order, arbiters) = arbiter_order(table, on_conflict.as_ref())?;
+                    match self.check_unique(table, &row, me, None, &order) {
+                        UniqueCheck::Wait(x) => {
+                            return Ok(Step::Blocked(
+                                Current::Dml(Box::new(st)),
+                                WaitFor::Transaction(x),
+                            ))
+                        }
+                        UniqueCheck::Ok => {
+                            if table.tuples.len() >= versions_max {
+                                return Err(too_many_versions(&table_name, versions_max));
+                            }
+                            let t = self.table_by_id(session, &table_name, table_id)?;
+                            t.tuples.push(Tuple {
+                                xmin: wxid,
+                                cmin: cid,
+                                xmax: None,
+                                cmax: 0,
+                                next: None,
+                                data: row.clone(),
+                                lockers: vec![],
+                            });
+                            st.count += 1;
+                            if let Some(items) = &returning {
+                                st.out.push(self.returning_row(
+                                    items,
+                                    &table_name,
+                                    alias.as_deref(),
+                                    &infos,
+                                    &row,
+                                    &tx,
+                                    params,
+                                    now,
+                                )?);
+                            }
+                        }
+                        UniqueCheck::Conflict { index, tuple } => {
+                            let Some(oc) = &on_conflict else {
+                                return Err(unique_violation(table, index, &row));
+                            };
+                            if !arbiters.contains(&index) {
+                                return Err(unique_violation(table, index, &row));
+                            }
+                            match &oc.action {
+                                OnConflictAction::DoNothing => {
+                                    if isolation != Isolation::ReadCommitted
+                                        && !self.visible(&table.tuples[tuple], &st.snap)
+                                    {
+                                        return Err(concurrent_update());
+                                    }
+                                }
+                                OnConflictAction::DoUpdate(du) => {
+                                    let existing = &table.tuples[tuple];
+                                    if st.touched.contains(&tuple)
+                                        || (self.top(existing.xmin) == me && existing.cmin == cid)
+                                    {
+                                        return Err(PgError::new(
+                                            sqlstate::CARDINALITY_VIOLATION,
+                                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                                        )
+                                        .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
+                                    }
+                                    match self.check_row(table, tuple, me, LockMode::Exclusive) {
+                                        RowCheck::Wait(x) => {
+                                            return Ok(Step::Blocked(Current::Dml(Box::new(st)), WaitFor::Transaction(x)))
+                                        }
+                                        RowCheck::Updated(_) | RowCheck::Deleted => {
+                                            if isolation != Isolation::ReadCommitted {
+                                                return Err(concurrent_update());
+                                            }
+                                            // The conflicting row changed under us: look for the conflict again.
+                                            continue;
+                                        }
+                                        RowCheck::SelfModified => {
+                                            return Err(PgError::new(
+                                                sqlstate::CARDINALITY_VIOLATION,
+                                                "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                                            ))
+                                        }
+                                        RowCheck::Free => {}
+                                    }
+                                    if isolation != Isolation::ReadCommitted
+                                        && !self.visible(existing, &st.snap)
+                                    {
+                                        return Err(concurrent_update());
+                                    }
+                                    let old = existing.data.clone();
+                                    let pass = match &du.selection {
+                                        None => true,
+                                        Some(cond) => {
+                                            let mut ctx = row_ctx(
+                                                params,
+                                                &tx,
+                                                now,
+                                                &table_name,
+                                                alias.as_deref(),
+                                                &infos,
+                                                &old,
+                                                Some(&row),
+                                            );
+                                            eval_condition(cond, &mut ctx, "WHERE")
+                                                .map_err(flow_to_step_err)?
+                                        }
+                                    };
+                                    if pass {
+                                        let new = self.assigned_row(
+                                            &du.assignments,
+                                            table,
+                                            &table_name,
+                                            alias.as_deref(),
+                                            &infos,
+                                            &old,
+                                            Some(&row),
+                                            &tx,
+                                            params,
+                                            now,
+                                        )?;
+                                        match self.check_unique(
+                                            table,
+                                            &new,
+                                            me,
+                                            Some(tuple),
+                                            &(0..table.uniques.len()).collect::<Vec<_>>(),
+                                        ) {
+                                            UniqueCheck::Wait(x) => {
+                                                return Ok(Step::Blocked(
+                                                    Current::Dml(Box::new(st)),
+                                                    WaitFor::Transaction(x),
+                                                ))
+                                            }
+                                            UniqueCheck::Conflict { index, .. } => {
+                                                return Err(unique_violation(table, index, &new))
+                                            }
+                                            UniqueCheck::Ok => {}
+                                        }
+                                        if table.tuples.len() >= versions_max {
+                                            return Err(too_many_versions(
+                                                &table_name,
+                                                versions_max,
+                                            ));
+                                        }
+                                        let new_idx = self.write_update(
+                                            session,
+                                            &table_name,
+                                            table_id,
+                                            tuple,
+                                            new.clone(),
+                                            wxid,
+                                            cid,
+                                        )?;
+                                        st.touched.push(new_idx);
+                                        st.count += 1;
+                                        if let Some(items) = &returning {
+                                            st.out.push(self.returning_row(
+                                                items,
+                                                &table_name,
+                                                alias.as_deref(),
+                                                &infos,
+                                                &new,
+                                                &tx,
+                                                params,
+                                                now,
+                                            )?);
+                                        }
+                                    } else {
+                                        let t = self.table_by_id(session, &table_name, table_id)?;
+                                        t.tuples[tuple].lockers.push((wxid, LockMode::Exclusive));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    st.pos += 1;
+                }
+                DmlKind::Update | DmlKind::Delete | DmlKind::Lock(..) => {
+                    let mode = match st.kind {
+                        DmlKind::Lock(m, _) => m,
+                        _ => LockMode::Exclusive,
+                    };
+                    let nonblock = match st.kind {
+                        DmlKind::Lock(_, nb) => nb,
+                        _ => None,
+                    };
+                    let mut idx = target;
+                    let chosen = loop {
+                        match self.check_row(table, idx, me, mode) {
+                            RowCheck::Free => break Some(idx),
+                            RowCheck::SelfModified => break None,
+                            RowCheck::Wait(x) => match nonblock {
+                                Some(NonBlock::Nowait) => {
+                                    return Err(PgError::new(
+                                        sqlstate::LOCK_NOT_AVAILABLE,
+                                        format!(
+                                        "could not obtain lock on row in relation \"{table_name}\""
+                                    ),
+                                    ))
+                                }
+                                Some(NonBlock::SkipLocked) => break None,
+                                None => {
+                                    return Ok(Step::Blocked(
+                                        Current::Dml(Box::new(st)),
+                                        WaitFor::Transaction(x),
+                                    ))
+                                }
+                            },
+                            RowCheck::Updated(next) => {
+                                if isolation != Isolation::ReadCommitted {
+                                    return Err(concurrent_update());
+                                }
+                                // READ COMMITTED: re-check WHERE against the newest version (EvalPlanQual).
+                                let passes = match &where_expr {
+                                    None => true,
+                                    Some(cond) => {
+                                        let mut ctx = row_ctx(
+                                            params,
+                                            &tx,
+                                            now,
+                                            &table_name,
+                                            alias.as_deref(),
+                                            &infos,
+                                            &table.tuples[next].data,
+                                            None,
+                                        );
+                                        eval_condition(cond, &mut ctx, "WHERE")
+                                            .map_err(flow_to_step_err)?
+                                    }
+                                };
+                                if !passes {
+                                    break None;
+                                }
+                                idx = next;
+                            }
+                            RowCheck::Deleted => {
+                                if isolation != Isolation::ReadCommitted {
+                                    return Err(match st.kind {
+                                        DmlKind::Lock(..) => concurrent_update(),
+                                        _ => concurrent_delete(),
+                                    });
+                                }
+                                break None;
+                            }
+                        }
+                    };
+                    if let Some(idx) = chosen {
+                        let old = table.tuples[idx].data.clone();
+                        match st.kind {
+                            DmlKind::Lock(..) => {
+                                if st.skipped < st.offset {
+                                    st.skipped += 1;
+                                } else {
+                                    st.out.push(old);
+                                }
+                                let t = self.table_by_id(session, &table_name, table_id)?;
+                                if !t.tuples[idx]
+                                    .lockers
+                                    .iter()
+                                    .any(|(x, m)| *x == wxid && *m >= mode)
+                                {
+                                    t.tuples[idx].lockers.push((wxid, mode));
+                                }
+                            }
+                            DmlKind::Delete => {
+                                let t = self.table_by_id(session, &table_name, table_id)?;
+                                t.tuples[idx].xmax = Some(wxid);
+                                t.tuples[idx].cmax = cid;
+                                t.tuples[idx].next = None;
+                                st.count += 1;
+                                if let Some(items) = &returning {
+                                    st.out.push(self.returning_row(
+                                        items,
+                                        &table_name,
+                                        alias.as_deref(),
+                                        &infos,
+                                        &old,
+                                        &tx,
+                                        params,
+                                        now,
+                                    )?);
+                                }
+                            }
+                            DmlKind::Update => {
+                                let new = self.assigned_row(
+                                    assignments.as_deref().unwrap_or(&[]),
+                                    table,
+                                    &table_name,
+                                    alias.as_deref(),
+                                    &infos,
+                                    &old,
+                                    None,
+                                    &tx,
+                                    params,
+                                    now,
+                                )?;
+                                match self.check_unique(
+                                    table,
+                                    &new,
+                                    me,
+                                    Some(idx),
+                                    &(0..table.uniques.len()).collect::<Vec<_>>(),
+                                ) {
+                                    UniqueCheck::Wait(x) => {
+                                        return Ok(Step::Blocked(
+                                            Current::Dml(Box::new(st)),
+                                            WaitFor::Transaction(x),
+                                        ))
+                                    }
+                                    UniqueCheck::Conflict { index, .. } => {
+                                        return Err(unique_violation(table, index, &new))
+                                    }
+                                    UniqueCheck::Ok => {}
+                                }
+                                if table.tuples.len() >= versions_max {
+                                    return Err(too_many_versions(&table_name, versions_max));
+                                }
+                                self.write_update(
+                                    session,
+                                    &table_name,
+                                    table_id,
+                                    idx,
+                                    new.clone(),
+                                    wxid,
+                                    cid,
+                                )?;
+                                st.count += 1;
+                                if let Some(items) = &returning {
+                                    st.out.push(self.returning_row(
+                                        items,
+                                        &table_name,
+                                        alias.as_deref(),
+                                        &infos,
+                                        &new,
+                                        &tx,
+                                        params,
+                                        now,
+                                    )?);
+                                }
+                            }
+                            DmlKind::Insert => unreachable!("handled above"),
+                        }
+                    }
+                    st.pos += 1;
+                }
+            }
+        }
+        let _ = &mut notices;
+        // Done: build the result.
+        let infos = self
+            .table_by_id_ref(session, &table_name, table_id)?
+            .infos();
+        let scope = RowScope {
+            table: &table_name,
+            alias: alias.as_deref(),
+            columns: &infos,
+        };
+        let (tag, columns, rows) = match st.kind {
+            DmlKind::Lock(..) => {
+                let Statement::Query(q) = &st.stmt else {
+                    unreachable!("locking SELECT")
+                };
+                let plan = plan_select(q, params)?;
+                let proj = projection(&plan.select.projection, Some(&scope))?;
+                let mut rows = vec![];
+                for data in &st.out {
+                    let mut ctx = row_ctx(
+                        params,
+                        &tx,
+                        now,
+                        &table_name,
+                        alias.as_deref(),
+                        &infos,
+                        data,
+                        None,
+                    );
+                    rows.push(project(&proj, &mut ctx).map_err(flow_to_step_err)?);
+                }
+                (format!("SELECT {}", rows.len()), proj.columns, rows)
+            }
+            kind => {
+                let tag = match kind {
+                    DmlKind::Insert => format!("INSERT 0 {}", st.count),
+                    DmlKind::Update => format!("UPDATE {}", st.count),
+                    _ => format!("DELETE {}", st.count),
+                };
+                let columns = match &returning {
+                    Some(items) => projection(items, Some(&scope))?.columns,
+                    None => vec![],
+                };
+                (tag, columns, st.out)
+            }
+        };
+        Ok(Step::Done(Box::new(QueryResult {
+            tag,
+            columns,
+            rows,
+            notices,
+        })))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn returning_row(
+        &self,
+        items: &[SelectItem],
+        table_name: &str,
+        alias: Option<&str>,
+        infos: &[ColumnInfo],
+        row: &[Value],
+        tx: &Tx,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Vec<Value>, PgError> {
+        let scope = RowScope {
+            table: table_name,
+            alias,
+            columns: infos,
+        };
+        let proj = projection(items, Some(&scope))?;
+        let mut ctx = row_ctx(params, tx, now, table_name, alias, infos, row, None);
+        project(&proj, &mut ctx).map_err(flow_to_step_err)
+    }
+
+    /// The row an UPDATE (or ON CONFLICT DO UPDATE) makes from `old`, with assignment casts and NOT NULL checked.
+    #[allow(clippy::too_many_arguments)]
+    fn assigned_row(
+        &self,
+        assignments: &[sqlparser::ast::Assignment],
+        table: &Table,
+        table_name: &str,
+        alias: Option<&str>,
+        infos: &[ColumnInfo],
+        old: &[Value],
+        excluded: Option<&[Value]>,
+        tx: &Tx,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Vec<Value>, PgError> {
+        let mut new = old.to_vec();
+        let mut seen = vec![];
+        for a in assignments {
+            let AssignmentTarget::ColumnName(col) = &a.target else {
+                return Err(unsupported("tuple assignments"));
+            };
+            let cname = object_name(col);
+            let i = infos.iter().position(|c| c.name == cname).ok_or_else(|| {
+                PgError::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{cname}\" of relation \"{table_name}\" does not exist"),
+                )
+            })?;
+            if seen.contains(&i) {
+                return Err(PgError::new(
+                    sqlstate::SYNTAX_ERROR,
+                    format!("multiple assignments to same column \"{cname}\""),
+                ));
+            }
+            seen.push(i);
+            let is_default = matches!(&a.value, Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"));
+            let v = if is_default {
+                match &table.columns[i].default {
+                    Some(e) => {
+                        let mut ctx =
+                            row_ctx(params, tx, now, table_name, alias, infos, old, excluded);
+                        eval(e, &mut ctx).map_err(flow_to_step_err)?
+                    }
+                    None => Value::Null,
+                }
+            } else {
+                let mut ctx = row_ctx(params, tx, now, table_name, alias, infos, old, excluded);
+                eval(&a.value, &mut ctx).map_err(flow_to_step_err)?
+            };
+            new[i] = assign(v, &infos[i])?;
+        }
+        check_not_null(table, &new)?;
+        Ok(new)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_update(
+        &mut self,
+        session: SessionId,
+        table_name: &str,
+        table_id: u64,
+        idx: usize,
+        data: Vec<Value>,
+        wxid: TxId,
+        cid: u32,
+    ) -> Result<usize, PgError> {
+        let t = self.table_by_id(session, table_name, table_id)?;
+        let new_idx = t.tuples.len();
+        t.tuples.push(Tuple {
+            xmin: wxid,
+            cmin: cid,
+            xmax: None,
+            cmax: 0,
+            next: None,
+            data,
+            lockers: vec![],
+        });
+        let old = &mut t.tuples[idx];
+        old.xmax = Some(wxid);
+        old.cmax = cid;
+        old.next = Some(new_idx);
+        Ok(new_idx)
+    }
+}
+
+fn too_many_versions(table: &str, max: usize) -> PgError {
+    PgError::new(
+        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+        format!("table \"{table}\" holds {max} row versions, dosim's limit; finish open transactions so old versions can be vacuumed"),
+    )
+}
+
+fn savepoint_missing(name: &str) -> PgError {
+    PgError::new(
+        sqlstate::INVALID_SAVEPOINT_SPECIFICATION,
+        format!("savepoint \"{name}\" does not exist"),
+    )
+}
+
+fn set_value_text(e: &Expr) -> Result<String, PgError> {
+    Ok(match e {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::SingleQuotedString(s) => s.clone(),
+            sqlparser::ast::Value::Number(n, _) => n.clone(),
+            sqlparser::ast::Value::Boolean(b) => if *b { "on" } else { "off" }.to_string(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::UnaryOp { op, expr } => format!("{op}{}", set_value_text(expr)?),
+        other => other.to_string(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row_ctx<'a>(
+    params: &'a [Value],
+    tx: &Tx,
+    now: crate::SimTime,
+    table: &'a str,
+    alias: Option<&'a str>,
+    infos: &'a [ColumnInfo],
+    row: &'a [Value],
+    excluded: Option<&'a [Value]>,
+) -> Ctx<'a, 'static> {
+    Ctx {
+        params,
+        now_us: tx.start_us,
+        clock_us: unix_us(now),
+        scope: Some(RowScope {
+            table,
+            alias,
+            columns: infos,
+        }),
+        row: Some(row),
+        excluded,
+        aggregates: None,
+        hook: None,
+    }
+}
+
+type DmlParts = (
+    Option<Expr>,
+    Option<Vec<SelectItem>>,
+    Option<Vec<sqlparser::ast::Assignment>>,
+    Option<String>,
+    Option<sqlparser::ast::OnConflict>,
+);
+
+fn dml_parts(stmt: &Statement) -> DmlParts {
+    match stmt {
+        Statement::Update(up) => {
+            let alias = match &up.table.relation {
+                TableFactor::Table { alias, .. } => alias.as_ref().map(|a| ident_name(&a.name)),
+                _ => None,
+            };
+            (
+                up.selection.clone(),
+                up.returning.clone(),
+                Some(up.assignments.clone()),
+                alias,
+                None,
+            )
+        }
+        Statement::Delete(del) => {
+            let alias = match &del.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => {
+                    t.first().and_then(|twj| match &twj.relation {
+                        TableFactor::Table { alias, .. } => {
+                            alias.as_ref().map(|a| ident_name(&a.name))
+                        }
+                        _ => None,
+                    })
+                }
+            };
+            (
+                del.selection.clone(),
+                del.returning.clone(),
+                None,
+                alias,
+                None,
+            )
+        }
+        Statement::Insert(ins) => {
+            let oc = match &ins.on {
+                Some(OnInsert::OnConflict(oc)) => Some(oc.clone()),
+                _ => None,
+            };
+            (None, ins.returning.clone(), None, None, oc)
+        }
+        Statement::Query(q) => {
+            let (sel, alias) = match q.body.as_ref() {
+                SetExpr::Select(s) => (
+                    s.selection.clone(),
+                    s.from.first().and_then(|twj| match &twj.relation {
+                        TableFactor::Table { alias, .. } => {
+                            alias.as_ref().map(|a| ident_name(&a.name))
+                        }
+                        _ => None,
+                    }),
+                ),
+                _ => (None, None),
+            };
+            (sel, None, None, alias, None)
+        }
+        _ => (None, None, None, None, None),
+    }
+}
+
+/// The unique indexes to check, arbiters first, and which of them are arbiters for ON CONFLICT.
+fn arbiter_order(
+    table: &Table,
+    on_conflict: Option<&sqlparser::ast::OnConflict>,
+) -> Result<(Vec<usize>, Vec<usize>), PgError> {
+    let all: Vec<usize> = (0..table.uniques.len()).collect();
+    let Some(oc) = on_conflict else {
+        return Ok((all, vec![]));
+    };
+    let arbiters: Vec<usize> = match &oc.conflict_target {
+        None => {
+            if matches!(oc.action, OnConflictAction::DoUpdate(_)) {
+                return Err(PgError::new(
+                    sqlstate::SYNTAX_ERROR,
+                    "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                )
+                .with_hint("For example, ON CONFLICT (column_name)."));
+            }
+            all.clone()
+        }
+        Some(ConflictTarget::Columns { columns, predicate }) => {
+            if predicate.is_some() {
+                return Err(unsupported("partial index predicates"));
+            }
+            let mut wanted = vec![];
+            for c in columns {
+                let name = ident_name(c);
+                let i = table
+                    .columns
+                    .iter()
+                    .position(|col| col.info.name == name)
+                    .ok_or_else(|| crate::eval::missing_column(None, &name))?;
+                wanted.push(i);
+            }
+            wanted.sort();
+            let found: Vec<usize> = table
+                .uniques
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| {
+                    let mut cols = u.columns.clone();
+                    cols.sort();
+                    cols == wanted
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if found.is_empty() {
+                return Err(PgError::new(
+                    sqlstate::INVALID_COLUMN_REFERENCE,
+                    "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+                ));
+            }
+            found
+        }
+        Some(ConflictTarget::OnConstraint(name)) => {
+            let name = object_name(name);
+            let i = table
+                .uniques
+                .iter()
+                .position(|u| u.name == name)
+                .ok_or_else(|| {
+                    PgError::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!(
+                            "constraint \"{name}\" for table \"{}\" does not exist",
+                            table.name
+                        ),
+                    )
+                })?;
+            vec![i]
+        }
+    };
+    let mut order = arbiters.clone();
+    order.extend(all.into_iter().filter(|i| !arbiters.contains(i)));
+    Ok((order, arbiters))
+}
+
+/// Select-list aliases and positions, which ORDER BY may name.
+fn projection_exprs(
+    items: &[SelectItem],
+    scope: &RowScope,
+) -> Result<Vec<(Option<String>, Expr)>, PgError> {
+    let mut out = vec![];
+    for item in items {
+        match item {
+            SelectItem::UnnamedExpr(e) => out.push((None, e.clone())),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                out.push((Some(ident_name(alias)), expr.clone()))
+            }
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                for c in scope.columns {
+                    out.push((
+                        None,
+                        Expr::Identifier(sqlparser::ast::Ident::new(c.name.clone())),
+                    ));
+                }
+            }
+            _ => return Err(unsupported("multiple aliases")),
+        }
+    }
+    Ok(out)
+}
+
+fn resolve_order_expr(expr: &Expr, proj: &[(Option<String>, Expr)]) -> Result<Expr, PgError> {
+    match expr {
+        Expr::Value(v) => {
+            if let sqlparser::ast::Value::Number(n, _) = &v.value {
+                let pos: usize = n.parse().unwrap_or(0);
+                return proj
+                    .get(pos.wrapping_sub(1))
+                    .map(|(_, e)| e.clone())
+                    .ok_or_else(|| {
+                        PgError::new(
+                            "42P10",
+                            format!("ORDER BY position {n} is not in select list"),
+                        )
+                    });
+            }
+            Ok(expr.clone())
+        }
+        Expr::Identifier(i) => {
+            let name = ident_name(i);
+            Ok(proj
+                .iter()
+                .find(|(alias, _)| alias.as_deref() == Some(name.as_str()))
+                .map(|(_, e)| e.clone())
+                .unwrap_or_else(|| expr.clone()))
+        }
+        _ => Ok(expr.clone()),
+    }
+}
+
+/// The advisory-lock builtins. Returns `None` for any other function name.
+#[allow(clippy::too_many_arguments)]
+fn advisory_call(
+    advisory: &mut BTreeMap<AdvisoryKey, crate::engine::AdvisoryHolders>,
+    session: SessionId,
+    pid: u32,
+    name: &str,
+    args: &[Value],
+    acquired: &mut Vec<(AdvisoryKey, bool)>,
+    released: &mut bool,
+    notices: &mut Vec<Notice>,
+) -> Option<Res<Value>> {
+    let key = || -> Result<AdvisoryKey, PgError> {
+        match args {
+            [k] => match k.clone().coerce(SqlType::Int8)? {
+                Value::Int8(v) => Ok(AdvisoryKey::Int8(v)),
+                _ => Err(crate::eval::no_function(name, args)),
+            },
+            [a, b] => match (
+                a.clone().coerce(SqlType::Int4)?,
+                b.clone().coerce(SqlType::Int4)?,
+            ) {
+                (Value::Int4(x), Value::Int4(y)) => Ok(AdvisoryKey::Int4Pair(x, y)),
+                _ => Err(crate::eval::no_function(name, args)),
+            },
+            _ => Err(crate::eval::no_function(name, args)),
+        }
+    };
+    let try_take = |advisory: &mut BTreeMap<AdvisoryKey, crate::engine::AdvisoryHolders>,
+                    key: AdvisoryKey,
+                    xact: bool|
+     -> bool {
+        let holders = advisory.entry(key).or_default();
+        if holders.keys().any(|s| *s != session) {
+            return false;
+        }
+        let e = holders.entry(session).or_insert((0, 0));
+        if xact {
+            e.1 += 1;
+        } else {
+            e.0 += 1;
+        }
+        true
+    };
+    let result: Res<Value> = (|| {
+        Ok(match name {
+            "pg_backend_pid" => Value::Int4(pid as i32),
+            "pg_advisory_lock" | "pg_advisory_xact_lock" => {
+                let k = key()?;
+                let xact = name == "pg_advisory_xact_lock";
+                if args.iter().any(Value::is_null) {
+                    return Ok(Value::Null);
+                }
+                if !try_take(advisory, k, xact) {
+                    advisory.retain(|_, h| !h.is_empty());
+                    return Err(Flow::Block(WaitFor::Advisory(k)));
+                }
+                acquired.push((k, xact));
+                Value::Void
+            }
+            "pg_try_advisory_lock" | "pg_try_advisory_xact_lock" => {
+                if args.iter().any(Value::is_null) {
+                    return Ok(Value::Null);
+                }
+                let k = key()?;
+                let xact = name == "pg_try_advisory_xact_lock";
+                let ok = try_take(advisory, k, xact);
+                advisory.retain(|_, h| !h.is_empty());
+                if ok {
+                    acquired.push((k, xact));
+                }
+                Value::Bool(ok)
+            }
+            "pg_advisory_unlock" => {
+                if args.iter().any(Value::is_null) {
+                    return Ok(Value::Null);
+                }
+                let k = key()?;
+                let held = advisory
+                    .get_mut(&k)
+                    .and_then(|h| h.get_mut(&session))
+                    .filter(|(s, _)| *s > 0);
+                match held {
+                    Some((s, _)) => {
+                        *s -= 1;
+                        if let Some(h) = advisory.get_mut(&k) {
+                            h.retain(|_, (s, x)| *s > 0 || *x > 0);
+                        }
+                        advisory.retain(|_, h| !h.is_empty());
+                        *released = true;
+                        Value::Bool(true)
+                    }
+                    None => {
+                        notices.push(Engine::warning(
+                            "01000",
+                            "you don't own a lock of type ExclusiveLock",
+                        ));
+                        Value::Bool(false)
+                    }
+                }
+            }
+            "pg_advisory_unlock_all" => {
+                for h in advisory.values_mut() {
+                    if let Some((s, _)) = h.get_mut(&session) {
+                        *s = 0;
+                    }
+                    h.retain(|_, (s, x)| *s > 0 || *x > 0);
+                }
+                advisory.retain(|_, h| !h.is_empty());
+                *released = true;
+                Value::Void
+            }
+            _ => {
+                return Err(Flow::Error(PgError::new(
+                    "XX000",
+                    "not an advisory function",
+                )))
+            }
+        })
+    })();
+    match result {
+        Err(Flow::Error(e)) if e.sqlstate == "XX000" => None,
+        other => Some(other),
+    }
+}
