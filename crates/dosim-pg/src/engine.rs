@@ -148,6 +148,8 @@ pub(crate) struct WaitState {
     pub target: WaitFor,
     pub since: SimTime,
     pub deadlock_checked: bool,
+    /// When the wait began among all waits, for first-come-first-served wakeups.
+    pub seq: u64,
 }
 
 /// A query string part-way through: the statements still to run and the one that waits.
@@ -187,7 +189,9 @@ pub struct Engine {
     pub(crate) next_session: u64,
     pub(crate) advisory: BTreeMap<AdvisoryKey, AdvisoryHolders>,
     pub(crate) ssi: BTreeMap<TxId, SsiTx>,
-    pub(crate) runnable: BTreeSet<SessionId>,
+    /// Sessions whose wait ended, in the order they started waiting, as PostgreSQL's lock queues grant.
+    pub(crate) runnable: Vec<SessionId>,
+    pub(crate) next_wait_seq: u64,
     pub(crate) now: SimTime,
     pub(crate) next_table_id: u64,
 }
@@ -212,7 +216,8 @@ impl Engine {
             next_session: 1,
             advisory: BTreeMap::new(),
             ssi: BTreeMap::new(),
-            runnable: BTreeSet::new(),
+            runnable: vec![],
+            next_wait_seq: 0,
             now: SimTime::ZERO,
             next_table_id: 1,
         }
@@ -275,7 +280,7 @@ impl Engine {
         }
         self.advisory.retain(|_, h| !h.is_empty());
         self.sessions.remove(&session);
-        self.runnable.remove(&session);
+        self.runnable.retain(|s| *s != session);
         self.wake();
     }
 
@@ -305,7 +310,7 @@ impl Engine {
     ///
     /// Each should be resumed with [`Engine::resume`].
     pub fn take_runnable(&mut self) -> Vec<SessionId> {
-        std::mem::take(&mut self.runnable).into_iter().collect()
+        std::mem::take(&mut self.runnable)
     }
 
     /// The earliest time at which a waiting session's deadlock check, `lock_timeout` or `statement_timeout` falls due.
@@ -374,7 +379,7 @@ impl Engine {
             if self.wait_resolved(session, &target) {
                 // The wait ended before its deadline: the session is runnable and no longer waiting.
                 self.clear_wait(session);
-                self.runnable.insert(session);
+                self.mark_runnable(session);
                 continue;
             }
             match kind {
@@ -429,7 +434,7 @@ impl Engine {
         s.pending = None;
         s.canceled = Some(err);
         self.fail_tx(session);
-        self.runnable.insert(session);
+        self.mark_runnable(session);
         self.wake();
     }
 
@@ -529,13 +534,20 @@ impl Engine {
         for (id, s) in &self.sessions {
             if let Some(w) = s.pending.as_ref().and_then(|p| p.wait.as_ref()) {
                 if self.wait_resolved(*id, &w.target) {
-                    woken.push(*id);
+                    woken.push((w.seq, *id));
                 }
             }
         }
-        for id in woken {
+        woken.sort();
+        for (_, id) in woken {
             self.clear_wait(id);
-            self.runnable.insert(id);
+            self.mark_runnable(id);
+        }
+    }
+
+    fn mark_runnable(&mut self, session: SessionId) {
+        if !self.runnable.contains(&session) {
+            self.runnable.push(session);
         }
     }
 
@@ -877,7 +889,7 @@ impl Engine {
     /// Continues a blocked session: its statement retries the lock it waited for, or reports the deadlock or timeout that ended the wait.
     pub fn resume(&mut self, session: SessionId, now: SimTime) -> Outcome {
         self.advance(now);
-        self.runnable.remove(&session);
+        self.runnable.retain(|s| *s != session);
         let Some(s) = self.sessions.get_mut(&session) else {
             return Outcome::Done(vec![]);
         };
@@ -940,23 +952,37 @@ impl Engine {
                 wait: None,
             });
             let step = self.step(session, current, &params, now);
-            let s = self.sessions.get_mut(&session).expect("session exists");
-            let p = s.pending.as_mut().expect("kept during the step");
-            p.params = params;
+            if let Some(p) = self
+                .sessions
+                .get_mut(&session)
+                .and_then(|s| s.pending.as_mut())
+            {
+                p.params = params;
+            }
             match step {
                 Step::Done(result) => results.push(*result),
                 Step::Blocked(current, target) => {
-                    let since = match &wait {
-                        Some(w) if w.target == target => w.since,
-                        _ => now,
+                    let same = wait.as_ref().filter(|w| w.target == target);
+                    let since = same.map(|w| w.since).unwrap_or(now);
+                    let deadlock_checked = same.is_some_and(|w| w.deadlock_checked);
+                    let seq = match same {
+                        Some(w) => w.seq,
+                        None => {
+                            self.next_wait_seq += 1;
+                            self.next_wait_seq
+                        }
                     };
-                    let deadlock_checked =
-                        matches!(&wait, Some(w) if w.target == target && w.deadlock_checked);
+                    let p = self
+                        .sessions
+                        .get_mut(&session)
+                        .and_then(|s| s.pending.as_mut())
+                        .expect("kept during the step");
                     p.current = Some(current);
                     p.wait = Some(WaitState {
                         target: target.clone(),
                         since,
                         deadlock_checked,
+                        seq,
                     });
                     if self.wait_resolved(session, &target) {
                         continue;
@@ -967,7 +993,7 @@ impl Engine {
                     };
                 }
                 Step::Error(e) => {
-                    s.pending = None;
+                    self.sessions.get_mut(&session).expect("exists").pending = None;
                     return self.statement_error(session, results, e);
                 }
             }

@@ -293,3 +293,8 @@ fn lock_timeout_nowait_skip_locked() {
 fn unsupported_statements() {
     check("unsupported");
 }
+
+#[test]
+fn waiters_are_served_first_come_first_served() {
+    check("lock_queue");
+}
