@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::path::PathBuf;
 
-use crate::explore::explore_seeds_jobs;
+use crate::explore::explore_strategy;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::seed::{parse_seed, Seeds};
@@ -78,6 +78,17 @@ pub struct ExploreArgs {
     /// this folder, creating it.
     #[arg(long, value_name = "DIR")]
     pub save_failures: Option<PathBuf>,
+    /// How decisions are drawn (default: each scenario's own, `random` unless it says):
+    /// `random`, `pct` (priorities over actors order concurrent commits), or `dfs` (every
+    /// schedule of the first seed, up to the scenario's bound).
+    #[arg(long, value_enum)]
+    pub strategy: Option<crate::Strategy>,
+    /// PCT's depth: one more than the number of priority change points per run.
+    #[arg(long, value_parser = parse_pct_depth)]
+    pub pct_depth: Option<u32>,
+    /// The most schedules `dfs` runs before it stops without covering the space.
+    #[arg(long, value_parser = parse_dfs_bound)]
+    pub dfs_bound: Option<u64>,
 }
 
 /// `dosim merge`.
@@ -97,8 +108,18 @@ pub struct ReplayArgs {
     /// The scenario.
     pub sim: String,
     /// The seed, decimal or 0x-hex.
-    #[arg(long, value_parser = parse_seed)]
+    #[arg(long, value_parser = parse_seed, required_unless_present = "schedule", default_value = "0", hide_default_value = true)]
     pub seed: u64,
+    /// How decisions are drawn (default: the scenario's own), as in `explore`.
+    #[arg(long, value_enum)]
+    pub strategy: Option<crate::Strategy>,
+    /// PCT's depth, as in `explore`.
+    #[arg(long, value_parser = parse_pct_depth)]
+    pub pct_depth: Option<u32>,
+    /// Replays a schedule from a `pct` or `dfs` report (`pct:7:1.0.0.1`): its seed, and every
+    /// decision taken from its list.
+    #[arg(long, value_parser = parse_schedule, conflicts_with_all = ["seed", "strategy", "pct_depth"])]
+    pub schedule: Option<crate::strategy::Schedule>,
     /// Prints the full trace instead of the report.
     #[arg(long)]
     pub trace: bool,
@@ -137,6 +158,49 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 
 fn parse_fault_set(text: &str) -> Result<crate::shrink::FaultSet, String> {
     text.parse()
+}
+
+fn parse_schedule(text: &str) -> Result<crate::strategy::Schedule, String> {
+    text.parse()
+}
+
+fn parse_pct_depth(text: &str) -> Result<u32, String> {
+    let max = crate::strategy::PCT_DEPTH_MAX;
+    match text.trim().parse::<u32>() {
+        Ok(depth) if (1..=max).contains(&depth) => Ok(depth),
+        _ => Err(format!(
+            "`{text}` is not a PCT depth: write a whole number from 1 to {max}"
+        )),
+    }
+}
+
+fn parse_dfs_bound(text: &str) -> Result<u64, String> {
+    let max = crate::scenario::DFS_BOUND_MAX;
+    match text.trim().replace('_', "").parse::<u64>() {
+        Ok(bound) if (1..=max).contains(&bound) => Ok(bound),
+        _ => Err(format!(
+            "`{text}` is not a dfs bound: write a whole number from 1 to {max}"
+        )),
+    }
+}
+
+/// The scenario with the command line's strategy settings applied.
+fn configured(
+    scenario: &Scenario,
+    pct_depth: Option<u32>,
+    dfs_bound: Option<u64>,
+) -> std::borrow::Cow<'_, Scenario> {
+    if pct_depth.is_none() && dfs_bound.is_none() {
+        return std::borrow::Cow::Borrowed(scenario);
+    }
+    let mut scenario = scenario.clone();
+    if let Some(depth) = pct_depth {
+        scenario = scenario.pct_depth(depth);
+    }
+    if let Some(bound) = dfs_bound {
+        scenario = scenario.dfs_bound(bound);
+    }
+    std::borrow::Cow::Owned(scenario)
 }
 
 /// The default thread count: one per core.
@@ -268,6 +332,9 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let mut rows = Vec::new();
     for scenario in selected {
+        let scenario = configured(scenario, args.pct_depth, args.dfs_bound);
+        let scenario = scenario.as_ref();
+        let strategy = args.strategy.unwrap_or(scenario.strategy);
         let seeds = args
             .seeds
             .clone()
@@ -279,7 +346,7 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
         let total = seeds.len();
         let started = crate::bench::WallClock::start();
         let mut stderr = std::io::stderr();
-        let exploration = explore_seeds_jobs(scenario, &seeds, jobs, |run| {
+        let exploration = explore_strategy(scenario, &seeds, jobs, strategy, |run| {
             if run == 1 || run % 10 == 0 || run == total {
                 let _ = write!(stderr, "\rexplore {}: {run}/{total} seeds", scenario.name());
                 let _ = stderr.flush();
@@ -287,9 +354,9 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
         });
         let _ = writeln!(
             stderr,
-            "\rexplore {}: {} seeds, {}          ",
+            "\rexplore {}: {}, {}          ",
             scenario.name(),
-            exploration.seeds_run,
+            exploration.coverage(),
             exploration.found
         );
         rows.push(ExploreRow::new(exploration, started.elapsed_s()));
@@ -361,7 +428,10 @@ fn explore_table(rows: &[ExploreRow]) -> String {
             exploration.scenario.clone(),
             exploration.expect.to_string(),
             outcome,
-            exploration.seeds_run.to_string(),
+            match exploration.schedules_run {
+                Some(_) => exploration.coverage(),
+                None => exploration.seeds_run.to_string(),
+            },
             exploration
                 .first_failing_seed
                 .map_or("-".to_owned(), |seed| seed.to_string()),
@@ -417,27 +487,46 @@ fn replay(args: &ReplayArgs, scenarios: &[Scenario]) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
+    let scenario = configured(scenario, args.pct_depth, None);
+    let scenario = scenario.as_ref();
+    let strategy = args.strategy.unwrap_or(scenario.strategy);
+    let seed = args
+        .schedule
+        .as_ref()
+        .map_or(args.seed, |schedule| schedule.seed);
     let report = match &args.faults {
         Some(faults) => {
-            let outcome = scenario.run_seed_with_faults(args.seed, faults);
+            let outcome =
+                scenario.run_steered_with_faults(seed, strategy, args.schedule.as_ref(), faults);
             if args.trace {
                 print!("{}", outcome.trace());
                 return ExitCode::SUCCESS;
             }
             let mut report =
                 Report::new(&outcome, scenario.expectation(), scenario.verdict(&outcome));
-            report.replay = vec![format!(
-                "dosim replay {} --seed {} --faults {faults}",
-                scenario.name(),
-                args.seed
-            )];
+            let base = match &args.schedule {
+                Some(schedule) => format!("dosim replay {} --schedule {schedule}", scenario.name()),
+                None => crate::shrink::replay_command(
+                    scenario.name(),
+                    seed,
+                    &scenario.steering(strategy),
+                ),
+            };
+            report.replay = vec![format!("{base} --faults {faults}")];
             report
         }
         None if args.trace => {
-            print!("{}", scenario.run_seed(args.seed).trace());
+            let outcome = match &args.schedule {
+                Some(schedule) => scenario.run_schedule(schedule),
+                None => scenario.run_seed_with(seed, strategy),
+            };
+            print!("{}", outcome.trace());
             return ExitCode::SUCCESS;
         }
-        None => scenario.report(args.seed),
+        None => match &args.schedule {
+            Some(schedule) => scenario.report_schedule(schedule),
+            None => scenario.report_with(seed, strategy),
+        },
     };
     match args.format {
         Format::Json => println!("{}", report.to_json()),

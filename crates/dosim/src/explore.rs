@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::seed::{self, Seeds};
-use crate::Expect;
+use crate::strategy::Steering;
+use crate::{Expect, Strategy};
 
 /// The environment variable that sets the sweep: `DOSIM_SEEDS=0..20000`.
 pub const ENV_SEEDS: &str = "DOSIM_SEEDS";
@@ -62,6 +63,15 @@ pub struct Exploration {
     /// What went wrong, for `nondeterministic` and `invalid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The strategy that drew the runs' decisions.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Under `dfs`: how many schedules of the seed ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules_run: Option<u64>,
+    /// Under `dfs`: whether those were every schedule there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules_complete: Option<bool>,
 }
 
 impl Exploration {
@@ -75,8 +85,24 @@ impl Exploration {
 
     /// The replay line of the failing seed, if any.
     pub fn replay(&self) -> Option<String> {
+        if let Some(line) = self
+            .report
+            .as_ref()
+            .and_then(|report| report.replay.iter().find(|line| line.starts_with("dosim ")))
+        {
+            return Some(line.clone());
+        }
         self.first_failing_seed
             .map(|seed| format!("dosim replay {} --seed {seed}", self.scenario))
+    }
+
+    /// What the sweep covered, in words: `50 seeds`, or for `dfs`, `all 24 schedules of seed 0`.
+    pub fn coverage(&self) -> String {
+        match (self.schedules_run, self.schedules_complete) {
+            (Some(run), Some(true)) => format!("explored all {run} schedules"),
+            (Some(run), _) => format!("{run} schedules"),
+            _ => format!("{} seeds", self.seeds_run),
+        }
     }
 }
 
@@ -105,6 +131,22 @@ pub fn explore_seeds_jobs(
     scenario: &Scenario,
     seeds: &Seeds,
     jobs: usize,
+    progress: impl FnMut(u64),
+) -> Exploration {
+    explore_strategy(scenario, seeds, jobs, scenario.strategy, progress)
+}
+
+/// [`explore_seeds_jobs`] under a strategy.
+///
+/// `random` and `pct` sweep the seeds. `dfs` takes the range's first seed and runs its
+/// schedules depth first, every commit order at the gate and every fault choice, until one
+/// breaks a check, every schedule has run, or the scenario's bound (default 10,000) is
+/// reached; `schedules_run` and `schedules_complete` say which. `dfs` runs on one thread.
+pub fn explore_strategy(
+    scenario: &Scenario,
+    seeds: &Seeds,
+    jobs: usize,
+    strategy: Strategy,
     mut progress: impl FnMut(u64),
 ) -> Exploration {
     let mut exploration = Exploration {
@@ -116,40 +158,99 @@ pub fn explore_seeds_jobs(
         first_failing_seed: None,
         report: None,
         problem: None,
+        strategy,
+        schedules_run: None,
+        schedules_complete: None,
     };
     if let Err(error) = scenario.validate() {
         exploration.found = Found::Invalid;
         exploration.problem = Some(error);
         return exploration;
     }
+    if strategy == Strategy::Dfs {
+        let seed = seeds.0.start;
+        exploration.seeds = Seeds(seed..seed.saturating_add(1)).to_string();
+        exploration.seeds_run = 1;
+        let (verdict, schedules_run, complete) = explore_dfs(scenario, seed, &mut progress);
+        exploration.schedules_run = Some(schedules_run);
+        exploration.schedules_complete = Some(complete);
+        record_failure(&mut exploration, seed, verdict);
+        return exploration;
+    }
+    let steering = scenario.steering(strategy);
     let total = seeds.len();
     let jobs = jobs
         .clamp(1, JOBS_MAX)
         .min(usize::try_from(total).unwrap_or(usize::MAX).max(1));
     let failure = if jobs == 1 {
-        sweep_sequential(scenario, seeds, &mut progress)
+        sweep_sequential(scenario, &steering, seeds, &mut progress)
     } else {
-        sweep_parallel(scenario, seeds, jobs, &mut progress)
+        sweep_parallel(scenario, &steering, seeds, jobs, &mut progress)
     };
     match failure {
         None => exploration.seeds_run = total,
         Some((seed, verdict)) => {
             exploration.seeds_run = seed - seeds.0.start + 1;
-            exploration.first_failing_seed = Some(seed);
-            match verdict {
-                SeedVerdict::Clean => unreachable!("only failures are returned"),
-                SeedVerdict::Race(report) => {
-                    exploration.found = Found::Race;
-                    exploration.report = Some(*report);
-                }
-                SeedVerdict::Nondeterministic(problem) => {
-                    exploration.found = Found::Nondeterministic;
-                    exploration.problem = Some(problem);
-                }
-            }
+            record_failure(&mut exploration, seed, verdict);
         }
     }
     exploration
+}
+
+fn record_failure(exploration: &mut Exploration, seed: u64, verdict: SeedVerdict) {
+    match verdict {
+        SeedVerdict::Clean => {}
+        SeedVerdict::Race(report) => {
+            exploration.found = Found::Race;
+            exploration.first_failing_seed = Some(seed);
+            exploration.report = Some(*report);
+        }
+        SeedVerdict::Nondeterministic(problem) => {
+            exploration.found = Found::Nondeterministic;
+            exploration.first_failing_seed = Some(seed);
+            exploration.problem = Some(problem);
+        }
+    }
+}
+
+/// Runs one seed's schedules depth first. Returns the verdict of the first failing schedule
+/// (or clean), how many schedules ran, and whether they were all there are.
+fn explore_dfs(
+    scenario: &Scenario,
+    seed: u64,
+    progress: &mut impl FnMut(u64),
+) -> (SeedVerdict, u64, bool) {
+    let mut prefix: Vec<u32> = Vec::new();
+    let mut schedules_run = 0u64;
+    loop {
+        let steering = Steering::Forced {
+            strategy: Strategy::Dfs,
+            choices: prefix.clone(),
+        };
+        let first = schedules_run == 0;
+        let (verdict, decisions) = judge_steered(scenario, &steering, first, seed);
+        schedules_run += 1;
+        progress(schedules_run);
+        if !matches!(verdict, SeedVerdict::Clean) {
+            return (verdict, schedules_run, false);
+        }
+        // Backtrack: the deepest decision with an untried alternative takes its next one.
+        let mut taken = decisions;
+        loop {
+            match taken.pop() {
+                None => return (SeedVerdict::Clean, schedules_run, true),
+                Some((choice, alternatives)) if choice + 1 < alternatives => {
+                    prefix = taken.iter().map(|(choice, _)| *choice).collect();
+                    prefix.push(choice + 1);
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        if schedules_run >= scenario.dfs_bound {
+            return (SeedVerdict::Clean, schedules_run, false);
+        }
+    }
 }
 
 /// What one seed showed.
@@ -161,39 +262,51 @@ enum SeedVerdict {
 
 /// Runs one seed, and runs it again when it fails or is the sweep's first seed, to tell a race
 /// from nondeterminism.
-fn judge(scenario: &Scenario, first_seed: u64, seed: u64) -> SeedVerdict {
-    let (outcome, fired) = scenario.run_recorded(seed, None);
-    let violations = scenario.verdict(&outcome);
-    if violations.is_empty() && seed != first_seed {
-        return SeedVerdict::Clean;
+fn judge(scenario: &Scenario, steering: &Steering, first_seed: u64, seed: u64) -> SeedVerdict {
+    judge_steered(scenario, steering, seed == first_seed, seed).0
+}
+
+/// [`judge`], also returning the run's decisions.
+fn judge_steered(
+    scenario: &Scenario,
+    steering: &Steering,
+    first: bool,
+    seed: u64,
+) -> (SeedVerdict, Vec<(u32, u32)>) {
+    let record = scenario.run_recorded(seed, steering, None);
+    let violations = scenario.verdict(&record.outcome);
+    if violations.is_empty() && !first {
+        return (SeedVerdict::Clean, record.decisions);
     }
-    let again = scenario.run_seed(seed);
+    let outcome = &record.outcome;
+    let again = scenario.run_recorded(seed, steering, None).outcome;
     let (hash, hash_again) = (outcome.trace_hash(), again.trace_hash());
     if hash != hash_again {
-        return SeedVerdict::Nondeterministic(nondeterminism(
+        let problem = nondeterminism(
             scenario.name(),
             seed,
             &outcome.trace(),
             &again.trace(),
             hash,
             hash_again,
-        ));
+        );
+        return (SeedVerdict::Nondeterministic(problem), record.decisions);
     }
     if violations.is_empty() {
-        return SeedVerdict::Clean;
+        return (SeedVerdict::Clean, record.decisions);
     }
-    SeedVerdict::Race(Box::new(crate::shrink::shrunk_report(
-        scenario, &outcome, &fired, violations,
-    )))
+    let report = crate::shrink::steered_report(scenario, steering, &record, violations);
+    (SeedVerdict::Race(Box::new(report)), record.decisions)
 }
 
 fn sweep_sequential(
     scenario: &Scenario,
+    steering: &Steering,
     seeds: &Seeds,
     progress: &mut impl FnMut(u64),
 ) -> Option<(u64, SeedVerdict)> {
     for (run, seed) in seeds.0.clone().enumerate() {
-        let verdict = judge(scenario, seeds.0.start, seed);
+        let verdict = judge(scenario, steering, seeds.0.start, seed);
         progress(run as u64 + 1);
         if !matches!(verdict, SeedVerdict::Clean) {
             return Some((seed, verdict));
@@ -204,6 +317,7 @@ fn sweep_sequential(
 
 fn sweep_parallel(
     scenario: &Scenario,
+    steering: &Steering,
     seeds: &Seeds,
     jobs: usize,
     progress: &mut impl FnMut(u64),
@@ -229,7 +343,7 @@ fn sweep_parallel(
                 if seed > smallest_failure.load(Ordering::SeqCst) {
                     break;
                 }
-                let verdict = judge(scenario, start, seed);
+                let verdict = judge(scenario, steering, start, seed);
                 if !matches!(verdict, SeedVerdict::Clean) {
                     smallest_failure.fetch_min(seed, Ordering::SeqCst);
                 }
@@ -337,7 +451,8 @@ impl Scenario {
             Err(error) => panic!("{error}"),
         };
         if replay {
-            println!("{}", self.report(seeds.0.start).to_text());
+            let report = self.steered_report(seeds.0.start, &self.steering(self.strategy));
+            println!("{}", report.to_text());
         }
         let jobs = match jobs_from_env() {
             Ok(jobs) => jobs,
@@ -355,6 +470,19 @@ impl Scenario {
                     self.name,
                     report.seed,
                     report.to_text()
+                );
+            }
+            (Found::Clean, Expect::Race) if self.strategy == Strategy::Dfs => {
+                panic!(
+                    "{} expects a race, but none of the {} dfs schedules of seed {} broke a check{}",
+                    self.name,
+                    exploration.schedules_run.unwrap_or(0),
+                    seeds.0.start,
+                    if exploration.schedules_complete == Some(true) {
+                        ", and they are all there are"
+                    } else {
+                        "; raise the bound with Scenario::dfs_bound"
+                    }
                 );
             }
             (Found::Clean, Expect::Race) => {

@@ -22,6 +22,7 @@ pub mod scenario;
 pub mod seed;
 pub mod shrink;
 pub mod state;
+pub mod strategy;
 pub mod sweep;
 pub mod transport;
 
@@ -59,20 +60,30 @@ impl fmt::Display for Expect {
 
 /// How the decisions of a run are drawn.
 ///
-/// Only `random` exists today: every decision (host order, message latency, injected faults)
-/// comes from the seed. Priority-based and exhaustive strategies fit in here later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+/// `random` draws every decision (host order, message latency, injected faults) from the seed.
+/// `pct` and `dfs` also put a gate in front of the API that decides the order in which
+/// concurrent requests reach their commit; see [`strategy`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Decisions drawn uniformly at random from the seed.
     #[default]
     Random,
+    /// PCT-style priorities over actors decide the commit order of concurrent requests; a few
+    /// random change points per run lower the priority of the actor that just went first.
+    Pct,
+    /// Every commit order and fault choice of one seed, enumerated depth first, up to a bound.
+    Dfs,
 }
 
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Strategy::Random => "random",
+            Strategy::Pct => "pct",
+            Strategy::Dfs => "dfs",
         })
     }
 }

@@ -42,6 +42,9 @@ pub struct Report {
     /// the reports of races that `explore` and `replay` show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimal: Option<crate::shrink::Minimal>,
+    /// The run's decisions under `pct` or `dfs`, replayable with `dosim replay --schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 impl Report {
@@ -65,6 +68,7 @@ impl Report {
             trace_hash: format!("{:016x}", outcome.trace_hash()),
             replay: replay_lines(&outcome.scenario, outcome.seed),
             minimal: None,
+            schedule: None,
         }
     }
 
@@ -133,6 +137,9 @@ impl Report {
         }
         for line in &self.final_state {
             out.push_str(&format!("    {line}\n"));
+        }
+        if let Some(schedule) = &self.schedule {
+            out.push_str(&format!("  schedule: {schedule}\n"));
         }
         for (index, line) in self.replay.iter().enumerate() {
             let label = if index == 0 {

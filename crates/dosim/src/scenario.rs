@@ -15,6 +15,16 @@ use crate::history::{InjectedFault, Recorder};
 use crate::outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
 use crate::seed::{self, Stream};
 use crate::shrink::{FaultId, FiredFault};
+use crate::strategy::Steering;
+
+/// What one run produced, with what the harness needs to shrink and replay it.
+pub(crate) struct RunRecord {
+    pub(crate) outcome: RunOutcome,
+    /// The faults that fired, in time order.
+    pub(crate) fired: Vec<FiredFault>,
+    /// Every decision of a steered run: the choice and how many there were.
+    pub(crate) decisions: Vec<(u32, u32)>,
+}
 use crate::{Expect, Strategy};
 
 /// The token of the scenario's account: well formed (`dop_v1_` and 64 hex digits), and fixed,
@@ -35,6 +45,12 @@ pub const MAX_SIM_TIME_DEFAULT: Duration = Duration::from_secs(600);
 
 /// How many seeds `explore()` runs when neither `DOSIM_SEEDS` nor `DOSIM_SEED` is set.
 pub const SEEDS_DEFAULT: u64 = 50;
+
+/// How many schedules `dfs` runs at most before it stops without covering the space.
+pub const DFS_BOUND_DEFAULT: u64 = 10_000;
+
+/// The most schedules a `dfs` bound may allow.
+pub const DFS_BOUND_MAX: u64 = 10_000_000;
 
 type BoxedActorFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
 type ActorFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
@@ -126,6 +142,10 @@ pub struct Scenario {
     max_sim_time: Duration,
     message_latency: (Duration, Duration),
     pub(crate) seeds_default: u64,
+    pub(crate) strategy: Strategy,
+    pub(crate) pct_depth: u32,
+    pub(crate) dfs_bound: u64,
+    gate_window: Duration,
     pub(crate) snapshot: bool,
     pub(crate) errors: Vec<String>,
 }
@@ -161,6 +181,10 @@ impl Scenario {
             max_sim_time: MAX_SIM_TIME_DEFAULT,
             message_latency: (Duration::from_millis(1), Duration::from_millis(20)),
             seeds_default: SEEDS_DEFAULT,
+            strategy: Strategy::Random,
+            pct_depth: crate::strategy::PCT_DEPTH_DEFAULT,
+            dfs_bound: DFS_BOUND_DEFAULT,
+            gate_window: crate::strategy::GATE_WINDOW_DEFAULT,
             snapshot: true,
             errors: Vec::new(),
         }
@@ -316,6 +340,49 @@ impl Scenario {
         self
     }
 
+    /// The strategy `explore()` and the command line use unless told otherwise (default `random`).
+    pub fn strategy(mut self, strategy: Strategy) -> Scenario {
+        self.strategy = strategy;
+        self
+    }
+
+    /// PCT's depth: one more than the number of priority change points per run (default 3).
+    pub fn pct_depth(mut self, depth: u32) -> Scenario {
+        if depth == 0 || depth > crate::strategy::PCT_DEPTH_MAX {
+            self.errors.push(format!(
+                "the PCT depth must be from 1 to {}, not {depth}",
+                crate::strategy::PCT_DEPTH_MAX
+            ));
+        } else {
+            self.pct_depth = depth;
+        }
+        self
+    }
+
+    /// The most schedules `dfs` runs before it stops without covering the space (default 10,000).
+    pub fn dfs_bound(mut self, bound: u64) -> Scenario {
+        if bound == 0 || bound > DFS_BOUND_MAX {
+            self.errors.push(format!(
+                "the dfs bound must be from 1 to {DFS_BOUND_MAX}, not {bound}"
+            ));
+        } else {
+            self.dfs_bound = bound;
+        }
+        self
+    }
+
+    /// Under `pct` and `dfs`: how long the commit gate waits, after a request reaches an idle
+    /// API, for others to arrive before it picks which goes first (default 20 ms).
+    pub fn gate_window(mut self, window: Duration) -> Scenario {
+        self.gate_window = window;
+        self
+    }
+
+    /// The strategy this scenario explores with by default.
+    pub fn default_strategy(&self) -> Strategy {
+        self.strategy
+    }
+
     /// How many seeds `explore()` runs when no environment variable says otherwise.
     pub fn default_seeds(mut self, n: u64) -> Scenario {
         self.seeds_default = n.max(1);
@@ -335,17 +402,48 @@ impl Scenario {
 
     /// Runs one seed and returns everything it produced. Checks are not run; see [`Scenario::verdict`].
     pub fn run_seed(&self, seed: u64) -> RunOutcome {
-        run(self, seed, None).0
+        run(self, seed, &Steering::Random, None).outcome
     }
 
-    /// Runs one seed, with only the faults in `allowed` able to fire when it is given, and
-    /// returns the faults that fired.
+    /// Runs one seed under a strategy: `random` is [`Scenario::run_seed`]; `pct` puts the
+    /// commit gate in front of the API and orders concurrent requests by PCT priorities drawn
+    /// from the seed; `dfs` runs the seed's first schedule (every choice the first).
+    pub fn run_seed_with(&self, seed: u64, strategy: Strategy) -> RunOutcome {
+        run(self, seed, &self.steering(strategy), None).outcome
+    }
+
+    /// Runs a schedule: its seed, with every decision taken from its list.
+    pub fn run_schedule(&self, schedule: &crate::strategy::Schedule) -> RunOutcome {
+        let steering = Steering::Forced {
+            strategy: schedule.strategy,
+            choices: schedule.choices.clone(),
+        };
+        run(self, schedule.seed, &steering, None).outcome
+    }
+
+    /// How a strategy steers this scenario's runs.
+    pub(crate) fn steering(&self, strategy: Strategy) -> Steering {
+        match strategy {
+            Strategy::Random => Steering::Random,
+            Strategy::Pct => Steering::Pct {
+                depth: self.pct_depth,
+            },
+            Strategy::Dfs => Steering::Forced {
+                strategy: Strategy::Dfs,
+                choices: Vec::new(),
+            },
+        }
+    }
+
+    /// Runs one seed as steered, with only the faults in `allowed` able to fire when it is
+    /// given; returns the faults that fired and the decisions taken.
     pub(crate) fn run_recorded(
         &self,
         seed: u64,
+        steering: &Steering,
         allowed: Option<&BTreeSet<FaultId>>,
-    ) -> (RunOutcome, Vec<FiredFault>) {
-        run(self, seed, allowed)
+    ) -> RunRecord {
+        run(self, seed, steering, allowed)
     }
 
     /// Runs the checks over an outcome and returns the violations, in check order.
@@ -452,9 +550,15 @@ struct ScheduledNetFault {
 fn run(
     scenario: &Scenario,
     seed: u64,
+    steering: &Steering,
     allowed: Option<&BTreeSet<FaultId>>,
-) -> (RunOutcome, Vec<FiredFault>) {
-    let strategy = Strategy::Random;
+) -> RunRecord {
+    let strategy = steering.strategy();
+    let record = |outcome: RunOutcome| RunRecord {
+        outcome,
+        fired: Vec::new(),
+        decisions: Vec::new(),
+    };
     let empty = |error: String| RunOutcome {
         scenario: scenario.name.clone(),
         seed,
@@ -472,7 +576,7 @@ fn run(
         ops_dropped: 0,
     };
     if let Err(error) = scenario.validate() {
-        return (empty(error), Vec::new());
+        return record(empty(error));
     }
 
     let clock = Arc::new(TurmoilClock::default());
@@ -485,10 +589,25 @@ fn run(
         clock: clock.clone(),
         ..Default::default()
     });
+    // A steered run's decisions, shared by the commit gate and the fault decider.
+    let decisions = (*steering != Steering::Random).then(|| {
+        let hosts: Vec<String> = scenario
+            .actors
+            .iter()
+            .map(|(name, _)| name.clone())
+            .chain(scenario.services.iter().map(|(name, _)| name.clone()))
+            .collect();
+        Arc::new(crate::strategy::Decisions::new(
+            steering.clone(),
+            &hosts,
+            &mut seed::rng(seed, Stream::Schedule),
+        ))
+    });
     // Draws as the server's own decider would, and records what fired for shrinking.
     let fired_decisions = crate::shrink::FiredDecisions::default();
     server.set_fault_decider(Box::new(crate::shrink::RecordingDecider::new(
         server_seed,
+        decisions.clone(),
         allowed.map(|allowed| {
             allowed
                 .iter()
@@ -504,13 +623,10 @@ fn run(
             server.with_account(TOKEN, |cloud| setup(cloud))
         }));
         if let Err(panic) = result {
-            return (
-                empty(format!(
-                    "the scenario's cloud setup panicked: {}",
-                    crate::panic_message(&*panic)
-                )),
-                Vec::new(),
-            );
+            return record(empty(format!(
+                "the scenario's cloud setup panicked: {}",
+                crate::panic_message(&*panic)
+            )));
         }
     }
     let initial_state = crate::state::snapshot(&server, TOKEN);
@@ -526,7 +642,13 @@ fn run(
         .max_message_latency(scenario.message_latency.1);
     let mut sim = builder.build();
 
-    let router = server.router();
+    let router = match &decisions {
+        None => server.router(),
+        Some(decisions) => crate::strategy::gated(
+            server.router(),
+            crate::strategy::Gate::new(decisions.clone(), scenario.gate_window),
+        ),
+    };
     sim.host(crate::net::API_HOST, move || {
         let router = router.clone();
         async move {
@@ -740,7 +862,11 @@ fn run(
         sim_error,
         ops_dropped: recorded.ops_dropped,
     };
-    (outcome, fired)
+    RunRecord {
+        outcome,
+        fired,
+        decisions: decisions.map_or_else(Vec::new, |decisions| decisions.taken()),
+    }
 }
 
 fn apply_net_faults(

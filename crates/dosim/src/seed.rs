@@ -30,6 +30,8 @@ pub enum Stream {
     Actor(u32),
     /// User service host `n`.
     Service(u32),
+    /// The strategy's own choices (PCT's priorities and change points).
+    Schedule,
 }
 
 impl Stream {
@@ -38,6 +40,7 @@ impl Stream {
             Stream::Cloud => 1,
             Stream::Faults => 2,
             Stream::Network => 3,
+            Stream::Schedule => 4,
             Stream::Actor(n) => 0x1_0000_0000 | u64::from(n),
             Stream::Service(n) => 0x2_0000_0000 | u64::from(n),
         }

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Violation;
 use crate::outcome::RunOutcome;
 use crate::report::Report;
-use crate::scenario::Scenario;
+use crate::scenario::{RunRecord, Scenario};
+use crate::strategy::{Schedule, Steering};
+use crate::Strategy;
 
 /// The most runs one shrink may take; past it the smallest failing set so far is reported.
 pub const SHRINK_RUNS_MAX: u64 = 200;
@@ -210,6 +212,7 @@ pub(crate) type FiredDecisions = Arc<Mutex<Vec<(FaultId, u64)>>>;
 /// allowed ids, fires those and no others.
 pub(crate) struct RecordingDecider {
     inner: dosim_api::SeededDecider,
+    steered: Option<Arc<crate::strategy::Decisions>>,
     allowed: Option<BTreeSet<FaultId>>,
     counts: BTreeMap<(ServerFaultKind, usize), u64>,
     fired: FiredDecisions,
@@ -218,11 +221,13 @@ pub(crate) struct RecordingDecider {
 impl RecordingDecider {
     pub(crate) fn new(
         server_seed: u64,
+        steered: Option<Arc<crate::strategy::Decisions>>,
         allowed: Option<BTreeSet<FaultId>>,
         fired: FiredDecisions,
     ) -> RecordingDecider {
         RecordingDecider {
             inner: dosim_api::SeededDecider::new(server_seed),
+            steered,
             allowed,
             counts: BTreeMap::new(),
             fired,
@@ -234,6 +239,10 @@ impl dosim_api::FaultDecider for RecordingDecider {
     fn chance(&mut self, point: dosim_api::DecisionPoint<'_>, probability: f64) -> bool {
         // Always drawn, so the stream stays where the seed's own run has it.
         let drawn = self.inner.chance(point, probability);
+        let drawn = match &self.steered {
+            Some(steered) => steered.choose_fault(drawn, probability),
+            None => drawn,
+        };
         let kind = match point.kind {
             dosim_api::DecisionKind::Reject => ServerFaultKind::Reject,
             dosim_api::DecisionKind::DropResponse => ServerFaultKind::Drop,
@@ -409,6 +418,7 @@ fn split<T: Clone>(items: &[T], n: usize) -> Vec<Vec<T>> {
 /// fewest under which its first failed check still fails.
 pub(crate) fn shrunk_report(
     scenario: &Scenario,
+    steering: &Steering,
     outcome: &RunOutcome,
     fired: &[FiredFault],
     violations: Vec<Violation>,
@@ -435,7 +445,8 @@ pub(crate) fn shrunk_report(
     let (needed, complete) = ddmin(&ids, SHRINK_RUNS_MAX, |subset| {
         runs += 1;
         let allowed: BTreeSet<FaultId> = subset.iter().copied().collect();
-        let (outcome, fired) = scenario.run_recorded(outcome.seed, Some(&allowed));
+        let record = scenario.run_recorded(outcome.seed, steering, Some(&allowed));
+        let (outcome, fired) = (record.outcome, record.fired);
         let fails = scenario
             .verdict(&outcome)
             .iter()
@@ -454,7 +465,9 @@ pub(crate) fn shrunk_report(
         Some((subset, fired)) if subset == needed => fired,
         _ => {
             runs += 1;
-            scenario.run_recorded(outcome.seed, Some(&needed_set)).1
+            scenario
+                .run_recorded(outcome.seed, steering, Some(&needed_set))
+                .fired
         }
     };
     let mut described = described;
@@ -469,8 +482,8 @@ pub(crate) fn shrunk_report(
             .collect(),
         replay: (!same_as_seed).then(|| {
             format!(
-                "dosim replay {} --seed {} --faults {fault_ids}",
-                outcome.scenario, outcome.seed
+                "{} --faults {fault_ids}",
+                replay_command(&outcome.scenario, outcome.seed, steering)
             )
         }),
         fault_ids,
@@ -484,20 +497,110 @@ impl Scenario {
     /// The report of one seed, as `explore` and `replay` show it: when a check fails, its first
     /// section is the minimal set of injected faults under which that check still fails.
     pub fn report(&self, seed: u64) -> Report {
-        let (outcome, fired) = self.run_recorded(seed, None);
-        let violations = self.verdict(&outcome);
-        if violations.is_empty() {
-            return Report::new(&outcome, self.expectation(), violations);
-        }
-        shrunk_report(self, &outcome, &fired, violations)
+        self.steered_report(seed, &Steering::Random)
+    }
+
+    /// [`Scenario::report`] under a strategy.
+    pub fn report_with(&self, seed: u64, strategy: Strategy) -> Report {
+        self.steered_report(seed, &self.steering(strategy))
+    }
+
+    /// The report of a schedule, shrunk the same way.
+    pub fn report_schedule(&self, schedule: &Schedule) -> Report {
+        let steering = Steering::Forced {
+            strategy: schedule.strategy,
+            choices: schedule.choices.clone(),
+        };
+        self.steered_report(schedule.seed, &steering)
+    }
+
+    pub(crate) fn steered_report(&self, seed: u64, steering: &Steering) -> Report {
+        let record = self.run_recorded(seed, steering, None);
+        let violations = self.verdict(&record.outcome);
+        steered_report(self, steering, &record, violations)
     }
 
     /// Runs one seed with only the fault decisions in `faults` allowed to fire: every other
     /// rejection, lost response or network fault is forced off, and each allowed one fires
     /// when its decision comes up. This replays a shrunk report's minimal set.
     pub fn run_seed_with_faults(&self, seed: u64, faults: &FaultSet) -> RunOutcome {
-        self.run_recorded(seed, Some(&faults.0)).0
+        self.run_recorded(seed, &Steering::Random, Some(&faults.0))
+            .outcome
     }
+
+    /// [`Scenario::run_seed_with_faults`] under a strategy, or a schedule's decisions.
+    pub fn run_steered_with_faults(
+        &self,
+        seed: u64,
+        strategy: Strategy,
+        schedule: Option<&Schedule>,
+        faults: &FaultSet,
+    ) -> RunOutcome {
+        let steering = match schedule {
+            Some(schedule) => Steering::Forced {
+                strategy: schedule.strategy,
+                choices: schedule.choices.clone(),
+            },
+            None => self.steering(strategy),
+        };
+        let seed = schedule.map_or(seed, |schedule| schedule.seed);
+        self.run_recorded(seed, &steering, Some(&faults.0)).outcome
+    }
+}
+
+/// The command that replays a run as steered: `--seed` for `random` and `pct`, `--schedule`
+/// for a forced list of decisions.
+pub(crate) fn replay_command(scenario: &str, seed: u64, steering: &Steering) -> String {
+    match steering {
+        Steering::Random => format!("dosim replay {scenario} --seed {seed}"),
+        Steering::Pct { depth } => {
+            format!("dosim replay {scenario} --seed {seed} --strategy pct --pct-depth {depth}")
+        }
+        Steering::Forced { strategy, choices } => format!(
+            "dosim replay {scenario} --schedule {}",
+            Schedule {
+                strategy: *strategy,
+                seed,
+                choices: choices.clone(),
+            }
+        ),
+    }
+}
+
+/// The report of a recorded run: shrunk when a check failed, and, for a steered run, with its
+/// schedule and the lines that replay it.
+pub(crate) fn steered_report(
+    scenario: &Scenario,
+    steering: &Steering,
+    record: &RunRecord,
+    violations: Vec<Violation>,
+) -> Report {
+    let outcome = &record.outcome;
+    let mut report = if violations.is_empty() {
+        Report::new(outcome, scenario.expectation(), violations)
+    } else {
+        shrunk_report(scenario, steering, outcome, &record.fired, violations)
+    };
+    if *steering != Steering::Random {
+        let schedule = Schedule {
+            strategy: steering.strategy(),
+            seed: outcome.seed,
+            choices: record.decisions.iter().map(|(choice, _)| *choice).collect(),
+        };
+        let exact = Steering::Forced {
+            strategy: schedule.strategy,
+            choices: schedule.choices.clone(),
+        };
+        report.replay = match steering {
+            Steering::Pct { .. } => vec![
+                replay_command(&outcome.scenario, outcome.seed, steering),
+                replay_command(&outcome.scenario, outcome.seed, &exact),
+            ],
+            _ => vec![replay_command(&outcome.scenario, outcome.seed, &exact)],
+        };
+        report.schedule = Some(schedule.to_string());
+    }
+    report
 }
 
 #[cfg(test)]

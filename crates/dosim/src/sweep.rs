@@ -170,10 +170,15 @@ pub fn merge(rows: Vec<ExploreRow>) -> Result<Vec<ExploreRow>, String> {
 }
 
 fn merge_scenario(name: &str, group: Vec<ExploreRow>) -> Result<ExploreRow, String> {
-    let expect = group[0].exploration.expect;
+    let (expect, strategy) = (group[0].exploration.expect, group[0].exploration.strategy);
     if group.iter().any(|row| row.exploration.expect != expect) {
         return Err(format!(
             "scenario {name}: the results disagree on what it expects; were they built from the same code?"
+        ));
+    }
+    if group.iter().any(|row| row.exploration.strategy != strategy) {
+        return Err(format!(
+            "scenario {name}: the results come from different strategies; merge each strategy's shards on their own"
         ));
     }
     let mut ranges: Vec<Seeds> = Vec::new();
@@ -242,6 +247,9 @@ fn merge_scenario(name: &str, group: Vec<ExploreRow>) -> Result<ExploreRow, Stri
             first_failing_seed: None,
             report: None,
             problem: None,
+            strategy,
+            schedules_run: None,
+            schedules_complete: None,
         },
     };
     Ok(ExploreRow {

@@ -1,0 +1,398 @@
+//! Steered runs: the commit gate in front of the API, PCT priorities, forced schedules, and
+//! the schedule a run's decisions form.
+//!
+//! Under `pct` and `dfs` the harness puts a gate in front of the API host. Requests that arrive
+//! while the API is idle wait out a short window, so that requests sent at about the same time
+//! meet at the gate; the gate then lets one in at a time and picks which. The next one goes in
+//! when the previous one has its response (or after a short hold, so a hung response cannot
+//! stall the API). Those picks, and the server's fault choices, are the run's decisions; the
+//! list of them is its schedule, which replays the run without the strategy that chose it.
+//! The `random` strategy installs no gate, so its runs stay exactly as they were.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::Strategy;
+
+/// The default PCT depth: how many priority change points a run has, plus one.
+pub const PCT_DEPTH_DEFAULT: u32 = 3;
+
+/// The most PCT depth a run may have.
+pub const PCT_DEPTH_MAX: u32 = 64;
+
+/// How many gate decisions PCT spreads its change points over.
+pub const PCT_STEPS: u64 = 32;
+
+/// The most decisions a schedule records; later decisions take the first choice unrecorded.
+pub const DECISIONS_MAX: usize = 100_000;
+
+/// How long the gate waits for concurrent requests after one arrives at an idle API.
+pub const GATE_WINDOW_DEFAULT: Duration = Duration::from_millis(20);
+
+/// How long the gate lets one request run alone before it picks the next.
+pub const GATE_HOLD: Duration = Duration::from_millis(50);
+
+/// The decisions of one run, with the strategy and seed that made them: written
+/// `<strategy>:<seed>:<choice>.<choice>…` (`-` for none), such as `pct:7:1.0.0.1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// The strategy that chose the decisions.
+    pub strategy: Strategy,
+    /// The seed of everything else: latency, host order, ids.
+    pub seed: u64,
+    /// The choice at each decision, in order: at the gate, the index among the waiting
+    /// requests in arrival order; for a fault, 1 when it fired.
+    pub choices: Vec<u32>,
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:", self.strategy, self.seed)?;
+        if self.choices.is_empty() {
+            return f.write_str("-");
+        }
+        let choices: Vec<String> = self.choices.iter().map(u32::to_string).collect();
+        f.write_str(&choices.join("."))
+    }
+}
+
+impl FromStr for Schedule {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Schedule, String> {
+        let malformed = || {
+            format!("`{text}` is not a schedule: write <strategy>:<seed>:<choices>, such as pct:7:1.0.0")
+        };
+        let mut parts = text.trim().splitn(3, ':');
+        let (Some(strategy), Some(seed), Some(choices)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed());
+        };
+        let strategy = match strategy {
+            "pct" => Strategy::Pct,
+            "dfs" => Strategy::Dfs,
+            "random" => {
+                return Err("random runs have no schedule: replay them with --seed".to_owned())
+            }
+            _ => return Err(malformed()),
+        };
+        let seed = crate::seed::parse_seed(seed)?;
+        let choices = if choices == "-" {
+            Vec::new()
+        } else {
+            choices
+                .split('.')
+                .map(|choice| choice.parse::<u32>().map_err(|_| malformed()))
+                .collect::<Result<Vec<u32>, String>>()?
+        };
+        if choices.len() > DECISIONS_MAX {
+            return Err(format!(
+                "a schedule holds at most {DECISIONS_MAX} decisions, this one has {}",
+                choices.len()
+            ));
+        }
+        Ok(Schedule {
+            strategy,
+            seed,
+            choices,
+        })
+    }
+}
+
+/// How a run's decisions are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Steering {
+    /// No gate; faults drawn from the seed.
+    Random,
+    /// PCT priorities over actors at the gate; faults drawn from the seed.
+    Pct { depth: u32 },
+    /// Decisions taken from a list; past its end, the first choice (no fault).
+    Forced {
+        strategy: Strategy,
+        choices: Vec<u32>,
+    },
+}
+
+impl Steering {
+    pub(crate) fn strategy(&self) -> Strategy {
+        match self {
+            Steering::Random => Strategy::Random,
+            Steering::Pct { .. } => Strategy::Pct,
+            Steering::Forced { strategy, .. } => *strategy,
+        }
+    }
+}
+
+/// The decisions of one steered run, shared by the gate and the fault decider.
+pub(crate) struct Decisions {
+    state: Mutex<DecisionState>,
+}
+
+struct DecisionState {
+    steering: Steering,
+    /// PCT: each actor's priority; the highest goes first.
+    priorities: BTreeMap<String, i64>,
+    /// PCT: the gate decisions after which the chosen actor drops to the lowest priority.
+    change_points: Vec<u64>,
+    gate_decisions: u64,
+    /// Every decision: the choice and how many there were.
+    taken: Vec<(u32, u32)>,
+}
+
+impl Decisions {
+    /// The decisions of a run over `actors` (every host that sends requests), steered as given,
+    /// with PCT's random choices drawn from `rng`.
+    pub(crate) fn new(
+        steering: Steering,
+        actors: &[String],
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Decisions {
+        let mut priorities = BTreeMap::new();
+        let mut change_points = Vec::new();
+        if let Steering::Pct { depth } = steering {
+            let depth = i64::from(depth.clamp(1, PCT_DEPTH_MAX));
+            let mut order: Vec<&String> = actors.iter().collect();
+            order.shuffle(rng);
+            for (rank, actor) in order.into_iter().enumerate() {
+                priorities.insert(
+                    actor.clone(),
+                    depth + i64::try_from(rank).unwrap_or(i64::MAX - depth),
+                );
+            }
+            for _ in 1..depth {
+                change_points.push(rng.random_range(0..PCT_STEPS));
+            }
+        }
+        Decisions {
+            state: Mutex::new(DecisionState {
+                steering,
+                priorities,
+                change_points,
+                gate_decisions: 0,
+                taken: Vec::new(),
+            }),
+        }
+    }
+
+    /// Picks which of the waiting requests (their actors, in arrival order) goes in next.
+    pub(crate) fn choose_request(&self, waiting: &[&str]) -> usize {
+        let mut state = self.state.lock();
+        let alternatives = u32::try_from(waiting.len()).unwrap_or(u32::MAX);
+        let forced = state.forced_next();
+        let choice = match (&state.steering, forced) {
+            (Steering::Forced { .. }, forced) => forced.unwrap_or(0).min(alternatives - 1),
+            (Steering::Pct { .. }, _) => {
+                let best = waiting
+                    .iter()
+                    .enumerate()
+                    // Highest priority first; among equals, the earliest arrival.
+                    .max_by_key(|(index, actor)| {
+                        (
+                            state.priorities.get(**actor).copied().unwrap_or(0),
+                            std::cmp::Reverse(*index),
+                        )
+                    })
+                    .map_or(0, |(index, _)| index);
+                let decision = state.gate_decisions;
+                let lowered = state
+                    .change_points
+                    .iter()
+                    .position(|&point| point == decision);
+                if let Some(position) = lowered {
+                    // The jth of d - 1 change points drops the actor to priority d - j, below
+                    // every initial priority (d and up).
+                    let priority = i64::try_from(state.change_points.len() - position).unwrap_or(0);
+                    state.priorities.insert(waiting[best].to_owned(), priority);
+                }
+                u32::try_from(best).unwrap_or(0)
+            }
+            (Steering::Random, _) => 0,
+        };
+        state.gate_decisions += 1;
+        state.record(choice, alternatives);
+        usize::try_from(choice).unwrap_or(0)
+    }
+
+    /// Whether a fault happens, given what the seed drew for it.
+    pub(crate) fn choose_fault(&self, drawn: bool, probability: f64) -> bool {
+        let mut state = self.state.lock();
+        // A certain or impossible fault is no choice.
+        if probability >= 1.0 || probability <= 0.0 {
+            return drawn;
+        }
+        let forced = state.forced_next();
+        let fire = match &state.steering {
+            Steering::Forced { .. } => forced.unwrap_or(0) > 0,
+            Steering::Pct { .. } | Steering::Random => drawn,
+        };
+        state.record(u32::from(fire), 2);
+        fire
+    }
+
+    /// Every decision so far: the choice and how many there were.
+    pub(crate) fn taken(&self) -> Vec<(u32, u32)> {
+        self.state.lock().taken.clone()
+    }
+}
+
+impl DecisionState {
+    fn forced_next(&self) -> Option<u32> {
+        match &self.steering {
+            Steering::Forced { choices, .. } => choices.get(self.taken.len()).copied(),
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, choice: u32, alternatives: u32) {
+        if self.taken.len() < DECISIONS_MAX {
+            self.taken.push((choice, alternatives));
+        }
+    }
+}
+
+/// The commit gate: one request at a time into the API, in the order the decisions pick.
+pub(crate) struct Gate {
+    decisions: Arc<Decisions>,
+    window: Duration,
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    waiting: Vec<Waiter>,
+    busy: bool,
+    window_open: bool,
+}
+
+struct Waiter {
+    actor: String,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Gate {
+    pub(crate) fn new(decisions: Arc<Decisions>, window: Duration) -> Arc<Gate> {
+        Arc::new(Gate {
+            decisions,
+            window,
+            state: Mutex::new(GateState::default()),
+        })
+    }
+
+    /// Lets the next waiting request in, or marks the API idle when none waits.
+    fn release_next(&self) {
+        let mut state = self.state.lock();
+        state.window_open = false;
+        // A request whose client gave up is no longer a choice.
+        state.waiting.retain(|waiter| !waiter.release.is_closed());
+        if state.waiting.is_empty() {
+            state.busy = false;
+            return;
+        }
+        let actors: Vec<&str> = state
+            .waiting
+            .iter()
+            .map(|waiter| waiter.actor.as_str())
+            .collect();
+        let index = self.decisions.choose_request(&actors);
+        let last = state.waiting.len() - 1;
+        let waiter = state.waiting.remove(index.min(last));
+        state.busy = true;
+        // The receiver was open a moment ago, under the same lock; if it has just closed,
+        // the API goes idle until the next arrival, which is still deterministic.
+        if waiter.release.send(()).is_err() {
+            state.busy = false;
+        }
+    }
+
+    /// Waits until the gate lets this request in.
+    async fn enter(self: &Arc<Gate>, actor: String) {
+        let (release, released) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut state = self.state.lock();
+            state.waiting.push(Waiter { actor, release });
+            let lead = !state.busy && !state.window_open;
+            if lead {
+                state.window_open = true;
+            }
+            lead
+        };
+        if lead {
+            tokio::time::sleep(self.window).await;
+            self.release_next();
+        }
+        let _ = released.await;
+    }
+}
+
+/// Frees the gate once, when the request is answered, held long enough, or dropped.
+struct InService {
+    gate: Arc<Gate>,
+    done: bool,
+}
+
+impl InService {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.gate.release_next();
+        }
+    }
+}
+
+impl Drop for InService {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Wraps the API's router in the gate.
+pub(crate) fn gated(router: axum::Router, gate: Arc<Gate>) -> axum::Router {
+    axum::Router::new()
+        .fallback_service(router)
+        .layer(axum::middleware::from_fn_with_state(gate, gate_requests))
+}
+
+async fn gate_requests(
+    axum::extract::State(gate): axum::extract::State<Arc<Gate>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !request.uri().path().starts_with("/v2") {
+        return next.run(request).await;
+    }
+    let actor = request
+        .headers()
+        .get("x-dosim-actor")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("unknown")
+        .to_owned();
+    gate.enter(actor).await;
+    let mut in_service = InService {
+        gate: gate.clone(),
+        done: false,
+    };
+    let response = next.run(request);
+    tokio::pin!(response);
+    tokio::select! {
+        biased;
+        response = &mut response => {
+            in_service.finish();
+            response
+        }
+        () = tokio::time::sleep(GATE_HOLD) => {
+            in_service.finish();
+            response.await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,258 @@
+//! Strategies end to end: `pct` and `dfs` find the races `random` finds, `dfs` covers a small
+//! scenario's schedules in full, and a schedule replays its run without the strategy.
+
+use std::time::Duration;
+
+use dosim::checks;
+use dosim::client::{DropletCreate, RetryPolicy, VolumeCreate};
+use dosim::explore::{explore_strategy, Exploration, Found};
+use dosim::strategy::Schedule;
+use dosim::{Actor, Expect, FaultPlan, Scenario, Seeds, Strategy};
+
+/// Check-then-create without handling the loser's 409.
+async fn ensure_volume(cx: Actor) -> Result<(), dosim::client::Error> {
+    let api = cx.client();
+    let existing = api
+        .volumes()
+        .list()
+        .name("pgdata")
+        .region("nyc3")
+        .all()
+        .await?;
+    if existing.is_empty() {
+        api.volumes()
+            .create(&VolumeCreate::new("pgdata", "nyc3", 100))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The fix: a 409 means another pod won.
+async fn ensure_volume_fixed(cx: Actor) -> Result<(), dosim::client::Error> {
+    match ensure_volume(cx).await {
+        Err(error) if error.is_conflict() => Ok(()),
+        result => result,
+    }
+}
+
+fn volume_race(actors: usize) -> Scenario {
+    Scenario::new("volume_race")
+        .actors(actors, ensure_volume)
+        .check(checks::actors_ok())
+        .check(checks::unique_volume_name("pgdata", "nyc3"))
+        .expect(Expect::Race)
+}
+
+fn volume_fixed(actors: usize) -> Scenario {
+    Scenario::new("volume_fixed")
+        .actors(actors, ensure_volume_fixed)
+        .check(checks::actors_ok())
+        .check(checks::unique_volume_name("pgdata", "nyc3"))
+        .expect(Expect::Clean)
+}
+
+fn lost_create() -> Scenario {
+    let plan = FaultPlan::parse(
+        r#"
+        [[rules]]
+        method = "POST"
+        path = "/v2/droplets"
+        drop_response = { probability = 0.2, mode = "reset" }
+        "#,
+    )
+    .expect("the plan parses");
+    Scenario::new("lost_create")
+        .faults(plan)
+        .client(|builder| {
+            builder
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::godo())
+        })
+        .actors(1, |cx: Actor| async move {
+            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
+                .region("nyc3")
+                .tag("create:web-1");
+            cx.client().droplets().create(&request).await.map(drop)
+        })
+        .check(checks::no_duplicate_droplets_by_tag("create:"))
+        .expect(Expect::Race)
+}
+
+fn explore(scenario: &Scenario, seeds: std::ops::Range<u64>, strategy: Strategy) -> Exploration {
+    explore_strategy(scenario, &Seeds(seeds), 2, strategy, |_| {})
+}
+
+#[track_caller]
+fn check_finds(
+    scenario: Scenario,
+    strategy: Strategy,
+    found: Found,
+    schedules: Option<(u64, bool)>,
+) {
+    let exploration = explore(&scenario, 0..50, strategy);
+    assert_eq!(exploration.found, found, "{exploration:?}");
+    assert_eq!(exploration.strategy, strategy);
+    assert_eq!(
+        exploration
+            .schedules_run
+            .zip(exploration.schedules_complete),
+        schedules,
+        "{} under {strategy}",
+        scenario.name()
+    );
+}
+
+#[test]
+fn every_strategy_finds_the_races_and_spares_the_fixes() {
+    for strategy in [Strategy::Random, Strategy::Pct] {
+        check_finds(volume_race(2), strategy, Found::Race, None);
+        check_finds(volume_race(3), strategy, Found::Race, None);
+        check_finds(volume_fixed(2), strategy, Found::Clean, None);
+        check_finds(lost_create(), strategy, Found::Race, None);
+    }
+    check_finds(volume_race(2), Strategy::Dfs, Found::Race, Some((1, false)));
+    // The loser's create is lost on the second schedule: the first fault decision fires.
+    check_finds(lost_create(), Strategy::Dfs, Found::Race, Some((2, false)));
+}
+
+#[test]
+fn dfs_covers_a_small_scenario_in_full() {
+    let two = explore(&volume_fixed(2), 0..1, Strategy::Dfs);
+    assert_eq!(two.found, Found::Clean);
+    assert_eq!(two.schedules_complete, Some(true), "{two:?}");
+    assert_eq!(
+        two.coverage(),
+        format!("explored all {} schedules", two.schedules_run.unwrap_or(0))
+    );
+    let three = explore(&volume_fixed(3), 0..1, Strategy::Dfs);
+    assert_eq!(three.schedules_complete, Some(true), "{three:?}");
+    assert!(
+        three.schedules_run > two.schedules_run,
+        "three pods have more orders than two: {three:?} vs {two:?}"
+    );
+    // A bound below the space's size stops short and says so.
+    let bounded = explore(&volume_fixed(3).dfs_bound(2), 0..1, Strategy::Dfs);
+    assert_eq!(
+        (
+            bounded.found,
+            bounded.schedules_run,
+            bounded.schedules_complete
+        ),
+        (Found::Clean, Some(2), Some(false))
+    );
+}
+
+#[test]
+fn pct_gives_the_same_result_on_any_number_of_threads() {
+    for scenario in [volume_race(3), volume_fixed(3), lost_create()] {
+        let one = explore_strategy(&scenario, &Seeds(1..30), 1, Strategy::Pct, |_| {});
+        let two = explore_strategy(&scenario, &Seeds(1..30), 2, Strategy::Pct, |_| {});
+        assert_eq!(one, two, "{}", scenario.name());
+    }
+}
+
+#[track_caller]
+fn check_schedule_replays(scenario: Scenario, strategy: Strategy) {
+    let exploration = explore(&scenario, 0..50, strategy);
+    let report = exploration.report.expect("a race");
+    let schedule: Schedule = report
+        .schedule
+        .as_deref()
+        .expect("a steered report has a schedule")
+        .parse()
+        .expect("the schedule parses");
+    assert_eq!(schedule.strategy, strategy);
+    assert_eq!(schedule.seed, report.seed);
+    let replayed = scenario.report_schedule(&schedule);
+    assert_eq!(
+        replayed.trace_hash,
+        report.trace_hash,
+        "{}",
+        replayed.to_text()
+    );
+    assert_eq!(replayed.violations, report.violations);
+    assert_eq!(replayed.minimal, report.minimal);
+    assert!(
+        report.replay.contains(&format!(
+            "dosim replay {} --schedule {schedule}",
+            scenario.name()
+        )),
+        "{:?}",
+        report.replay
+    );
+    // PCT also replays from the seed alone; dfs's seed names only its first schedule.
+    if strategy == Strategy::Pct {
+        assert_eq!(scenario.report_with(report.seed, strategy), report);
+    }
+}
+
+#[test]
+fn a_schedule_replays_its_run() {
+    check_schedule_replays(volume_race(3), Strategy::Pct);
+    check_schedule_replays(lost_create(), Strategy::Pct);
+    check_schedule_replays(volume_race(2), Strategy::Dfs);
+    check_schedule_replays(lost_create(), Strategy::Dfs);
+}
+
+#[test]
+fn random_runs_have_no_gate_and_no_schedule() {
+    let scenario = volume_race(2);
+    let report = scenario.report(0);
+    assert_eq!(report.schedule, None);
+    assert_eq!(scenario.report_with(0, Strategy::Random), report);
+    assert_eq!(
+        scenario.run_seed_with(0, Strategy::Random).trace(),
+        scenario.run_seed(0).trace()
+    );
+}
+
+#[track_caller]
+fn check_replay_flags(args: &[&str], expected: Result<(), &str>) {
+    let parsed = <dosim::cli::Cli as clap::Parser>::try_parse_from(args);
+    match expected {
+        Ok(()) => assert!(parsed.is_ok(), "{args:?}: {parsed:?}"),
+        Err(fragment) => {
+            let message = parsed.expect_err("refused").to_string();
+            assert!(message.contains(fragment), "{args:?}: {message}");
+        }
+    }
+}
+
+#[test]
+fn replay_takes_a_seed_or_a_schedule() {
+    check_replay_flags(&["dosim", "replay", "x", "--seed", "3"], Ok(()));
+    check_replay_flags(
+        &["dosim", "replay", "x", "--seed", "3", "--strategy", "pct"],
+        Ok(()),
+    );
+    check_replay_flags(&["dosim", "replay", "x", "--schedule", "dfs:0:1.0"], Ok(()));
+    check_replay_flags(&["dosim", "replay", "x"], Err("--seed"));
+    check_replay_flags(
+        &[
+            "dosim",
+            "replay",
+            "x",
+            "--seed",
+            "1",
+            "--schedule",
+            "dfs:0:1",
+        ],
+        Err("cannot be used with"),
+    );
+    check_replay_flags(
+        &["dosim", "replay", "x", "--schedule", "random:0:1"],
+        Err("--seed"),
+    );
+    check_replay_flags(
+        &["dosim", "explore", "--strategy", "bfs"],
+        Err("--strategy"),
+    );
+    check_replay_flags(
+        &["dosim", "explore", "--pct-depth", "0"],
+        Err("--pct-depth"),
+    );
+    check_replay_flags(
+        &["dosim", "explore", "--dfs-bound", "0"],
+        Err("--dfs-bound"),
+    );
+}
