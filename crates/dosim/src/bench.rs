@@ -29,8 +29,71 @@ impl WallClock {
     }
 }
 
-/// How many seeds the benchmark tries when looking for a race scenario's first failure.
+/// How many seeds the benchmark tries when looking for a race scenario's first failure, and
+/// how many schedules `dfs` may run.
 pub const FIRST_FAILURE_SEEDS_MAX: u64 = 1000;
+
+/// What one strategy did on one scenario in the benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyRun {
+    /// The strategy.
+    pub strategy: crate::Strategy,
+    /// What it found.
+    pub found: crate::explore::Found,
+    /// Seeds (or, under `dfs`, schedules) run up to and including the first failure, or all.
+    pub runs: u64,
+    /// Under `dfs`: whether every schedule ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complete: Option<bool>,
+}
+
+impl StrategyRun {
+    fn cell(&self) -> String {
+        use crate::explore::Found;
+        let unit = if self.strategy == crate::Strategy::Dfs {
+            "schedules"
+        } else {
+            "seeds"
+        };
+        match (self.found, self.complete) {
+            (Found::Race, _) => self.runs.to_string(),
+            (Found::Clean, Some(true)) => format!("all {} schedules, no race", self.runs),
+            (Found::Clean, _) => format!("none in {} {unit}", self.runs),
+            (found, _) => found.to_string(),
+        }
+    }
+}
+
+/// Runs each strategy over a scenario: `random` and `pct` over seeds `0..1000` for a race
+/// scenario, and `dfs` over seed 0's schedules, up to 1000, for every scenario.
+pub fn strategy_runs(scenario: &Scenario, jobs: usize) -> Vec<StrategyRun> {
+    use crate::Strategy;
+    let mut runs = Vec::new();
+    let mut strategies = vec![Strategy::Dfs];
+    if scenario.expectation() == crate::Expect::Race {
+        strategies = vec![Strategy::Random, Strategy::Pct, Strategy::Dfs];
+    }
+    for strategy in strategies {
+        let bounded;
+        let (scenario, seeds) = if strategy == Strategy::Dfs {
+            bounded = scenario
+                .clone()
+                .dfs_bound(scenario.dfs_bound.min(FIRST_FAILURE_SEEDS_MAX));
+            (&bounded, crate::Seeds(0..1))
+        } else {
+            (scenario, crate::Seeds(0..FIRST_FAILURE_SEEDS_MAX))
+        };
+        let exploration =
+            crate::explore::explore_strategy(scenario, &seeds, jobs, strategy, |_| {});
+        runs.push(StrategyRun {
+            strategy,
+            found: exploration.found,
+            runs: exploration.schedules_run.unwrap_or(exploration.seeds_run),
+            complete: exploration.schedules_complete,
+        });
+    }
+    runs
+}
 
 /// One scenario's measurement.
 #[derive(Debug, Clone, Serialize)]
@@ -49,10 +112,9 @@ pub struct BenchRow {
     pub jobs: usize,
     /// Seeds per wall-clock second through dosim on `jobs` threads, one simulation each.
     pub seeds_per_second_jobs: f64,
-    /// For a scenario that expects a race: how many seeds from 0 the random strategy ran until
-    /// the first one broke a check (at most [`FIRST_FAILURE_SEEDS_MAX`]; `None` if none did).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seeds_to_first_failure: Option<u64>,
+    /// What each strategy took to find the race: seeds from 0 under `random` and `pct` (race
+    /// scenarios only), schedules of seed 0 under `dfs`.
+    pub strategies: Vec<StrategyRun>,
     /// Seeds per wall-clock second of bare turmoil + hyper with the same hosts and requests.
     pub floor_seeds_per_second: f64,
     /// How many times slower dosim is than the floor.
@@ -89,16 +151,7 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
         }
         eprint!("\rbench {} …", scenario.name());
         let mut row = measure_jobs(scenario, seeds, jobs);
-        if scenario.expectation() == crate::Expect::Race {
-            let exploration = crate::explore::explore_seeds_jobs(
-                scenario,
-                &crate::Seeds(0..FIRST_FAILURE_SEEDS_MAX),
-                jobs,
-                |_| {},
-            );
-            row.seeds_to_first_failure =
-                (exploration.found == crate::explore::Found::Race).then_some(exploration.seeds_run);
-        }
+        row.strategies = strategy_runs(scenario, jobs);
         rows.push(row);
     }
     eprint!("\rbench provisioning …");
@@ -122,7 +175,6 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                 "jobs",
                 "seeds/s (jobs)",
                 "speedup",
-                "seeds to failure (random)",
                 "floor seeds/s",
                 "floor/dosim",
                 "sim s/wall s",
@@ -149,19 +201,36 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                             0.0
                         }
                     ),
-                    match (
-                        row.seeds_to_first_failure,
-                        row.scenario == result.provisioning.scenario,
-                    ) {
-                        (Some(seeds), _) => seeds.to_string(),
-                        (None, false) if expects_race(scenarios, &row.scenario) => {
-                            format!("none in {FIRST_FAILURE_SEEDS_MAX}")
-                        }
-                        _ => "-".to_owned(),
-                    },
                     format!("{:.1}", row.floor_seeds_per_second),
                     format!("{:.2}", row.ratio),
                     format!("{:.0}", row.sim_seconds_per_second),
+                ]);
+            }
+            print!("{}", crate::cli::render_table(&table));
+            println!();
+            println!("seeds (random, pct) or schedules (dfs) to the first failure:");
+            let mut table = vec![["scenario", "expect", "random", "pct", "dfs"]
+                .map(str::to_owned)
+                .to_vec()];
+            for row in &result.scenarios {
+                let cell = |strategy| {
+                    row.strategies
+                        .iter()
+                        .find(|run| run.strategy == strategy)
+                        .map_or("-".to_owned(), StrategyRun::cell)
+                };
+                let expect = scenarios
+                    .iter()
+                    .find(|scenario| scenario.name() == row.scenario)
+                    .map_or("-".to_owned(), |scenario| {
+                        scenario.expectation().to_string()
+                    });
+                table.push(vec![
+                    row.scenario.clone(),
+                    expect,
+                    cell(crate::Strategy::Random),
+                    cell(crate::Strategy::Pct),
+                    cell(crate::Strategy::Dfs),
                 ]);
             }
             print!("{}", crate::cli::render_table(&table));
@@ -233,7 +302,7 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
         seeds_per_second,
         jobs,
         seeds_per_second_jobs,
-        seeds_to_first_failure: None,
+        strategies: Vec::new(),
         floor_seeds_per_second,
         ratio: if seeds_per_second > 0.0 {
             floor_seeds_per_second / seeds_per_second
@@ -246,12 +315,6 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
             0.0
         },
     }
-}
-
-fn expects_race(scenarios: &[Scenario], name: &str) -> bool {
-    scenarios
-        .iter()
-        .any(|scenario| scenario.name() == name && scenario.expectation() == crate::Expect::Race)
 }
 
 /// Runs seeds `0..seeds` on `jobs` threads, as `explore --jobs` does.
