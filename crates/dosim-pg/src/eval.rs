@@ -110,11 +110,29 @@ pub(crate) fn unsupported(what: &str) -> PgError {
 
 /// Maps a declared type to what the engine stores; `serial` and `bigserial` say so in the flag.
 pub(crate) fn column_type(data_type: &DataType) -> Result<(SqlType, bool), PgError> {
-    let typmod = |info: &ExactNumberInfo| match info {
-        ExactNumberInfo::None => None,
-        ExactNumberInfo::Precision(p) => Some((*p as u32, 0)),
-        ExactNumberInfo::PrecisionAndScale(p, s) => Some((*p as u32, (*s).max(0) as u32)),
+    let (precision, scale) = match data_type {
+        DataType::Numeric(info) | DataType::Decimal(info) => match info {
+            ExactNumberInfo::None => (None, 0),
+            ExactNumberInfo::Precision(p) => (Some(*p), 0),
+            ExactNumberInfo::PrecisionAndScale(p, s) => (Some(*p), *s),
+        },
+        _ => (None, 0),
     };
+    if let Some(p) = precision {
+        if !(1..=38).contains(&p) {
+            return Err(PgError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("NUMERIC precision {p} must be between 1 and 38"),
+            ));
+        }
+        if scale < 0 || scale as u64 > p {
+            return Err(PgError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("NUMERIC scale {scale} must be between 0 and precision {p}"),
+            ));
+        }
+    }
+    let typmod = |_: &ExactNumberInfo| precision.map(|p| (p as u32, scale as u32));
     Ok(match data_type {
         DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => (SqlType::Int4, false),
         DataType::BigInt(_) | DataType::Int8(_) => (SqlType::Int8, false),
@@ -334,21 +352,44 @@ pub(crate) fn eval_condition(expr: &Expr, ctx: &mut Ctx, context: &str) -> Res<b
     Ok(truth(&v, context)? == Some(true))
 }
 
-fn like(text: &str, pattern: &str) -> bool {
-    fn go(t: &[char], p: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('%', rest)) => (0..=t.len()).any(|i| go(&t[i..], rest)),
-            Some(('_', rest)) => !t.is_empty() && go(&t[1..], rest),
-            Some(('\\', rest)) if !rest.is_empty() => {
-                !t.is_empty() && t[0] == rest[0] && go(&t[1..], &rest[1..])
-            }
-            Some((c, rest)) => !t.is_empty() && t[0] == *c && go(&t[1..], rest),
-        }
+/// LIKE with `%`, `_` and `\\` escapes, by dynamic programming so that no pattern takes exponential time.
+pub(crate) fn like(text: &str, pattern: &str) -> bool {
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = vec![];
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        toks.push(match c {
+            '%' => Tok::Any,
+            '_' => Tok::One,
+            '\\' => Tok::Lit(chars.next().unwrap_or('\\')),
+            c => Tok::Lit(c),
+        });
     }
     let t: Vec<char> = text.chars().collect();
-    let p: Vec<char> = pattern.chars().collect();
-    go(&t, &p)
+    // matches[j]: the first i characters of the text match the first j tokens.
+    let mut matches = vec![false; toks.len() + 1];
+    matches[0] = true;
+    for (j, tok) in toks.iter().enumerate() {
+        if matches!(tok, Tok::Any) {
+            matches[j + 1] = matches[j];
+        }
+    }
+    for ch in &t {
+        let mut next = vec![false; toks.len() + 1];
+        for (j, tok) in toks.iter().enumerate() {
+            next[j + 1] = match tok {
+                Tok::Any => next[j] || matches[j + 1],
+                Tok::One => matches[j],
+                Tok::Lit(c) => matches[j] && c == ch,
+            };
+        }
+        matches = next;
+    }
+    matches[toks.len()]
 }
 
 fn column_value(ctx: &Ctx, qualifier: Option<&str>, name: &str) -> Result<Value, PgError> {
@@ -984,4 +1025,31 @@ pub(crate) fn static_type(expr: &Expr, scope: Option<&RowScope>) -> SqlType {
 
 fn lookup(scope: Option<&RowScope>, name: &str) -> Option<SqlType> {
     scope?.columns.iter().find(|c| c.name == name).map(|c| c.ty)
+}
+
+/// Resolves an expression's column names against a scope without a row, so a misspelt column fails even on an empty table, as PostgreSQL's planner does.
+pub(crate) fn check_names(
+    expr: &Expr,
+    params: &[Value],
+    scope: Option<RowScope>,
+) -> Result<(), PgError> {
+    let mut ctx = Ctx {
+        params,
+        now_us: 0,
+        clock_us: 0,
+        scope,
+        row: None,
+        excluded: None,
+        aggregates: None,
+        hook: None,
+    };
+    match eval(expr, &mut ctx) {
+        Err(Flow::Error(e))
+            if e.sqlstate == sqlstate::UNDEFINED_COLUMN
+                || e.sqlstate == sqlstate::UNDEFINED_TABLE =>
+        {
+            Err(e)
+        }
+        _ => Ok(()),
+    }
 }

@@ -17,9 +17,9 @@ use crate::engine::{
 };
 use crate::error::{sqlstate, PgError};
 use crate::eval::{
-    aggregate, aggregate_arg, collect_aggregates, column_type, eval, eval_condition, ident_name,
-    object_name, output_name, sql_compare, static_type, unsupported, ColumnInfo, Ctx, Flow, Res,
-    RowScope,
+    aggregate, aggregate_arg, check_names, collect_aggregates, column_type, eval, eval_condition,
+    ident_name, object_name, output_name, sql_compare, static_type, unsupported, ColumnInfo, Ctx,
+    Flow, Res, RowScope,
 };
 use crate::value::{SqlType, Value};
 use crate::{AdvisoryKey, ColumnDesc, Isolation, Notice, QueryResult, SessionId, TxId, WaitFor};
@@ -1292,6 +1292,17 @@ impl Engine {
         self.ssi_note(&tx, &db, table_name, false);
         let table = self.table_ref(session, table_name)?;
         let infos = table.infos();
+        if let Some(cond) = selection {
+            check_names(
+                cond,
+                params,
+                Some(RowScope {
+                    table: table_name,
+                    alias,
+                    columns: &infos,
+                }),
+            )?;
+        }
         let mut out = vec![];
         for (i, t) in table.tuples.iter().enumerate() {
             if !self.visible(t, snap) {
@@ -1598,8 +1609,21 @@ impl Engine {
                 };
                 ordered.iter().map(|i| t.tuples[*i].data.clone()).collect()
             }
-            None => vec![],
+            // A SELECT without FROM has one row with no columns; aggregates see it once.
+            None => vec![vec![]],
         };
+        for item in &proj.exprs {
+            if let ProjItem::Expr(e) = item {
+                if aggs.is_empty() {
+                    check_names(e, params, scope())?;
+                }
+            }
+        }
+        for f in &aggs {
+            if let Some(arg) = aggregate_arg(f)? {
+                check_names(arg, params, scope())?;
+            }
+        }
         let advisory = &mut self.advisory;
         let mut hook = |name: &str, args: &[Value]| -> Option<Res<Value>> {
             advisory_call(

@@ -142,3 +142,6 @@ impl Default for EngineConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -522,7 +522,8 @@ pub fn parse_timestamptz(text: &str) -> Result<i64, PgError> {
     let year = num(date_parts.next().unwrap_or(""))?;
     let month = num(date_parts.next().unwrap_or(""))?;
     let day = num(date_parts.next().unwrap_or(""))?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    // PostgreSQL's timestamps end in the year 294276; checking the year keeps the arithmetic below in range.
+    if !(1..=294_276).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(PgError::new(
             sqlstate::DATETIME_FIELD_OVERFLOW,
             format!("date/time field value out of range: \"{text}\""),
@@ -561,7 +562,10 @@ pub fn parse_timestamptz(text: &str) -> Result<i64, PgError> {
             let (sign, body) = z.split_at(1);
             let (h, m) = match body.split_once(':') {
                 Some((h, m)) => (num(h)?, num(m)?),
-                None if body.len() == 4 => (num(&body[..2])?, num(&body[2..])?),
+                None if body.len() == 4 => (
+                    num(body.get(..2).ok_or_else(invalid)?)?,
+                    num(body.get(2..).ok_or_else(invalid)?)?,
+                ),
                 None => (num(body)?, 0),
             };
             let off = (h * 60 + m) * 60 * US_PER_SECOND;
@@ -573,7 +577,10 @@ pub fn parse_timestamptz(text: &str) -> Result<i64, PgError> {
         }
     };
     let days = days_from_civil(year, month as u32, day as u32);
-    Ok(days * US_PER_DAY + of_day_us - offset_us)
+    days.checked_mul(US_PER_DAY)
+        .and_then(|us| us.checked_add(of_day_us))
+        .and_then(|us| us.checked_sub(offset_us))
+        .ok_or_else(|| PgError::new(sqlstate::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
 }
 
 /// Parses the interval forms code uses: `5 minutes`, `1 hour 30 minutes`, `2 days`, `00:05:00`.

@@ -298,3 +298,8 @@ fn unsupported_statements() {
 fn waiters_are_served_first_come_first_served() {
     check("lock_queue");
 }
+
+#[test]
+fn sql_surface() {
+    check("sql_surface");
+}
