@@ -742,18 +742,48 @@ impl Engine {
 
     // ---- SERIALIZABLE ----
 
-    pub(crate) fn ssi_note(&mut self, tx: &Tx, database: &str, table: &str, write: bool) {
+    /// Records a SERIALIZABLE transaction's read or write of a table.
+    ///
+    /// A read fails at once, as PostgreSQL's does, when a concurrent writer of the table has committed after its own out-conflict committed: reading would make this transaction `T_in` of a dangerous structure whose other two members already committed.
+    pub(crate) fn ssi_note(
+        &mut self,
+        tx: &Tx,
+        database: &str,
+        table: &str,
+        write: bool,
+    ) -> Result<(), PgError> {
         if tx.isolation != Isolation::Serializable {
-            return;
+            return Ok(());
         }
+        let key = (database.to_string(), table.to_string());
         let entry = self.ssi.entry(tx.top).or_default();
         entry.snapshot_csn = tx.snapshot_csn;
-        let key = (database.to_string(), table.to_string());
         if write {
             entry.writes.insert(key);
-        } else {
-            entry.reads.insert(key);
+            return Ok(());
         }
+        entry.reads.insert(key.clone());
+        let me = tx.top;
+        for (pivot, p) in &self.ssi {
+            let Some(pivot_csn) = p.commit_csn else {
+                continue;
+            };
+            if *pivot == me || !p.writes.contains(&key) || !self.rw_edge(me, *pivot) {
+                continue;
+            }
+            let out_first = self.ssi.iter().any(|(out, o)| {
+                out != pivot
+                    && o.commit_csn.is_some_and(|c| c < pivot_csn)
+                    && self.rw_edge(*pivot, *out)
+            });
+            if out_first {
+                return Err(serialization_failure(&format!(
+                    "Reason code: Canceled on conflict out to pivot {}, during read.",
+                    pivot.0
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn concurrent(a: &SsiTx, b: &SsiTx) -> bool {

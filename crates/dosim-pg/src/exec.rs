@@ -1289,7 +1289,7 @@ impl Engine {
     ) -> Result<Vec<usize>, PgError> {
         let tx = self.tx_ref(session).clone();
         let db = self.db_name(session);
-        self.ssi_note(&tx, &db, table_name, false);
+        self.ssi_note(&tx, &db, table_name, false)?;
         let table = self.table_ref(session, table_name)?;
         let infos = table.infos();
         if let Some(cond) = selection {
@@ -1877,7 +1877,7 @@ impl Engine {
             _ => unreachable!("dispatched on DML"),
         };
         let table_id = self.table_ref(session, &table_name)?.id;
-        self.ssi_note(&tx, &db, &table_name, true);
+        self.ssi_note(&tx, &db, &table_name, true)?;
         let state = DmlState {
             stmt,
             kind,

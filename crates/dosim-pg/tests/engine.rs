@@ -209,3 +209,10 @@ fn waits_deadlines_and_disconnects() {
         ",
     );
 }
+
+/// The wire layer shares one engine between connection tasks behind a mutex, so it must be `Send`.
+#[test]
+fn engine_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Engine>();
+}

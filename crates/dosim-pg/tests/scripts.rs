@@ -303,3 +303,8 @@ fn waiters_are_served_first_come_first_served() {
 fn sql_surface() {
     check("sql_surface");
 }
+
+#[test]
+fn serializable_pivot_and_non_conflicts() {
+    check("serializable_pivot");
+}
