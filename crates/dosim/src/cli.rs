@@ -343,12 +343,20 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
             Some(shard) => shard.seeds(&seeds),
             None => seeds,
         };
-        let total = seeds.len();
+        let (total, unit) = if strategy == crate::Strategy::Dfs {
+            (scenario.dfs_bound, "schedules at most")
+        } else {
+            (seeds.len(), "seeds")
+        };
         let started = crate::bench::WallClock::start();
         let mut stderr = std::io::stderr();
         let exploration = explore_strategy(scenario, &seeds, jobs, strategy, |run| {
             if run == 1 || run % 10 == 0 || run == total {
-                let _ = write!(stderr, "\rexplore {}: {run}/{total} seeds", scenario.name());
+                let _ = write!(
+                    stderr,
+                    "\rexplore {}: {run}/{total} {unit}",
+                    scenario.name()
+                );
                 let _ = stderr.flush();
             }
         });

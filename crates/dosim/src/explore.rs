@@ -100,6 +100,7 @@ impl Exploration {
     pub fn coverage(&self) -> String {
         match (self.schedules_run, self.schedules_complete) {
             (Some(run), Some(true)) => format!("explored all {run} schedules"),
+            (Some(1), _) => "1 schedule".to_owned(),
             (Some(run), _) => format!("{run} schedules"),
             _ => format!("{} seeds", self.seeds_run),
         }
