@@ -1046,7 +1046,8 @@ pub(crate) fn check_names(
     match eval(expr, &mut ctx) {
         Err(Flow::Error(e))
             if e.sqlstate == sqlstate::UNDEFINED_COLUMN
-                || e.sqlstate == sqlstate::UNDEFINED_TABLE =>
+                || e.sqlstate == sqlstate::UNDEFINED_TABLE
+                || e.sqlstate == sqlstate::FEATURE_NOT_SUPPORTED =>
         {
             Err(e)
         }

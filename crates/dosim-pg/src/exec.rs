@@ -379,6 +379,7 @@ fn count_expr(expr: &Expr, params: &[Value], what: &str) -> Result<Option<usize>
 struct SelectPlan<'q> {
     query: &'q Query,
     select: &'q sqlparser::ast::Select,
+    group_by: Vec<Expr>,
     table: Option<(String, Option<String>)>,
     limit: Option<usize>,
     offset: usize,
@@ -401,13 +402,14 @@ fn plan_select<'q>(query: &'q Query, params: &[Value]) -> Result<SelectPlan<'q>,
     if select.distinct.is_some() {
         return Err(unsupported("SELECT DISTINCT queries"));
     }
-    match &select.group_by {
-        GroupByExpr::Expressions(exprs, _) if exprs.is_empty() => {}
-        _ => return Err(unsupported("GROUP BY clauses")),
-    }
-    if select.having.is_some() {
-        return Err(unsupported("HAVING clauses"));
-    }
+    let group_by = match &select.group_by {
+        GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
+        _ => {
+            return Err(unsupported(
+                "GROUP BY ALL, ROLLUP, CUBE and GROUPING SETS clauses",
+            ))
+        }
+    };
     if select.into.is_some() {
         return Err(unsupported("SELECT INTO statements"));
     }
@@ -461,6 +463,7 @@ fn plan_select<'q>(query: &'q Query, params: &[Value]) -> Result<SelectPlan<'q>,
     Ok(SelectPlan {
         query,
         select,
+        group_by,
         table,
         limit,
         offset,
@@ -1359,6 +1362,12 @@ impl Engine {
                 collect_aggregates(e, &mut aggs);
             }
         }
+        if plan.lock.is_some() && !plan.group_by.is_empty() {
+            return Err(PgError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "FOR UPDATE is not allowed with GROUP BY clause",
+            ));
+        }
         if plan.lock.is_some() && !aggs.is_empty() {
             return Err(PgError::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1487,51 +1496,7 @@ impl Engine {
             }
             keyed.push((key, idx));
         }
-        let mut err = None;
-        keyed.sort_by(|(a, _), (b, _)| {
-            for (i, k) in keys.iter().enumerate() {
-                let desc = matches!(k.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
-                let nulls_first = k.options.nulls_first.unwrap_or(desc);
-                let ord = match (a[i].is_null(), b[i].is_null()) {
-                    (true, true) => Ordering::Equal,
-                    (true, false) => {
-                        if nulls_first {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        }
-                    }
-                    (false, true) => {
-                        if nulls_first {
-                            Ordering::Greater
-                        } else {
-                            Ordering::Less
-                        }
-                    }
-                    (false, false) => match sql_compare(a[i].clone(), b[i].clone(), "<") {
-                        Ok(Some(o)) => {
-                            if desc {
-                                o.reverse()
-                            } else {
-                                o
-                            }
-                        }
-                        Ok(None) => Ordering::Equal,
-                        Err(e) => {
-                            err.get_or_insert(e);
-                            Ordering::Equal
-                        }
-                    },
-                };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        });
-        if let Some(e) = err {
-            return Err(e);
-        }
+        sort_keyed(&mut keyed, keys)?;
         Ok(keyed.into_iter().map(|(_, i)| i).collect())
     }
 
@@ -1572,26 +1537,67 @@ impl Engine {
             })
         };
         let proj = projection(&select.projection, scope().as_ref())?;
+        let order_keys: Vec<sqlparser::ast::OrderByExpr> = match &plan.query.order_by {
+            Some(o) => match &o.kind {
+                OrderByKind::Expressions(keys) => keys.clone(),
+                OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL clauses")),
+            },
+            None => vec![],
+        };
         let mut aggs = vec![];
         for item in &select.projection {
             if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
                 collect_aggregates(e, &mut aggs);
             }
         }
-        if !aggs.is_empty() && proj.exprs.iter().any(|p| matches!(p, ProjItem::Column(_))) {
-            return Err(PgError::new(
-                sqlstate::GROUPING_ERROR,
-                format!(
-                    "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
-                    table_name,
-                    infos.first().map(|c| c.name.as_str()).unwrap_or("")
-                ),
-            ));
+        if let Some(h) = &select.having {
+            collect_aggregates(h, &mut aggs);
+        }
+        for k in &order_keys {
+            collect_aggregates(&k.expr, &mut aggs);
+        }
+        // GROUP BY may name output columns by position or alias, as ORDER BY may.
+        let group_by: Vec<Expr> = match scope() {
+            Some(sc) if !plan.group_by.is_empty() => {
+                let named = projection_exprs(&select.projection, &sc)?;
+                plan.group_by
+                    .iter()
+                    .map(|e| resolve_order_expr(e, &named))
+                    .collect::<Result<_, _>>()?
+            }
+            _ => plan.group_by.clone(),
+        };
+        let group_by = &group_by;
+        let grouped = !aggs.is_empty() || !group_by.is_empty() || select.having.is_some();
+        if grouped && table.is_some() {
+            let grouped_names: Vec<String> = group_by.iter().map(|e| output_name(e)).collect();
+            for (item, col) in proj.exprs.iter().zip(&proj.columns) {
+                let bare = match item {
+                    ProjItem::Column(_) => true,
+                    ProjItem::Expr(e) => {
+                        matches!(
+                            e.as_ref(),
+                            Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+                        )
+                    }
+                };
+                if bare && !grouped_names.contains(&col.name) {
+                    return Err(PgError::new(
+                        sqlstate::GROUPING_ERROR,
+                        format!(
+                            "column \"{table_name}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                            col.name
+                        ),
+                    ));
+                }
+            }
         }
         let data: Vec<Vec<Value>> = match &table {
             Some((name, _)) => {
                 let t = self.table_ref(session, name)?;
-                let ordered = if aggs.is_empty() {
+                let ordered = if grouped {
+                    rows
+                } else {
                     self.order_rows(
                         t,
                         name,
@@ -1604,8 +1610,6 @@ impl Engine {
                         params,
                         now,
                     )?
-                } else {
-                    rows
                 };
                 ordered.iter().map(|i| t.tuples[*i].data.clone()).collect()
             }
@@ -1619,11 +1623,25 @@ impl Engine {
                 }
             }
         }
+        for e in group_by {
+            check_names(e, params, scope())?;
+        }
         for f in &aggs {
             if let Some(arg) = aggregate_arg(f)? {
                 check_names(arg, params, scope())?;
             }
         }
+        let order_exprs: Vec<Expr> = match &table {
+            Some(_) if grouped => {
+                let scope_proj = scope().expect("a table");
+                let named = projection_exprs(&select.projection, &scope_proj)?;
+                order_keys
+                    .iter()
+                    .map(|k| resolve_order_expr(&k.expr, &named))
+                    .collect::<Result<_, _>>()?
+            }
+            _ => vec![],
+        };
         let advisory = &mut self.advisory;
         let mut hook = |name: &str, args: &[Value]| -> Option<Res<Value>> {
             advisory_call(
@@ -1638,62 +1656,87 @@ impl Engine {
             )
         };
         let mut out_rows: Vec<Vec<Value>> = vec![];
+        // A macro rather than a closure: each context borrows a different row.
+        macro_rules! row_ctx_at {
+            ($row:expr) => {
+                Ctx {
+                    params,
+                    now_us: tx.start_us,
+                    clock_us: unix_us(now),
+                    scope: scope(),
+                    row: $row,
+                    excluded: None,
+                    aggregates: None,
+                    hook: None,
+                }
+            };
+        }
         let outcome: Res<()> = (|| {
-            if !aggs.is_empty() || table.is_none() {
-                let mut values = BTreeMap::new();
-                for f in &aggs {
-                    let arg = aggregate_arg(f)?;
-                    let v = match arg {
-                        None => Value::Int8(data.len() as i64),
-                        Some(e) => {
-                            let mut per_row = vec![];
-                            for row in &data {
-                                let mut ctx = Ctx {
-                                    params,
-                                    now_us: tx.start_us,
-                                    clock_us: unix_us(now),
-                                    scope: scope(),
-                                    row: Some(row),
-                                    excluded: None,
-                                    aggregates: None,
-                                    hook: None,
-                                };
-                                per_row.push(eval(e, &mut ctx)?);
-                            }
-                            aggregate(f, per_row, false)?
+            if grouped || table.is_none() {
+                // Groups in order of first appearance; GROUP BY treats NULLs as equal.
+                let mut groups: Vec<(Vec<Value>, Vec<usize>)> = vec![];
+                if group_by.is_empty() {
+                    groups.push((vec![], (0..data.len()).collect()));
+                } else {
+                    let mut index: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+                    for (i, row) in data.iter().enumerate() {
+                        let mut ctx = row_ctx_at!(Some(row));
+                        let mut key = vec![];
+                        for e in group_by {
+                            key.push(eval(e, &mut ctx)?);
                         }
-                    };
-                    values.insert(f.to_string(), v);
-                }
-                let pass = match &select.selection {
-                    Some(cond) if table.is_none() => {
-                        let mut ctx = Ctx {
-                            params,
-                            now_us: tx.start_us,
-                            clock_us: unix_us(now),
-                            scope: None,
-                            row: None,
-                            excluded: None,
-                            aggregates: None,
-                            hook: None,
-                        };
-                        eval_condition(cond, &mut ctx, "WHERE")?
+                        let canonical: Vec<String> = key.iter().map(group_text).collect();
+                        match index.get(&canonical) {
+                            Some(g) => groups[*g].1.push(i),
+                            None => {
+                                index.insert(canonical, groups.len());
+                                groups.push((key, vec![i]));
+                            }
+                        }
                     }
-                    _ => true,
-                };
-                if pass {
-                    let mut ctx = Ctx {
-                        params,
-                        now_us: tx.start_us,
-                        clock_us: unix_us(now),
-                        scope: scope(),
-                        row: None,
-                        excluded: None,
-                        aggregates: Some(&values),
-                        hook: Some(&mut hook),
-                    };
-                    out_rows.push(project(&proj, &mut ctx)?);
                 }
+                let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = vec![];
+                for (_, members) in &groups {
+                    let mut values = BTreeMap::new();
+                    for f in &aggs {
+                        let v = match aggregate_arg(f)? {
+                            None => Value::Int8(members.len() as i64),
+                            Some(e) => {
+                                let mut per_row = vec![];
+                                for i in members {
+                                    let mut ctx = row_ctx_at!(Some(&data[*i]));
+                                    per_row.push(eval(e, &mut ctx)?);
+                                }
+                                aggregate(f, per_row, false)?
+                            }
+                        };
+                        values.insert(f.to_string(), v);
+                    }
+                    let first = members.first().map(|i| data[*i].as_slice());
+                    let mut ctx = row_ctx_at!(first);
+                    ctx.aggregates = Some(&values);
+                    if table.is_none() {
+                        if let Some(cond) = &select.selection {
+                            if !eval_condition(cond, &mut ctx, "WHERE")? {
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(h) = &select.having {
+                        if !eval_condition(h, &mut ctx, "HAVING")? {
+                            continue;
+                        }
+                    }
+                    let mut order_key = vec![];
+                    for e in &order_exprs {
+                        order_key.push(eval(e, &mut ctx)?);
+                    }
+                    ctx.hook = Some(&mut hook);
+                    let projected = project(&proj, &mut ctx)?;
+                    keyed.push((order_key, projected));
+                }
+                sort_keyed(&mut keyed, &order_keys[..order_exprs.len()])?;
+                out_rows = keyed.into_iter().map(|(_, row)| row).collect();
                 return Ok(());
             }
             for row in data
@@ -1701,21 +1744,13 @@ impl Engine {
                 .skip(plan.offset)
                 .take(plan.limit.unwrap_or(usize::MAX))
             {
-                let mut ctx = Ctx {
-                    params,
-                    now_us: tx.start_us,
-                    clock_us: unix_us(now),
-                    scope: scope(),
-                    row: Some(row),
-                    excluded: None,
-                    aggregates: None,
-                    hook: Some(&mut hook),
-                };
+                let mut ctx = row_ctx_at!(Some(row));
+                ctx.hook = Some(&mut hook);
                 out_rows.push(project(&proj, &mut ctx)?);
             }
             Ok(())
         })();
-        if !aggs.is_empty() || table.is_none() {
+        if grouped || table.is_none() {
             out_rows = out_rows
                 .into_iter()
                 .skip(plan.offset)
@@ -2179,7 +2214,9 @@ impl Engine {
                             }
                             match &oc.action {
                                 OnConflictAction::DoNothing => {
+                                    // PostgreSQL exempts rows the transaction itself inserted.
                                     if isolation != Isolation::ReadCommitted
+                                        && self.top(table.tuples[tuple].xmin) != me
                                         && !self.visible(&table.tuples[tuple], &st.snap)
                                     {
                                         return Err(concurrent_update());
@@ -2216,6 +2253,7 @@ impl Engine {
                                         RowCheck::Free => {}
                                     }
                                     if isolation != Isolation::ReadCommitted
+                                        && self.top(existing.xmin) != me
                                         && !self.visible(existing, &st.snap)
                                     {
                                         return Err(concurrent_update());
@@ -2837,6 +2875,62 @@ fn arbiter_order(
     let mut order = arbiters.clone();
     order.extend(all.into_iter().filter(|i| !arbiters.contains(i)));
     Ok((order, arbiters))
+}
+
+/// A grouping key's text: equal values give equal text (numerics without trailing zeros), NULL its own.
+fn group_text(v: &Value) -> String {
+    match v {
+        Value::Null => "\u{0}null".to_string(),
+        Value::Int4(x) => x.to_string(),
+        Value::Int8(x) => x.to_string(),
+        Value::Numeric(n) => {
+            let t = n.to_string();
+            if t.contains('.') {
+                t.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                t
+            }
+        }
+        other => other.to_text().unwrap_or_default(),
+    }
+}
+
+/// Sorts by precomputed ORDER BY keys: ASC/DESC, NULLS FIRST/LAST (NULLs sort as larger than any value by default); stable.
+fn sort_keyed<T>(
+    keyed: &mut [(Vec<Value>, T)],
+    keys: &[sqlparser::ast::OrderByExpr],
+) -> Result<(), PgError> {
+    let mut err = None;
+    keyed.sort_by(|(a, _), (b, _)| {
+        for (i, k) in keys.iter().enumerate() {
+            let desc = matches!(k.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+            let nulls_first = k.options.nulls_first.unwrap_or(desc);
+            let ord = match (a[i].is_null(), b[i].is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) if nulls_first => Ordering::Less,
+                (true, false) => Ordering::Greater,
+                (false, true) if nulls_first => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => match sql_compare(a[i].clone(), b[i].clone(), "<") {
+                    Ok(Some(o)) if desc => o.reverse(),
+                    Ok(Some(o)) => o,
+                    Ok(None) => Ordering::Equal,
+                    Err(e) => {
+                        err.get_or_insert(e);
+                        Ordering::Equal
+                    }
+                },
+            };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Select-list aliases and positions, which ORDER BY may name.

@@ -308,3 +308,8 @@ fn sql_surface() {
 fn serializable_pivot_and_non_conflicts() {
     check("serializable_pivot");
 }
+
+#[test]
+fn group_by_and_having() {
+    check("grouping");
+}
