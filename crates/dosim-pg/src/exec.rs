@@ -1570,7 +1570,7 @@ impl Engine {
         let group_by = &group_by;
         let grouped = !aggs.is_empty() || !group_by.is_empty() || select.having.is_some();
         if grouped && table.is_some() {
-            let grouped_names: Vec<String> = group_by.iter().map(|e| output_name(e)).collect();
+            let grouped_names: Vec<String> = group_by.iter().map(output_name).collect();
             for (item, col) in proj.exprs.iter().zip(&proj.columns) {
                 let bare = match item {
                     ProjItem::Column(_) => true,
