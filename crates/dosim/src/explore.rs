@@ -99,6 +99,7 @@ impl Exploration {
     /// What the sweep covered, in words: `50 seeds`, or for `dfs`, `all 24 schedules of seed 0`.
     pub fn coverage(&self) -> String {
         match (self.schedules_run, self.schedules_complete) {
+            (Some(1), Some(true)) => "explored the only schedule".to_owned(),
             (Some(run), Some(true)) => format!("explored all {run} schedules"),
             (Some(1), _) => "1 schedule".to_owned(),
             (Some(run), _) => format!("{run} schedules"),
@@ -114,7 +115,7 @@ pub const ENV_JOBS: &str = "DOSIM_JOBS";
 pub const JOBS_MAX: usize = 1024;
 
 /// Runs `seeds` over `scenario` until one breaks a check, re-running that seed to make sure
-/// its trace repeats. `progress` is called after each seed with the number run so far.
+/// its trace repeats. `progress` is called as seeds finish, with the number run so far.
 ///
 /// The first seed is always run twice, so every sweep also tests that the scenario is
 /// deterministic, even one that finds nothing.
@@ -328,46 +329,43 @@ fn sweep_parallel(
     // Offsets, not seeds, so that a range ending at u64::MAX cannot wrap the counter.
     let next_offset = AtomicU64::new(0);
     let smallest_failure = AtomicU64::new(u64::MAX);
-    let (sender, receiver) = std::sync::mpsc::channel::<(u64, SeedVerdict)>();
+    let done = AtomicU64::new(0);
+    let first: parking_lot::Mutex<Option<(u64, SeedVerdict)>> = parking_lot::Mutex::new(None);
     let (start, total) = (seeds.0.start, seeds.len());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let sender = sender.clone();
-            let (next_offset, smallest_failure) = (&next_offset, &smallest_failure);
-            scope.spawn(move || loop {
-                let offset = next_offset.fetch_add(1, Ordering::SeqCst);
-                if offset >= total {
-                    break;
-                }
-                let seed = start + offset;
-                // Seeds past a known failure cannot change the result.
-                if seed > smallest_failure.load(Ordering::SeqCst) {
-                    break;
-                }
-                let verdict = judge(scenario, steering, start, seed);
-                if !matches!(verdict, SeedVerdict::Clean) {
-                    smallest_failure.fetch_min(seed, Ordering::SeqCst);
-                }
-                if sender.send((seed, verdict)).is_err() {
-                    break;
-                }
-            });
+    // Runs the next seed; false when there is none left worth running.
+    let step = || {
+        let offset = next_offset.fetch_add(1, Ordering::SeqCst);
+        if offset >= total {
+            return false;
         }
-        drop(sender);
-        let mut run = 0u64;
-        let mut first: Option<(u64, SeedVerdict)> = None;
-        for (seed, verdict) in receiver {
-            run += 1;
-            progress(run);
-            if matches!(verdict, SeedVerdict::Clean) {
-                continue;
-            }
+        let seed = start + offset;
+        // Seeds past a known failure cannot change the result.
+        if seed > smallest_failure.load(Ordering::SeqCst) {
+            return false;
+        }
+        let verdict = judge(scenario, steering, start, seed);
+        if !matches!(verdict, SeedVerdict::Clean) {
+            smallest_failure.fetch_min(seed, Ordering::SeqCst);
+            let mut first = first.lock();
             if first.as_ref().is_none_or(|(best, _)| seed < *best) {
-                first = Some((seed, verdict));
+                *first = Some((seed, verdict));
             }
         }
-        first
-    })
+        done.fetch_add(1, Ordering::SeqCst);
+        true
+    };
+    std::thread::scope(|scope| {
+        // The calling thread is one of the workers, and the one that reports progress, so a
+        // sweep on N cores keeps N threads busy and none waking up to count.
+        for _ in 1..jobs {
+            scope.spawn(|| while step() {});
+        }
+        while step() {
+            progress(done.load(Ordering::SeqCst));
+        }
+    });
+    progress(done.load(Ordering::SeqCst));
+    first.into_inner()
 }
 
 /// Describes two runs of one seed that differ, naming the first line where they part.

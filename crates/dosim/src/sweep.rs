@@ -99,8 +99,10 @@ pub struct ExploreRow {
 impl ExploreRow {
     /// The row of an exploration that took `seconds` of wall-clock time.
     pub fn new(exploration: Exploration, seconds: f64) -> ExploreRow {
+        // Under dfs the runs are schedules of one seed.
+        let runs = exploration.schedules_run.unwrap_or(exploration.seeds_run);
         let seeds_per_second = if seconds > 0.0 {
-            exploration.seeds_run as f64 / seconds
+            runs as f64 / seconds
         } else {
             0.0
         };
