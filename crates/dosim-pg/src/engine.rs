@@ -121,6 +121,10 @@ pub(crate) struct Tx {
     /// An error happened; only ROLLBACK, COMMIT and ROLLBACK TO are accepted until then.
     pub failed: bool,
     pub read_only: bool,
+    /// The session's settings when the transaction began, restored if it rolls back.
+    pub settings_before: Settings,
+    /// What the settings become at commit, once a `SET LOCAL` made them differ from the current ones.
+    pub settings_at_commit: Option<Settings>,
     /// Opened by BEGIN, rather than for one query string.
     pub explicit: bool,
     pub start_us: i64,
@@ -628,8 +632,11 @@ impl Engine {
         isolation: Option<Isolation>,
     ) -> Tx {
         let top = self.new_xid(session, None);
-        let default = self.sessions[&session].settings.default_isolation;
+        let settings_before = self.sessions[&session].settings.clone();
+        let default = settings_before.default_isolation;
         Tx {
+            settings_before,
+            settings_at_commit: None,
             top,
             savepoints: vec![],
             isolation: isolation.unwrap_or(default),
@@ -651,6 +658,10 @@ impl Engine {
                 return Err(e);
             }
         }
+        if let (Some(settings), Some(s)) = (tx.settings_at_commit, self.sessions.get_mut(&session))
+        {
+            s.settings = settings;
+        }
         self.last_csn += 1;
         let csn = self.last_csn;
         self.xids.get_mut(&tx.top).expect("active xid").state = XidState::Committed(csn);
@@ -662,6 +673,9 @@ impl Engine {
     }
 
     pub(crate) fn abort_tx(&mut self, session: SessionId, tx: Tx) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.settings = tx.settings_before;
+        }
         self.xids.get_mut(&tx.top).expect("active xid").state = XidState::Aborted;
         self.ssi.remove(&tx.top);
         self.end_tx_common(session);
@@ -687,6 +701,12 @@ impl Engine {
                 self.xids.get_mut(&tx.top).expect("active xid").state = XidState::Aborted;
                 self.ssi.remove(&tx.top);
                 self.release_xact_advisory(session);
+                let before = tx.settings_before.clone();
+                tx.settings_at_commit = None;
+                self.sessions
+                    .get_mut(&session)
+                    .expect("session exists")
+                    .settings = before;
             }
         }
         self.sessions.get_mut(&session).expect("session exists").tx = Some(tx);

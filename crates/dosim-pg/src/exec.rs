@@ -169,6 +169,60 @@ fn format_duration_ms(ms: u64) -> String {
     }
 }
 
+fn invalid_setting(name: &str, text: &str) -> PgError {
+    PgError::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{text}\""),
+    )
+}
+
+/// Sets one setting in a set of settings, checking its value as PostgreSQL does.
+fn apply_setting(
+    settings: &mut crate::engine::Settings,
+    name: &str,
+    text: &str,
+    default_isolation: Isolation,
+) -> Result<(), PgError> {
+    let is_default = text.eq_ignore_ascii_case("default");
+    match name {
+        "lock_timeout" | "statement_timeout" => {
+            let ms = if is_default {
+                0
+            } else {
+                parse_duration_ms(text).ok_or_else(|| invalid_setting(name, text))?
+            };
+            if name == "lock_timeout" {
+                settings.lock_timeout_ms = ms;
+            } else {
+                settings.statement_timeout_ms = ms;
+            }
+        }
+        "default_transaction_isolation" => {
+            settings.default_isolation = if is_default {
+                default_isolation
+            } else {
+                parse_isolation_text(text).ok_or_else(|| invalid_setting(name, text))?
+            };
+        }
+        "deadlock_timeout" | "server_version" | "server_encoding" => {
+            return Err(PgError::new(
+                "42501",
+                format!("permission denied to set parameter \"{name}\""),
+            ))
+        }
+        _ if PASSIVE_SETTINGS.iter().any(|(n, _)| *n == name) => {
+            settings.other.insert(name.to_string(), text.to_string());
+        }
+        _ => {
+            return Err(PgError::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            ))
+        }
+    }
+    Ok(())
+}
+
 /// Settings drivers send that change nothing this engine models; SET accepts them and SHOW returns them.
 const PASSIVE_SETTINGS: &[(&str, &str)] = &[
     ("application_name", ""),
@@ -909,95 +963,67 @@ impl Engine {
                 values,
                 ..
             } => {
-                if matches!(scope, Some(ContextModifier::Local)) {
-                    return Err(unsupported("SET LOCAL statements"));
-                }
+                let local = matches!(scope, Some(ContextModifier::Local));
                 let name = object_name(variable);
                 let text = match values.as_slice() {
                     [e] => set_value_text(e)?,
                     _ => return Err(unsupported("list values in SET")),
                 };
-                self.set_variable(session, &name, &text)?;
+                let explicit = self.tx_ref(session).explicit;
+                if local && !explicit {
+                    return Ok(result_with_notice(
+                        "SET",
+                        Engine::warning(
+                            sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                            "SET LOCAL can only be used in transaction blocks",
+                        ),
+                    ));
+                }
+                self.set_variable(session, &name, &text, local)?;
                 Ok(result("SET"))
             }
             Set::SetTimeZone { value, .. } => {
                 let text = set_value_text(value)?;
-                self.set_variable(session, "timezone", &text)?;
+                self.set_variable(session, "timezone", &text, false)?;
                 Ok(result("SET"))
             }
             _ => Err(unsupported("SET statements of this form")),
         }
     }
 
-    fn set_variable(&mut self, session: SessionId, name: &str, text: &str) -> Result<(), PgError> {
-        let invalid = || {
-            PgError::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!("invalid value for parameter \"{name}\": \"{text}\""),
-            )
-        };
-        let is_default = text.eq_ignore_ascii_case("default");
-        match name {
-            "lock_timeout" | "statement_timeout" => {
-                let ms = if is_default {
-                    0
-                } else {
-                    parse_duration_ms(text).ok_or_else(invalid)?
-                };
-                let settings = &mut self.sessions.get_mut(&session).expect("exists").settings;
-                if name == "lock_timeout" {
-                    settings.lock_timeout_ms = ms;
-                } else {
-                    settings.statement_timeout_ms = ms;
-                }
-            }
-            "default_transaction_isolation" => {
-                let iso = if is_default {
-                    self.config.default_isolation
-                } else {
-                    parse_isolation_text(text).ok_or_else(invalid)?
-                };
-                self.sessions
-                    .get_mut(&session)
-                    .expect("exists")
-                    .settings
-                    .default_isolation = iso;
-            }
-            "transaction_isolation" => {
-                let iso = parse_isolation_text(text).ok_or_else(invalid)?;
-                let tx = self.tx_mut(session);
-                if tx.snapshot_csn.is_some() || tx.ran_query {
-                    return Err(PgError::new(
-                        sqlstate::ACTIVE_SQL_TRANSACTION,
-                        "SET TRANSACTION ISOLATION LEVEL must be called before any query",
-                    ));
-                }
-                if tx.explicit {
-                    tx.isolation = iso;
-                }
-            }
-            "deadlock_timeout" | "server_version" | "server_encoding" => {
+    /// Applies `SET [LOCAL] name = text`. Settings are transactional, as in PostgreSQL: a rollback restores them, and LOCAL ones end with the transaction.
+    fn set_variable(
+        &mut self,
+        session: SessionId,
+        name: &str,
+        text: &str,
+        local: bool,
+    ) -> Result<(), PgError> {
+        if name == "transaction_isolation" {
+            let iso = parse_isolation_text(text).ok_or_else(|| invalid_setting(name, text))?;
+            let tx = self.tx_mut(session);
+            if tx.snapshot_csn.is_some() || tx.ran_query {
                 return Err(PgError::new(
-                    "42501",
-                    format!("permission denied to set parameter \"{name}\""),
-                ))
+                    sqlstate::ACTIVE_SQL_TRANSACTION,
+                    "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                ));
             }
-            _ if PASSIVE_SETTINGS.iter().any(|(n, _)| *n == name) => {
-                self.sessions
-                    .get_mut(&session)
-                    .expect("exists")
-                    .settings
-                    .other
-                    .insert(name.to_string(), text.to_string());
+            if tx.explicit {
+                tx.isolation = iso;
             }
-            _ => {
-                return Err(PgError::new(
-                    sqlstate::UNDEFINED_OBJECT,
-                    format!("unrecognized configuration parameter \"{name}\""),
-                ))
-            }
+            return Ok(());
         }
-        Ok(())
+        let default_isolation = self.config.default_isolation;
+        let s = self.sessions.get_mut(&session).expect("exists");
+        if local {
+            if let Some(tx) = s.tx.as_mut() {
+                tx.settings_at_commit
+                    .get_or_insert_with(|| s.settings.clone());
+            }
+        } else if let Some(at_commit) = s.tx.as_mut().and_then(|t| t.settings_at_commit.as_mut()) {
+            apply_setting(at_commit, name, text, default_isolation)?;
+        }
+        apply_setting(&mut s.settings, name, text, default_isolation)
     }
 
     fn show(&mut self, session: SessionId, name: &str) -> Result<Step, PgError> {

@@ -313,3 +313,8 @@ fn serializable_pivot_and_non_conflicts() {
 fn group_by_and_having() {
     check("grouping");
 }
+
+#[test]
+fn settings_are_transactional() {
+    check("settings");
+}
