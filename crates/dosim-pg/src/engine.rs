@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use dosim_cloud::SimTime;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use sqlparser::ast::{Expr, Statement};
 
 use crate::error::{sqlstate, PgError};
@@ -198,6 +200,26 @@ pub struct Engine {
     pub(crate) next_wait_seq: u64,
     pub(crate) now: SimTime,
     pub(crate) next_table_id: u64,
+    pub(crate) uuid_rng: ChaCha8Rng,
+}
+
+/// `gen_random_uuid()`: a version 4 UUID from the engine's seeded generator; `None` for any other function.
+pub(crate) fn gen_random_uuid(
+    rng: &mut ChaCha8Rng,
+    name: &str,
+    args: &[Value],
+) -> Option<crate::eval::Res<Value>> {
+    if name != "gen_random_uuid" {
+        return None;
+    }
+    if !args.is_empty() {
+        return Some(Err(crate::eval::no_function(name, args).into()));
+    }
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Some(Ok(Value::Uuid(u128::from_be_bytes(bytes))))
 }
 
 /// Microseconds since the Unix epoch for a simulated time.
@@ -211,7 +233,7 @@ impl Engine {
         let mut databases = BTreeMap::new();
         databases.insert("defaultdb".to_string(), Database::default());
         Engine {
-            config,
+            config: config.clone(),
             databases,
             xids: BTreeMap::new(),
             next_xid: 1,
@@ -224,6 +246,7 @@ impl Engine {
             next_wait_seq: 0,
             now: SimTime::ZERO,
             next_table_id: 1,
+            uuid_rng: ChaCha8Rng::seed_from_u64(config.seed),
         }
     }
 

@@ -145,6 +145,7 @@ pub(crate) fn column_type(data_type: &DataType) -> Result<(SqlType, bool), PgErr
             (SqlType::Timestamptz, false)
         }
         DataType::Interval { .. } => (SqlType::Interval, false),
+        DataType::Uuid => (SqlType::Uuid, false),
         DataType::Custom(name, _) => match object_name(name).as_str() {
             "serial" | "serial4" => (SqlType::Int4, true),
             "bigserial" | "serial8" => (SqlType::Int8, true),
@@ -1013,6 +1014,7 @@ pub(crate) fn static_type(expr: &Expr, scope: Option<&RowScope>) -> SqlType {
                 SqlType::Void
             }
             "pg_backend_pid" => SqlType::Int4,
+            "gen_random_uuid" => SqlType::Uuid,
             "pg_try_advisory_lock" | "pg_try_advisory_xact_lock" | "pg_advisory_unlock" => {
                 SqlType::Bool
             }

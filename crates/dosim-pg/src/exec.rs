@@ -314,29 +314,14 @@ fn read_only_error(what: &str) -> PgError {
 
 /// Converts a value for storage in a column: PostgreSQL's assignment casts, and its refusal otherwise.
 fn assign(value: Value, column: &ColumnInfo) -> Result<Value, PgError> {
-    let mismatch = matches!(
-        (&value, column.ty),
-        (
-            Value::Bool(_),
-            SqlType::Int4 | SqlType::Int8 | SqlType::Numeric(_) | SqlType::Timestamptz
-        ) | (
-            Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Timestamptz(_),
-            SqlType::Bool
-        ) | (
-            Value::Int4(_) | Value::Int8(_) | Value::Numeric(_),
-            SqlType::Timestamptz
-        ) | (
-            Value::Timestamptz(_),
-            SqlType::Int4 | SqlType::Int8 | SqlType::Numeric(_)
-        ) | (
-            Value::Interval(_) | Value::Void,
-            SqlType::Int4
-                | SqlType::Int8
-                | SqlType::Numeric(_)
-                | SqlType::Bool
-                | SqlType::Timestamptz
-        )
-    );
+    // Text (an untyped literal or parameter) converts to anything, anything converts to text, and the number types convert among themselves.
+    let numeric = |t: SqlType| matches!(t, SqlType::Int4 | SqlType::Int8 | SqlType::Numeric(_));
+    let mismatch = match value.sql_type() {
+        None | Some(SqlType::Text) => false,
+        Some(_) if column.ty == SqlType::Text => false,
+        Some(t) if numeric(t) && numeric(column.ty) => false,
+        Some(t) => t != column.ty,
+    };
     if mismatch {
         return Err(PgError::new(
             sqlstate::DATATYPE_MISMATCH,
@@ -1669,7 +1654,11 @@ impl Engine {
             _ => vec![],
         };
         let advisory = &mut self.advisory;
+        let rng = &mut self.uuid_rng;
         let mut hook = |name: &str, args: &[Value]| -> Option<Res<Value>> {
+            if let Some(v) = crate::engine::gen_random_uuid(rng, name, args) {
+                return Some(v);
+            }
             advisory_call(
                 advisory,
                 session,
@@ -1969,7 +1958,14 @@ impl Engine {
         now: crate::SimTime,
     ) -> Result<Vec<Vec<Value>>, PgError> {
         let rows_max = self.config.rows_per_statement_max;
-        let table = self.table_ref(session, table_name)?;
+        // Fields borrowed one by one: the table is read while the UUID generator advances.
+        let table = self
+            .databases
+            .get(&self.sessions[&session].database)
+            .and_then(|d| d.tables.get(table_name))
+            .ok_or_else(|| undefined_table(table_name))?;
+        let rng = &mut self.uuid_rng;
+        let mut hook = |name: &str, args: &[Value]| crate::engine::gen_random_uuid(rng, name, args);
         let mut target_cols: Vec<usize> = vec![];
         if ins.columns.is_empty() {
             target_cols = (0..table.columns.len()).collect();
@@ -2042,7 +2038,7 @@ impl Engine {
                     row: None,
                     excluded: None,
                     aggregates: None,
-                    hook: None,
+                    hook: Some(&mut hook),
                 };
                 let v = eval(expr, &mut ctx).map_err(flow_to_step_err)?;
                 data[*col] = Some(assign(v, &table.columns[*col].info)?);
@@ -2067,7 +2063,7 @@ impl Engine {
                                 row: None,
                                 excluded: None,
                                 aggregates: None,
-                                hook: None,
+                                hook: Some(&mut hook),
                             };
                             let v = eval(e, &mut ctx).map_err(flow_to_step_err)?;
                             assign(v, &column.info)?

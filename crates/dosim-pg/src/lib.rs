@@ -113,6 +113,8 @@ pub enum Outcome {
 /// A cluster's fixed settings and limits.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
+    /// Seeds `gen_random_uuid()`, so that a run's UUIDs depend on its seed alone.
+    pub seed: u64,
     /// PostgreSQL's `deadlock_timeout`: how long a wait lasts before the waiter checks for a deadlock.
     pub deadlock_timeout_ms: u64,
     /// `default_transaction_isolation`; DigitalOcean keeps PostgreSQL's READ COMMITTED.
@@ -130,6 +132,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> EngineConfig {
         EngineConfig {
+            seed: 0,
             deadlock_timeout_ms: 1000,
             default_isolation: Isolation::ReadCommitted,
             sql_bytes_max: 1 << 20,

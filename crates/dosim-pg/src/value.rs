@@ -24,6 +24,8 @@ pub enum SqlType {
     Interval,
     /// `void`, what `pg_advisory_lock` returns.
     Void,
+    /// `uuid`.
+    Uuid,
 }
 
 impl SqlType {
@@ -38,6 +40,7 @@ impl SqlType {
             SqlType::Timestamptz => "timestamp with time zone",
             SqlType::Interval => "interval",
             SqlType::Void => "void",
+            SqlType::Uuid => "uuid",
         }
     }
 
@@ -52,6 +55,7 @@ impl SqlType {
             SqlType::Timestamptz => 1184,
             SqlType::Interval => 1186,
             SqlType::Void => 2278,
+            SqlType::Uuid => 2950,
         }
     }
 }
@@ -265,6 +269,8 @@ pub enum Value {
     Interval(i64),
     /// The result of a function returning `void`; its text form is empty.
     Void,
+    /// A UUID's 128 bits, most significant byte first, so that ordering matches PostgreSQL's.
+    Uuid(u128),
 }
 
 impl Value {
@@ -284,6 +290,7 @@ impl Value {
             Value::Timestamptz(_) => SqlType::Timestamptz,
             Value::Interval(_) => SqlType::Interval,
             Value::Void => SqlType::Void,
+            Value::Uuid(_) => SqlType::Uuid,
         })
     }
 
@@ -299,6 +306,7 @@ impl Value {
             Value::Timestamptz(us) => format_timestamptz(*us),
             Value::Interval(us) => format_interval(*us),
             Value::Void => String::new(),
+            Value::Uuid(u) => format_uuid(*u),
         })
     }
 
@@ -353,6 +361,10 @@ impl Value {
             (Value::Bool(b), SqlType::Bool) => Value::Bool(b),
             (Value::Timestamptz(t), SqlType::Timestamptz) => Value::Timestamptz(t),
             (Value::Interval(t), SqlType::Interval) => Value::Interval(t),
+            (Value::Uuid(u), SqlType::Uuid) => Value::Uuid(u),
+            (Value::Text(s), SqlType::Uuid) => {
+                Value::Uuid(parse_uuid(&s).ok_or_else(|| invalid(&s))?)
+            }
             (v, SqlType::Text) => Value::Text(v.to_text().unwrap_or_default()),
             (Value::Text(s), t @ (SqlType::Int4 | SqlType::Int8)) => {
                 let v: i64 = s.trim().parse().map_err(|_| invalid(&s))?;
@@ -420,8 +432,39 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Bool(x), Bool(y)) => x.cmp(y),
         (Timestamptz(x), Timestamptz(y)) => x.cmp(y),
         (Interval(x), Interval(y)) => x.cmp(y),
+        (Uuid(x), Uuid(y)) => x.cmp(y),
         _ => return None,
     })
+}
+
+/// Parses the forms PostgreSQL accepts: 32 hex digits, optionally in braces, optionally hyphenated after any group of four.
+pub fn parse_uuid(text: &str) -> Option<u128> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or(t);
+    if t.starts_with('-') || t.ends_with('-') || t.contains("--") {
+        return None;
+    }
+    let hex: String = t.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(&hex, 16).ok()
+}
+
+/// Renders a UUID as PostgreSQL does: lower case, hyphenated 8-4-4-4-12.
+pub fn format_uuid(u: u128) -> String {
+    let h = format!("{u:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Microseconds between the Unix epoch and the given civil date, proleptic Gregorian.

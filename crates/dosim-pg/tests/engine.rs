@@ -216,3 +216,39 @@ fn engine_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Engine>();
 }
+
+/// `gen_random_uuid()` gives version 4 UUIDs that depend on the engine's seed alone.
+#[test]
+fn gen_random_uuid_is_seeded() {
+    let uuids = |seed: u64| {
+        let mut engine = Engine::new(EngineConfig {
+            seed,
+            ..EngineConfig::default()
+        });
+        let s = engine.connect("defaultdb").expect("defaultdb exists");
+        let Outcome::Done(results) = engine.execute(
+            s,
+            "SELECT gen_random_uuid(), gen_random_uuid()",
+            &[],
+            SimTime::ZERO,
+        ) else {
+            panic!("gen_random_uuid failed");
+        };
+        results[0].rows[0]
+            .iter()
+            .map(|v| v.to_text().expect("not null"))
+            .collect::<Vec<_>>()
+    };
+    let first = uuids(7);
+    assert_eq!(first, uuids(7));
+    assert_ne!(first, uuids(8));
+    assert_ne!(first[0], first[1]);
+    for u in &first {
+        assert_eq!(u.len(), 36, "{u}");
+        assert_eq!(&u[14..15], "4", "version nibble of {u}");
+        assert!(
+            matches!(&u[19..20], "8" | "9" | "a" | "b"),
+            "variant of {u}"
+        );
+    }
+}
