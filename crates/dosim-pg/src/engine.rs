@@ -74,6 +74,8 @@ pub(crate) struct Column {
 pub(crate) struct UniqueIndex {
     pub name: String,
     pub columns: Vec<usize>,
+    /// Made by a PRIMARY KEY or UNIQUE constraint, rather than by CREATE UNIQUE INDEX; DROP INDEX refuses it.
+    pub constraint: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -95,6 +97,20 @@ impl Table {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Database {
     pub tables: BTreeMap<String, Table>,
+    /// Indexes made by CREATE INDEX that enforce nothing, by name, with their table; unique ones live in their table's `uniques`.
+    pub indexes: BTreeMap<String, String>,
+}
+
+impl Database {
+    /// Whether a table or an index has this name; PostgreSQL's relations share one namespace.
+    pub fn relation_exists(&self, name: &str) -> bool {
+        self.tables.contains_key(name)
+            || self.indexes.contains_key(name)
+            || self
+                .tables
+                .values()
+                .any(|t| t.uniques.iter().any(|u| u.name == name))
+    }
 }
 
 /// What a transaction does that can conflict under SERIALIZABLE: tables read and written.

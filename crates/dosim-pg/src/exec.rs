@@ -687,6 +687,7 @@ impl Engine {
             }
             Statement::CreateTable(_) => self.create_table(session, &stmt),
             Statement::Drop { .. } => self.drop_table(session, &stmt),
+            Statement::CreateIndex(ci) => self.create_index(session, ci),
             Statement::Set(set) => self.set(session, set),
             Statement::ShowVariable { variable } => {
                 let name = variable
@@ -1068,7 +1069,7 @@ impl Engine {
         }
         let name = object_name(&ct.name);
         let db = self.db_name(session);
-        if self.databases[&db].tables.contains_key(&name) {
+        if self.databases[&db].relation_exists(&name) {
             if ct.if_not_exists {
                 return Ok(result_with_notice(
                     "CREATE TABLE",
@@ -1116,6 +1117,7 @@ impl Engine {
                     UniqueIndex {
                         name: cname.unwrap_or_else(|| format!("{name}_pkey")),
                         columns: idx,
+                        constraint: true,
                     },
                 );
                 Ok(())
@@ -1156,6 +1158,7 @@ impl Engine {
                     ColumnOption::Unique(_) => uniques.push(UniqueIndex {
                         name: constraint_name.unwrap_or_else(|| format!("{name}_{cname}_key")),
                         columns: vec![i],
+                        constraint: true,
                     }),
                     ColumnOption::ForeignKey(_) => return Err(unsupported("foreign keys")),
                     ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
@@ -1200,6 +1203,7 @@ impl Engine {
                 uniques.push(UniqueIndex {
                     name: cname.unwrap_or_else(|| format!("{name}_{}_key", names.join("_"))),
                     columns: idx,
+                    constraint: true,
                 });
             }
         }
@@ -1236,6 +1240,9 @@ impl Engine {
         else {
             unreachable!("dispatched on Drop")
         };
+        if *object_type == ObjectType::Index {
+            return self.drop_index(session, names, *if_exists);
+        }
         if *object_type != ObjectType::Table {
             return Err(not_supported_statement(stmt));
         }
@@ -1260,12 +1267,193 @@ impl Engine {
                 ));
             }
         }
-        let tables = &mut self.databases.get_mut(&db).expect("exists").tables;
+        let database = self.databases.get_mut(&db).expect("exists");
         for name in to_drop {
-            tables.remove(&name);
+            database.tables.remove(&name);
+            database.indexes.retain(|_, table| *table != name);
         }
         Ok(Step::Done(Box::new(QueryResult {
             tag: "DROP TABLE".to_string(),
+            columns: vec![],
+            rows: vec![],
+            notices,
+        })))
+    }
+
+    /// CREATE [UNIQUE] INDEX: a unique one enforces its key from now on; others change no behaviour modelled here, so they are recorded by name only.
+    fn create_index(
+        &mut self,
+        session: SessionId,
+        ci: &sqlparser::ast::CreateIndex,
+    ) -> Result<Step, PgError> {
+        if ci.predicate.is_some() {
+            return Err(unsupported("partial indexes"));
+        }
+        if !ci.include.is_empty() || ci.nulls_distinct == Some(false) {
+            return Err(unsupported("INCLUDE and NULLS NOT DISTINCT clauses"));
+        }
+        let table_name = object_name(&ci.table_name);
+        let db = self.db_name(session);
+        let table = self.table_ref(session, &table_name)?;
+        let mut columns = vec![];
+        for c in &ci.columns {
+            let Expr::Identifier(ident) = &c.column.expr else {
+                return Err(unsupported("expression indexes"));
+            };
+            let cname = ident_name(ident);
+            let i = table
+                .columns
+                .iter()
+                .position(|col| col.info.name == cname)
+                .ok_or_else(|| {
+                    PgError::new(
+                        sqlstate::UNDEFINED_COLUMN,
+                        format!("column \"{cname}\" does not exist"),
+                    )
+                })?;
+            columns.push(i);
+        }
+        let name = match &ci.name {
+            Some(n) => object_name(n),
+            None => {
+                let names: Vec<&str> = columns
+                    .iter()
+                    .map(|i| table.columns[*i].info.name.as_str())
+                    .collect();
+                format!("{table_name}_{}_idx", names.join("_"))
+            }
+        };
+        if self.databases[&db].relation_exists(&name) {
+            if ci.if_not_exists {
+                return Ok(result_with_notice(
+                    "CREATE INDEX",
+                    Notice {
+                        severity: "NOTICE",
+                        sqlstate: sqlstate::DUPLICATE_TABLE,
+                        message: format!("relation \"{name}\" already exists, skipping"),
+                    },
+                ));
+            }
+            return Err(PgError::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        if !ci.unique {
+            self.databases
+                .get_mut(&db)
+                .expect("exists")
+                .indexes
+                .insert(name, table_name);
+            return Ok(result("CREATE INDEX"));
+        }
+        // Existing rows must already be unique: committed live rows, and this transaction's own.
+        let me = self.tx_ref(session).top;
+        let mut seen: Vec<&Tuple> = vec![];
+        for t in &table.tuples {
+            let live = match self.xid_state(t.xmin) {
+                crate::engine::XidState::Aborted => false,
+                crate::engine::XidState::Active => self.top(t.xmin) == me,
+                crate::engine::XidState::Committed(_) => true,
+            } && match t.xmax {
+                None => true,
+                Some(x) => match self.xid_state(x) {
+                    crate::engine::XidState::Aborted => true,
+                    crate::engine::XidState::Active => self.top(x) != me,
+                    crate::engine::XidState::Committed(_) => false,
+                },
+            };
+            if !live || columns.iter().any(|c| t.data[*c].is_null()) {
+                continue;
+            }
+            let duplicate = seen.iter().any(|o| {
+                columns.iter().all(|c| {
+                    crate::value::compare(&o.data[*c], &t.data[*c]) == Some(Ordering::Equal)
+                })
+            });
+            if duplicate {
+                let cols: Vec<&str> = columns
+                    .iter()
+                    .map(|i| table.columns[*i].info.name.as_str())
+                    .collect();
+                let vals: Vec<String> = columns.iter().map(|i| t.data[*i].detail_text()).collect();
+                return Err(PgError::new(
+                    sqlstate::UNIQUE_VIOLATION,
+                    format!("could not create unique index \"{name}\""),
+                )
+                .with_detail(format!(
+                    "Key ({})=({}) is duplicated.",
+                    cols.join(", "),
+                    vals.join(", ")
+                )));
+            }
+            seen.push(t);
+        }
+        let id = table.id;
+        let table = self.table_by_id(session, &table_name, id)?;
+        table.uniques.push(UniqueIndex {
+            name,
+            columns,
+            constraint: false,
+        });
+        Ok(result("CREATE INDEX"))
+    }
+
+    fn drop_index(
+        &mut self,
+        session: SessionId,
+        names: &[sqlparser::ast::ObjectName],
+        if_exists: bool,
+    ) -> Result<Step, PgError> {
+        let db = self.db_name(session);
+        let mut notices = vec![];
+        for n in names {
+            let name = object_name(n);
+            let database = self.databases.get_mut(&db).expect("exists");
+            if database.indexes.remove(&name).is_some() {
+                continue;
+            }
+            let owner = database
+                .tables
+                .values_mut()
+                .find(|t| t.uniques.iter().any(|u| u.name == name));
+            match owner {
+                Some(table) => {
+                    let i = table
+                        .uniques
+                        .iter()
+                        .position(|u| u.name == name)
+                        .expect("found above");
+                    if table.uniques[i].constraint {
+                        return Err(PgError::new(
+                            "2BP01",
+                            format!(
+                                "cannot drop index {name} because constraint {name} on table {} requires it",
+                                table.name
+                            ),
+                        )
+                        .with_hint(format!(
+                            "You can drop constraint {name} on table {} instead.",
+                            table.name
+                        )));
+                    }
+                    table.uniques.remove(i);
+                }
+                None if if_exists => notices.push(Notice {
+                    severity: "NOTICE",
+                    sqlstate: "00000",
+                    message: format!("index \"{name}\" does not exist, skipping"),
+                }),
+                None => {
+                    return Err(PgError::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("index \"{name}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        Ok(Step::Done(Box::new(QueryResult {
+            tag: "DROP INDEX".to_string(),
             columns: vec![],
             rows: vec![],
             notices,

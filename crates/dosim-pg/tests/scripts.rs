@@ -318,3 +318,8 @@ fn group_by_and_having() {
 fn settings_are_transactional() {
     check("settings");
 }
+
+#[test]
+fn create_and_drop_index() {
+    check("indexes");
+}
