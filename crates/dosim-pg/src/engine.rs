@@ -1031,7 +1031,7 @@ impl Engine {
                     }
                 },
             };
-            let params = std::mem::take(&mut pending.params);
+            let mut params = std::mem::take(&mut pending.params);
             let wait = pending.wait.take();
             self.sessions.get_mut(&session).expect("exists").pending = Some(Pending {
                 queue: std::mem::take(&mut pending.queue),
@@ -1040,7 +1040,7 @@ impl Engine {
                 statement_start: pending.statement_start,
                 wait: None,
             });
-            let step = self.step(session, current, &params, now);
+            let step = self.step(session, current, &mut params, now);
             if let Some(p) = self
                 .sessions
                 .get_mut(&session)

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use sqlparser::ast::{
     AssignmentTarget, ColumnOption, ConflictTarget, ContextModifier, Expr, FromTable, GroupByExpr,
-    LimitClause, LockType, NonBlock, ObjectType, OnConflictAction, OnInsert, OrderByKind, Query,
-    SelectItem, Set, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
+    InTarget, LimitClause, LockType, NonBlock, ObjectType, OnConflictAction, OnInsert, OrderByKind,
+    Query, SelectItem, Set, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
     TransactionAccessMode, TransactionIsolationLevel, TransactionMode,
 };
 use sqlparser::dialect::PostgreSqlDialect;
@@ -67,9 +67,179 @@ fn syntax_error(e: &ParserError) -> PgError {
 #[derive(Debug)]
 pub(crate) enum Current {
     Start(Box<Statement>),
+    /// A statement whose subquery runs first.
+    Sub(Box<Subquery>),
     /// A plain SELECT that waited on an advisory lock runs again with its snapshot.
     Restart(Box<Statement>, Snapshot),
     Dml(Box<DmlState>),
+}
+
+/// A statement waiting for one of its subqueries; the subquery's place holds a marker until its result replaces it.
+#[derive(Debug)]
+pub(crate) struct Subquery {
+    outer: Statement,
+    kind: SubKind,
+    inner: Current,
+}
+
+#[derive(Debug)]
+enum SubKind {
+    Scalar,
+    In { needle: Box<Expr>, negated: bool },
+    Exists { negated: bool },
+}
+
+const SUBQUERY_MARKER: &str = "$subquery";
+
+fn is_marker(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(&v.value, sqlparser::ast::Value::Placeholder(p) if p == SUBQUERY_MARKER))
+}
+
+/// Visits an expression tree, parents first, until `f` returns true.
+fn walk_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr) -> bool) -> bool {
+    if f(e) {
+        return true;
+    }
+    match e {
+        Expr::BinaryOp { left, right, .. } => walk_mut(left, f) || walk_mut(right, f),
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::Cast { expr, .. }
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::IsTrue(expr)
+        | Expr::IsFalse(expr)
+        | Expr::IsNotTrue(expr)
+        | Expr::IsNotFalse(expr) => walk_mut(expr, f),
+        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+            walk_mut(a, f) || walk_mut(b, f)
+        }
+        Expr::In { expr, target, .. } => {
+            walk_mut(expr, f)
+                || match target {
+                    InTarget::List(list) => list.iter_mut().any(|x| walk_mut(x, f)),
+                    _ => false,
+                }
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => walk_mut(expr, f) || walk_mut(low, f) || walk_mut(high, f),
+        Expr::Like { expr, pattern, .. } => walk_mut(expr, f) || walk_mut(pattern, f),
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            operand.as_deref_mut().is_some_and(|o| walk_mut(o, f))
+                || conditions
+                    .iter_mut()
+                    .any(|c| walk_mut(&mut c.condition, f) || walk_mut(&mut c.result, f))
+                || else_result.as_deref_mut().is_some_and(|x| walk_mut(x, f))
+        }
+        Expr::Function(func) => match &mut func.args {
+            sqlparser::ast::FunctionArguments::List(list) => {
+                list.args.iter_mut().any(|a| match a {
+                    sqlparser::ast::FunctionArg::Unnamed(
+                        sqlparser::ast::FunctionArgExpr::Expr(x),
+                    ) => walk_mut(x, f),
+                    _ => false,
+                })
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The expressions of a statement that may hold subqueries: select lists, WHERE, HAVING, SET values, VALUES rows.
+fn statement_exprs_mut(stmt: &mut Statement) -> Vec<&mut Expr> {
+    let mut out: Vec<&mut Expr> = vec![];
+    match stmt {
+        Statement::Query(q) => {
+            if let SetExpr::Select(sel) = q.body.as_mut() {
+                for item in &mut sel.projection {
+                    if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } =
+                        item
+                    {
+                        out.push(e);
+                    }
+                }
+                out.extend(sel.selection.as_mut());
+                out.extend(sel.having.as_mut());
+            }
+        }
+        Statement::Update(up) => {
+            for a in &mut up.assignments {
+                out.push(&mut a.value);
+            }
+            out.extend(up.selection.as_mut());
+        }
+        Statement::Delete(del) => out.extend(del.selection.as_mut()),
+        Statement::Insert(ins) => {
+            if let Some(source) = ins.source.as_mut() {
+                if let SetExpr::Values(values) = source.body.as_mut() {
+                    for row in &mut values.rows {
+                        out.extend(row.content.iter_mut());
+                    }
+                }
+            }
+            if let Some(OnInsert::OnConflict(oc)) = ins.on.as_mut() {
+                if let OnConflictAction::DoUpdate(du) = &mut oc.action {
+                    for a in &mut du.assignments {
+                        out.push(&mut a.value);
+                    }
+                    out.extend(du.selection.as_mut());
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Takes the first subquery out of a statement, leaving a marker in its place.
+fn take_subquery(stmt: &mut Statement) -> Option<(Query, SubKind)> {
+    let mut found: Option<(Query, SubKind)> = None;
+    for e in statement_exprs_mut(stmt) {
+        if found.is_some() {
+            break;
+        }
+        walk_mut(e, &mut |node| {
+            let marker = || {
+                Expr::Value(sqlparser::ast::Value::Placeholder(SUBQUERY_MARKER.to_string()).into())
+            };
+            let taken = match node {
+                Expr::Subquery(q) => Some((q.as_ref().clone(), SubKind::Scalar)),
+                Expr::Exists { subquery, negated } => Some((
+                    subquery.as_ref().clone(),
+                    SubKind::Exists { negated: *negated },
+                )),
+                Expr::In {
+                    expr,
+                    target: InTarget::Subquery(q),
+                    negated,
+                    ..
+                } => Some((
+                    q.as_ref().clone(),
+                    SubKind::In {
+                        needle: expr.clone(),
+                        negated: *negated,
+                    },
+                )),
+                _ => None,
+            };
+            match taken {
+                Some(t) => {
+                    *node = marker();
+                    found = Some(t);
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+    found
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -631,11 +801,12 @@ impl Engine {
         &mut self,
         session: SessionId,
         current: Current,
-        params: &[Value],
+        params: &mut Vec<Value>,
         now: crate::SimTime,
     ) -> Step {
         let result = match current {
             Current::Start(stmt) => self.start(session, *stmt, params, now),
+            Current::Sub(sub) => self.step_subquery(session, *sub, params, now),
             Current::Restart(stmt, snap) => {
                 self.run_select(session, &stmt, params, now, Some(snap))
             }
@@ -650,8 +821,8 @@ impl Engine {
     fn start(
         &mut self,
         session: SessionId,
-        stmt: Statement,
-        params: &[Value],
+        mut stmt: Statement,
+        params: &mut Vec<Value>,
         now: crate::SimTime,
     ) -> Result<Step, PgError> {
         let is_control = matches!(
@@ -680,6 +851,15 @@ impl Engine {
             let tx = self.begin_tx(session, false, None);
             self.sessions.get_mut(&session).expect("exists").tx = Some(tx);
         }
+        if let Some((query, kind)) = take_subquery(&mut stmt) {
+            let sub = Subquery {
+                outer: stmt,
+                kind,
+                inner: Current::Start(Box::new(Statement::Query(Box::new(query)))),
+            };
+            return self.step_subquery(session, sub, params, now);
+        }
+        let params: &[Value] = params;
         match &stmt {
             Statement::Query(_) => self.run_select(session, &stmt, params, now, None),
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
@@ -699,6 +879,103 @@ impl Engine {
             }
             other => Err(not_supported_statement(other)),
         }
+    }
+
+    /// Runs an uncorrelated subquery before its statement, as PostgreSQL's InitPlans run, then puts its result in the statement's place of it.
+    fn step_subquery(
+        &mut self,
+        session: SessionId,
+        sub: Subquery,
+        params: &mut Vec<Value>,
+        now: crate::SimTime,
+    ) -> Result<Step, PgError> {
+        let Subquery {
+            mut outer,
+            kind,
+            inner,
+        } = sub;
+        let result = match self.step(session, inner, params, now) {
+            Step::Done(result) => result,
+            Step::Blocked(inner, wait) => {
+                return Ok(Step::Blocked(
+                    Current::Sub(Box::new(Subquery { outer, kind, inner })),
+                    wait,
+                ))
+            }
+            // A column the subquery cannot resolve most likely belongs to the outer query.
+            Step::Error(e)
+                if e.sqlstate == sqlstate::UNDEFINED_COLUMN
+                    || e.message.starts_with("missing FROM-clause entry") =>
+            {
+                return Err(PgError::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "correlated subqueries are not supported",
+                )
+                .with_detail(e.message)
+                .with_hint("dosim runs a subquery once, before its statement, as PostgreSQL runs an uncorrelated one."))
+            }
+            Step::Error(e) => return Err(e),
+        };
+        if result.columns.len() != 1 && !matches!(kind, SubKind::Exists { .. }) {
+            return Err(PgError::new(
+                sqlstate::SYNTAX_ERROR,
+                "subquery must return only one column",
+            ));
+        }
+        let mut placeholder = |v: Value| {
+            params.push(v);
+            Expr::Value(sqlparser::ast::Value::Placeholder(format!("${}", params.len())).into())
+        };
+        let replacement = match kind {
+            SubKind::Scalar => {
+                if result.rows.len() > 1 {
+                    return Err(PgError::new(
+                        sqlstate::CARDINALITY_VIOLATION,
+                        "more than one row returned by a subquery used as an expression",
+                    ));
+                }
+                let v = result
+                    .rows
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next())
+                    .unwrap_or(Value::Null);
+                placeholder(v)
+            }
+            SubKind::Exists { negated } => Expr::Value(
+                sqlparser::ast::Value::Boolean(result.rows.is_empty() == negated).into(),
+            ),
+            SubKind::In { needle, negated } => {
+                if result.rows.is_empty() {
+                    Expr::Value(sqlparser::ast::Value::Boolean(negated).into())
+                } else {
+                    let list = result
+                        .rows
+                        .into_iter()
+                        .map(|r| placeholder(r.into_iter().next().unwrap_or(Value::Null)))
+                        .collect();
+                    Expr::In {
+                        expr: needle,
+                        target: InTarget::List(list),
+                        negated,
+                        global: false,
+                    }
+                }
+            }
+        };
+        let mut replacement = Some(replacement);
+        for e in statement_exprs_mut(&mut outer) {
+            walk_mut(e, &mut |node| {
+                if is_marker(node) {
+                    if let Some(r) = replacement.take() {
+                        *node = r;
+                    }
+                    return true;
+                }
+                false
+            });
+        }
+        self.start(session, outer, params, now)
     }
 
     fn transaction_control(
@@ -1976,9 +2253,11 @@ impl Engine {
                 if released {
                     self.wake();
                 }
+                let mut columns = proj.columns;
+                refine_types(&mut columns, &out_rows);
                 Ok(Step::Done(Box::new(QueryResult {
                     tag: format!("SELECT {}", out_rows.len()),
-                    columns: proj.columns,
+                    columns,
                     rows: out_rows,
                     notices,
                 })))
@@ -3085,6 +3364,22 @@ fn arbiter_order(
     let mut order = arbiters.clone();
     order.extend(all.into_iter().filter(|i| !arbiters.contains(i)));
     Ok((order, arbiters))
+}
+
+/// Where a column's static type is unknown (`text`, e.g. a parameter or a subquery's result), the values tell.
+fn refine_types(columns: &mut [ColumnDesc], rows: &[Vec<Value>]) {
+    for (i, c) in columns.iter_mut().enumerate() {
+        if c.ty != SqlType::Text {
+            continue;
+        }
+        if let Some(t) = rows
+            .iter()
+            .filter_map(|r| r.get(i).and_then(Value::sql_type))
+            .next()
+        {
+            c.ty = t;
+        }
+    }
 }
 
 /// A grouping key's text: equal values give equal text (numerics without trailing zeros), NULL its own.

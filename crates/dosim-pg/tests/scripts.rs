@@ -323,3 +323,8 @@ fn settings_are_transactional() {
 fn create_and_drop_index() {
     check("indexes");
 }
+
+#[test]
+fn uncorrelated_subqueries() {
+    check("subqueries");
+}
