@@ -57,6 +57,7 @@ impl StrategyRun {
         };
         match (self.found, self.complete) {
             (Found::Race, _) => self.runs.to_string(),
+            (Found::Clean, Some(true)) if self.runs == 1 => "its only schedule, no race".to_owned(),
             (Found::Clean, Some(true)) => format!("all {} schedules, no race", self.runs),
             (Found::Clean, _) => format!("none in {} {unit}", self.runs),
             (found, _) => found.to_string(),

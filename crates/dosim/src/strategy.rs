@@ -290,25 +290,25 @@ impl Gate {
     fn release_next(&self) {
         let mut state = self.state.lock();
         state.window_open = false;
-        // A request whose client gave up is no longer a choice.
-        state.waiting.retain(|waiter| !waiter.release.is_closed());
-        if state.waiting.is_empty() {
-            state.busy = false;
-            return;
-        }
-        let actors: Vec<&str> = state
-            .waiting
-            .iter()
-            .map(|waiter| waiter.actor.as_str())
-            .collect();
-        let index = self.decisions.choose_request(&actors);
-        let last = state.waiting.len() - 1;
-        let waiter = state.waiting.remove(index.min(last));
-        state.busy = true;
-        // The receiver was open a moment ago, under the same lock; if it has just closed,
-        // the API goes idle until the next arrival, which is still deterministic.
-        if waiter.release.send(()).is_err() {
-            state.busy = false;
+        state.busy = false;
+        loop {
+            // A request whose client gave up is no longer a choice.
+            state.waiting.retain(|waiter| !waiter.release.is_closed());
+            if state.waiting.is_empty() {
+                return;
+            }
+            let actors: Vec<&str> = state
+                .waiting
+                .iter()
+                .map(|waiter| waiter.actor.as_str())
+                .collect();
+            let index = self.decisions.choose_request(&actors);
+            let last = state.waiting.len() - 1;
+            let waiter = state.waiting.remove(index.min(last));
+            if waiter.release.send(()).is_ok() {
+                state.busy = true;
+                return;
+            }
         }
     }
 
@@ -325,8 +325,13 @@ impl Gate {
             lead
         };
         if lead {
-            tokio::time::sleep(self.window).await;
-            self.release_next();
+            // On its own task, so that the window closes even if this request's client gives
+            // up while it waits.
+            let gate = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(gate.window).await;
+                gate.release_next();
+            });
         }
         let _ = released.await;
     }
