@@ -3618,3 +3618,113 @@ fn advisory_call(
         other => Some(other),
     }
 }
+
+impl Engine {
+    /// A table's columns in `database`, or `None` if there is no such table; reads only the catalog.
+    pub fn table_columns(&self, database: &str, table: &str) -> Option<Vec<ColumnDesc>> {
+        let t = self.databases.get(database)?.tables.get(table)?;
+        Some(
+            t.columns
+                .iter()
+                .map(|c| ColumnDesc {
+                    name: c.info.name.clone(),
+                    ty: c.info.ty,
+                })
+                .collect(),
+        )
+    }
+
+    /// The result columns of a single statement without running it, as `Describe` needs them: `Some` for a SELECT or a statement with RETURNING, `None` for one that returns no rows.
+    ///
+    /// Types come from the columns and expressions; where only a value would tell (an untyped parameter), the type is `text`.
+    /// Touches no session, transaction or lock.
+    pub fn describe(&self, database: &str, sql: &str) -> Result<Option<Vec<ColumnDesc>>, PgError> {
+        let statements = parse(sql)?;
+        let [stmt] = statements.as_slice() else {
+            return Ok(None);
+        };
+        let columns_of = |table: &str| -> Result<Vec<ColumnInfo>, PgError> {
+            self.databases
+                .get(database)
+                .and_then(|d| d.tables.get(table))
+                .map(Table::infos)
+                .ok_or_else(|| undefined_table(table))
+        };
+        let described = |items: &[SelectItem], table: Option<(&str, Option<&str>)>| {
+            let infos = match table {
+                Some((name, _)) => columns_of(name)?,
+                None => vec![],
+            };
+            let scope = table.map(|(name, alias)| RowScope {
+                table: name,
+                alias,
+                columns: &infos,
+            });
+            projection(items, scope.as_ref()).map(|p| Some(p.columns))
+        };
+        match stmt {
+            Statement::Query(q) => {
+                let SetExpr::Select(select) = q.body.as_ref() else {
+                    return Err(unsupported("queries of this form"));
+                };
+                let table = match select.from.as_slice() {
+                    [] => None,
+                    [twj] => match &twj.relation {
+                        TableFactor::Table { name, alias, .. } => Some((
+                            object_name(name),
+                            alias.as_ref().map(|a| ident_name(&a.name)),
+                        )),
+                        _ => return Err(unsupported("subqueries in FROM")),
+                    },
+                    _ => return Err(unsupported("joins")),
+                };
+                described(
+                    &select.projection,
+                    table.as_ref().map(|(n, a)| (n.as_str(), a.as_deref())),
+                )
+            }
+            Statement::Insert(ins) => match (&ins.table, &ins.returning) {
+                (TableObject::TableName(name), Some(items)) => {
+                    described(items, Some((&object_name(name), None)))
+                }
+                _ => Ok(None),
+            },
+            Statement::Update(up) => match (&up.table.relation, &up.returning) {
+                (TableFactor::Table { name, alias, .. }, Some(items)) => {
+                    let alias = alias.as_ref().map(|a| ident_name(&a.name));
+                    described(items, Some((&object_name(name), alias.as_deref())))
+                }
+                _ => Ok(None),
+            },
+            Statement::Delete(del) => {
+                let tables = match &del.from {
+                    FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+                };
+                match (tables.first().map(|t| &t.relation), &del.returning) {
+                    (Some(TableFactor::Table { name, alias, .. }), Some(items)) => {
+                        let alias = alias.as_ref().map(|a| ident_name(&a.name));
+                        described(items, Some((&object_name(name), alias.as_deref())))
+                    }
+                    _ => Ok(None),
+                }
+            }
+            Statement::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(ident_name)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let name = if name == "transaction isolation level" {
+                    "transaction_isolation".to_string()
+                } else {
+                    name
+                };
+                Ok(Some(vec![ColumnDesc {
+                    name,
+                    ty: SqlType::Text,
+                }]))
+            }
+            _ => Ok(None),
+        }
+    }
+}
