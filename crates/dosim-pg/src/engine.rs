@@ -120,6 +120,8 @@ pub(crate) struct SsiTx {
     pub writes: BTreeSet<(String, String)>,
     pub snapshot_csn: Option<u64>,
     pub commit_csn: Option<u64>,
+    /// Marked as the pivot of a dangerous structure by another transaction's commit; its next statement or commit fails.
+    pub doomed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -706,6 +708,7 @@ impl Engine {
         self.xids.get_mut(&tx.top).expect("active xid").state = XidState::Committed(csn);
         if let Some(s) = self.ssi.get_mut(&tx.top) {
             s.commit_csn = Some(csn);
+            self.ssi_doom_pivots(tx.top);
         }
         self.end_tx_common(session);
         Ok(())
@@ -866,6 +869,11 @@ impl Engine {
 
     /// Refuses a commit that would complete a dangerous structure `T_in -> T_pivot -> T_out` where `T_out` committed first.
     fn ssi_check_commit(&self, me: TxId) -> Result<(), PgError> {
+        if self.ssi.get(&me).is_some_and(|s| s.doomed) {
+            return Err(serialization_failure(
+                "Reason code: Canceled on identification as a pivot, during commit attempt.",
+            ));
+        }
         let committed = |x: &TxId| self.ssi.get(x).and_then(|s| s.commit_csn);
         let others: Vec<TxId> = self.ssi.keys().copied().filter(|x| *x != me).collect();
         let has_in = |pivot: TxId| {
@@ -894,6 +902,44 @@ impl Engine {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// After `committed` commits first, dooms each active reader of its writes that also has an in-conflict from it or from another active transaction, as PostgreSQL's pre-commit check does.
+    fn ssi_doom_pivots(&mut self, committed: TxId) {
+        let active = |engine: &Engine, x: &TxId| {
+            engine
+                .ssi
+                .get(x)
+                .is_some_and(|s| s.commit_csn.is_none() && !s.doomed)
+        };
+        let doomed: Vec<TxId> = self
+            .ssi
+            .keys()
+            .copied()
+            .filter(|pivot| active(self, pivot) && self.rw_edge(*pivot, committed))
+            .filter(|pivot| {
+                self.ssi.keys().any(|tin| {
+                    tin != pivot
+                        && (*tin == committed || active(self, tin))
+                        && self.rw_edge(*tin, *pivot)
+                })
+            })
+            .collect();
+        for pivot in doomed {
+            if let Some(s) = self.ssi.get_mut(&pivot) {
+                s.doomed = true;
+            }
+        }
+    }
+
+    /// Fails a statement of a transaction doomed as a pivot, before it reads or writes anything.
+    pub(crate) fn ssi_check_doomed(&self, tx: &Tx) -> Result<(), PgError> {
+        if self.ssi.get(&tx.top).is_some_and(|s| s.doomed) {
+            return Err(serialization_failure(
+                "Reason code: Canceled on identification as a pivot, during conflict out checking.",
+            ));
         }
         Ok(())
     }

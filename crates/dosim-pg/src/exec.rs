@@ -851,6 +851,16 @@ impl Engine {
             let tx = self.begin_tx(session, false, None);
             self.sessions.get_mut(&session).expect("exists").tx = Some(tx);
         }
+        if matches!(
+            stmt,
+            Statement::Query(_)
+                | Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+        ) {
+            let tx = self.tx_ref(session);
+            self.ssi_check_doomed(tx)?;
+        }
         if let Some((query, kind)) = take_subquery(&mut stmt) {
             let sub = Subquery {
                 outer: stmt,
