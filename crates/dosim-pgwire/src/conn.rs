@@ -1,0 +1,734 @@
+//! One client connection: startup and password authentication, then simple and extended query, with waits for locks that await a wake-up.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+use dosim_pg::{ColumnDesc, Outcome, PgError, QueryResult, SessionId, SqlType, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
+
+use crate::codec::{malformed, Body, Io, ReadError};
+use crate::describe::describe;
+use crate::types::{decode_param, encode_value, type_of_oid};
+use crate::PgCluster;
+
+const SSL_REQUEST: i32 = 80_877_103;
+const GSSENC_REQUEST: i32 = 80_877_104;
+const CANCEL_REQUEST: i32 = 80_877_102;
+const PROTOCOL_3_0: i32 = 196_608;
+
+/// The OID a parameter with no known type is described as; tokio-postgres then binds strings to it.
+const TEXT_OID: u32 = 25;
+
+/// Closes the engine's session however the connection's task ends, even when it is dropped mid-wait.
+struct SessionGuard {
+    cluster: PgCluster,
+    session: SessionId,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.cluster.disconnect(self.session);
+    }
+}
+
+struct Prepared {
+    sql: String,
+    /// The OIDs `ParameterDescription` reports: the client's declared ones, else the inferred ones.
+    param_oids: Vec<u32>,
+    param_types: Vec<Option<SqlType>>,
+    columns: Option<Vec<ColumnDesc>>,
+}
+
+struct Portal {
+    sql: String,
+    params: Vec<Value>,
+    columns: Option<Vec<ColumnDesc>>,
+    /// Each result column's format, true for binary.
+    formats: Vec<bool>,
+}
+
+/// How finished statements are written out.
+enum Emit<'a> {
+    /// Simple query: a `RowDescription` per row-returning statement, text values.
+    Simple,
+    /// Extended query: rows only, in the formats `Bind` asked for, typed as `Describe` said.
+    Extended {
+        columns: Option<&'a [ColumnDesc]>,
+        formats: &'a [bool],
+    },
+}
+
+struct Conn {
+    cluster: PgCluster,
+    session: SessionId,
+    database: String,
+    notify: Arc<Notify>,
+    prepared: BTreeMap<String, Prepared>,
+    portals: BTreeMap<String, Portal>,
+    /// After an error in extended query, messages are skipped until `Sync`.
+    skipping: bool,
+}
+
+pub(crate) async fn serve<S>(cluster: PgCluster, stream: S) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut io = Io::new(stream);
+    let Some((session, database)) = startup(&cluster, &mut io).await? else {
+        return Ok(());
+    };
+    let _guard = SessionGuard {
+        cluster: cluster.clone(),
+        session,
+    };
+    let notify = cluster.register(session);
+    let mut conn = Conn {
+        cluster,
+        session,
+        database,
+        notify,
+        prepared: BTreeMap::new(),
+        portals: BTreeMap::new(),
+        skipping: false,
+    };
+    match conn.run(&mut io).await {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
+        other => other,
+    }
+}
+
+async fn fatal<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Io<S>,
+    e: PgError,
+) -> io::Result<Option<(SessionId, String)>> {
+    io.error(&e, true);
+    io.flush().await?;
+    Ok(None)
+}
+
+/// The startup phase: SSL and GSSAPI requests answered `N`, the startup packet, a cleartext password check, the engine session.
+async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
+    cluster: &PgCluster,
+    io: &mut Io<S>,
+) -> io::Result<Option<(SessionId, String)>> {
+    let packet = loop {
+        let packet = match io.read_startup().await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(None),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(ReadError::Io(e)) => return Err(e),
+            Err(ReadError::Protocol(m)) => return fatal(io, PgError::new("08P01", m)).await,
+        };
+        let code = i32::from_be_bytes(packet[0..4].try_into().expect("length checked"));
+        match code {
+            // No TLS here: `N` tells the client to go on in plain text, which `sslmode=prefer` accepts.
+            SSL_REQUEST | GSSENC_REQUEST => {
+                io.write_raw(b"N");
+                io.flush().await?;
+            }
+            // Cancelling a running statement is not supported; PostgreSQL too closes the cancel connection without a reply.
+            CANCEL_REQUEST => return Ok(None),
+            PROTOCOL_3_0 => break packet,
+            other => {
+                return fatal(
+                    io,
+                    PgError::new(
+                        "0A000",
+                        format!(
+                            "unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
+                            (other >> 16) & 0xffff,
+                            other & 0xffff
+                        ),
+                    ),
+                )
+                .await
+            }
+        }
+    };
+    let mut params = BTreeMap::new();
+    let mut body = Body::new(&packet[4..]);
+    loop {
+        let key = match body.cstr() {
+            Ok(k) => k,
+            Err(_) => {
+                return fatal(io, PgError::new("08P01", "invalid startup packet layout")).await
+            }
+        };
+        if key.is_empty() {
+            break;
+        }
+        let Ok(value) = body.cstr() else {
+            return fatal(io, PgError::new("08P01", "invalid startup packet layout")).await;
+        };
+        params.insert(key.to_string(), value.to_string());
+    }
+    let Some(user) = params.get("user").cloned() else {
+        return fatal(
+            io,
+            PgError::new(
+                "28000",
+                "no PostgreSQL user name specified in startup packet",
+            ),
+        )
+        .await;
+    };
+    let database = params
+        .get("database")
+        .cloned()
+        .unwrap_or_else(|| user.clone());
+    io.auth_request(3);
+    io.flush().await?;
+    let password = match io.read_message(10_000).await {
+        Ok(Some((b'p', body))) => match Body::new(&body).cstr() {
+            Ok(p) => p.to_string(),
+            Err(_) => return fatal(io, malformed()).await,
+        },
+        Ok(Some((tag, _))) => {
+            return fatal(
+                io,
+                PgError::new(
+                    "08P01",
+                    format!("expected password response, got message type {tag}"),
+                ),
+            )
+            .await
+        }
+        Ok(None) => return Ok(None),
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(ReadError::Io(e)) => return Err(e),
+        Err(ReadError::Protocol(m)) => return fatal(io, PgError::new("08P01", m)).await,
+    };
+    if !cluster.check_password(&user, &password) {
+        return fatal(
+            io,
+            PgError::new(
+                "28P01",
+                format!("password authentication failed for user \"{user}\""),
+            ),
+        )
+        .await;
+    }
+    let connected = cluster.with_engine_mut(|e, _| {
+        e.connect(&database)
+            .map(|s| (s, e.backend_pid(s).unwrap_or(0)))
+    });
+    let (session, pid) = match connected {
+        Ok(c) => c,
+        Err(e) => return fatal(io, e).await,
+    };
+    io.auth_request(0);
+    let application_name = params.get("application_name").cloned().unwrap_or_default();
+    let server_version = cluster.config().server_version.clone();
+    for (name, value) in [
+        ("application_name", application_name.as_str()),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("default_transaction_read_only", "off"),
+        ("in_hot_standby", "off"),
+        ("integer_datetimes", "on"),
+        ("IntervalStyle", "postgres"),
+        ("is_superuser", "off"),
+        ("server_encoding", "UTF8"),
+        ("server_version", server_version.as_str()),
+        ("session_authorization", user.as_str()),
+        ("standard_conforming_strings", "on"),
+        ("TimeZone", "UTC"),
+    ] {
+        io.parameter_status(name, value);
+    }
+    // The secret key only matters for cancel requests, which are not served; the pid makes it deterministic.
+    io.msg(b'K', |b| {
+        b.extend_from_slice(&(pid as i32).to_be_bytes());
+        b.extend_from_slice(&(pid.wrapping_mul(2_654_435_761) as i32).to_be_bytes());
+    });
+    io.ready_for_query(b'I');
+    io.flush().await?;
+    Ok(Some((session, database)))
+}
+
+impl Conn {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut Io<S>) -> io::Result<()> {
+        let bytes_max = self.cluster.config().message_bytes_max;
+        loop {
+            let (tag, body) = match io.read_message(bytes_max).await {
+                Ok(Some(m)) => m,
+                Ok(None) => return Ok(()),
+                Err(ReadError::Io(e)) => return Err(e),
+                Err(ReadError::Protocol(m)) => {
+                    io.error(&PgError::new("08P01", m), true);
+                    return io.flush().await;
+                }
+            };
+            if self.skipping && tag != b'S' && tag != b'X' {
+                continue;
+            }
+            let result = match tag {
+                b'Q' => {
+                    self.simple_query(io, &body).await?;
+                    Ok(())
+                }
+                b'P' => self.parse(io, &body),
+                b'B' => self.bind(io, &body),
+                b'D' => self.describe(io, &body),
+                b'E' => self.execute(io, &body).await?,
+                b'C' => self.close(io, &body),
+                b'S' => {
+                    self.skipping = false;
+                    let status = self.status();
+                    io.ready_for_query(status);
+                    io.flush().await?;
+                    Ok(())
+                }
+                b'H' => {
+                    io.flush().await?;
+                    Ok(())
+                }
+                b'X' => return Ok(()),
+                // CopyData, CopyDone and CopyFail outside a copy are ignored, as PostgreSQL does.
+                b'd' | b'c' | b'f' => Ok(()),
+                b'F' => Err(PgError::new(
+                    "0A000",
+                    "function call messages are not supported",
+                )),
+                other => {
+                    io.error(
+                        &PgError::new("08P01", format!("invalid frontend message type {other}")),
+                        true,
+                    );
+                    return io.flush().await;
+                }
+            };
+            if let Err(e) = result {
+                io.error(&e, false);
+                self.skipping = true;
+            }
+            io.maybe_flush().await?;
+        }
+    }
+
+    fn status(&self) -> u8 {
+        let session = self.session;
+        self.cluster
+            .with_engine_mut(|e, _| e.transaction_status(session))
+    }
+
+    async fn simple_query<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        body: &[u8],
+    ) -> io::Result<()> {
+        // A simple query drops the unnamed statement and portal, as in PostgreSQL.
+        self.prepared.remove("");
+        self.portals.remove("");
+        match Body::new(body).cstr() {
+            Ok(sql) => {
+                let sql = sql.to_string();
+                let session = self.session;
+                let first = self
+                    .cluster
+                    .with_engine_mut(|e, now| e.execute(session, &sql, &[], now));
+                match self.drive(io, first, &Emit::Simple).await? {
+                    Ok(0) => io.empty(b'I'),
+                    Ok(_) => {}
+                    Err(e) => io.error(&e, false),
+                }
+            }
+            Err(e) => io.error(&e, false),
+        }
+        let status = self.status();
+        io.ready_for_query(status);
+        io.flush().await
+    }
+
+    /// Follows an engine outcome to its end, writing each finished statement and awaiting wake-ups while blocked.
+    ///
+    /// Returns how many statements finished, or the error that ended the run; an `Err` of the outer result means the connection is gone.
+    async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        first: Outcome,
+        emit: &Emit<'_>,
+    ) -> io::Result<Result<usize, PgError>> {
+        let mut outcome = first;
+        let mut n = 0;
+        loop {
+            let (results, end) = match outcome {
+                Outcome::Done(results) => (results, Some(Ok(()))),
+                Outcome::Error { results, error } => (results, Some(Err(error))),
+                Outcome::Blocked { results, .. } => (results, None),
+            };
+            for r in &results {
+                if let Err(e) = write_result(io, r, emit) {
+                    return Ok(Err(e));
+                }
+                n += 1;
+                io.maybe_flush().await?;
+            }
+            match end {
+                Some(Ok(())) => return Ok(Ok(n)),
+                Some(Err(e)) => return Ok(Err(e)),
+                None => {}
+            }
+            io.flush().await?;
+            if !self.wait(io).await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let session = self.session;
+            outcome = self
+                .cluster
+                .with_engine_mut(|e, now| e.resume(session, now));
+        }
+    }
+
+    /// Awaits the engine's wake-up for this session, running the engine's deadlock checks and timeouts when they fall due.
+    ///
+    /// Returns false when the client closed the connection meanwhile; bytes it sent are kept for later.
+    async fn wait<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+    ) -> io::Result<bool> {
+        let read_cap = self.cluster.config().message_bytes_max;
+        loop {
+            if self.cluster.take_woken(self.session) {
+                return Ok(true);
+            }
+            let deadline = self.cluster.with_engine_mut(|e, _| e.next_deadline());
+            let notified = self.notify.notified();
+            let sleep = deadline.map(|t| tokio::time::sleep_until(self.cluster.instant_of(t)));
+            tokio::select! {
+                _ = notified => {}
+                _ = async { sleep.expect("guarded by the condition").await }, if sleep.is_some() => {
+                    self.cluster.with_engine_mut(|e, now| e.advance(now));
+                }
+                read = io.read_more(), if io.buffered() < read_cap => {
+                    if read? == 0 {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn parse<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        body: &[u8],
+    ) -> Result<(), PgError> {
+        let mut b = Body::new(body);
+        let name = b.cstr()?.to_string();
+        let sql = b.cstr()?.to_string();
+        let n = b.i16()?;
+        if n < 0 {
+            return Err(malformed());
+        }
+        let mut declared_oids = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            declared_oids.push(b.i32()? as u32);
+        }
+        if !name.is_empty() && self.prepared.contains_key(&name) {
+            return Err(PgError::new(
+                "42P05",
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        if !name.is_empty() && self.prepared.len() >= self.cluster.config().prepared_max {
+            return Err(PgError::new(
+                "54000",
+                format!(
+                    "too many prepared statements: dosim keeps at most {} per connection",
+                    self.cluster.config().prepared_max
+                ),
+            ));
+        }
+        let mut declared = Vec::with_capacity(declared_oids.len());
+        for oid in &declared_oids {
+            declared.push(match *oid {
+                0 => None,
+                oid => Some(type_of_oid(oid).ok_or_else(|| {
+                    PgError::new("42704", format!("type with OID {oid} is not supported"))
+                })?),
+            });
+        }
+        let database = self.database.clone();
+        let desc = self
+            .cluster
+            .with_engine_mut(|e, now| describe(e, &database, &sql, &declared, now))?;
+        let param_oids = desc
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match declared_oids.get(i) {
+                Some(oid) if *oid != 0 => *oid,
+                _ => t.map(SqlType::oid).unwrap_or(TEXT_OID),
+            })
+            .collect();
+        self.prepared.insert(
+            name,
+            Prepared {
+                sql,
+                param_oids,
+                param_types: desc.params,
+                columns: desc.columns,
+            },
+        );
+        io.empty(b'1');
+        Ok(())
+    }
+
+    fn bind<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        body: &[u8],
+    ) -> Result<(), PgError> {
+        let mut b = Body::new(body);
+        let portal_name = b.cstr()?.to_string();
+        let statement_name = b.cstr()?.to_string();
+        let stmt = self
+            .prepared
+            .get(&statement_name)
+            .ok_or_else(|| no_statement(&statement_name))?;
+        let formats = format_codes(&mut b)?;
+        let n = b.i16()?;
+        if n < 0 {
+            return Err(malformed());
+        }
+        let n = n as usize;
+        if n != stmt.param_oids.len() {
+            return Err(PgError::new(
+                "08P01",
+                format!(
+                    "bind message supplies {n} parameters, but prepared statement \"{statement_name}\" requires {}",
+                    stmt.param_oids.len()
+                ),
+            ));
+        }
+        if formats.len() > 1 && formats.len() != n {
+            return Err(PgError::new(
+                "08P01",
+                format!(
+                    "bind message has {} parameter formats but {n} parameters",
+                    formats.len()
+                ),
+            ));
+        }
+        let mut params = Vec::with_capacity(n);
+        for i in 0..n {
+            let len = b.i32()?;
+            if len < -1 {
+                return Err(malformed());
+            }
+            let binary = match formats.as_slice() {
+                [] => false,
+                [one] => *one,
+                many => many[i],
+            };
+            params.push(if len == -1 {
+                Value::Null
+            } else {
+                let raw = b.bytes(len as usize)?;
+                decode_param(stmt.param_oids[i], stmt.param_types[i], binary, raw)?
+            });
+        }
+        let result_formats = format_codes(&mut b)?;
+        let n_columns = stmt.columns.as_ref().map_or(0, Vec::len);
+        let formats = match result_formats.as_slice() {
+            [] => vec![false; n_columns],
+            [one] => vec![*one; n_columns],
+            many if many.len() == n_columns => many.to_vec(),
+            many => {
+                return Err(PgError::new(
+                    "08P01",
+                    format!(
+                        "bind message has {} result formats but query has {n_columns} columns",
+                        many.len()
+                    ),
+                ))
+            }
+        };
+        if !portal_name.is_empty() && self.portals.contains_key(&portal_name) {
+            return Err(PgError::new(
+                "42P03",
+                format!("cursor \"{portal_name}\" already exists"),
+            ));
+        }
+        if !portal_name.is_empty() && self.portals.len() >= self.cluster.config().prepared_max {
+            return Err(PgError::new(
+                "54000",
+                format!(
+                    "too many portals: dosim keeps at most {} per connection",
+                    self.cluster.config().prepared_max
+                ),
+            ));
+        }
+        let portal = Portal {
+            sql: stmt.sql.clone(),
+            params,
+            columns: stmt.columns.clone(),
+            formats,
+        };
+        self.portals.insert(portal_name, portal);
+        io.empty(b'2');
+        Ok(())
+    }
+
+    fn describe<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        body: &[u8],
+    ) -> Result<(), PgError> {
+        let mut b = Body::new(body);
+        let kind = b.u8()?;
+        let name = b.cstr()?;
+        match kind {
+            b'S' => {
+                let stmt = self.prepared.get(name).ok_or_else(|| no_statement(name))?;
+                io.msg(b't', |out| {
+                    out.extend_from_slice(&(stmt.param_oids.len() as i16).to_be_bytes());
+                    for oid in &stmt.param_oids {
+                        out.extend_from_slice(&oid.to_be_bytes());
+                    }
+                });
+                match &stmt.columns {
+                    Some(columns) => io.row_description(columns, &[]),
+                    None => io.empty(b'n'),
+                }
+            }
+            b'P' => {
+                let portal = self.portals.get(name).ok_or_else(|| no_portal(name))?;
+                match &portal.columns {
+                    Some(columns) => io.row_description(columns, &portal.formats),
+                    None => io.empty(b'n'),
+                }
+            }
+            _ => return Err(malformed()),
+        }
+        Ok(())
+    }
+
+    async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        body: &[u8],
+    ) -> io::Result<Result<(), PgError>> {
+        let mut b = Body::new(body);
+        let name = match b.cstr() {
+            Ok(n) => n.to_string(),
+            Err(e) => return Ok(Err(e)),
+        };
+        // A row limit would suspend the portal; every row is sent at once instead, which clients accept as a finished portal.
+        if b.i32().is_err() || !b.at_end() {
+            return Ok(Err(malformed()));
+        }
+        let Some(portal) = self.portals.remove(&name) else {
+            return Ok(Err(no_portal(&name)));
+        };
+        let session = self.session;
+        let first = self
+            .cluster
+            .with_engine_mut(|e, now| e.execute(session, &portal.sql, &portal.params, now));
+        let emit = Emit::Extended {
+            columns: portal.columns.as_deref(),
+            formats: &portal.formats,
+        };
+        Ok(match self.drive(io, first, &emit).await? {
+            Ok(0) => {
+                io.empty(b'I');
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        })
+    }
+
+    fn close<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        body: &[u8],
+    ) -> Result<(), PgError> {
+        let mut b = Body::new(body);
+        let kind = b.u8()?;
+        let name = b.cstr()?;
+        match kind {
+            b'S' => {
+                self.prepared.remove(name);
+            }
+            b'P' => {
+                self.portals.remove(name);
+            }
+            _ => return Err(malformed()),
+        }
+        io.empty(b'3');
+        Ok(())
+    }
+}
+
+fn no_statement(name: &str) -> PgError {
+    if name.is_empty() {
+        PgError::new("26000", "unnamed prepared statement does not exist")
+    } else {
+        PgError::new(
+            "26000",
+            format!("prepared statement \"{name}\" does not exist"),
+        )
+    }
+}
+
+fn no_portal(name: &str) -> PgError {
+    PgError::new("34000", format!("portal \"{name}\" does not exist"))
+}
+
+/// A list of format codes: 0 for text, 1 for binary.
+fn format_codes(b: &mut Body<'_>) -> Result<Vec<bool>, PgError> {
+    let n = b.i16()?;
+    if n < 0 {
+        return Err(malformed());
+    }
+    (0..n)
+        .map(|_| match b.i16()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(PgError::new(
+                "08P01",
+                format!("unsupported format code: {other}"),
+            )),
+        })
+        .collect()
+}
+
+/// Writes one finished statement: its row description (simple query), notices, rows and command tag.
+fn write_result<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Io<S>,
+    r: &QueryResult,
+    emit: &Emit<'_>,
+) -> Result<(), PgError> {
+    let (columns, formats): (&[ColumnDesc], &[bool]) = match emit {
+        Emit::Simple => {
+            if !r.columns.is_empty() {
+                io.row_description(&r.columns, &[]);
+            }
+            (&r.columns, &[])
+        }
+        Emit::Extended { columns, formats } => (columns.unwrap_or(&r.columns), formats),
+    };
+    for n in &r.notices {
+        io.notice(n);
+    }
+    for row in &r.rows {
+        let mut cells = Vec::with_capacity(row.len());
+        for (i, v) in row.iter().enumerate() {
+            let ty = columns
+                .get(i)
+                .or_else(|| r.columns.get(i))
+                .map(|c| c.ty)
+                .or_else(|| v.sql_type())
+                .unwrap_or(SqlType::Text);
+            let binary = formats.get(i).copied().unwrap_or(false);
+            cells.push(encode_value(v, ty, binary)?);
+        }
+        io.data_row(&cells);
+    }
+    io.command_complete(&r.tag);
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! PostgreSQL's frontend/backend protocol v3 in front of a `dosim-pg` engine, over any async byte stream.
+//!
+//! One [`PgCluster`] is one managed database cluster's data plane: an engine shared by its connections, the users that may log in, and the wake-ups of statements waiting for locks.
+//! [`serve_connection`] speaks the protocol on one stream (tokio's TCP in `dosim serve`, turmoil's TCP in a simulation); [`serve_listener`] accepts connections from a tokio listener.
+//! Simple and extended query both map to [`dosim_pg::Engine::execute`]; a statement the engine reports as blocked awaits a wake-up, so waits are visible to the scheduler and never spin.
+//! `docs/postgres.md`, "Wire protocol", says what is supported and where it differs from PostgreSQL.
+
+mod codec;
+mod conn;
+mod describe;
+mod types;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use dosim_pg::{Engine, SessionId, SimTime};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
+
+/// Limits and the values a server reports at startup.
+#[derive(Clone, Debug)]
+pub struct WireConfig {
+    /// The largest message a client may send; PostgreSQL allows 1 GiB, more than a simulation needs.
+    pub message_bytes_max: usize,
+    /// Prepared statements and portals one connection may hold at once.
+    pub prepared_max: usize,
+    /// `server_version` in the startup `ParameterStatus`; DigitalOcean's default major version is 16.
+    pub server_version: String,
+}
+
+impl Default for WireConfig {
+    fn default() -> WireConfig {
+        WireConfig {
+            message_bytes_max: 16 << 20,
+            prepared_max: 1000,
+            server_version: "16.4".to_string(),
+        }
+    }
+}
+
+/// One cluster's data plane: its engine, users and waiting connections. Cloning shares it.
+#[derive(Clone)]
+pub struct PgCluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Mutex<Engine>>,
+    users: Mutex<BTreeMap<String, String>>,
+    /// Each connected session's wake-up, notified when the engine lists it as runnable.
+    waiters: Mutex<BTreeMap<SessionId, Arc<Notify>>>,
+    /// Sessions the engine listed as runnable and that have not resumed yet, so a stale wake-up is told apart.
+    woken: Mutex<BTreeSet<SessionId>>,
+    /// The tokio instant that is `SimTime::ZERO`; tokio's clock is turmoil's inside a simulation.
+    base: OnceLock<tokio::time::Instant>,
+    config: WireConfig,
+}
+
+impl PgCluster {
+    /// A cluster around an engine, with no users yet.
+    pub fn new(engine: Engine, config: WireConfig) -> PgCluster {
+        PgCluster::with_engine(Arc::new(Mutex::new(engine)), config)
+    }
+
+    /// A cluster around an engine that others share too (`dosim-cloud` adds databases through it).
+    ///
+    /// Only this cluster may call [`Engine::take_runnable`], [`Engine::resume`] and [`Engine::disconnect`] for the sessions it opened; it wakes its connections from `take_runnable`.
+    pub fn with_engine(engine: Arc<Mutex<Engine>>, config: WireConfig) -> PgCluster {
+        PgCluster {
+            inner: Arc::new(Inner {
+                engine,
+                users: Mutex::new(BTreeMap::new()),
+                waiters: Mutex::new(BTreeMap::new()),
+                woken: Mutex::new(BTreeSet::new()),
+                base: OnceLock::new(),
+                config,
+            }),
+        }
+    }
+
+    /// Fixes the tokio instant that is `SimTime::ZERO`, so the engine's clock matches the caller's; otherwise it is the first connection's time.
+    pub fn set_time_base(&self, base: tokio::time::Instant) {
+        let _ = self.inner.base.set(base);
+    }
+
+    /// The shared engine.
+    pub fn engine(&self) -> &Arc<Mutex<Engine>> {
+        &self.inner.engine
+    }
+
+    /// Adds a user or changes its password, as creating a database user or resetting its password does.
+    pub fn set_user(&self, name: &str, password: &str) {
+        self.inner
+            .users
+            .lock()
+            .insert(name.to_string(), password.to_string());
+    }
+
+    /// Removes a user; its open connections stay, as PostgreSQL's do until they close.
+    pub fn remove_user(&self, name: &str) {
+        self.inner.users.lock().remove(name);
+    }
+
+    pub(crate) fn config(&self) -> &WireConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn check_password(&self, user: &str, password: &str) -> bool {
+        self.inner
+            .users
+            .lock()
+            .get(user)
+            .is_some_and(|p| p == password)
+    }
+
+    fn base(&self) -> tokio::time::Instant {
+        *self.inner.base.get_or_init(tokio::time::Instant::now)
+    }
+
+    /// The simulated time now, in whole milliseconds since the base.
+    pub(crate) fn now(&self) -> SimTime {
+        SimTime::from_ms(self.base().elapsed().as_millis() as u64)
+    }
+
+    /// The tokio instant of a simulated time, to sleep until an engine deadline.
+    pub(crate) fn instant_of(&self, t: SimTime) -> tokio::time::Instant {
+        self.base() + Duration::from_millis(t.as_ms())
+    }
+
+    /// Runs `f` on the engine, then wakes every session the engine made runnable.
+    pub(crate) fn with_engine_mut<R>(&self, f: impl FnOnce(&mut Engine, SimTime) -> R) -> R {
+        let now = self.now();
+        let (result, runnable) = {
+            let mut engine = self.inner.engine.lock();
+            let result = f(&mut engine, now);
+            (result, engine.take_runnable())
+        };
+        if !runnable.is_empty() {
+            let waiters = self.inner.waiters.lock();
+            let mut woken = self.inner.woken.lock();
+            for s in runnable {
+                woken.insert(s);
+                if let Some(n) = waiters.get(&s) {
+                    n.notify_one();
+                }
+            }
+        }
+        result
+    }
+
+    pub(crate) fn register(&self, session: SessionId) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        self.inner.waiters.lock().insert(session, notify.clone());
+        notify
+    }
+
+    /// Whether the engine listed the session as runnable since it last resumed; clears the mark.
+    pub(crate) fn take_woken(&self, session: SessionId) -> bool {
+        self.inner.woken.lock().remove(&session)
+    }
+
+    /// Closes a session: the engine rolls it back and releases its locks, and its waiters wake.
+    pub(crate) fn disconnect(&self, session: SessionId) {
+        self.inner.waiters.lock().remove(&session);
+        self.inner.woken.lock().remove(&session);
+        self.with_engine_mut(|e, _| e.disconnect(session));
+    }
+}
+
+/// Serves one client connection until it closes; the engine's session is closed (rolled back, locks released) however the connection ends.
+pub async fn serve_connection<S>(cluster: PgCluster, stream: S) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    conn::serve(cluster, stream).await
+}
+
+/// Accepts connections on a tokio listener forever, serving each on its own task.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    cluster: PgCluster,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            let _ = serve_connection(cluster, stream).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

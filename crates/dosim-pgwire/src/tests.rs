@@ -1,0 +1,151 @@
+//! Unit tests: binary numerics both ways, parameter counting, and describing statements against a real engine.
+
+use dosim_pg::{Engine, EngineConfig, Numeric, SimTime, SqlType};
+
+use crate::describe::{count_params, describe};
+use crate::types::{decode_numeric, encode_numeric};
+
+#[track_caller]
+fn check_numeric(text: &str, expect_hex: &str) {
+    let n = Numeric::parse(text).expect("valid numeric");
+    let bytes = encode_numeric(n);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, expect_hex.replace(' ', ""), "encoding of {text}");
+    let back = decode_numeric(&bytes).expect("decodes");
+    assert_eq!(back.to_string(), n.to_string(), "round trip of {text}");
+}
+
+#[test]
+fn numerics_in_postgres_binary_format() {
+    // ndigits, weight, sign, dscale, then base-10000 digits, as PostgreSQL's numeric_send writes them.
+    check_numeric("0", "0000 0000 0000 0000");
+    check_numeric("0.00", "0000 0000 0000 0002");
+    check_numeric("1", "0001 0000 0000 0000 0001");
+    check_numeric("15.50", "0002 0000 0000 0002 000f 1388");
+    check_numeric("-12345.678", "0003 0001 4000 0003 0001 0929 1a7c");
+    check_numeric("0.0001", "0001 ffff 0000 0004 0001");
+    check_numeric("0.00000001", "0001 fffe 0000 0008 0001");
+    check_numeric("10000", "0001 0001 0000 0000 0001");
+}
+
+#[test]
+fn malformed_binary_numerics_are_refused() {
+    for raw in [
+        &[][..],
+        &[0, 1, 0, 0, 0, 0, 0, 0][..], // one digit promised, none sent
+        &[0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10][..], // digit 10000 is out of base
+        &[0, 0, 0, 0, 0xc0, 0, 0, 0][..], // NaN
+    ] {
+        assert!(decode_numeric(raw).is_none(), "{raw:?}");
+    }
+}
+
+#[track_caller]
+fn check_count(sql: &str, expect: usize) {
+    assert_eq!(count_params(sql), expect, "{sql}");
+}
+
+#[test]
+fn parameters_are_counted_by_their_highest_number() {
+    check_count("SELECT 1", 0);
+    check_count("SELECT $1, $2", 2);
+    check_count("SELECT $3", 3);
+    check_count("SELECT '$1', \"$2\" FROM t WHERE a = $1", 1);
+    check_count("SELECT 1 -- $4", 0);
+}
+
+/// Describes `sql` on an engine that has the test table, and renders the parameter types and columns.
+#[track_caller]
+fn check_describe(sql: &str, expect: &str) {
+    let mut engine = Engine::new(EngineConfig::default());
+    let s = engine.connect("defaultdb").expect("connects");
+    let setup = "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text NOT NULL, \
+                 balance numeric(12, 2), active boolean, n integer, created timestamptz)";
+    assert!(matches!(
+        engine.execute(s, setup, &[], SimTime::ZERO),
+        dosim_pg::Outcome::Done(_)
+    ));
+    let got = match describe(&mut engine, "defaultdb", sql, &[], SimTime::ZERO) {
+        Ok(d) => {
+            let params: Vec<&str> = d
+                .params
+                .iter()
+                .map(|t| t.map_or("?", SqlType::name))
+                .collect();
+            let columns = match d.columns {
+                None => "no data".to_string(),
+                Some(cols) => cols
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.ty.name()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            format!("({}) -> {columns}", params.join(", "))
+        }
+        Err(e) => format!("ERROR {}: {}", e.sqlstate, e.message),
+    };
+    assert_eq!(got, expect, "{sql}");
+    // Describing leaves no session behind and holds no lock.
+    engine.disconnect(s);
+    assert_eq!(engine.next_deadline(), None);
+}
+
+#[test]
+fn describe_infers_parameters_and_columns() {
+    check_describe(
+        "SELECT id, owner FROM accounts WHERE id = $1",
+        "(bigint) -> id bigint, owner text",
+    );
+    check_describe(
+        "SELECT balance + $1 AS b FROM accounts WHERE owner LIKE $2 AND active = $3 LIMIT $4",
+        "(numeric, text, boolean, bigint) -> b numeric",
+    );
+    check_describe(
+        "INSERT INTO accounts (id, owner, balance, n) VALUES ($1, $2, $3, $4)",
+        "(bigint, text, numeric, integer) -> no data",
+    );
+    check_describe(
+        "INSERT INTO accounts VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created",
+        "(bigint, text, numeric, boolean, integer, timestamp with time zone) -> id bigint, created timestamp with time zone",
+    );
+    check_describe(
+        "UPDATE accounts a SET balance = a.balance - $1 WHERE a.id IN ($2, $3) RETURNING a.balance",
+        "(numeric, bigint, bigint) -> balance numeric",
+    );
+    check_describe(
+        "DELETE FROM accounts WHERE created < now() - $1",
+        "(interval) -> no data",
+    );
+    check_describe(
+        "SELECT * FROM accounts WHERE id = $1 FOR UPDATE",
+        "(bigint) -> id bigint, owner text, balance numeric, active boolean, n integer, created timestamp with time zone",
+    );
+    check_describe("SELECT count(*) FROM accounts", "() -> count bigint");
+    check_describe(
+        "SELECT pg_advisory_lock($1)",
+        "(bigint) -> pg_advisory_lock void",
+    );
+    check_describe(
+        "SELECT pg_try_advisory_lock($1, $2)",
+        "(integer, integer) -> pg_try_advisory_lock boolean",
+    );
+    check_describe("SELECT $1::integer + 1", "(integer) -> ?column? integer");
+    check_describe("BEGIN", "() -> no data");
+    check_describe(
+        "SHOW transaction_isolation",
+        "() -> transaction_isolation text",
+    );
+    check_describe(
+        "SELECT nope FROM accounts",
+        "ERROR 42703: column \"nope\" does not exist",
+    );
+    check_describe(
+        "SELECT * FROM missing WHERE id = $1",
+        "ERROR 42P01: relation \"missing\" does not exist",
+    );
+    check_describe("SELEC 1", "ERROR 42601: syntax error at or near \"SELEC\"");
+    check_describe(
+        "SELECT 1; SELECT 2",
+        "ERROR 42601: cannot insert multiple commands into a prepared statement",
+    );
+}
