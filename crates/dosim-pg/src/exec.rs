@@ -1533,6 +1533,7 @@ impl Engine {
         if *object_type != ObjectType::Table {
             return Err(not_supported_statement(stmt));
         }
+        // No foreign keys or views depend on a table here, so CASCADE and RESTRICT drop the same.
         let _ = cascade;
         let db = self.db_name(session);
         let mut notices = vec![];
@@ -1867,10 +1868,8 @@ impl Engine {
                 ),
             ));
         }
+        // With no table, a locking clause locks nothing, as in PostgreSQL.
         let Some((table_name, alias)) = plan.table.clone() else {
-            if plan.lock.is_some() {
-                // PostgreSQL accepts a locking clause with no table and locks nothing.
-            }
             return self.select_rows(session, stmt, &plan, None, vec![], &snap, &tx, params, now);
         };
         let rows = self.scan(
@@ -2002,8 +2001,6 @@ impl Engine {
     ) -> Result<Step, PgError> {
         let select = plan.select;
         let pid = self.sessions[&session].pid;
-        let in_tx_block = tx.explicit;
-        let _ = in_tx_block;
         let mut acquired: Vec<(AdvisoryKey, bool)> = vec![];
         let mut released = false;
         let mut notices: Vec<Notice> = vec![];
@@ -2249,17 +2246,6 @@ impl Engine {
         }
         match outcome {
             Ok(()) => {
-                for (key, xact) in &acquired {
-                    if *xact
-                        && !self.sessions[&session]
-                            .tx
-                            .as_ref()
-                            .is_some_and(|t| t.explicit)
-                    {
-                        // Transaction-level locks in an implicit transaction go when it commits at the end of the query.
-                        let _ = key;
-                    }
-                }
                 if released {
                     self.wake();
                 }
@@ -2655,7 +2641,7 @@ impl Engine {
         let versions_max = self.config.row_versions_max;
         let (table_name, table_id) = (st.table.clone(), st.table_id);
         let (where_expr, returning, assignments, alias, on_conflict) = dml_parts(&st.stmt);
-        let mut notices = vec![];
+        let notices: Vec<Notice> = vec![];
         while st.pos < st.targets.len() {
             if let DmlKind::Lock(..) = st.kind {
                 if st.limit.is_some_and(|l| st.out.len() >= l) {
@@ -3015,7 +3001,6 @@ impl Engine {
                 }
             }
         }
-        let _ = &mut notices;
         // Done: build the result.
         let infos = self
             .table_by_id_ref(session, &table_name, table_id)?
