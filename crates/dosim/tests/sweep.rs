@@ -235,6 +235,11 @@ fn merge_refuses_overlapping_or_disagreeing_parts() {
     let error = merge(vec![part.clone(), other]).expect_err("two expectations");
     assert!(error.contains("disagree"), "{error}");
 
+    let mut steered = ExploreRow::new(sweep(&scenario, 3..5, 1), 1.0);
+    steered.exploration.strategy = dosim::Strategy::Pct;
+    let error = merge(vec![part.clone(), steered]).expect_err("two strategies");
+    assert!(error.contains("different strategies"), "{error}");
+
     // A gap is not an error: the union says which seeds were covered.
     let later = ExploreRow::new(sweep(&scenario, 7..9, 1), 1.0);
     let merged = merge(vec![later, part]).expect("disjoint parts merge");
