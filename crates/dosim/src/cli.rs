@@ -360,12 +360,15 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
                 let _ = stderr.flush();
             }
         });
+        let found = match exploration.found {
+            crate::explore::Found::Clean => "no race".to_owned(),
+            found => found.to_string(),
+        };
         let _ = writeln!(
             stderr,
-            "\rexplore {}: {}, {}          ",
+            "\rexplore {}: {}, {found}          ",
             scenario.name(),
             exploration.coverage(),
-            exploration.found
         );
         rows.push(ExploreRow::new(exploration, started.elapsed_s()));
     }

@@ -96,7 +96,7 @@ impl Exploration {
             .map(|seed| format!("dosim replay {} --seed {seed}", self.scenario))
     }
 
-    /// What the sweep covered, in words: `50 seeds`, or for `dfs`, `all 24 schedules of seed 0`.
+    /// What the sweep covered, in words: `50 seeds`, or for `dfs`, `explored all 24 schedules`.
     pub fn coverage(&self) -> String {
         match (self.schedules_run, self.schedules_complete) {
             (Some(1), Some(true)) => "explored the only schedule".to_owned(),
