@@ -85,12 +85,64 @@ pub(crate) struct Table {
     pub name: String,
     pub columns: Vec<Column>,
     pub uniques: Vec<UniqueIndex>,
+    /// Every tuple version, in insertion order; only `push_tuple` adds one, so `unique_keys` stays in step.
     pub tuples: Vec<Tuple>,
+    /// For each unique index (by position) and key, the tuples holding that key, live or dead: what a B-tree index holds.
+    pub unique_keys: BTreeMap<(usize, Vec<String>), Vec<usize>>,
+}
+
+/// A key's text for `unique_keys`: equal values give equal text (numerics without trailing zeros).
+pub(crate) fn key_text(v: &Value) -> String {
+    match v {
+        Value::Numeric(n) => {
+            let t = n.to_string();
+            if t.contains('.') {
+                t.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                t
+            }
+        }
+        other => other.to_text().unwrap_or_default(),
+    }
 }
 
 impl Table {
     pub fn infos(&self) -> Vec<ColumnInfo> {
         self.columns.iter().map(|c| c.info.clone()).collect()
+    }
+
+    /// The key of `row` in unique index `ui`, or `None` if a key column is NULL (NULLs never conflict).
+    pub fn unique_key(&self, ui: usize, row: &[Value]) -> Option<(usize, Vec<String>)> {
+        let cols = &self.uniques[ui].columns;
+        if cols.iter().any(|c| row[*c].is_null()) {
+            return None;
+        }
+        Some((ui, cols.iter().map(|c| key_text(&row[*c])).collect()))
+    }
+
+    /// Appends a tuple version and indexes its keys; returns its position.
+    pub fn push_tuple(&mut self, tuple: Tuple) -> usize {
+        let idx = self.tuples.len();
+        for ui in 0..self.uniques.len() {
+            if let Some(key) = self.unique_key(ui, &tuple.data) {
+                self.unique_keys.entry(key).or_default().push(idx);
+            }
+        }
+        self.tuples.push(tuple);
+        idx
+    }
+
+    /// Rebuilds `unique_keys` after tuples moved (vacuum) or the unique indexes changed.
+    pub fn rebuild_unique_keys(&mut self) {
+        let mut keys: BTreeMap<(usize, Vec<String>), Vec<usize>> = BTreeMap::new();
+        for (idx, t) in self.tuples.iter().enumerate() {
+            for ui in 0..self.uniques.len() {
+                if let Some(key) = self.unique_key(ui, &t.data) {
+                    keys.entry(key).or_default().push(idx);
+                }
+            }
+        }
+        self.unique_keys = keys;
     }
 }
 
@@ -219,7 +271,12 @@ pub struct Engine {
     pub(crate) now: SimTime,
     pub(crate) next_table_id: u64,
     pub(crate) uuid_rng: ChaCha8Rng,
+    /// Tuple versions left by the last vacuum.
+    pub(crate) vacuumed_tuples: usize,
 }
+
+/// Finished transaction ids kept before an idle moment forgets them.
+const XIDS_BEFORE_VACUUM: usize = 4096;
 
 /// `gen_random_uuid()`: a version 4 UUID from the engine's seeded generator; `None` for any other function.
 pub(crate) fn gen_random_uuid(
@@ -265,6 +322,7 @@ impl Engine {
             now: SimTime::ZERO,
             next_table_id: 1,
             uuid_rng: ChaCha8Rng::seed_from_u64(config.seed),
+            vacuumed_tuples: 0,
         }
     }
 
@@ -782,6 +840,16 @@ impl Engine {
         if busy {
             return;
         }
+        // Vacuum when versions have doubled since the last one, so its cost is amortized over the writes.
+        let total: usize = self
+            .databases
+            .values()
+            .flat_map(|d| d.tables.values())
+            .map(|t| t.tuples.len())
+            .sum();
+        if total < 2 * self.vacuumed_tuples + 64 && self.xids.len() < XIDS_BEFORE_VACUUM {
+            return;
+        }
         let states: BTreeMap<TxId, XidState> =
             self.xids.keys().map(|x| (*x, self.xid_state(*x))).collect();
         let state = |x: TxId| states.get(&x).copied().unwrap_or(XidState::Committed(0));
@@ -797,9 +865,16 @@ impl Engine {
                     t.next = None;
                     t.lockers.clear();
                 }
+                table.rebuild_unique_keys();
             }
         }
         self.xids.clear();
+        self.vacuumed_tuples = self
+            .databases
+            .values()
+            .flat_map(|d| d.tables.values())
+            .map(|t| t.tuples.len())
+            .sum();
     }
 
     // ---- SERIALIZABLE ----

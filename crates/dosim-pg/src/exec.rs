@@ -1511,6 +1511,7 @@ impl Engine {
                 columns,
                 uniques,
                 tuples: vec![],
+                unique_keys: BTreeMap::new(),
             },
         );
         Ok(result("CREATE TABLE"))
@@ -1684,6 +1685,7 @@ impl Engine {
             columns,
             constraint: false,
         });
+        table.rebuild_unique_keys();
         Ok(result("CREATE INDEX"))
     }
 
@@ -1726,6 +1728,7 @@ impl Engine {
                         )));
                     }
                     table.uniques.remove(i);
+                    table.rebuild_unique_keys();
                 }
                 None if if_exists => notices.push(Notice {
                     severity: "NOTICE",
@@ -2590,13 +2593,19 @@ impl Engine {
         use crate::engine::XidState;
         for &ui in order {
             let cols = &table.uniques[ui].columns;
-            if cols.iter().any(|c| row[*c].is_null()) {
+            let Some(key) = table.unique_key(ui, row) else {
                 continue;
-            }
-            for (i, t) in table.tuples.iter().enumerate() {
+            };
+            let candidates = table
+                .unique_keys
+                .get(&key)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            for &i in candidates {
                 if Some(i) == exclude {
                     continue;
                 }
+                let t = &table.tuples[i];
                 let same = cols
                     .iter()
                     .all(|c| crate::value::compare(&t.data[*c], &row[*c]) == Some(Ordering::Equal));
@@ -2642,6 +2651,9 @@ impl Engine {
         let (table_name, table_id) = (st.table.clone(), st.table_id);
         let (where_expr, returning, assignments, alias, on_conflict) = dml_parts(&st.stmt);
         let notices: Vec<Notice> = vec![];
+        let infos = self
+            .table_by_id_ref(session, &table_name, table_id)?
+            .infos();
         while st.pos < st.targets.len() {
             if let DmlKind::Lock(..) = st.kind {
                 if st.limit.is_some_and(|l| st.out.len() >= l) {
@@ -2649,7 +2661,6 @@ impl Engine {
                 }
             }
             let table = self.table_by_id_ref(session, &table_name, table_id)?;
-            let infos = table.infos();
             let target = st.targets[st.pos];
             match st.kind {
                 DmlKind::Insert => {
@@ -2667,7 +2678,7 @@ impl Engine {
                                 return Err(too_many_versions(&table_name, versions_max));
                             }
                             let t = self.table_by_id(session, &table_name, table_id)?;
-                            t.tuples.push(Tuple {
+                            t.push_tuple(Tuple {
                                 xmin: wxid,
                                 cmin: cid,
                                 xmax: None,
@@ -3143,8 +3154,7 @@ impl Engine {
         cid: u32,
     ) -> Result<usize, PgError> {
         let t = self.table_by_id(session, table_name, table_id)?;
-        let new_idx = t.tuples.len();
-        t.tuples.push(Tuple {
+        let new_idx = t.push_tuple(Tuple {
             xmin: wxid,
             cmin: cid,
             xmax: None,
@@ -3381,17 +3391,7 @@ fn refine_types(columns: &mut [ColumnDesc], rows: &[Vec<Value>]) {
 fn group_text(v: &Value) -> String {
     match v {
         Value::Null => "\u{0}null".to_string(),
-        Value::Int4(x) => x.to_string(),
-        Value::Int8(x) => x.to_string(),
-        Value::Numeric(n) => {
-            let t = n.to_string();
-            if t.contains('.') {
-                t.trim_end_matches('0').trim_end_matches('.').to_string()
-            } else {
-                t
-            }
-        }
-        other => other.to_text().unwrap_or_default(),
+        other => crate::engine::key_text(other),
     }
 }
 
