@@ -145,3 +145,26 @@ fn different_seeds_take_different_paths() {
         assert!(hashes.len() > 1, "{name}: eight seeds gave one trace");
     }
 }
+
+/// docs/catalog.md shows each race's committed report; `scripts/catalog-reports.py` copies them.
+#[test]
+fn the_catalog_doc_shows_the_committed_reports() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/catalog.md")).expect("docs/catalog.md");
+    for scenario in dosim_sims::catalog() {
+        if scenario.expectation() != Expect::Race {
+            continue;
+        }
+        let name = scenario.name();
+        let snapshot = std::fs::read_to_string(root.join(format!("tests/snapshots/{name}.snap")))
+            .unwrap_or_else(|_| panic!("{name} has no committed report"));
+        let report = snapshot
+            .split_once("\n---\n")
+            .map(|(_, report)| report.trim_matches('\n'))
+            .expect("an insta snapshot has a header");
+        assert!(
+            doc.contains(report),
+            "docs/catalog.md does not show {name}'s committed report: run scripts/catalog-reports.py"
+        );
+    }
+}
