@@ -176,6 +176,26 @@ pub(crate) struct SsiTx {
     pub doomed: bool,
 }
 
+/// A catalog object a transaction created.
+#[derive(Clone, Debug)]
+pub(crate) enum Created {
+    Table {
+        database: String,
+        name: String,
+        id: u64,
+    },
+    Index {
+        database: String,
+        name: String,
+    },
+    UniqueIndex {
+        database: String,
+        table: String,
+        table_id: u64,
+        name: String,
+    },
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Savepoint {
     pub name: String,
@@ -193,6 +213,8 @@ pub(crate) struct Tx {
     /// An error happened; only ROLLBACK, COMMIT and ROLLBACK TO are accepted until then.
     pub failed: bool,
     pub read_only: bool,
+    /// Tables and indexes this transaction created, removed again if it rolls back.
+    pub created: Vec<Created>,
     /// The session's settings when the transaction began, restored if it rolls back.
     pub settings_before: Settings,
     /// What the settings become at commit, once a `SET LOCAL` made them differ from the current ones.
@@ -734,6 +756,7 @@ impl Engine {
         let settings_before = self.sessions[&session].settings.clone();
         let default = settings_before.default_isolation;
         Tx {
+            created: vec![],
             settings_before,
             settings_at_commit: None,
             top,
@@ -773,6 +796,7 @@ impl Engine {
     }
 
     pub(crate) fn abort_tx(&mut self, session: SessionId, tx: Tx) {
+        self.undo_created(&tx.created);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.settings = tx.settings_before;
         }
@@ -803,6 +827,8 @@ impl Engine {
                 self.release_xact_advisory(session);
                 let before = tx.settings_before.clone();
                 tx.settings_at_commit = None;
+                let created = std::mem::take(&mut tx.created);
+                self.undo_created(&created);
                 self.sessions
                     .get_mut(&session)
                     .expect("session exists")
@@ -811,6 +837,43 @@ impl Engine {
         }
         self.sessions.get_mut(&session).expect("session exists").tx = Some(tx);
         self.wake();
+    }
+
+    /// Removes what a rolled-back transaction created, newest first; an object already dropped is left alone.
+    fn undo_created(&mut self, created: &[Created]) {
+        for c in created.iter().rev() {
+            match c {
+                Created::Table { database, name, id } => {
+                    if let Some(db) = self.databases.get_mut(database) {
+                        if db.tables.get(name).is_some_and(|t| t.id == *id) {
+                            db.tables.remove(name);
+                            db.indexes.retain(|_, table| table != name);
+                        }
+                    }
+                }
+                Created::Index { database, name } => {
+                    if let Some(db) = self.databases.get_mut(database) {
+                        db.indexes.remove(name);
+                    }
+                }
+                Created::UniqueIndex {
+                    database,
+                    table,
+                    table_id,
+                    name,
+                } => {
+                    let t = self
+                        .databases
+                        .get_mut(database)
+                        .and_then(|db| db.tables.get_mut(table))
+                        .filter(|t| t.id == *table_id);
+                    if let Some(t) = t {
+                        t.uniques.retain(|u| u.name != *name);
+                        t.rebuild_unique_keys();
+                    }
+                }
+            }
+        }
     }
 
     fn end_tx_common(&mut self, session: SessionId) {

@@ -1507,13 +1507,17 @@ impl Engine {
             name.clone(),
             Table {
                 id,
-                name,
+                name: name.clone(),
                 columns,
                 uniques,
                 tuples: vec![],
                 unique_keys: BTreeMap::new(),
             },
         );
+        let database = self.db_name(session);
+        self.tx_mut(session)
+            .created
+            .push(crate::engine::Created::Table { database, name, id });
         Ok(result("CREATE TABLE"))
     }
 
@@ -1633,7 +1637,10 @@ impl Engine {
                 .get_mut(&db)
                 .expect("exists")
                 .indexes
-                .insert(name, table_name);
+                .insert(name.clone(), table_name);
+            self.tx_mut(session)
+                .created
+                .push(crate::engine::Created::Index { database: db, name });
             return Ok(result("CREATE INDEX"));
         }
         // Existing rows must already be unique: committed live rows, and this transaction's own.
@@ -1681,11 +1688,19 @@ impl Engine {
         let id = table.id;
         let table = self.table_by_id(session, &table_name, id)?;
         table.uniques.push(UniqueIndex {
-            name,
+            name: name.clone(),
             columns,
             constraint: false,
         });
         table.rebuild_unique_keys();
+        self.tx_mut(session)
+            .created
+            .push(crate::engine::Created::UniqueIndex {
+                database: db,
+                table: table_name,
+                table_id: id,
+                name,
+            });
         Ok(result("CREATE INDEX"))
     }
 

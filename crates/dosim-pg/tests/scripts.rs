@@ -328,3 +328,8 @@ fn create_and_drop_index() {
 fn uncorrelated_subqueries() {
     check("subqueries");
 }
+
+#[test]
+fn rollback_undoes_created_tables_and_indexes() {
+    check("ddl_rollback");
+}
