@@ -926,11 +926,22 @@ impl Engine {
             }
             Step::Error(e) => return Err(e),
         };
-        if result.columns.len() != 1 && !matches!(kind, SubKind::Exists { .. }) {
-            return Err(PgError::new(
-                sqlstate::SYNTAX_ERROR,
-                "subquery must return only one column",
-            ));
+        if result.columns.len() != 1 {
+            match kind {
+                SubKind::Exists { .. } => {}
+                SubKind::In { .. } => {
+                    return Err(PgError::new(
+                        sqlstate::SYNTAX_ERROR,
+                        "subquery has too many columns",
+                    ))
+                }
+                SubKind::Scalar => {
+                    return Err(PgError::new(
+                        sqlstate::SYNTAX_ERROR,
+                        "subquery must return only one column",
+                    ))
+                }
+            }
         }
         let mut placeholder = |v: Value| {
             params.push(v);
