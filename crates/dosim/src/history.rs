@@ -251,7 +251,13 @@ pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<Stri
             .get("id")
             .and_then(|id| id.as_str())
             .unwrap_or("error");
-        return (Some(id.to_owned()), Vec::new());
+        // The message is what tells DigitalOcean's 422s apart (a pending event, an attached
+        // volume), so the summary carries it, clipped to keep the timeline one line per request.
+        let summary = match object.get("message").and_then(|message| message.as_str()) {
+            Some(message) => format!("{id}: {}", clip(message, ERROR_MESSAGE_CHARS_MAX)),
+            None => id.to_owned(),
+        };
+        return (Some(summary), Vec::new());
     }
     let mut resources = Vec::new();
     let mut summary = None;
@@ -271,7 +277,12 @@ pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<Stri
             }
             serde_json::Value::Object(_) => {
                 if let Some(id) = resource_id(kind, item) {
-                    summary.get_or_insert_with(|| format!("{kind} {}", short(&id)));
+                    // A status (`new`, `in-progress`, `completed`) is what a poll is waiting on.
+                    let status = item.get("status").and_then(|status| status.as_str());
+                    summary.get_or_insert_with(|| match status {
+                        Some(status) => format!("{kind} {} {status}", short(&id)),
+                        None => format!("{kind} {}", short(&id)),
+                    });
                     resources.push(format!("{kind} {id}"));
                 }
                 // A droplet lists its volumes, and an action its resource: both are
@@ -311,6 +322,19 @@ fn resource_id(kind: &str, item: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(id) => Some(id.to_string()),
         _ => None,
     }
+}
+
+/// The longest error message a timeline line shows.
+const ERROR_MESSAGE_CHARS_MAX: usize = 60;
+
+/// `text` cut to `chars_max` characters, with an ellipsis when cut.
+fn clip(text: &str, chars_max: usize) -> String {
+    if text.chars().count() <= chars_max {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(chars_max - 1).collect();
+    clipped.push('…');
+    clipped
 }
 
 /// The first eight characters of a long id (UUIDs), the whole of a short one.

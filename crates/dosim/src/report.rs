@@ -201,18 +201,32 @@ fn timeline(ops: &[Op]) -> Vec<String> {
             format!("→ {result}{end}")
         };
         format!(
-            "{} {:actor_width$}  {:method_width$}  {:request_width$}  {arrow_result}",
-            seconds(op.invoke_ms),
-            op.actor,
-            op.method,
-            request
+            "{:actor_width$}  {:method_width$}  {:request_width$}  {arrow_result}",
+            op.actor, op.method, request
         )
     };
-    let lines: Vec<String> = ops
-        .iter()
-        .zip(&requests)
-        .map(|(op, request)| line(op, request))
-        .collect();
+    // A poll loop repeats one request with one answer many times; show such a run once, with
+    // its count and the time of its last request, so the lines that differ stay in view.
+    let mut lines: Vec<String> = Vec::new();
+    let mut index = 0;
+    while index < ops.len() {
+        let first = &ops[index];
+        let body = line(first, &requests[index]);
+        let mut repeats = 1;
+        while index + repeats < ops.len()
+            && line(&ops[index + repeats], &requests[index + repeats]) == body
+        {
+            repeats += 1;
+        }
+        let at = seconds(first.invoke_ms);
+        if repeats == 1 {
+            lines.push(format!("{at} {body}"));
+        } else {
+            let last = seconds(ops[index + repeats - 1].invoke_ms);
+            lines.push(format!("{at} {body}  (×{repeats}, the last at {last})"));
+        }
+        index += repeats;
+    }
     if lines.len() <= TIMELINE_LINES_MAX {
         return lines;
     }

@@ -78,8 +78,21 @@ fn response_summaries() {
     check_summary(
         409,
         r#"{"id": "conflict", "message": "taken"}"#,
-        Some("conflict"),
+        Some("conflict: taken"),
         &[],
+    );
+    check_summary(
+        422,
+        r#"{"id": "unprocessable_entity", "message": "This volume is already attached to another Droplet, and this message is long"}"#,
+        Some("unprocessable_entity: This volume is already attached to another Droplet, and thi…"),
+        &[],
+    );
+    check_summary(404, r#"{"id": "not_found"}"#, Some("not_found"), &[]);
+    check_summary(
+        200,
+        r#"{"action": {"id": 7, "status": "in-progress"}}"#,
+        Some("action 7 in-progress"),
+        &["action 7"],
     );
     check_summary(
         503,
