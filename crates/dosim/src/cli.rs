@@ -350,8 +350,11 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
         };
         let started = crate::bench::WallClock::start();
         let mut stderr = std::io::stderr();
+        // A progress line rewritten in place helps at a terminal; in a CI log every rewrite would
+        // pile up on one line, so there only the line each scenario ends with is written.
+        let live = std::io::IsTerminal::is_terminal(&stderr);
         let exploration = explore_strategy(scenario, &seeds, jobs, strategy, |run| {
-            if run == 1 || run % 10 == 0 || run == total {
+            if live && (run == 1 || run % 10 == 0 || run == total) {
                 let _ = write!(
                     stderr,
                     "\rexplore {}: {run}/{total} {unit}",
@@ -366,7 +369,8 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
         };
         let _ = writeln!(
             stderr,
-            "\rexplore {}: {}, {found}          ",
+            "{}explore {}: {}, {found}",
+            if live { "\r\x1b[2K" } else { "" },
             scenario.name(),
             exploration.coverage(),
         );

@@ -103,6 +103,7 @@ impl Exploration {
             (Some(run), Some(true)) => format!("explored all {run} schedules"),
             (Some(1), _) => "1 schedule".to_owned(),
             (Some(run), _) => format!("{run} schedules"),
+            _ if self.seeds_run == 1 => "1 seed".to_owned(),
             _ => format!("{} seeds", self.seeds_run),
         }
     }
