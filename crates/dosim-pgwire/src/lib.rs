@@ -8,6 +8,7 @@
 mod codec;
 mod conn;
 mod describe;
+mod scram;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +20,16 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
-/// Limits and the values a server reports at startup.
+/// How a client proves its password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordAuth {
+    /// SCRAM-SHA-256, as DigitalOcean's clusters ask for it; psql and tokio-postgres both speak it.
+    ScramSha256,
+    /// The password in clear text over the connection, for clients that know nothing else.
+    Cleartext,
+}
+
+/// Limits, authentication and the values a server reports at startup.
 #[derive(Clone, Debug)]
 pub struct WireConfig {
     /// The largest message a client may send; PostgreSQL allows 1 GiB, more than a simulation needs.
@@ -28,6 +38,7 @@ pub struct WireConfig {
     pub prepared_max: usize,
     /// `server_version` in the startup `ParameterStatus`; DigitalOcean's default major version is 16.
     pub server_version: String,
+    pub password_auth: PasswordAuth,
 }
 
 impl Default for WireConfig {
@@ -36,6 +47,7 @@ impl Default for WireConfig {
             message_bytes_max: 16 << 20,
             prepared_max: 1000,
             server_version: "16.4".to_string(),
+            password_auth: PasswordAuth::ScramSha256,
         }
     }
 }
@@ -55,6 +67,8 @@ struct Inner {
     woken: Mutex<BTreeSet<SessionId>>,
     /// The tokio instant that is `SimTime::ZERO`; tokio's clock is turmoil's inside a simulation.
     base: OnceLock<tokio::time::Instant>,
+    /// Counts SCRAM exchanges, whose server nonces derive from it so that runs repeat.
+    scram_exchanges: Mutex<u64>,
     config: WireConfig,
 }
 
@@ -75,6 +89,7 @@ impl PgCluster {
                 waiters: Mutex::new(BTreeMap::new()),
                 woken: Mutex::new(BTreeSet::new()),
                 base: OnceLock::new(),
+                scram_exchanges: Mutex::new(0),
                 config,
             }),
         }
@@ -107,12 +122,14 @@ impl PgCluster {
         &self.inner.config
     }
 
-    pub(crate) fn check_password(&self, user: &str, password: &str) -> bool {
-        self.inner
-            .users
-            .lock()
-            .get(user)
-            .is_some_and(|p| p == password)
+    pub(crate) fn password(&self, user: &str) -> Option<String> {
+        self.inner.users.lock().get(user).cloned()
+    }
+
+    pub(crate) fn next_nonce(&self) -> u64 {
+        let mut n = self.inner.scram_exchanges.lock();
+        *n += 1;
+        *n
     }
 
     fn base(&self) -> tokio::time::Instant {

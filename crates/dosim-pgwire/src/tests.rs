@@ -149,3 +149,49 @@ fn describe_infers_parameters_and_columns() {
         "ERROR 42601: cannot insert multiple commands into a prepared statement",
     );
 }
+
+#[track_caller]
+fn check_scram(password: &str, client_final: &str, expect: &str) {
+    use base64::Engine as _;
+    let salt = base64::engine::general_purpose::STANDARD
+        .decode("W22ZaJ0SNY7soEsUEjb6gQ==")
+        .expect("base64");
+    let exchange = crate::scram::server_first(
+        "n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
+        "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+        salt,
+    )
+    .expect("client-first parses");
+    assert_eq!(
+        exchange.server_first_message(),
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+    );
+    let got = match exchange.server_final(client_final, password) {
+        Ok(Some(v)) => v,
+        Ok(None) => "wrong password".to_string(),
+        Err(e) => format!("ERROR {}: {}", e.sqlstate, e.message),
+    };
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn scram_sha_256_follows_rfc_7677() {
+    // RFC 7677, section 3: user "user", password "pencil".
+    let final_message = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    check_scram(
+        "pencil",
+        final_message,
+        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+    );
+    check_scram("crayon", final_message, "wrong password");
+    check_scram(
+        "pencil",
+        "c=biws,r=someoneelse,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+        "ERROR 08P01: malformed SCRAM message",
+    );
+    check_scram(
+        "pencil",
+        "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+        "ERROR 08P01: malformed SCRAM message",
+    );
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use dosim_pg::{Engine, EngineConfig, SessionId};
-use dosim_pgwire::{serve_listener, PgCluster, WireConfig};
+use dosim_pgwire::{serve_listener, PasswordAuth, PgCluster, WireConfig};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -19,9 +19,13 @@ struct Server {
 }
 
 async fn server(config: EngineConfig) -> Server {
+    server_with(config, WireConfig::default()).await
+}
+
+async fn server_with(config: EngineConfig, wire: WireConfig) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let port = listener.local_addr().expect("bound").port();
-    let cluster = PgCluster::new(Engine::new(config), WireConfig::default());
+    let cluster = PgCluster::new(Engine::new(config), wire);
     cluster.set_user(USER, PASSWORD);
     tokio::spawn(serve_listener(listener, cluster.clone()));
     Server { port, cluster }
@@ -104,7 +108,16 @@ impl Log {
 
 #[tokio::test]
 async fn password_authentication() {
-    let s = server(EngineConfig::default()).await;
+    for auth in [PasswordAuth::ScramSha256, PasswordAuth::Cleartext] {
+        let wire = WireConfig {
+            password_auth: auth,
+            ..WireConfig::default()
+        };
+        check_authentication(server_with(EngineConfig::default(), wire).await).await;
+    }
+}
+
+async fn check_authentication(s: Server) {
     check(&s.try_connect(USER, PASSWORD, "defaultdb").await, "ok");
     check(
         &s.try_connect(USER, "wrong", "defaultdb").await,

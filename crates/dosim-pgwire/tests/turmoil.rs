@@ -37,7 +37,7 @@ fn outcome<T>(r: &Result<T, tokio_postgres::Error>) -> String {
     }
 }
 
-/// Runs a deadlock between two clients and returns what each saw, with simulated milliseconds since the first waited.
+/// Runs a deadlock between two clients and returns what each saw, with whole simulated seconds since the first was sent; network latency adds at most a few hundred milliseconds.
 fn deadlock_history(seed: u64) -> Vec<String> {
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut sim = turmoil::Builder::new()
@@ -71,12 +71,12 @@ fn deadlock_history(seed: u64) -> Vec<String> {
         let a_log = client_log.clone();
         let a_side = tokio::spawn(async move {
             let r = a.execute("UPDATE t SET v = $1 WHERE id = $2", &[&1i32, &2i32]).await;
-            a_log.lock().push(format!("a {} after {} ms", outcome(&r), start.elapsed().as_millis() / 100 * 100));
+            a_log.lock().push(format!("a {} after {} s", outcome(&r), start.elapsed().as_secs()));
             a.batch_execute("ROLLBACK").await
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         let r = b.execute("UPDATE t SET v = $1 WHERE id = $2", &[&2i32, &1i32]).await;
-        client_log.lock().push(format!("b {} after {} ms", outcome(&r), start.elapsed().as_millis() / 100 * 100));
+        client_log.lock().push(format!("b {} after {} s", outcome(&r), start.elapsed().as_secs()));
         b.batch_execute("COMMIT").await?;
         a_side.await??;
         let row = b.query_one("SELECT v FROM t WHERE id = 1", &[]).await?;
@@ -108,16 +108,16 @@ fn deadlock_detected_after_a_simulated_second() {
     check(
         7,
         &[
-            "a ERROR 40P01 after 1000 ms",
-            "b ok after 1000 ms",
+            "a ERROR 40P01 after 1 s",
+            "b ok after 1 s",
             "row 1 has v = 2",
         ],
     );
     check(
         8,
         &[
-            "a ERROR 40P01 after 1000 ms",
-            "b ok after 1000 ms",
+            "a ERROR 40P01 after 1 s",
+            "b ok after 1 s",
             "row 1 has v = 2",
         ],
     );

@@ -1,0 +1,148 @@
+//! SCRAM-SHA-256 (RFC 5802 and RFC 7677) as PostgreSQL's server runs it, without channel binding since there is no TLS.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use dosim_pg::PgError;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+/// PostgreSQL's default `scram_iterations`.
+pub(crate) const ITERATIONS: u32 = 4096;
+
+/// The exchange after the server's first message: what the client's final message is checked against.
+pub(crate) struct Exchange {
+    gs2_header: String,
+    client_first_bare: String,
+    server_first: String,
+    nonce: String,
+    salt: Vec<u8>,
+}
+
+fn malformed(detail: &str) -> PgError {
+    PgError::new("08P01", "malformed SCRAM message").with_detail(detail.to_string())
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// PBKDF2-HMAC-SHA-256 with one block, which is all SCRAM-SHA-256 needs.
+fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut first = salt.to_vec();
+    first.extend_from_slice(&1u32.to_be_bytes());
+    let mut u = hmac(password.as_bytes(), &first);
+    let mut out = u;
+    for _ in 1..iterations {
+        u = hmac(password.as_bytes(), &u);
+        for (o, x) in out.iter_mut().zip(u.iter()) {
+            *o ^= x;
+        }
+    }
+    out
+}
+
+/// A deterministic salt for a user, so a simulation run depends on its seed alone.
+pub(crate) fn salt_for(user: &str) -> Vec<u8> {
+    Sha256::digest(format!("dosim scram salt {user}").as_bytes())[..16].to_vec()
+}
+
+/// A deterministic server nonce from a per-cluster counter.
+pub(crate) fn server_nonce(counter: u64) -> String {
+    STANDARD.encode(&Sha256::digest(format!("dosim scram nonce {counter}").as_bytes())[..18])
+}
+
+/// Reads the client's first message and builds the server's first: the combined nonce, the salt and the iteration count.
+pub(crate) fn server_first(
+    client_first: &str,
+    server_nonce: &str,
+    salt: Vec<u8>,
+) -> Result<Exchange, PgError> {
+    // gs2-header: "n,," (no channel binding) or "y,," (client could but thinks the server cannot); "p=" asks for binding.
+    let gs2_header = if client_first.starts_with("n,,") || client_first.starts_with("y,,") {
+        &client_first[..3]
+    } else if client_first.starts_with("p=") {
+        return Err(PgError::new(
+            "08P01",
+            "channel binding is not supported: the server has no TLS",
+        ));
+    } else {
+        return Err(malformed("Unexpected channel-binding flag."));
+    };
+    let bare = &client_first[3..];
+    let client_nonce = bare
+        .split(',')
+        .find_map(|a| a.strip_prefix("r="))
+        .filter(|n| !n.is_empty() && n.bytes().all(|c| (0x21..=0x7e).contains(&c) && c != b','))
+        .ok_or_else(|| malformed("Could not find the client nonce."))?;
+    let nonce = format!("{client_nonce}{server_nonce}");
+    let server_first = format!("r={nonce},s={},i={ITERATIONS}", STANDARD.encode(&salt));
+    Ok(Exchange {
+        gs2_header: gs2_header.to_string(),
+        client_first_bare: bare.to_string(),
+        server_first,
+        nonce,
+        salt,
+    })
+}
+
+impl Exchange {
+    pub(crate) fn server_first_message(&self) -> &str {
+        &self.server_first
+    }
+
+    /// Checks the client's proof against `password`; on success returns the server's final message, `v=<signature>`.
+    ///
+    /// `Ok(None)` is a wrong proof: the password does not match.
+    pub(crate) fn server_final(
+        &self,
+        client_final: &str,
+        password: &str,
+    ) -> Result<Option<String>, PgError> {
+        let (without_proof, proof) = client_final
+            .rsplit_once(",p=")
+            .ok_or_else(|| malformed("Could not find the client proof."))?;
+        let mut channel = None;
+        let mut nonce = None;
+        for attr in without_proof.split(',') {
+            if let Some(c) = attr.strip_prefix("c=") {
+                channel = Some(c);
+            } else if let Some(r) = attr.strip_prefix("r=") {
+                nonce = Some(r);
+            }
+        }
+        if channel != Some(STANDARD.encode(self.gs2_header.as_bytes()).as_str()) {
+            return Err(malformed(
+                "Unexpected SCRAM channel-binding attribute in client-final-message.",
+            ));
+        }
+        if nonce != Some(self.nonce.as_str()) {
+            return Err(malformed("Nonce does not match."));
+        }
+        let proof = STANDARD
+            .decode(proof)
+            .ok()
+            .filter(|p| p.len() == 32)
+            .ok_or_else(|| malformed("Malformed proof in client-final-message."))?;
+        let salted = salted_password(password, &self.salt, ITERATIONS);
+        let client_key = hmac(&salted, b"Client Key");
+        let stored_key: [u8; 32] = Sha256::digest(client_key).into();
+        let auth_message = format!(
+            "{},{},{}",
+            self.client_first_bare, self.server_first, without_proof
+        );
+        let client_signature = hmac(&stored_key, auth_message.as_bytes());
+        let recovered: Vec<u8> = proof
+            .iter()
+            .zip(client_signature.iter())
+            .map(|(p, s)| p ^ s)
+            .collect();
+        if Sha256::digest(&recovered).as_slice() != stored_key {
+            return Ok(None);
+        }
+        let server_key = hmac(&salted, b"Server Key");
+        let server_signature = hmac(&server_key, auth_message.as_bytes());
+        Ok(Some(format!("v={}", STANDARD.encode(server_signature))))
+    }
+}
