@@ -58,7 +58,7 @@ impl Server {
             .expect("connects")
     }
 
-    /// Waits until `n` sessions wait for a lock, so that a test's next step happens while they wait.
+    /// Waits until exactly `n` sessions wait for a lock, so that a test's next step happens while they wait, or after they left.
     async fn until_blocked(&self, n: usize) {
         for _ in 0..5000 {
             let blocked = {
@@ -67,12 +67,12 @@ impl Server {
                     .filter(|i| engine.is_blocked(SessionId(*i)))
                     .count()
             };
-            if blocked >= n {
+            if blocked == n {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        panic!("{n} sessions never blocked");
+        panic!("the number of waiting sessions never became {n}");
     }
 }
 
@@ -511,4 +511,45 @@ async fn deadlocks_and_lock_timeouts_fire_on_the_clock() {
         &a.execute("UPDATE t SET v = 3 WHERE id = 2", &[]).await,
         "ERROR 55P03: canceling statement due to lock timeout",
     );
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_while_waiting_never_runs_its_statement() {
+    let s = server(EngineConfig::default()).await;
+    let (a, _ta) = s.connect().await;
+    let (b, b_task) = s.connect().await;
+    a.batch_execute(
+        "CREATE TABLE accounts (id integer PRIMARY KEY, balance integer); \
+         INSERT INTO accounts VALUES (1, 100)",
+    )
+    .await
+    .expect("setup");
+    a.batch_execute("BEGIN; UPDATE accounts SET balance = 50 WHERE id = 1")
+        .await
+        .expect("locks");
+    let waiter = tokio::spawn(async move {
+        let _ = b
+            .execute(
+                "UPDATE accounts SET balance = balance + 1 WHERE id = 1",
+                &[],
+            )
+            .await;
+    });
+    s.until_blocked(1).await;
+    // The waiting client's socket closes; the server notices while it waits and ends the session.
+    b_task.abort();
+    waiter.abort();
+    let _ = waiter.await;
+    s.until_blocked(0).await;
+    a.batch_execute("COMMIT").await.expect("commits");
+    let (c, _tc) = s.connect().await;
+    let balance: i32 = c
+        .query_one(
+            "SELECT balance FROM accounts WHERE id = 1 FOR UPDATE NOWAIT",
+            &[],
+        )
+        .await
+        .expect("nobody holds the row")
+        .get(0);
+    assert_eq!(balance, 50);
 }
