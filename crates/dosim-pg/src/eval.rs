@@ -125,10 +125,10 @@ pub(crate) fn column_type(data_type: &DataType) -> Result<(SqlType, bool), PgErr
                 format!("NUMERIC precision {p} must be between 1 and 38"),
             ));
         }
-        if scale < 0 || scale as u64 > p {
+        if !(0..=30).contains(&scale) {
             return Err(PgError::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!("NUMERIC scale {scale} must be between 0 and precision {p}"),
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!("NUMERIC scale {scale} is not supported; dosim allows 0 to 30"),
             ));
         }
     }
@@ -195,6 +195,38 @@ fn op_missing(op: &str, a: &Value, b: &Value) -> PgError {
 }
 
 /// Brings an untyped literal or parameter (`Text`) to the other operand's type, as PostgreSQL resolves `unknown`.
+/// Whether an expression has no type of its own yet: a string literal or a text parameter, PostgreSQL's `unknown`.
+fn untyped(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => untyped(inner),
+        Expr::Value(v) => matches!(
+            v.value,
+            AstValue::SingleQuotedString(_)
+                | AstValue::EscapedStringLiteral(_)
+                | AstValue::DollarQuotedString(_)
+                | AstValue::Placeholder(_)
+                | AstValue::Null
+        ),
+        _ => false,
+    }
+}
+
+/// Refuses an operator between a `text` value (a column, a cast, a function's result) and another type, as PostgreSQL has no such operator; untyped literals convert instead.
+fn check_typed_text(
+    left: &Expr,
+    l: &Value,
+    right: &Expr,
+    r: &Value,
+    op: &str,
+) -> Result<(), PgError> {
+    let typed_text = |e: &Expr, v: &Value| matches!(v, Value::Text(_)) && !untyped(e);
+    let other_type = |v: &Value| !v.is_null() && !matches!(v, Value::Text(_));
+    if (typed_text(left, l) && other_type(r)) || (typed_text(right, r) && other_type(l)) {
+        return Err(op_missing(op, l, r));
+    }
+    Ok(())
+}
+
 fn unify(a: Value, b: Value) -> Result<(Value, Value), PgError> {
     match (&a, &b) {
         (Value::Text(_), Value::Text(_)) => Ok((a, b)),
@@ -424,14 +456,12 @@ fn column_value(ctx: &Ctx, qualifier: Option<&str>, name: &str) -> Result<Value,
 }
 
 pub(crate) fn missing_column(qualifier: Option<&str>, name: &str) -> PgError {
-    let full = match qualifier {
-        Some(q) => format!("{q}.{name}"),
-        None => name.to_string(),
+    // PostgreSQL quotes a bare name but not a qualified one.
+    let message = match qualifier {
+        Some(q) => format!("column {q}.{name} does not exist"),
+        None => format!("column \"{name}\" does not exist"),
     };
-    PgError::new(
-        sqlstate::UNDEFINED_COLUMN,
-        format!("column \"{full}\" does not exist"),
-    )
+    PgError::new(sqlstate::UNDEFINED_COLUMN, message)
 }
 
 pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
@@ -470,6 +500,8 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             other => return Err(unsupported(&format!("literals like {other}")).into()),
         },
         Expr::Nested(inner) => eval(inner, ctx)?,
+        // Text always compares byte-wise here (the C collation), whatever collation is named.
+        Expr::Collate { expr, .. } => eval(expr, ctx)?,
         Expr::UnaryOp { op, expr } => {
             let v = eval(expr, ctx)?;
             match op {
@@ -515,6 +547,7 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             | BinaryOperator::GtEq => {
                 let l = eval(left, ctx)?;
                 let r = eval(right, ctx)?;
+                check_typed_text(left, &l, right, &r, &op.to_string())?;
                 match sql_compare(l, r, &op.to_string())? {
                     None => Value::Null,
                     Some(ord) => Value::Bool(match op {
@@ -542,6 +575,7 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             | BinaryOperator::Modulo => {
                 let l = eval(left, ctx)?;
                 let r = eval(right, ctx)?;
+                check_typed_text(left, &l, right, &r, &op.to_string())?;
                 arith(op, l, r)?
             }
             other => return Err(unsupported(&format!("operator {other}")).into()),
@@ -881,7 +915,15 @@ pub(crate) fn aggregate(f: &Function, values: Vec<Value>, star: bool) -> Result<
             for v in &non_null {
                 let n = match v {
                     Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) => as_numeric(v),
-                    other => return Err(no_function(&name, std::slice::from_ref(other))),
+                    // Aggregate arguments are column values, so text is `text` here, not `unknown`.
+                    other => {
+                        let ty = other.sql_type().map(SqlType::name).unwrap_or("unknown");
+                        return Err(PgError::new(
+                            sqlstate::UNDEFINED_FUNCTION,
+                            format!("function {name}({ty}) does not exist"),
+                        )
+                        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."));
+                    }
                 };
                 total = Numeric::checked_add(total, n)?;
             }

@@ -2485,13 +2485,21 @@ impl Engine {
                 target_cols.push(i);
             }
         }
-        let Some(source) = &ins.source else {
-            return Err(unsupported("INSERT without VALUES"));
+        // DEFAULT VALUES is one row of defaults.
+        let default_row: Vec<Vec<Expr>> = vec![vec![]];
+        let rows: Vec<&[Expr]> = match &ins.source {
+            None => {
+                target_cols.clear();
+                default_row.iter().map(Vec::as_slice).collect()
+            }
+            Some(source) => {
+                let SetExpr::Values(values) = source.body.as_ref() else {
+                    return Err(unsupported("INSERT … SELECT statements"));
+                };
+                values.rows.iter().map(|r| r.content.as_slice()).collect()
+            }
         };
-        let SetExpr::Values(values) = source.body.as_ref() else {
-            return Err(unsupported("INSERT … SELECT statements"));
-        };
-        if values.rows.len() > rows_max {
+        if rows.len() > rows_max {
             return Err(PgError::new(
                 sqlstate::PROGRAM_LIMIT_EXCEEDED,
                 format!("dosim accepts at most {rows_max} rows per INSERT"),
@@ -2502,8 +2510,7 @@ impl Engine {
         let mut serial_used: Vec<(usize, i64)> = vec![];
         let mut serial_next: Vec<Option<i64>> =
             table.columns.iter().map(|c| c.serial_next).collect();
-        for row in &values.rows {
-            let exprs = &row.content;
+        for exprs in rows {
             if exprs.len() > target_cols.len() {
                 return Err(PgError::new(
                     sqlstate::SYNTAX_ERROR,

@@ -359,6 +359,11 @@ impl Value {
                 Value::Int8(v).coerce(t)?
             }
             (Value::Bool(b), SqlType::Bool) => Value::Bool(b),
+            // Explicit casts between boolean and integer exist in PostgreSQL; assignment refuses them before coercing.
+            (Value::Bool(b), t @ (SqlType::Int4 | SqlType::Int8)) => {
+                Value::Int8(b as i64).coerce(t)?
+            }
+            (Value::Int4(v), SqlType::Bool) => Value::Bool(v != 0),
             (Value::Timestamptz(t), SqlType::Timestamptz) => Value::Timestamptz(t),
             (Value::Interval(t), SqlType::Interval) => Value::Interval(t),
             (Value::Uuid(u), SqlType::Uuid) => Value::Uuid(u),
@@ -397,11 +402,28 @@ fn numeric_typmod(n: Numeric, typmod: Option<(u32, u32)>) -> Result<Value, PgErr
         return Ok(Value::Numeric(n));
     };
     let rounded = n.round_to(scale)?;
-    if rounded.integer_digits() > precision.saturating_sub(scale) {
+    // With a scale above the precision (PostgreSQL 15 and later), every digit is fractional.
+    let exceeds = match precision.checked_sub(scale) {
+        Some(integer_digits_max) => rounded.integer_digits() > integer_digits_max,
+        None => {
+            let limit = Numeric {
+                units: 1,
+                scale: scale - precision,
+            };
+            Numeric::compare(
+                Numeric {
+                    units: rounded.units.abs(),
+                    scale: rounded.scale,
+                },
+                limit,
+            ) != std::cmp::Ordering::Less
+        }
+    };
+    if exceeds {
         return Err(PgError::new(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "numeric field overflow")
             .with_detail(format!(
                 "A field with precision {precision}, scale {scale} must round to an absolute value less than 10^{}.",
-                precision - scale
+                precision as i64 - scale as i64
             )));
     }
     Ok(Value::Numeric(rounded))
@@ -567,6 +589,27 @@ pub fn parse_timestamptz(text: &str) -> Result<i64, PgError> {
     let day = num(date_parts.next().unwrap_or(""))?;
     // PostgreSQL's timestamps end in the year 294276; checking the year keeps the arithmetic below in range.
     if !(1..=294_276).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(PgError::new(
+            sqlstate::DATETIME_FIELD_OVERFLOW,
+            format!("date/time field value out of range: \"{text}\""),
+        ));
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day > month_days[(month - 1) as usize] {
         return Err(PgError::new(
             sqlstate::DATETIME_FIELD_OVERFLOW,
             format!("date/time field value out of range: \"{text}\""),

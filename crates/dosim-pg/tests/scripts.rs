@@ -333,3 +333,8 @@ fn uncorrelated_subqueries() {
 fn rollback_undoes_created_tables_and_indexes() {
     check("ddl_rollback");
 }
+
+#[test]
+fn expressions_and_errors() {
+    check("expressions");
+}
