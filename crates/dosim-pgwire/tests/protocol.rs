@@ -80,7 +80,7 @@ async fn connect(port: u16) -> TcpStream {
         let (tag, body) = recv(&mut s).await.expect("startup answers");
         if tag == b'R' && body == 3i32.to_be_bytes() {
             let mut p = vec![b'p'];
-            p.extend(((4 + 7) as i32).to_be_bytes());
+            p.extend((4 + 7i32).to_be_bytes());
             p.extend(cstr("secret"));
             s.write_all(&p).await.expect("sends password");
         }
