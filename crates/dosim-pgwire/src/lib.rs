@@ -80,6 +80,7 @@ impl PgCluster {
 
     /// A cluster around an engine that others share too (`dosim-cloud` adds databases through it).
     ///
+    /// Make one `PgCluster` per engine and clone it to serve several ports (25060, and 25061 for pools): a second cluster on the same engine would take the first one's wake-ups.
     /// Only this cluster may call [`Engine::take_runnable`], [`Engine::resume`] and [`Engine::disconnect`] for the sessions it opened; it wakes its connections from `take_runnable`.
     pub fn with_engine(engine: Arc<Mutex<Engine>>, config: WireConfig) -> PgCluster {
         PgCluster {
@@ -195,12 +196,17 @@ where
 }
 
 /// Accepts connections on a tokio listener forever, serving each on its own task.
-pub async fn serve_listener(
-    listener: tokio::net::TcpListener,
-    cluster: PgCluster,
-) -> std::io::Result<()> {
+///
+/// A failed accept (a connection reset before it was taken, too many open files) skips that connection and goes on after a millisecond, as PostgreSQL's postmaster does.
+pub async fn serve_listener(listener: tokio::net::TcpListener, cluster: PgCluster) {
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let cluster = cluster.clone();
         tokio::spawn(async move {

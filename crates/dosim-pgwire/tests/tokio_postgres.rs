@@ -63,7 +63,7 @@ impl Server {
         for _ in 0..5000 {
             let blocked = {
                 let engine = self.cluster.engine().lock();
-                (1..=200)
+                (1..=10_000)
                     .filter(|i| engine.is_blocked(SessionId(*i)))
                     .count()
             };
