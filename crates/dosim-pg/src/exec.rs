@@ -1036,10 +1036,41 @@ impl Engine {
                 self.apply_modes(session, modes)?;
                 Ok(result(tag))
             }
-            Statement::Commit { chain, .. } => {
-                if *chain {
-                    return Err(unsupported("COMMIT AND CHAIN statements"));
+            Statement::Commit { chain: true, .. } | Statement::Rollback { chain: true, .. } => {
+                let commit = matches!(stmt, Statement::Commit { .. });
+                let what = if commit { "COMMIT" } else { "ROLLBACK" };
+                if matches!(
+                    stmt,
+                    Statement::Rollback {
+                        savepoint: Some(_),
+                        ..
+                    }
+                ) {
+                    return Err(unsupported("ROLLBACK TO SAVEPOINT AND CHAIN statements"));
                 }
+                let s = self.sessions.get_mut(&session).expect("exists");
+                if !s.tx.as_ref().is_some_and(|t| t.explicit) {
+                    return Err(PgError::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        format!("{what} AND CHAIN can only be used in transaction blocks"),
+                    ));
+                }
+                let tx = s.tx.take().expect("checked above");
+                let (isolation, read_only) = (tx.isolation, tx.read_only);
+                let tag = if commit && !tx.failed {
+                    self.commit_tx(session, tx)?;
+                    "COMMIT"
+                } else {
+                    self.abort_tx(session, tx);
+                    "ROLLBACK"
+                };
+                // The chained transaction keeps the ended one's characteristics.
+                let mut next = self.begin_tx(session, true, Some(isolation));
+                next.read_only = read_only;
+                self.sessions.get_mut(&session).expect("exists").tx = Some(next);
+                Ok(result(tag))
+            }
+            Statement::Commit { .. } => {
                 let s = self.sessions.get_mut(&session).expect("exists");
                 match s.tx.take() {
                     None => Ok(result_with_notice(
@@ -1060,12 +1091,8 @@ impl Engine {
                 }
             }
             Statement::Rollback {
-                chain,
-                savepoint: None,
+                savepoint: None, ..
             } => {
-                if *chain {
-                    return Err(unsupported("ROLLBACK AND CHAIN statements"));
-                }
                 let s = self.sessions.get_mut(&session).expect("exists");
                 match s.tx.take() {
                     None => Ok(result_with_notice(

@@ -338,3 +338,8 @@ fn rollback_undoes_created_tables_and_indexes() {
 fn expressions_and_errors() {
     check("expressions");
 }
+
+#[test]
+fn concurrency_edge_cases() {
+    check("concurrency");
+}
