@@ -40,6 +40,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         }
     }
 
+    /// The stream, once nothing is buffered either way.
+    pub(crate) fn into_inner(self) -> S {
+        self.stream
+    }
+
     /// Bytes read and not yet consumed.
     pub(crate) fn buffered(&self) -> usize {
         self.rbuf.len()

@@ -76,13 +76,53 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut io = Io::new(stream);
-    let started = match startup(&cluster, &mut io).await {
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-        other => other?,
-    };
-    let Some((session, database)) = started else {
-        return Ok(());
-    };
+    let tls = cluster.config().tls;
+    match or_left(startup(&cluster, &mut io, tls).await)? {
+        Started::End => Ok(()),
+        Started::Session(session, database) => serve_session(cluster, io, session, database).await,
+        Started::Upgrade => {
+            // Bytes sent before the server's answer would be trusted as if encrypted (CVE-2021-23214); PostgreSQL refuses them.
+            if io.buffered() > 0 {
+                fatal(
+                    &mut io,
+                    PgError::new("08P01", "received unencrypted data after SSL request"),
+                )
+                .await?;
+                return Ok(());
+            }
+            io.write_raw(b"S");
+            io.flush().await?;
+            let Ok(stream) = crate::tls::acceptor().accept(io.into_inner()).await else {
+                return Ok(());
+            };
+            let mut io = Io::new(stream);
+            match or_left(startup(&cluster, &mut io, false).await)? {
+                Started::Session(session, database) => {
+                    serve_session(cluster, io, session, database).await
+                }
+                Started::End | Started::Upgrade => Ok(()),
+            }
+        }
+    }
+}
+
+/// A client that leaves during startup ends the connection quietly.
+fn or_left(r: io::Result<Started>) -> io::Result<Started> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Started::End),
+        other => other,
+    }
+}
+
+async fn serve_session<S>(
+    cluster: PgCluster,
+    mut io: Io<S>,
+    session: SessionId,
+    database: String,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let _guard = SessionGuard {
         cluster: cluster.clone(),
         session,
@@ -103,37 +143,51 @@ where
     }
 }
 
+/// How the startup phase ended.
+enum Started {
+    /// Authenticated, with an engine session on this database.
+    Session(SessionId, String),
+    /// The client asked for TLS and the server will answer `S`.
+    Upgrade,
+    /// The connection ends: the client left, was refused, or only wanted a cancel.
+    End,
+}
+
 async fn fatal<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut Io<S>,
     e: PgError,
-) -> io::Result<Option<(SessionId, String)>> {
+) -> io::Result<Started> {
     io.error(&e, true);
     io.flush().await?;
-    Ok(None)
+    Ok(Started::End)
 }
 
-/// The startup phase: SSL and GSSAPI requests answered `N`, the startup packet, the password check, the engine session.
+/// The startup phase: SSL requests answered `S` when `tls` allows and `N` otherwise, GSSAPI requests `N`, the startup packet, the password check, the engine session.
 async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
     cluster: &PgCluster,
     io: &mut Io<S>,
-) -> io::Result<Option<(SessionId, String)>> {
+    tls: bool,
+) -> io::Result<Started> {
     let packet = loop {
         let packet = match io.read_startup().await {
             Ok(Some(p)) => p,
-            Ok(None) => return Ok(None),
-            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Ok(None) => return Ok(Started::End),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(Started::End)
+            }
             Err(ReadError::Io(e)) => return Err(e),
             Err(ReadError::Protocol(m)) => return fatal(io, PgError::new("08P01", m)).await,
         };
         let code = i32::from_be_bytes(packet[0..4].try_into().expect("length checked"));
         match code {
-            // No TLS here: `N` tells the client to go on in plain text, which `sslmode=prefer` accepts.
+            SSL_REQUEST if tls => return Ok(Started::Upgrade),
+            // `N` tells the client to go on in plain text, which `sslmode=prefer` accepts.
             SSL_REQUEST | GSSENC_REQUEST => {
                 io.write_raw(b"N");
                 io.flush().await?;
             }
             // Cancelling a running statement is not supported; PostgreSQL too closes the cancel connection without a reply.
-            CANCEL_REQUEST => return Ok(None),
+            CANCEL_REQUEST => return Ok(Started::End),
             PROTOCOL_3_0 => break packet,
             other => {
                 return fatal(
@@ -224,7 +278,7 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
     });
     io.ready_for_query(b'I');
     io.flush().await?;
-    Ok(Some((session, database)))
+    Ok(Started::Session(session, database))
 }
 
 /// A `PasswordMessage`-family message (password, SASL initial response, SASL response); `Ok(Err)` ends the connection with that error, `None` means the client left.

@@ -9,6 +9,7 @@ mod codec;
 mod conn;
 mod describe;
 mod scram;
+mod tls;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +40,10 @@ pub struct WireConfig {
     /// `server_version` in the startup `ParameterStatus`; DigitalOcean's default major version is 16.
     pub server_version: String,
     pub password_auth: PasswordAuth,
+    /// Answer `SSLRequest` with TLS, using a bundled self-signed certificate for `localhost`, so `sslmode=require` URIs work; otherwise answer `N`.
+    ///
+    /// Off by default: a TLS handshake draws randomness outside the seed, so simulations leave it off and `dosim serve` turns it on.
+    pub tls: bool,
 }
 
 impl Default for WireConfig {
@@ -48,6 +53,7 @@ impl Default for WireConfig {
             prepared_max: 1000,
             server_version: "16.4".to_string(),
             password_auth: PasswordAuth::ScramSha256,
+            tls: false,
         }
     }
 }

@@ -28,7 +28,14 @@ fn psql_available() -> bool {
 
 /// Runs `script` through psql against a fresh server and compares what psql printed on standard output and standard error.
 #[track_caller]
-fn check(uri_query: &str, password: &str, script: &str, expect_stdout: &str, expect_stderr: &str) {
+fn check(
+    wire: WireConfig,
+    uri_query: &str,
+    password: &str,
+    script: &str,
+    expect_stdout: &str,
+    expect_stderr: &str,
+) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -37,7 +44,7 @@ fn check(uri_query: &str, password: &str, script: &str, expect_stdout: &str, exp
     let port = runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
         let port = listener.local_addr().expect("bound").port();
-        let cluster = PgCluster::new(Engine::new(EngineConfig::default()), WireConfig::default());
+        let cluster = PgCluster::new(Engine::new(EngineConfig::default()), wire);
         cluster.set_user("doadmin", PASSWORD);
         tokio::spawn(serve_listener(listener, cluster));
         port
@@ -77,6 +84,7 @@ fn psql_runs_a_scripted_session() {
         return;
     }
     check(
+        WireConfig::default(),
         "sslmode=prefer",
         PASSWORD,
         "CREATE TABLE accounts (id serial PRIMARY KEY, owner text NOT NULL, balance numeric(10, 2) DEFAULT 0, active boolean);
@@ -129,12 +137,37 @@ HINT:  dosim's PostgreSQL supports the subset of SQL listed in docs/postgres.md.
 }
 
 #[test]
+fn psql_with_a_digitalocean_uri_verbatim_over_tls() {
+    if !psql_available() {
+        return;
+    }
+    // DigitalOcean's URIs end in `?sslmode=require`; with TLS on, psql connects with them unchanged.
+    check(
+        WireConfig {
+            tls: true,
+            ..WireConfig::default()
+        },
+        "sslmode=require",
+        PASSWORD,
+        "SELECT 1 + 1 AS two;",
+        " two 
+-----
+   2
+(1 row)
+
+",
+        "",
+    );
+}
+
+#[test]
 fn psql_with_digitalocean_sslmode_require_is_refused_plainly() {
     if !psql_available() {
         return;
     }
-    // The server answers SSLRequest with `N`; `sslmode=require` then gives up, so users change it to `prefer`.
+    // Without TLS the server answers SSLRequest with `N`, and `sslmode=require` gives up.
     check(
+        WireConfig::default(),
         "sslmode=require",
         PASSWORD,
         "SELECT 1",
@@ -149,6 +182,7 @@ fn psql_with_a_wrong_password() {
         return;
     }
     check(
+        WireConfig::default(),
         "sslmode=disable",
         "wrong",
         "SELECT 1",
