@@ -1,110 +1,26 @@
 //! The harness end to end: small scenarios of our own, run as a user would, checked for races,
 //! determinism, reports and replay.
 
+mod common;
+
 use std::time::Duration;
 
 use dosim::checks;
-use dosim::client::{DropletCreate, RetryPolicy, VolumeCreate};
-use dosim::{Actor, Expect, FaultPlan, Scenario};
-
-/// Check-then-create without handling the loser's 409: the buggy volume code.
-async fn ensure_volume_buggy(cx: Actor) -> Result<(), dosim::client::Error> {
-    let api = cx.client();
-    let existing = api
-        .volumes()
-        .list()
-        .name("pgdata")
-        .region("nyc3")
-        .all()
-        .await?;
-    if existing.is_empty() {
-        api.volumes()
-            .create(&VolumeCreate::new("pgdata", "nyc3", 100))
-            .await?;
-    }
-    Ok(())
-}
-
-/// The fix: a 409 means another pod won; read the volume back and adopt it.
-async fn ensure_volume_fixed(cx: Actor) -> Result<(), dosim::client::Error> {
-    let api = cx.client();
-    let existing = api
-        .volumes()
-        .list()
-        .name("pgdata")
-        .region("nyc3")
-        .all()
-        .await?;
-    if !existing.is_empty() {
-        return Ok(());
-    }
-    match api
-        .volumes()
-        .create(&VolumeCreate::new("pgdata", "nyc3", 100))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if error.is_conflict() => {
-            let adopted = api
-                .volumes()
-                .list()
-                .name("pgdata")
-                .region("nyc3")
-                .all()
-                .await?;
-            if adopted.is_empty() {
-                return Err(error);
-            }
-            Ok(())
-        }
-        Err(error) => Err(error),
-    }
-}
+use dosim::{Actor, Expect, Scenario};
 
 fn two_pods_create_one_volume() -> Scenario {
-    Scenario::new("two_pods_create_one_volume")
-        .actors(2, ensure_volume_buggy)
-        .check(checks::actors_ok())
-        .check(checks::unique_volume_name("pgdata", "nyc3"))
-        .expect(Expect::Race)
+    common::volume_race("two_pods_create_one_volume", 2)
 }
 
 fn two_pods_create_one_volume_fixed() -> Scenario {
-    Scenario::new("two_pods_create_one_volume_fixed")
-        .actors(2, ensure_volume_fixed)
-        .check(checks::actors_ok())
-        .check(checks::unique_volume_name("pgdata", "nyc3"))
-        .expect(Expect::Clean)
+    common::volume_fixed("two_pods_create_one_volume_fixed", 2)
 }
 
 /// A create whose response is lost half the time, retried by a godo-like policy: duplicates.
 fn retried_create_duplicates() -> Scenario {
-    let plan = FaultPlan::parse(
-        r#"
-        [[rules]]
-        method = "POST"
-        path = "/v2/droplets"
-        drop_response = { probability = 0.5, mode = "reset" }
-        "#,
-    )
-    .expect("the plan parses");
-    Scenario::new("retried_create_duplicates")
-        .faults(plan)
-        .client(|builder| {
-            builder
-                .timeout(Duration::from_secs(5))
-                .retry(RetryPolicy::godo())
-        })
-        .actors(1, |cx: Actor| async move {
-            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
-                .region("nyc3")
-                .tag("create:web-1");
-            cx.client().droplets().create(&request).await.map(drop)
-        })
+    common::lost_create("retried_create_duplicates", 0.5)
         .check(checks::actors_ok())
-        .check(checks::no_duplicate_droplets_by_tag("create:"))
         .check(checks::no_orphans())
-        .expect(Expect::Race)
 }
 
 #[track_caller]

@@ -1,81 +1,24 @@
 //! Strategies end to end: `pct` and `dfs` find the races `random` finds, `dfs` covers a small
 //! scenario's schedules in full, and a schedule replays its run without the strategy.
 
+mod common;
+
 use std::time::Duration;
 
-use dosim::checks;
-use dosim::client::{DropletCreate, RetryPolicy, VolumeCreate};
 use dosim::explore::{explore_strategy, Exploration, Found};
 use dosim::strategy::Schedule;
-use dosim::{Actor, Expect, FaultPlan, Scenario, Seeds, Strategy};
-
-/// Check-then-create without handling the loser's 409.
-async fn ensure_volume(cx: Actor) -> Result<(), dosim::client::Error> {
-    let api = cx.client();
-    let existing = api
-        .volumes()
-        .list()
-        .name("pgdata")
-        .region("nyc3")
-        .all()
-        .await?;
-    if existing.is_empty() {
-        api.volumes()
-            .create(&VolumeCreate::new("pgdata", "nyc3", 100))
-            .await?;
-    }
-    Ok(())
-}
-
-/// The fix: a 409 means another pod won.
-async fn ensure_volume_fixed(cx: Actor) -> Result<(), dosim::client::Error> {
-    match ensure_volume(cx).await {
-        Err(error) if error.is_conflict() => Ok(()),
-        result => result,
-    }
-}
+use dosim::{Actor, Scenario, Seeds, Strategy};
 
 fn volume_race(actors: usize) -> Scenario {
-    Scenario::new("volume_race")
-        .actors(actors, ensure_volume)
-        .check(checks::actors_ok())
-        .check(checks::unique_volume_name("pgdata", "nyc3"))
-        .expect(Expect::Race)
+    common::volume_race("volume_race", actors)
 }
 
 fn volume_fixed(actors: usize) -> Scenario {
-    Scenario::new("volume_fixed")
-        .actors(actors, ensure_volume_fixed)
-        .check(checks::actors_ok())
-        .check(checks::unique_volume_name("pgdata", "nyc3"))
-        .expect(Expect::Clean)
+    common::volume_fixed("volume_fixed", actors)
 }
 
 fn lost_create() -> Scenario {
-    let plan = FaultPlan::parse(
-        r#"
-        [[rules]]
-        method = "POST"
-        path = "/v2/droplets"
-        drop_response = { probability = 0.2, mode = "reset" }
-        "#,
-    )
-    .expect("the plan parses");
-    Scenario::new("lost_create")
-        .faults(plan)
-        .client(|builder| {
-            builder
-                .timeout(Duration::from_secs(5))
-                .retry(RetryPolicy::godo())
-        })
-        .actors(1, |cx: Actor| async move {
-            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
-                .region("nyc3")
-                .tag("create:web-1");
-            cx.client().droplets().create(&request).await.map(drop)
-        })
-        .check(checks::no_duplicate_droplets_by_tag("create:"))
-        .expect(Expect::Race)
+    common::lost_create("lost_create", 0.2)
 }
 
 fn explore(scenario: &Scenario, seeds: std::ops::Range<u64>, strategy: Strategy) -> Exploration {

@@ -1,35 +1,16 @@
 //! Sweeps on several threads and across shards give the results of one sweep on one thread;
 //! `--save-failures` writes each failing seed's files.
 
-use std::time::Duration;
+mod common;
 
 use dosim::checks;
-use dosim::client::{DropletCreate, RetryPolicy, VolumeCreate};
 use dosim::explore::{explore_seeds_jobs, Exploration, Found};
 use dosim::sweep::{merge, ExploreRow, Shard};
-use dosim::{Actor, Expect, FaultPlan, Scenario, Seeds};
-
-/// Check-then-create without handling the loser's 409.
-async fn ensure_volume(cx: Actor) -> Result<(), dosim::client::Error> {
-    let api = cx.client();
-    let existing = api
-        .volumes()
-        .list()
-        .name("pgdata")
-        .region("nyc3")
-        .all()
-        .await?;
-    if existing.is_empty() {
-        api.volumes()
-            .create(&VolumeCreate::new("pgdata", "nyc3", 100))
-            .await?;
-    }
-    Ok(())
-}
+use dosim::{Expect, Scenario, Seeds};
 
 fn two_pods_create_one_volume() -> Scenario {
     Scenario::new("two_pods_create_one_volume")
-        .actors(2, ensure_volume)
+        .actors(2, common::ensure_volume)
         .check(checks::actors_ok())
         .expect(Expect::Race)
 }
@@ -37,36 +18,13 @@ fn two_pods_create_one_volume() -> Scenario {
 /// Races only when the lost response lands on the first attempt: failures are sparse, so the
 /// smallest failing seed is not the sweep's first.
 fn rare_lost_create() -> Scenario {
-    let plan = FaultPlan::parse(
-        r#"
-        [[rules]]
-        method = "POST"
-        path = "/v2/droplets"
-        drop_response = { probability = 0.1, mode = "reset" }
-        "#,
-    )
-    .expect("the plan parses");
-    Scenario::new("rare_lost_create")
-        .faults(plan)
-        .client(|builder| {
-            builder
-                .timeout(Duration::from_secs(5))
-                .retry(RetryPolicy::godo())
-        })
-        .actors(1, |cx: Actor| async move {
-            let request = DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
-                .region("nyc3")
-                .tag("create:web-1");
-            cx.client().droplets().create(&request).await.map(drop)
-        })
-        .check(checks::no_duplicate_droplets_by_tag("create:"))
-        .expect(Expect::Race)
+    common::lost_create("rare_lost_create", 0.1)
 }
 
 /// Never races: one pod, no faults.
 fn one_pod() -> Scenario {
     Scenario::new("one_pod")
-        .actors(1, ensure_volume)
+        .actors(1, common::ensure_volume)
         .check(checks::actors_ok())
         .expect(Expect::Clean)
 }
