@@ -100,6 +100,9 @@ fn function_args(f: &Function) -> Result<Vec<&FunctionArgExpr>, PgError> {
     }
 }
 
+/// The PostgreSQL version the engine reports, in `version()` and `SHOW server_version`.
+pub(crate) const SERVER_VERSION: &str = "16.4";
+
 pub(crate) fn unsupported(what: &str) -> PgError {
     PgError::new(
         sqlstate::FEATURE_NOT_SUPPORTED,
@@ -763,6 +766,17 @@ fn eval_function(f: &Function, ctx: &mut Ctx) -> Res<Value> {
             arity(0)?;
             Value::Timestamptz(ctx.clock_us)
         }
+        // What drivers and ORMs ask when they connect.
+        "version" => {
+            arity(0)?;
+            Value::Text(format!(
+                "PostgreSQL {SERVER_VERSION} on x86_64-pc-linux-gnu, compiled by gcc, 64-bit"
+            ))
+        }
+        "current_schema" => {
+            arity(0)?;
+            Value::Text("public".to_string())
+        }
         "coalesce" => args
             .into_iter()
             .find(|v| !v.is_null())
@@ -1056,6 +1070,7 @@ pub(crate) fn static_type(expr: &Expr, scope: Option<&RowScope>) -> SqlType {
                 SqlType::Void
             }
             "pg_backend_pid" => SqlType::Int4,
+            "version" | "current_schema" | "current_database" => SqlType::Text,
             "gen_random_uuid" => SqlType::Uuid,
             "pg_try_advisory_lock" | "pg_try_advisory_xact_lock" | "pg_advisory_unlock" => {
                 SqlType::Bool

@@ -405,7 +405,7 @@ const PASSIVE_SETTINGS: &[(&str, &str)] = &[
     ("standard_conforming_strings", "on"),
     ("timezone", "UTC"),
     ("idle_in_transaction_session_timeout", "0"),
-    ("server_version", "16.4"),
+    ("server_version", crate::eval::SERVER_VERSION),
     ("server_encoding", "UTF8"),
 ];
 
@@ -2057,6 +2057,7 @@ impl Engine {
     ) -> Result<Step, PgError> {
         let select = plan.select;
         let pid = self.sessions[&session].pid;
+        let database = self.sessions[&session].database.clone();
         let mut acquired: Vec<(AdvisoryKey, bool)> = vec![];
         let mut released = false;
         let mut notices: Vec<Notice> = vec![];
@@ -2186,6 +2187,13 @@ impl Engine {
         let mut hook = |name: &str, args: &[Value]| -> Option<Res<Value>> {
             if let Some(v) = crate::engine::gen_random_uuid(rng, name, args) {
                 return Some(v);
+            }
+            if name == "current_database" {
+                return Some(if args.is_empty() {
+                    Ok(Value::Text(database.clone()))
+                } else {
+                    Err(crate::eval::no_function(name, args).into())
+                });
             }
             advisory_call(
                 advisory,

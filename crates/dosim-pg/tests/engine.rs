@@ -352,3 +352,24 @@ fn vacuum_keeps_rows_and_keys() {
     assert_eq!(run("INSERT INTO kv VALUES (1000, 0)"), "INSERT 0 1");
     assert_eq!(run("SELECT k FROM kv WHERE k >= 1000"), "SELECT 1 1000");
 }
+
+/// `version()` and `SHOW server_version` agree on the version the engine reports.
+#[test]
+fn version_reported() {
+    let mut engine = Engine::new(EngineConfig::default());
+    let s = engine.connect("defaultdb").expect("defaultdb exists");
+    let Outcome::Done(results) = engine.execute(
+        s,
+        "SELECT version(); SHOW server_version",
+        &[],
+        SimTime::ZERO,
+    ) else {
+        panic!("version() failed");
+    };
+    let version = results[0].rows[0][0].to_text().expect("not null");
+    let server_version = results[1].rows[0][0].to_text().expect("not null");
+    assert!(
+        version.starts_with(&format!("PostgreSQL {server_version} on ")),
+        "{version} / {server_version}"
+    );
+}
