@@ -132,6 +132,7 @@ pub struct Scenario {
     pub(crate) expect: Expect,
     setup: Vec<Arc<CloudSetup>>,
     cloud_config: dosim_cloud::CloudConfig,
+    rate_limit: dosim_api::RateLimitConfig,
     faults: dosim_api::FaultPlan,
     net_faults: Vec<NetFault>,
     actors: Vec<(String, Arc<ActorFn>)>,
@@ -171,6 +172,7 @@ impl Scenario {
             expect: Expect::Clean,
             setup: Vec::new(),
             cloud_config: dosim_cloud::CloudConfig::default(),
+            rate_limit: dosim_api::RateLimitConfig::default(),
             faults: dosim_api::FaultPlan::default(),
             net_faults: Vec::new(),
             actors: Vec::new(),
@@ -213,6 +215,13 @@ impl Scenario {
     /// The account's configuration: provisioning and action times, limits, modelling choices.
     pub fn cloud_config(mut self, config: dosim_cloud::CloudConfig) -> Scenario {
         self.cloud_config = config;
+        self
+    }
+
+    /// The API's rate limits per token; DigitalOcean's (5,000 per hour, 250 per minute) by
+    /// default. Lower ones make a rate-limit race show up in fewer requests and less time.
+    pub fn rate_limit(mut self, rate_limit: dosim_api::RateLimitConfig) -> Scenario {
+        self.rate_limit = rate_limit;
         self
     }
 
@@ -466,6 +475,12 @@ impl Scenario {
                 self.actors.len()
             ));
         }
+        if self.rate_limit.hourly == 0 || self.rate_limit.burst_per_minute == 0 {
+            errors.push(format!(
+                "rate limits of {} per hour and {} per minute refuse every request; both must be at least 1",
+                self.rate_limit.hourly, self.rate_limit.burst_per_minute
+            ));
+        }
         if self.services.len() > SERVICES_MAX {
             errors.push(format!(
                 "{} services is more than the {SERVICES_MAX} a scenario may have",
@@ -584,6 +599,7 @@ fn run(
     let server = dosim_api::Server::new(dosim_api::ServerConfig {
         seed: server_seed,
         cloud: scenario.cloud_config.clone(),
+        rate_limit: scenario.rate_limit,
         faults: scenario.faults.clone(),
         base_url: Some(crate::net::API_BASE_URL.to_owned()),
         clock: clock.clone(),

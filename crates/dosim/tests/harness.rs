@@ -192,3 +192,51 @@ fn a_partition_times_out_the_request_and_is_reported() {
         "the actor's timeout fails actors_ok"
     );
 }
+
+#[test]
+fn a_scenario_sets_the_rate_limits() {
+    let scenario = Scenario::new("tight_rate_limit")
+        .rate_limit(dosim::api::RateLimitConfig {
+            hourly: 100,
+            burst_per_minute: 3,
+        })
+        .actors(1, |cx: dosim::Actor| async move {
+            let api = cx.client();
+            for _ in 0..5 {
+                match api.account().get().await {
+                    Ok(_) => {}
+                    Err(error) if error.is_rate_limited() => return Ok(()),
+                    Err(error) => return Err(error),
+                }
+            }
+            Err(dosim::client::Error::InvalidArgument(
+                "five requests in a row were all answered".to_owned(),
+            ))
+        })
+        .check(checks::actors_ok())
+        .expect(dosim::Expect::Clean);
+    let outcome = scenario.run_seed(0);
+    assert!(scenario.verdict(&outcome).is_empty(), "{}", outcome.trace());
+    let statuses: Vec<String> = outcome
+        .ops
+        .iter()
+        .map(|op| format!("{:?}", op.result))
+        .collect();
+    assert_eq!(
+        statuses.len(),
+        4,
+        "three answered, the fourth refused: {statuses:?}"
+    );
+    assert!(statuses[3].contains("429"), "{statuses:?}");
+
+    let refused = Scenario::new("no_requests_allowed")
+        .rate_limit(dosim::api::RateLimitConfig {
+            hourly: 0,
+            burst_per_minute: 250,
+        })
+        .actors(1, |_cx: dosim::Actor| async move { Ok::<(), String>(()) });
+    let error = refused
+        .validate()
+        .expect_err("a limit of 0 refuses everything");
+    assert!(error.contains("at least 1"), "{error}");
+}
