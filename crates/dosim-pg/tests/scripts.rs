@@ -343,3 +343,8 @@ fn expressions_and_errors() {
 fn concurrency_edge_cases() {
     check("concurrency");
 }
+
+#[test]
+fn locks_and_conflicts() {
+    check("locks_and_conflicts");
+}
