@@ -1,6 +1,6 @@
 //! One client connection: startup and password authentication, then simple and extended query, with waits for locks that await a wake-up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
@@ -47,6 +47,14 @@ struct Portal {
     columns: Option<Vec<ColumnDesc>>,
     /// Each result column's format, true for binary.
     formats: Vec<bool>,
+    /// The rows an `Execute` with a row limit left for the next one, once the statement has run.
+    remaining: Option<Remaining>,
+}
+
+struct Remaining {
+    rows: VecDeque<Vec<Value>>,
+    columns: Vec<ColumnDesc>,
+    tag: String,
 }
 
 /// How finished statements are written out.
@@ -58,6 +66,8 @@ enum Emit<'a> {
         columns: Option<&'a [ColumnDesc]>,
         formats: &'a [bool],
     },
+    /// Extended query: results kept for the caller, which sends them in row-limited parts.
+    Collect,
 }
 
 struct Conn {
@@ -424,6 +434,9 @@ impl Conn {
                 b'S' => {
                     self.skipping = false;
                     let status = self.status();
+                    if status == b'I' {
+                        self.portals.clear();
+                    }
                     io.ready_for_query(status);
                     io.flush().await?;
                     Ok(())
@@ -476,7 +489,7 @@ impl Conn {
                 let first = self
                     .cluster
                     .with_engine_mut(|e, now| e.execute(session, &sql, &[], now));
-                match self.drive(io, first, &Emit::Simple).await? {
+                match self.drive(io, first, &Emit::Simple, &mut vec![]).await? {
                     Ok(0) => io.empty(b'I'),
                     Ok(_) => {}
                     Err(e) => io.error(&e, false),
@@ -485,6 +498,9 @@ impl Conn {
             Err(e) => io.error(&e, false),
         }
         let status = self.status();
+        if status == b'I' {
+            self.portals.clear();
+        }
         io.ready_for_query(status);
         io.flush().await
     }
@@ -497,6 +513,7 @@ impl Conn {
         io: &mut Io<S>,
         first: Outcome,
         emit: &Emit<'_>,
+        collected: &mut Vec<QueryResult>,
     ) -> io::Result<Result<usize, PgError>> {
         let mut outcome = first;
         let mut n = 0;
@@ -506,11 +523,15 @@ impl Conn {
                 Outcome::Error { results, error } => (results, Some(Err(error))),
                 Outcome::Blocked { results, .. } => (results, None),
             };
-            for r in &results {
-                if let Err(e) = write_result(io, r, emit) {
+            for r in results {
+                n += 1;
+                if let Emit::Collect = emit {
+                    collected.push(r);
+                    continue;
+                }
+                if let Err(e) = write_result(io, &r, emit) {
                     return Ok(Err(e));
                 }
-                n += 1;
                 io.maybe_flush().await?;
             }
             match end {
@@ -714,6 +735,7 @@ impl Conn {
             params,
             columns: stmt.columns.clone(),
             formats,
+            remaining: None,
         };
         self.portals.insert(portal_name, portal);
         io.empty(b'2');
@@ -764,29 +786,72 @@ impl Conn {
             Ok(n) => n.to_string(),
             Err(e) => return Ok(Err(e)),
         };
-        // A row limit would suspend the portal; every row is sent at once instead, which clients accept as a finished portal.
-        if b.i32().is_err() || !b.at_end() {
-            return Ok(Err(malformed()));
-        }
-        let Some(portal) = self.portals.remove(&name) else {
+        let max_rows = match b.i32() {
+            Ok(n) if b.at_end() => n.max(0) as usize,
+            _ => return Ok(Err(malformed())),
+        };
+        let Some(mut portal) = self.portals.remove(&name) else {
             return Ok(Err(no_portal(&name)));
         };
-        let session = self.session;
-        let first = self
-            .cluster
-            .with_engine_mut(|e, now| e.execute(session, &portal.sql, &portal.params, now));
-        let emit = Emit::Extended {
-            columns: portal.columns.as_deref(),
-            formats: &portal.formats,
-        };
-        Ok(match self.drive(io, first, &emit).await? {
-            Ok(0) => {
-                io.empty(b'I');
-                Ok(())
+        if portal.remaining.is_none() {
+            // The statement runs whole at the first Execute; a row limit only paces how its rows go out.
+            let session = self.session;
+            let first = self
+                .cluster
+                .with_engine_mut(|e, now| e.execute(session, &portal.sql, &portal.params, now));
+            let mut results = vec![];
+            match self.drive(io, first, &Emit::Collect, &mut results).await? {
+                Ok(_) => {}
+                Err(e) => return Ok(Err(e)),
             }
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        })
+            let Some(last) = results.pop() else {
+                io.empty(b'I');
+                return Ok(Ok(()));
+            };
+            // A prepared statement holds one statement, so `results` is empty now; written all the same.
+            let emit = Emit::Extended {
+                columns: portal.columns.as_deref(),
+                formats: &portal.formats,
+            };
+            for r in &results {
+                if let Err(e) = write_result(io, r, &emit) {
+                    return Ok(Err(e));
+                }
+            }
+            for n in &last.notices {
+                io.notice(n);
+            }
+            portal.remaining = Some(Remaining {
+                rows: last.rows.into(),
+                columns: last.columns,
+                tag: last.tag,
+            });
+        }
+        let remaining = portal.remaining.as_mut().expect("set above");
+        let take = if max_rows == 0 {
+            remaining.rows.len()
+        } else {
+            max_rows.min(remaining.rows.len())
+        };
+        let columns = portal.columns.as_deref().unwrap_or(&remaining.columns);
+        for row in remaining.rows.drain(..take) {
+            if let Err(e) = write_row(io, &row, columns, &remaining.columns, &portal.formats) {
+                return Ok(Err(e));
+            }
+            io.maybe_flush().await?;
+        }
+        // As in PostgreSQL, a fetch that filled its limit suspends the portal even when no row is left.
+        if max_rows > 0 && take == max_rows {
+            io.empty(b's');
+        } else if remaining.tag.starts_with("SELECT ") {
+            // PostgreSQL counts the rows of this fetch in a SELECT's tag; a finished portal fetches none.
+            io.command_complete(&format!("SELECT {take}"));
+        } else {
+            io.command_complete(&remaining.tag);
+        }
+        // The portal stays until Close, or until its transaction ends at a Sync outside a transaction block, as in PostgreSQL.
+        self.portals.insert(name, portal);
+        Ok(Ok(()))
     }
 
     fn close<S: AsyncRead + AsyncWrite + Unpin>(
@@ -858,24 +923,37 @@ fn write_result<S: AsyncRead + AsyncWrite + Unpin>(
             (&r.columns, &[])
         }
         Emit::Extended { columns, formats } => (columns.unwrap_or(&r.columns), formats),
+        Emit::Collect => (&r.columns, &[]),
     };
     for n in &r.notices {
         io.notice(n);
     }
     for row in &r.rows {
-        let mut cells = Vec::with_capacity(row.len());
-        for (i, v) in row.iter().enumerate() {
-            let ty = columns
-                .get(i)
-                .or_else(|| r.columns.get(i))
-                .map(|c| c.ty)
-                .or_else(|| v.sql_type())
-                .unwrap_or(SqlType::Text);
-            let binary = formats.get(i).copied().unwrap_or(false);
-            cells.push(encode_value(v, ty, binary)?);
-        }
-        io.data_row(&cells);
+        write_row(io, row, columns, &r.columns, formats)?;
     }
     io.command_complete(&r.tag);
+    Ok(())
+}
+
+/// Writes one `DataRow`, each value converted to its described column type (or the engine's, when undescribed) in its format.
+fn write_row<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Io<S>,
+    row: &[Value],
+    columns: &[ColumnDesc],
+    engine_columns: &[ColumnDesc],
+    formats: &[bool],
+) -> Result<(), PgError> {
+    let mut cells = Vec::with_capacity(row.len());
+    for (i, v) in row.iter().enumerate() {
+        let ty = columns
+            .get(i)
+            .or_else(|| engine_columns.get(i))
+            .map(|c| c.ty)
+            .or_else(|| v.sql_type())
+            .unwrap_or(SqlType::Text);
+        let binary = formats.get(i).copied().unwrap_or(false);
+        cells.push(encode_value(v, ty, binary)?);
+    }
+    io.data_row(&cells);
     Ok(())
 }

@@ -55,8 +55,12 @@ fn describe(kind: u8, name: &str) -> Msg {
 }
 
 fn execute(portal: &str) -> Msg {
+    execute_limit(portal, 0)
+}
+
+fn execute_limit(portal: &str, max_rows: i32) -> Msg {
     let mut b = cstr(portal);
-    b.extend(0i32.to_be_bytes());
+    b.extend(max_rows.to_be_bytes());
     (b'E', b)
 }
 
@@ -124,6 +128,7 @@ fn render(tag: u8, body: &[u8]) -> String {
         b'3' => "CloseComplete".into(),
         b'n' => "NoData".into(),
         b'I' => "EmptyQueryResponse".into(),
+        b's' => "PortalSuspended".into(),
         b'Z' => format!("ReadyForQuery {}", body[0] as char),
         b'C' => format!("CommandComplete {}", strings(body)[0]),
         b'E' => format!("Error{}", fields(body)),
@@ -438,6 +443,35 @@ fn malformed_frames_close_the_connection() {
             "RowDescription ?column?:23:0",
             "DataRow 1",
             "CommandComplete SELECT 1",
+            "ReadyForQuery I",
+        ],
+    );
+}
+
+#[test]
+fn row_limits_suspend_the_portal() {
+    check(
+        &[
+            TABLE,
+            "INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)",
+        ],
+        frame(&[
+            parse("", "SELECT id FROM t ORDER BY id", &[]),
+            bind("p", "", &[], false),
+            execute_limit("p", 2),
+            execute_limit("p", 2),
+            execute_limit("p", 2),
+            sync(),
+        ]),
+        &[
+            "ParseComplete",
+            "BindComplete",
+            "DataRow 1",
+            "DataRow 2",
+            "PortalSuspended",
+            "DataRow 3",
+            "CommandComplete SELECT 1",
+            "CommandComplete SELECT 0",
             "ReadyForQuery I",
         ],
     );

@@ -553,3 +553,29 @@ async fn a_client_that_leaves_while_waiting_never_runs_its_statement() {
         .get(0);
     assert_eq!(balance, 50);
 }
+
+#[tokio::test]
+async fn portals_fetch_rows_in_parts() {
+    let s = server(EngineConfig::default()).await;
+    let (mut c, _t) = s.connect().await;
+    c.batch_execute(
+        "CREATE TABLE t (id integer PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3), (4), (5)",
+    )
+    .await
+    .expect("setup");
+    let tx = c.transaction().await.expect("begins");
+    let portal = tx
+        .bind("SELECT id FROM t WHERE id > $1 ORDER BY id", &[&1i32])
+        .await
+        .expect("binds");
+    let mut parts = vec![];
+    loop {
+        let rows = tx.query_portal(&portal, 3).await.expect("fetches");
+        if rows.is_empty() {
+            break;
+        }
+        parts.push(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>());
+    }
+    assert_eq!(parts, [vec![2, 3, 4], vec![5]]);
+    tx.commit().await.expect("commits");
+}
