@@ -199,17 +199,17 @@ fn op_missing(op: &str, a: &Value, b: &Value) -> PgError {
 
 /// Brings an untyped literal or parameter (`Text`) to the other operand's type, as PostgreSQL resolves `unknown`.
 /// Whether an expression has no type of its own yet: a string literal or a text parameter, PostgreSQL's `unknown`.
-fn untyped(e: &Expr) -> bool {
+pub(crate) fn untyped(e: &Expr) -> bool {
     match e {
         Expr::Nested(inner) => untyped(inner),
-        Expr::Value(v) => matches!(
-            v.value,
+        Expr::Value(v) => match &v.value {
+            AstValue::Placeholder(p) => !p.starts_with("$s"),
             AstValue::SingleQuotedString(_)
-                | AstValue::EscapedStringLiteral(_)
-                | AstValue::DollarQuotedString(_)
-                | AstValue::Placeholder(_)
-                | AstValue::Null
-        ),
+            | AstValue::EscapedStringLiteral(_)
+            | AstValue::DollarQuotedString(_)
+            | AstValue::Null => true,
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -484,8 +484,10 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             AstValue::Boolean(b) => Value::Bool(*b),
             AstValue::Null => Value::Null,
             AstValue::Placeholder(p) => {
+                // `$sN` holds a subquery's typed result; `$N` is the client's parameter.
                 let n: usize = p
-                    .strip_prefix('$')
+                    .strip_prefix("$s")
+                    .or_else(|| p.strip_prefix('$'))
                     .and_then(|n| n.parse().ok())
                     .ok_or_else(|| {
                         PgError::new(

@@ -84,9 +84,16 @@ pub(crate) struct Subquery {
 
 #[derive(Debug)]
 enum SubKind {
+    /// An `INSERT … SELECT`'s rows, which become its VALUES.
+    InsertRows,
     Scalar,
-    In { needle: Box<Expr>, negated: bool },
-    Exists { negated: bool },
+    In {
+        needle: Box<Expr>,
+        negated: bool,
+    },
+    Exists {
+        negated: bool,
+    },
 }
 
 const SUBQUERY_MARKER: &str = "$subquery";
@@ -196,6 +203,28 @@ fn statement_exprs_mut(stmt: &mut Statement) -> Vec<&mut Expr> {
         _ => {}
     }
     out
+}
+
+/// Takes an `INSERT … SELECT`'s query out, leaving an empty VALUES list until its rows come back.
+fn take_insert_query(stmt: &mut Statement) -> Option<Query> {
+    let Statement::Insert(ins) = stmt else {
+        return None;
+    };
+    let source = ins.source.as_mut()?;
+    if matches!(source.body.as_ref(), SetExpr::Values(_)) {
+        return None;
+    }
+    let query = source.as_ref().clone();
+    *source.body = SetExpr::Values(sqlparser::ast::Values {
+        explicit_row: false,
+        value_keyword: true,
+        rows: vec![],
+    });
+    source.order_by = None;
+    source.limit_clause = None;
+    source.locks = vec![];
+    source.with = None;
+    Some(query)
 }
 
 /// Takes the first subquery out of a statement, leaving a marker in its place.
@@ -484,10 +513,16 @@ fn read_only_error(what: &str) -> PgError {
 
 /// Converts a value for storage in a column: PostgreSQL's assignment casts, and its refusal otherwise.
 fn assign(value: Value, column: &ColumnInfo) -> Result<Value, PgError> {
+    assign_from(value, column, false)
+}
+
+/// `assign` for a value whose expression has a type of its own (`typed`): then even text must match.
+fn assign_from(value: Value, column: &ColumnInfo, typed: bool) -> Result<Value, PgError> {
     // Text (an untyped literal or parameter) converts to anything, anything converts to text, and the number types convert among themselves.
     let numeric = |t: SqlType| matches!(t, SqlType::Int4 | SqlType::Int8 | SqlType::Numeric(_));
     let mismatch = match value.sql_type() {
-        None | Some(SqlType::Text) => false,
+        None => false,
+        Some(SqlType::Text) if !typed => false,
         Some(_) if column.ty == SqlType::Text => false,
         Some(t) if numeric(t) && numeric(column.ty) => false,
         Some(t) => t != column.ty,
@@ -861,6 +896,14 @@ impl Engine {
             let tx = self.tx_ref(session);
             self.ssi_check_doomed(tx)?;
         }
+        if let Some(query) = take_insert_query(&mut stmt) {
+            let sub = Subquery {
+                outer: stmt,
+                kind: SubKind::InsertRows,
+                inner: Current::Start(Box::new(Statement::Query(Box::new(query)))),
+            };
+            return self.step_subquery(session, sub, params, now);
+        }
         if let Some((query, kind)) = take_subquery(&mut stmt) {
             let sub = Subquery {
                 outer: stmt,
@@ -926,8 +969,39 @@ impl Engine {
             }
             Step::Error(e) => return Err(e),
         };
+        if let SubKind::InsertRows = kind {
+            let mut rows = vec![];
+            for row in result.rows {
+                let exprs: Vec<Expr> = row
+                    .into_iter()
+                    .map(|v| {
+                        params.push(v);
+                        Expr::Value(
+                            sqlparser::ast::Value::Placeholder(format!("$s{}", params.len()))
+                                .into(),
+                        )
+                    })
+                    .collect();
+                rows.push(sqlparser::ast::Parens {
+                    opening_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    content: exprs,
+                    closing_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                });
+            }
+            let Statement::Insert(ins) = &mut outer else {
+                unreachable!("InsertRows comes from an INSERT")
+            };
+            let source = ins.source.as_mut().expect("taken from this source");
+            *source.body = SetExpr::Values(sqlparser::ast::Values {
+                explicit_row: false,
+                value_keyword: true,
+                rows,
+            });
+            return self.start(session, outer, params, now);
+        }
         if result.columns.len() != 1 {
             match kind {
+                SubKind::InsertRows => unreachable!("handled above"),
                 SubKind::Exists { .. } => {}
                 SubKind::In { .. } => {
                     return Err(PgError::new(
@@ -945,9 +1019,10 @@ impl Engine {
         }
         let mut placeholder = |v: Value| {
             params.push(v);
-            Expr::Value(sqlparser::ast::Value::Placeholder(format!("${}", params.len())).into())
+            Expr::Value(sqlparser::ast::Value::Placeholder(format!("$s{}", params.len())).into())
         };
         let replacement = match kind {
+            SubKind::InsertRows => unreachable!("handled above"),
             SubKind::Scalar => {
                 if result.rows.len() > 1 {
                     return Err(PgError::new(
@@ -2552,7 +2627,8 @@ impl Engine {
                     "INSERT has more expressions than target columns",
                 ));
             }
-            if exprs.len() < target_cols.len() {
+            // Without a column list, a shorter row fills the leading columns and the rest take defaults.
+            if exprs.len() < target_cols.len() && !ins.columns.is_empty() {
                 return Err(PgError::new(
                     sqlstate::SYNTAX_ERROR,
                     "INSERT has more target columns than expressions",
@@ -2575,7 +2651,8 @@ impl Engine {
                     hook: Some(&mut hook),
                 };
                 let v = eval(expr, &mut ctx).map_err(flow_to_step_err)?;
-                data[*col] = Some(assign(v, &table.columns[*col].info)?);
+                let typed = !crate::eval::untyped(expr);
+                data[*col] = Some(assign_from(v, &table.columns[*col].info, typed)?);
             }
             let mut full = Vec::with_capacity(ncols);
             for (i, slot) in data.into_iter().enumerate() {
@@ -3191,6 +3268,7 @@ impl Engine {
             }
             seen.push(i);
             let is_default = matches!(&a.value, Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"));
+            let typed = !is_default && !crate::eval::untyped(&a.value);
             let v = if is_default {
                 match &table.columns[i].default {
                     Some(e) => {
@@ -3204,7 +3282,7 @@ impl Engine {
                 let mut ctx = row_ctx(params, tx, now, table_name, alias, infos, old, excluded);
                 eval(&a.value, &mut ctx).map_err(flow_to_step_err)?
             };
-            new[i] = assign(v, &infos[i])?;
+            new[i] = assign_from(v, &infos[i], typed)?;
         }
         check_not_null(table, &new)?;
         Ok(new)

@@ -348,3 +348,8 @@ fn concurrency_edge_cases() {
 fn locks_and_conflicts() {
     check("locks_and_conflicts");
 }
+
+#[test]
+fn insert_select() {
+    check("insert_select");
+}
