@@ -540,27 +540,24 @@ impl Conn {
                 None => {}
             }
             io.flush().await?;
-            if !self.wait(io).await? {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let session = self.session;
-            outcome = self
-                .cluster
-                .with_engine_mut(|e, now| e.resume(session, now));
+            outcome = match self.wait(io).await? {
+                Some(o) => o,
+                None => return Err(io::ErrorKind::UnexpectedEof.into()),
+            };
         }
     }
 
-    /// Awaits the engine's wake-up for this session, running the engine's deadlock checks and timeouts when they fall due.
+    /// Awaits the outcome of this session's waiting statement, which the cluster resumes when the wait ends, running the engine's deadlock checks and timeouts when they fall due.
     ///
-    /// Returns false when the client closed the connection meanwhile; bytes it sent are kept for later.
+    /// Returns `None` when the client closed the connection meanwhile; bytes it sent are kept for later.
     async fn wait<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         io: &mut Io<S>,
-    ) -> io::Result<bool> {
+    ) -> io::Result<Option<Outcome>> {
         let read_cap = self.cluster.config().message_bytes_max;
         loop {
-            if self.cluster.take_woken(self.session) {
-                return Ok(true);
+            if let Some(outcome) = self.cluster.take_resumed(self.session) {
+                return Ok(Some(outcome));
             }
             let deadline = self.cluster.with_engine_mut(|e, _| e.next_deadline());
             let notified = self.notify.notified();
@@ -572,7 +569,7 @@ impl Conn {
                 }
                 read = io.read_more(), if io.buffered() < read_cap => {
                     if read? == 0 {
-                        return Ok(false);
+                        return Ok(None);
                     }
                 }
             }

@@ -12,14 +12,17 @@ mod scram;
 mod tls;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use dosim_pg::{Engine, SessionId, SimTime};
+use dosim_pg::{Engine, Outcome, SessionId, SimTime};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
+
+/// Rounds of resuming woken sessions after one engine call; each round needs a transaction to end, so real runs stop after a few.
+const RESUME_ROUNDS_MAX: usize = 10_000;
 
 /// How a client proves its password.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +72,8 @@ struct Inner {
     users: Mutex<BTreeMap<String, String>>,
     /// Each connected session's wake-up, notified when the engine lists it as runnable.
     waiters: Mutex<BTreeMap<SessionId, Arc<Notify>>>,
-    /// Sessions the engine listed as runnable and that have not resumed yet, so a stale wake-up is told apart.
-    woken: Mutex<BTreeSet<SessionId>>,
+    /// Outcomes of waiting statements that the cluster resumed for their sessions, in order, until each session's task takes them.
+    resumed: Mutex<BTreeMap<SessionId, VecDeque<Outcome>>>,
     /// The tokio instant that is `SimTime::ZERO`; tokio's clock is turmoil's inside a simulation.
     base: OnceLock<tokio::time::Instant>,
     /// Counts SCRAM exchanges, whose server nonces derive from it so that runs repeat.
@@ -94,7 +97,7 @@ impl PgCluster {
                 engine,
                 users: Mutex::new(BTreeMap::new()),
                 waiters: Mutex::new(BTreeMap::new()),
-                woken: Mutex::new(BTreeSet::new()),
+                resumed: Mutex::new(BTreeMap::new()),
                 base: OnceLock::new(),
                 scram_exchanges: Mutex::new(0),
                 config,
@@ -153,20 +156,34 @@ impl PgCluster {
         self.base() + Duration::from_millis(t.as_ms())
     }
 
-    /// Runs `f` on the engine, then wakes every session the engine made runnable.
+    /// Runs `f` on the engine, then resumes every session the engine made runnable, first waiter first, and wakes their tasks.
+    ///
+    /// Resuming here, before the lock on the engine is let go, gives a woken waiter the lock it waited for before any newcomer can take it, as PostgreSQL's lock queues do.
     pub(crate) fn with_engine_mut<R>(&self, f: impl FnOnce(&mut Engine, SimTime) -> R) -> R {
         let now = self.now();
-        let (result, runnable) = {
+        let (result, resumed) = {
             let mut engine = self.inner.engine.lock();
             let result = f(&mut engine, now);
-            (result, engine.take_runnable())
+            let mut resumed = vec![];
+            // A resumed statement can end a transaction and so wake others; each round resumes sessions whose wait ended, so it stops once no wait ends.
+            for _ in 0..RESUME_ROUNDS_MAX {
+                let runnable = engine.take_runnable();
+                if runnable.is_empty() {
+                    break;
+                }
+                for s in runnable {
+                    let outcome = engine.resume(s, now);
+                    resumed.push((s, outcome));
+                }
+            }
+            (result, resumed)
         };
-        if !runnable.is_empty() {
+        if !resumed.is_empty() {
             let waiters = self.inner.waiters.lock();
-            let mut woken = self.inner.woken.lock();
-            for s in runnable {
-                woken.insert(s);
+            let mut queues = self.inner.resumed.lock();
+            for (s, outcome) in resumed {
                 if let Some(n) = waiters.get(&s) {
+                    queues.entry(s).or_default().push_back(outcome);
                     n.notify_one();
                 }
             }
@@ -180,15 +197,21 @@ impl PgCluster {
         notify
     }
 
-    /// Whether the engine listed the session as runnable since it last resumed; clears the mark.
-    pub(crate) fn take_woken(&self, session: SessionId) -> bool {
-        self.inner.woken.lock().remove(&session)
+    /// The next outcome the cluster resumed for this session, if any.
+    pub(crate) fn take_resumed(&self, session: SessionId) -> Option<Outcome> {
+        let mut queues = self.inner.resumed.lock();
+        let queue = queues.get_mut(&session)?;
+        let outcome = queue.pop_front();
+        if queue.is_empty() {
+            queues.remove(&session);
+        }
+        outcome
     }
 
     /// Closes a session: the engine rolls it back and releases its locks, and its waiters wake.
     pub(crate) fn disconnect(&self, session: SessionId) {
         self.inner.waiters.lock().remove(&session);
-        self.inner.woken.lock().remove(&session);
+        self.inner.resumed.lock().remove(&session);
         self.with_engine_mut(|e, _| e.disconnect(session));
     }
 }

@@ -579,3 +579,42 @@ async fn portals_fetch_rows_in_parts() {
     assert_eq!(parts, [vec![2, 3, 4], vec![5]]);
     tx.commit().await.expect("commits");
 }
+
+#[tokio::test]
+async fn a_woken_waiter_gets_the_row_before_a_newcomer() {
+    let s = server(EngineConfig::default()).await;
+    let (a, _ta) = s.connect().await;
+    let (b, _tb) = s.connect().await;
+    let (c, _tc) = s.connect().await;
+    a.batch_execute(
+        "CREATE TABLE jobs (id integer PRIMARY KEY, owner text); INSERT INTO jobs VALUES (1, NULL)",
+    )
+    .await
+    .expect("setup");
+    a.batch_execute("BEGIN; SELECT * FROM jobs WHERE id = 1 FOR UPDATE")
+        .await
+        .expect("locks");
+    b.batch_execute("BEGIN").await.expect("begins");
+    let waiter = tokio::spawn(async move {
+        b.execute("UPDATE jobs SET owner = 'b' WHERE id = $1", &[&1i32])
+            .await
+            .expect("updates after the wait");
+        b
+    });
+    s.until_blocked(1).await;
+    a.batch_execute("COMMIT").await.expect("commits");
+    // The waiter was resumed inside a's COMMIT, so it holds the row before c's request arrives, as PostgreSQL's lock queue grants it.
+    check(
+        &c.query("SELECT * FROM jobs WHERE id = 1 FOR UPDATE NOWAIT", &[])
+            .await,
+        "ERROR 55P03: could not obtain lock on row in relation \"jobs\"",
+    );
+    let b = waiter.await.expect("joins");
+    b.batch_execute("COMMIT").await.expect("commits");
+    let owner: String = c
+        .query_one("SELECT owner FROM jobs WHERE id = 1", &[])
+        .await
+        .expect("reads")
+        .get(0);
+    assert_eq!(owner, "b");
+}
