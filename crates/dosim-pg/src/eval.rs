@@ -661,6 +661,54 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
                 _ => Value::Null,
             }
         }
+        Expr::ILike {
+            negated,
+            expr: e,
+            pattern,
+            ..
+        } => {
+            let v = eval(e, ctx)?;
+            let p = eval(pattern, ctx)?;
+            match (v.to_text(), p.to_text()) {
+                (Some(t), Some(p)) => {
+                    Value::Bool(like(&t.to_lowercase(), &p.to_lowercase()) != *negated)
+                }
+                _ => Value::Null,
+            }
+        }
+        Expr::Trim {
+            expr: e,
+            trim_where,
+            trim_what,
+            trim_characters,
+        } => {
+            let what = match trim_what {
+                Some(w) => eval(w, ctx)?.to_text(),
+                None => Some(" ".to_string()),
+            };
+            if trim_characters.is_some() {
+                return Err(unsupported("TRIM with a character list").into());
+            }
+            match (eval(e, ctx)?.to_text(), what) {
+                (Some(text), Some(chars)) => {
+                    let set: Vec<char> = chars.chars().collect();
+                    let strip = |c: char| set.contains(&c);
+                    Value::Text(
+                        match trim_where {
+                            Some(sqlparser::ast::TrimWhereField::Leading) => {
+                                text.trim_start_matches(strip)
+                            }
+                            Some(sqlparser::ast::TrimWhereField::Trailing) => {
+                                text.trim_end_matches(strip)
+                            }
+                            _ => text.trim_matches(strip),
+                        }
+                        .to_string(),
+                    )
+                }
+                _ => Value::Null,
+            }
+        }
         Expr::Cast {
             kind: CastKind::Cast | CastKind::DoubleColon,
             expr: e,
@@ -792,6 +840,25 @@ fn eval_function(f: &Function, ctx: &mut Ctx) -> Res<Value> {
                     "upper" => Value::Text(s.to_uppercase()),
                     _ => Value::Int4(s.chars().count() as i32),
                 },
+            }
+        }
+        "concat" => Value::Text(args.iter().filter_map(Value::to_text).collect()),
+        "replace" => {
+            arity(3)?;
+            match (args[0].to_text(), args[1].to_text(), args[2].to_text()) {
+                (Some(s), Some(from), Some(to)) if from.is_empty() => {
+                    let _ = to;
+                    Value::Text(s)
+                }
+                (Some(s), Some(from), Some(to)) => Value::Text(s.replace(&from, &to)),
+                _ => Value::Null,
+            }
+        }
+        "btrim" => {
+            arity(1)?;
+            match args[0].to_text() {
+                Some(s) => Value::Text(s.trim_matches(' ').to_string()),
+                None => Value::Null,
             }
         }
         "abs" => {
@@ -1044,7 +1111,8 @@ pub(crate) fn static_type(expr: &Expr, scope: Option<&RowScope>) -> SqlType {
         | Expr::IsNotNull(_)
         | Expr::In { .. }
         | Expr::Between { .. }
-        | Expr::Like { .. } => SqlType::Bool,
+        | Expr::Like { .. }
+        | Expr::ILike { .. } => SqlType::Bool,
         Expr::UnaryOp { expr, .. } => static_type(expr, scope),
         Expr::Function(f) => match function_name(f).as_str() {
             "count" => SqlType::Int8,
@@ -1068,6 +1136,7 @@ pub(crate) fn static_type(expr: &Expr, scope: Option<&RowScope>) -> SqlType {
             | "clock_timestamp"
             | "statement_timestamp" => SqlType::Timestamptz,
             "length" => SqlType::Int4,
+            "concat" | "replace" | "btrim" | "lower" | "upper" => SqlType::Text,
             "pg_advisory_lock" | "pg_advisory_xact_lock" | "pg_advisory_unlock_all" => {
                 SqlType::Void
             }
