@@ -195,3 +195,124 @@ fn scram_sha_256_follows_rfc_7677() {
         "ERROR 08P01: malformed SCRAM message",
     );
 }
+
+/// Decodes a bound parameter and renders it as `Type(text)` or the error.
+#[track_caller]
+fn check_param(oid: u32, binary: bool, raw: &[u8], expect: &str) {
+    let ty = crate::types::type_of_oid(oid);
+    let got = match crate::types::decode_param(oid, ty, binary, raw) {
+        Ok(v) => format!(
+            "{}({})",
+            v.sql_type().map_or("null", SqlType::name),
+            v.to_text().unwrap_or_default()
+        ),
+        Err(e) => format!("ERROR {}: {}", e.sqlstate, e.message),
+    };
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn parameters_decode_from_text_and_binary() {
+    check_param(23, false, b"42", "integer(42)");
+    check_param(
+        23,
+        false,
+        b"4x",
+        "ERROR 22P02: invalid input syntax for type integer: \"4x\"",
+    );
+    check_param(20, true, &(-7i64).to_be_bytes(), "bigint(-7)");
+    check_param(
+        20,
+        true,
+        &[0, 1],
+        "ERROR 22P03: incorrect binary data format in bind parameter of type bigint",
+    );
+    check_param(21, true, &5i16.to_be_bytes(), "integer(5)");
+    check_param(16, true, &[1], "boolean(t)");
+    check_param(25, true, "héllo".as_bytes(), "text(héllo)");
+    check_param(
+        25,
+        true,
+        &[0xff],
+        "ERROR 22021: invalid byte sequence for encoding \"UTF8\"",
+    );
+    check_param(701, true, &2.5f64.to_be_bytes(), "numeric(2.5)");
+    check_param(
+        701,
+        true,
+        &f64::NAN.to_be_bytes(),
+        "ERROR 0A000: NaN and infinite parameters are not supported",
+    );
+    // 2026-01-01 00:00:05 UTC is 820_540_805 s after PostgreSQL's epoch.
+    check_param(
+        1184,
+        true,
+        &820_540_805_000_000i64.to_be_bytes(),
+        "timestamp with time zone(2026-01-01 00:00:05+00)",
+    );
+    check_param(
+        1184,
+        false,
+        b"2026-01-01 00:00:05+00",
+        "timestamp with time zone(2026-01-01 00:00:05+00)",
+    );
+    let mut interval = 1_000_000i64.to_be_bytes().to_vec();
+    interval.extend(1i32.to_be_bytes());
+    interval.extend(0i32.to_be_bytes());
+    check_param(1186, true, &interval, "interval(1 day 00:00:01)");
+    check_param(
+        2950,
+        true,
+        &[0x11; 16],
+        "uuid(11111111-1111-1111-1111-111111111111)",
+    );
+    check_param(
+        600,
+        true,
+        &[0; 16],
+        "ERROR 0A000: binary parameters of type OID 600 are not supported",
+    );
+    check_param(
+        1700,
+        true,
+        &[0, 1, 0, 0, 0, 0, 0, 2, 0, 15],
+        "numeric(15.00)",
+    );
+}
+
+#[track_caller]
+fn check_result(value: dosim_pg::Value, ty: SqlType, expect_hex: &str) {
+    let got = match crate::types::encode_value(&value, ty, true) {
+        Ok(Some(bytes)) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        Ok(None) => "NULL".to_string(),
+        Err(e) => format!("ERROR {}: {}", e.sqlstate, e.message),
+    };
+    let expect = if expect_hex.starts_with("ERROR") {
+        expect_hex.to_string()
+    } else {
+        expect_hex.replace(' ', "")
+    };
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn results_encode_in_binary_as_described() {
+    use dosim_pg::Value;
+    check_result(Value::Int4(7), SqlType::Int4, "0000 0007");
+    // A value of another type than the described column is converted first, so the bytes match RowDescription.
+    check_result(Value::Int4(7), SqlType::Int8, "0000 0000 0000 0007");
+    check_result(Value::Null, SqlType::Int8, "NULL");
+    check_result(Value::Bool(false), SqlType::Bool, "00");
+    check_result(Value::Text("ab".into()), SqlType::Text, "6162");
+    check_result(
+        Value::Timestamptz(946_684_800_000_001),
+        SqlType::Timestamptz,
+        "0000 0000 0000 0001",
+    );
+    check_result(Value::Void, SqlType::Void, "");
+    check_result(
+        Value::Text("x".into()),
+        SqlType::Int4,
+        "ERROR 22P02: invalid input syntax for type integer: \"x\"",
+    );
+}
