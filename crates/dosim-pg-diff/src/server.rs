@@ -123,7 +123,14 @@ struct PrivateServer {
 impl PrivateServer {
     fn start(bindir: &Path) -> Result<PrivateServer, String> {
         let as_root = running_as_root();
-        let dir = std::env::temp_dir().join(format!("dosim-pg-diff-{}", std::process::id()));
+        // As root, the unprivileged server must be able to reach its directory, which a private
+        // TMPDIR (under /root, say) would not let it do; /tmp lets everyone through.
+        let tmp = if as_root {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tmp.join(format!("dosim-pg-diff-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let data = dir.join("data");
         let socket = dir.join("socket");
