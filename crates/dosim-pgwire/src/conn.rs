@@ -584,10 +584,8 @@ impl Conn {
         let mut b = Body::new(body);
         let name = b.cstr()?.to_string();
         let sql = b.cstr()?.to_string();
-        let n = b.i16()?;
-        if n < 0 {
-            return Err(malformed());
-        }
+        // Counts are unsigned 16-bit on the wire, as PostgreSQL reads them, so 65 535 parameters fit.
+        let n = b.i16()? as u16;
         let mut declared_oids = Vec::with_capacity(n as usize);
         for _ in 0..n {
             declared_oids.push(b.i32()? as u32);
@@ -655,11 +653,7 @@ impl Conn {
             .get(&statement_name)
             .ok_or_else(|| no_statement(&statement_name))?;
         let formats = format_codes(&mut b)?;
-        let n = b.i16()?;
-        if n < 0 {
-            return Err(malformed());
-        }
-        let n = n as usize;
+        let n = b.i16()? as u16 as usize;
         if n != stmt.param_oids.len() {
             return Err(PgError::new(
                 "08P01",
@@ -751,7 +745,7 @@ impl Conn {
             b'S' => {
                 let stmt = self.prepared.get(name).ok_or_else(|| no_statement(name))?;
                 io.msg(b't', |out| {
-                    out.extend_from_slice(&(stmt.param_oids.len() as i16).to_be_bytes());
+                    out.extend_from_slice(&(stmt.param_oids.len() as u16).to_be_bytes());
                     for oid in &stmt.param_oids {
                         out.extend_from_slice(&oid.to_be_bytes());
                     }
@@ -890,10 +884,7 @@ fn no_portal(name: &str) -> PgError {
 
 /// A list of format codes: 0 for text, 1 for binary.
 fn format_codes(b: &mut Body<'_>) -> Result<Vec<bool>, PgError> {
-    let n = b.i16()?;
-    if n < 0 {
-        return Err(malformed());
-    }
+    let n = b.i16()? as u16;
     (0..n)
         .map(|_| match b.i16()? {
             0 => Ok(false),
