@@ -388,6 +388,61 @@ pub(crate) fn eval_condition(expr: &Expr, ctx: &mut Ctx, context: &str) -> Res<b
     Ok(truth(&v, context)? == Some(true))
 }
 
+/// `date_trunc(unit, ts)` in UTC, the session's time zone.
+fn date_trunc(unit: &str, us: i64) -> Result<i64, PgError> {
+    use crate::value::{civil_from_days, days_from_civil, US_PER_DAY, US_PER_SECOND};
+    let days = us.div_euclid(US_PER_DAY);
+    let of_day = us.rem_euclid(US_PER_DAY);
+    let (year, month, _) = civil_from_days(days);
+    let at_day = |d: i64| d * US_PER_DAY;
+    Ok(match unit.to_ascii_lowercase().as_str() {
+        "microseconds" => us,
+        "milliseconds" => us - us.rem_euclid(1000),
+        "second" => us - us.rem_euclid(US_PER_SECOND),
+        "minute" => us - us.rem_euclid(60 * US_PER_SECOND),
+        "hour" => us - us.rem_euclid(3600 * US_PER_SECOND),
+        "day" => us - of_day,
+        // Weeks start on Monday; 1970-01-01 was a Thursday.
+        "week" => at_day(days - (days + 3).rem_euclid(7)),
+        "month" => at_day(days_from_civil(year, month, 1)),
+        "quarter" => at_day(days_from_civil(year, (month - 1) / 3 * 3 + 1, 1)),
+        "year" => at_day(days_from_civil(year, 1, 1)),
+        other => {
+            return Err(PgError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("unit \"{other}\" not recognized for type timestamp with time zone"),
+            ))
+        }
+    })
+}
+
+/// `EXTRACT(field FROM ts)`, numeric as in PostgreSQL 14 and later.
+fn extract(field: &sqlparser::ast::DateTimeField, us: i64) -> Result<Numeric, PgError> {
+    use crate::value::{civil_from_days, US_PER_DAY, US_PER_SECOND};
+    use sqlparser::ast::DateTimeField as F;
+    let days = us.div_euclid(US_PER_DAY);
+    let of_day = us.rem_euclid(US_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    let whole = |v: i64| Numeric::from_i64(v);
+    Ok(match field {
+        F::Epoch => Numeric {
+            units: us as i128,
+            scale: 6,
+        },
+        F::Year => whole(year),
+        F::Month => whole(month as i64),
+        F::Day => whole(day as i64),
+        F::Hour => whole(of_day / (3600 * US_PER_SECOND)),
+        F::Minute => whole(of_day / (60 * US_PER_SECOND) % 60),
+        F::Second => Numeric {
+            units: (of_day % (60 * US_PER_SECOND)) as i128,
+            scale: 6,
+        },
+        F::Dow => whole((days + 4).rem_euclid(7)),
+        other => return Err(unsupported(&format!("EXTRACT fields like {other}"))),
+    })
+}
+
 /// LIKE with `%`, `_` and `\\` escapes, by dynamic programming so that no pattern takes exponential time.
 pub(crate) fn like(text: &str, pattern: &str) -> bool {
     enum Tok {
@@ -709,6 +764,13 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
                 _ => Value::Null,
             }
         }
+        Expr::Extract { field, expr: e, .. } => {
+            let v = eval(e, ctx)?;
+            let Value::Timestamptz(us) = v.coerce(SqlType::Timestamptz)? else {
+                return Ok(Value::Null);
+            };
+            Value::Numeric(extract(field, us)?)
+        }
         Expr::Cast {
             kind: CastKind::Cast | CastKind::DoubleColon,
             expr: e,
@@ -846,10 +908,7 @@ fn eval_function(f: &Function, ctx: &mut Ctx) -> Res<Value> {
         "replace" => {
             arity(3)?;
             match (args[0].to_text(), args[1].to_text(), args[2].to_text()) {
-                (Some(s), Some(from), Some(to)) if from.is_empty() => {
-                    let _ = to;
-                    Value::Text(s)
-                }
+                (Some(s), Some(from), Some(_)) if from.is_empty() => Value::Text(s),
                 (Some(s), Some(from), Some(to)) => Value::Text(s.replace(&from, &to)),
                 _ => Value::Null,
             }
@@ -859,6 +918,16 @@ fn eval_function(f: &Function, ctx: &mut Ctx) -> Res<Value> {
             match args[0].to_text() {
                 Some(s) => Value::Text(s.trim_matches(' ').to_string()),
                 None => Value::Null,
+            }
+        }
+        "date_trunc" => {
+            arity(2)?;
+            match (
+                args[0].to_text(),
+                args[1].clone().coerce(SqlType::Timestamptz)?,
+            ) {
+                (Some(unit), Value::Timestamptz(us)) => Value::Timestamptz(date_trunc(&unit, us)?),
+                _ => Value::Null,
             }
         }
         "abs" => {
@@ -1136,6 +1205,7 @@ pub(crate) fn static_type(expr: &Expr, scope: Option<&RowScope>) -> SqlType {
             | "clock_timestamp"
             | "statement_timestamp" => SqlType::Timestamptz,
             "length" => SqlType::Int4,
+            "date_trunc" => SqlType::Timestamptz,
             "concat" | "replace" | "btrim" | "lower" | "upper" => SqlType::Text,
             "pg_advisory_lock" | "pg_advisory_xact_lock" | "pg_advisory_unlock_all" => {
                 SqlType::Void

@@ -490,7 +490,7 @@ pub fn format_uuid(u: u128) -> String {
 }
 
 /// Microseconds between the Unix epoch and the given civil date, proleptic Gregorian.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
@@ -500,7 +500,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
@@ -513,8 +513,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-const US_PER_SECOND: i64 = 1_000_000;
-const US_PER_DAY: i64 = 86_400 * US_PER_SECOND;
+pub(crate) const US_PER_SECOND: i64 = 1_000_000;
+pub(crate) const US_PER_DAY: i64 = 86_400 * US_PER_SECOND;
 
 /// Renders a timestamptz as PostgreSQL does with `TimeZone = 'UTC'`: `2026-01-01 00:00:05.25+00`.
 pub fn format_timestamptz(us: i64) -> String {
