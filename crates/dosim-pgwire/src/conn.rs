@@ -812,6 +812,17 @@ impl Conn {
             for n in &last.notices {
                 io.notice(n);
             }
+            // A table dropped and created again between Parse and Execute can change the columns; PostgreSQL refuses to send rows that no longer match the description.
+            if portal
+                .columns
+                .as_ref()
+                .is_some_and(|c| c.len() != last.columns.len())
+            {
+                return Ok(Err(PgError::new(
+                    "0A000",
+                    "cached plan must not change result type",
+                )));
+            }
             portal.remaining = Some(Remaining {
                 rows: last.rows.into(),
                 columns: last.columns,

@@ -476,3 +476,26 @@ fn row_limits_suspend_the_portal() {
         ],
     );
 }
+
+#[test]
+fn a_statement_whose_columns_changed_is_refused() {
+    check(
+        &[TABLE],
+        frame(&[
+            parse("s", "SELECT * FROM t", &[]),
+            query("DROP TABLE t; CREATE TABLE t (id bigint)"),
+            bind("", "s", &[], false),
+            execute(""),
+            sync(),
+        ]),
+        &[
+            "ParseComplete",
+            "CommandComplete DROP TABLE",
+            "CommandComplete CREATE TABLE",
+            "ReadyForQuery I",
+            "BindComplete",
+            "Error ERROR 0A000 cached plan must not change result type",
+            "ReadyForQuery I",
+        ],
+    );
+}
