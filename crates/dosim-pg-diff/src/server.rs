@@ -97,7 +97,14 @@ fn running_as_root() -> bool {
 }
 
 /// A command run as the unprivileged user when the suite runs as root.
-fn command(program: &Path, as_root: bool) -> Command {
+/// Runs in `dir`, since the unprivileged user may not be able to reach the caller's directory.
+fn command(program: &Path, as_root: bool, dir: &Path) -> Command {
+    let mut c = command_as(program, as_root);
+    c.current_dir(dir);
+    c
+}
+
+fn command_as(program: &Path, as_root: bool) -> Command {
     if as_root {
         let mut c = Command::new("setpriv");
         c.args([
@@ -151,7 +158,7 @@ impl PrivateServer {
                 ));
             }
         }
-        let initdb = command(&bindir.join("initdb"), as_root)
+        let initdb = command(&bindir.join("initdb"), as_root, &dir)
             .arg("-D")
             .arg(&data)
             .args([
@@ -176,7 +183,7 @@ impl PrivateServer {
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         // Durability settings are off because the cluster is thrown away; autovacuum is off so that
         // it never holds a lock a step could be seen waiting for.
-        let child = command(&bindir.join("postgres"), as_root)
+        let child = command(&bindir.join("postgres"), as_root, &dir)
             .arg("-D")
             .arg(&data)
             .arg("-k")
