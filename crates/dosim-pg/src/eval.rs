@@ -40,6 +40,25 @@ pub(crate) struct RowScope<'a> {
     pub table: &'a str,
     pub alias: Option<&'a str>,
     pub columns: &'a [ColumnInfo],
+    /// For a join, each column's table and alias; empty for one table, which `table` and `alias` name.
+    pub quals: &'a [Qual],
+}
+
+/// Which FROM item a column of a joined row comes from.
+#[derive(Clone, Debug)]
+pub(crate) struct Qual {
+    pub table: String,
+    pub alias: Option<String>,
+}
+
+impl Qual {
+    /// Whether `q` names this FROM item: its alias if it has one, else its table.
+    pub fn answers_to(&self, q: &str) -> bool {
+        match &self.alias {
+            Some(a) => a == q,
+            None => self.table == q,
+        }
+    }
 }
 
 /// Builtins that need the engine: advisory locks. Returns `None` when the name is not one of them.
@@ -494,6 +513,33 @@ fn column_value(ctx: &Ctx, qualifier: Option<&str>, name: &str) -> Result<Value,
     let Some(scope) = &ctx.scope else {
         return Err(missing_column(qualifier, name));
     };
+    if !scope.quals.is_empty() {
+        if let Some(q) = qualifier {
+            if !scope.quals.iter().any(|x| x.answers_to(q)) {
+                return Err(PgError::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("missing FROM-clause entry for table \"{q}\""),
+                ));
+            }
+        }
+        let found: Vec<usize> = (0..scope.columns.len())
+            .filter(|i| {
+                scope.columns[*i].name == name
+                    && qualifier.is_none_or(|q| scope.quals[*i].answers_to(q))
+            })
+            .collect();
+        let i = match found.as_slice() {
+            [] => return Err(missing_column(qualifier, name)),
+            [i] => *i,
+            _ => {
+                return Err(PgError::new(
+                    "42702",
+                    format!("column reference \"{name}\" is ambiguous"),
+                ))
+            }
+        };
+        return Ok(ctx.row.map(|r| r[i].clone()).unwrap_or(Value::Null));
+    }
     if let Some(q) = qualifier {
         if q != scope.table && Some(q) != scope.alias {
             return Err(PgError::new(

@@ -19,7 +19,7 @@ use crate::error::{sqlstate, PgError};
 use crate::eval::{
     aggregate, aggregate_arg, check_names, collect_aggregates, column_type, eval, eval_condition,
     ident_name, object_name, output_name, sql_compare, static_type, unsupported, ColumnInfo, Ctx,
-    Flow, Res, RowScope,
+    Flow, Qual, Res, RowScope,
 };
 use crate::value::{SqlType, Value};
 use crate::{AdvisoryKey, ColumnDesc, Isolation, Notice, QueryResult, SessionId, TxId, WaitFor};
@@ -624,6 +624,8 @@ struct SelectPlan<'q> {
     query: &'q Query,
     select: &'q sqlparser::ast::Select,
     group_by: Vec<Expr>,
+    /// Two or more FROM items joined, in order; then `table` is `None`.
+    joins: Vec<FromItem>,
     table: Option<(String, Option<String>)>,
     limit: Option<usize>,
     offset: usize,
@@ -657,21 +659,53 @@ fn plan_select<'q>(query: &'q Query, params: &[Value]) -> Result<SelectPlan<'q>,
     if select.into.is_some() {
         return Err(unsupported("SELECT INTO statements"));
     }
-    let table = match select.from.as_slice() {
-        [] => None,
-        [twj] => {
-            if !twj.joins.is_empty() {
-                return Err(unsupported("joins"));
-            }
-            match &twj.relation {
-                TableFactor::Table { name, alias, .. } => Some((
-                    object_name(name),
-                    alias.as_ref().map(|a| ident_name(&a.name)),
-                )),
-                _ => return Err(unsupported("subqueries in FROM")),
-            }
+    let mut from_items: Vec<FromItem> = vec![];
+    for (n, twj) in select.from.iter().enumerate() {
+        let (table, alias) = table_factor(&twj.relation)?;
+        from_items.push(FromItem {
+            table,
+            alias,
+            kind: if n == 0 {
+                JoinKind::Inner
+            } else {
+                JoinKind::Cross
+            },
+            on: None,
+        });
+        for join in &twj.joins {
+            let (table, alias) = table_factor(&join.relation)?;
+            use sqlparser::ast::{JoinConstraint, JoinOperator};
+            let (kind, constraint) = match &join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+                JoinOperator::CrossJoin(c) => (JoinKind::Cross, c),
+                _ => return Err(unsupported("RIGHT, FULL, semi and anti joins")),
+            };
+            let on = match constraint {
+                JoinConstraint::On(e) => Some(e.clone()),
+                JoinConstraint::None => None,
+                _ => return Err(unsupported("USING and NATURAL joins")),
+            };
+            from_items.push(FromItem {
+                table,
+                alias,
+                kind,
+                on,
+            });
         }
-        _ => return Err(unsupported("joins")),
+    }
+    if from_items.len() > JOIN_TABLES_MAX {
+        return Err(unsupported(&format!(
+            "joins of more than {JOIN_TABLES_MAX} tables"
+        )));
+    }
+    let (table, joins) = match from_items.len() {
+        0 => (None, vec![]),
+        1 => {
+            let item = from_items.pop().expect("one item");
+            (Some((item.table, item.alias)), vec![])
+        }
+        _ => (None, from_items),
     };
     let (limit, offset) = match &query.limit_clause {
         None => (None, 0),
@@ -709,10 +743,53 @@ fn plan_select<'q>(query: &'q Query, params: &[Value]) -> Result<SelectPlan<'q>,
         select,
         group_by,
         table,
+        joins,
         limit,
         offset,
         lock,
     })
+}
+
+/// Tables joined in one SELECT at most; each join is a nested loop.
+const JOIN_TABLES_MAX: usize = 8;
+
+/// Joined rows one SELECT may build before its WHERE; more is refused rather than exhausting memory.
+const JOIN_ROWS_MAX: usize = 1_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JoinKind {
+    Inner,
+    Left,
+    Cross,
+}
+
+/// One FROM item of a join and how it joins the items before it.
+#[derive(Clone, Debug)]
+struct FromItem {
+    table: String,
+    alias: Option<String>,
+    kind: JoinKind,
+    on: Option<Expr>,
+}
+
+fn table_factor(f: &TableFactor) -> Result<(String, Option<String>), PgError> {
+    match f {
+        TableFactor::Table { name, alias, .. } => Ok((
+            object_name(name),
+            alias.as_ref().map(|a| ident_name(&a.name)),
+        )),
+        _ => Err(unsupported("subqueries in FROM")),
+    }
+}
+
+/// Where a SELECT's rows come from: one table's tuples, or rows a join built.
+enum Source {
+    Tuples(Vec<usize>),
+    Joined {
+        infos: Vec<ColumnInfo>,
+        quals: Vec<Qual>,
+        data: Vec<Vec<Value>>,
+    },
 }
 
 struct Projection {
@@ -738,7 +815,29 @@ fn projection(items: &[SelectItem], scope: Option<&RowScope>) -> Result<Projecti
                         "SELECT * with no tables specified is not valid",
                     ));
                 };
+                // In a join, `t.*` keeps to the columns of the FROM item `t` names.
+                let only = match item {
+                    SelectItem::QualifiedWildcard(
+                        sqlparser::ast::SelectItemQualifiedWildcardKind::ObjectName(name),
+                        _,
+                    ) if !scope.quals.is_empty() => {
+                        let q = object_name(name);
+                        if !scope.quals.iter().any(|x| x.answers_to(&q)) {
+                            return Err(PgError::new(
+                                sqlstate::UNDEFINED_TABLE,
+                                format!("missing FROM-clause entry for table \"{q}\""),
+                            ));
+                        }
+                        Some(q)
+                    }
+                    _ => None,
+                };
                 for (i, c) in scope.columns.iter().enumerate() {
+                    if let Some(q) = &only {
+                        if !scope.quals[i].answers_to(q) {
+                            continue;
+                        }
+                    }
                     columns.push(ColumnDesc {
                         name: c.name.clone(),
                         ty: c.ty,
@@ -1921,6 +2020,7 @@ impl Engine {
                     table: table_name,
                     alias,
                     columns: &infos,
+                    quals: &[],
                 }),
             )?;
         }
@@ -1940,6 +2040,7 @@ impl Engine {
                             table: table_name,
                             alias,
                             columns: &infos,
+                            quals: &[],
                         }),
                         row: Some(&t.data),
                         excluded: None,
@@ -2001,7 +2102,25 @@ impl Engine {
         }
         // With no table, a locking clause locks nothing, as in PostgreSQL.
         let Some((table_name, alias)) = plan.table.clone() else {
-            return self.select_rows(session, stmt, &plan, None, vec![], &snap, &tx, params, now);
+            if !plan.joins.is_empty() {
+                if plan.lock.is_some() {
+                    return Err(unsupported("locking clauses with joins"));
+                }
+                let source = self.join_rows(session, &plan, &snap, &tx, params, now)?;
+                return self
+                    .select_rows(session, stmt, &plan, None, source, &snap, &tx, params, now);
+            }
+            return self.select_rows(
+                session,
+                stmt,
+                &plan,
+                None,
+                Source::Tuples(vec![]),
+                &snap,
+                &tx,
+                params,
+                now,
+            );
         };
         let rows = self.scan(
             session,
@@ -2054,7 +2173,7 @@ impl Engine {
             stmt,
             &plan,
             Some((table_name, alias)),
-            rows,
+            Source::Tuples(rows),
             &snap,
             &tx,
             params,
@@ -2087,6 +2206,7 @@ impl Engine {
             table: table_name,
             alias,
             columns: infos,
+            quals: &[],
         };
         let proj = projection_exprs(projection, &scope_proj)?;
         let mut keyed: Vec<(Vec<Value>, usize)> = vec![];
@@ -2099,6 +2219,7 @@ impl Engine {
                     table: table_name,
                     alias,
                     columns: infos,
+                    quals: &[],
                 }),
                 row: Some(&table.tuples[idx].data),
                 excluded: None,
@@ -2124,7 +2245,7 @@ impl Engine {
         stmt: &Statement,
         plan: &SelectPlan,
         table: Option<(String, Option<String>)>,
-        rows: Vec<usize>,
+        source: Source,
         snap: &Snapshot,
         tx: &Tx,
         params: &[Value],
@@ -2136,19 +2257,28 @@ impl Engine {
         let mut acquired: Vec<(AdvisoryKey, bool)> = vec![];
         let mut released = false;
         let mut notices: Vec<Notice> = vec![];
-        let (infos, table_name, alias) = match &table {
-            Some((name, alias)) => (
+        let (infos, quals, table_name, alias, rows, joined) = match (&table, source) {
+            (_, Source::Joined { infos, quals, data }) => {
+                let first = quals.first().map(|q| q.table.clone()).unwrap_or_default();
+                (infos, quals, first, None, vec![], Some(data))
+            }
+            (Some((name, alias)), Source::Tuples(rows)) => (
                 self.table_ref(session, name)?.infos(),
+                vec![],
                 name.clone(),
                 alias.clone(),
+                rows,
+                None,
             ),
-            None => (vec![], String::new(), None),
+            (None, Source::Tuples(_)) => (vec![], vec![], String::new(), None, vec![], None),
         };
+        let has_from = table.is_some() || joined.is_some();
         let scope = || {
-            table.as_ref().map(|_| RowScope {
+            has_from.then(|| RowScope {
                 table: &table_name,
                 alias: alias.as_deref(),
                 columns: &infos,
+                quals: &quals,
             })
         };
         let proj = projection(&select.projection, scope().as_ref())?;
@@ -2184,7 +2314,7 @@ impl Engine {
         };
         let group_by = &group_by;
         let grouped = !aggs.is_empty() || !group_by.is_empty() || select.having.is_some();
-        if grouped && table.is_some() {
+        if grouped && has_from {
             let grouped_names: Vec<String> = group_by.iter().map(output_name).collect();
             for (item, col) in proj.exprs.iter().zip(&proj.columns) {
                 let bare = match item {
@@ -2207,8 +2337,21 @@ impl Engine {
                 }
             }
         }
-        let data: Vec<Vec<Value>> = match &table {
-            Some((name, _)) => {
+        let data: Vec<Vec<Value>> = match (&table, joined) {
+            (_, Some(data)) if grouped => data,
+            (_, Some(data)) => {
+                let scope = scope().expect("a join has tables");
+                order_data(
+                    &scope,
+                    plan.query,
+                    &select.projection,
+                    data,
+                    tx,
+                    params,
+                    now,
+                )?
+            }
+            (Some((name, _)), None) => {
                 let t = self.table_ref(session, name)?;
                 let ordered = if grouped {
                     rows
@@ -2229,7 +2372,7 @@ impl Engine {
                 ordered.iter().map(|i| t.tuples[*i].data.clone()).collect()
             }
             // A SELECT without FROM has one row with no columns; aggregates see it once.
-            None => vec![vec![]],
+            (None, None) => vec![vec![]],
         };
         for item in &proj.exprs {
             if let ProjItem::Expr(e) = item {
@@ -2246,8 +2389,8 @@ impl Engine {
                 check_names(arg, params, scope())?;
             }
         }
-        let order_exprs: Vec<Expr> = match &table {
-            Some(_) if grouped => {
+        let order_exprs: Vec<Expr> = match has_from {
+            true if grouped => {
                 let scope_proj = scope().expect("a table");
                 let named = projection_exprs(&select.projection, &scope_proj)?;
                 order_keys
@@ -2298,7 +2441,7 @@ impl Engine {
             };
         }
         let outcome: Res<()> = (|| {
-            if grouped || table.is_none() {
+            if grouped || !has_from {
                 // Groups in order of first appearance; GROUP BY treats NULLs as equal.
                 let mut groups: Vec<(Vec<Value>, Vec<usize>)> = vec![];
                 if group_by.is_empty() {
@@ -2341,7 +2484,7 @@ impl Engine {
                     let first = members.first().map(|i| data[*i].as_slice());
                     let mut ctx = row_ctx_at!(first);
                     ctx.aggregates = Some(&values);
-                    if table.is_none() {
+                    if !has_from {
                         if let Some(cond) = &select.selection {
                             if !eval_condition(cond, &mut ctx, "WHERE")? {
                                 continue;
@@ -2376,7 +2519,7 @@ impl Engine {
             }
             Ok(())
         })();
-        if grouped || table.is_none() {
+        if grouped || !has_from {
             out_rows = out_rows
                 .into_iter()
                 .skip(plan.offset)
@@ -2409,6 +2552,121 @@ impl Engine {
                 ))
             }
         }
+    }
+
+    /// Builds a join's rows by nested loops over each table's visible rows, then applies WHERE.
+    fn join_rows(
+        &mut self,
+        session: SessionId,
+        plan: &SelectPlan,
+        snap: &Snapshot,
+        tx: &Tx,
+        params: &[Value],
+        now: crate::SimTime,
+    ) -> Result<Source, PgError> {
+        let db = self.db_name(session);
+        let mut infos: Vec<ColumnInfo> = vec![];
+        let mut quals: Vec<Qual> = vec![];
+        let mut rows: Vec<Vec<Value>> = vec![vec![]];
+        for item in &plan.joins {
+            self.ssi_note(tx, &db, &item.table, false)?;
+            let table = self.table_ref(session, &item.table)?;
+            let right: Vec<Vec<Value>> = table
+                .tuples
+                .iter()
+                .filter(|t| self.visible(t, snap))
+                .map(|t| t.data.clone())
+                .collect();
+            let width = table.columns.len();
+            infos.extend(table.infos());
+            quals.extend((0..width).map(|_| Qual {
+                table: item.table.clone(),
+                alias: item.alias.clone(),
+            }));
+            let scope = RowScope {
+                table: &item.table,
+                alias: item.alias.as_deref(),
+                columns: &infos,
+                quals: &quals,
+            };
+            if let Some(on) = &item.on {
+                check_names(on, params, Some(RowScope { ..scope }))?;
+            }
+            let mut next = vec![];
+            for left in &rows {
+                let mut matched = false;
+                for r in &right {
+                    let mut combined = left.clone();
+                    combined.extend(r.iter().cloned());
+                    let pass = match &item.on {
+                        None => true,
+                        Some(on) => {
+                            let mut ctx = Ctx {
+                                params,
+                                now_us: tx.start_us,
+                                clock_us: unix_us(now),
+                                scope: Some(RowScope { ..scope }),
+                                row: Some(&combined),
+                                excluded: None,
+                                aggregates: None,
+                                hook: None,
+                            };
+                            eval_condition(on, &mut ctx, "JOIN/ON").map_err(flow_to_step_err)?
+                        }
+                    };
+                    if pass {
+                        matched = true;
+                        next.push(combined);
+                        if next.len() > JOIN_ROWS_MAX {
+                            return Err(PgError::new(
+                                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                                format!(
+                                    "the join builds more than {JOIN_ROWS_MAX} rows, dosim's limit"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if !matched && item.kind == JoinKind::Left {
+                    let mut padded = left.clone();
+                    padded.extend((0..width).map(|_| Value::Null));
+                    next.push(padded);
+                }
+            }
+            rows = next;
+        }
+        let scope = RowScope {
+            table: "",
+            alias: None,
+            columns: &infos,
+            quals: &quals,
+        };
+        let mut data = vec![];
+        if let Some(cond) = &plan.select.selection {
+            check_names(cond, params, Some(RowScope { ..scope }))?;
+        }
+        for row in rows {
+            let keep = match &plan.select.selection {
+                None => true,
+                Some(cond) => {
+                    let mut ctx = Ctx {
+                        params,
+                        now_us: tx.start_us,
+                        clock_us: unix_us(now),
+                        scope: Some(RowScope { ..scope }),
+                        row: Some(&row),
+                        excluded: None,
+                        aggregates: None,
+                        hook: None,
+                    };
+                    eval_condition(cond, &mut ctx, "WHERE").map_err(flow_to_step_err)?
+                }
+            };
+            if keep {
+                data.push(row);
+            }
+        }
+        Ok(Source::Joined { infos, quals, data })
     }
 
     fn undo_advisory(&mut self, session: SessionId, acquired: &[(AdvisoryKey, bool)]) {
@@ -3165,6 +3423,7 @@ impl Engine {
             table: &table_name,
             alias: alias.as_deref(),
             columns: &infos,
+            quals: &[],
         };
         let (tag, columns, rows) = match st.kind {
             DmlKind::Lock(..) => {
@@ -3226,6 +3485,7 @@ impl Engine {
             table: table_name,
             alias,
             columns: infos,
+            quals: &[],
         };
         let proj = projection(items, Some(&scope))?;
         let mut ctx = row_ctx(params, tx, now, table_name, alias, infos, row, None);
@@ -3364,6 +3624,7 @@ fn row_ctx<'a>(
             table,
             alias,
             columns: infos,
+            quals: &[],
         }),
         row: Some(row),
         excluded,
@@ -3533,6 +3794,49 @@ fn refine_types(columns: &mut [ColumnDesc], rows: &[Vec<Value>]) {
     }
 }
 
+/// Sorts rows by ORDER BY, evaluating the keys on each row; stable, so ties keep their order.
+fn order_data(
+    scope: &RowScope,
+    query: &Query,
+    projection: &[SelectItem],
+    data: Vec<Vec<Value>>,
+    tx: &Tx,
+    params: &[Value],
+    now: crate::SimTime,
+) -> Result<Vec<Vec<Value>>, PgError> {
+    let Some(order_by) = &query.order_by else {
+        return Ok(data);
+    };
+    let OrderByKind::Expressions(keys) = &order_by.kind else {
+        return Err(unsupported("ORDER BY ALL clauses"));
+    };
+    let proj = projection_exprs(projection, scope)?;
+    let exprs: Vec<Expr> = keys
+        .iter()
+        .map(|k| resolve_order_expr(&k.expr, &proj))
+        .collect::<Result<_, _>>()?;
+    let mut keyed = vec![];
+    for row in data {
+        let mut ctx = Ctx {
+            params,
+            now_us: tx.start_us,
+            clock_us: unix_us(now),
+            scope: Some(RowScope { ..*scope }),
+            row: Some(&row),
+            excluded: None,
+            aggregates: None,
+            hook: None,
+        };
+        let mut key = vec![];
+        for e in &exprs {
+            key.push(eval(e, &mut ctx).map_err(flow_to_step_err)?);
+        }
+        keyed.push((key, row));
+    }
+    sort_keyed(&mut keyed, keys)?;
+    Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
 /// A grouping key's text: equal values give equal text (numerics without trailing zeros), NULL its own.
 fn group_text(v: &Value) -> String {
     match v {
@@ -3592,11 +3896,19 @@ fn projection_exprs(
                 out.push((Some(ident_name(alias)), expr.clone()))
             }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                for c in scope.columns {
-                    out.push((
-                        None,
-                        Expr::Identifier(sqlparser::ast::Ident::new(c.name.clone())),
-                    ));
+                for (i, c) in scope.columns.iter().enumerate() {
+                    let column = sqlparser::ast::Ident::new(c.name.clone());
+                    // A joined column is qualified, so that ORDER BY 1 is never ambiguous.
+                    let expr = match scope.quals.get(i) {
+                        Some(q) => Expr::CompoundIdentifier(vec![
+                            sqlparser::ast::Ident::new(
+                                q.alias.clone().unwrap_or_else(|| q.table.clone()),
+                            ),
+                            column,
+                        ]),
+                        None => Expr::Identifier(column),
+                    };
+                    out.push((None, expr));
                 }
             }
             _ => return Err(unsupported("multiple aliases")),
@@ -3800,6 +4112,7 @@ impl Engine {
                 table: name,
                 alias,
                 columns: &infos,
+                quals: &[],
             });
             projection(items, scope.as_ref()).map(|p| Some(p.columns))
         };

@@ -353,3 +353,8 @@ fn locks_and_conflicts() {
 fn insert_select() {
     check("insert_select");
 }
+
+#[test]
+fn joins() {
+    check("joins");
+}
