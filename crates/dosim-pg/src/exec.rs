@@ -4121,17 +4121,34 @@ impl Engine {
                 let SetExpr::Select(select) = q.body.as_ref() else {
                     return Err(unsupported("queries of this form"));
                 };
-                let table = match select.from.as_slice() {
-                    [] => None,
-                    [twj] => match &twj.relation {
-                        TableFactor::Table { name, alias, .. } => Some((
-                            object_name(name),
-                            alias.as_ref().map(|a| ident_name(&a.name)),
-                        )),
-                        _ => return Err(unsupported("subqueries in FROM")),
-                    },
-                    _ => return Err(unsupported("joins")),
-                };
+                let mut items = vec![];
+                for twj in &select.from {
+                    items.push(table_factor(&twj.relation)?);
+                    for join in &twj.joins {
+                        items.push(table_factor(&join.relation)?);
+                    }
+                }
+                if items.len() > 1 {
+                    // A join: every table's columns, each with the FROM item it comes from.
+                    let mut infos = vec![];
+                    let mut quals = vec![];
+                    for (table, alias) in &items {
+                        let cols = columns_of(table)?;
+                        quals.extend(cols.iter().map(|_| Qual {
+                            table: table.clone(),
+                            alias: alias.clone(),
+                        }));
+                        infos.extend(cols);
+                    }
+                    let scope = RowScope {
+                        table: "",
+                        alias: None,
+                        columns: &infos,
+                        quals: &quals,
+                    };
+                    return projection(&select.projection, Some(&scope)).map(|p| Some(p.columns));
+                }
+                let table = items.pop();
                 described(
                     &select.projection,
                     table.as_ref().map(|(n, a)| (n.as_str(), a.as_deref())),

@@ -286,6 +286,10 @@ fn describe_without_running() {
             "created_at:1184",
         ),
         ("SHOW transaction_isolation", "transaction_isolation:25"),
+        (
+            "SELECT a.id, b.name, b.* FROM jobs a JOIN jobs b ON a.id = b.id",
+            "id:20 name:25 id:20 name:25 done:16 cost:1700 created_at:1184",
+        ),
         ("BEGIN", "no rows"),
     ];
     for (sql, expect) in cases {
