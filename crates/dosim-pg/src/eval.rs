@@ -1167,6 +1167,15 @@ pub(crate) fn aggregate(f: &Function, values: Vec<Value>, star: bool) -> Result<
     })
 }
 
+/// Whether an aggregate call says `DISTINCT`, as in `count(DISTINCT region)`.
+pub(crate) fn aggregate_distinct(f: &Function) -> bool {
+    matches!(
+        &f.args,
+        FunctionArguments::List(list)
+            if matches!(list.duplicate_treatment, Some(sqlparser::ast::DuplicateTreatment::Distinct))
+    )
+}
+
 /// The argument of a one-argument aggregate, or `None` for `count(*)`.
 pub(crate) fn aggregate_arg(f: &Function) -> Result<Option<&Expr>, PgError> {
     let args = function_args(f)?;

@@ -645,8 +645,8 @@ fn plan_select<'q>(query: &'q Query, params: &[Value]) -> Result<SelectPlan<'q>,
         SetExpr::Values(_) => return Err(unsupported("VALUES lists outside INSERT")),
         _ => return Err(unsupported("queries of this form")),
     };
-    if select.distinct.is_some() {
-        return Err(unsupported("SELECT DISTINCT queries"));
+    if let Some(sqlparser::ast::Distinct::On(_)) = &select.distinct {
+        return Err(unsupported("SELECT DISTINCT ON queries"));
     }
     let group_by = match &select.group_by {
         GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
@@ -2081,6 +2081,12 @@ impl Engine {
                 collect_aggregates(e, &mut aggs);
             }
         }
+        if plan.lock.is_some() && plan.select.distinct.is_some() {
+            return Err(PgError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "FOR UPDATE is not allowed with DISTINCT clause",
+            ));
+        }
         if plan.lock.is_some() && !plan.group_by.is_empty() {
             return Err(PgError::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -2273,6 +2279,7 @@ impl Engine {
             (None, Source::Tuples(_)) => (vec![], vec![], String::new(), None, vec![], None),
         };
         let has_from = table.is_some() || joined.is_some();
+        let distinct = matches!(select.distinct, Some(sqlparser::ast::Distinct::Distinct));
         let scope = || {
             has_from.then(|| RowScope {
                 table: &table_name,
@@ -2476,6 +2483,10 @@ impl Engine {
                                     let mut ctx = row_ctx_at!(Some(&data[*i]));
                                     per_row.push(eval(e, &mut ctx)?);
                                 }
+                                if crate::eval::aggregate_distinct(f) {
+                                    let mut seen = std::collections::BTreeSet::new();
+                                    per_row.retain(|v| v.is_null() || seen.insert(group_text(v)));
+                                }
                                 aggregate(f, per_row, false)?
                             }
                         };
@@ -2508,18 +2519,24 @@ impl Engine {
                 out_rows = keyed.into_iter().map(|(_, row)| row).collect();
                 return Ok(());
             }
-            for row in data
-                .iter()
-                .skip(plan.offset)
-                .take(plan.limit.unwrap_or(usize::MAX))
-            {
+            // DISTINCT removes duplicates before OFFSET and LIMIT count rows.
+            let (skip, take) = if distinct {
+                (0, usize::MAX)
+            } else {
+                (plan.offset, plan.limit.unwrap_or(usize::MAX))
+            };
+            for row in data.iter().skip(skip).take(take) {
                 let mut ctx = row_ctx_at!(Some(row));
                 ctx.hook = Some(&mut hook);
                 out_rows.push(project(&proj, &mut ctx)?);
             }
             Ok(())
         })();
-        if grouped || !has_from {
+        if distinct {
+            let mut seen = std::collections::BTreeSet::new();
+            out_rows.retain(|row| seen.insert(row.iter().map(group_text).collect::<Vec<_>>()));
+        }
+        if grouped || !has_from || distinct {
             out_rows = out_rows
                 .into_iter()
                 .skip(plan.offset)
