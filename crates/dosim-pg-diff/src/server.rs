@@ -59,10 +59,12 @@ impl Reference {
 }
 
 fn has_server(dir: &Path) -> bool {
-    dir.join("initdb").is_file() && dir.join("postgres").is_file()
+    ["initdb", "postgres", "pg_ctl"]
+        .iter()
+        .all(|p| dir.join(p).is_file())
 }
 
-/// The newest directory holding both `initdb` and `postgres`.
+/// The newest directory holding `initdb`, `postgres` and `pg_ctl`.
 fn find_bindir() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var(BINDIR_VAR) {
         return Some(PathBuf::from(dir)).filter(|d| has_server(d));
@@ -124,6 +126,8 @@ fn command_as(program: &Path, as_root: bool) -> Command {
 struct PrivateServer {
     child: Child,
     dir: PathBuf,
+    bindir: PathBuf,
+    as_root: bool,
     target: Target,
 }
 
@@ -210,6 +214,8 @@ impl PrivateServer {
         let mut server = PrivateServer {
             child,
             dir,
+            bindir: bindir.to_path_buf(),
+            as_root,
             target: Target {
                 host: Host::Unix(socket),
                 port: 5432,
@@ -242,11 +248,15 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        // SIGINT is PostgreSQL's fast shutdown: it ends the sessions and exits cleanly.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+        // pg_ctl's fast shutdown ends the sessions and waits for the server to exit; it needs nothing
+        // beyond the server's own binaries (procps's kill is not always installed).
+        let _ = command(&self.bindir.join("pg_ctl"), self.as_root, &self.dir)
+            .args(["stop", "-m", "fast", "-w", "-t", "30", "-D"])
+            .arg(self.dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status();
-        let deadline = now() + Duration::from_secs(20);
+        let deadline = now() + Duration::from_secs(5);
         while now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 break;
