@@ -1,7 +1,7 @@
 //! The reference server: the one `DOSIM_PG_REFERENCE_URL` names, or a private throwaway PostgreSQL started from the installed server binaries.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -148,6 +148,9 @@ impl PrivateServer {
         for d in [&dir, &socket] {
             fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
         }
+        // The server trusts whoever reaches its socket, so only its owner may enter the directory.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("chmod {}: {e}", dir.display()))?;
         if as_root {
             let status = Command::new("chown")
                 .args(["-R", &format!("{UNPRIVILEGED_USER}:")])
@@ -173,7 +176,14 @@ impl PrivateServer {
                 "--no-sync",
             ])
             .output()
-            .map_err(|e| format!("run initdb: {e}"))?;
+            .map_err(|e| {
+                let _ = fs::remove_dir_all(&dir);
+                if as_root {
+                    format!("run initdb as {UNPRIVILEGED_USER} through setpriv (util-linux): {e}")
+                } else {
+                    format!("run initdb: {e}")
+                }
+            })?;
         if !initdb.status.success() {
             let _ = fs::remove_dir_all(&dir);
             return Err(format!(
