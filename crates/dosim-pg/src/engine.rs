@@ -87,6 +87,8 @@ pub(crate) struct Table {
     pub uniques: Vec<UniqueIndex>,
     /// Every tuple version, in insertion order; only `push_tuple` adds one, so `unique_keys` stays in step.
     pub tuples: Vec<Tuple>,
+    /// CHECK constraints by name, in name order, as PostgreSQL evaluates them.
+    pub checks: Vec<(String, Expr)>,
     /// For each unique index (by position) and key, the tuples holding that key, live or dead: what a B-tree index holds.
     pub unique_keys: BTreeMap<(usize, Vec<String>), Vec<usize>>,
 }

@@ -558,6 +558,40 @@ fn check_not_null(table: &Table, row: &[Value]) -> Result<(), PgError> {
     Ok(())
 }
 
+/// Evaluates the table's CHECK constraints on a new row: only `false` fails, NULL passes.
+fn check_constraints(table: &Table, row: &[Value]) -> Result<(), PgError> {
+    let infos = table.infos();
+    for (name, expr) in &table.checks {
+        let mut ctx = Ctx {
+            params: &[],
+            now_us: 0,
+            clock_us: 0,
+            scope: Some(RowScope {
+                table: &table.name,
+                alias: None,
+                columns: &infos,
+                quals: &[],
+            }),
+            row: Some(row),
+            excluded: None,
+            aggregates: None,
+            hook: None,
+        };
+        let v = eval(expr, &mut ctx).map_err(flow_to_step_err)?;
+        if matches!(v, Value::Bool(false)) {
+            return Err(PgError::new(
+                "23514",
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{name}\"",
+                    table.name
+                ),
+            )
+            .with_detail(format!("Failing row contains ({}).", row_text(row))));
+        }
+    }
+    Ok(())
+}
+
 fn unique_violation(table: &Table, index: usize, row: &[Value]) -> PgError {
     let u = &table.uniques[index];
     let cols: Vec<&str> = u
@@ -1601,6 +1635,7 @@ impl Engine {
         }
         let mut columns: Vec<Column> = vec![];
         let mut uniques: Vec<UniqueIndex> = vec![];
+        let mut checks: Vec<(String, Expr)> = vec![];
         let mut has_primary = false;
         let mut primary =
             |uniques: &mut Vec<UniqueIndex>, idx: Vec<usize>, cname: Option<String>| {
@@ -1660,7 +1695,14 @@ impl Engine {
                         constraint: true,
                     }),
                     ColumnOption::ForeignKey(_) => return Err(unsupported("foreign keys")),
-                    ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
+                    ColumnOption::Check(c) => checks.push((
+                        c.name
+                            .as_ref()
+                            .map(ident_name)
+                            .or(constraint_name.clone())
+                            .unwrap_or_else(|| format!("{name}_{cname}_check")),
+                        c.expr.as_ref().clone(),
+                    )),
                     _ => return Err(unsupported("column options of this kind")),
                 }
             }
@@ -1679,11 +1721,32 @@ impl Engine {
         };
         let mut table_pk: Vec<usize> = vec![];
         for constraint in &ct.constraints {
+            if let TableConstraint::Check(c) = constraint {
+                // PostgreSQL names a table CHECK after its one column, or after the table alone.
+                let mut referenced: Vec<String> = vec![];
+                walk_mut(&mut c.expr.as_ref().clone(), &mut |e| {
+                    if let Expr::Identifier(i) = e {
+                        let n = ident_name(i);
+                        if !referenced.contains(&n) {
+                            referenced.push(n);
+                        }
+                    }
+                    false
+                });
+                let default_name = match referenced.as_slice() {
+                    [one] => format!("{name}_{one}_check"),
+                    _ => format!("{name}_check"),
+                };
+                checks.push((
+                    c.name.as_ref().map(ident_name).unwrap_or(default_name),
+                    c.expr.as_ref().clone(),
+                ));
+                continue;
+            }
             let (cols, cname, is_pk) = match constraint {
                 TableConstraint::PrimaryKey(pk) => (&pk.columns, pk.name.as_ref(), true),
                 TableConstraint::Unique(u) => (&u.columns, u.name.as_ref(), false),
                 TableConstraint::ForeignKey(_) => return Err(unsupported("foreign keys")),
-                TableConstraint::Check(_) => return Err(unsupported("CHECK constraints")),
                 _ => return Err(unsupported("table constraints of this kind")),
             };
             let mut idx = vec![];
@@ -1709,6 +1772,20 @@ impl Engine {
         for i in table_pk {
             columns[i].not_null = true;
         }
+        checks.sort_by(|a, b| a.0.cmp(&b.0));
+        let infos: Vec<ColumnInfo> = columns.iter().map(|c| c.info.clone()).collect();
+        for (_, expr) in &checks {
+            check_names(
+                expr,
+                &[],
+                Some(RowScope {
+                    table: &name,
+                    alias: None,
+                    columns: &infos,
+                    quals: &[],
+                }),
+            )?;
+        }
         let id = self.next_table_id;
         self.next_table_id += 1;
         let db = self
@@ -1723,6 +1800,7 @@ impl Engine {
                 columns,
                 uniques,
                 tuples: vec![],
+                checks,
                 unique_keys: BTreeMap::new(),
             },
         );
@@ -2967,6 +3045,7 @@ impl Engine {
                 full.push(v);
             }
             check_not_null(table, &full)?;
+            check_constraints(table, &full)?;
             out.push(full);
         }
         // Sequences advance even if the INSERT later fails, as PostgreSQL's nextval does.
@@ -3569,6 +3648,7 @@ impl Engine {
             new[i] = assign_from(v, &infos[i], typed)?;
         }
         check_not_null(table, &new)?;
+        check_constraints(table, &new)?;
         Ok(new)
     }
 

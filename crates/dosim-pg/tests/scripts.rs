@@ -358,3 +358,8 @@ fn insert_select() {
 fn joins() {
     check("joins");
 }
+
+#[test]
+fn check_constraints() {
+    check("checks");
+}
