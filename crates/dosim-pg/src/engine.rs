@@ -41,10 +41,30 @@ pub(crate) struct Snapshot {
     pub cid: u32,
 }
 
+/// PostgreSQL's four row-lock strengths, weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum LockMode {
+    /// `FOR KEY SHARE`: what a foreign-key check takes on the referenced row.
+    KeyShare,
+    /// `FOR SHARE`.
     Share,
+    /// `FOR NO KEY UPDATE`: what an UPDATE that leaves every key column alone takes.
+    NoKeyExclusive,
+    /// `FOR UPDATE`: SELECT … FOR UPDATE, DELETE, and an UPDATE that changes a key column.
     Exclusive,
+}
+
+impl LockMode {
+    /// PostgreSQL's row-lock conflict table.
+    pub fn conflicts(self, other: LockMode) -> bool {
+        use LockMode::*;
+        match (self, other) {
+            (Exclusive, _) | (_, Exclusive) => true,
+            (KeyShare, _) | (_, KeyShare) => false,
+            (Share, Share) => false,
+            _ => true,
+        }
+    }
 }
 
 /// One version of a row, as PostgreSQL's heap tuple: who created it, who deleted or replaced it, and who locks it.
@@ -56,6 +76,8 @@ pub(crate) struct Tuple {
     pub cmax: u32,
     /// The newer version an UPDATE made, PostgreSQL's `t_ctid` chain.
     pub next: Option<usize>,
+    /// How strongly `xmax` holds the row: `Exclusive` for a delete or key update, `NoKeyExclusive` otherwise.
+    pub xmax_mode: LockMode,
     pub data: Vec<Value>,
     /// Row locks taken with `FOR SHARE` / `FOR UPDATE`, kept apart from `xmax` for clarity.
     pub lockers: Vec<(TxId, LockMode)>,

@@ -558,6 +558,24 @@ fn check_not_null(table: &Table, row: &[Value]) -> Result<(), PgError> {
     Ok(())
 }
 
+/// The lock an UPDATE from `old` to `new` takes: `Exclusive` if a column of any unique index changes, else `NoKeyExclusive`.
+fn update_mode(table: &Table, old: &[Value], new: &[Value]) -> LockMode {
+    let key_changed = table
+        .uniques
+        .iter()
+        .flat_map(|u| u.columns.iter())
+        .any(|c| match (old[*c].is_null(), new[*c].is_null()) {
+            (true, true) => false,
+            (false, false) => crate::value::compare(&old[*c], &new[*c]) != Some(Ordering::Equal),
+            _ => true,
+        });
+    if key_changed {
+        LockMode::Exclusive
+    } else {
+        LockMode::NoKeyExclusive
+    }
+}
+
 /// Evaluates the table's CHECK constraints on a new row: only `false` fails, NULL passes.
 fn check_constraints(table: &Table, row: &[Value]) -> Result<(), PgError> {
     let infos = table.infos();
@@ -3064,7 +3082,10 @@ impl Engine {
             match self.xid_state(x) {
                 crate::engine::XidState::Aborted => {}
                 _ if self.top(x) == me => return RowCheck::SelfModified,
-                crate::engine::XidState::Active => return RowCheck::Wait(x),
+                crate::engine::XidState::Active if t.xmax_mode.conflicts(mode) => {
+                    return RowCheck::Wait(x)
+                }
+                crate::engine::XidState::Active => {}
                 crate::engine::XidState::Committed(_) => {
                     return match t.next {
                         Some(n) => RowCheck::Updated(n),
@@ -3080,7 +3101,7 @@ impl Engine {
             if self.xid_state(*lx) != crate::engine::XidState::Active {
                 continue;
             }
-            if *lm == LockMode::Exclusive || mode == LockMode::Exclusive {
+            if lm.conflicts(mode) {
                 return RowCheck::Wait(*lx);
             }
         }
@@ -3190,6 +3211,7 @@ impl Engine {
                                 xmax: None,
                                 cmax: 0,
                                 next: None,
+                                xmax_mode: LockMode::Exclusive,
                                 data: row.clone(),
                                 lockers: vec![],
                             });
@@ -3349,16 +3371,35 @@ impl Engine {
                     st.pos += 1;
                 }
                 DmlKind::Update | DmlKind::Delete | DmlKind::Lock(..) => {
-                    let mode = match st.kind {
-                        DmlKind::Lock(m, _) => m,
-                        _ => LockMode::Exclusive,
-                    };
                     let nonblock = match st.kind {
                         DmlKind::Lock(_, nb) => nb,
                         _ => None,
                     };
                     let mut idx = target;
+                    // An UPDATE computes its new row, and checks NOT NULL and CHECK on it, before it waits, as PostgreSQL's ExecUpdate does.
+                    let mut new_row: Option<Vec<Value>> = None;
                     let chosen = loop {
+                        let mode = match st.kind {
+                            DmlKind::Lock(m, _) => m,
+                            DmlKind::Update => {
+                                let new = self.assigned_row(
+                                    assignments.as_deref().unwrap_or(&[]),
+                                    table,
+                                    &table_name,
+                                    alias.as_deref(),
+                                    &infos,
+                                    &table.tuples[idx].data,
+                                    None,
+                                    &tx,
+                                    params,
+                                    now,
+                                )?;
+                                let mode = update_mode(table, &table.tuples[idx].data, &new);
+                                new_row = Some(new);
+                                mode
+                            }
+                            _ => LockMode::Exclusive,
+                        };
                         match self.check_row(table, idx, me, mode) {
                             RowCheck::Free => break Some(idx),
                             RowCheck::SelfModified => break None,
@@ -3420,7 +3461,7 @@ impl Engine {
                     if let Some(idx) = chosen {
                         let old = table.tuples[idx].data.clone();
                         match st.kind {
-                            DmlKind::Lock(..) => {
+                            DmlKind::Lock(mode, _) => {
                                 if st.skipped < st.offset {
                                     st.skipped += 1;
                                 } else {
@@ -3438,6 +3479,7 @@ impl Engine {
                             DmlKind::Delete => {
                                 let t = self.table_by_id(session, &table_name, table_id)?;
                                 t.tuples[idx].xmax = Some(wxid);
+                                t.tuples[idx].xmax_mode = LockMode::Exclusive;
                                 t.tuples[idx].cmax = cid;
                                 t.tuples[idx].next = None;
                                 st.count += 1;
@@ -3455,18 +3497,7 @@ impl Engine {
                                 }
                             }
                             DmlKind::Update => {
-                                let new = self.assigned_row(
-                                    assignments.as_deref().unwrap_or(&[]),
-                                    table,
-                                    &table_name,
-                                    alias.as_deref(),
-                                    &infos,
-                                    &old,
-                                    None,
-                                    &tx,
-                                    params,
-                                    now,
-                                )?;
+                                let new = new_row.take().expect("computed for the chosen version");
                                 match self.check_unique(
                                     table,
                                     &new,
@@ -3663,18 +3694,42 @@ impl Engine {
         wxid: TxId,
         cid: u32,
     ) -> Result<usize, PgError> {
+        let active: Vec<TxId> = {
+            let t = self.table_by_id_ref(session, table_name, table_id)?;
+            t.tuples[idx]
+                .lockers
+                .iter()
+                .filter(|(x, m)| {
+                    *m == LockMode::KeyShare
+                        && self.xid_state(*x) == crate::engine::XidState::Active
+                })
+                .map(|(x, _)| *x)
+                .collect()
+        };
         let t = self.table_by_id(session, table_name, table_id)?;
+        let mode = update_mode(t, &t.tuples[idx].data, &data);
+        // A key share lock survives an update that leaves the key alone, as PostgreSQL carries it to the new version.
+        let carried: Vec<(TxId, LockMode)> = if mode == LockMode::NoKeyExclusive {
+            active
+                .into_iter()
+                .map(|x| (x, LockMode::KeyShare))
+                .collect()
+        } else {
+            vec![]
+        };
         let new_idx = t.push_tuple(Tuple {
             xmin: wxid,
             cmin: cid,
             xmax: None,
             cmax: 0,
             next: None,
+            xmax_mode: LockMode::Exclusive,
             data,
-            lockers: vec![],
+            lockers: carried,
         });
         let old = &mut t.tuples[idx];
         old.xmax = Some(wxid);
+        old.xmax_mode = mode;
         old.cmax = cid;
         old.next = Some(new_idx);
         Ok(new_idx)
