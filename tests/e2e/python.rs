@@ -12,7 +12,7 @@ fn pydo_and_openapi_schemas_against_dosim_serve() {
     assert!(
         python.exists(),
         "no Python environment at {}: create it with \
-         `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt` \
+         `scripts/test.sh`, which runs `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt` \
          (or point DOSIM_PYTHON at a python that has them)",
         python.display()
     );

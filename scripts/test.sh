@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests drive (Debian's PostgreSQL
+# server and psql, pydo and jsonschema in .venv), then runs every Rust test, which in turn runs
+# the Python suite against the dosim binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# crates/dosim-pg-diff starts a private throwaway PostgreSQL from Debian's server binaries
+# (/usr/lib/postgresql/<version>/bin) unless DOSIM_PG_REFERENCE_URL names a server;
+# dosim-pgwire's tests drive psql.
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || ! command -v psql >/dev/null; then
+  echo "installing Debian's postgresql and postgresql-client (the differential suite and psql tests need them)"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql postgresql-client
+fi
+# psql is installed now: its tests must run, not pass by saying it is missing.
+export DOSIM_REQUIRE_PSQL=1
+
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+cargo test --workspace --locked "$@"
