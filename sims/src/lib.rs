@@ -10,12 +10,14 @@ pub mod fixtures;
 pub mod lease;
 
 pub mod delete_races_attach;
+pub mod lost_update;
 pub mod pending_event;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
 pub mod retry_storm;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
+pub mod write_skew;
 
 use dosim::Scenario;
 
@@ -36,5 +38,11 @@ pub fn catalog() -> Vec<Scenario> {
         retry_storm::fixed(),
         delete_races_attach::buggy(),
         delete_races_attach::fixed(),
+        lost_update::buggy(),
+        lost_update::for_update(),
+        lost_update::atomic(),
+        lost_update::serializable(),
+        write_skew::buggy(),
+        write_skew::fixed(),
     ]
 }

@@ -92,20 +92,68 @@ fn delete_races_attach_fixed() {
 }
 
 #[test]
+fn lost_update() {
+    check("lost_update", Expect::Race);
+}
+
+#[test]
+fn lost_update_for_update() {
+    check("lost_update_for_update", Expect::Clean);
+}
+
+#[test]
+fn lost_update_atomic() {
+    check("lost_update_atomic", Expect::Clean);
+}
+
+#[test]
+fn lost_update_serializable() {
+    check("lost_update_serializable", Expect::Clean);
+}
+
+#[test]
+fn write_skew() {
+    check("write_skew", Expect::Race);
+}
+
+#[test]
+fn write_skew_fixed() {
+    check("write_skew_fixed", Expect::Clean);
+}
+
+/// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
+#[test]
 fn every_race_has_its_fix_side_by_side() {
     let names: Vec<(String, Expect)> = dosim_sims::catalog()
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 14, "{names:?}");
-    for pair in names.chunks(2) {
-        let [(buggy, buggy_expect), (fixed, fixed_expect)] = pair else {
-            unreachable!("fourteen names make seven pairs")
-        };
-        assert_eq!(*buggy_expect, Expect::Race, "{buggy}");
-        assert_eq!(*fixed_expect, Expect::Clean, "{fixed}");
-        assert_eq!(*fixed, format!("{buggy}_fixed"));
+    assert_eq!(names.len(), 20, "{names:?}");
+    let mut races = 0;
+    let mut current: Option<&str> = None;
+    let mut fixes = 0;
+    for (name, expect) in &names {
+        match expect {
+            Expect::Race => {
+                if let Some(buggy) = current {
+                    assert!(fixes > 0, "{buggy} has no fix after it");
+                }
+                current = Some(name);
+                fixes = 0;
+                races += 1;
+            }
+            Expect::Clean => {
+                let buggy = current.unwrap_or_else(|| panic!("{name} follows no race"));
+                assert!(
+                    name.starts_with(&format!("{buggy}_")),
+                    "{name} does not fix {buggy}"
+                );
+                fixes += 1;
+            }
+        }
     }
+    assert!(fixes > 0, "the last race has no fix after it");
+    assert_eq!(races, 9, "{names:?}");
 }
 
 #[test]

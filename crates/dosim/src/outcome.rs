@@ -96,6 +96,9 @@ pub struct RunOutcome {
     /// Operations not recorded because the run passed the history limit.
     #[serde(skip_serializing_if = "is_zero")]
     pub ops_dropped: u64,
+    /// The run's PostgreSQL clusters, whose final data checks query with [`RunOutcome::database`].
+    #[serde(skip)]
+    pub databases: Vec<crate::pg::RunDatabase>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -137,6 +137,7 @@ pub struct Scenario {
     net_faults: Vec<NetFault>,
     actors: Vec<(String, Arc<ActorFn>)>,
     services: Vec<(String, Arc<ServiceFn>)>,
+    databases: Vec<crate::pg::DatabaseSpec>,
     client_setup: ClientSetup,
     pub(crate) checks: Vec<Check>,
     tick: Duration,
@@ -177,6 +178,7 @@ impl Scenario {
             net_faults: Vec::new(),
             actors: Vec::new(),
             services: Vec::new(),
+            databases: Vec::new(),
             client_setup: Arc::new(|builder| builder),
             checks: Vec::new(),
             tick: TICK_DEFAULT,
@@ -289,6 +291,18 @@ impl Scenario {
         });
         self.services.push((name.into(), service));
         self
+    }
+
+    /// Adds a managed database cluster that exists before the actors start, with its data plane
+    /// simulated on a host named as its connection host (see [`crate::pg`]).
+    pub fn database(mut self, spec: crate::pg::DatabaseSpec) -> Scenario {
+        self.databases.push(spec);
+        self
+    }
+
+    /// Adds a PostgreSQL cluster called `name` in `nyc3`: [`Scenario::database`] with [`crate::pg::DatabaseSpec::pg`].
+    pub fn postgres(self, name: impl Into<String>) -> Scenario {
+        self.database(crate::pg::DatabaseSpec::pg(name))
     }
 
     /// Adjusts every actor's client: its timeout and retry policy, say. The harness sets the
@@ -589,6 +603,7 @@ fn run(
         steps: 0,
         sim_error: Some(error),
         ops_dropped: 0,
+        databases: Vec::new(),
     };
     if let Err(error) = scenario.validate() {
         return record(empty(error));
@@ -645,6 +660,10 @@ fn run(
             )));
         }
     }
+    let databases = match crate::pg::create(&server, TOKEN, &scenario.databases, seed) {
+        Ok(databases) => databases,
+        Err(error) => return record(empty(error)),
+    };
     let initial_state = crate::state::snapshot(&server, TOKEN);
 
     let recorder = Recorder::default();
@@ -672,6 +691,12 @@ fn run(
             Ok(())
         }
     });
+
+    for database in &databases {
+        crate::pg::host(&mut sim, database, recorder.clone());
+    }
+    // Actors find the clusters' connection details through this guard while the run lasts.
+    let pg_guard = crate::pg::enter(&databases);
 
     let service_errors: Arc<Mutex<Vec<String>>> = Arc::default();
     for (index, (name, service)) in scenario.services.iter().enumerate() {
@@ -801,7 +826,10 @@ fn run(
         }
     }
     let sim_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // Dropping the world closes every connection, which rolls back what was not committed.
     drop(sim);
+    drop(pg_guard);
+    crate::pg::finish(&databases, sim_ms);
 
     let final_state = crate::state::snapshot(&server, TOKEN);
     let recorded = recorder.snapshot();
@@ -877,6 +905,7 @@ fn run(
         steps,
         sim_error,
         ops_dropped: recorded.ops_dropped,
+        databases,
     };
     RunRecord {
         outcome,

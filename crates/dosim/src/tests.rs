@@ -123,6 +123,7 @@ fn outcome(final_state: CloudState, ops: Vec<Op>, beliefs: Vec<Belief>) -> RunOu
         steps: 10,
         sim_error: None,
         ops_dropped: 0,
+        databases: Vec::new(),
     }
 }
 
