@@ -92,12 +92,23 @@ pub(crate) struct Column {
     pub serial_next: Option<i64>,
 }
 
+/// A foreign key: `columns` of this table reference `parent_columns` of `parent`, a unique key there.
+#[derive(Clone, Debug)]
+pub(crate) struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub parent: String,
+    pub parent_columns: Vec<usize>,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct UniqueIndex {
     pub name: String,
     pub columns: Vec<usize>,
     /// Made by a PRIMARY KEY or UNIQUE constraint, rather than by CREATE UNIQUE INDEX; DROP INDEX refuses it.
     pub constraint: bool,
+    /// The table's PRIMARY KEY, which a foreign key without columns references.
+    pub primary: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -111,6 +122,8 @@ pub(crate) struct Table {
     pub tuples: Vec<Tuple>,
     /// CHECK constraints by name, in name order, as PostgreSQL evaluates them.
     pub checks: Vec<(String, Expr)>,
+    /// Foreign keys this table holds, each referencing a unique key of a parent table.
+    pub foreign_keys: Vec<ForeignKey>,
     /// For each unique index (by position) and key, the tuples holding that key, live or dead: what a B-tree index holds.
     pub unique_keys: BTreeMap<(usize, Vec<String>), Vec<usize>>,
 }

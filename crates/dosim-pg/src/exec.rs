@@ -310,6 +310,12 @@ enum RowCheck {
     Deleted,
 }
 
+/// The parent row versions a new child row's foreign keys found, to lock, or the transaction to wait for.
+enum FkCheck {
+    Found(Vec<(String, u64, usize)>),
+    Wait(TxId),
+}
+
 enum UniqueCheck {
     Ok,
     Wait(TxId),
@@ -1654,6 +1660,11 @@ impl Engine {
         let mut columns: Vec<Column> = vec![];
         let mut uniques: Vec<UniqueIndex> = vec![];
         let mut checks: Vec<(String, Expr)> = vec![];
+        let mut fk_specs: Vec<(
+            Option<String>,
+            Vec<String>,
+            sqlparser::ast::ForeignKeyConstraint,
+        )> = vec![];
         let mut has_primary = false;
         let mut primary =
             |uniques: &mut Vec<UniqueIndex>, idx: Vec<usize>, cname: Option<String>| {
@@ -1670,6 +1681,7 @@ impl Engine {
                         name: cname.unwrap_or_else(|| format!("{name}_pkey")),
                         columns: idx,
                         constraint: true,
+                        primary: true,
                     },
                 );
                 Ok(())
@@ -1711,8 +1723,13 @@ impl Engine {
                         name: constraint_name.unwrap_or_else(|| format!("{name}_{cname}_key")),
                         columns: vec![i],
                         constraint: true,
+                        primary: false,
                     }),
-                    ColumnOption::ForeignKey(_) => return Err(unsupported("foreign keys")),
+                    ColumnOption::ForeignKey(fk) => fk_specs.push((
+                        fk.name.as_ref().map(ident_name).or(constraint_name.clone()),
+                        vec![cname.clone()],
+                        fk.clone(),
+                    )),
                     ColumnOption::Check(c) => checks.push((
                         c.name
                             .as_ref()
@@ -1764,7 +1781,14 @@ impl Engine {
             let (cols, cname, is_pk) = match constraint {
                 TableConstraint::PrimaryKey(pk) => (&pk.columns, pk.name.as_ref(), true),
                 TableConstraint::Unique(u) => (&u.columns, u.name.as_ref(), false),
-                TableConstraint::ForeignKey(_) => return Err(unsupported("foreign keys")),
+                TableConstraint::ForeignKey(fk) => {
+                    fk_specs.push((
+                        fk.name.as_ref().map(ident_name),
+                        fk.columns.iter().map(ident_name).collect(),
+                        fk.clone(),
+                    ));
+                    continue;
+                }
                 _ => return Err(unsupported("table constraints of this kind")),
             };
             let mut idx = vec![];
@@ -1784,6 +1808,7 @@ impl Engine {
                     name: cname.unwrap_or_else(|| format!("{name}_{}_key", names.join("_"))),
                     columns: idx,
                     constraint: true,
+                    primary: false,
                 });
             }
         }
@@ -1791,6 +1816,18 @@ impl Engine {
             columns[i].not_null = true;
         }
         checks.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut foreign_keys = vec![];
+        for (fk_name, cols, fk) in &fk_specs {
+            foreign_keys.push(self.resolve_foreign_key(
+                session,
+                &name,
+                &columns,
+                &uniques,
+                fk_name.clone(),
+                cols,
+                fk,
+            )?);
+        }
         let infos: Vec<ColumnInfo> = columns.iter().map(|c| c.info.clone()).collect();
         for (_, expr) in &checks {
             check_names(
@@ -1819,6 +1856,7 @@ impl Engine {
                 uniques,
                 tuples: vec![],
                 checks,
+                foreign_keys,
                 unique_keys: BTreeMap::new(),
             },
         );
@@ -1846,8 +1884,6 @@ impl Engine {
         if *object_type != ObjectType::Table {
             return Err(not_supported_statement(stmt));
         }
-        // No foreign keys or views depend on a table here, so CASCADE and RESTRICT drop the same.
-        let _ = cascade;
         let db = self.db_name(session);
         let mut notices = vec![];
         let mut to_drop = vec![];
@@ -1868,7 +1904,41 @@ impl Engine {
                 ));
             }
         }
+        // Foreign keys of other tables depend on a dropped parent: refused, or dropped with CASCADE.
+        let dependents: Vec<(String, String, String)> = self.databases[&db]
+            .tables
+            .values()
+            .filter(|t| !to_drop.contains(&t.name))
+            .flat_map(|t| {
+                t.foreign_keys
+                    .iter()
+                    .filter(|f| to_drop.contains(&f.parent))
+                    .map(|f| (f.name.clone(), t.name.clone(), f.parent.clone()))
+            })
+            .collect();
+        if let Some((fk, child, parent)) = dependents.first() {
+            if !*cascade {
+                return Err(PgError::new(
+                    "2BP01",
+                    format!("cannot drop table {parent} because other objects depend on it"),
+                )
+                .with_detail(format!(
+                    "constraint {fk} on table {child} depends on table {parent}"
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+        }
         let database = self.databases.get_mut(&db).expect("exists");
+        for (fk, child, _) in &dependents {
+            if let Some(t) = database.tables.get_mut(child) {
+                t.foreign_keys.retain(|f| f.name != *fk);
+            }
+            notices.push(Notice {
+                severity: "NOTICE",
+                sqlstate: "00000",
+                message: format!("drop cascades to constraint {fk} on table {child}"),
+            });
+        }
         for name in to_drop {
             database.tables.remove(&name);
             database.indexes.retain(|_, table| *table != name);
@@ -1879,6 +1949,110 @@ impl Engine {
             rows: vec![],
             notices,
         })))
+    }
+
+    /// Checks a FOREIGN KEY clause and finds the parent's unique key it references.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_foreign_key(
+        &self,
+        session: SessionId,
+        table: &str,
+        columns: &[Column],
+        uniques: &[UniqueIndex],
+        fk_name: Option<String>,
+        cols: &[String],
+        fk: &sqlparser::ast::ForeignKeyConstraint,
+    ) -> Result<crate::engine::ForeignKey, PgError> {
+        use sqlparser::ast::ReferentialAction;
+        for action in [&fk.on_delete, &fk.on_update].into_iter().flatten() {
+            if !matches!(
+                action,
+                ReferentialAction::NoAction | ReferentialAction::Restrict
+            ) {
+                return Err(unsupported(
+                    "referential actions other than NO ACTION and RESTRICT",
+                ));
+            }
+        }
+        let mut child_cols = vec![];
+        for c in cols {
+            child_cols.push(
+                columns
+                    .iter()
+                    .position(|x| x.info.name == *c)
+                    .ok_or_else(|| {
+                        PgError::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{c}\" referenced in foreign key constraint does not exist"),
+                )
+                    })?,
+            );
+        }
+        let parent = object_name(&fk.foreign_table);
+        // A table may reference itself, before it exists.
+        let (parent_columns, parent_uniques): (Vec<String>, Vec<UniqueIndex>) = if parent == table {
+            (
+                columns.iter().map(|c| c.info.name.clone()).collect(),
+                uniques.to_vec(),
+            )
+        } else {
+            let p = self.table_ref(session, &parent)?;
+            (
+                p.columns.iter().map(|c| c.info.name.clone()).collect(),
+                p.uniques.clone(),
+            )
+        };
+        let no_unique = || {
+            PgError::new(
+                "42830",
+                format!("there is no unique constraint matching given keys for referenced table \"{parent}\""),
+            )
+        };
+        let referenced: Vec<usize> = if fk.referred_columns.is_empty() {
+            let pk = parent_uniques.iter().find(|u| u.primary).ok_or_else(|| {
+                PgError::new(
+                    "42830",
+                    format!("there is no primary key for referenced table \"{parent}\""),
+                )
+            })?;
+            pk.columns.clone()
+        } else {
+            let mut out = vec![];
+            for c in &fk.referred_columns {
+                let n = ident_name(c);
+                out.push(parent_columns.iter().position(|x| *x == n).ok_or_else(|| {
+                    PgError::new(
+                        sqlstate::UNDEFINED_COLUMN,
+                        format!(
+                            "column \"{n}\" referenced in foreign key constraint does not exist"
+                        ),
+                    )
+                })?);
+            }
+            out
+        };
+        if referenced.len() != child_cols.len() {
+            return Err(PgError::new(
+                "42830",
+                "number of referencing and referenced columns for foreign key disagree",
+            ));
+        }
+        let mut wanted = referenced.clone();
+        wanted.sort();
+        let matches_unique = parent_uniques.iter().any(|u| {
+            let mut c = u.columns.clone();
+            c.sort();
+            c == wanted
+        });
+        if !matches_unique {
+            return Err(no_unique());
+        }
+        Ok(crate::engine::ForeignKey {
+            name: fk_name.unwrap_or_else(|| format!("{table}_{}_fkey", cols.join("_"))),
+            columns: child_cols,
+            parent,
+            parent_columns: referenced,
+        })
     }
 
     /// CREATE [UNIQUE] INDEX: a unique one enforces its key from now on; others change no behaviour modelled here, so they are recorded by name only.
@@ -1999,6 +2173,7 @@ impl Engine {
             name: name.clone(),
             columns,
             constraint: false,
+            primary: false,
         });
         table.rebuild_unique_keys();
         self.tx_mut(session)
@@ -3108,6 +3283,231 @@ impl Engine {
         RowCheck::Free
     }
 
+    /// For each foreign key of `table` that `row` sets (or, given `old`, changes) to a non-NULL key: the newest live parent version holding it, as PostgreSQL's RI check finds it, waiting on a parent row being inserted or deleted.
+    fn fk_parents(
+        &self,
+        session: SessionId,
+        table: &Table,
+        row: &[Value],
+        old: Option<&[Value]>,
+        me: TxId,
+    ) -> Result<FkCheck, PgError> {
+        use crate::engine::XidState;
+        let mut found = vec![];
+        for fk in &table.foreign_keys {
+            if fk.columns.iter().any(|c| row[*c].is_null()) {
+                continue;
+            }
+            if let Some(old) = old {
+                let same = fk
+                    .columns
+                    .iter()
+                    .all(|c| crate::value::compare(&old[*c], &row[*c]) == Some(Ordering::Equal));
+                if same {
+                    continue;
+                }
+            }
+            let parent = if fk.parent == table.name {
+                table
+            } else {
+                self.table_ref(session, &fk.parent)?
+            };
+            let mut wanted = fk.parent_columns.clone();
+            wanted.sort();
+            let ui = parent
+                .uniques
+                .iter()
+                .position(|u| {
+                    let mut c = u.columns.clone();
+                    c.sort();
+                    c == wanted
+                })
+                .ok_or_else(|| unsupported("foreign keys whose unique key was dropped"))?;
+            let mut probe = vec![Value::Null; parent.columns.len()];
+            for (c, p) in fk.columns.iter().zip(&fk.parent_columns) {
+                probe[*p] = row[*c].clone().coerce(parent.columns[*p].info.ty)?;
+            }
+            let key = parent.unique_key(ui, &probe);
+            let candidates = key
+                .and_then(|k| parent.unique_keys.get(&k).cloned())
+                .unwrap_or_default();
+            let mut live = None;
+            for i in candidates {
+                let t = &parent.tuples[i];
+                match self.xid_state(t.xmin) {
+                    XidState::Aborted => continue,
+                    XidState::Active if self.top(t.xmin) != me => return Ok(FkCheck::Wait(t.xmin)),
+                    _ => {}
+                }
+                if let Some(x) = t.xmax {
+                    match self.xid_state(x) {
+                        XidState::Aborted => {}
+                        _ if self.top(x) == me => continue,
+                        XidState::Active if t.xmax_mode.conflicts(LockMode::KeyShare) => {
+                            return Ok(FkCheck::Wait(x))
+                        }
+                        XidState::Active => {}
+                        XidState::Committed(_) => continue,
+                    }
+                }
+                for (lx, lm) in &t.lockers {
+                    if self.top(*lx) != me
+                        && self.xid_state(*lx) == XidState::Active
+                        && lm.conflicts(LockMode::KeyShare)
+                    {
+                        return Ok(FkCheck::Wait(*lx));
+                    }
+                }
+                live = Some(i);
+                break;
+            }
+            match live {
+                Some(i) => found.push((parent.name.clone(), parent.id, i)),
+                None => {
+                    let cols: Vec<&str> = fk
+                        .columns
+                        .iter()
+                        .map(|c| table.columns[*c].info.name.as_str())
+                        .collect();
+                    let vals: Vec<String> =
+                        fk.columns.iter().map(|c| row[*c].detail_text()).collect();
+                    return Err(PgError::new(
+                        "23503",
+                        format!(
+                            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                            table.name, fk.name
+                        ),
+                    )
+                    .with_detail(format!(
+                        "Key ({})=({}) is not present in table \"{}\".",
+                        cols.join(", "),
+                        vals.join(", "),
+                        fk.parent
+                    )));
+                }
+            }
+        }
+        Ok(FkCheck::Found(found))
+    }
+
+    /// Takes FOR KEY SHARE on the parent versions a child row references; a parent being updated without a key change passes the lock on to its new version.
+    fn fk_lock_parents(
+        &mut self,
+        session: SessionId,
+        parents: &[(String, u64, usize)],
+        wxid: TxId,
+    ) {
+        for (name, id, idx) in parents {
+            let mut chain = vec![];
+            let mut at = Some(*idx);
+            while let Some(i) = at {
+                chain.push(i);
+                let Ok(t) = self.table_by_id_ref(session, name, *id) else {
+                    break;
+                };
+                at = match t.tuples[i].xmax {
+                    Some(x) if self.xid_state(x) != crate::engine::XidState::Aborted => {
+                        t.tuples[i].next
+                    }
+                    _ => None,
+                };
+            }
+            if let Ok(t) = self.table_by_id(session, name, *id) {
+                for i in chain {
+                    let lockers = &mut t.tuples[i].lockers;
+                    if !lockers.iter().any(|(x, _)| *x == wxid) {
+                        lockers.push((wxid, LockMode::KeyShare));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refuses deleting a parent row, or changing its key, while a child row references it (NO ACTION); waits on a child row another transaction is deleting.
+    fn fk_children(
+        &self,
+        session: SessionId,
+        parent: &Table,
+        old: &[Value],
+        new: Option<&[Value]>,
+        exclude: Option<usize>,
+    ) -> Result<Option<TxId>, PgError> {
+        use crate::engine::XidState;
+        let me = self.tx_ref(session).top;
+        let db = &self.sessions[&session].database;
+        let Some(database) = self.databases.get(db) else {
+            return Ok(None);
+        };
+        for child in database.tables.values() {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.parent == parent.name)
+            {
+                if fk.parent_columns.iter().any(|c| old[*c].is_null()) {
+                    continue;
+                }
+                if let Some(new) = new {
+                    let same = fk.parent_columns.iter().all(|c| {
+                        crate::value::compare(&old[*c], &new[*c]) == Some(Ordering::Equal)
+                    });
+                    if same {
+                        continue;
+                    }
+                }
+                for (i, t) in child.tuples.iter().enumerate() {
+                    if child.id == parent.id && Some(i) == exclude {
+                        continue;
+                    }
+                    let refers = fk.columns.iter().zip(&fk.parent_columns).all(|(c, p)| {
+                        crate::value::compare(&t.data[*c], &old[*p]) == Some(Ordering::Equal)
+                    });
+                    if !refers {
+                        continue;
+                    }
+                    match self.xid_state(t.xmin) {
+                        XidState::Aborted => continue,
+                        // Invisible to PostgreSQL's fresh snapshot; its key share lock on the parent already made us wait.
+                        XidState::Active if self.top(t.xmin) != me => continue,
+                        _ => {}
+                    }
+                    if let Some(x) = t.xmax {
+                        match self.xid_state(x) {
+                            XidState::Aborted => {}
+                            _ if self.top(x) == me => continue,
+                            XidState::Active => return Ok(Some(x)),
+                            XidState::Committed(_) => continue,
+                        }
+                    }
+                    let cols: Vec<&str> = fk
+                        .parent_columns
+                        .iter()
+                        .map(|c| parent.columns[*c].info.name.as_str())
+                        .collect();
+                    let vals: Vec<String> = fk
+                        .parent_columns
+                        .iter()
+                        .map(|c| old[*c].detail_text())
+                        .collect();
+                    return Err(PgError::new(
+                        "23503",
+                        format!(
+                            "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                            parent.name, fk.name, child.name
+                        ),
+                    )
+                    .with_detail(format!(
+                        "Key ({})=({}) is still referenced from table \"{}\".",
+                        cols.join(", "),
+                        vals.join(", "),
+                        child.name
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Looks for a live row with the same key in any unique index, arbiters first; waits on in-progress inserters and deleters, as PostgreSQL's `_bt_check_unique` does.
     fn check_unique(
         &self,
@@ -3204,6 +3604,16 @@ impl Engine {
                             if table.tuples.len() >= versions_max {
                                 return Err(too_many_versions(&table_name, versions_max));
                             }
+                            let parents = match self.fk_parents(session, table, &row, None, me)? {
+                                FkCheck::Wait(x) => {
+                                    return Ok(Step::Blocked(
+                                        Current::Dml(Box::new(st)),
+                                        WaitFor::Transaction(x),
+                                    ))
+                                }
+                                FkCheck::Found(found) => found,
+                            };
+                            self.fk_lock_parents(session, &parents, wxid);
                             let t = self.table_by_id(session, &table_name, table_id)?;
                             t.push_tuple(Tuple {
                                 xmin: wxid,
@@ -3337,6 +3747,34 @@ impl Engine {
                                                 versions_max,
                                             ));
                                         }
+                                        let parents = match self.fk_parents(
+                                            session,
+                                            table,
+                                            &new,
+                                            Some(&old),
+                                            me,
+                                        )? {
+                                            FkCheck::Wait(x) => {
+                                                return Ok(Step::Blocked(
+                                                    Current::Dml(Box::new(st)),
+                                                    WaitFor::Transaction(x),
+                                                ))
+                                            }
+                                            FkCheck::Found(found) => found,
+                                        };
+                                        if let Some(x) = self.fk_children(
+                                            session,
+                                            table,
+                                            &old,
+                                            Some(&new),
+                                            Some(tuple),
+                                        )? {
+                                            return Ok(Step::Blocked(
+                                                Current::Dml(Box::new(st)),
+                                                WaitFor::Transaction(x),
+                                            ));
+                                        }
+                                        self.fk_lock_parents(session, &parents, wxid);
                                         let new_idx = self.write_update(
                                             session,
                                             &table_name,
@@ -3477,6 +3915,14 @@ impl Engine {
                                 }
                             }
                             DmlKind::Delete => {
+                                if let Some(x) =
+                                    self.fk_children(session, table, &old, None, Some(idx))?
+                                {
+                                    return Ok(Step::Blocked(
+                                        Current::Dml(Box::new(st)),
+                                        WaitFor::Transaction(x),
+                                    ));
+                                }
                                 let t = self.table_by_id(session, &table_name, table_id)?;
                                 t.tuples[idx].xmax = Some(wxid);
                                 t.tuples[idx].xmax_mode = LockMode::Exclusive;
@@ -3519,6 +3965,25 @@ impl Engine {
                                 if table.tuples.len() >= versions_max {
                                     return Err(too_many_versions(&table_name, versions_max));
                                 }
+                                let parents =
+                                    match self.fk_parents(session, table, &new, Some(&old), me)? {
+                                        FkCheck::Wait(x) => {
+                                            return Ok(Step::Blocked(
+                                                Current::Dml(Box::new(st)),
+                                                WaitFor::Transaction(x),
+                                            ))
+                                        }
+                                        FkCheck::Found(found) => found,
+                                    };
+                                if let Some(x) =
+                                    self.fk_children(session, table, &old, Some(&new), Some(idx))?
+                                {
+                                    return Ok(Step::Blocked(
+                                        Current::Dml(Box::new(st)),
+                                        WaitFor::Transaction(x),
+                                    ));
+                                }
+                                self.fk_lock_parents(session, &parents, wxid);
                                 self.write_update(
                                     session,
                                     &table_name,

@@ -363,3 +363,8 @@ fn joins() {
 fn check_constraints() {
     check("checks");
 }
+
+#[test]
+fn foreign_keys() {
+    check("foreign_keys");
+}
