@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod lease;
 
 pub mod delete_races_attach;
+pub mod failover_advisory_lock;
 pub mod lost_update;
 pub mod pending_event;
 pub mod reserved_ip_failover;
@@ -32,6 +33,7 @@ pub fn catalog() -> Vec<Scenario> {
         two_pods_attach_one_volume::fixed(),
         reserved_ip_failover::buggy(),
         reserved_ip_failover::fixed(),
+        failover_advisory_lock::fixed(),
         pending_event::buggy(),
         pending_event::fixed(),
         retry_storm::buggy(),

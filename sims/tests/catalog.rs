@@ -62,6 +62,11 @@ fn reserved_ip_failover_fixed() {
 }
 
 #[test]
+fn reserved_ip_failover_advisory_lock() {
+    check("reserved_ip_failover_advisory_lock", Expect::Clean);
+}
+
+#[test]
 fn pending_event() {
     check("pending_event", Expect::Race);
 }
@@ -128,7 +133,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 20, "{names:?}");
+    assert_eq!(names.len(), 21, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;

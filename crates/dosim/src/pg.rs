@@ -1126,6 +1126,8 @@ fn render_value(value: Option<&[u8]>, ty: u32, format: i16) -> String {
     match ty {
         16 if value.len() == 1 => if value[0] != 0 { "t" } else { "f" }.to_owned(),
         20 | 21 | 23 => number(value).map_or_else(|| "?".to_owned(), |n| n.to_string()),
+        // A function returning void, like pg_advisory_lock, sends an empty value.
+        2278 => "void".to_owned(),
         25 | 1043 | 19 | 705 => format!("'{}'", clip(&String::from_utf8_lossy(value), 40)),
         _ => format!("<{} bytes>", value.len()),
     }
