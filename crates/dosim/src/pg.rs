@@ -13,6 +13,15 @@
 //! A statement has no HTTP status; its operation carries status 0 and the outcome as its response.
 //! After the run, [`RunOutcome::database`] runs SQL against the final data, which
 //! `checks::conserved` and `checks::sql_equals` use.
+//!
+//! Choices where a simulation differs from DigitalOcean:
+//! - The cluster is created at time zero and its status is the model's (`creating` until
+//!   `CloudConfig::database_provision_ms` has passed; set it to 0 for a cluster that is `online`
+//!   from the start), but its data plane serves from the start, as if it had been provisioned long ago.
+//! - Only port 25060 is served; connection pools (25061) have no data plane here.
+//! - TLS is off, since turmoil's network carries plain bytes and a handshake would draw randomness
+//!   outside the seed; [`connect_with`] takes `sslmode=require` as `prefer`.
+//! - Users and databases created through the API after the run starts are not added to the data plane.
 
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -418,9 +418,9 @@ impl Scenario {
         self
     }
 
-    /// How many hosts the world has: actors, services and the API host.
+    /// How many hosts the world has: actors, services, database clusters and the API host.
     pub fn host_count(&self) -> usize {
-        self.actors.len() + self.services.len() + 1
+        self.actors.len() + self.services.len() + self.databases.len() + 1
     }
 
     /// Runs one seed and returns everything it produced. Checks are not run; see [`Scenario::verdict`].
