@@ -423,7 +423,8 @@ async fn unsupported_statements_are_0a000() {
         Some("dosim's PostgreSQL supports the subset of SQL listed in docs/postgres.md.")
     );
     check(
-        &c.simple_query("SELECT * FROM t RIGHT JOIN t AS u ON true").await,
+        &c.simple_query("SELECT * FROM t RIGHT JOIN t AS u ON true")
+            .await,
         "ERROR 0A000: RIGHT, FULL, semi and anti joins are not supported",
     );
     check(
