@@ -23,6 +23,8 @@ pub enum OpResult {
         /// The HTTP status code.
         status: u16,
     },
+    /// A statement on a non-HTTP protocol (SQL) got its answer; the op's `response` says which.
+    Answered,
     /// The client's own per-attempt timeout fired before a response arrived.
     Timeout,
     /// The connection failed (reset, refused, closed early).

@@ -1049,7 +1049,7 @@ impl Sniffer {
         self.recorder.complete(
             seq,
             now,
-            OpResult::Status { status: 0 },
+            OpResult::Answered,
             None,
             Some(response),
             Vec::new(),

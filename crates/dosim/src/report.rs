@@ -188,6 +188,7 @@ fn timeline(ops: &[Op]) -> Vec<String> {
                 Some(response) => format!("{status}, {response}"),
                 None => status.to_string(),
             },
+            OpResult::Answered => op.response.clone().unwrap_or_default(),
             OpResult::Timeout => "timeout".to_owned(),
             OpResult::TransportError { message } => format!("error: {message}"),
             OpResult::Unfinished => "no answer before the run ended".to_owned(),
@@ -195,7 +196,9 @@ fn timeline(ops: &[Op]) -> Vec<String> {
         let end = op
             .end_ms
             .map_or(String::new(), |end_ms| format!(" at {}", seconds(end_ms)));
-        let arrow_result = if matches!(op.result, OpResult::Status { .. }) && op.end_ms.is_some() {
+        let arrow_result = if matches!(op.result, OpResult::Status { .. } | OpResult::Answered)
+            && op.end_ms.is_some()
+        {
             format!("→ {result}")
         } else {
             format!("→ {result}{end}")

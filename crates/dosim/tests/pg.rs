@@ -46,7 +46,7 @@ fn sql_lines(outcome: &RunOutcome) -> Vec<String> {
         .filter(|op| op.method == "SQL")
         .map(|op| {
             let result = match &op.result {
-                OpResult::Status { .. } => op.response.clone().unwrap_or_default(),
+                OpResult::Answered => op.response.clone().unwrap_or_default(),
                 other => format!("{other:?}"),
             };
             format!("{} {} → {result}", op.actor, op.target)

@@ -184,7 +184,7 @@ fn check(exchange: Vec<Way>, expect: &[&str]) {
                     .as_deref()
                     .map_or(String::new(), |r| format!(" {r}"));
                 let result = match &op.result {
-                    OpResult::Status { status: 0 } => op.response.clone().unwrap_or_default(),
+                    OpResult::Answered => op.response.clone().unwrap_or_default(),
                     other => format!("{other:?}"),
                 };
                 format!("{}{request} → {result}", op.target)
