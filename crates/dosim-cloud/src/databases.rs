@@ -133,6 +133,9 @@ pub struct Database {
     pub host: String,
     /// The primary port.
     pub port: u16,
+    /// Where a real data plane serves this cluster (`dosim serve`), as host and port; the connection objects then show it instead of `host` and `port`, so their URIs reach it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<(String, u16)>,
 }
 
 /// A database cluster create request.
@@ -208,34 +211,52 @@ impl Database {
             .expect("a cluster always has its primary user")
     }
 
+    /// The host and port clients connect to: the served endpoint if there is one, else the public host and port.
+    fn public_endpoint(&self) -> (String, u16) {
+        match &self.endpoint {
+            Some((host, port)) => (host.clone(), *port),
+            None => (self.host.clone(), self.port),
+        }
+    }
+
     /// The wire's `connection`: the primary user on the public host.
     pub fn connection(&self) -> Connection {
+        let (host, port) = self.public_endpoint();
         self.connection_for(
-            &self.host,
-            self.port,
+            &host,
+            port,
             self.primary_user(),
             self.engine_info().default_db.unwrap_or(""),
         )
     }
 
-    /// The wire's `private_connection`: the primary user on the private host.
+    /// The wire's `private_connection`: the primary user on the private host, or on the served endpoint, since a local client cannot reach a VPC.
     pub fn private_connection(&self) -> Connection {
+        let (host, port) = match &self.endpoint {
+            Some((host, port)) => (host.clone(), *port),
+            None => (self.private_host(), self.port),
+        };
         self.connection_for(
-            &self.private_host(),
-            self.port,
+            &host,
+            port,
             self.primary_user(),
             self.engine_info().default_db.unwrap_or(""),
         )
     }
 
     /// A pool's `connection`, on port 25061 with the pool's name as the database.
+    ///
+    /// On a served endpoint no PgBouncer runs, so the pool's connection is the endpoint with the pool's database, which a client can reach.
     pub fn pool_connection(&self, pool: &ConnectionPool) -> Connection {
         let user = pool
             .user
             .as_deref()
             .and_then(|u| self.user(u))
             .unwrap_or(self.primary_user());
-        self.connection_for(&self.host, POOL_PORT, user, &pool.name)
+        match &self.endpoint {
+            Some((host, port)) => self.connection_for(host, *port, user, &pool.db),
+            None => self.connection_for(&self.host, POOL_PORT, user, &pool.name),
+        }
     }
 
     /// A pool's `private_connection`.
@@ -245,7 +266,10 @@ impl Database {
             .as_deref()
             .and_then(|u| self.user(u))
             .unwrap_or(self.primary_user());
-        self.connection_for(&self.private_host(), POOL_PORT, user, &pool.name)
+        match &self.endpoint {
+            Some((host, port)) => self.connection_for(host, *port, user, &pool.db),
+            None => self.connection_for(&self.private_host(), POOL_PORT, user, &pool.name),
+        }
     }
 
     fn connection_for(
@@ -384,6 +408,7 @@ impl Cloud {
             }],
             pools: Vec::new(),
             port: engine.port,
+            endpoint: None,
         };
         self.databases.insert(id, database);
         self.pending.insert((online_at, Pending::Database(id)));
@@ -420,6 +445,20 @@ impl Cloud {
         self.pending
             .remove(&(database.online_at, Pending::Database(id)));
         Ok(())
+    }
+
+    /// Records where a real data plane serves a cluster; its connection objects show that host and port from now on.
+    pub fn set_database_endpoint(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        host: &str,
+        port: u16,
+    ) -> Result<Database, Error> {
+        self.advance(now);
+        let database = self.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        database.endpoint = Some((host.to_string(), port));
+        Ok(database.clone())
     }
 
     /// Adds a user with a fresh password.
