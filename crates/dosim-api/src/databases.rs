@@ -19,6 +19,27 @@ use crate::error::ApiError;
 use crate::render;
 use crate::server::Server;
 
+/// A real data plane behind the model's database clusters, as `dosim serve` runs one; the simulation harness sets none.
+///
+/// The handlers call it under the account's lock, right after the model's commit, so it sees the changes in the model's order.
+/// A cluster is known by its `endpoint` once [`DataPlane::cluster_created`] gave it one; a cluster without one is not served.
+pub trait DataPlane: Send + Sync {
+    /// A cluster was created; returns the host and port where its data plane now listens, or `None` if it is not served (another engine, no port free).
+    fn cluster_created(&self, cluster: &Database) -> Option<(String, u16)>;
+    /// A cluster was destroyed; its data plane stops.
+    fn cluster_deleted(&self, cluster: &Database);
+    /// A user was added or got a new password; `cluster` already lists it.
+    fn user_changed(&self, cluster: &Database, user: &DatabaseUser);
+    /// A user was removed.
+    fn user_deleted(&self, cluster: &Database, name: &str);
+    /// A database was added.
+    fn db_created(&self, cluster: &Database, name: &str);
+    /// A database was removed.
+    fn db_deleted(&self, cluster: &Database, name: &str);
+    /// Every account was forgotten (`POST /_dosim/reset`); every data plane stops.
+    fn reset(&self);
+}
+
 pub fn router() -> Router<Server> {
     Router::new()
         .route("/v2/databases", get(list).post(create))
@@ -119,7 +140,17 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         private_network_uuid: body.opt_str("private_network_uuid")?,
         project_id: body.opt_str("project_id")?,
     };
-    let database = ctx.cloud(|cloud, now| cloud.create_database(now, request))?;
+    let data_plane = ctx.server.data_plane();
+    let database = ctx.cloud(|cloud, now| {
+        let database = cloud.create_database(now, request)?;
+        match data_plane
+            .as_ref()
+            .and_then(|plane| plane.cluster_created(&database))
+        {
+            Some((host, port)) => cloud.set_database_endpoint(now, database.id, &host, port),
+            None => Ok(database),
+        }
+    })?;
     ctx.summary(format!("database {}", database.id));
     Ok(json_response(
         StatusCode::CREATED,
@@ -152,7 +183,15 @@ async fn one(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
 
 async fn delete(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    ctx.cloud(|cloud, now| cloud.delete_database(now, id))?;
+    let data_plane = ctx.server.data_plane();
+    ctx.cloud(|cloud, now| {
+        let database = cloud.database(now, id)?;
+        cloud.delete_database(now, id)?;
+        if let Some(plane) = &data_plane {
+            plane.cluster_deleted(&database);
+        }
+        Ok::<_, dosim_cloud::Error>(())
+    })?;
     ctx.summary(format!("deleted database {id}"));
     Ok(no_content())
 }
@@ -170,7 +209,14 @@ async fn dbs(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
 async fn create_db(ctx: Ctx, Path(uuid): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let name = JsonBody::parse(&body)?.req_str("name")?;
-    let name = ctx.cloud(|cloud, now| cloud.create_database_db(now, id, &name))?;
+    let data_plane = ctx.server.data_plane();
+    let name = ctx.cloud(|cloud, now| {
+        let name = cloud.create_database_db(now, id, &name)?;
+        if let Some(plane) = &data_plane {
+            plane.db_created(&cloud.database(now, id)?, &name);
+        }
+        Ok::<_, dosim_cloud::Error>(name)
+    })?;
     ctx.summary(format!("db {name}"));
     Ok(json_response(
         StatusCode::CREATED,
@@ -194,7 +240,14 @@ async fn delete_db(
     Path((uuid, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    ctx.cloud(|cloud, now| cloud.delete_database_db(now, id, &name))?;
+    let data_plane = ctx.server.data_plane();
+    ctx.cloud(|cloud, now| {
+        cloud.delete_database_db(now, id, &name)?;
+        if let Some(plane) = &data_plane {
+            plane.db_deleted(&cloud.database(now, id)?, &name);
+        }
+        Ok::<_, dosim_cloud::Error>(())
+    })?;
     ctx.summary(format!("deleted db {name}"));
     Ok(no_content())
 }
@@ -212,7 +265,14 @@ async fn create_user(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let name = JsonBody::parse(&body)?.req_str("name")?;
-    let user = ctx.cloud(|cloud, now| cloud.create_database_user(now, id, &name))?;
+    let data_plane = ctx.server.data_plane();
+    let user = ctx.cloud(|cloud, now| {
+        let user = cloud.create_database_user(now, id, &name)?;
+        if let Some(plane) = &data_plane {
+            plane.user_changed(&cloud.database(now, id)?, &user);
+        }
+        Ok::<_, dosim_cloud::Error>(user)
+    })?;
     ctx.summary(format!("user {}", user.name));
     Ok(json_response(
         StatusCode::CREATED,
@@ -234,7 +294,14 @@ async fn delete_user(
     Path((uuid, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    ctx.cloud(|cloud, now| cloud.delete_database_user(now, id, &name))?;
+    let data_plane = ctx.server.data_plane();
+    ctx.cloud(|cloud, now| {
+        cloud.delete_database_user(now, id, &name)?;
+        if let Some(plane) = &data_plane {
+            plane.user_deleted(&cloud.database(now, id)?, &name);
+        }
+        Ok::<_, dosim_cloud::Error>(())
+    })?;
     ctx.summary(format!("deleted user {name}"));
     Ok(no_content())
 }

@@ -26,6 +26,7 @@ pub mod volumes;
 pub use app::{Ctx, PeerAddr};
 pub use auth::{fingerprint, token_for_seed};
 pub use clock::{Clock, ManualClock, TokioClock};
+pub use databases::DataPlane;
 pub use error::ApiError;
 pub use faults::{
     DecisionKind, DecisionPoint, DropMode, DropResponse, FaultDecider, FaultPlan, FaultRule,

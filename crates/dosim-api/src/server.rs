@@ -13,6 +13,7 @@ use dosim_cloud::{Cloud, CloudConfig, SimTime};
 
 use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
+use crate::databases::DataPlane;
 use crate::faults::{FaultDecider, FaultPlan, SeededDecider};
 use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
 use crate::ratelimit::{RateLimitConfig, RateLog};
@@ -105,6 +106,8 @@ pub(crate) struct Inner {
     clock: Arc<dyn Clock>,
     pub(crate) state: Mutex<State>,
     pub(crate) faults: Mutex<Faults>,
+    /// What serves database clusters' data planes, if anything does (`dosim serve`); the harness sets none.
+    data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
 }
 
 /// The DigitalOcean API server: cheap to clone, every clone shares the same accounts.
@@ -147,6 +150,7 @@ impl Server {
                     plan: config.faults,
                     decider: Box::new(SeededDecider::new(seed)),
                 }),
+                data_plane: Mutex::new(None),
             }),
         }
     }
@@ -222,10 +226,26 @@ impl Server {
         self.inner.faults.lock().decider = decider;
     }
 
+    /// Makes `data_plane` serve the database clusters created from now on, and follow their users, databases and deletion.
+    pub fn set_data_plane(&self, data_plane: Arc<dyn DataPlane>) {
+        *self.inner.data_plane.lock() = Some(data_plane);
+    }
+
+    /// The data plane, if one is set.
+    pub fn data_plane(&self) -> Option<Arc<dyn DataPlane>> {
+        self.inner.data_plane.lock().clone()
+    }
+
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
     /// The fault plan and the clock are kept.
     pub fn reset(&self) {
-        *self.inner.state.lock() = State::new(self.inner.seed, self.inner.history_limit);
+        let mut state = self.inner.state.lock();
+        *state = State::new(self.inner.seed, self.inner.history_limit);
+        // Under the state lock, so no cluster is created between forgetting the accounts and stopping their data planes.
+        if let Some(data_plane) = self.data_plane() {
+            data_plane.reset();
+        }
+        drop(state);
         self.inner.faults.lock().decider = Box::new(SeededDecider::new(self.inner.seed));
     }
 }
