@@ -1,5 +1,6 @@
 //! The dosim command line.
 
+mod pg;
 mod serve;
 
 use std::process::ExitCode;

@@ -44,12 +44,22 @@ pub struct ServeArgs {
     /// Requests per token per sliding minute, DigitalOcean's burst limit.
     #[arg(long, value_name = "N", default_value_t = 250)]
     rate_limit_burst: u32,
+
+    /// Host that PostgreSQL clusters' connection details show (default: the --addr IP, or 127.0.0.1 if it is unspecified).
+    #[arg(long, value_name = "HOST")]
+    pg_host: Option<String>,
+
+    /// How many PostgreSQL clusters are served on local ports at once, across all accounts; 0 serves none.
+    #[arg(long, value_name = "N", default_value_t = crate::pg::PG_CLUSTERS_MAX)]
+    pg_clusters_max: usize,
 }
 
 /// The validated configuration.
 struct Serve {
     addr: SocketAddr,
     config: ServerConfig,
+    pg_host: String,
+    pg_clusters_max: usize,
 }
 
 impl ServeArgs {
@@ -74,6 +84,20 @@ impl ServeArgs {
         if self.rate_limit_hourly == 0 || self.rate_limit_burst == 0 {
             bail!("--rate-limit-hourly and --rate-limit-burst must be at least 1");
         }
+        let pg_host = match self.pg_host {
+            Some(host) => {
+                if host.is_empty()
+                    || host.len() > 253
+                    || !host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+                {
+                    bail!("--pg-host must be a host name or IP address, got {host:?}");
+                }
+                host
+            }
+            None => crate::pg::advertised_host(self.addr.ip()),
+        };
         let config = ServerConfig {
             seed: self.seed,
             rate_limit: dosim_api::RateLimitConfig {
@@ -88,6 +112,8 @@ impl ServeArgs {
         Ok(Serve {
             addr: self.addr,
             config,
+            pg_host,
+            pg_clusters_max: self.pg_clusters_max,
         })
     }
 }
@@ -120,6 +146,17 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let server = Server::new(serve.config);
     // Start the clock now rather than at the first request.
     let _ = server.now();
+    if serve.pg_clusters_max > 0 {
+        crate::pg::install(
+            &server,
+            crate::pg::PgDataPlane::new(
+                local.ip(),
+                serve.pg_host.clone(),
+                seed,
+                serve.pg_clusters_max,
+            ),
+        );
+    }
     announce(&server, local, seed)?;
 
     let router = server.router();
@@ -210,6 +247,10 @@ fn announce(server: &Server, local: SocketAddr, seed: u64) -> anyhow::Result<()>
     writeln!(
         out,
         "  state: curl {url}/_dosim/state   history: curl {url}/_dosim/history"
+    )?;
+    writeln!(
+        out,
+        "  postgres: each pg cluster's connection.uri works verbatim: psql \"$(curl -s -H 'Authorization: Bearer {token}' {url}/v2/databases/<id> | jq -r .database.connection.uri)\""
     )?;
     writeln!(out, "Ctrl-C stops the server.")?;
     out.flush()?;

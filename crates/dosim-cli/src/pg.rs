@@ -1,0 +1,201 @@
+//! `dosim serve`'s PostgreSQL data plane: each managed PostgreSQL cluster created through the API is a `dosim-pgwire` server on a real local port.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dosim_api::DataPlane;
+use dosim_cloud::{Database, DatabaseUser};
+use dosim_pg::{Engine, EngineConfig};
+use dosim_pgwire::{PgCluster, WireConfig};
+use parking_lot::Mutex;
+
+/// The default cap on clusters served at once, across every account; beyond it a cluster keeps its DigitalOcean host and is not served.
+pub const PG_CLUSTERS_MAX: usize = 100;
+
+/// One served cluster: its wire server and the task that accepts and serves its connections.
+struct Served {
+    cluster: PgCluster,
+    /// Aborting it drops the listener and every open connection, whose sessions then roll back.
+    task: tokio::task::AbortHandle,
+}
+
+/// Serves PostgreSQL clusters on local ports, following the API's changes to their users and databases.
+pub struct PgDataPlane {
+    /// The address listeners bind to.
+    bind_ip: IpAddr,
+    /// The host the connection objects show.
+    host: String,
+    seed: u64,
+    clusters_max: usize,
+    /// The tokio instant the engines' clocks start from: when the server started.
+    time_base: tokio::time::Instant,
+    runtime: tokio::runtime::Handle,
+    /// Served clusters by port; a cluster's `endpoint` names its port.
+    clusters: Mutex<BTreeMap<u16, Served>>,
+}
+
+impl PgDataPlane {
+    /// A data plane binding `bind_ip` and showing `host`; call it inside the runtime that serves the API.
+    pub fn new(bind_ip: IpAddr, host: String, seed: u64, clusters_max: usize) -> PgDataPlane {
+        PgDataPlane {
+            bind_ip,
+            host,
+            seed,
+            clusters_max,
+            time_base: tokio::time::Instant::now(),
+            runtime: tokio::runtime::Handle::current(),
+            clusters: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn served(&self, database: &Database) -> Option<PgCluster> {
+        let (_, port) = database.endpoint.as_ref()?;
+        self.clusters
+            .lock()
+            .get(port)
+            .map(|served| served.cluster.clone())
+    }
+
+    fn start(&self, database: &Database) -> std::io::Result<(u16, Served)> {
+        let listener = std::net::TcpListener::bind((self.bind_ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let _runtime = self.runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let mut engine = Engine::new(EngineConfig {
+            seed: engine_seed(self.seed, database),
+            ..EngineConfig::default()
+        });
+        for db in &database.db_names {
+            engine.create_database(db);
+        }
+        let cluster = PgCluster::new(
+            engine,
+            WireConfig {
+                tls: true,
+                ..WireConfig::default()
+            },
+        );
+        cluster.set_time_base(self.time_base);
+        for user in &database.users {
+            cluster.set_user(&user.name, &user.password);
+        }
+        let task = self.runtime.spawn(accept(listener, cluster.clone()));
+        Ok((
+            port,
+            Served {
+                cluster,
+                task: task.abort_handle(),
+            },
+        ))
+    }
+}
+
+/// Accepts connections until aborted; the connections live in this task's `JoinSet`, so aborting it closes them too.
+async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let cluster = cluster.clone();
+                    connections.spawn(async move {
+                        let _ = dosim_pgwire::serve_connection(cluster, stream).await;
+                    });
+                }
+                // A connection reset before it was taken, or too many open files: skip it and go on, as PostgreSQL's postmaster does.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// The engine's seed (for `gen_random_uuid()`) from the server's seed and the cluster's id, so a serve run repeats.
+fn engine_seed(seed: u64, database: &Database) -> u64 {
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in seed
+        .to_le_bytes()
+        .iter()
+        .chain(database.id.to_string().as_bytes())
+    {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl DataPlane for PgDataPlane {
+    fn cluster_created(&self, database: &Database) -> Option<(String, u16)> {
+        if database.engine != "pg" || self.clusters.lock().len() >= self.clusters_max {
+            return None;
+        }
+        match self.start(database) {
+            Ok((port, served)) => {
+                self.clusters.lock().insert(port, served);
+                Some((self.host.clone(), port))
+            }
+            Err(error) => {
+                eprintln!(
+                    "database cluster {}: cannot serve PostgreSQL on {}: {error}",
+                    database.name, self.bind_ip
+                );
+                None
+            }
+        }
+    }
+
+    fn cluster_deleted(&self, database: &Database) {
+        let Some((_, port)) = &database.endpoint else {
+            return;
+        };
+        if let Some(served) = self.clusters.lock().remove(port) {
+            served.task.abort();
+        }
+    }
+
+    fn user_changed(&self, database: &Database, user: &DatabaseUser) {
+        if let Some(cluster) = self.served(database) {
+            cluster.set_user(&user.name, &user.password);
+        }
+    }
+
+    fn user_deleted(&self, database: &Database, name: &str) {
+        if let Some(cluster) = self.served(database) {
+            cluster.remove_user(name);
+        }
+    }
+
+    fn db_created(&self, database: &Database, name: &str) {
+        if let Some(cluster) = self.served(database) {
+            cluster.engine().lock().create_database(name);
+        }
+    }
+
+    /// The engine cannot drop a database, so its data stays reachable until the cluster is deleted; `docs/serve.md` says so.
+    fn db_deleted(&self, _database: &Database, _name: &str) {}
+
+    fn reset(&self) {
+        for (_, served) in std::mem::take(&mut *self.clusters.lock()) {
+            served.task.abort();
+        }
+    }
+}
+
+/// The host connection objects show for listeners bound to `ip`: the IP itself, in brackets if it is IPv6, or loopback for an unspecified address.
+pub fn advertised_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// Shares the data plane with the API server.
+pub fn install(server: &dosim_api::Server, plane: PgDataPlane) {
+    server.set_data_plane(Arc::new(plane));
+}
