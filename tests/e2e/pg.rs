@@ -1,0 +1,214 @@
+//! psql against the PostgreSQL clusters `dosim serve` serves: a cluster created through the API answers at its `connection.uri`, used verbatim.
+//!
+//! psql comes from Debian's `postgresql-client` package. Where it is missing the test says so and passes, unless `DOSIM_REQUIRE_PSQL` is set, as CI sets it.
+
+use std::process::Command;
+use std::time::Duration;
+
+use dosim_client::{Client, DatabaseCreate, DatabaseUserCreate, HyperTransport};
+use dosim_tests::Serve;
+
+fn psql_available() -> bool {
+    let found = Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("DOSIM_REQUIRE_PSQL").is_none(),
+            "DOSIM_REQUIRE_PSQL is set but psql is missing: install Debian's postgresql-client"
+        );
+        eprintln!("psql is not installed; skipped");
+    }
+    found
+}
+
+/// Runs `psql "<uri>" -c "<sql>"` and checks that standard output (for `Ok`) or standard error (for `Err`) contains the expected text.
+#[track_caller]
+fn check(uri: &str, sql: &str, expect: Result<&str, &str>) {
+    let output = Command::new("psql")
+        .arg(uri)
+        .args(["--no-psqlrc", "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("psql runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match expect {
+        Ok(text) => {
+            assert!(output.status.success(), "psql failed on {sql:?}:\n{stderr}");
+            assert!(
+                stdout.contains(text),
+                "psql printed for {sql:?}:\n{stdout}\nnot containing {text:?}"
+            );
+        }
+        Err(text) => {
+            assert!(
+                !output.status.success(),
+                "psql succeeded on {sql:?}:\n{stdout}"
+            );
+            assert!(
+                stderr.contains(text),
+                "psql printed on standard error for {sql:?}:\n{stderr}\nnot containing {text:?}"
+            );
+        }
+    }
+}
+
+fn client(serve: &Serve) -> Client {
+    Client::builder()
+        .base_url(&serve.url)
+        .token(&serve.token)
+        .timeout(Duration::from_secs(10))
+        .transport(HyperTransport::http())
+        .build()
+        .expect("the client configuration is valid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_reaches_a_cluster_at_its_connection_uri() {
+    if !psql_available() {
+        return;
+    }
+    let serve = Serve::start(&["--seed", "11"]);
+    let api = client(&serve);
+    let cluster = api
+        .databases()
+        .create(&DatabaseCreate::new(
+            "ledger",
+            "pg",
+            "nyc3",
+            "db-s-1vcpu-1gb",
+            1,
+        ))
+        .await
+        .unwrap();
+    // The create response already shows the served endpoint, and later reads agree with it.
+    let created = cluster.connection.expect("a pg cluster has a connection");
+    let connection = api.databases().connection(&cluster.id).await.unwrap();
+    assert_eq!(created.uri, connection.uri);
+    assert_eq!(connection.host, "127.0.0.1");
+    assert_eq!(
+        connection.uri,
+        format!(
+            "postgres://doadmin:{}@127.0.0.1:{}/defaultdb?sslmode=require",
+            connection.password, connection.port
+        )
+    );
+    let uri = connection.uri.as_str();
+
+    check(
+        uri,
+        "CREATE TABLE t (id int primary key); INSERT INTO t VALUES (1); SELECT count(*) FROM t",
+        Ok("     1\n(1 row)"),
+    );
+    // The data stays between connections.
+    check(uri, "SELECT id FROM t", Ok("  1\n(1 row)"));
+    check(
+        uri,
+        "INSERT INTO t VALUES (1)",
+        Err("duplicate key value violates unique constraint \"t_pkey\""),
+    );
+    let wrong_password = uri.replace(&connection.password, "AVNS_wrong");
+    check(
+        &wrong_password,
+        "SELECT 1",
+        Err("password authentication failed for user \"doadmin\""),
+    );
+
+    // A second cluster is a separate server with its own data.
+    let other = api
+        .databases()
+        .create(&DatabaseCreate::new(
+            "other",
+            "pg",
+            "nyc3",
+            "db-s-1vcpu-1gb",
+            1,
+        ))
+        .await
+        .unwrap();
+    let other_uri = other.connection.expect("a connection").uri;
+    assert_ne!(other_uri, connection.uri);
+    check(
+        &other_uri,
+        "SELECT id FROM t",
+        Err("relation \"t\" does not exist"),
+    );
+
+    // Users and databases created through the API can log in and be connected to at once.
+    api.databases()
+        .create_db(&cluster.id, "books")
+        .await
+        .unwrap();
+    let user = api
+        .databases()
+        .create_user(&cluster.id, &DatabaseUserCreate::new("app"))
+        .await
+        .unwrap();
+    let password = user.password.expect("a new user's password");
+    let app_uri = format!(
+        "postgres://app:{password}@127.0.0.1:{}/books?sslmode=require",
+        connection.port
+    );
+    check(&app_uri, "SELECT 40 + 2 AS answer", Ok("     42\n(1 row)"));
+    check(
+        &uri.replace("/defaultdb?", "/missing?"),
+        "SELECT 1",
+        Err("database \"missing\" does not exist"),
+    );
+
+    // A deleted user can no longer log in.
+    api.databases()
+        .delete_user(&cluster.id, "app")
+        .await
+        .unwrap();
+    check(
+        &app_uri,
+        "SELECT 1",
+        Err("password authentication failed for user \"app\""),
+    );
+
+    // Deleting the cluster stops its server; the other one goes on.
+    api.databases().delete(&cluster.id).await.unwrap();
+    check(uri, "SELECT 1", Err("Connection refused"));
+    check(&other_uri, "SELECT 1", Ok("(1 row)"));
+
+    // Only PostgreSQL has a data plane: a MySQL cluster keeps DigitalOcean's host and port.
+    let mysql = api
+        .databases()
+        .create(&DatabaseCreate::new(
+            "cache",
+            "mysql",
+            "nyc3",
+            "db-s-1vcpu-1gb",
+            1,
+        ))
+        .await
+        .unwrap();
+    let mysql_connection = mysql.connection.expect("a connection");
+    assert!(mysql_connection.host.ends_with(".db.ondigitalocean.com"));
+    assert_eq!(mysql_connection.port, 25060);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_clusters_max_zero_serves_nothing() {
+    let serve = Serve::start(&["--seed", "11", "--pg-clusters-max", "0"]);
+    let api = client(&serve);
+    let cluster = api
+        .databases()
+        .create(&DatabaseCreate::new(
+            "ledger",
+            "pg",
+            "nyc3",
+            "db-s-1vcpu-1gb",
+            1,
+        ))
+        .await
+        .unwrap();
+    let connection = cluster.connection.expect("a pg cluster has a connection");
+    assert!(connection.host.ends_with(".db.ondigitalocean.com"));
+    assert_eq!(connection.port, 25060);
+}
