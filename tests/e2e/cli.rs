@@ -77,6 +77,8 @@ fn list_names_every_race_with_its_fix() {
         "pending_event",
         "retry_storm",
         "delete_races_attach",
+        "lost_update",
+        "write_skew",
     ] {
         assert!(race.contains(&row), "the catalog lacks {row}");
     }
