@@ -5,7 +5,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dosim_client::{Client, DatabaseCreate, DatabaseUserCreate, HyperTransport};
+use dosim_client::{
+    Client, ConnectionPoolCreate, DatabaseCreate, DatabaseUserCreate, HyperTransport,
+};
 use dosim_tests::Serve;
 
 fn psql_available() -> bool {
@@ -154,6 +156,24 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
         connection.port
     );
     check(&app_uri, "SELECT 40 + 2 AS answer", Ok("     42\n(1 row)"));
+    // No PgBouncer runs, so a pool's connection is the cluster's endpoint with the pool's database.
+    let pool = api
+        .databases()
+        .create_pool(
+            &cluster.id,
+            &ConnectionPoolCreate::new("books-pool", "transaction", 5, "books"),
+        )
+        .await
+        .unwrap();
+    let pool_uri = pool.connection.expect("a pool has a connection").uri;
+    assert_eq!(
+        pool_uri,
+        format!(
+            "postgres://doadmin:{}@127.0.0.1:{}/books?sslmode=require",
+            connection.password, connection.port
+        )
+    );
+    check(&pool_uri, "SELECT 1 AS one", Ok("   1\n(1 row)"));
     check(
         &uri.replace("/defaultdb?", "/missing?"),
         "SELECT 1",

@@ -1,0 +1,75 @@
+"""psycopg against a PostgreSQL cluster `dosim serve` serves: READ COMMITTED's lost update, and the atomic update that avoids it, at the cluster's connection.uri."""
+import json
+import threading
+import urllib.request
+
+import psycopg
+
+
+def create_cluster(serve, token, name):
+    body = json.dumps({
+        "name": name, "engine": "pg", "region": "nyc3", "size": "db-s-1vcpu-1gb", "num_nodes": 1,
+    }).encode()
+    request = urllib.request.Request(
+        serve.url + "/v2/databases", data=body, method="POST",
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        return json.load(response)["database"]
+
+
+def connect(uri):
+    # The URI is used verbatim, sslmode=require included.
+    return psycopg.connect(uri, connect_timeout=10)
+
+
+def balance(uri):
+    with connect(uri) as conn:
+        return conn.execute("SELECT balance FROM accounts WHERE id = 1").fetchone()[0]
+
+
+def test_read_committed_loses_an_update_and_an_atomic_update_does_not(serve):
+    cluster = create_cluster(serve, serve.fresh_token("pg"), "ledger")
+    uri = cluster["connection"]["uri"]
+    assert uri.startswith("postgres://doadmin:") and uri.endswith("/defaultdb?sslmode=require")
+    with connect(uri) as conn:
+        conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)")
+        conn.execute("INSERT INTO accounts VALUES (1, 100)")
+
+    # Two withdrawals of 10 that read, compute in the client, then write: the second overwrites the first.
+    a, b = connect(uri), connect(uri)
+    try:
+        read_a = a.execute("SELECT balance FROM accounts WHERE id = 1").fetchone()[0]
+        read_b = b.execute("SELECT balance FROM accounts WHERE id = 1").fetchone()[0]
+        assert (read_a, read_b) == (100, 100)
+        a.execute("UPDATE accounts SET balance = %s WHERE id = 1", (read_a - 10,))
+        a.commit()
+        b.execute("UPDATE accounts SET balance = %s WHERE id = 1", (read_b - 10,))
+        b.commit()
+    finally:
+        a.close()
+        b.close()
+    assert balance(uri) == 90, "one of the two withdrawals is lost"
+
+    # The atomic update: the second waits for the first's row lock, then re-reads the committed row.
+    a, b = connect(uri), connect(uri)
+    try:
+        a.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
+        done = threading.Event()
+
+        def withdraw():
+            b.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
+            b.commit()
+            done.set()
+
+        waiter = threading.Thread(target=withdraw)
+        waiter.start()
+        assert not done.wait(0.5), "the second update waits for the first's row lock"
+        a.commit()
+        waiter.join(10)
+        assert done.is_set(), "the second update goes on once the first commits"
+    finally:
+        a.close()
+        b.close()
+    assert balance(uri) == 70
