@@ -199,3 +199,6 @@ pub fn advertised_host(ip: IpAddr) -> String {
 pub fn install(server: &dosim_api::Server, plane: PgDataPlane) {
     server.set_data_plane(Arc::new(plane));
 }
+
+#[cfg(test)]
+mod tests;
