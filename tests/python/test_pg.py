@@ -1,4 +1,4 @@
-"""psycopg against a PostgreSQL cluster `dosim serve` serves: READ COMMITTED's lost update, and the atomic update that avoids it, at the cluster's connection.uri."""
+"""psycopg against a PostgreSQL cluster `dosim serve` serves, at the cluster's connection.uri: READ COMMITTED's lost update and the atomic update that avoids it, the wait on a row lock, FOR UPDATE, 40001 under SERIALIZABLE, and advisory locks."""
 import json
 import threading
 import urllib.request
@@ -73,3 +73,66 @@ def test_read_committed_loses_an_update_and_an_atomic_update_does_not(serve):
         a.close()
         b.close()
     assert balance(uri) == 70
+
+
+def test_for_update_serializable_and_advisory_locks(serve):
+    cluster = create_cluster(serve, serve.fresh_token("pg-locks"), "locks")
+    uri = cluster["connection"]["uri"]
+    with connect(uri) as conn:
+        conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)")
+        conn.execute("INSERT INTO accounts VALUES (1, 100), (2, 100)")
+
+    # SELECT … FOR UPDATE: the second reader waits, then reads what the first committed.
+    a, b = connect(uri), connect(uri)
+    try:
+        assert a.execute("SELECT balance FROM accounts WHERE id = 1 FOR UPDATE").fetchone()[0] == 100
+        seen = []
+
+        def read_for_update():
+            seen.append(b.execute("SELECT balance FROM accounts WHERE id = 1 FOR UPDATE").fetchone()[0])
+            b.execute("UPDATE accounts SET balance = %s WHERE id = 1", (seen[0] - 10,))
+            b.commit()
+
+        waiter = threading.Thread(target=read_for_update)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and not seen, "FOR UPDATE waits for the first transaction's lock"
+        a.execute("UPDATE accounts SET balance = 90 WHERE id = 1")
+        a.commit()
+        waiter.join(10)
+        assert seen == [90], "after the wait the second reader sees the committed 90"
+    finally:
+        a.close()
+        b.close()
+    assert balance(uri) == 80
+
+    # SERIALIZABLE: write skew is refused with 40001.
+    a, b = connect(uri), connect(uri)
+    try:
+        for conn in (a, b):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            assert conn.execute("SELECT sum(balance) FROM accounts").fetchone()[0] == 180
+        a.execute("UPDATE accounts SET balance = balance - 150 WHERE id = 1")
+        b.execute("UPDATE accounts SET balance = balance - 150 WHERE id = 2")
+        a.commit()
+        try:
+            b.commit()
+        except psycopg.errors.SerializationFailure as failure:
+            assert failure.sqlstate == "40001"
+        else:
+            raise AssertionError("both write-skewed transactions committed under SERIALIZABLE")
+    finally:
+        a.close()
+        b.close()
+
+    # Advisory locks: a second session cannot take a held lock until it is released.
+    a, b = connect(uri), connect(uri)
+    try:
+        a.autocommit = b.autocommit = True
+        assert a.execute("SELECT pg_try_advisory_lock(42)").fetchone()[0] is True
+        assert b.execute("SELECT pg_try_advisory_lock(42)").fetchone()[0] is False
+        assert a.execute("SELECT pg_advisory_unlock(42)").fetchone()[0] is True
+        assert b.execute("SELECT pg_try_advisory_lock(42)").fetchone()[0] is True
+    finally:
+        a.close()
+        b.close()
