@@ -169,6 +169,7 @@ fn scenario(name: &str) -> Scenario {
             "SELECT (SELECT balance FROM accounts WHERE id = 1) + (SELECT coalesce(sum(amount), 0) FROM withdrawals)",
             100,
         ))
+        .check(checks::serializable(&["accounts", "withdrawals"]))
         .max_sim_time(Duration::from_secs(60))
 }
 

@@ -117,6 +117,7 @@ fn scenario(name: &str) -> Scenario {
             }
             Ok(())
         })
+        .check(checks::serializable(&["doctors"]))
         .max_sim_time(Duration::from_secs(60))
 }
 

@@ -449,3 +449,671 @@ fn query(
         .resources([format!("database {database}")])),
     }
 }
+
+/// The most committed transactions [`serializable`] searches orders of.
+pub const SERIAL_TRANSACTIONS_MAX: usize = 8;
+
+/// The most transaction replays one [`serializable`] check may run.
+pub const SERIAL_REPLAYS_MAX: usize = 20_000;
+
+/// The statement texts whose answers depend on time, randomness or other sessions, so a serial
+/// replay cannot reproduce them: their rows are not compared (their command tags still are).
+const INCOMPARABLE_SQL: &[&str] = &[
+    "now()",
+    "current_timestamp",
+    "current_time",
+    "localtimestamp",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "gen_random_uuid",
+    "random()",
+    "pg_backend_pid",
+    "txid_current",
+    "pg_try_advisory",
+];
+
+/// The committed history on the scenario's first database cluster is serializable for `tables`:
+/// some order of its committed transactions, each replayed alone on a fresh engine after the setup
+/// SQL, returns every row the run's statements returned and leaves `tables` as the run left them.
+///
+/// Transactions are read from the statement log ([`crate::pg::RunDatabase::statements`]):
+/// `BEGIN` … `COMMIT` on one connection, or one statement outside a transaction. A transaction
+/// whose `COMMIT` got no answer may or may not have committed, so the search tries it both ways.
+/// The search covers at most [`SERIAL_TRANSACTIONS_MAX`] transactions and
+/// [`SERIAL_REPLAYS_MAX`] replays; a run it cannot decide (more transactions, a parameter it cannot
+/// decode, transaction control inside a multi-statement query) fails the check with a message
+/// that starts "cannot check", rather than passing unexamined.
+/// Rows of statements that read the clock or randomness (`now()`, `gen_random_uuid()`, …) are not
+/// compared, and serial columns should be left out of `tables` when transactions can abort after
+/// an insert, since sequences are not transactional; `"withdrawals (account_id, amount)"` compares
+/// only those columns.
+pub fn serializable(tables: &[&str]) -> Check {
+    let tables: Vec<String> = tables.iter().map(|table| (*table).to_owned()).collect();
+    let name = format!(
+        "the committed history is serializable ({})",
+        tables.join(", ")
+    );
+    Check::new(name.clone(), move |outcome| {
+        let Some(cluster) = outcome.databases.first() else {
+            return Err(Violation::new(&name, "the run has no database cluster"));
+        };
+        let database = cluster.info().name.clone();
+        let violation = |message: String| {
+            Violation::new(&name, message).resources([format!("database {database}")])
+        };
+        let log = cluster.statements();
+        if let Some(why) = &log.incomplete {
+            return Err(violation(format!(
+                "cannot check: the statement log is incomplete: {why}"
+            )));
+        }
+        let mut final_tables = BTreeMap::new();
+        for table in &tables {
+            let sql = table_query(table).map_err(&violation)?;
+            let rows = cluster.query(&sql).map_err(|error| {
+                violation(format!("{sql} failed at the end of the run: {error}"))
+            })?;
+            final_tables.insert(table.clone(), rows);
+        }
+        let history = SerialHistory {
+            databases: cluster.database_names(),
+            setup_database: cluster.info().database.clone(),
+            setup_sql: cluster.setup_sql().to_vec(),
+            statements: log.statements,
+            final_tables,
+        };
+        match history.serial_order() {
+            Ok(_) => Ok(()),
+            Err(SerialError::NotSerializable(message)) => Err(violation(message)),
+            Err(SerialError::Unchecked(message)) => {
+                Err(violation(format!("cannot check: {message}")))
+            }
+        }
+    })
+}
+
+/// `SELECT … FROM table` for a declared table, `name` or `name (column, …)`.
+fn table_query(table: &str) -> Result<String, String> {
+    let (name, columns) = match table.split_once('(') {
+        Some((name, rest)) => {
+            let columns = rest
+                .strip_suffix(')')
+                .ok_or_else(|| format!("{table:?} is not a table name or `table (column, …)`"))?;
+            (
+                name.trim(),
+                columns.split(',').map(str::trim).collect::<Vec<_>>(),
+            )
+        }
+        None => (table.trim(), vec!["*"]),
+    };
+    let identifier = |word: &str| {
+        !word.is_empty()
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    if !identifier(name) || !columns.iter().all(|c| *c == "*" || identifier(c)) {
+        return Err(format!(
+            "{table:?} is not a table name or `table (column, …)`"
+        ));
+    }
+    Ok(format!("SELECT {} FROM {name}", columns.join(", ")))
+}
+
+/// What the serializability search works from: the cluster's setup, its statement log and the
+/// final contents of the declared tables.
+#[derive(Debug, Clone)]
+pub struct SerialHistory {
+    /// The cluster's databases.
+    pub databases: Vec<String>,
+    /// The database the setup SQL ran on.
+    pub setup_database: String,
+    /// The setup SQL, run before any transaction.
+    pub setup_sql: Vec<String>,
+    /// Every statement the run's connections ran, each connection's in order.
+    pub statements: Vec<crate::pg::LoggedStatement>,
+    /// Each declared table (`name` or `name (column, …)`) and its rows at the end of the run.
+    pub final_tables: BTreeMap<String, crate::pg::Rows>,
+}
+
+/// Why [`SerialHistory::serial_order`] found no order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SerialError {
+    /// Every order was tried and none explains the run; the message names the transactions and the closest order's first difference.
+    NotSerializable(String),
+    /// The search could not decide, and says why.
+    Unchecked(String),
+}
+
+/// A committed (or possibly committed) transaction: its connection's statements from `BEGIN` to `COMMIT`.
+#[derive(Debug, Clone)]
+struct SerialTx {
+    actor: String,
+    connection: u64,
+    database: String,
+    statements: Vec<crate::pg::LoggedStatement>,
+    /// Its `COMMIT` (or its one statement) got no answer, so it may not have happened.
+    uncertain: bool,
+}
+
+impl SerialTx {
+    fn label(&self, index: usize) -> String {
+        let summary: Vec<String> = self
+            .statements
+            .iter()
+            .take(4)
+            .map(|statement| clip_text(&statement.sql, 60))
+            .collect();
+        let more = if self.statements.len() > 4 {
+            "; …"
+        } else {
+            ""
+        };
+        format!(
+            "T{} {} (connection {}{}): {}{more}",
+            index + 1,
+            self.actor,
+            self.connection,
+            if self.uncertain {
+                ", commit unanswered"
+            } else {
+                ""
+            },
+            summary.join("; ")
+        )
+    }
+}
+
+/// A statement's kind, for telling transactions apart.
+#[derive(Debug, PartialEq, Eq)]
+enum TxControl {
+    Begin,
+    Commit,
+    Rollback,
+    Other,
+}
+
+fn tx_control(sql: &str) -> TxControl {
+    let upper = sql.trim().trim_end_matches(';').trim().to_ascii_uppercase();
+    let first = upper.split_whitespace().next().unwrap_or("");
+    match first {
+        "BEGIN" | "START" => TxControl::Begin,
+        "COMMIT" | "END" => TxControl::Commit,
+        "ROLLBACK" | "ABORT" if !upper.split_whitespace().any(|word| word == "TO") => {
+            TxControl::Rollback
+        }
+        _ => TxControl::Other,
+    }
+}
+
+/// Whether one logged entry is several statements (a simple query with `;` between them).
+fn multi_statement(statement: &crate::pg::LoggedStatement) -> bool {
+    let results = match &statement.outcome {
+        crate::pg::LoggedOutcome::Done(results) => results.len(),
+        crate::pg::LoggedOutcome::Error { results, .. } => results.len() + 1,
+        crate::pg::LoggedOutcome::Unanswered => 1,
+    };
+    results > 1 || statement.sql.trim().trim_end_matches(';').contains(';')
+}
+
+impl SerialHistory {
+    /// The run's committed transactions, each connection's in order, or why they cannot be told apart.
+    fn transactions(&self) -> Result<Vec<SerialTx>, String> {
+        use crate::pg::LoggedOutcome;
+        let mut connections: BTreeMap<u64, Vec<&crate::pg::LoggedStatement>> = BTreeMap::new();
+        for statement in &self.statements {
+            connections
+                .entry(statement.connection)
+                .or_default()
+                .push(statement);
+        }
+        let mut transactions = Vec::new();
+        for (connection, statements) in connections {
+            let mut open: Option<SerialTx> = None;
+            for statement in statements {
+                let control = tx_control(&statement.sql);
+                if multi_statement(statement) {
+                    let has_control = statement.sql.split(';').any(|part| {
+                        !part.trim().is_empty() && tx_control(part) != TxControl::Other
+                    });
+                    if has_control {
+                        return Err(format!(
+                            "{} (connection {connection}) sent transaction control inside a multi-statement query: {}",
+                            statement.actor,
+                            clip_text(&statement.sql, 80)
+                        ));
+                    }
+                }
+                let new_tx = |uncertain| SerialTx {
+                    actor: statement.actor.clone(),
+                    connection,
+                    database: statement.database.clone(),
+                    statements: vec![statement.clone()],
+                    uncertain,
+                };
+                match open.take() {
+                    None => match (&control, &statement.outcome) {
+                        (TxControl::Begin, LoggedOutcome::Done(_)) => open = Some(new_tx(false)),
+                        // A refused BEGIN, or COMMIT and ROLLBACK outside a transaction, change nothing.
+                        (TxControl::Begin | TxControl::Commit | TxControl::Rollback, _) => {}
+                        (TxControl::Other, LoggedOutcome::Done(_)) => {
+                            transactions.push(new_tx(false))
+                        }
+                        // A statement that failed outside a transaction rolled back its own.
+                        (TxControl::Other, LoggedOutcome::Error { .. }) => {}
+                        (TxControl::Other, LoggedOutcome::Unanswered) => {
+                            transactions.push(new_tx(true))
+                        }
+                    },
+                    Some(mut tx) => {
+                        tx.statements.push(statement.clone());
+                        match (&control, &statement.outcome) {
+                            (TxControl::Commit, LoggedOutcome::Done(results)) => {
+                                // COMMIT of a failed transaction answers ROLLBACK.
+                                if results.first().is_some_and(|result| result.tag == "COMMIT") {
+                                    transactions.push(tx);
+                                }
+                            }
+                            (TxControl::Commit, LoggedOutcome::Unanswered) => {
+                                tx.uncertain = true;
+                                transactions.push(tx);
+                            }
+                            // A failed COMMIT rolls back; so does ROLLBACK.
+                            (TxControl::Commit | TxControl::Rollback, _) => {}
+                            _ => open = Some(tx),
+                        }
+                    }
+                }
+            }
+            // A transaction still open when its connection closed was rolled back.
+        }
+        Ok(transactions)
+    }
+
+    /// An order of the committed transactions that explains the run, as indexes into them, or why there is none.
+    pub fn serial_order(&self) -> Result<Vec<usize>, SerialError> {
+        let transactions = self.transactions().map_err(SerialError::Unchecked)?;
+        if transactions.len() > SERIAL_TRANSACTIONS_MAX {
+            return Err(SerialError::Unchecked(format!(
+                "the run committed {} transactions, more than the {SERIAL_TRANSACTIONS_MAX} whose orders this check searches",
+                transactions.len()
+            )));
+        }
+        for (index, tx) in transactions.iter().enumerate() {
+            for statement in &tx.statements {
+                if let Err(why) = &statement.params {
+                    if !matches!(statement.outcome, crate::pg::LoggedOutcome::Error { .. }) {
+                        return Err(SerialError::Unchecked(format!(
+                            "T{} cannot be replayed: {}: {why}",
+                            index + 1,
+                            clip_text(&statement.sql, 80)
+                        )));
+                    }
+                }
+            }
+        }
+        let mut search = Search {
+            history: self,
+            transactions: &transactions,
+            replays: 0,
+            closest: None,
+        };
+        let mut order = Vec::new();
+        match search.extend(&mut order)? {
+            true => Ok(order),
+            false => {
+                let listing: Vec<String> = transactions
+                    .iter()
+                    .enumerate()
+                    .map(|(index, tx)| format!("  {}", tx.label(index)))
+                    .collect();
+                let closest = match search.closest {
+                    Some((order, difference)) => format!(
+                        "\nclosest order {}: {difference}",
+                        order
+                            .iter()
+                            .map(|index| format!("T{}", index + 1))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => String::new(),
+                };
+                Err(SerialError::NotSerializable(format!(
+                    "no serial order of the {} committed transactions gives the rows the run read and the tables it left:\n{}{closest}",
+                    transactions.len(),
+                    listing.join("\n")
+                )))
+            }
+        }
+    }
+}
+
+/// A backtracking search over orders of the committed transactions.
+struct Search<'a> {
+    history: &'a SerialHistory,
+    transactions: &'a [SerialTx],
+    replays: usize,
+    /// The order that got furthest before a difference, and the difference.
+    closest: Option<(Vec<usize>, String)>,
+}
+
+impl Search<'_> {
+    /// Tries every continuation of `order`; true when one explains the run, with `order` holding it.
+    fn extend(&mut self, order: &mut Vec<usize>) -> Result<bool, SerialError> {
+        let required_placed = self
+            .transactions
+            .iter()
+            .enumerate()
+            .all(|(index, tx)| tx.uncertain || order.contains(&index));
+        if required_placed {
+            let mut engine = self.replay(order)?;
+            match self.compare_tables(&mut engine) {
+                Ok(()) => return Ok(true),
+                Err(difference) => self.note(order, difference, 1),
+            }
+        }
+        for next in 0..self.transactions.len() {
+            if order.contains(&next) {
+                continue;
+            }
+            order.push(next);
+            let fits = {
+                let mut engine = self.replay(&order[..order.len() - 1])?;
+                self.replays += 1;
+                self.replay_tx(&mut engine, next)
+            };
+            match fits {
+                Ok(()) => {
+                    if self.extend(order)? {
+                        return Ok(true);
+                    }
+                }
+                Err(difference) => {
+                    let difference = format!("in T{}, {difference}", next + 1);
+                    self.note(order, difference, 0);
+                }
+            }
+            order.pop();
+        }
+        Ok(false)
+    }
+
+    /// Keeps the difference of the order that got furthest, preferring a final-table difference at equal length.
+    fn note(&mut self, order: &[usize], difference: String, bonus: usize) {
+        let reached = order.len() * 2 + bonus;
+        let best = self
+            .closest
+            .as_ref()
+            .map_or(0, |(order, _)| order.len() * 2 + 1);
+        if self.closest.is_none() || reached > best {
+            self.closest = Some((order.to_vec(), difference));
+        }
+    }
+
+    /// A fresh engine with the setup SQL run and the transactions of `order` replayed.
+    fn replay(&mut self, order: &[usize]) -> Result<dosim_pg::Engine, SerialError> {
+        let mut engine = dosim_pg::Engine::new(dosim_pg::EngineConfig::default());
+        for name in &self.history.databases {
+            if !engine.database_names().contains(name) {
+                engine.create_database(name);
+            }
+        }
+        let session = engine
+            .connect(&self.history.setup_database)
+            .map_err(|error| SerialError::Unchecked(format!("replay: {}", error.message)))?;
+        for sql in &self.history.setup_sql {
+            let failure = match engine.execute(session, sql, &[], dosim_pg::SimTime::ZERO) {
+                dosim_pg::Outcome::Done(_) => continue,
+                dosim_pg::Outcome::Error { error, .. } => error.message,
+                dosim_pg::Outcome::Blocked { .. } => "it waited for a lock".to_owned(),
+            };
+            engine.disconnect(session);
+            return Err(SerialError::Unchecked(format!(
+                "the setup SQL failed in a replay: {failure}"
+            )));
+        }
+        engine.disconnect(session);
+        for &index in order {
+            self.replays += 1;
+            if self.replays > SERIAL_REPLAYS_MAX {
+                return Err(SerialError::Unchecked(format!(
+                    "the search passed its budget of {SERIAL_REPLAYS_MAX} transaction replays"
+                )));
+            }
+            if let Err(difference) = self.replay_tx(&mut engine, index) {
+                return Err(SerialError::Unchecked(format!(
+                    "T{} replayed differently a second time: {difference}",
+                    index + 1
+                )));
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Replays one transaction alone; `Err` says the first way its answers differ from the run's.
+    fn replay_tx(&self, engine: &mut dosim_pg::Engine, index: usize) -> Result<(), String> {
+        use crate::pg::LoggedOutcome;
+        let tx = &self.transactions[index];
+        let session = engine
+            .connect(&tx.database)
+            .map_err(|error| format!("connecting to {}: {}", tx.database, error.message))?;
+        let result = (|| {
+            for statement in &tx.statements {
+                let params = statement.params.clone().unwrap_or_default();
+                let now = dosim_pg::SimTime::from_ms(statement.invoke_ms);
+                let replayed = engine.execute(session, &statement.sql, &params, now);
+                let (results, error) = match replayed {
+                    dosim_pg::Outcome::Done(results) => (results, None),
+                    dosim_pg::Outcome::Error { results, error } => (results, Some(error)),
+                    dosim_pg::Outcome::Blocked { .. } => {
+                        return Err(format!(
+                            "{} waited for a lock in the replay",
+                            describe(statement)
+                        ))
+                    }
+                };
+                let replayed_results: Vec<crate::pg::LoggedResult> = results
+                    .iter()
+                    .map(|result| crate::pg::LoggedResult {
+                        tag: result.tag.clone(),
+                        rows: Some(
+                            result
+                                .rows
+                                .iter()
+                                .map(|row| row.iter().map(|value| value.to_text()).collect())
+                                .collect(),
+                        ),
+                    })
+                    .collect();
+                let comparable = !incomparable(&statement.sql);
+                match (&statement.outcome, &error) {
+                    (LoggedOutcome::Done(run), None) => {
+                        compare_results(statement, run, &replayed_results, comparable)?
+                    }
+                    (
+                        LoggedOutcome::Error {
+                            results: run,
+                            sqlstate,
+                            ..
+                        },
+                        Some(error),
+                    ) => {
+                        compare_results(statement, run, &replayed_results, comparable)?;
+                        if *sqlstate != error.sqlstate {
+                            return Err(format!(
+                                "{} failed with {} in the replay, but with {sqlstate} in the run",
+                                describe(statement),
+                                error.sqlstate
+                            ));
+                        }
+                    }
+                    (LoggedOutcome::Done(_), Some(error)) => {
+                        return Err(format!(
+                            "{} failed in the replay ({}: {}) but not in the run",
+                            describe(statement),
+                            error.sqlstate,
+                            error.message
+                        ))
+                    }
+                    (LoggedOutcome::Error { sqlstate, .. }, None) => {
+                        return Err(format!(
+                            "{} failed in the run ({sqlstate}) but not in the replay",
+                            describe(statement)
+                        ))
+                    }
+                    // The unanswered statement is the transaction's last; taking it as committed means it must succeed.
+                    (LoggedOutcome::Unanswered, None) => {
+                        let committed = tx_control(&statement.sql) != TxControl::Commit
+                            || replayed_results
+                                .first()
+                                .is_some_and(|result| result.tag == "COMMIT");
+                        if !committed {
+                            return Err(format!("{} did not commit", describe(statement)));
+                        }
+                    }
+                    (LoggedOutcome::Unanswered, Some(error)) => {
+                        return Err(format!(
+                            "{} failed in the replay ({}: {})",
+                            describe(statement),
+                            error.sqlstate,
+                            error.message
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        })();
+        engine.disconnect(session);
+        result
+    }
+
+    /// Compares the declared tables' rows in the replay with the run's, as unordered lists.
+    fn compare_tables(&self, engine: &mut dosim_pg::Engine) -> Result<(), String> {
+        let session = engine
+            .connect(&self.history.setup_database)
+            .map_err(|error| error.message)?;
+        let mut result = Ok(());
+        for (table, run_rows) in &self.history.final_tables {
+            let sql = match table_query(table) {
+                Ok(sql) => sql,
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            };
+            let replayed = match engine.execute(session, &sql, &[], dosim_pg::SimTime::ZERO) {
+                dosim_pg::Outcome::Done(results) => results
+                    .last()
+                    .map(|result| {
+                        result
+                            .rows
+                            .iter()
+                            .map(|row| row.iter().map(|value| value.to_text()).collect())
+                            .collect::<crate::pg::Rows>()
+                    })
+                    .unwrap_or_default(),
+                dosim_pg::Outcome::Error { error, .. } => {
+                    result = Err(format!("{sql} failed in the replay: {}", error.message));
+                    break;
+                }
+                dosim_pg::Outcome::Blocked { .. } => {
+                    result = Err(format!("{sql} waited for a lock in the replay"));
+                    break;
+                }
+            };
+            let (mut run_sorted, mut replay_sorted) = (run_rows.clone(), replayed);
+            run_sorted.sort();
+            replay_sorted.sort();
+            if run_sorted != replay_sorted {
+                result = Err(format!(
+                    "{table} ends as ({}) in the replay, but as ({}) in the run",
+                    clip_text(&crate::pg::render_rows(&replay_sorted), 200),
+                    clip_text(&crate::pg::render_rows(&run_sorted), 200)
+                ));
+                break;
+            }
+        }
+        engine.disconnect(session);
+        result
+    }
+}
+
+/// Compares a statement's results in the run and the replay: command tags always, rows when comparable.
+fn compare_results(
+    statement: &crate::pg::LoggedStatement,
+    run: &[crate::pg::LoggedResult],
+    replay: &[crate::pg::LoggedResult],
+    comparable: bool,
+) -> Result<(), String> {
+    let ordered = statement.sql.to_ascii_lowercase().contains("order by");
+    for (run, replay) in run.iter().zip(replay) {
+        if run.tag != replay.tag {
+            return Err(format!(
+                "{} answered {} in the replay, but {} in the run",
+                describe(statement),
+                replay.tag,
+                run.tag
+            ));
+        }
+        let (Some(run_rows), Some(replay_rows), true) = (&run.rows, &replay.rows, comparable)
+        else {
+            continue;
+        };
+        let (mut run_rows, mut replay_rows) = (run_rows.clone(), replay_rows.clone());
+        // Without ORDER BY, PostgreSQL promises no order, so rows compare as a multiset.
+        if !ordered {
+            run_rows.sort();
+            replay_rows.sort();
+        }
+        if run_rows != replay_rows {
+            return Err(format!(
+                "{} returned ({}) in the replay, but ({}) in the run",
+                describe(statement),
+                clip_text(&crate::pg::render_rows(&replay_rows), 120),
+                clip_text(&crate::pg::render_rows(&run_rows), 120)
+            ));
+        }
+    }
+    if run.len() != replay.len() {
+        return Err(format!(
+            "{} ran {} statements in the replay, but {} in the run",
+            describe(statement),
+            replay.len(),
+            run.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a statement's rows depend on time, randomness or other sessions.
+fn incomparable(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    INCOMPARABLE_SQL.iter().any(|word| lower.contains(word))
+}
+
+/// A statement and its parameters, for a difference's message.
+fn describe(statement: &crate::pg::LoggedStatement) -> String {
+    let params = match &statement.params {
+        Ok(params) if !params.is_empty() => {
+            let shown: Vec<String> = params
+                .iter()
+                .map(|value| value.to_text().unwrap_or_else(|| "NULL".to_owned()))
+                .collect();
+            format!(" ({})", clip_text(&shown.join(", "), 60))
+        }
+        _ => String::new(),
+    };
+    format!("{}{params}", clip_text(&statement.sql, 80))
+}
+
+/// Text on one line, clipped to `chars_max` characters.
+fn clip_text(text: &str, chars_max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= chars_max {
+        return one_line;
+    }
+    let mut clipped: String = one_line.chars().take(chars_max - 1).collect();
+    clipped.push('…');
+    clipped
+}

@@ -129,6 +129,10 @@ pub struct RunDatabase {
     users: Vec<(String, String)>,
     /// When the run ended, for the engine's clock in queries after it.
     end_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Every statement the actors ran, in full, for checks that replay them.
+    log: Arc<Mutex<StatementLog>>,
+    /// The setup SQL, which a replay runs first on a fresh engine.
+    setup_sql: Vec<String>,
 }
 
 impl std::fmt::Debug for RunDatabase {
@@ -180,6 +184,83 @@ impl RunDatabase {
     pub fn query_text(&self, sql: &str) -> Result<String, String> {
         Ok(render_rows(&self.query(sql)?))
     }
+
+    /// Every statement actors ran on the cluster, in full, in the order each connection ran them.
+    pub fn statements(&self) -> StatementLog {
+        self.log.lock().clone()
+    }
+
+    /// The setup SQL the cluster ran before the actors started.
+    pub fn setup_sql(&self) -> &[String] {
+        &self.setup_sql
+    }
+
+    /// The cluster's databases, for a replay to create them again.
+    pub fn database_names(&self) -> Vec<String> {
+        self.engine.lock().database_names()
+    }
+}
+
+/// The most statements one cluster's log keeps; past it the log says it is incomplete.
+pub const LOGGED_STATEMENTS_MAX: usize = 10_000;
+
+/// The most rows of one statement's answer the log keeps; a longer answer is logged as not comparable.
+pub const LOGGED_ROWS_MAX: usize = 1000;
+
+/// Every statement actors ran on one cluster, recorded from the server side of each connection.
+#[derive(Debug, Clone, Default)]
+pub struct StatementLog {
+    /// The statements, each connection's in the order it ran them; connections interleave in the order their statements ended.
+    pub statements: Vec<LoggedStatement>,
+    /// Why the log misses statements (too many, a message too large to follow), if it does.
+    pub incomplete: Option<String>,
+    connections: u64,
+}
+
+/// One statement (or one simple query's statements) as a connection ran it.
+#[derive(Debug, Clone)]
+pub struct LoggedStatement {
+    /// The connection, numbered from 0 in the order they were accepted.
+    pub connection: u64,
+    /// The connecting host.
+    pub actor: String,
+    /// The database the connection is on.
+    pub database: String,
+    /// The query text, in full.
+    pub sql: String,
+    /// The parameters as the engine takes them, or why they could not be decoded.
+    pub params: Result<Vec<dosim_pg::Value>, String>,
+    /// Simulated milliseconds when it was sent.
+    pub invoke_ms: u64,
+    /// How it ended.
+    pub outcome: LoggedOutcome,
+}
+
+/// How a logged statement ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoggedOutcome {
+    /// It ran; one result per statement of the query.
+    Done(Vec<LoggedResult>),
+    /// It failed after the statements in `results` completed.
+    Error {
+        /// The statements of the query that completed before the error.
+        results: Vec<LoggedResult>,
+        /// The SQLSTATE (`40001`).
+        sqlstate: String,
+        /// PostgreSQL's message.
+        message: String,
+    },
+    /// No answer came before the connection closed or the run ended.
+    Unanswered,
+}
+
+/// One statement's result: its command tag and, when they could be decoded, its rows in PostgreSQL's text format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedResult {
+    /// `SELECT 1`, `UPDATE 1`, `COMMIT`.
+    pub tag: String,
+    /// The rows, `None` when they cannot be compared (a type the log does not decode, more than [`LOGGED_ROWS_MAX`]).
+    pub rows: Option<Rows>,
 }
 
 /// Rows as one line: columns joined by `, `, rows by `; `.
@@ -415,6 +496,8 @@ pub(crate) fn create(
                 .map(|user| (user.name.clone(), user.password.clone()))
                 .collect(),
             end_ms: Arc::default(),
+            log: Arc::default(),
+            setup_sql: spec.setup_sql.clone(),
         });
     }
     Ok(databases)
@@ -442,7 +525,17 @@ pub(crate) fn host(sim: &mut turmoil::Sim<'_>, database: &RunDatabase, recorder:
                 let (stream, peer) = listener.accept().await?;
                 let actor =
                     turmoil::reverse_lookup(peer.ip()).unwrap_or_else(|| peer.ip().to_string());
-                let stream = Recording::new(stream, actor, recorder.clone());
+                let connection = {
+                    let mut log = database.log.lock();
+                    log.connections += 1;
+                    log.connections - 1
+                };
+                let stream = Recording::new(
+                    stream,
+                    actor,
+                    recorder.clone(),
+                    (database.log.clone(), connection),
+                );
                 let cluster = cluster.clone();
                 tokio::spawn(async move {
                     let _ = dosim_pgwire::serve_connection(cluster, stream).await;
@@ -468,10 +561,15 @@ struct Recording<S> {
 }
 
 impl<S> Recording<S> {
-    fn new(stream: S, actor: String, recorder: Recorder) -> Recording<S> {
+    fn new(
+        stream: S,
+        actor: String,
+        recorder: Recorder,
+        log: (Arc<Mutex<StatementLog>>, u64),
+    ) -> Recording<S> {
         Recording {
             stream,
-            sniffer: Sniffer::new(actor, recorder),
+            sniffer: Sniffer::new(actor, recorder, log),
         }
     }
 }
@@ -540,6 +638,10 @@ struct Prepared {
 struct Portal {
     statement: Prepared,
     params: String,
+    /// The parameters as the engine takes them, for the statement log.
+    values: Vec<dosim_pg::Value>,
+    /// Why the parameters could not be decoded, if so.
+    values_error: Option<String>,
     result_formats: Vec<i16>,
 }
 
@@ -547,7 +649,7 @@ struct Portal {
 #[derive(Debug)]
 enum Expected {
     /// A `Parse`: `ParseComplete`, or an error that names a statement that never ran.
-    Parse { sql: String },
+    Parse { sql: String, params: Vec<u32> },
     /// A `Describe` of a statement: its `ParameterDescription`, then its `RowDescription` or `NoData`.
     DescribeStatement { name: String, got_params: bool },
     /// An `Execute` recorded as operation `seq`.
@@ -557,6 +659,8 @@ enum Expected {
         portal: Portal,
         rows: Vec<String>,
         row_count: usize,
+        /// Every row in text format, for the statement log; `None` once not comparable.
+        full_rows: Option<Rows>,
     },
     /// A simple `Query` recorded as operation `seq`, with the tags of the statements done so far.
     Simple {
@@ -566,15 +670,30 @@ enum Expected {
         rows: Vec<String>,
         row_count: usize,
         columns: Vec<(u32, i16)>,
+        /// The query text in full, the results so far, the current statement's rows and the error, for the statement log.
+        log: Box<SimpleLog>,
     },
     /// A `Sync`: the end of an extended-query batch.
     Sync,
+}
+
+/// What the statement log keeps of a simple query while it runs.
+#[derive(Debug, Default)]
+struct SimpleLog {
+    sql: String,
+    results: Vec<LoggedResult>,
+    full_rows: Option<Rows>,
+    error: Option<(String, String)>,
 }
 
 /// Follows one connection's protocol messages and records each statement as an operation.
 struct Sniffer {
     actor: String,
     recorder: Recorder,
+    log: Arc<Mutex<StatementLog>>,
+    connection: u64,
+    /// The database the startup packet names.
+    database: String,
     front: Vec<u8>,
     back: Vec<u8>,
     /// The startup packet (and any `SSLRequest`) has no type byte.
@@ -591,10 +710,13 @@ struct Sniffer {
 const STATEMENTS_MAX: usize = 1000;
 
 impl Sniffer {
-    fn new(actor: String, recorder: Recorder) -> Sniffer {
+    fn new(actor: String, recorder: Recorder, log: (Arc<Mutex<StatementLog>>, u64)) -> Sniffer {
         Sniffer {
             actor,
             recorder,
+            log: log.0,
+            connection: log.1,
+            database: String::new(),
             front: Vec::new(),
             back: Vec::new(),
             started: false,
@@ -618,17 +740,21 @@ impl Sniffer {
                 }
                 let len = be_u32(&self.front[0..4]) as usize;
                 if !(8..=MESSAGE_BYTES_MAX).contains(&len) {
-                    self.lost = true;
+                    self.lose();
                     return;
                 }
                 if self.front.len() < len {
                     return;
                 }
                 let code = be_u32(&self.front[4..8]);
+                let startup: Vec<u8> = self.front[8..len].to_vec();
                 self.front.drain(..len);
                 match code {
                     80_877_103 | 80_877_104 => self.ssl_answers += 1,
-                    _ => self.started = true,
+                    _ => {
+                        self.started = true;
+                        self.database = startup_database(&startup);
+                    }
                 }
                 continue;
             }
@@ -637,7 +763,7 @@ impl Sniffer {
             }
             let len = be_u32(&self.front[1..5]) as usize;
             if !(4..=MESSAGE_BYTES_MAX).contains(&len) {
-                self.lost = true;
+                self.lose();
                 return;
             }
             if self.front.len() < 1 + len {
@@ -666,24 +792,32 @@ impl Sniffer {
                     rows: Vec::new(),
                     row_count: 0,
                     columns: Vec::new(),
+                    log: Box::new(SimpleLog {
+                        sql,
+                        full_rows: Some(Vec::new()),
+                        ..SimpleLog::default()
+                    }),
                 });
             }
             b'P' => {
                 let name = reader.cstr();
                 let sql = reader.cstr();
                 let count = reader.i16().max(0) as usize;
-                let param_types = (0..count).map(|_| reader.u32()).collect();
+                let param_types: Vec<u32> = (0..count).map(|_| reader.u32()).collect();
                 if self.statements.len() < STATEMENTS_MAX || self.statements.contains_key(&name) {
                     self.statements.insert(
                         name.clone(),
                         Prepared {
                             sql: sql.clone(),
-                            param_types,
+                            param_types: param_types.clone(),
                             column_types: Vec::new(),
                         },
                     );
                 }
-                self.expected.push_back(Expected::Parse { sql });
+                self.expected.push_back(Expected::Parse {
+                    sql,
+                    params: param_types,
+                });
             }
             b'D' => {
                 let target = reader.u8();
@@ -703,6 +837,8 @@ impl Sniffer {
                 let formats: Vec<i16> = (0..format_count).map(|_| reader.i16()).collect();
                 let param_count = reader.i16().max(0) as usize;
                 let mut params = Vec::new();
+                let mut values = Vec::new();
+                let mut values_error = None;
                 for index in 0..param_count {
                     let len = reader.i32();
                     let value = if len < 0 {
@@ -716,6 +852,13 @@ impl Sniffer {
                         _ => formats.get(index).copied().unwrap_or(0),
                     };
                     let ty = statement.param_types.get(index).copied().unwrap_or(0);
+                    match param_value(value.as_deref(), ty, format) {
+                        Ok(value) => values.push(value),
+                        Err(error) => {
+                            values_error
+                                .get_or_insert(format!("parameter ${}: {error}", index + 1));
+                        }
+                    }
                     params.push(render_value(value.as_deref(), ty, format));
                 }
                 let result_count = reader.i16().max(0) as usize;
@@ -731,6 +874,8 @@ impl Sniffer {
                         Portal {
                             statement,
                             params,
+                            values,
+                            values_error,
                             result_formats,
                         },
                     );
@@ -754,6 +899,7 @@ impl Sniffer {
                     portal,
                     rows: Vec::new(),
                     row_count: 0,
+                    full_rows: Some(Vec::new()),
                 });
             }
             b'C' => {
@@ -789,7 +935,7 @@ impl Sniffer {
             }
             let len = be_u32(&self.back[1..5]) as usize;
             if !(4..=MESSAGE_BYTES_MAX).contains(&len) {
-                self.lost = true;
+                self.lose();
                 return;
             }
             if self.back.len() < 1 + len {
@@ -864,9 +1010,24 @@ impl Sniffer {
                         portal,
                         rows,
                         row_count,
+                        full_rows,
                         ..
                     }) => {
                         *row_count += 1;
+                        log_row(full_rows, &values, |index| {
+                            let ty = portal
+                                .statement
+                                .column_types
+                                .get(index)
+                                .copied()
+                                .unwrap_or(0);
+                            let format = match portal.result_formats.len() {
+                                0 => 0,
+                                1 => portal.result_formats[0],
+                                _ => portal.result_formats.get(index).copied().unwrap_or(0),
+                            };
+                            (ty, format)
+                        });
                         if rows.len() < ROWS_SHOWN_MAX {
                             let rendered: Vec<String> = values
                                 .iter()
@@ -893,9 +1054,13 @@ impl Sniffer {
                         rows,
                         row_count,
                         columns,
+                        log,
                         ..
                     }) => {
                         *row_count += 1;
+                        log_row(&mut log.full_rows, &values, |index| {
+                            columns.get(index).copied().unwrap_or((0, 0))
+                        });
                         if rows.len() < ROWS_SHOWN_MAX {
                             let rendered: Vec<String> = values
                                 .iter()
@@ -925,9 +1090,20 @@ impl Sniffer {
                             invoke_ms,
                             rows,
                             row_count,
-                            ..
+                            portal,
+                            full_rows,
                         }) = self.expected.pop_front()
                         {
+                            let result = LoggedResult {
+                                tag: tag.clone(),
+                                rows: full_rows,
+                            };
+                            self.log_statement(
+                                &portal.statement.sql,
+                                portal_values(&portal),
+                                invoke_ms,
+                                LoggedOutcome::Done(vec![result]),
+                            );
                             self.complete(seq, invoke_ms, &with_rows(tag, &rows, row_count));
                         }
                     }
@@ -936,8 +1112,14 @@ impl Sniffer {
                         rows,
                         row_count,
                         columns,
+                        log,
                         ..
                     }) => {
+                        let full_rows = log.full_rows.replace(Vec::new());
+                        log.results.push(LoggedResult {
+                            tag: tag.clone(),
+                            rows: full_rows,
+                        });
                         tags.push(with_rows(tag, rows, *row_count));
                         rows.clear();
                         *row_count = 0;
@@ -947,18 +1129,47 @@ impl Sniffer {
                 }
             }
             b'E' => {
-                let error = render_error(&mut reader);
+                let (sqlstate, message, error) = read_error(&mut reader);
                 match self.expected.pop_front() {
-                    Some(Expected::Parse { sql, .. }) => {
+                    Some(Expected::Parse { sql, params }) => {
                         // The statement never ran: it failed when prepared, which the client saw as its error.
                         let now = crate::history::now_ms();
+                        // In a transaction, a statement refused when prepared still aborts it, so the log keeps it.
+                        self.log_statement(
+                            &sql,
+                            Err(format!(
+                                "it was refused when prepared ({} parameters)",
+                                params.len()
+                            )),
+                            now,
+                            LoggedOutcome::Error {
+                                results: Vec::new(),
+                                sqlstate,
+                                message,
+                            },
+                        );
                         let seq =
                             self.recorder
                                 .invoke(&self.actor, "SQL", &clip_sql(&sql), None, now);
                         self.complete(seq, now, &error);
                         self.skip_to_sync();
                     }
-                    Some(Expected::Execute { seq, invoke_ms, .. }) => {
+                    Some(Expected::Execute {
+                        seq,
+                        invoke_ms,
+                        portal,
+                        ..
+                    }) => {
+                        self.log_statement(
+                            &portal.statement.sql,
+                            portal_values(&portal),
+                            invoke_ms,
+                            LoggedOutcome::Error {
+                                results: Vec::new(),
+                                sqlstate,
+                                message,
+                            },
+                        );
                         self.complete(seq, invoke_ms, &error);
                         self.skip_to_sync();
                     }
@@ -970,8 +1181,10 @@ impl Sniffer {
                         rows,
                         row_count,
                         columns,
+                        mut log,
                     }) => {
                         tags.push(error);
+                        log.error = Some((sqlstate, message));
                         self.expected.push_front(Expected::Simple {
                             seq,
                             invoke_ms,
@@ -979,6 +1192,7 @@ impl Sniffer {
                             rows,
                             row_count,
                             columns,
+                            log,
                         });
                     }
                     Some(Expected::DescribeStatement { .. }) => self.skip_to_sync(),
@@ -994,8 +1208,24 @@ impl Sniffer {
                             seq,
                             invoke_ms,
                             tags,
+                            log,
                             ..
                         } => {
+                            let SimpleLog {
+                                sql,
+                                results,
+                                error,
+                                ..
+                            } = *log;
+                            let outcome = match error {
+                                Some((sqlstate, message)) => LoggedOutcome::Error {
+                                    results,
+                                    sqlstate,
+                                    message,
+                                },
+                                None => LoggedOutcome::Done(results),
+                            };
+                            self.log_statement(&sql, Ok(Vec::new()), invoke_ms, outcome);
                             self.complete(seq, invoke_ms, &tags.join("; "));
                             break;
                         }
@@ -1037,6 +1267,43 @@ impl Sniffer {
         }
     }
 
+    /// Adds a statement to the cluster's log.
+    fn log_statement(
+        &self,
+        sql: &str,
+        params: Result<Vec<dosim_pg::Value>, String>,
+        invoke_ms: u64,
+        outcome: LoggedOutcome,
+    ) {
+        let mut log = self.log.lock();
+        if log.statements.len() >= LOGGED_STATEMENTS_MAX {
+            log.incomplete.get_or_insert_with(|| {
+                format!("the run ran more than {LOGGED_STATEMENTS_MAX} statements")
+            });
+            return;
+        }
+        log.statements.push(LoggedStatement {
+            connection: self.connection,
+            actor: self.actor.clone(),
+            database: self.database.clone(),
+            sql: sql.to_owned(),
+            params,
+            invoke_ms,
+            outcome,
+        });
+    }
+
+    /// Past a message too large to follow, the connection is no longer recorded, which the log says.
+    fn lose(&mut self) {
+        self.lost = true;
+        self.log.lock().incomplete.get_or_insert_with(|| {
+            format!(
+                "{} sent or received a protocol message larger than {MESSAGE_BYTES_MAX} bytes, after which its statements were not recorded",
+                self.actor
+            )
+        });
+    }
+
     fn complete(&self, seq: Option<u64>, invoke_ms: u64, outcome: &str) {
         let Some(seq) = seq else { return };
         let now = crate::history::now_ms();
@@ -1060,6 +1327,28 @@ impl Sniffer {
     ///
     /// When the world is torn down at the end of the run, they stay unfinished, which the report says as "no answer before the run ended".
     fn close(&mut self) {
+        // The log learns of unanswered statements even when the world is being torn down, since a
+        // commit without an answer may or may not have happened.
+        let unanswered: Vec<(String, Result<Vec<dosim_pg::Value>, String>, u64)> = self
+            .expected
+            .iter()
+            .filter_map(|expected| match expected {
+                Expected::Execute {
+                    invoke_ms, portal, ..
+                } => Some((
+                    portal.statement.sql.clone(),
+                    portal_values(portal),
+                    *invoke_ms,
+                )),
+                Expected::Simple { invoke_ms, log, .. } => {
+                    Some((log.sql.clone(), Ok(Vec::new()), *invoke_ms))
+                }
+                _ => None,
+            })
+            .collect();
+        for (sql, params, invoke_ms) in unanswered {
+            self.log_statement(&sql, params, invoke_ms, LoggedOutcome::Unanswered);
+        }
         if !turmoil::in_simulation() {
             return;
         }
@@ -1092,6 +1381,231 @@ fn with_rows(tag: String, rows: &[String], row_count: usize) -> String {
         shown.push("…".to_owned());
     }
     format!("{tag}: {}", shown.join(" "))
+}
+
+/// The database a startup packet's parameters name: `database`, or the user's name when it names none, as in PostgreSQL.
+fn startup_database(parameters: &[u8]) -> String {
+    let mut reader = Reader::new(parameters);
+    let (mut user, mut database) = (String::new(), None);
+    loop {
+        let key = reader.cstr();
+        if key.is_empty() {
+            break;
+        }
+        let value = reader.cstr();
+        match key.as_str() {
+            "user" => user = value,
+            "database" => database = Some(value),
+            _ => {}
+        }
+    }
+    database.unwrap_or(user)
+}
+
+/// A bound portal's parameters for the log.
+fn portal_values(portal: &Portal) -> Result<Vec<dosim_pg::Value>, String> {
+    match &portal.values_error {
+        Some(error) => Err(error.clone()),
+        None => Ok(portal.values.clone()),
+    }
+}
+
+/// Adds a `DataRow` to a statement's logged rows, or marks them not comparable.
+fn log_row(
+    full_rows: &mut Option<Rows>,
+    values: &[Option<Vec<u8>>],
+    column: impl Fn(usize) -> (u32, i16),
+) {
+    let Some(rows) = full_rows else { return };
+    if rows.len() >= LOGGED_ROWS_MAX {
+        *full_rows = None;
+        return;
+    }
+    let mut row = Vec::new();
+    for (index, value) in values.iter().enumerate() {
+        let (ty, format) = column(index);
+        match value_text(value.as_deref(), ty, format) {
+            Some(text) => row.push(text),
+            None => {
+                *full_rows = None;
+                return;
+            }
+        }
+    }
+    rows.push(row);
+}
+
+/// A column value in PostgreSQL's text format, `Some(None)` for NULL, `None` for a binary type the log does not decode.
+fn value_text(value: Option<&[u8]>, ty: u32, format: i16) -> Option<Option<String>> {
+    let Some(value) = value else {
+        return Some(None);
+    };
+    if format == 0 {
+        return Some(Some(String::from_utf8_lossy(value).into_owned()));
+    }
+    let text = match binary_value(value, ty).ok()? {
+        dosim_pg::Value::Null => return Some(None),
+        value => value.to_text(),
+    };
+    Some(text)
+}
+
+/// A bound parameter as the engine takes it, decoded as dosim-pgwire decodes it.
+fn param_value(value: Option<&[u8]>, ty: u32, format: i16) -> Result<dosim_pg::Value, String> {
+    let Some(value) = value else {
+        return Ok(dosim_pg::Value::Null);
+    };
+    if format != 0 {
+        return binary_value(value, ty);
+    }
+    let text = String::from_utf8_lossy(value).into_owned();
+    match sql_type(ty) {
+        None | Some(dosim_pg::SqlType::Text) => Ok(dosim_pg::Value::Text(text)),
+        Some(target) => dosim_pg::Value::Text(text)
+            .coerce(target)
+            .map_err(|error| error.message),
+    }
+}
+
+/// The engine's type for a type OID, `None` for `unknown` and the types it has not.
+fn sql_type(oid: u32) -> Option<dosim_pg::SqlType> {
+    use dosim_pg::SqlType;
+    Some(match oid {
+        16 => SqlType::Bool,
+        21 | 23 => SqlType::Int4,
+        20 => SqlType::Int8,
+        25 | 1043 | 19 => SqlType::Text,
+        1700 => SqlType::Numeric(None),
+        1184 => SqlType::Timestamptz,
+        2950 => SqlType::Uuid,
+        _ => return None,
+    })
+}
+
+/// A value in PostgreSQL's binary format, for the types the engine has.
+fn binary_value(raw: &[u8], ty: u32) -> Result<dosim_pg::Value, String> {
+    use dosim_pg::Value;
+    let fixed = |n: usize| -> Result<(), String> {
+        if raw.len() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "a binary value of type {ty} with {} bytes",
+                raw.len()
+            ))
+        }
+    };
+    Ok(match ty {
+        16 => {
+            fixed(1)?;
+            Value::Bool(raw[0] != 0)
+        }
+        21 => {
+            fixed(2)?;
+            Value::Int4(i32::from(i16::from_be_bytes([raw[0], raw[1]])))
+        }
+        23 => {
+            fixed(4)?;
+            Value::Int4(i32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]))
+        }
+        20 => {
+            fixed(8)?;
+            Value::Int8(i64::from_be_bytes(raw.try_into().map_err(|_| "int8")?))
+        }
+        25 | 1043 | 19 | 705 | 0 => Value::Text(String::from_utf8_lossy(raw).into_owned()),
+        2278 => Value::Void,
+        2950 => {
+            fixed(16)?;
+            Value::Uuid(u128::from_be_bytes(raw.try_into().map_err(|_| "uuid")?))
+        }
+        1184 => {
+            fixed(8)?;
+            // PostgreSQL counts microseconds from 2000-01-01; the engine from 1970-01-01.
+            let since_2000 = i64::from_be_bytes(raw.try_into().map_err(|_| "timestamptz")?);
+            Value::Timestamptz(since_2000.saturating_add(946_684_800_000_000))
+        }
+        1700 => Value::Text(numeric_text(raw).ok_or("a malformed binary numeric")?)
+            .coerce(dosim_pg::SqlType::Numeric(None))
+            .map_err(|error| error.message)?,
+        _ => {
+            return Err(format!(
+                "a binary value of type OID {ty}, which the log does not decode"
+            ))
+        }
+    })
+}
+
+/// A binary `numeric` in its text form: base-10000 digits, a weight, a sign and a display scale.
+fn numeric_text(raw: &[u8]) -> Option<String> {
+    let word =
+        |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*raw.get(at)?, *raw.get(at + 1)?])) };
+    let ndigits = usize::from(word(0)?);
+    let weight = i64::from(word(2)? as i16);
+    let sign = word(4)?;
+    let dscale = usize::from(word(6)?);
+    if sign == 0xC000 {
+        return Some("NaN".to_owned());
+    }
+    let digits: Vec<u16> = (0..ndigits)
+        .map(|i| word(8 + 2 * i))
+        .collect::<Option<_>>()?;
+    let digit = |position: i64| -> u16 {
+        usize::try_from(position)
+            .ok()
+            .and_then(|p| digits.get(p).copied())
+            .unwrap_or(0)
+    };
+    let mut int_part = String::new();
+    for position in 0..=weight.min(1000) {
+        let d = digit(position);
+        if int_part.is_empty() {
+            if d != 0 {
+                int_part = d.to_string();
+            }
+        } else {
+            int_part.push_str(&format!("{d:04}"));
+        }
+    }
+    if int_part.is_empty() {
+        int_part.push('0');
+    }
+    let mut text = if sign == 0x4000 {
+        format!("-{int_part}")
+    } else {
+        int_part
+    };
+    if dscale > 0 {
+        let mut frac = String::new();
+        let mut k = 0i64;
+        while frac.len() < dscale && k < 1000 {
+            frac.push_str(&format!("{:04}", digit(weight + 1 + k)));
+            k += 1;
+        }
+        frac.truncate(dscale);
+        text.push('.');
+        text.push_str(&frac);
+    }
+    Some(text)
+}
+
+/// An `ErrorResponse`'s SQLSTATE and message, and its line for the timeline.
+fn read_error(reader: &mut Reader<'_>) -> (String, String, String) {
+    let mut rendered = reader.clone();
+    let line = render_error(&mut rendered);
+    let (mut code, mut message) = (String::new(), String::new());
+    loop {
+        let field = reader.u8();
+        if field == 0 {
+            break;
+        }
+        let value = reader.cstr();
+        match field {
+            b'C' => code = value,
+            b'M' => message = value,
+            _ => {}
+        }
+    }
+    (code, message, line)
 }
 
 /// An `ErrorResponse` as `ERROR 40001: could not serialize access …`.
@@ -1162,6 +1676,7 @@ fn be_u32(bytes: &[u8]) -> u32 {
 }
 
 /// Reads a message body; reads past its end give zeros and empty strings, so a malformed message records nonsense rather than panicking.
+#[derive(Clone)]
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,

@@ -162,7 +162,11 @@ fn text(t: &str) -> Option<Vec<u8>> {
 fn check(exchange: Vec<Way>, expect: &[&str]) {
     for chunk in [1, 3, usize::MAX] {
         let recorder = Recorder::default();
-        let mut sniffer = Sniffer::new("pod-0".to_owned(), recorder.clone());
+        let mut sniffer = Sniffer::new(
+            "pod-0".to_owned(),
+            recorder.clone(),
+            (Default::default(), 0),
+        );
         for way in &exchange {
             match way {
                 Way::Front(bytes) => bytes
