@@ -769,7 +769,7 @@ impl SerialHistory {
                     .map(|(index, tx)| format!("  {}", tx.label(index)))
                     .collect();
                 let closest = match search.closest {
-                    Some((order, difference)) => format!(
+                    Some((_, order, difference)) => format!(
                         "\nclosest order {}: {difference}",
                         order
                             .iter()
@@ -794,8 +794,8 @@ struct Search<'a> {
     history: &'a SerialHistory,
     transactions: &'a [SerialTx],
     replays: usize,
-    /// The order that got furthest before a difference, and the difference.
-    closest: Option<(Vec<usize>, String)>,
+    /// How far the order that got furthest before a difference got, the order, and the difference.
+    closest: Option<(usize, Vec<usize>, String)>,
 }
 
 impl Search<'_> {
@@ -842,12 +842,12 @@ impl Search<'_> {
     /// Keeps the difference of the order that got furthest, preferring a final-table difference at equal length.
     fn note(&mut self, order: &[usize], difference: String, bonus: usize) {
         let reached = order.len() * 2 + bonus;
-        let best = self
+        if self
             .closest
             .as_ref()
-            .map_or(0, |(order, _)| order.len() * 2 + 1);
-        if self.closest.is_none() || reached > best {
-            self.closest = Some((order.to_vec(), difference));
+            .is_none_or(|(best, ..)| reached > *best)
+        {
+            self.closest = Some((reached, order.to_vec(), difference));
         }
     }
 

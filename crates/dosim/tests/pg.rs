@@ -124,7 +124,8 @@ fn checks_query_the_final_data() {
             .check(checks::sql_equals(
                 "SELECT id, n FROM counters ORDER BY id",
                 "1, 2; 2, 0",
-            )),
+            ))
+            .check(checks::serializable(&["counters"])),
         &[],
     );
     check(
@@ -171,7 +172,9 @@ fn waits_and_rollbacks_are_in_the_history() {
             .check(checks::sql_equals(
                 "SELECT id, n FROM counters ORDER BY id",
                 "1, 11; 2, 0",
-            )),
+            ))
+            // The quitter's rolled-back update is no transaction of the history.
+            .check(checks::serializable(&["counters"])),
         &[],
     );
     let lines = sql_lines(&outcome);
@@ -214,5 +217,69 @@ fn a_bad_database_spec_is_refused_before_the_run() {
             .is_some_and(|error| error.starts_with("database cluster backend: ")),
         "{:?}",
         outcome.sim_error
+    );
+}
+
+#[test]
+fn the_statement_log_keeps_each_statement_in_full() {
+    let long_name = "x".repeat(150);
+    let outcome = check(
+        scenario("pg_log").actor("app", move |cx: Actor| {
+            let long_name = long_name.clone();
+            async move {
+                let mut db = dosim::pg::connect_with(&cx.postgres_config("backend")?).await?;
+                let tx = db.transaction().await?;
+                let sql = format!("SELECT id, n, '{long_name}' AS long_name FROM counters WHERE n >= $1 ORDER BY id");
+                tx.query(sql.as_str(), &[&0i64]).await?;
+                tx.execute("UPDATE counters SET n = $1 WHERE id = $2", &[&5i64, &2i32])
+                    .await?;
+                tx.commit().await?;
+                let _ = db.simple_query("SELECT 1; SELECT nope").await;
+                Ok::<_, Error>(())
+            }
+        }),
+        &[],
+    );
+    let log = outcome.databases[0].statements();
+    assert_eq!(log.incomplete, None);
+    let lines: Vec<String> = log
+        .statements
+        .iter()
+        .map(|statement| {
+            let params: Vec<String> = statement
+                .params
+                .as_ref()
+                .map(|params| params.iter().map(|value| format!("{value:?}")).collect())
+                .unwrap_or_default();
+            let outcome = match &statement.outcome {
+                dosim::pg::LoggedOutcome::Done(results) => results
+                    .iter()
+                    .map(|result| format!("{} {:?}", result.tag, result.rows))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                other => format!("{other:?}"),
+            };
+            format!(
+                "{} {} {} {} [{}] → {outcome}",
+                statement.connection,
+                statement.actor,
+                statement.database,
+                statement.sql.replace(&"x".repeat(150), "x…"),
+                params.join(", ")
+            )
+        })
+        .collect();
+    let long = format!("Some(\"{}\")", "x".repeat(150));
+    assert_eq!(
+        lines,
+        [
+            "0 app defaultdb START TRANSACTION [] → START TRANSACTION Some([])".to_owned(),
+            format!(
+                "0 app defaultdb SELECT id, n, 'x…' AS long_name FROM counters WHERE n >= $1 ORDER BY id [Int8(0)] → SELECT 2 Some([[Some(\"1\"), Some(\"0\"), {long}], [Some(\"2\"), Some(\"0\"), {long}]])"
+            ),
+            "0 app defaultdb UPDATE counters SET n = $1 WHERE id = $2 [Int8(5), Int4(2)] → UPDATE 1 Some([])".to_owned(),
+            "0 app defaultdb COMMIT [] → COMMIT Some([])".to_owned(),
+            "0 app defaultdb SELECT 1; SELECT nope [] → Error { results: [LoggedResult { tag: \"SELECT 1\", rows: Some([[Some(\"1\")]]) }], sqlstate: \"42703\", message: \"column \\\"nope\\\" does not exist\" }".to_owned(),
+        ]
     );
 }

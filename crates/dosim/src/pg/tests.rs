@@ -355,3 +355,29 @@ fn malformed_or_huge_messages_stop_the_recording_without_panicking() {
         &[" → SELECT 0"],
     );
 }
+
+#[test]
+fn binary_numerics_read_as_their_text() {
+    // (ndigits, weight, sign, dscale, base-10000 digits) and the text PostgreSQL prints.
+    let cases: &[(i16, u16, u16, &[u16], &str)] = &[
+        (0, 0, 2, &[123, 4500], "123.45"),
+        (-1, 0x4000, 3, &[10], "-0.001"),
+        (1, 0, 0, &[1], "10000"),
+        (0, 0, 0, &[], "0"),
+        (0, 0, 1, &[], "0.0"),
+        (1, 0, 0, &[12, 3456], "123456"),
+        (0, 0xC000, 0, &[], "NaN"),
+    ];
+    for (weight, sign, dscale, digits, text) in cases {
+        let mut raw = Vec::new();
+        raw.extend((digits.len() as u16).to_be_bytes());
+        raw.extend(weight.to_be_bytes());
+        raw.extend(sign.to_be_bytes());
+        raw.extend(dscale.to_be_bytes());
+        for digit in *digits {
+            raw.extend(digit.to_be_bytes());
+        }
+        assert_eq!(super::numeric_text(&raw).as_deref(), Some(*text), "{digits:?}");
+    }
+    assert_eq!(super::numeric_text(&[0, 1]), None, "a truncated numeric");
+}
