@@ -377,7 +377,11 @@ fn binary_numerics_read_as_their_text() {
         for digit in *digits {
             raw.extend(digit.to_be_bytes());
         }
-        assert_eq!(super::numeric_text(&raw).as_deref(), Some(*text), "{digits:?}");
+        assert_eq!(
+            super::numeric_text(&raw).as_deref(),
+            Some(*text),
+            "{digits:?}"
+        );
     }
     assert_eq!(super::numeric_text(&[0, 1]), None, "a truncated numeric");
 }
