@@ -125,7 +125,8 @@ fn checks_query_the_final_data() {
                 "SELECT id, n FROM counters ORDER BY id",
                 "1, 2; 2, 0",
             ))
-            .check(checks::serializable(&["counters"])),
+            .check(checks::serializable(&["counters"]))
+            .check(checks::serializable(&["counters (n)"])),
         &[],
     );
     check(
@@ -133,11 +134,15 @@ fn checks_query_the_final_data() {
             .actors(2, bump)
             .check(checks::conserved("the count", "SELECT sum(n) FROM counters", 3))
             .check(checks::sql_equals("SELECT n FROM counters WHERE id = 2", "1"))
-            .check(checks::sql_equals("SELECT nope FROM counters", "")),
+            .check(checks::sql_equals("SELECT nope FROM counters", ""))
+            .check(checks::serializable(&["counters; DROP TABLE counters"]))
+            .check(checks::serializable(&["counters (nope)"])),
         &[
             "the count stays 3: the count is 2 at the end of the run, not 3\n(SELECT sum(n) FROM counters)",
             "SELECT n FROM counters WHERE id = 2 returns 1: SELECT n FROM counters WHERE id = 2 returned \"0\" at the end of the run, not \"1\"",
             "SELECT nope FROM counters returns : SELECT nope FROM counters failed at the end of the run: ERROR 42703: column \"nope\" does not exist",
+            "the committed history is serializable (counters; DROP TABLE counters): \"counters; DROP TABLE counters\" is not a table name or `table (column, …)`",
+            "the committed history is serializable (counters (nope)): SELECT nope FROM counters failed at the end of the run: ERROR 42703: column \"nope\" does not exist",
         ],
     );
 }
