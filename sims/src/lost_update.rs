@@ -11,8 +11,9 @@
 //! one withdrawal is lost, though both were recorded and both workers saw success.
 //!
 //! **Method.** Two pods connect to the `backend` cluster with tokio-postgres and run the
-//! withdrawal at once; network latency decides the interleaving. The check: the balance plus the
-//! ledger's sum stays 100.
+//! withdrawal at once; network latency decides the interleaving. The checks: the balance plus the
+//! ledger's sum stays 100, and some serial order of the committed transactions returns the
+//! balances they read and leaves the tables as the run did (`checks::serializable`).
 //!
 //! **Fixes.** Lock the row while reading it (`SELECT … FOR UPDATE`), so the second reader waits and
 //! reads 90; or let the database compute (`UPDATE … SET balance = balance - $1`), which re-reads the

@@ -10,7 +10,8 @@
 //!
 //! **Method.** Two hosts, `alice` and `bob`, connect to the `backend` cluster with tokio-postgres
 //! at once and each run the check-then-update transaction; network latency decides the
-//! interleaving. The check: at least one doctor is on call at the end.
+//! interleaving. The checks: at least one doctor is on call at the end, and some serial order of the
+//! committed transactions returns the counts they read (`checks::serializable`).
 //!
 //! **Fix.** Run the transaction SERIALIZABLE and retry on `40001`: PostgreSQL's serializable
 //! snapshot isolation sees that each transaction read what the other wrote and refuses the second
