@@ -758,21 +758,11 @@ impl Sniffer {
                 }
                 continue;
             }
-            if self.front.len() < 5 {
-                return;
+            match take_message(&mut self.front) {
+                Err(TooLong) => return self.lose(),
+                Ok(None) => return,
+                Ok(Some((kind, body))) => self.frontend_message(kind, &body),
             }
-            let len = be_u32(&self.front[1..5]) as usize;
-            if !(4..=MESSAGE_BYTES_MAX).contains(&len) {
-                self.lose();
-                return;
-            }
-            if self.front.len() < 1 + len {
-                return;
-            }
-            let kind = self.front[0];
-            let body: Vec<u8> = self.front[5..1 + len].to_vec();
-            self.front.drain(..1 + len);
-            self.frontend_message(kind, &body);
         }
     }
 
@@ -930,21 +920,11 @@ impl Sniffer {
                 self.ssl_answers -= 1;
                 continue;
             }
-            if self.back.len() < 5 {
-                return;
+            match take_message(&mut self.back) {
+                Err(TooLong) => return self.lose(),
+                Ok(None) => return,
+                Ok(Some((kind, body))) => self.backend_message(kind, &body),
             }
-            let len = be_u32(&self.back[1..5]) as usize;
-            if !(4..=MESSAGE_BYTES_MAX).contains(&len) {
-                self.lose();
-                return;
-            }
-            if self.back.len() < 1 + len {
-                return;
-            }
-            let kind = self.back[0];
-            let body: Vec<u8> = self.back[5..1 + len].to_vec();
-            self.back.drain(..1 + len);
-            self.backend_message(kind, &body);
         }
     }
 
@@ -1669,6 +1649,28 @@ fn clip(text: &str, chars_max: usize) -> String {
     let mut clipped: String = text.chars().take(chars_max - 1).collect();
     clipped.push('…');
     clipped
+}
+
+/// A message whose length field cannot be PostgreSQL's: the stream is not followed any further.
+struct TooLong;
+
+/// Takes one complete typed message (`kind`, body) off the front of `buffer`, or `None` until
+/// all of it has arrived.
+fn take_message(buffer: &mut Vec<u8>) -> Result<Option<(u8, Vec<u8>)>, TooLong> {
+    if buffer.len() < 5 {
+        return Ok(None);
+    }
+    let len = be_u32(&buffer[1..5]) as usize;
+    if !(4..=MESSAGE_BYTES_MAX).contains(&len) {
+        return Err(TooLong);
+    }
+    if buffer.len() < 1 + len {
+        return Ok(None);
+    }
+    let kind = buffer[0];
+    let body = buffer[5..1 + len].to_vec();
+    buffer.drain(..1 + len);
+    Ok(Some((kind, body)))
 }
 
 fn be_u32(bytes: &[u8]) -> u32 {
