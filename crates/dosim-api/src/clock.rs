@@ -3,8 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Unix time of the simulation epoch, 2026-01-01T00:00:00Z, in seconds.
-pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
+pub use dosim_base::EPOCH_UNIX_S;
 
 /// Where the server reads elapsed time from.
 ///

@@ -1,7 +1,6 @@
 //! The fault plan: per-endpoint latency, rejections before commit, and responses lost after commit.
 
 use rand::Rng;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -274,7 +273,7 @@ pub struct SeededDecider {
 impl SeededDecider {
     pub fn new(seed: u64) -> SeededDecider {
         SeededDecider {
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6661_756c_7473_0000),
+            rng: dosim_base::rng(seed, dosim_base::Stream::Faults),
         }
     }
 }

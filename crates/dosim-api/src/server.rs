@@ -5,7 +5,6 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use parking_lot::Mutex;
 use rand::RngCore;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
@@ -255,7 +254,7 @@ impl State {
         State {
             accounts: IndexMap::new(),
             history: History::new(history_limit),
-            request_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x7265_7175_6573_7400),
+            request_rng: dosim_base::rng(seed, dosim_base::Stream::Requests),
             next_seq: 0,
         }
     }

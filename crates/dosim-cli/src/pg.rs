@@ -115,17 +115,10 @@ async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
 
 /// The engine's seed (for `gen_random_uuid()`) from the server's seed and the cluster's id, so a serve run repeats.
 fn engine_seed(seed: u64, database: &Database) -> u64 {
-    // FNV-1a: stable across builds, unlike std's hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in seed
-        .to_le_bytes()
-        .iter()
-        .chain(database.id.to_string().as_bytes())
-    {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    let mut hash = dosim_base::Fnv1a::default();
+    hash.write(&seed.to_le_bytes());
+    hash.write(database.id.to_string().as_bytes());
+    hash.finish()
 }
 
 impl DataPlane for PgDataPlane {

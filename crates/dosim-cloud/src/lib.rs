@@ -14,7 +14,6 @@ mod droplets;
 mod error;
 mod ids;
 mod reserved_ips;
-mod time;
 mod validate;
 mod volumes;
 
@@ -27,6 +26,7 @@ pub use databases::{
     DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
     DATABASE_OBJECTS_MAX, POOL_PORT,
 };
+pub use dosim_base::SimTime;
 pub use droplets::{
     Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletStatus, ImageRef,
     NetworkType, NetworkV4, NetworkV6, Networks, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,
@@ -34,7 +34,6 @@ pub use droplets::{
 pub use error::{msg, Error, ErrorKind};
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
-pub use time::SimTime;
 pub use validate::{DROPLET_NAME_LEN_MAX, TAGS_MAX, TAG_LEN_MAX};
 pub use volumes::{
     Volume, VolumeAction, VolumeActionTarget, VolumeCreate, VolumeFilter, VOLUME_SIZE_GIGABYTES_MAX,

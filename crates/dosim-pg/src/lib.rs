@@ -14,7 +14,7 @@ mod value;
 
 use std::fmt;
 
-pub use dosim_cloud::SimTime;
+pub use dosim_base::SimTime;
 pub use engine::Engine;
 pub use error::{sqlstate, PgError};
 pub use value::{format_timestamptz, parse_timestamptz, Numeric, SqlType, Value};

@@ -1,6 +1,17 @@
 //! Simulated time: milliseconds since dosim's fixed epoch, 2026-01-01T00:00:00Z.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
+
+/// The epoch, 2026-01-01T00:00:00Z, as seconds since the Unix epoch: where every simulation's
+/// clock starts, and what `dosim serve` counts from.
+pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
+
+/// The epoch as a `SystemTime`, for turmoil's `Builder::epoch`.
+pub fn epoch() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S)
+}
 
 /// A point in simulated time, in milliseconds since 2026-01-01T00:00:00Z.
 ///
@@ -12,7 +23,7 @@ pub struct SimTime(pub u64);
 
 impl SimTime {
     /// The epoch, 2026-01-01T00:00:00Z, as seconds since the Unix epoch.
-    pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
+    pub const EPOCH_UNIX_S: u64 = EPOCH_UNIX_S;
 
     /// The epoch itself.
     pub const ZERO: SimTime = SimTime(0);
