@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         let mut first = None;
         let mut failing = 0u64;
         for seed in seeds.0.clone() {
-            let outcome = scenario.run_seed(seed);
+            let outcome = scenario.run(seed);
             if !scenario.verdict(&outcome).is_empty() {
                 failing += 1;
                 first.get_or_insert(seed);

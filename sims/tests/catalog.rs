@@ -165,8 +165,8 @@ fn every_race_has_its_fix_side_by_side() {
 fn a_seed_runs_the_same_twice() {
     for scenario in dosim_sims::catalog() {
         for seed in 0..2 {
-            let first = scenario.run_seed(seed);
-            let second = scenario.run_seed(seed);
+            let first = scenario.run(seed);
+            let second = scenario.run(seed);
             assert!(
                 first.sim_error.is_none(),
                 "{} seed {seed} stopped early: {:?}",
@@ -192,9 +192,8 @@ fn a_seed_runs_the_same_twice() {
 fn different_seeds_take_different_paths() {
     for name in ["two_pods_attach_one_volume", "delete_races_attach"] {
         let scenario = scenario(name);
-        let hashes: std::collections::BTreeSet<u64> = (0..8)
-            .map(|seed| scenario.run_seed(seed).trace_hash())
-            .collect();
+        let hashes: std::collections::BTreeSet<u64> =
+            (0..8).map(|seed| scenario.run(seed).trace_hash()).collect();
         assert!(hashes.len() > 1, "{name}: eight seeds gave one trace");
     }
 }

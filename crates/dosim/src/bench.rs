@@ -248,7 +248,7 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
 /// Measures one scenario and its floor over the same number of seeds, then the scenario again
 /// on `jobs` threads.
 pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
-    let reference = scenario.run_seed(0);
+    let reference = scenario.run(0);
     let per_actor: Vec<usize> = reference
         .actors
         .iter()
@@ -265,7 +265,7 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
     let started = WallClock::start();
     let mut sim_ms = 0u64;
     for seed in 0..seeds {
-        sim_ms += scenario.run_seed(seed).sim_ms;
+        sim_ms += scenario.run(seed).sim_ms;
     }
     let dosim_s = started.elapsed_s();
 
@@ -329,7 +329,7 @@ fn run_on_threads(scenario: &Scenario, seeds: u64, jobs: usize) {
                 if seed >= seeds {
                     break;
                 }
-                scenario.run_seed(seed);
+                scenario.run(seed);
             });
         }
     });

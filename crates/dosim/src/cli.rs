@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::explore::explore_strategy;
 use crate::report::Report;
+use crate::run::RunSpec;
 use crate::scenario::Scenario;
 use crate::seed::{parse_seed, Seeds};
 use crate::sweep::{ExploreRow, Shard};
@@ -126,7 +127,7 @@ pub struct ReplayArgs {
     /// Allows only these injected faults, as a report's `replay minimal` line lists them
     /// (`drop.0.0,net.1`, or `none`); every other fault decision is forced off.
     #[arg(long, value_name = "FAULTS", value_parser = parse_fault_set)]
-    pub faults: Option<crate::shrink::FaultSet>,
+    pub faults: Option<crate::faults::FaultSet>,
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -156,7 +157,7 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     text.parse()
 }
 
-fn parse_fault_set(text: &str) -> Result<crate::shrink::FaultSet, String> {
+fn parse_fault_set(text: &str) -> Result<crate::faults::FaultSet, String> {
     text.parse()
 }
 
@@ -509,39 +510,28 @@ fn replay(args: &ReplayArgs, scenarios: &[Scenario]) -> ExitCode {
         .schedule
         .as_ref()
         .map_or(args.seed, |schedule| schedule.seed);
+    let mut spec = match &args.schedule {
+        Some(schedule) => RunSpec::schedule(schedule),
+        None => RunSpec::seed(seed).strategy(strategy),
+    };
+    if let Some(faults) = &args.faults {
+        spec = spec.faults(faults);
+    }
+    if args.trace {
+        print!("{}", scenario.run(&spec).trace());
+        return ExitCode::SUCCESS;
+    }
     let report = match &args.faults {
         Some(faults) => {
-            let outcome =
-                scenario.run_steered_with_faults(seed, strategy, args.schedule.as_ref(), faults);
-            if args.trace {
-                print!("{}", outcome.trace());
-                return ExitCode::SUCCESS;
-            }
+            let outcome = scenario.run(&spec);
             let mut report =
                 Report::new(&outcome, scenario.expectation(), scenario.verdict(&outcome));
-            let base = match &args.schedule {
-                Some(schedule) => format!("dosim replay {} --schedule {schedule}", scenario.name()),
-                None => crate::shrink::replay_command(
-                    scenario.name(),
-                    seed,
-                    &scenario.steering(strategy),
-                ),
-            };
+            let base =
+                crate::shrink::replay_command(scenario.name(), seed, &spec.steering(scenario));
             report.replay = vec![format!("{base} --faults {faults}")];
             report
         }
-        None if args.trace => {
-            let outcome = match &args.schedule {
-                Some(schedule) => scenario.run_schedule(schedule),
-                None => scenario.run_seed_with(seed, strategy),
-            };
-            print!("{}", outcome.trace());
-            return ExitCode::SUCCESS;
-        }
-        None => match &args.schedule {
-            Some(schedule) => scenario.report_schedule(schedule),
-            None => scenario.report_with(seed, strategy),
-        },
+        None => scenario.report(&spec),
     };
     match args.format {
         Format::Json => println!("{}", report.to_json()),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::report::Report;
+use crate::run::RunSpec;
 use crate::scenario::Scenario;
 use crate::seed::{self, Seeds};
 use crate::strategy::Steering;
@@ -276,13 +277,13 @@ fn judge_steered(
     first: bool,
     seed: u64,
 ) -> (SeedVerdict, Vec<(u32, u32)>) {
-    let record = scenario.run_recorded(seed, steering, None);
+    let record = crate::run::run(scenario, &RunSpec::steered(seed, steering));
     let violations = scenario.verdict(&record.outcome);
     if violations.is_empty() && !first {
         return (SeedVerdict::Clean, record.decisions);
     }
     let outcome = &record.outcome;
-    let again = scenario.run_recorded(seed, steering, None).outcome;
+    let again = crate::run::run(scenario, &RunSpec::steered(seed, steering)).outcome;
     let (hash, hash_again) = (outcome.trace_hash(), again.trace_hash());
     if hash != hash_again {
         let problem = nondeterminism(
@@ -298,7 +299,7 @@ fn judge_steered(
     if violations.is_empty() {
         return (SeedVerdict::Clean, record.decisions);
     }
-    let report = crate::shrink::steered_report(scenario, steering, &record, violations);
+    let report = crate::shrink::report(scenario, steering, &record, violations);
     (SeedVerdict::Race(Box::new(report)), record.decisions)
 }
 
@@ -430,72 +431,57 @@ pub fn parse_jobs(text: &str) -> Result<usize, String> {
     }
 }
 
-impl Scenario {
-    /// Explores the scenario inside a `#[test]`, panicking with the report when the outcome
-    /// differs from the expectation.
-    ///
-    /// - Seeds: `DOSIM_SEED=N` replays one seed (and prints its report); `DOSIM_SEEDS=A..B`
-    ///   widens the sweep; otherwise the scenario's default (50 seeds from 0).
-    /// - `Expect::Clean`: the first seed that breaks a check fails the test with its report.
-    /// - `Expect::Race`: the test passes when a seed breaks a check, and the report of the
-    ///   first such seed in the default sweep is asserted as an insta snapshot named after the
-    ///   scenario, in the `snapshots/` folder next to the calling test. Review new or changed
-    ///   reports with `cargo insta review`; with `CI` set, insta never writes them.
-    /// - A seed whose two runs differ fails the test as nondeterminism, never as a race.
-    /// - `DOSIM_JOBS=N` runs the sweep on `N` threads (default one); the result does not change.
-    #[track_caller]
-    pub fn explore(&self) {
-        let caller = std::panic::Location::caller();
-        let (seeds, replay) = match seeds_from_env(self.seeds_default) {
-            Ok(seeds) => seeds,
-            Err(error) => panic!("{error}"),
-        };
-        if replay {
-            let report = self.steered_report(seeds.0.start, &self.steering(self.strategy));
-            println!("{}", report.to_text());
+/// [`Scenario::explore`]: the sweep, and the panic or snapshot its outcome calls for.
+pub(crate) fn explore_in_test(scenario: &Scenario, caller: &std::panic::Location<'_>) {
+    let (seeds, replay) = match seeds_from_env(scenario.seeds_default) {
+        Ok(seeds) => seeds,
+        Err(error) => panic!("{error}"),
+    };
+    if replay {
+        let report = scenario.report(RunSpec::seed(seeds.0.start).strategy(scenario.strategy));
+        println!("{}", report.to_text());
+    }
+    let jobs = match jobs_from_env() {
+        Ok(jobs) => jobs,
+        Err(error) => panic!("{error}"),
+    };
+    let exploration = explore_seeds_jobs(scenario, &seeds, jobs, |_| {});
+    match (exploration.found, scenario.expect) {
+        (Found::Invalid | Found::Nondeterministic, _) => {
+            panic!("{}", exploration.problem.unwrap_or_default());
         }
-        let jobs = match jobs_from_env() {
-            Ok(jobs) => jobs,
-            Err(error) => panic!("{error}"),
-        };
-        let exploration = explore_seeds_jobs(self, &seeds, jobs, |_| {});
-        match (exploration.found, self.expect) {
-            (Found::Invalid | Found::Nondeterministic, _) => {
-                panic!("{}", exploration.problem.unwrap_or_default());
-            }
-            (Found::Race, Expect::Clean) => {
-                let report = exploration.report.expect("a race has a report");
-                panic!(
-                    "{} expects clean, but seed {} breaks a check:\n\n{}",
-                    self.name,
-                    report.seed,
-                    report.to_text()
-                );
-            }
-            (Found::Clean, Expect::Race) if self.strategy == Strategy::Dfs => {
-                panic!(
-                    "{} expects a race, but none of the {} dfs schedules of seed {} broke a check{}",
-                    self.name,
-                    exploration.schedules_run.unwrap_or(0),
-                    seeds.0.start,
-                    if exploration.schedules_complete == Some(true) {
-                        ", and they are all there are"
-                    } else {
-                        "; raise the bound with Scenario::dfs_bound"
-                    }
-                );
-            }
-            (Found::Clean, Expect::Race) => {
-                panic!("{} expects a race, but none of seeds {seeds} broke a check; widen the sweep with {ENV_SEEDS}=A..B", self.name);
-            }
-            (Found::Race, Expect::Race) => {
-                let report = exploration.report.expect("a race has a report");
-                if self.snapshot && !replay && std::env::var_os(ENV_SEEDS).is_none() {
-                    assert_report_snapshot(&self.name, &report, caller);
+        (Found::Race, Expect::Clean) => {
+            let report = exploration.report.expect("a race has a report");
+            panic!(
+                "{} expects clean, but seed {} breaks a check:\n\n{}",
+                scenario.name,
+                report.seed,
+                report.to_text()
+            );
+        }
+        (Found::Clean, Expect::Race) if scenario.strategy == Strategy::Dfs => {
+            panic!(
+                "{} expects a race, but none of the {} dfs schedules of seed {} broke a check{}",
+                scenario.name,
+                exploration.schedules_run.unwrap_or(0),
+                seeds.0.start,
+                if exploration.schedules_complete == Some(true) {
+                    ", and they are all there are"
+                } else {
+                    "; raise the bound with Scenario::dfs_bound"
                 }
-            }
-            (Found::Clean, Expect::Clean) => {}
+            );
         }
+        (Found::Clean, Expect::Race) => {
+            panic!("{} expects a race, but none of seeds {seeds} broke a check; widen the sweep with {ENV_SEEDS}=A..B", scenario.name);
+        }
+        (Found::Race, Expect::Race) => {
+            let report = exploration.report.expect("a race has a report");
+            if scenario.snapshot && !replay && std::env::var_os(ENV_SEEDS).is_none() {
+                assert_report_snapshot(&scenario.name, &report, caller);
+            }
+        }
+        (Found::Clean, Expect::Clean) => {}
     }
 }
 

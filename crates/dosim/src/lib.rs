@@ -14,11 +14,13 @@ mod bench_support;
 pub mod checks;
 pub mod cli;
 pub mod explore;
+pub mod faults;
 pub mod history;
 pub mod net;
 pub mod outcome;
 pub mod pg;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod seed;
 pub mod shrink;
@@ -29,11 +31,13 @@ pub mod transport;
 
 pub use actor::{Actor, ActorRng};
 pub use checks::{Check, Violation};
+pub use faults::NetFault;
 pub use history::{Belief, InjectedFault, Op, OpResult};
 pub use outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
 pub use pg::{ActorPg, DatabaseSpec};
 pub use report::Report;
-pub use scenario::{NetFault, Scenario};
+pub use run::RunSpec;
+pub use scenario::Scenario;
 pub use seed::Seeds;
 pub use state::CloudState;
 

@@ -106,6 +106,27 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl RunOutcome {
+    /// The outcome of a run that could not start: no actors ran, and `error` says why.
+    pub(crate) fn refused(scenario: &str, seed: u64, strategy: Strategy, error: String) -> Self {
+        RunOutcome {
+            scenario: scenario.to_owned(),
+            seed,
+            strategy,
+            actors: Vec::new(),
+            ops: Vec::new(),
+            server_ops: Vec::new(),
+            faults: Vec::new(),
+            beliefs: Vec::new(),
+            initial_state: CloudState::default(),
+            final_state: CloudState::default(),
+            sim_ms: 0,
+            steps: 0,
+            sim_error: Some(error),
+            ops_dropped: 0,
+            databases: Vec::new(),
+        }
+    }
+
     /// Each actor's last belief for `key`, in actor-name order (`None` when given up).
     pub fn beliefs_about(&self, key: &str) -> BTreeMap<String, Option<String>> {
         let mut latest = BTreeMap::new();

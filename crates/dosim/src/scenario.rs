@@ -1,30 +1,17 @@
 //! Scenarios: the initial cloud, the fault plan, the actors and services, the checks, and one seed's run.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::actor::Actor;
 use crate::checks::{Check, Violation};
-use crate::history::{InjectedFault, Recorder};
-use crate::outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
-use crate::seed::{self, Stream};
-use crate::shrink::{FaultId, FiredFault};
+use crate::faults::NetFault;
+use crate::outcome::RunOutcome;
+use crate::report::Report;
+use crate::run::RunSpec;
 use crate::strategy::Steering;
-
-/// What one run produced, with what the harness needs to shrink and replay it.
-pub(crate) struct RunRecord {
-    pub(crate) outcome: RunOutcome,
-    /// The faults that fired, in time order.
-    pub(crate) fired: Vec<FiredFault>,
-    /// Every decision of a steered run: the choice and how many there were.
-    pub(crate) decisions: Vec<(u32, u32)>,
-}
 use crate::{Expect, Strategy};
 
 /// The token of the scenario's account: well formed (`dop_v1_` and 64 hex digits), and fixed,
@@ -53,75 +40,11 @@ pub const DFS_BOUND_DEFAULT: u64 = 10_000;
 pub const DFS_BOUND_MAX: u64 = 10_000_000;
 
 type BoxedActorFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
-type ActorFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
+pub(crate) type ActorFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
 type ServiceFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
 type CloudSetup = dyn Fn(&mut dosim_cloud::Cloud) + Send + Sync;
-/// Each actor's result and end time, filled in as actors finish.
-type ActorResults = Arc<Mutex<Vec<Option<(ActorResult, u64)>>>>;
 pub(crate) type ClientSetup =
     Arc<dyn Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync>;
-
-/// A fault the harness injects into turmoil's network between two hosts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetFault {
-    kind: NetFaultKind,
-    a: String,
-    b: String,
-    at: Duration,
-    jitter: Duration,
-    lasting: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NetFaultKind {
-    Partition,
-    Hold,
-}
-
-impl NetFault {
-    /// Cuts the link between hosts `a` and `b`: in-flight messages are lost and new ones
-    /// vanish silently, so a request in flight hangs until the client's timeout.
-    pub fn partition(a: impl Into<String>, b: impl Into<String>) -> NetFault {
-        NetFault {
-            kind: NetFaultKind::Partition,
-            a: a.into(),
-            b: b.into(),
-            at: Duration::ZERO,
-            jitter: Duration::ZERO,
-            lasting: Duration::from_secs(1),
-        }
-    }
-
-    /// Holds every message between `a` and `b`, then delivers them all at once.
-    pub fn hold(a: impl Into<String>, b: impl Into<String>) -> NetFault {
-        NetFault {
-            kind: NetFaultKind::Hold,
-            a: a.into(),
-            b: b.into(),
-            at: Duration::ZERO,
-            jitter: Duration::ZERO,
-            lasting: Duration::from_secs(1),
-        }
-    }
-
-    /// When the fault starts, in simulated time since the run started.
-    pub fn at(mut self, at: Duration) -> NetFault {
-        self.at = at;
-        self
-    }
-
-    /// Starts the fault at a seeded random moment in `[at, at + jitter)`.
-    pub fn jitter(mut self, jitter: Duration) -> NetFault {
-        self.jitter = jitter;
-        self
-    }
-
-    /// How long the fault lasts.
-    pub fn lasting(mut self, lasting: Duration) -> NetFault {
-        self.lasting = lasting;
-        self
-    }
-}
 
 /// A simulation: the initial cloud, faults, actors, services and checks, and what exploring it
 /// should find. Build one with [`Scenario::new`]; run it with [`Scenario::explore`] in a
@@ -130,24 +53,24 @@ impl NetFault {
 pub struct Scenario {
     pub(crate) name: String,
     pub(crate) expect: Expect,
-    setup: Vec<Arc<CloudSetup>>,
-    cloud_config: dosim_cloud::CloudConfig,
-    rate_limit: dosim_api::RateLimitConfig,
-    faults: dosim_api::FaultPlan,
-    net_faults: Vec<NetFault>,
-    actors: Vec<(String, Arc<ActorFn>)>,
-    services: Vec<(String, Arc<ServiceFn>)>,
-    databases: Vec<crate::pg::DatabaseSpec>,
-    client_setup: ClientSetup,
+    pub(crate) setup: Vec<Arc<CloudSetup>>,
+    pub(crate) cloud_config: dosim_cloud::CloudConfig,
+    pub(crate) rate_limit: dosim_api::RateLimitConfig,
+    pub(crate) faults: dosim_api::FaultPlan,
+    pub(crate) net_faults: Vec<NetFault>,
+    pub(crate) actors: Vec<(String, Arc<ActorFn>)>,
+    pub(crate) services: Vec<(String, Arc<ServiceFn>)>,
+    pub(crate) databases: Vec<crate::pg::DatabaseSpec>,
+    pub(crate) client_setup: ClientSetup,
     pub(crate) checks: Vec<Check>,
-    tick: Duration,
-    max_sim_time: Duration,
-    message_latency: (Duration, Duration),
+    pub(crate) tick: Duration,
+    pub(crate) max_sim_time: Duration,
+    pub(crate) message_latency: (Duration, Duration),
     pub(crate) seeds_default: u64,
     pub(crate) strategy: Strategy,
     pub(crate) pct_depth: u32,
     pub(crate) dfs_bound: u64,
-    gate_window: Duration,
+    pub(crate) gate_window: Duration,
     pub(crate) snapshot: bool,
     pub(crate) errors: Vec<String>,
 }
@@ -423,50 +346,41 @@ impl Scenario {
         self.actors.len() + self.services.len() + self.databases.len() + 1
     }
 
-    /// Runs one seed and returns everything it produced. Checks are not run; see [`Scenario::verdict`].
-    pub fn run_seed(&self, seed: u64) -> RunOutcome {
-        run(self, seed, &Steering::Random, None).outcome
+    /// Runs one seed (or any [`RunSpec`]: a strategy, a schedule, a set of allowed faults) and
+    /// returns everything it produced. Checks are not run; see [`Scenario::verdict`].
+    pub fn run(&self, spec: impl Into<RunSpec>) -> RunOutcome {
+        crate::run::run(self, &spec.into()).outcome
     }
 
-    /// Runs one seed under a strategy: `random` is [`Scenario::run_seed`]; `pct` puts the
-    /// commit gate in front of the API and orders concurrent requests by PCT priorities drawn
-    /// from the seed; `dfs` runs the seed's first schedule (every choice the first).
-    pub fn run_seed_with(&self, seed: u64, strategy: Strategy) -> RunOutcome {
-        run(self, seed, &self.steering(strategy), None).outcome
-    }
-
-    /// Runs a schedule: its seed, with every decision taken from its list.
-    pub fn run_schedule(&self, schedule: &crate::strategy::Schedule) -> RunOutcome {
-        let steering = Steering::Forced {
-            strategy: schedule.strategy,
-            choices: schedule.choices.clone(),
-        };
-        run(self, schedule.seed, &steering, None).outcome
+    /// The report of one run, as `explore` and `replay` show it: when a check fails, its first
+    /// section is the minimal set of injected faults under which that check still fails.
+    pub fn report(&self, spec: impl Into<RunSpec>) -> Report {
+        let spec = spec.into();
+        let record = crate::run::run(self, &spec);
+        let violations = self.verdict(&record.outcome);
+        crate::shrink::report(self, &spec.steering(self), &record, violations)
     }
 
     /// How a strategy steers this scenario's runs.
     pub(crate) fn steering(&self, strategy: Strategy) -> Steering {
-        match strategy {
-            Strategy::Random => Steering::Random,
-            Strategy::Pct => Steering::Pct {
-                depth: self.pct_depth,
-            },
-            Strategy::Dfs => Steering::Forced {
-                strategy: Strategy::Dfs,
-                choices: Vec::new(),
-            },
-        }
+        RunSpec::seed(0).strategy(strategy).steering(self)
     }
 
-    /// Runs one seed as steered, with only the faults in `allowed` able to fire when it is
-    /// given; returns the faults that fired and the decisions taken.
-    pub(crate) fn run_recorded(
-        &self,
-        seed: u64,
-        steering: &Steering,
-        allowed: Option<&BTreeSet<FaultId>>,
-    ) -> RunRecord {
-        run(self, seed, steering, allowed)
+    /// Explores the scenario inside a `#[test]`, panicking with the report when the outcome
+    /// differs from the expectation.
+    ///
+    /// - Seeds: `DOSIM_SEED=N` replays one seed (and prints its report); `DOSIM_SEEDS=A..B`
+    ///   widens the sweep; otherwise the scenario's default (50 seeds from 0).
+    /// - `Expect::Clean`: the first seed that breaks a check fails the test with its report.
+    /// - `Expect::Race`: the test passes when a seed breaks a check, and the report of the
+    ///   first such seed in the default sweep is asserted as an insta snapshot named after the
+    ///   scenario, in the `snapshots/` folder next to the calling test. Review new or changed
+    ///   reports with `cargo insta review`; with `CI` set, insta never writes them.
+    /// - A seed whose two runs differ fails the test as nondeterminism, never as a race.
+    /// - `DOSIM_JOBS=N` runs the sweep on `N` threads (default one); the result does not change.
+    #[track_caller]
+    pub fn explore(&self) {
+        crate::explore::explore_in_test(self, std::panic::Location::caller());
     }
 
     /// Runs the checks over an outcome and returns the violations, in check order.
@@ -526,480 +440,5 @@ impl Scenario {
                 errors.join("; ")
             ))
         }
-    }
-}
-
-/// The server's clock: turmoil's simulated time, held at its last reading outside the simulation
-/// (during setup, and when the final state is read).
-#[derive(Debug, Default)]
-struct TurmoilClock {
-    last_ms: std::sync::atomic::AtomicU64,
-}
-
-impl dosim_api::Clock for TurmoilClock {
-    fn elapsed(&self) -> Duration {
-        use std::sync::atomic::Ordering;
-        if let Some(elapsed) = turmoil::sim_elapsed() {
-            let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-            self.last_ms.fetch_max(ms, Ordering::SeqCst);
-        }
-        Duration::from_millis(self.last_ms.load(Ordering::SeqCst))
-    }
-}
-
-/// Catches a panic in the actor's code so the run records it instead of unwinding the simulation.
-struct CatchUnwind<F> {
-    future: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.future.as_mut();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(crate::panic_message(&*panic))),
-        }
-    }
-}
-
-/// A scheduled network fault, with its start drawn from the seed.
-struct ScheduledNetFault {
-    fault: NetFault,
-    index: usize,
-    enabled: bool,
-    start_ms: u64,
-    end_ms: u64,
-    started: bool,
-    ended: bool,
-}
-
-fn run(
-    scenario: &Scenario,
-    seed: u64,
-    steering: &Steering,
-    allowed: Option<&BTreeSet<FaultId>>,
-) -> RunRecord {
-    let strategy = steering.strategy();
-    let record = |outcome: RunOutcome| RunRecord {
-        outcome,
-        fired: Vec::new(),
-        decisions: Vec::new(),
-    };
-    let empty = |error: String| RunOutcome {
-        scenario: scenario.name.clone(),
-        seed,
-        strategy,
-        actors: Vec::new(),
-        ops: Vec::new(),
-        server_ops: Vec::new(),
-        faults: Vec::new(),
-        beliefs: Vec::new(),
-        initial_state: Default::default(),
-        final_state: Default::default(),
-        sim_ms: 0,
-        steps: 0,
-        sim_error: Some(error),
-        ops_dropped: 0,
-        databases: Vec::new(),
-    };
-    if let Err(error) = scenario.validate() {
-        return record(empty(error));
-    }
-
-    let clock = Arc::new(TurmoilClock::default());
-    let server_seed = seed::derive(seed, Stream::Cloud);
-    let server = dosim_api::Server::new(dosim_api::ServerConfig {
-        seed: server_seed,
-        cloud: scenario.cloud_config.clone(),
-        rate_limit: scenario.rate_limit,
-        faults: scenario.faults.clone(),
-        base_url: Some(crate::net::API_BASE_URL.to_owned()),
-        clock: clock.clone(),
-        ..Default::default()
-    });
-    // A steered run's decisions, shared by the commit gate and the fault decider.
-    let decisions = (*steering != Steering::Random).then(|| {
-        let hosts: Vec<String> = scenario
-            .actors
-            .iter()
-            .map(|(name, _)| name.clone())
-            .chain(scenario.services.iter().map(|(name, _)| name.clone()))
-            .collect();
-        Arc::new(crate::strategy::Decisions::new(
-            steering.clone(),
-            &hosts,
-            &mut seed::rng(seed, Stream::Schedule),
-        ))
-    });
-    // Draws as the server's own decider would, and records what fired for shrinking.
-    let fired_decisions = crate::shrink::FiredDecisions::default();
-    server.set_fault_decider(Box::new(crate::shrink::RecordingDecider::new(
-        server_seed,
-        decisions.clone(),
-        allowed.map(|allowed| {
-            allowed
-                .iter()
-                .copied()
-                .filter(|id| matches!(id, FaultId::Server { .. }))
-                .collect()
-        }),
-        fired_decisions.clone(),
-    )));
-    for setup in &scenario.setup {
-        let setup = setup.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            server.with_account(TOKEN, |cloud| setup(cloud))
-        }));
-        if let Err(panic) = result {
-            return record(empty(format!(
-                "the scenario's cloud setup panicked: {}",
-                crate::panic_message(&*panic)
-            )));
-        }
-    }
-    let databases = match crate::pg::create(&server, TOKEN, &scenario.databases, seed) {
-        Ok(databases) => databases,
-        Err(error) => return record(empty(error)),
-    };
-    let initial_state = crate::state::snapshot(&server, TOKEN);
-
-    let recorder = Recorder::default();
-    let mut builder = turmoil::Builder::new();
-    builder
-        .rng_seed(seed)
-        .epoch(seed::epoch())
-        .tick_duration(scenario.tick)
-        .simulation_duration(scenario.max_sim_time)
-        .min_message_latency(scenario.message_latency.0)
-        .max_message_latency(scenario.message_latency.1);
-    let mut sim = builder.build();
-
-    let router = match &decisions {
-        None => server.router(),
-        Some(decisions) => crate::strategy::gated(
-            server.router(),
-            crate::strategy::Gate::new(decisions.clone(), scenario.gate_window),
-        ),
-    };
-    sim.host(crate::net::API_HOST, move || {
-        let router = router.clone();
-        async move {
-            crate::net::serve_router(router, crate::net::API_PORT).await?;
-            Ok(())
-        }
-    });
-
-    for database in &databases {
-        crate::pg::host(&mut sim, database, recorder.clone());
-    }
-    // Actors find the clusters' connection details through this guard while the run lasts.
-    let pg_guard = crate::pg::enter(&databases);
-
-    let service_errors: Arc<Mutex<Vec<String>>> = Arc::default();
-    for (index, (name, service)) in scenario.services.iter().enumerate() {
-        let (name, service, recorder, client_setup, errors) = (
-            name.clone(),
-            service.clone(),
-            recorder.clone(),
-            scenario.client_setup.clone(),
-            service_errors.clone(),
-        );
-        let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
-        sim.host(name.clone(), move || {
-            let cx = Actor::new(
-                index,
-                name.clone(),
-                seed,
-                TOKEN.to_owned(),
-                client_setup.clone(),
-                seed::rng(seed, Stream::Service(index_u32)),
-                recorder.clone(),
-            );
-            let future = CatchUnwind {
-                future: Box::pin(service(cx)),
-            };
-            let (name, errors) = (name.clone(), errors.clone());
-            async move {
-                let failure = match future.await {
-                    Ok(Ok(())) => return Ok(()),
-                    Ok(Err(error)) => format!("service {name} failed: {error}"),
-                    Err(panic) => format!("service {name} panicked: {panic}"),
-                };
-                errors.lock().push(failure.clone());
-                Err(failure.into())
-            }
-        });
-    }
-
-    let results: ActorResults = Arc::new(Mutex::new(vec![None; scenario.actors.len()]));
-    for (index, (name, actor)) in scenario.actors.iter().enumerate() {
-        let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
-        let cx = Actor::new(
-            index,
-            name.clone(),
-            seed,
-            TOKEN.to_owned(),
-            scenario.client_setup.clone(),
-            seed::rng(seed, Stream::Actor(index_u32)),
-            recorder.clone(),
-        );
-        let future = CatchUnwind {
-            future: Box::pin(actor(cx)),
-        };
-        let results = results.clone();
-        sim.client(name.as_str(), async move {
-            let result = match future.await {
-                Ok(Ok(())) => ActorResult::Ok,
-                Ok(Err(message)) => ActorResult::Err { message },
-                Err(message) => ActorResult::Panicked { message },
-            };
-            results.lock()[index] = Some((result, crate::history::now_ms()));
-            Ok(())
-        });
-    }
-
-    let mut network_rng = seed::rng(seed, Stream::Network);
-    let mut scheduled: Vec<ScheduledNetFault> = scenario
-        .net_faults
-        .iter()
-        .enumerate()
-        .map(|(index, fault)| {
-            let jitter_ms = u64::try_from(fault.jitter.as_millis()).unwrap_or(u64::MAX);
-            let offset_ms = if jitter_ms == 0 {
-                0
-            } else {
-                rand::Rng::random_range(&mut network_rng, 0..jitter_ms)
-            };
-            let start_ms = u64::try_from(fault.at.as_millis())
-                .unwrap_or(u64::MAX)
-                .saturating_add(offset_ms);
-            let end_ms = start_ms
-                .saturating_add(u64::try_from(fault.lasting.as_millis()).unwrap_or(u64::MAX));
-            ScheduledNetFault {
-                fault: fault.clone(),
-                index,
-                // Every start is drawn above, allowed or not, so the stream stays aligned.
-                enabled: allowed.is_none_or(|allowed| allowed.contains(&FaultId::Net { index })),
-                start_ms,
-                end_ms,
-                started: false,
-                ended: false,
-            }
-        })
-        .collect();
-
-    let mut steps = 0u64;
-    let mut sim_error = None;
-    let mut fired = Vec::new();
-    loop {
-        let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
-        apply_net_faults(&sim, &mut scheduled, now_ms, &recorder, &mut fired);
-        steps += 1;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step())) {
-            Ok(Ok(true)) => break,
-            Ok(Ok(false)) => {}
-            Ok(Err(error)) => {
-                let message = error.to_string();
-                // turmoil's own time-limit message names wall-independent values only.
-                sim_error = Some(if message.starts_with("Ran for duration") {
-                    format!(
-                        "the run reached its simulated-time limit of {}",
-                        crate::report::seconds(
-                            u64::try_from(scenario.max_sim_time.as_millis()).unwrap_or(u64::MAX)
-                        )
-                    )
-                } else {
-                    message
-                });
-                break;
-            }
-            Err(panic) => {
-                sim_error = Some(format!(
-                    "the simulation panicked: {}",
-                    crate::panic_message(&*panic)
-                ));
-                break;
-            }
-        }
-    }
-    let sim_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
-    // Dropping the world closes every connection, which rolls back what was not committed.
-    drop(sim);
-    drop(pg_guard);
-    crate::pg::finish(&databases, sim_ms);
-
-    let final_state = crate::state::snapshot(&server, TOKEN);
-    let recorded = recorder.snapshot();
-    let mut faults = recorded.faults;
-    let mut server_ops = Vec::new();
-    let history = server.history();
-    for (id, request_seq) in fired_decisions.lock().iter() {
-        let entry = history.iter().find(|entry| entry.seq == *request_seq);
-        fired.push(crate::shrink::describe_server_fault(
-            *id,
-            entry,
-            &scenario.faults,
-        ));
-    }
-    fired.sort_by_key(|fault| fault.at_ms);
-    for entry in history {
-        // Latency is on nearly every request; the history keeps it, the fault list keeps the
-        // faults that change what a client sees.
-        if let Some(fault) = entry
-            .fault
-            .as_ref()
-            .filter(|fault| !matches!(fault, dosim_api::InjectedFault::Latency { .. }))
-        {
-            faults.push(server_fault(&entry, fault));
-        }
-        server_ops.push(ServerOp {
-            request_id: entry.request_id.clone(),
-            actor: entry.actor.clone(),
-            method: entry.method.clone(),
-            target: entry.path.clone(),
-            status: entry.status,
-            arrived_ms: entry.received_ms,
-            commit_ms: entry.committed_ms,
-            fault: entry.fault.as_ref().map(describe_server_fault),
-        });
-    }
-    faults.sort_by_key(|fault| fault.at_ms);
-
-    let results = results.lock().clone();
-    let actors = scenario
-        .actors
-        .iter()
-        .zip(results)
-        .map(|((name, _), result)| match result {
-            Some((result, end_ms)) => ActorOutcome {
-                name: name.clone(),
-                result,
-                end_ms: Some(end_ms),
-            },
-            None => ActorOutcome {
-                name: name.clone(),
-                result: ActorResult::Unfinished,
-                end_ms: None,
-            },
-        })
-        .collect();
-    if sim_error.is_none() {
-        sim_error = service_errors.lock().first().cloned();
-    }
-
-    let outcome = RunOutcome {
-        scenario: scenario.name.clone(),
-        seed,
-        strategy,
-        actors,
-        ops: recorded.ops,
-        server_ops,
-        faults,
-        beliefs: recorded.beliefs,
-        initial_state,
-        final_state,
-        sim_ms,
-        steps,
-        sim_error,
-        ops_dropped: recorded.ops_dropped,
-        databases,
-    };
-    RunRecord {
-        outcome,
-        fired,
-        decisions: decisions.map_or_else(Vec::new, |decisions| decisions.taken()),
-    }
-}
-
-fn apply_net_faults(
-    sim: &turmoil::Sim<'_>,
-    scheduled: &mut [ScheduledNetFault],
-    now_ms: u64,
-    recorder: &Recorder,
-    fired: &mut Vec<FiredFault>,
-) {
-    for entry in scheduled.iter_mut().filter(|entry| entry.enabled) {
-        let (a, b) = (entry.fault.a.as_str(), entry.fault.b.as_str());
-        if !entry.started && now_ms >= entry.start_ms {
-            entry.started = true;
-            let lasting = crate::report::seconds(entry.end_ms - entry.start_ms);
-            fired.push(FiredFault {
-                id: FaultId::Net { index: entry.index },
-                at_ms: now_ms,
-                sentence: match entry.fault.kind {
-                    NetFaultKind::Partition => format!(
-                        "the network between {a} and {b} was cut at {} for {lasting}",
-                        crate::report::seconds(now_ms)
-                    ),
-                    NetFaultKind::Hold => format!(
-                        "messages between {a} and {b} were held at {} for {lasting}",
-                        crate::report::seconds(now_ms)
-                    ),
-                },
-            });
-            let kind = match entry.fault.kind {
-                NetFaultKind::Partition => {
-                    sim.partition(a, b);
-                    "partition"
-                }
-                NetFaultKind::Hold => {
-                    sim.hold(a, b);
-                    "hold"
-                }
-            };
-            recorder.fault(InjectedFault {
-                at_ms: now_ms,
-                kind: kind.to_owned(),
-                target: format!("{a} <-> {b}"),
-                detail: format!(
-                    "for {}",
-                    crate::report::seconds(entry.end_ms - entry.start_ms)
-                ),
-            });
-        }
-        if entry.started && !entry.ended && now_ms >= entry.end_ms {
-            entry.ended = true;
-            match entry.fault.kind {
-                NetFaultKind::Partition => sim.repair(a, b),
-                NetFaultKind::Hold => sim.release(a, b),
-            }
-        }
-    }
-}
-
-fn server_fault(
-    entry: &dosim_api::HistoryEntry,
-    fault: &dosim_api::InjectedFault,
-) -> InjectedFault {
-    InjectedFault {
-        at_ms: entry.received_ms,
-        kind: describe_server_fault(fault),
-        target: format!("{} {}", entry.method, entry.path),
-        detail: format!(
-            "{}, request {}",
-            entry.actor,
-            crate::history::short(&entry.request_id)
-        ),
-    }
-}
-
-fn describe_server_fault(fault: &dosim_api::InjectedFault) -> String {
-    match fault {
-        dosim_api::InjectedFault::Latency { latency_ms, .. } => format!("latency {latency_ms}ms"),
-        dosim_api::InjectedFault::Reject { status, body, .. } => format!(
-            "reject {status}{}",
-            if matches!(body, dosim_api::RejectBody::Html) {
-                " (HTML body)"
-            } else {
-                ""
-            }
-        ),
-        dosim_api::InjectedFault::DropResponse { mode, hang_ms, .. } => match mode {
-            dosim_api::DropMode::Reset => "commit, then reset the connection".to_owned(),
-            dosim_api::DropMode::Hang => format!("commit, then hang {hang_ms}ms and reset"),
-        },
     }
 }

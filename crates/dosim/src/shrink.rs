@@ -9,147 +9,19 @@
 //! (ddmin) over those sets finds a 1-minimal set under which the same check still fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
-use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Violation;
+use crate::faults::{FaultId, FaultSet, FiredFault};
 use crate::outcome::RunOutcome;
 use crate::report::Report;
-use crate::scenario::{RunRecord, Scenario};
+use crate::run::{RunRecord, RunSpec};
+use crate::scenario::Scenario;
 use crate::strategy::{Schedule, Steering};
-use crate::Strategy;
 
 /// The most runs one shrink may take; past it the smallest failing set so far is reported.
 pub const SHRINK_RUNS_MAX: u64 = 200;
-
-/// The most fault ids a `--faults` list may hold.
-pub const FAULT_IDS_MAX: usize = 10_000;
-
-/// Which server fault a decision is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ServerFaultKind {
-    /// A rejection before the commit.
-    Reject,
-    /// A response lost after the commit.
-    Drop,
-}
-
-/// One fault decision of a run, named so that it keeps its meaning across runs of one seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FaultId {
-    /// The `occurrence`th decision (from 0) of this kind under fault-plan rule `rule`:
-    /// written `reject.<rule>.<occurrence>` or `drop.<rule>.<occurrence>`.
-    Server {
-        /// Reject or drop.
-        kind: ServerFaultKind,
-        /// The index of the fault-plan rule that matched the request.
-        rule: usize,
-        /// How many decisions of this kind and rule came before it in the run.
-        occurrence: u64,
-    },
-    /// The scenario's network fault number `index`, in the order they were added: `net.<index>`.
-    Net {
-        /// The index among the scenario's network faults.
-        index: usize,
-    },
-}
-
-impl fmt::Display for FaultId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FaultId::Server {
-                kind,
-                rule,
-                occurrence,
-            } => {
-                let kind = match kind {
-                    ServerFaultKind::Reject => "reject",
-                    ServerFaultKind::Drop => "drop",
-                };
-                write!(f, "{kind}.{rule}.{occurrence}")
-            }
-            FaultId::Net { index } => write!(f, "net.{index}"),
-        }
-    }
-}
-
-impl FromStr for FaultId {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<FaultId, String> {
-        let malformed = || {
-            format!("`{text}` is not a fault: write drop.<rule>.<n>, reject.<rule>.<n> or net.<n>")
-        };
-        let parts: Vec<&str> = text.trim().split('.').collect();
-        let number = |part: &str| part.parse::<u64>().map_err(|_| malformed());
-        match parts.as_slice() {
-            ["net", index] => Ok(FaultId::Net {
-                index: usize::try_from(number(index)?).map_err(|_| malformed())?,
-            }),
-            [kind @ ("drop" | "reject"), rule, occurrence] => Ok(FaultId::Server {
-                kind: if *kind == "drop" {
-                    ServerFaultKind::Drop
-                } else {
-                    ServerFaultKind::Reject
-                },
-                rule: usize::try_from(number(rule)?).map_err(|_| malformed())?,
-                occurrence: number(occurrence)?,
-            }),
-            _ => Err(malformed()),
-        }
-    }
-}
-
-/// A set of fault ids, as `--faults` takes it: `none`, or ids joined by commas.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FaultSet(pub BTreeSet<FaultId>);
-
-impl fmt::Display for FaultSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("none");
-        }
-        let ids: Vec<String> = self.0.iter().map(FaultId::to_string).collect();
-        f.write_str(&ids.join(","))
-    }
-}
-
-impl FromStr for FaultSet {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<FaultSet, String> {
-        let text = text.trim();
-        if text == "none" {
-            return Ok(FaultSet::default());
-        }
-        let ids = text
-            .split(',')
-            .map(str::parse)
-            .collect::<Result<BTreeSet<FaultId>, String>>()?;
-        if ids.len() > FAULT_IDS_MAX {
-            return Err(format!(
-                "a fault list holds at most {FAULT_IDS_MAX} faults, this one has {}",
-                ids.len()
-            ));
-        }
-        Ok(FaultSet(ids))
-    }
-}
-
-/// A fault that happened in a run: which decision, when, and what it did, in one sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FiredFault {
-    /// The decision.
-    pub id: FaultId,
-    /// Simulated milliseconds since the run started.
-    pub at_ms: u64,
-    /// What it did: `the response to pod-0's POST /v2/droplets was lost after commit (reset)`.
-    pub sentence: String,
-}
 
 /// The shrinking section of a report: the fewest faults that still break the check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,133 +72,6 @@ impl Minimal {
             lines.push(format!("    replay minimal: {replay}"));
         }
         lines
-    }
-}
-
-/// What a fault decider records for the harness: the decisions that fired, with the request's
-/// sequence number.
-pub(crate) type FiredDecisions = Arc<Mutex<Vec<(FaultId, u64)>>>;
-
-/// The server's fault decider under the harness: draws exactly as the default decider does,
-/// so a plain run is unchanged, records which decisions fired, and, when given a set of
-/// allowed ids, fires those and no others.
-pub(crate) struct RecordingDecider {
-    inner: dosim_api::SeededDecider,
-    steered: Option<Arc<crate::strategy::Decisions>>,
-    allowed: Option<BTreeSet<FaultId>>,
-    counts: BTreeMap<(ServerFaultKind, usize), u64>,
-    fired: FiredDecisions,
-}
-
-impl RecordingDecider {
-    pub(crate) fn new(
-        server_seed: u64,
-        steered: Option<Arc<crate::strategy::Decisions>>,
-        allowed: Option<BTreeSet<FaultId>>,
-        fired: FiredDecisions,
-    ) -> RecordingDecider {
-        RecordingDecider {
-            inner: dosim_api::SeededDecider::new(server_seed),
-            steered,
-            allowed,
-            counts: BTreeMap::new(),
-            fired,
-        }
-    }
-}
-
-impl dosim_api::FaultDecider for RecordingDecider {
-    fn chance(&mut self, point: dosim_api::DecisionPoint<'_>, probability: f64) -> bool {
-        // Always drawn, so the stream stays where the seed's own run has it.
-        let drawn = self.inner.chance(point, probability);
-        let drawn = match &self.steered {
-            Some(steered) => steered.choose_fault(drawn, probability),
-            None => drawn,
-        };
-        let kind = match point.kind {
-            dosim_api::DecisionKind::Reject => ServerFaultKind::Reject,
-            dosim_api::DecisionKind::DropResponse => ServerFaultKind::Drop,
-            dosim_api::DecisionKind::Latency => return drawn,
-        };
-        let count = self.counts.entry((kind, point.rule_index)).or_insert(0);
-        let id = FaultId::Server {
-            kind,
-            rule: point.rule_index,
-            occurrence: *count,
-        };
-        *count += 1;
-        let fire = match &self.allowed {
-            None => drawn,
-            Some(allowed) => allowed.contains(&id),
-        };
-        if fire {
-            self.fired.lock().push((id, point.seq));
-        }
-        fire
-    }
-
-    fn latency_ms(
-        &mut self,
-        point: dosim_api::DecisionPoint<'_>,
-        latency: &dosim_api::faults::Latency,
-    ) -> u64 {
-        self.inner.latency_ms(point, latency)
-    }
-}
-
-/// Describes a server fault that fired, from the request it hit.
-pub(crate) fn describe_server_fault(
-    id: FaultId,
-    entry: Option<&dosim_api::HistoryEntry>,
-    plan: &dosim_api::FaultPlan,
-) -> FiredFault {
-    let Some(entry) = entry else {
-        return FiredFault {
-            id,
-            at_ms: 0,
-            sentence: format!("fault {id} (its request left the server's history)"),
-        };
-    };
-    let request = format!("{}'s {} {}", entry.actor, entry.method, entry.path);
-    let sentence = match (id, &entry.fault) {
-        (
-            _,
-            Some(dosim_api::InjectedFault::DropResponse {
-                mode: dosim_api::DropMode::Hang,
-                hang_ms,
-                ..
-            }),
-        ) => format!(
-            "the response to {request} was lost after commit (hung {}, then reset)",
-            crate::report::seconds(*hang_ms)
-        ),
-        (_, Some(dosim_api::InjectedFault::DropResponse { .. })) => {
-            format!("the response to {request} was lost after commit (reset)")
-        }
-        (_, Some(dosim_api::InjectedFault::Reject { status, .. })) => {
-            format!("{request} was refused with {status} before commit")
-        }
-        (
-            FaultId::Server {
-                kind: ServerFaultKind::Reject,
-                rule,
-                ..
-            },
-            _,
-        ) => {
-            let status = plan
-                .rules
-                .get(rule)
-                .and_then(|rule| rule.reject.as_ref())
-                .map_or(0, |reject| reject.status);
-            format!("{request} was refused with {status} before commit")
-        }
-        _ => format!("the response to {request} was lost after commit"),
-    };
-    FiredFault {
-        id,
-        at_ms: entry.received_ms,
-        sentence,
     }
 }
 
@@ -445,7 +190,8 @@ pub(crate) fn shrunk_report(
     let (needed, complete) = ddmin(&ids, SHRINK_RUNS_MAX, |subset| {
         runs += 1;
         let allowed: BTreeSet<FaultId> = subset.iter().copied().collect();
-        let record = scenario.run_recorded(outcome.seed, steering, Some(&allowed));
+        let spec = RunSpec::steered(outcome.seed, steering).allowing(allowed);
+        let record = crate::run::run(scenario, &spec);
         let (outcome, fired) = (record.outcome, record.fired);
         let fails = scenario
             .verdict(&outcome)
@@ -465,9 +211,8 @@ pub(crate) fn shrunk_report(
         Some((subset, fired)) if subset == needed => fired,
         _ => {
             runs += 1;
-            scenario
-                .run_recorded(outcome.seed, steering, Some(&needed_set))
-                .fired
+            let spec = RunSpec::steered(outcome.seed, steering).allowing(needed_set);
+            crate::run::run(scenario, &spec).fired
         }
     };
     let mut described = described;
@@ -493,61 +238,6 @@ pub(crate) fn shrunk_report(
     report
 }
 
-impl Scenario {
-    /// The report of one seed, as `explore` and `replay` show it: when a check fails, its first
-    /// section is the minimal set of injected faults under which that check still fails.
-    pub fn report(&self, seed: u64) -> Report {
-        self.steered_report(seed, &Steering::Random)
-    }
-
-    /// [`Scenario::report`] under a strategy.
-    pub fn report_with(&self, seed: u64, strategy: Strategy) -> Report {
-        self.steered_report(seed, &self.steering(strategy))
-    }
-
-    /// The report of a schedule, shrunk the same way.
-    pub fn report_schedule(&self, schedule: &Schedule) -> Report {
-        let steering = Steering::Forced {
-            strategy: schedule.strategy,
-            choices: schedule.choices.clone(),
-        };
-        self.steered_report(schedule.seed, &steering)
-    }
-
-    pub(crate) fn steered_report(&self, seed: u64, steering: &Steering) -> Report {
-        let record = self.run_recorded(seed, steering, None);
-        let violations = self.verdict(&record.outcome);
-        steered_report(self, steering, &record, violations)
-    }
-
-    /// Runs one seed with only the fault decisions in `faults` allowed to fire: every other
-    /// rejection, lost response or network fault is forced off, and each allowed one fires
-    /// when its decision comes up. This replays a shrunk report's minimal set.
-    pub fn run_seed_with_faults(&self, seed: u64, faults: &FaultSet) -> RunOutcome {
-        self.run_recorded(seed, &Steering::Random, Some(&faults.0))
-            .outcome
-    }
-
-    /// [`Scenario::run_seed_with_faults`] under a strategy, or a schedule's decisions.
-    pub fn run_steered_with_faults(
-        &self,
-        seed: u64,
-        strategy: Strategy,
-        schedule: Option<&Schedule>,
-        faults: &FaultSet,
-    ) -> RunOutcome {
-        let steering = match schedule {
-            Some(schedule) => Steering::Forced {
-                strategy: schedule.strategy,
-                choices: schedule.choices.clone(),
-            },
-            None => self.steering(strategy),
-        };
-        let seed = schedule.map_or(seed, |schedule| schedule.seed);
-        self.run_recorded(seed, &steering, Some(&faults.0)).outcome
-    }
-}
-
 /// The command that replays a run as steered: `--seed` for `random` and `pct`, `--schedule`
 /// for a forced list of decisions.
 pub(crate) fn replay_command(scenario: &str, seed: u64, steering: &Steering) -> String {
@@ -569,7 +259,7 @@ pub(crate) fn replay_command(scenario: &str, seed: u64, steering: &Steering) -> 
 
 /// The report of a recorded run: shrunk when a check failed, and, for a steered run, with its
 /// schedule and the lines that replay it.
-pub(crate) fn steered_report(
+pub(crate) fn report(
     scenario: &Scenario,
     steering: &Steering,
     record: &RunRecord,

@@ -26,8 +26,8 @@ fn retried_create_duplicates() -> Scenario {
 #[track_caller]
 fn check_deterministic(scenario: Scenario, seeds: std::ops::Range<u64>) {
     for seed in seeds {
-        let first = scenario.run_seed(seed);
-        let second = scenario.run_seed(seed);
+        let first = scenario.run(seed);
+        let second = scenario.run(seed);
         assert!(
             !first.ops.is_empty(),
             "{} seed {seed} sent no requests: {:?}",
@@ -54,7 +54,7 @@ fn a_seed_runs_the_same_twice() {
 fn different_seeds_explore_different_interleavings() {
     let scenario = two_pods_create_one_volume();
     let hashes: std::collections::BTreeSet<u64> = (0..10)
-        .map(|seed| scenario.run_seed(seed).trace_hash())
+        .map(|seed| scenario.run(seed).trace_hash())
         .collect();
     assert!(hashes.len() > 1, "ten seeds gave one trace");
 }
@@ -170,7 +170,7 @@ fn a_partition_times_out_the_request_and_is_reported() {
             Ok::<(), dosim::client::Error>(())
         })
         .check(checks::actors_ok());
-    let outcome = scenario.run_seed(3);
+    let outcome = scenario.run(3);
     let report = dosim::Report::new(&outcome, Expect::Clean, scenario.verdict(&outcome));
     assert_eq!(outcome.ops.len(), 2);
     assert_eq!(outcome.ops[1].result, dosim::OpResult::Timeout);
@@ -215,7 +215,7 @@ fn a_scenario_sets_the_rate_limits() {
         })
         .check(checks::actors_ok())
         .expect(dosim::Expect::Clean);
-    let outcome = scenario.run_seed(0);
+    let outcome = scenario.run(0);
     assert!(scenario.verdict(&outcome).is_empty(), "{}", outcome.trace());
     let statuses: Vec<String> = outcome
         .ops

@@ -22,7 +22,7 @@ fn scenario(name: &str) -> Scenario {
 /// Runs one seed twice, checks the run repeats and its violations, and returns the outcome.
 #[track_caller]
 fn check(scenario: Scenario, violations: &[&str]) -> RunOutcome {
-    let outcome = scenario.run_seed(3);
+    let outcome = scenario.run(3);
     assert_eq!(outcome.sim_error, None);
     let found: Vec<String> = scenario
         .verdict(&outcome)
@@ -30,11 +30,7 @@ fn check(scenario: Scenario, violations: &[&str]) -> RunOutcome {
         .map(|violation| format!("{}: {}", violation.check, violation.message))
         .collect();
     assert_eq!(found, violations);
-    assert_eq!(
-        scenario.run_seed(3).trace(),
-        outcome.trace(),
-        "the seed repeats"
-    );
+    assert_eq!(scenario.run(3).trace(), outcome.trace(), "the seed repeats");
     outcome
 }
 
@@ -206,7 +202,7 @@ fn a_bad_database_spec_is_refused_before_the_run() {
     let outcome = Scenario::new("pg_bad")
         .database(DatabaseSpec::pg("backend").setup("CREATE TABLE t (id date)"))
         .actors(1, bump)
-        .run_seed(0);
+        .run(0);
     assert_eq!(
         outcome.sim_error.as_deref(),
         Some("database cluster backend: setup SQL failed: ERROR 0A000: type DATE is not supported")
@@ -214,7 +210,7 @@ fn a_bad_database_spec_is_refused_before_the_run() {
     let outcome = Scenario::new("pg_bad_region")
         .database(DatabaseSpec::pg("backend").region("mars1"))
         .actors(1, bump)
-        .run_seed(0);
+        .run(0);
     assert!(
         outcome
             .sim_error

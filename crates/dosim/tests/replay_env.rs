@@ -31,10 +31,10 @@ fn two_pods_create_one_volume() -> Scenario {
 fn dosim_seed_replays_one_seed() {
     let scenario = two_pods_create_one_volume();
     let racing = (0..50)
-        .find(|&seed| !scenario.verdict(&scenario.run_seed(seed)).is_empty())
+        .find(|&seed| !scenario.verdict(&scenario.run(seed)).is_empty())
         .expect("a racing seed in 0..50");
     let clean = (0..50)
-        .find(|&seed| scenario.verdict(&scenario.run_seed(seed)).is_empty())
+        .find(|&seed| scenario.verdict(&scenario.run(seed)).is_empty())
         .expect("a clean seed in 0..50");
 
     // A racing seed passes an `Expect::Race` test, without touching the default sweep's snapshot.

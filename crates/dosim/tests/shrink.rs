@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use dosim::checks;
 use dosim::client::{DropletCreate, RetryPolicy};
-use dosim::shrink::FaultSet;
+use dosim::faults::FaultSet;
 use dosim::{Actor, Expect, FaultPlan, NetFault, Scenario, Violation};
 
 /// A retried create under a fault plan that also refuses and delays harmless reads, with a
@@ -79,7 +79,7 @@ fn check_shrinks_to(scenario: Scenario, expected: &[&str]) {
     // The minimal set replays: the same check fails, and only the minimal faults fire.
     let faults: FaultSet = minimal.fault_ids.parse().expect("the ids parse");
     assert_eq!(faults.0.len(), expected.len());
-    let outcome = scenario.run_seed_with_faults(report.seed, &faults);
+    let outcome = scenario.run(dosim::RunSpec::seed(report.seed).faults(&faults));
     let violations = scenario.verdict(&outcome);
     assert_eq!(violations[0].check, minimal.check);
     let kinds: Vec<&str> = outcome

@@ -106,7 +106,7 @@ fn check_schedule_replays(scenario: Scenario, strategy: Strategy) {
         .expect("the schedule parses");
     assert_eq!(schedule.strategy, strategy);
     assert_eq!(schedule.seed, report.seed);
-    let replayed = scenario.report_schedule(&schedule);
+    let replayed = scenario.report(dosim::RunSpec::schedule(&schedule));
     assert_eq!(
         replayed.trace_hash,
         report.trace_hash,
@@ -125,7 +125,10 @@ fn check_schedule_replays(scenario: Scenario, strategy: Strategy) {
     );
     // PCT also replays from the seed alone; dfs's seed names only its first schedule.
     if strategy == Strategy::Pct {
-        assert_eq!(scenario.report_with(report.seed, strategy), report);
+        assert_eq!(
+            scenario.report(dosim::RunSpec::seed(report.seed).strategy(strategy)),
+            report
+        );
     }
 }
 
@@ -142,10 +145,15 @@ fn random_runs_have_no_gate_and_no_schedule() {
     let scenario = volume_race(2);
     let report = scenario.report(0);
     assert_eq!(report.schedule, None);
-    assert_eq!(scenario.report_with(0, Strategy::Random), report);
     assert_eq!(
-        scenario.run_seed_with(0, Strategy::Random).trace(),
-        scenario.run_seed(0).trace()
+        scenario.report(dosim::RunSpec::seed(0).strategy(Strategy::Random)),
+        report
+    );
+    assert_eq!(
+        scenario
+            .run(dosim::RunSpec::seed(0).strategy(Strategy::Random))
+            .trace(),
+        scenario.run(0).trace()
     );
 }
 
@@ -223,7 +231,7 @@ fn a_client_that_gives_up_at_the_gate_does_not_stall_the_api() {
         })
         .max_sim_time(Duration::from_secs(60));
     for strategy in [Strategy::Pct, Strategy::Dfs] {
-        let outcome = scenario.run_seed_with(0, strategy);
+        let outcome = scenario.run(dosim::RunSpec::seed(0).strategy(strategy));
         let results: Vec<String> = outcome
             .ops
             .iter()

@@ -67,7 +67,7 @@ fn more_threads_give_the_same_result() {
 fn a_sparse_race_is_found_at_its_smallest_seed() {
     let scenario = rare_lost_create();
     let failing: Vec<u64> = (1..60)
-        .filter(|&seed| !scenario.verdict(&scenario.run_seed(seed)).is_empty())
+        .filter(|&seed| !scenario.verdict(&scenario.run(seed)).is_empty())
         .collect();
     assert!(
         failing.len() >= 2 && failing[0] > 2,

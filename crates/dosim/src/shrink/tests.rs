@@ -1,6 +1,7 @@
 //! Unit tests of shrinking's parts: ddmin over known predicates, and fault ids as text.
 
-use super::{ddmin, FaultId, FaultSet, ServerFaultKind};
+use super::ddmin;
+use crate::faults::{FaultId, FaultSet, ServerFaultKind};
 
 /// ddmin over `0..n` where the failure needs every item of `needed`.
 #[track_caller]
