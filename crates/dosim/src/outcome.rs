@@ -78,6 +78,11 @@ pub struct RunOutcome {
     pub ops: Vec<Op>,
     /// Every request the server saw, in arrival order.
     pub server_ops: Vec<ServerOp>,
+    /// Every operation of every plane, in the order the gate let it commit.
+    pub commits: Vec<crate::gate::Commit>,
+    /// Commits not kept because the run passed [`crate::gate::COMMITS_MAX`].
+    #[serde(skip_serializing_if = "is_zero")]
+    pub commits_dropped: u64,
     /// Every fault injected by the harness or the server, in time order.
     pub faults: Vec<InjectedFault>,
     /// Every belief stated, in order.
@@ -115,6 +120,8 @@ impl RunOutcome {
             actors: Vec::new(),
             ops: Vec::new(),
             server_ops: Vec::new(),
+            commits: Vec::new(),
+            commits_dropped: 0,
             faults: Vec::new(),
             beliefs: Vec::new(),
             initial_state: CloudState::default(),
@@ -163,6 +170,12 @@ impl RunOutcome {
             lines.push(format!(
                 "server {}",
                 serde_json::to_string(op).unwrap_or_default()
+            ));
+        }
+        for commit in &self.commits {
+            lines.push(format!(
+                "commit {}",
+                serde_json::to_string(commit).unwrap_or_default()
             ));
         }
         for fault in &self.faults {

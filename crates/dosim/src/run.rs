@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 
 use crate::actor::Actor;
 use crate::faults::{FaultId, FaultSet, FiredFault, ScheduledNetFault};
+use crate::gate::RunGate;
 use crate::history::Recorder;
 use crate::outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
 use crate::scenario::{Scenario, TOKEN};
@@ -183,6 +184,9 @@ struct World<'a> {
     sim: turmoil::Sim<'a>,
     recorder: Recorder,
     decisions: Option<Arc<crate::strategy::Decisions>>,
+    gate: Arc<RunGate>,
+    /// The hosts whose operations pass the gate: the API and every database.
+    gated_servers: BTreeSet<std::net::IpAddr>,
     fired_decisions: crate::faults::FiredDecisions,
     databases: Vec<crate::pg::RunDatabase>,
     pg_guard: crate::pg::RunGuard,
@@ -266,13 +270,8 @@ impl World<'_> {
             .max_message_latency(scenario.message_latency.1);
         let mut sim = builder.build();
 
-        let router = match &decisions {
-            None => server.router(),
-            Some(decisions) => crate::strategy::gated(
-                server.router(),
-                crate::strategy::Gate::new(decisions.clone(), scenario.gate_window),
-            ),
-        };
+        let gate = RunGate::new(decisions.clone());
+        let router = crate::gate::gated(server.router(), gate.handle());
         sim.host(crate::net::API_HOST, move || {
             let router = router.clone();
             async move {
@@ -286,6 +285,14 @@ impl World<'_> {
         }
         // Actors find the clusters' connection details through this guard while the run lasts.
         let pg_guard = crate::pg::enter(&databases);
+        let gated_servers = std::iter::once(crate::net::API_HOST)
+            .chain(
+                databases
+                    .iter()
+                    .map(|database| database.info().host.as_str()),
+            )
+            .map(|host| sim.lookup(host))
+            .collect();
         Ok(World {
             seed,
             strategy: steering.strategy(),
@@ -293,6 +300,8 @@ impl World<'_> {
             sim,
             recorder,
             decisions,
+            gate,
+            gated_servers,
             fired_decisions,
             databases,
             pg_guard,
@@ -392,7 +401,7 @@ impl World<'_> {
             steps += 1;
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sim.step())) {
                 Ok(Ok(true)) => break,
-                Ok(Ok(false)) => {}
+                Ok(Ok(false)) => self.settle_gate(scenario),
                 Ok(Err(error)) => {
                     let message = error.to_string();
                     // turmoil's own time-limit message names wall-independent values only.
@@ -423,6 +432,27 @@ impl World<'_> {
         }
     }
 
+    /// Lets the gate decide, between steps, which waiting operation commits next.
+    fn settle_gate(&self, scenario: &Scenario) {
+        if !self.gate.steers() {
+            return;
+        }
+        let waiting = self.gate.waiting_actors();
+        if waiting.is_empty() {
+            return;
+        }
+        let excluding = waiting
+            .iter()
+            .map(|actor| self.sim.lookup(actor.as_str()))
+            .collect();
+        let in_flight = crate::gate::request_in_flight(&self.sim, &self.gated_servers, &excluding);
+        // A request in flight arrives within the longest message latency, plus the ticks it
+        // takes to be read and reach the gate.
+        let wait_max_ms = millis(scenario.message_latency.1) + 5 * millis(scenario.tick);
+        self.gate
+            .settle(millis(self.sim.elapsed()), in_flight, wait_max_ms);
+    }
+
     /// What the run produced: both ends' history, the faults that fired, each actor's result,
     /// the final state and data.
     fn collect(self, scenario: &Scenario, stepped: Stepped) -> RunRecord {
@@ -433,6 +463,8 @@ impl World<'_> {
             sim,
             recorder,
             decisions,
+            gate,
+            gated_servers: _,
             fired_decisions,
             databases,
             pg_guard,
@@ -512,8 +544,11 @@ impl World<'_> {
         if sim_error.is_none() {
             sim_error = service_errors.lock().first().cloned();
         }
+        let (commits, commits_dropped) = gate.commits();
         let outcome = RunOutcome {
             scenario: scenario.name().to_owned(),
+            commits,
+            commits_dropped,
             seed,
             strategy,
             actors,

@@ -70,7 +70,6 @@ pub struct Scenario {
     pub(crate) strategy: Strategy,
     pub(crate) pct_depth: u32,
     pub(crate) dfs_bound: u64,
-    pub(crate) gate_window: Duration,
     pub(crate) snapshot: bool,
     pub(crate) errors: Vec<String>,
 }
@@ -111,7 +110,6 @@ impl Scenario {
             strategy: Strategy::Random,
             pct_depth: crate::strategy::PCT_DEPTH_DEFAULT,
             dfs_bound: DFS_BOUND_DEFAULT,
-            gate_window: crate::strategy::GATE_WINDOW_DEFAULT,
             snapshot: true,
             errors: Vec::new(),
         }
@@ -314,13 +312,6 @@ impl Scenario {
         } else {
             self.dfs_bound = bound;
         }
-        self
-    }
-
-    /// Under `pct` and `dfs`: how long the commit gate waits, after a request reaches an idle
-    /// API, for others to arrive before it picks which goes first (default 20 ms).
-    pub fn gate_window(mut self, window: Duration) -> Scenario {
-        self.gate_window = window;
         self
     }
 

@@ -1,19 +1,14 @@
-//! Steered runs: the commit gate in front of the API, PCT priorities, forced schedules, and
-//! the schedule a run's decisions form.
+//! Steered runs: PCT priorities, forced schedules, and the schedule a run's decisions form.
 //!
-//! Under `pct` and `dfs` the harness puts a gate in front of the API host. Requests that arrive
-//! while the API is idle wait out a short window, so that requests sent at about the same time
-//! meet at the gate; the gate then lets one in at a time and picks which. The next one goes in
-//! when the previous one has its response (or after a short hold, so a hung response cannot
-//! stall the API). Those picks, and the server's fault choices, are the run's decisions; the
-//! list of them is its schedule, which replays the run without the strategy that chose it.
-//! The `random` strategy installs no gate, so its runs stay exactly as they were.
+//! Under `pct` and `dfs` the operation gate ([`crate::gate`]) holds concurrent operations of
+//! every plane and asks [`Decisions`] which commits next; the server's fault layer asks it
+//! whether each fault with a probability fires. Those answers are the run's decisions; the list
+//! of them is its schedule, which replays the run without the strategy that chose it. Under
+//! `random` nothing is asked, so its runs stay exactly what the seed draws.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
@@ -32,12 +27,6 @@ pub const PCT_STEPS: u64 = 32;
 
 /// The most decisions a schedule records; later decisions take the first choice unrecorded.
 pub const DECISIONS_MAX: usize = 100_000;
-
-/// How long the gate waits for concurrent requests after one arrives at an idle API.
-pub const GATE_WINDOW_DEFAULT: Duration = Duration::from_millis(20);
-
-/// How long the gate lets one request run alone before it picks the next.
-pub const GATE_HOLD: Duration = Duration::from_millis(50);
 
 /// The decisions of one run, with the strategy and seed that made them: written
 /// `<strategy>:<seed>:<choice>.<choice>…` (`-` for none), such as `pct:7:1.0.0.1`.
@@ -254,147 +243,6 @@ impl DecisionState {
     fn record(&mut self, choice: u32, alternatives: u32) {
         if self.taken.len() < DECISIONS_MAX {
             self.taken.push((choice, alternatives));
-        }
-    }
-}
-
-/// The commit gate: one request at a time into the API, in the order the decisions pick.
-pub(crate) struct Gate {
-    decisions: Arc<Decisions>,
-    window: Duration,
-    state: Mutex<GateState>,
-}
-
-#[derive(Default)]
-struct GateState {
-    waiting: Vec<Waiter>,
-    busy: bool,
-    window_open: bool,
-}
-
-struct Waiter {
-    actor: String,
-    release: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Gate {
-    pub(crate) fn new(decisions: Arc<Decisions>, window: Duration) -> Arc<Gate> {
-        Arc::new(Gate {
-            decisions,
-            window,
-            state: Mutex::new(GateState::default()),
-        })
-    }
-
-    /// Lets the next waiting request in, or marks the API idle when none waits.
-    fn release_next(&self) {
-        let mut state = self.state.lock();
-        state.window_open = false;
-        state.busy = false;
-        loop {
-            // A request whose client gave up is no longer a choice.
-            state.waiting.retain(|waiter| !waiter.release.is_closed());
-            if state.waiting.is_empty() {
-                return;
-            }
-            let actors: Vec<&str> = state
-                .waiting
-                .iter()
-                .map(|waiter| waiter.actor.as_str())
-                .collect();
-            let index = self.decisions.choose_request(&actors);
-            let last = state.waiting.len() - 1;
-            let waiter = state.waiting.remove(index.min(last));
-            if waiter.release.send(()).is_ok() {
-                state.busy = true;
-                return;
-            }
-        }
-    }
-
-    /// Waits until the gate lets this request in.
-    async fn enter(self: &Arc<Gate>, actor: String) {
-        let (release, released) = tokio::sync::oneshot::channel();
-        let lead = {
-            let mut state = self.state.lock();
-            state.waiting.push(Waiter { actor, release });
-            let lead = !state.busy && !state.window_open;
-            if lead {
-                state.window_open = true;
-            }
-            lead
-        };
-        if lead {
-            // On its own task, so that the window closes even if this request's client gives
-            // up while it waits.
-            let gate = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(gate.window).await;
-                gate.release_next();
-            });
-        }
-        let _ = released.await;
-    }
-}
-
-/// Frees the gate once, when the request is answered, held long enough, or dropped.
-struct InService {
-    gate: Arc<Gate>,
-    done: bool,
-}
-
-impl InService {
-    fn finish(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.gate.release_next();
-        }
-    }
-}
-
-impl Drop for InService {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-/// Wraps the API's router in the gate.
-pub(crate) fn gated(router: axum::Router, gate: Arc<Gate>) -> axum::Router {
-    axum::Router::new()
-        .fallback_service(router)
-        .layer(axum::middleware::from_fn_with_state(gate, gate_requests))
-}
-
-async fn gate_requests(
-    axum::extract::State(gate): axum::extract::State<Arc<Gate>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if !request.uri().path().starts_with("/v2") {
-        return next.run(request).await;
-    }
-    let actor = request
-        .headers()
-        .get("x-dosim-actor")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("unknown")
-        .to_owned();
-    gate.enter(actor).await;
-    let mut in_service = InService {
-        gate: gate.clone(),
-        done: false,
-    };
-    let response = next.run(request);
-    tokio::pin!(response);
-    tokio::select! {
-        biased;
-        response = &mut response => {
-            in_service.finish();
-            response
-        }
-        () = tokio::time::sleep(GATE_HOLD) => {
-            in_service.finish();
-            response.await
         }
     }
 }

@@ -104,6 +104,8 @@ fn outcome(final_state: CloudState, ops: Vec<Op>, beliefs: Vec<Belief>) -> RunOu
         }],
         ops,
         server_ops: Vec::new(),
+        commits: Vec::new(),
+        commits_dropped: 0,
         faults: Vec::new(),
         beliefs,
         initial_state: CloudState::default(),

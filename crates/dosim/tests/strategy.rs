@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use dosim::explore::{explore_strategy, Exploration, Found};
 use dosim::strategy::Schedule;
-use dosim::{Actor, Scenario, Seeds, Strategy};
+use dosim::{Scenario, Seeds, Strategy};
 
 fn volume_race(actors: usize) -> Scenario {
     common::volume_race("volume_race", actors)
@@ -206,41 +204,4 @@ fn replay_takes_a_seed_or_a_schedule() {
         &["dosim", "explore", "--dfs-bound", "0"],
         Err("--dfs-bound"),
     );
-}
-
-#[test]
-fn a_client_that_gives_up_at_the_gate_does_not_stall_the_api() {
-    // pod-0's request waits out a long gate window and its client times out; pod-1 comes later
-    // and must still be served.
-    let scenario = Scenario::new("gave_up_at_the_gate")
-        .gate_window(Duration::from_secs(3))
-        .actor("pod-0", |cx: Actor| async move {
-            let client = cx
-                .client_builder()
-                .timeout(Duration::from_secs(1))
-                .build()?;
-            client.volumes().list().all().await.map(drop)
-        })
-        .actor("pod-1", |cx: Actor| async move {
-            cx.sleep(Duration::from_secs(5)).await;
-            let client = cx
-                .client_builder()
-                .timeout(Duration::from_secs(10))
-                .build()?;
-            client.account().get().await.map(drop)
-        })
-        .max_sim_time(Duration::from_secs(60));
-    for strategy in [Strategy::Pct, Strategy::Dfs] {
-        let outcome = scenario.run(dosim::RunSpec::seed(0).strategy(strategy));
-        let results: Vec<String> = outcome
-            .ops
-            .iter()
-            .map(|op| format!("{} {:?}", op.actor, op.result))
-            .collect();
-        assert_eq!(
-            results,
-            ["pod-0 Timeout", "pod-1 Status { status: 200 }"],
-            "{strategy}"
-        );
-    }
 }

@@ -1,0 +1,261 @@
+//! The harness's operation gate: every data plane (the API, each PostgreSQL cluster, and the
+//! planes after them) admits each operation through it just before the operation commits.
+//!
+//! Under `random` the gate admits at once and only records the order of commits, so a run is
+//! exactly what it was without it. Under `pct` and `dfs` it holds operations and lets them
+//! commit one at a time, in the order the run's [`Decisions`] pick. It decides between steps of
+//! the simulation, among the operations that are really concurrent: those waiting at the gate,
+//! and, while a request from another host is still in flight toward a gated server, it waits
+//! for that request too (at most the network's longest latency and a few ticks), since in a
+//! real network either could have arrived first. Nothing is held when nothing else is in
+//! flight, so a lone request pays at most one tick.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dosim_base::gate::{Admission, Gate, Operation, Permit, Plane};
+use parking_lot::Mutex;
+
+use crate::strategy::Decisions;
+
+/// How long the gate lets one operation hold it before it decides the next anyway, so that an
+/// operation that never drops its permit cannot stall every plane.
+pub const HOLD_MAX: Duration = Duration::from_millis(50);
+
+/// The most commits a run records for its commit order; later ones are counted, not kept.
+pub const COMMITS_MAX: usize = 100_000;
+
+/// One commit, in the order the gate admitted it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Commit {
+    /// Simulated milliseconds since the run started, when it was admitted.
+    pub at_ms: u64,
+    /// Its plane.
+    pub plane: String,
+    /// The host that sent it.
+    pub actor: String,
+    /// Its session (a PostgreSQL connection's process id), if its plane has sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
+    /// What it was: `POST /v2/volumes`, an SQL statement.
+    pub summary: String,
+}
+
+/// The gate of one run.
+pub(crate) struct RunGate {
+    decisions: Option<Arc<Decisions>>,
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    waiting: Vec<Waiter>,
+    /// When the operation now committing was admitted, if one is.
+    busy_since_ms: Option<u64>,
+    commits: Vec<Commit>,
+    commits_dropped: u64,
+}
+
+struct Waiter {
+    operation: Operation,
+    since_ms: u64,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RunGate {
+    /// A gate that steers with `decisions`, or only records when there are none (`random`).
+    pub(crate) fn new(decisions: Option<Arc<Decisions>>) -> Arc<RunGate> {
+        Arc::new(RunGate {
+            decisions,
+            state: Mutex::new(GateState::default()),
+        })
+    }
+
+    /// The gate as the planes take it.
+    pub(crate) fn handle(self: &Arc<RunGate>) -> Arc<dyn Gate> {
+        Arc::new(Handle(self.clone()))
+    }
+
+    /// Whether the gate holds operations (under `pct` and `dfs`).
+    pub(crate) fn steers(&self) -> bool {
+        self.decisions.is_some()
+    }
+
+    /// The hosts whose operations wait at the gate now.
+    pub(crate) fn waiting_actors(&self) -> BTreeSet<String> {
+        let state = self.state.lock();
+        state
+            .waiting
+            .iter()
+            .map(|waiter| waiter.operation.actor.clone())
+            .collect()
+    }
+
+    /// Called between steps: lets the next operation commit when the gate is free and no other
+    /// request is on its way (`in_flight`), or has waited for it long enough (`wait_max_ms`).
+    pub(crate) fn settle(&self, now_ms: u64, in_flight: bool, wait_max_ms: u64) {
+        let Some(decisions) = &self.decisions else {
+            return;
+        };
+        let mut state = self.state.lock();
+        if let Some(since_ms) = state.busy_since_ms {
+            if now_ms.saturating_sub(since_ms) < millis(HOLD_MAX) {
+                return;
+            }
+            state.busy_since_ms = None;
+        }
+        // An operation whose client gave up is no longer a choice.
+        state.waiting.retain(|waiter| !waiter.release.is_closed());
+        let Some(oldest_ms) = state.waiting.iter().map(|waiter| waiter.since_ms).min() else {
+            return;
+        };
+        if in_flight && now_ms.saturating_sub(oldest_ms) < wait_max_ms {
+            return;
+        }
+        let index = if state.waiting.len() == 1 {
+            0
+        } else {
+            let actors: Vec<&str> = state
+                .waiting
+                .iter()
+                .map(|waiter| waiter.operation.actor.as_str())
+                .collect();
+            decisions.choose_request(&actors)
+        };
+        let last = state.waiting.len() - 1;
+        let waiter = state.waiting.remove(index.min(last));
+        if waiter.release.send(()).is_ok() {
+            state.busy_since_ms = Some(now_ms);
+            record(&mut state, now_ms, &waiter.operation);
+        }
+    }
+
+    /// Every commit so far, in order, and how many were not kept.
+    pub(crate) fn commits(&self) -> (Vec<Commit>, u64) {
+        let state = self.state.lock();
+        (state.commits.clone(), state.commits_dropped)
+    }
+
+    fn release(&self) {
+        self.state.lock().busy_since_ms = None;
+    }
+}
+
+fn record(state: &mut GateState, now_ms: u64, operation: &Operation) {
+    if state.commits.len() >= COMMITS_MAX {
+        state.commits_dropped += 1;
+        return;
+    }
+    state.commits.push(Commit {
+        at_ms: now_ms,
+        plane: operation.plane.to_string(),
+        actor: operation.actor.clone(),
+        session: operation.session,
+        summary: operation.summary.clone(),
+    });
+}
+
+struct Handle(Arc<RunGate>);
+
+impl Gate for Handle {
+    fn admit(&self, operation: Operation) -> Admission {
+        let gate = self.0.clone();
+        let now_ms = crate::history::now_ms();
+        if !gate.steers() {
+            record(&mut gate.state.lock(), now_ms, &operation);
+            return Box::pin(std::future::ready(Permit::free()));
+        }
+        let (release, released) = tokio::sync::oneshot::channel();
+        gate.state.lock().waiting.push(Waiter {
+            operation,
+            since_ms: now_ms,
+            release,
+        });
+        Box::pin(async move {
+            // A closed channel means the run is ending; commit rather than hang.
+            let _ = released.await;
+            Permit::on_release(move || gate.release())
+        })
+    }
+}
+
+/// Whether a request from a host other than `excluding` is in flight toward one of `servers`.
+pub(crate) fn request_in_flight(
+    sim: &turmoil::Sim<'_>,
+    servers: &BTreeSet<IpAddr>,
+    excluding: &BTreeSet<IpAddr>,
+) -> bool {
+    let mut found = false;
+    sim.links(|links| {
+        for link in links {
+            let (a, b) = link.pair();
+            if !servers.contains(&a) && !servers.contains(&b) {
+                continue;
+            }
+            for sent in link {
+                let (source, destination) = sent.pair();
+                // A new connection (its SYN) is a request on its way too.
+                let data = match sent.protocol() {
+                    turmoil::Protocol::Tcp(turmoil::Segment::Data(_, bytes)) => !bytes.is_empty(),
+                    turmoil::Protocol::Tcp(turmoil::Segment::Syn(_)) => true,
+                    _ => false,
+                };
+                if data && servers.contains(&destination.ip()) && !excluding.contains(&source.ip())
+                {
+                    found = true;
+                    return;
+                }
+            }
+        }
+    });
+    found
+}
+
+/// The operation an API request is, as the gate sees it.
+pub(crate) fn api_operation(actor: String, method: &str, path: &str) -> Operation {
+    Operation {
+        plane: Plane::Api,
+        server: crate::net::API_HOST.to_owned(),
+        actor,
+        session: None,
+        summary: format!("{method} {path}"),
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Wraps the API's router so that every `/v2` request is admitted through `gate`; the permit is
+/// held until the handler has answered.
+pub(crate) fn gated(router: axum::Router, gate: Arc<dyn Gate>) -> axum::Router {
+    axum::Router::new()
+        .fallback_service(router)
+        .layer(axum::middleware::from_fn_with_state(gate, admit_requests))
+}
+
+async fn admit_requests(
+    axum::extract::State(gate): axum::extract::State<Arc<dyn Gate>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !request.uri().path().starts_with("/v2") {
+        return next.run(request).await;
+    }
+    let actor = request
+        .headers()
+        .get("x-dosim-actor")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("unknown")
+        .to_owned();
+    let operation = api_operation(actor, request.method().as_str(), request.uri().path());
+    let permit = gate.admit(operation).await;
+    let response = next.run(request).await;
+    drop(permit);
+    response
+}

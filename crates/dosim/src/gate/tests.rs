@@ -1,0 +1,104 @@
+//! Unit tests of the operation gate: what it admits, in which order, and that neither a client
+//! that gives up nor a permit that is never dropped stalls it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use dosim_base::gate::{Admission, Permit};
+
+use super::{api_operation, RunGate, HOLD_MAX};
+use crate::strategy::{Decisions, Steering};
+use crate::Strategy;
+
+fn steered(choices: Vec<u32>) -> Arc<RunGate> {
+    let actors = ["pod-0".to_owned(), "pod-1".to_owned(), "pod-2".to_owned()];
+    let mut rng = crate::seed::rng(5, crate::seed::Stream::Schedule);
+    let decisions = Decisions::new(
+        Steering::Forced {
+            strategy: Strategy::Dfs,
+            choices,
+        },
+        &actors,
+        &mut rng,
+    );
+    RunGate::new(Some(Arc::new(decisions)))
+}
+
+fn admit(gate: &Arc<RunGate>, actor: &str) -> Admission {
+    gate.handle()
+        .admit(api_operation(actor.to_owned(), "POST", "/v2/volumes"))
+}
+
+/// Polls once: the permit if the gate has let the operation in.
+fn poll(admission: &mut Admission) -> Option<Permit> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match Pin::new(admission).poll(&mut cx) {
+        Poll::Ready(permit) => Some(permit),
+        Poll::Pending => None,
+    }
+}
+
+fn committed(gate: &RunGate) -> Vec<String> {
+    gate.commits()
+        .0
+        .iter()
+        .map(|commit| commit.actor.clone())
+        .collect()
+}
+
+#[test]
+fn random_admits_at_once_and_records_the_order() {
+    let gate = RunGate::new(None);
+    for actor in ["pod-1", "pod-0"] {
+        assert!(poll(&mut admit(&gate, actor)).is_some(), "{actor}");
+    }
+    assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
+}
+
+#[test]
+fn a_steered_gate_lets_the_chosen_operation_in_first_and_one_at_a_time() {
+    let gate = steered(vec![1]);
+    let mut first = admit(&gate, "pod-0");
+    let mut second = admit(&gate, "pod-1");
+    assert!(poll(&mut first).is_none() && poll(&mut second).is_none());
+    // Another request in flight holds both, until the wait runs out.
+    gate.settle(0, true, 10);
+    assert!(poll(&mut first).is_none() && poll(&mut second).is_none());
+    gate.settle(10, true, 10);
+    let permit = poll(&mut second).expect("the choice was the second waiter");
+    // While it commits, nobody else goes in.
+    gate.settle(11, false, 10);
+    assert!(poll(&mut first).is_none());
+    drop(permit);
+    gate.settle(12, false, 10);
+    assert!(poll(&mut first).is_some());
+    assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
+}
+
+#[test]
+fn a_client_that_gives_up_at_the_gate_is_no_longer_a_choice() {
+    let gate = steered(vec![0]);
+    let gave_up = admit(&gate, "pod-0");
+    let mut stayed = admit(&gate, "pod-1");
+    drop(gave_up);
+    gate.settle(0, false, 10);
+    assert!(poll(&mut stayed).is_some());
+    assert_eq!(committed(&gate), ["pod-1"]);
+}
+
+#[test]
+fn a_permit_held_too_long_does_not_stall_the_gate() {
+    let gate = steered(Vec::new());
+    let mut first = admit(&gate, "pod-0");
+    gate.settle(0, false, 10);
+    let held = poll(&mut first).expect("alone at the gate");
+    let mut second = admit(&gate, "pod-1");
+    gate.settle(1, false, 10);
+    assert!(poll(&mut second).is_none());
+    let hold_ms = u64::try_from(HOLD_MAX.as_millis()).unwrap_or(u64::MAX);
+    gate.settle(hold_ms, false, 10);
+    assert!(poll(&mut second).is_some());
+    drop(held);
+}
