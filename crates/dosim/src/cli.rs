@@ -80,16 +80,20 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "DIR")]
     pub save_failures: Option<PathBuf>,
     /// How decisions are drawn (default: each scenario's own, `random` unless it says):
-    /// `random`, `pct` (priorities over actors order concurrent commits), or `dfs` (every
-    /// schedule of the first seed, up to the scenario's bound).
+    /// `random`, `pct` (priorities over actors order concurrent commits), or `dfs` (for each
+    /// seed's timing, every order of concurrent commits and every fault choice up to
+    /// `--dfs-faults`, up to `--dfs-bound` schedules per seed).
     #[arg(long, value_enum)]
     pub strategy: Option<crate::Strategy>,
     /// PCT's depth: one more than the number of priority change points per run.
     #[arg(long, value_parser = parse_pct_depth)]
     pub pct_depth: Option<u32>,
-    /// The most schedules `dfs` runs before it stops without covering the space.
+    /// The most schedules `dfs` runs for one seed before it stops without covering its space.
     #[arg(long, value_parser = parse_dfs_bound)]
     pub dfs_bound: Option<u64>,
+    /// How many injected faults one `dfs` schedule may fire (default 1; 0 explores orders only).
+    #[arg(long, value_parser = parse_dfs_faults)]
+    pub dfs_faults: Option<u32>,
 }
 
 /// `dosim merge`.
@@ -185,16 +189,30 @@ fn parse_dfs_bound(text: &str) -> Result<u64, String> {
     }
 }
 
+fn parse_dfs_faults(text: &str) -> Result<u32, String> {
+    let max = crate::scenario::DFS_FAULTS_MAX;
+    match text.trim().parse::<u32>() {
+        Ok(faults) if faults <= max => Ok(faults),
+        _ => Err(format!(
+            "`{text}` is not a dfs fault bound: write a whole number from 0 to {max}"
+        )),
+    }
+}
+
 /// The scenario with the command line's strategy settings applied.
 fn configured(
     scenario: &Scenario,
     pct_depth: Option<u32>,
     dfs_bound: Option<u64>,
+    dfs_faults: Option<u32>,
 ) -> std::borrow::Cow<'_, Scenario> {
-    if pct_depth.is_none() && dfs_bound.is_none() {
+    if pct_depth.is_none() && dfs_bound.is_none() && dfs_faults.is_none() {
         return std::borrow::Cow::Borrowed(scenario);
     }
     let mut scenario = scenario.clone();
+    if let Some(faults) = dfs_faults {
+        scenario = scenario.dfs_faults(faults);
+    }
     if let Some(depth) = pct_depth {
         scenario = scenario.pct_depth(depth);
     }
@@ -333,7 +351,7 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let mut rows = Vec::new();
     for scenario in selected {
-        let scenario = configured(scenario, args.pct_depth, args.dfs_bound);
+        let scenario = configured(scenario, args.pct_depth, args.dfs_bound, args.dfs_faults);
         let scenario = scenario.as_ref();
         let strategy = args.strategy.unwrap_or(scenario.strategy);
         let seeds = args
@@ -345,7 +363,10 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
             None => seeds,
         };
         let (total, unit) = if strategy == crate::Strategy::Dfs {
-            (scenario.dfs_bound, "schedules at most")
+            (
+                scenario.dfs_bound.saturating_mul(seeds.len()),
+                "schedules at most",
+            )
         } else {
             (seeds.len(), "seeds")
         };
@@ -503,7 +524,7 @@ fn replay(args: &ReplayArgs, scenarios: &[Scenario]) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    let scenario = configured(scenario, args.pct_depth, None);
+    let scenario = configured(scenario, args.pct_depth, None, None);
     let scenario = scenario.as_ref();
     let strategy = args.strategy.unwrap_or(scenario.strategy);
     let seed = args

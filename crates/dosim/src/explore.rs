@@ -70,10 +70,23 @@ pub struct Exploration {
     /// Under `dfs`: how many schedules of the seed ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedules_run: Option<u64>,
-    /// Under `dfs`: whether those were every schedule there is.
+    /// Under `dfs`: whether those were every schedule there is, for every seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedules_complete: Option<bool>,
+    /// Under `dfs`: how many injected faults one schedule could fire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dfs_faults: Option<u32>,
+    /// Under `dfs`: the most schedules each seed could run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dfs_bound: Option<u64>,
+    /// How many distinct commit orders the runs exercised (operations by host, plane and kind,
+    /// ids left out), counted up to [`ORDERS_MAX`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<u64>,
 }
+
+/// The most distinct commit orders a sweep counts; past it, the count says "at least".
+pub const ORDERS_MAX: usize = 1_000_000;
 
 impl Exploration {
     /// Whether what was found is what the scenario expects.
@@ -97,15 +110,50 @@ impl Exploration {
             .map(|seed| format!("dosim replay {} --seed {seed}", self.scenario))
     }
 
-    /// What the sweep covered, in words: `50 seeds`, or for `dfs`, `explored all 24 schedules`.
+    /// What the sweep covered, in words: `50 seeds, 3 commit orders`, or for `dfs`,
+    /// `all 24 orderings of commits of seed 0's timing, up to 1 fault`.
     pub fn coverage(&self) -> String {
-        match (self.schedules_run, self.schedules_complete) {
-            (Some(1), Some(true)) => "explored the only schedule".to_owned(),
-            (Some(run), Some(true)) => format!("explored all {run} schedules"),
-            (Some(1), _) => "1 schedule".to_owned(),
-            (Some(run), _) => format!("{run} schedules"),
-            _ if self.seeds_run == 1 => "1 seed".to_owned(),
-            _ => format!("{} seeds", self.seeds_run),
+        let orders = match self.orders {
+            Some(1) => ", 1 commit order".to_owned(),
+            Some(n) if n >= ORDERS_MAX as u64 => format!(", at least {n} commit orders"),
+            Some(n) => format!(", {n} commit orders"),
+            None => String::new(),
+        };
+        let Some(run) = self.schedules_run else {
+            let seeds = if self.seeds_run == 1 {
+                "1 seed".to_owned()
+            } else {
+                format!("{} seeds", self.seeds_run)
+            };
+            return format!("{seeds}{orders}");
+        };
+        let faults = match self.dfs_faults {
+            Some(0) => "faults off".to_owned(),
+            Some(1) => "up to 1 fault".to_owned(),
+            Some(n) => format!("up to {n} faults"),
+            None => "faults as drawn".to_owned(),
+        };
+        let timing = if self.seeds_run == 1 {
+            format!(
+                "seed {}'s timing",
+                self.seeds.split("..").next().unwrap_or("0")
+            )
+        } else {
+            format!("the timings of seeds {}", self.seeds)
+        };
+        match self.schedules_complete {
+            Some(true) if run == 1 => {
+                format!("the only ordering of commits of {timing}, {faults}")
+            }
+            Some(true) => format!("all {run} orderings of commits of {timing}, {faults}"),
+            _ if self.found != Found::Clean => format!(
+                "{run} schedule{} of {timing}, {faults}",
+                if run == 1 { "" } else { "s" }
+            ),
+            _ => format!(
+                "{run} schedules of {timing}, {faults}; not every ordering: the bound of {} schedules per seed stopped it",
+                self.dfs_bound.unwrap_or(0)
+            ),
         }
     }
 }
@@ -142,10 +190,12 @@ pub fn explore_seeds_jobs(
 
 /// [`explore_seeds_jobs`] under a strategy.
 ///
-/// `random` and `pct` sweep the seeds. `dfs` takes the range's first seed and runs its
-/// schedules depth first, every commit order at the gate and every fault choice, until one
-/// breaks a check, every schedule has run, or the scenario's bound (default 10,000) is
-/// reached; `schedules_run` and `schedules_complete` say which. `dfs` runs on one thread.
+/// `random` and `pct` sweep the seeds. `dfs` takes each seed of the range in turn, its timing
+/// (latencies, host order) fixed, and runs its schedules depth first: every commit order at the
+/// gate and every fault choice up to the scenario's fault bound (default 1), until one breaks a
+/// check, every schedule of every seed has run, or a seed reaches the scenario's bound (default
+/// 10,000 schedules); `schedules_run`, `schedules_complete` and [`Exploration::coverage`] say
+/// which. `dfs` runs on one thread. Every sweep counts the distinct commit orders it exercised.
 pub fn explore_strategy(
     scenario: &Scenario,
     seeds: &Seeds,
@@ -165,20 +215,35 @@ pub fn explore_strategy(
         strategy,
         schedules_run: None,
         schedules_complete: None,
+        dfs_faults: None,
+        dfs_bound: None,
+        orders: None,
     };
     if let Err(error) = scenario.validate() {
         exploration.found = Found::Invalid;
         exploration.problem = Some(error);
         return exploration;
     }
+    let orders = Orders::default();
     if strategy == Strategy::Dfs {
-        let seed = seeds.0.start;
-        exploration.seeds = Seeds(seed..seed.saturating_add(1)).to_string();
-        exploration.seeds_run = 1;
-        let (verdict, schedules_run, complete) = explore_dfs(scenario, seed, &mut progress);
+        exploration.dfs_faults = Some(scenario.dfs_faults);
+        exploration.dfs_bound = Some(scenario.dfs_bound);
+        let mut schedules_run = 0u64;
+        let mut complete = true;
+        for seed in seeds.0.clone() {
+            exploration.seeds_run += 1;
+            let (verdict, run, seed_complete) =
+                explore_dfs(scenario, seed, &orders, schedules_run, &mut progress);
+            schedules_run += run;
+            complete &= seed_complete;
+            if !matches!(verdict, SeedVerdict::Clean) {
+                record_failure(&mut exploration, seed, verdict);
+                break;
+            }
+        }
         exploration.schedules_run = Some(schedules_run);
-        exploration.schedules_complete = Some(complete);
-        record_failure(&mut exploration, seed, verdict);
+        exploration.schedules_complete = Some(complete && exploration.found == Found::Clean);
+        exploration.orders = Some(orders.count(u64::MAX));
         return exploration;
     }
     let steering = scenario.steering(strategy);
@@ -187,10 +252,12 @@ pub fn explore_strategy(
         .clamp(1, JOBS_MAX)
         .min(usize::try_from(total).unwrap_or(usize::MAX).max(1));
     let failure = if jobs == 1 {
-        sweep_sequential(scenario, &steering, seeds, &mut progress)
+        sweep_sequential(scenario, &steering, seeds, &orders, &mut progress)
     } else {
-        sweep_parallel(scenario, &steering, seeds, jobs, &mut progress)
+        sweep_parallel(scenario, &steering, seeds, jobs, &orders, &mut progress)
     };
+    let last = failure.as_ref().map_or(u64::MAX, |(seed, _)| *seed);
+    exploration.orders = Some(orders.count(last));
     match failure {
         None => exploration.seeds_run = total,
         Some((seed, verdict)) => {
@@ -217,11 +284,15 @@ fn record_failure(exploration: &mut Exploration, seed: u64, verdict: SeedVerdict
     }
 }
 
-/// Runs one seed's schedules depth first. Returns the verdict of the first failing schedule
-/// (or clean), how many schedules ran, and whether they were all there are.
+/// Runs one seed's schedules depth first, each seed's timing fixed and every order of its
+/// concurrent commits (and fault choice, up to the fault bound) tried in turn. Returns the
+/// verdict of the first failing schedule (or clean), how many schedules ran, and whether they
+/// were all there are. `before` schedules ran on earlier seeds, for the progress count.
 fn explore_dfs(
     scenario: &Scenario,
     seed: u64,
+    orders: &Orders,
+    before: u64,
     progress: &mut impl FnMut(u64),
 ) -> (SeedVerdict, u64, bool) {
     let mut prefix: Vec<u32> = Vec::new();
@@ -230,16 +301,18 @@ fn explore_dfs(
         let steering = Steering::Forced {
             strategy: Strategy::Dfs,
             choices: prefix.clone(),
+            faults_max: Some(scenario.dfs_faults),
         };
         let first = schedules_run == 0;
-        let (verdict, decisions) = judge_steered(scenario, &steering, first, seed);
+        let judged = judge_steered(scenario, &steering, first, seed);
+        orders.insert(before + schedules_run, judged.order);
         schedules_run += 1;
-        progress(schedules_run);
-        if !matches!(verdict, SeedVerdict::Clean) {
-            return (verdict, schedules_run, false);
+        progress(before + schedules_run);
+        if !matches!(judged.verdict, SeedVerdict::Clean) {
+            return (judged.verdict, schedules_run, false);
         }
         // Backtrack: the deepest decision with an untried alternative takes its next one.
-        let mut taken = decisions;
+        let mut taken = judged.decisions;
         loop {
             match taken.pop() {
                 None => return (SeedVerdict::Clean, schedules_run, true),
@@ -257,6 +330,29 @@ fn explore_dfs(
     }
 }
 
+/// The commit order of each run of a sweep, by seed (or, under `dfs`, by schedule number),
+/// shared by its threads. Counted only up to the sweep's result, so that threads that ran past a
+/// failure do not change the count.
+#[derive(Default)]
+struct Orders(parking_lot::Mutex<std::collections::BTreeMap<u64, u64>>);
+
+impl Orders {
+    fn insert(&self, run: u64, order: u64) {
+        let mut seen = self.0.lock();
+        if seen.len() < ORDERS_MAX {
+            seen.insert(run, order);
+        }
+    }
+
+    /// How many distinct orders the runs numbered up to `last` had.
+    fn count(&self, last: u64) -> u64 {
+        let seen = self.0.lock();
+        let distinct: std::collections::BTreeSet<u64> =
+            seen.range(..=last).map(|(_, order)| *order).collect();
+        distinct.len() as u64
+    }
+}
+
 /// What one seed showed.
 enum SeedVerdict {
     Clean,
@@ -264,23 +360,39 @@ enum SeedVerdict {
     Nondeterministic(String),
 }
 
-/// Runs one seed, and runs it again when it fails or is the sweep's first seed, to tell a race
-/// from nondeterminism.
-fn judge(scenario: &Scenario, steering: &Steering, first_seed: u64, seed: u64) -> SeedVerdict {
-    judge_steered(scenario, steering, seed == first_seed, seed).0
+/// What judging one run showed: its verdict, its decisions and its commit order's hash.
+struct Judged {
+    verdict: SeedVerdict,
+    decisions: Vec<(u32, u32)>,
+    order: u64,
 }
 
-/// [`judge`], also returning the run's decisions.
-fn judge_steered(
+/// Runs one seed, and runs it again when it fails or is the sweep's first seed, to tell a race
+/// from nondeterminism.
+fn judge(
     scenario: &Scenario,
     steering: &Steering,
-    first: bool,
+    first_seed: u64,
     seed: u64,
-) -> (SeedVerdict, Vec<(u32, u32)>) {
+    orders: &Orders,
+) -> SeedVerdict {
+    let judged = judge_steered(scenario, steering, seed == first_seed, seed);
+    orders.insert(seed, judged.order);
+    judged.verdict
+}
+
+/// [`judge`], also returning the run's decisions and commit order.
+fn judge_steered(scenario: &Scenario, steering: &Steering, first: bool, seed: u64) -> Judged {
     let record = crate::run::run(scenario, &RunSpec::steered(seed, steering));
+    let order = record.outcome.commit_order_hash();
     let violations = scenario.verdict(&record.outcome);
+    let judged = |verdict| Judged {
+        verdict,
+        decisions: record.decisions.clone(),
+        order,
+    };
     if violations.is_empty() && !first {
-        return (SeedVerdict::Clean, record.decisions);
+        return judged(SeedVerdict::Clean);
     }
     let outcome = &record.outcome;
     let again = crate::run::run(scenario, &RunSpec::steered(seed, steering)).outcome;
@@ -294,23 +406,24 @@ fn judge_steered(
             hash,
             hash_again,
         );
-        return (SeedVerdict::Nondeterministic(problem), record.decisions);
+        return judged(SeedVerdict::Nondeterministic(problem));
     }
     if violations.is_empty() {
-        return (SeedVerdict::Clean, record.decisions);
+        return judged(SeedVerdict::Clean);
     }
     let report = crate::shrink::report(scenario, steering, &record, violations);
-    (SeedVerdict::Race(Box::new(report)), record.decisions)
+    judged(SeedVerdict::Race(Box::new(report)))
 }
 
 fn sweep_sequential(
     scenario: &Scenario,
     steering: &Steering,
     seeds: &Seeds,
+    orders: &Orders,
     progress: &mut impl FnMut(u64),
 ) -> Option<(u64, SeedVerdict)> {
     for (run, seed) in seeds.0.clone().enumerate() {
-        let verdict = judge(scenario, steering, seeds.0.start, seed);
+        let verdict = judge(scenario, steering, seeds.0.start, seed, orders);
         progress(run as u64 + 1);
         if !matches!(verdict, SeedVerdict::Clean) {
             return Some((seed, verdict));
@@ -324,6 +437,7 @@ fn sweep_parallel(
     steering: &Steering,
     seeds: &Seeds,
     jobs: usize,
+    orders: &Orders,
     progress: &mut impl FnMut(u64),
 ) -> Option<(u64, SeedVerdict)> {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -345,7 +459,7 @@ fn sweep_parallel(
         if seed > smallest_failure.load(Ordering::SeqCst) {
             return false;
         }
-        let verdict = judge(scenario, steering, start, seed);
+        let verdict = judge(scenario, steering, start, seed, orders);
         if !matches!(verdict, SeedVerdict::Clean) {
             smallest_failure.fetch_min(seed, Ordering::SeqCst);
             let mut first = first.lock();

@@ -209,8 +209,57 @@ impl RunOutcome {
         trace
     }
 
+    /// The hash of the order in which operations committed: each operation by its host, plane and
+    /// kind (an API request's method and path with ids left out, an SQL statement with numbers
+    /// left out), so that two runs that committed the same kinds of operation in the same order
+    /// count as one order whatever ids and values they drew.
+    pub fn commit_order_hash(&self) -> u64 {
+        let mut hasher = crate::seed::Fnv1a::default();
+        for commit in &self.commits {
+            hasher.write(commit.actor.as_bytes());
+            hasher.write(b" ");
+            hasher.write(commit.plane.as_bytes());
+            hasher.write(b" ");
+            hasher.write(operation_kind(&commit.plane, &commit.summary).as_bytes());
+            hasher.write(b"\n");
+        }
+        hasher.finish()
+    }
+
     /// The stable hash of [`RunOutcome::trace`].
     pub fn trace_hash(&self) -> u64 {
         crate::seed::hash_text(&self.trace())
     }
+}
+
+/// An operation's kind: an API request's path with every segment holding a digit (an id) written
+/// `#`; any other operation with each run of digits written `#`.
+fn operation_kind(plane: &str, summary: &str) -> String {
+    if plane == "api" {
+        return summary
+            .split('/')
+            .map(|segment| {
+                if segment.bytes().any(|byte| byte.is_ascii_digit()) && !segment.contains(' ') {
+                    "#"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+    }
+    let mut kind = String::with_capacity(summary.len());
+    let mut in_digits = false;
+    for c in summary.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                kind.push('#');
+            }
+            in_digits = true;
+        } else {
+            kind.push(c);
+            in_digits = false;
+        }
+    }
+    kind
 }

@@ -45,6 +45,9 @@ pub struct Report {
     /// The run's decisions under `pct` or `dfs`, replayable with `dosim replay --schedule`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// How many real choices the schedule made and how many injected faults it fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_size: Option<String>,
 }
 
 impl Report {
@@ -69,6 +72,7 @@ impl Report {
             replay: replay_lines(&outcome.scenario, outcome.seed),
             minimal: None,
             schedule: None,
+            schedule_size: None,
         }
     }
 
@@ -139,7 +143,10 @@ impl Report {
             out.push_str(&format!("    {line}\n"));
         }
         if let Some(schedule) = &self.schedule {
-            out.push_str(&format!("  schedule: {schedule}\n"));
+            match &self.schedule_size {
+                Some(size) => out.push_str(&format!("  schedule: {schedule} ({size})\n")),
+                None => out.push_str(&format!("  schedule: {schedule}\n")),
+            }
         }
         for (index, line) in self.replay.iter().enumerate() {
             let label = if index == 0 {

@@ -35,6 +35,8 @@ pub struct RunSpec {
     pct_depth: Option<u32>,
     /// The decisions to take, for a replayed schedule.
     choices: Option<Vec<u32>>,
+    /// dfs's bound on the faults one schedule may fire, when not the scenario's own.
+    dfs_faults: Option<u32>,
     /// When set, only these injected faults fire.
     faults: Option<BTreeSet<FaultId>>,
 }
@@ -47,6 +49,7 @@ impl RunSpec {
             strategy: Strategy::Random,
             pct_depth: None,
             choices: None,
+            dfs_faults: None,
             faults: None,
         }
     }
@@ -58,6 +61,7 @@ impl RunSpec {
             strategy: schedule.strategy,
             pct_depth: None,
             choices: Some(schedule.choices.clone()),
+            dfs_faults: None,
             faults: None,
         }
     }
@@ -94,8 +98,13 @@ impl RunSpec {
         match steering {
             Steering::Random => spec,
             Steering::Pct { depth } => spec.pct_depth(*depth),
-            Steering::Forced { choices, .. } => RunSpec {
+            Steering::Forced {
+                choices,
+                faults_max,
+                ..
+            } => RunSpec {
                 choices: Some(choices.clone()),
+                dfs_faults: *faults_max,
                 ..spec
             },
         }
@@ -113,6 +122,7 @@ impl RunSpec {
             (Some(choices), strategy) => Steering::Forced {
                 strategy,
                 choices: choices.clone(),
+                faults_max: self.dfs_faults,
             },
             (None, Strategy::Random) => Steering::Random,
             (None, Strategy::Pct) => Steering::Pct {
@@ -121,6 +131,7 @@ impl RunSpec {
             (None, Strategy::Dfs) => Steering::Forced {
                 strategy: Strategy::Dfs,
                 choices: Vec::new(),
+                faults_max: Some(self.dfs_faults.unwrap_or(scenario.dfs_faults)),
             },
         }
     }
@@ -145,6 +156,8 @@ pub(crate) struct RunRecord {
     pub(crate) fired: Vec<FiredFault>,
     /// Every decision of a steered run: the choice and how many there were.
     pub(crate) decisions: Vec<(u32, u32)>,
+    /// How many of a steered run's fault decisions fired.
+    pub(crate) faults_fired: u32,
 }
 
 /// Each actor's result and end time, filled in as actors finish.
@@ -157,6 +170,7 @@ pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
         outcome: RunOutcome::refused(scenario.name(), spec.seed, steering.strategy(), error),
         fired: Vec::new(),
         decisions: Vec::new(),
+        faults_fired: 0,
     };
     if let Err(error) = scenario.validate() {
         return refused(error);
@@ -567,6 +581,9 @@ impl World<'_> {
         RunRecord {
             outcome,
             fired,
+            faults_fired: decisions
+                .as_ref()
+                .map_or(0, |decisions| decisions.faults_fired()),
             decisions: decisions.map_or_else(Vec::new, |decisions| decisions.taken()),
         }
     }

@@ -36,6 +36,12 @@ pub const SEEDS_DEFAULT: u64 = 50;
 /// How many schedules `dfs` runs at most before it stops without covering the space.
 pub const DFS_BOUND_DEFAULT: u64 = 10_000;
 
+/// How many injected faults one `dfs` schedule may fire, by default.
+pub const DFS_FAULTS_DEFAULT: u32 = 1;
+
+/// The most injected faults a `dfs` fault bound may allow.
+pub const DFS_FAULTS_MAX: u32 = 64;
+
 /// The most schedules a `dfs` bound may allow.
 pub const DFS_BOUND_MAX: u64 = 10_000_000;
 
@@ -70,6 +76,7 @@ pub struct Scenario {
     pub(crate) strategy: Strategy,
     pub(crate) pct_depth: u32,
     pub(crate) dfs_bound: u64,
+    pub(crate) dfs_faults: u32,
     pub(crate) snapshot: bool,
     pub(crate) errors: Vec<String>,
 }
@@ -110,6 +117,7 @@ impl Scenario {
             strategy: Strategy::Random,
             pct_depth: crate::strategy::PCT_DEPTH_DEFAULT,
             dfs_bound: DFS_BOUND_DEFAULT,
+            dfs_faults: DFS_FAULTS_DEFAULT,
             snapshot: true,
             errors: Vec::new(),
         }
@@ -311,6 +319,20 @@ impl Scenario {
             ));
         } else {
             self.dfs_bound = bound;
+        }
+        self
+    }
+
+    /// How many injected faults one `dfs` schedule may fire (default 1, like PCT's depth): a
+    /// fault decision after that many is "no fault" and no branch, so a fixed variant with
+    /// retries is not failed by a combination of faults no plan would produce.
+    pub fn dfs_faults(mut self, faults: u32) -> Scenario {
+        if faults > DFS_FAULTS_MAX {
+            self.errors.push(format!(
+                "the dfs fault bound must be from 0 to {DFS_FAULTS_MAX}, not {faults}"
+            ));
+        } else {
+            self.dfs_faults = faults;
         }
         self
     }

@@ -246,7 +246,9 @@ pub(crate) fn replay_command(scenario: &str, seed: u64, steering: &Steering) -> 
         Steering::Pct { depth } => {
             format!("dosim replay {scenario} --seed {seed} --strategy pct --pct-depth {depth}")
         }
-        Steering::Forced { strategy, choices } => format!(
+        Steering::Forced {
+            strategy, choices, ..
+        } => format!(
             "dosim replay {scenario} --schedule {}",
             Schedule {
                 strategy: *strategy,
@@ -280,6 +282,7 @@ pub(crate) fn report(
         let exact = Steering::Forced {
             strategy: schedule.strategy,
             choices: schedule.choices.clone(),
+            faults_max: None,
         };
         report.replay = match steering {
             Steering::Pct { .. } => vec![
@@ -288,7 +291,18 @@ pub(crate) fn report(
             ],
             _ => vec![replay_command(&outcome.scenario, outcome.seed, &exact)],
         };
+        let decisions = record
+            .decisions
+            .iter()
+            .filter(|(_, alternatives)| *alternatives > 1)
+            .count();
         report.schedule = Some(schedule.to_string());
+        report.schedule_size = Some(format!(
+            "{decisions} decision{}, {} injected fault{}",
+            if decisions == 1 { "" } else { "s" },
+            record.faults_fired,
+            if record.faults_fired == 1 { "" } else { "s" },
+        ));
     }
     report
 }

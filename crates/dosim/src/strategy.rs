@@ -103,10 +103,13 @@ pub(crate) enum Steering {
     Random,
     /// PCT priorities over actors at the gate; faults drawn from the seed.
     Pct { depth: u32 },
-    /// Decisions taken from a list; past its end, the first choice (no fault).
+    /// Decisions taken from a list; past its end, the first choice (no fault). With
+    /// `faults_max`, once that many faults have fired every later fault decision is "no fault"
+    /// and is no choice (dfs's fault bound).
     Forced {
         strategy: Strategy,
         choices: Vec<u32>,
+        faults_max: Option<u32>,
     },
 }
 
@@ -132,6 +135,8 @@ struct DecisionState {
     /// PCT: the gate decisions after which the chosen actor drops to the lowest priority.
     change_points: Vec<u64>,
     gate_decisions: u64,
+    /// How many fault decisions fired.
+    faults_fired: u32,
     /// Every decision: the choice and how many there were.
     taken: Vec<(u32, u32)>,
 }
@@ -166,6 +171,7 @@ impl Decisions {
                 priorities,
                 change_points,
                 gate_decisions: 0,
+                faults_fired: 0,
                 taken: Vec::new(),
             }),
         }
@@ -218,12 +224,22 @@ impl Decisions {
             return drawn;
         }
         let forced = state.forced_next();
-        let fire = match &state.steering {
-            Steering::Forced { .. } => forced.unwrap_or(0) > 0,
-            Steering::Pct { .. } | Steering::Random => drawn,
+        let (fire, alternatives) = match &state.steering {
+            Steering::Forced {
+                faults_max: Some(max),
+                ..
+            } if state.faults_fired >= *max => (false, 1),
+            Steering::Forced { .. } => (forced.unwrap_or(0) > 0, 2),
+            Steering::Pct { .. } | Steering::Random => (drawn, 2),
         };
-        state.record(u32::from(fire), 2);
+        state.faults_fired += u32::from(fire);
+        state.record(u32::from(fire), alternatives);
         fire
+    }
+
+    /// How many fault decisions fired so far.
+    pub(crate) fn faults_fired(&self) -> u32 {
+        self.state.lock().faults_fired
     }
 
     /// Every decision so far: the choice and how many there were.

@@ -63,7 +63,10 @@ fn dfs_covers_a_small_scenario_in_full() {
     assert_eq!(two.schedules_complete, Some(true), "{two:?}");
     assert_eq!(
         two.coverage(),
-        format!("explored all {} schedules", two.schedules_run.unwrap_or(0))
+        format!(
+            "all {} orderings of commits of seed 0's timing, up to 1 fault",
+            two.schedules_run.unwrap_or(0)
+        )
     );
     let three = explore(&volume_fixed(3), 0..1, Strategy::Dfs);
     assert_eq!(three.schedules_complete, Some(true), "{three:?}");
@@ -203,5 +206,57 @@ fn replay_takes_a_seed_or_a_schedule() {
     check_replay_flags(
         &["dosim", "explore", "--dfs-bound", "0"],
         Err("--dfs-bound"),
+    );
+}
+
+#[test]
+fn dfs_runs_every_seed_of_its_range_and_says_so() {
+    let one = explore(&volume_fixed(2), 0..1, Strategy::Dfs);
+    let three = explore(&volume_fixed(2), 0..3, Strategy::Dfs);
+    assert_eq!((three.found, three.seeds_run), (Found::Clean, 3));
+    assert_eq!(three.schedules_complete, Some(true), "{three:?}");
+    assert!(three.schedules_run > one.schedules_run, "{three:?}");
+    assert_eq!(
+        three.coverage(),
+        format!(
+            "all {} orderings of commits of the timings of seeds 0..3, up to 1 fault",
+            three.schedules_run.unwrap_or(0)
+        )
+    );
+}
+
+#[test]
+fn dfs_fires_no_more_faults_than_its_bound() {
+    // The duplicate needs one lost response: with faults off every schedule is clean, and the
+    // space of orders alone is covered; with one fault allowed the second schedule finds it.
+    let off = explore(&lost_create().dfs_faults(0), 0..1, Strategy::Dfs);
+    assert_eq!(
+        (off.found, off.schedules_complete),
+        (Found::Clean, Some(true)),
+        "{off:?}"
+    );
+    assert!(off.coverage().ends_with("faults off"), "{}", off.coverage());
+    let one = explore(&lost_create(), 0..1, Strategy::Dfs);
+    assert_eq!(one.found, Found::Race, "{one:?}");
+    let report = one.report.expect("a race");
+    assert_eq!(
+        report.schedule_size.as_deref(),
+        Some("1 decision, 1 injected fault")
+    );
+}
+
+#[test]
+fn a_sweep_counts_the_commit_orders_it_exercised() {
+    // Two pods that never meet at the same moment still commit in some order; a sweep sees
+    // a handful of orders, not one per seed, since ids and values do not count.
+    let exploration = explore(&volume_fixed(2), 0..40, Strategy::Random);
+    let orders = exploration.orders.expect("every sweep counts orders");
+    assert!((2..40).contains(&orders), "{exploration:?}");
+    assert!(
+        exploration
+            .coverage()
+            .starts_with(&format!("40 seeds, {orders} commit orders")),
+        "{}",
+        exploration.coverage()
     );
 }

@@ -19,6 +19,7 @@ fn steered(choices: Vec<u32>) -> Arc<RunGate> {
         Steering::Forced {
             strategy: Strategy::Dfs,
             choices,
+            faults_max: None,
         },
         &actors,
         &mut rng,

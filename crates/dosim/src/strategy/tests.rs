@@ -35,6 +35,7 @@ fn forced_choices_replay_and_then_take_the_first() {
     let forced = decisions(Steering::Forced {
         strategy: Strategy::Dfs,
         choices: vec![2, 1, 1, 5],
+        faults_max: None,
     });
     assert_eq!(forced.choose_request(&["pod-0", "pod-1", "pod-2"]), 2);
     assert!(forced.choose_fault(false, 0.5));
