@@ -53,6 +53,7 @@ pub struct Report {
 impl Report {
     /// Builds the report of a run from its outcome and the checks it failed.
     pub fn new(outcome: &RunOutcome, expect: Expect, violations: Vec<Violation>) -> Report {
+        let timeline = timeline(outcome, &violations);
         Report {
             scenario: outcome.scenario.clone(),
             seed: outcome.seed,
@@ -65,7 +66,7 @@ impl Report {
             },
             violations,
             faults: outcome.faults.clone(),
-            timeline: timeline(&outcome.ops),
+            timeline,
             final_state: outcome.final_state.summary_lines(),
             sim_ms: outcome.sim_ms,
             trace_hash: format!("{:016x}", outcome.trace_hash()),
@@ -131,7 +132,7 @@ impl Report {
                 ));
             }
         }
-        out.push_str("  timeline:\n");
+        out.push_str("  timeline, in commit order [sent–answered]:\n");
         for line in &self.timeline {
             out.push_str(&format!("    {line}\n"));
         }
@@ -173,7 +174,59 @@ pub fn seconds(ms: u64) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
 }
 
-fn timeline(ops: &[Op]) -> Vec<String> {
+/// Where an operation sits in the timeline: when the server committed it (or, without a commit,
+/// when the server saw it, or when it was sent), then the order it was sent in.
+fn commit_keys(outcome: &RunOutcome) -> Vec<(u64, u64)> {
+    let by_request_id: std::collections::BTreeMap<&str, &crate::outcome::ServerOp> = outcome
+        .server_ops
+        .iter()
+        .map(|op| (op.request_id.as_str(), op))
+        .collect();
+    // A request whose response never arrived has no request id on the client's side: it is the
+    // next server entry of the same actor and request that no answered operation claimed.
+    let claimed: std::collections::BTreeSet<&str> = outcome
+        .ops
+        .iter()
+        .filter_map(|op| op.request_id.as_deref())
+        .collect();
+    let mut unclaimed: Vec<&crate::outcome::ServerOp> = outcome
+        .server_ops
+        .iter()
+        .filter(|op| !claimed.contains(op.request_id.as_str()))
+        .collect();
+    outcome
+        .ops
+        .iter()
+        .map(|op| {
+            let server = match op.request_id.as_deref() {
+                Some(id) => by_request_id.get(id).copied(),
+                None if op.method == "SQL" => None,
+                None => unclaimed
+                    .iter()
+                    .position(|server| {
+                        server.actor == op.actor
+                            && server.method == op.method
+                            && server.target == op.target
+                            && server.arrived_ms >= op.invoke_ms
+                    })
+                    .map(|index| unclaimed.remove(index)),
+            };
+            let at_ms = server
+                .map(|server| server.commit_ms.unwrap_or(server.arrived_ms))
+                .unwrap_or(op.invoke_ms);
+            (at_ms, op.seq)
+        })
+        .collect()
+}
+
+/// The timeline: every operation in the order the server committed it, each line headed by the
+/// commit time and ending with when it was sent and answered.
+fn timeline(outcome: &RunOutcome, violations: &[Violation]) -> Vec<String> {
+    let keys = commit_keys(outcome);
+    let mut order: Vec<usize> = (0..outcome.ops.len()).collect();
+    order.sort_by_key(|&index| keys[index]);
+    let ops: Vec<&Op> = order.iter().map(|&index| &outcome.ops[index]).collect();
+    let at: Vec<u64> = order.iter().map(|&index| keys[index].0).collect();
     let actor_width = ops.iter().map(|op| op.actor.len()).max().unwrap_or(0);
     let method_width = ops.iter().map(|op| op.method.len()).max().unwrap_or(0);
     let requests: Vec<String> = ops
@@ -200,53 +253,72 @@ fn timeline(ops: &[Op]) -> Vec<String> {
             OpResult::TransportError { message } => format!("error: {message}"),
             OpResult::Unfinished => "no answer before the run ended".to_owned(),
         };
-        let end = op
-            .end_ms
-            .map_or(String::new(), |end_ms| format!(" at {}", seconds(end_ms)));
-        let arrow_result = if matches!(op.result, OpResult::Status { .. } | OpResult::Answered)
-            && op.end_ms.is_some()
-        {
-            format!("→ {result}")
-        } else {
-            format!("→ {result}{end}")
-        };
         format!(
-            "{:actor_width$}  {:method_width$}  {:request_width$}  {arrow_result}",
+            "{:actor_width$}  {:method_width$}  {:request_width$}  → {result}",
             op.actor, op.method, request
         )
     };
+    let span = |op: &Op| match op.end_ms {
+        Some(end_ms) => format!("[{}–{}]", seconds(op.invoke_ms), seconds(end_ms)),
+        None => format!("[{}–]", seconds(op.invoke_ms)),
+    };
     // A poll loop repeats one request with one answer many times; show such a run once, with
     // its count and the time of its last request, so the lines that differ stay in view.
-    let mut lines: Vec<String> = Vec::new();
+    let involved = |op: &Op| {
+        violations.iter().any(|violation| {
+            violation.resources.iter().any(|resource| {
+                *resource == op.actor || op.resources.iter().any(|seen| seen == resource)
+            })
+        })
+    };
+    let mut lines: Vec<(String, bool)> = Vec::new();
     let mut index = 0;
     while index < ops.len() {
-        let first = &ops[index];
+        let first = ops[index];
         let body = line(first, &requests[index]);
         let mut repeats = 1;
         while index + repeats < ops.len()
-            && line(&ops[index + repeats], &requests[index + repeats]) == body
+            && line(ops[index + repeats], &requests[index + repeats]) == body
         {
             repeats += 1;
         }
-        let at = seconds(first.invoke_ms);
-        if repeats == 1 {
-            lines.push(format!("{at} {body}"));
+        let when = seconds(at[index]);
+        let text = if repeats == 1 {
+            format!("{when} {body}  {}", span(first))
         } else {
-            let last = seconds(ops[index + repeats - 1].invoke_ms);
-            lines.push(format!("{at} {body}  (×{repeats}, the last at {last})"));
-        }
+            let last = seconds(at[index + repeats - 1]);
+            format!("{when} {body}  (×{repeats}, the last at {last})")
+        };
+        let keep = ops[index..index + repeats].iter().any(|op| involved(op));
+        lines.push((text, keep));
         index += repeats;
     }
     if lines.len() <= TIMELINE_LINES_MAX {
-        return lines;
+        return lines.into_iter().map(|(text, _)| text).collect();
     }
+    // The head and tail stay; from the middle, the lines about the failed checks' resources.
     let head = TIMELINE_LINES_MAX / 3;
     let tail = TIMELINE_LINES_MAX - head;
-    let mut shown: Vec<String> = lines[..head].to_vec();
-    shown.push(format!(
-        "… {} more operations (the full trace has them: --trace) …",
-        lines.len() - head - tail
-    ));
-    shown.extend_from_slice(&lines[lines.len() - tail..]);
+    let middle = head..lines.len() - tail;
+    let mut shown: Vec<String> = Vec::new();
+    let mut elided = 0usize;
+    let mut kept_in_middle = 0usize;
+    for (index, (text, keep)) in lines.iter().enumerate() {
+        let in_middle = middle.contains(&index);
+        if in_middle && !(*keep && kept_in_middle < TIMELINE_LINES_MAX) {
+            elided += 1;
+            continue;
+        }
+        if elided > 0 {
+            shown.push(format!(
+                "… {elided} more operations (the full trace has them: --trace) …"
+            ));
+            elided = 0;
+        }
+        if in_middle {
+            kept_in_middle += 1;
+        }
+        shown.push(text.clone());
+    }
     shown
 }

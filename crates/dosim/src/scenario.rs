@@ -176,11 +176,11 @@ impl Scenario {
     where
         F: Fn(Actor) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + 'static,
-        E: std::fmt::Display + 'static,
+        E: Into<Box<dyn std::error::Error>> + 'static,
     {
         let actor: Arc<ActorFn> = Arc::new(move |cx| {
             let future = actor(cx);
-            Box::pin(async move { future.await.map_err(|error| error.to_string()) })
+            Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
         });
         for _ in 0..n {
             let name = format!("pod-{}", self.actors.len());
@@ -194,11 +194,11 @@ impl Scenario {
     where
         F: Fn(Actor) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + 'static,
-        E: std::fmt::Display + 'static,
+        E: Into<Box<dyn std::error::Error>> + 'static,
     {
         let actor: Arc<ActorFn> = Arc::new(move |cx| {
             let future = actor(cx);
-            Box::pin(async move { future.await.map_err(|error| error.to_string()) })
+            Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
         });
         self.actors.push((name.into(), actor));
         self
@@ -212,11 +212,11 @@ impl Scenario {
     where
         F: Fn(Actor) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + 'static,
-        E: std::fmt::Display + 'static,
+        E: Into<Box<dyn std::error::Error>> + 'static,
     {
         let service: Arc<ServiceFn> = Arc::new(move |cx| {
             let future = service(cx);
-            Box::pin(async move { future.await.map_err(|error| error.to_string()) })
+            Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
         });
         self.services.push((name.into(), service));
         self
@@ -453,5 +453,34 @@ impl Scenario {
                 errors.join("; ")
             ))
         }
+    }
+}
+
+/// An actor's error with every cause under it, so that `db error` says which one: each cause's
+/// text joined with `: `, a database error as its SQLSTATE and message.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = describe_error(error);
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = describe_error(cause);
+        // Many errors repeat their cause in their own text; say each thing once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    match error.downcast_ref::<tokio_postgres::error::DbError>() {
+        Some(db) => format!(
+            "{} {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        ),
+        None => error.to_string(),
     }
 }

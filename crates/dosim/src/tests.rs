@@ -302,3 +302,84 @@ fn wire_state_reads_droplets_volumes_and_reserved_ips() {
         ]
     );
 }
+
+/// An error with a cause, as tokio-postgres's `db error` is.
+#[derive(Debug)]
+struct Layered(&'static str, Option<Box<Layered>>);
+
+impl std::fmt::Display for Layered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Layered {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_deref().map(|cause| cause as _)
+    }
+}
+
+#[test]
+fn an_actor_error_shows_every_cause_once() {
+    let check = |error: Layered, shown: &str| {
+        assert_eq!(crate::scenario::error_chain(&error), shown);
+    };
+    check(Layered("db error", None), "db error");
+    check(
+        Layered(
+            "db error",
+            Some(Box::new(Layered("ERROR: could not serialize", None))),
+        ),
+        "db error: ERROR: could not serialize",
+    );
+    // A cause the error already quotes is not repeated.
+    check(
+        Layered(
+            "request failed: timed out",
+            Some(Box::new(Layered("timed out", None))),
+        ),
+        "request failed: timed out",
+    );
+}
+
+#[test]
+fn an_elided_timeline_keeps_the_lines_about_the_failed_check() {
+    let mut ops: Vec<Op> = (0..200u64)
+        .map(|index| Op {
+            seq: index,
+            invoke_ms: index * 10,
+            target: format!("/v2/droplets?page={index}"),
+            ..seen(&[])
+        })
+        .collect();
+    ops[100] = Op {
+        seq: 100,
+        invoke_ms: 1000,
+        ..seen(&["volume 7f3a…"])
+    };
+    let violation = crate::Violation {
+        check: "no orphans".to_owned(),
+        message: "volume 7f3a… is orphaned".to_owned(),
+        resources: vec!["volume 7f3a…".to_owned()],
+    };
+    let report = crate::Report::new(
+        &outcome(CloudState::default(), ops, Vec::new()),
+        crate::Expect::Clean,
+        vec![violation],
+    );
+    let elisions = report
+        .timeline
+        .iter()
+        .filter(|line| line.starts_with("… "))
+        .count();
+    assert_eq!(elisions, 2, "{:#?}", report.timeline);
+    assert!(
+        report
+            .timeline
+            .iter()
+            .any(|line| line.starts_with("1.000s pod-0  GET  /v2/droplets ")),
+        "{:#?}",
+        report.timeline
+    );
+    assert!(report.timeline.len() <= crate::report::TIMELINE_LINES_MAX + 3);
+}

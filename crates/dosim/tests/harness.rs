@@ -182,7 +182,7 @@ fn a_partition_times_out_the_request_and_is_reported() {
         Some(&Some("false".to_owned()))
     );
     assert!(
-        report.to_text().contains("→ timeout at "),
+        report.to_text().contains("→ timeout  ["),
         "{}",
         report.to_text()
     );
