@@ -8,8 +8,10 @@ use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, Format};
+use crate::explore::{failure_rate, FailureRate};
 use crate::net::{TurmoilConnector, API_HOST, API_PORT};
 use crate::scenario::Scenario;
+use crate::Strategy;
 
 /// A wall-clock stopwatch, for measuring throughput only: its readings never enter a run,
 /// a trace or a report.
@@ -29,71 +31,26 @@ impl WallClock {
     }
 }
 
-/// How many seeds the benchmark tries when looking for a race scenario's first failure, and
-/// how many schedules `dfs` may run.
-pub const FIRST_FAILURE_SEEDS_MAX: u64 = 1000;
-
-/// What one strategy did on one scenario in the benchmark.
-#[derive(Debug, Clone, Serialize)]
-pub struct StrategyRun {
-    /// The strategy.
-    pub strategy: crate::Strategy,
-    /// What it found.
-    pub found: crate::explore::Found,
-    /// Seeds (or, under `dfs`, schedules) run up to and including the first failure, or all.
-    pub runs: u64,
-    /// Under `dfs`: whether every schedule ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub complete: Option<bool>,
+/// One cell of the strategy table: runs to the first failure and the failure rate.
+fn rate_cell(rate: &FailureRate) -> String {
+    let first = rate
+        .runs_to_first_failure
+        .map_or("none".to_owned(), |runs| runs.to_string());
+    let percent = if rate.runs == 0 {
+        0.0
+    } else {
+        100.0 * rate.failures as f64 / rate.runs as f64
+    };
+    format!("{first} ({percent:.1}%)")
 }
 
-impl StrategyRun {
-    fn cell(&self) -> String {
-        use crate::explore::Found;
-        let unit = if self.strategy == crate::Strategy::Dfs {
-            "schedules"
-        } else {
-            "seeds"
-        };
-        match (self.found, self.complete) {
-            (Found::Race, _) => self.runs.to_string(),
-            (Found::Clean, Some(true)) if self.runs == 1 => "its only schedule, no race".to_owned(),
-            (Found::Clean, Some(true)) => format!("all {} schedules, no race", self.runs),
-            (Found::Clean, _) => format!("none in {} {unit}", self.runs),
-            (found, _) => found.to_string(),
-        }
-    }
-}
-
-/// Runs each strategy over a scenario: `random` and `pct` over seeds `0..1000` for a race
-/// scenario, and `dfs` over seed 0's schedules, up to 1000, for every scenario.
-pub fn strategy_runs(scenario: &Scenario, jobs: usize) -> Vec<StrategyRun> {
-    use crate::Strategy;
-    let mut runs = Vec::new();
-    let mut strategies = vec![Strategy::Dfs];
-    if scenario.expectation() == crate::Expect::Race {
-        strategies = vec![Strategy::Random, Strategy::Pct, Strategy::Dfs];
-    }
-    for strategy in strategies {
-        let bounded;
-        let (scenario, seeds) = if strategy == Strategy::Dfs {
-            bounded = scenario
-                .clone()
-                .dfs_bound(scenario.dfs_bound.min(FIRST_FAILURE_SEEDS_MAX));
-            (&bounded, crate::Seeds(0..1))
-        } else {
-            (scenario, crate::Seeds(0..FIRST_FAILURE_SEEDS_MAX))
-        };
-        let exploration =
-            crate::explore::explore_strategy(scenario, &seeds, jobs, strategy, |_| {});
-        runs.push(StrategyRun {
-            strategy,
-            found: exploration.found,
-            runs: exploration.schedules_run.unwrap_or(exploration.seeds_run),
-            complete: exploration.schedules_complete,
-        });
-    }
-    runs
+/// Each strategy over a scenario, `runs` runs each: seeds `0..runs` under `random` and `pct`,
+/// and under `dfs` the schedules of seed 0's timing, then seed 1's, until `runs` have run.
+pub fn strategy_rates(scenario: &Scenario, runs: u64, jobs: usize) -> Vec<FailureRate> {
+    [Strategy::Random, Strategy::Pct, Strategy::Dfs]
+        .into_iter()
+        .map(|strategy| failure_rate(scenario, strategy, runs, jobs))
+        .collect()
 }
 
 /// One scenario's measurement.
@@ -113,9 +70,8 @@ pub struct BenchRow {
     pub jobs: usize,
     /// Seeds per wall-clock second through dosim on `jobs` threads, one simulation each.
     pub seeds_per_second_jobs: f64,
-    /// What each strategy took to find the race: seeds from 0 under `random` and `pct` (race
-    /// scenarios only), schedules of seed 0 under `dfs`.
-    pub strategies: Vec<StrategyRun>,
+    /// Each strategy's runs to the first failure and failure rate (see [`strategy_rates`]).
+    pub strategies: Vec<FailureRate>,
     /// Seeds per wall-clock second of bare turmoil + hyper with the same hosts and requests.
     pub floor_seeds_per_second: f64,
     /// How many times slower dosim is than the floor.
@@ -152,7 +108,9 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
         }
         eprint!("\rbench {} …", scenario.name());
         let mut row = measure_jobs(scenario, seeds, jobs);
-        row.strategies = strategy_runs(scenario, jobs);
+        if args.strategy_runs > 0 {
+            row.strategies = strategy_rates(scenario, args.strategy_runs, jobs);
+        }
         rows.push(row);
     }
     eprint!("\rbench provisioning …");
@@ -209,35 +167,64 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
             }
             print!("{}", crate::cli::render_table(&table));
             println!();
-            println!("seeds (random, pct) or schedules (dfs) to the first failure:");
-            let mut table = vec![["scenario", "expect", "random", "pct", "dfs"]
-                .map(str::to_owned)
-                .to_vec()];
-            for row in &result.scenarios {
-                let cell = |strategy| {
-                    row.strategies
-                        .iter()
-                        .find(|run| run.strategy == strategy)
-                        .map_or("-".to_owned(), StrategyRun::cell)
-                };
-                let expect = scenarios
-                    .iter()
-                    .find(|scenario| scenario.name() == row.scenario)
-                    .map_or("-".to_owned(), |scenario| {
-                        scenario.expectation().to_string()
-                    });
-                table.push(vec![
-                    row.scenario.clone(),
-                    expect,
-                    cell(crate::Strategy::Random),
-                    cell(crate::Strategy::Pct),
-                    cell(crate::Strategy::Dfs),
-                ]);
+            if args.strategy_runs > 0 {
+                println!();
+                print!(
+                    "{}",
+                    strategy_table(&result.scenarios, scenarios, args.strategy_runs)
+                );
             }
-            print!("{}", crate::cli::render_table(&table));
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The strategy table: for each scenario and strategy, runs to the first failure and the
+/// failure rate, and the distinct commit orders each strategy exercised.
+fn strategy_table(rows: &[BenchRow], scenarios: &[Scenario], runs: u64) -> String {
+    let mut table = vec![[
+        "scenario",
+        "expect",
+        "random",
+        "pct",
+        "dfs",
+        "orders random/pct/dfs",
+        "dfs seeds covered",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for row in rows {
+        let rate = |strategy| row.strategies.iter().find(|rate| rate.strategy == strategy);
+        let cell = |strategy| rate(strategy).map_or("-".to_owned(), rate_cell);
+        let orders =
+            |strategy| rate(strategy).map_or("-".to_owned(), |rate| rate.orders.to_string());
+        let expect = scenarios
+            .iter()
+            .find(|scenario| scenario.name() == row.scenario)
+            .map_or("-".to_owned(), |scenario| {
+                scenario.expectation().to_string()
+            });
+        table.push(vec![
+            row.scenario.clone(),
+            expect,
+            cell(Strategy::Random),
+            cell(Strategy::Pct),
+            cell(Strategy::Dfs),
+            format!(
+                "{}/{}/{}",
+                orders(Strategy::Random),
+                orders(Strategy::Pct),
+                orders(Strategy::Dfs)
+            ),
+            rate(Strategy::Dfs)
+                .and_then(|rate| rate.seeds_covered)
+                .map_or("-".to_owned(), |seeds| seeds.to_string()),
+        ]);
+    }
+    format!(
+        "runs to the first failure (failure rate) over {runs} runs: seeds 0..{runs} under random and pct, schedules of seeds 0, 1, … under dfs\n{}",
+        crate::cli::render_table(&table)
+    )
 }
 
 /// Measures one scenario and its floor over the same number of seeds, on one thread.

@@ -148,6 +148,10 @@ pub struct BenchArgs {
     /// Threads for the parallel measurement (default: one per core).
     #[arg(long, value_parser = crate::explore::parse_jobs)]
     pub jobs: Option<usize>,
+    /// Runs per strategy for the strategy table (runs to the first failure and failure rate
+    /// under random, pct and dfs); 0 leaves the table out.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub strategy_runs: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,

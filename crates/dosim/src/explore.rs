@@ -311,23 +311,27 @@ fn explore_dfs(
         if !matches!(judged.verdict, SeedVerdict::Clean) {
             return (judged.verdict, schedules_run, false);
         }
-        // Backtrack: the deepest decision with an untried alternative takes its next one.
-        let mut taken = judged.decisions;
-        loop {
-            match taken.pop() {
-                None => return (SeedVerdict::Clean, schedules_run, true),
-                Some((choice, alternatives)) if choice + 1 < alternatives => {
-                    prefix = taken.iter().map(|(choice, _)| *choice).collect();
-                    prefix.push(choice + 1);
-                    break;
-                }
-                Some(_) => {}
-            }
+        match next_schedule(judged.decisions) {
+            None => return (SeedVerdict::Clean, schedules_run, true),
+            Some(next) => prefix = next,
         }
         if schedules_run >= scenario.dfs_bound {
             return (SeedVerdict::Clean, schedules_run, false);
         }
     }
+}
+
+/// The choices of the schedule after one that took `decisions`, depth first: the deepest decision
+/// with an untried alternative takes its next one. `None` when every schedule has run.
+fn next_schedule(mut decisions: Vec<(u32, u32)>) -> Option<Vec<u32>> {
+    while let Some((choice, alternatives)) = decisions.pop() {
+        if choice + 1 < alternatives {
+            let mut next: Vec<u32> = decisions.iter().map(|(choice, _)| *choice).collect();
+            next.push(choice + 1);
+            return Some(next);
+        }
+    }
+    None
 }
 
 /// The commit order of each run of a sweep, by seed (or, under `dfs`, by schedule number),
@@ -625,4 +629,103 @@ fn snapshot_folder(caller_file: &str) -> Option<PathBuf> {
         .map(|base| base.join(caller))
         .find(|candidate| candidate.is_file())
         .and_then(|file| file.parent().map(|parent| parent.join("snapshots")))
+}
+
+/// How often a strategy's runs break a check: what `dosim bench` reports per strategy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRate {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Runs made: seeds `0..runs` under `random` and `pct`; under `dfs`, schedules of seed 0's
+    /// timing first, then seed 1's, and so on.
+    pub runs: u64,
+    /// Runs that broke a check.
+    pub failures: u64,
+    /// How many runs it took to the first failure (1 when the first run fails), if any failed.
+    pub runs_to_first_failure: Option<u64>,
+    /// Distinct commit orders among the runs.
+    pub orders: u64,
+    /// Under `dfs`: how many seeds' schedules were all run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds_covered: Option<u64>,
+}
+
+/// Runs `runs` runs of `scenario` under `strategy` without stopping at a failure, and counts
+/// the failures. Unlike a sweep it does not re-run failures or build reports; the result does not
+/// depend on `jobs`.
+pub fn failure_rate(
+    scenario: &Scenario,
+    strategy: Strategy,
+    runs: u64,
+    jobs: usize,
+) -> FailureRate {
+    let orders = Orders::default();
+    let mut rate = FailureRate {
+        strategy,
+        runs: 0,
+        failures: 0,
+        runs_to_first_failure: None,
+        orders: 0,
+        seeds_covered: None,
+    };
+    if strategy == Strategy::Dfs {
+        let mut covered = 0u64;
+        for seed in 0..runs {
+            let mut prefix: Vec<u32> = Vec::new();
+            loop {
+                let steering = Steering::Forced {
+                    strategy,
+                    choices: prefix.clone(),
+                    faults_max: Some(scenario.dfs_faults),
+                };
+                let record = crate::run::run(scenario, &RunSpec::steered(seed, &steering));
+                orders.insert(rate.runs, record.outcome.commit_order_hash());
+                rate.runs += 1;
+                if !scenario.verdict(&record.outcome).is_empty() {
+                    rate.failures += 1;
+                    rate.runs_to_first_failure.get_or_insert(rate.runs);
+                }
+                match next_schedule(record.decisions) {
+                    None => {
+                        covered += 1;
+                        break;
+                    }
+                    Some(next) if rate.runs < runs => prefix = next,
+                    Some(_) => break,
+                }
+            }
+            if rate.runs >= runs {
+                break;
+            }
+        }
+        rate.seeds_covered = Some(covered);
+        rate.orders = orders.count(u64::MAX);
+        return rate;
+    }
+    let steering = scenario.steering(strategy);
+    let failing = parking_lot::Mutex::new(std::collections::BTreeSet::new());
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let work = || loop {
+        let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if seed >= runs {
+            return;
+        }
+        let outcome = crate::run::run(scenario, &RunSpec::steered(seed, &steering)).outcome;
+        orders.insert(seed, outcome.commit_order_hash());
+        if !scenario.verdict(&outcome).is_empty() {
+            failing.lock().insert(seed);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..jobs.clamp(1, JOBS_MAX) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let failing = failing.into_inner();
+    rate.runs = runs;
+    rate.failures = failing.len() as u64;
+    rate.runs_to_first_failure = failing.first().map(|seed| seed + 1);
+    rate.orders = orders.count(u64::MAX);
+    rate
 }
