@@ -10,6 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::history::{Belief, Recorder};
 use crate::transport::RecordingTransport;
 
+/// Adjusts every actor's client builder: the scenario's `client(...)` setting.
+pub(crate) type ClientSetup =
+    Arc<dyn Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync>;
+
 /// One actor (`pod-0`, `pod-1`, …) or service host: its client, identity, RNG and beliefs.
 ///
 /// Cheap to clone; clones share the RNG and the client.
@@ -25,7 +29,7 @@ struct Inner {
     token: String,
     client: dosim_client::Client,
     transport: Arc<RecordingTransport>,
-    client_setup: crate::scenario::ClientSetup,
+    client_setup: ClientSetup,
     rng: Mutex<ChaCha8Rng>,
     recorder: Recorder,
 }
@@ -46,7 +50,7 @@ impl Actor {
         name: String,
         seed: u64,
         token: String,
-        client_setup: crate::scenario::ClientSetup,
+        client_setup: ClientSetup,
         rng: ChaCha8Rng,
         recorder: Recorder,
     ) -> Actor {
@@ -177,7 +181,7 @@ fn build_client(
     name: &str,
     token: &str,
     transport: &Arc<RecordingTransport>,
-    setup: &crate::scenario::ClientSetup,
+    setup: &ClientSetup,
 ) -> dosim_client::Client {
     match setup(base_builder(name, token, transport)).build() {
         Ok(client) => client,

@@ -1,6 +1,6 @@
 //! Reports: what a person reads when a seed finds a race, as stable text and as JSON.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::Violation;
 use crate::history::{InjectedFault, Op, OpResult};
@@ -41,7 +41,7 @@ pub struct Report {
     /// The fewest injected faults under which the first failed check still fails; present in
     /// the reports of races that `explore` and `replay` show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimal: Option<crate::shrink::Minimal>,
+    pub minimal: Option<Minimal>,
     /// The run's decisions under `pct` or `dfs`, replayable with `dosim replay --schedule`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
@@ -158,6 +158,58 @@ impl Report {
             out.push_str(&format!("{label}{line}\n"));
         }
         out
+    }
+}
+
+/// The shrinking section of a report: the fewest faults that still break the check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minimal {
+    /// The check that must still fail: the first one the seed broke.
+    pub check: String,
+    /// How many faults the seed's own run injected.
+    pub faults_injected: usize,
+    /// The faults needed, one sentence each, in time order; empty when the interleaving alone
+    /// breaks the check.
+    pub faults: Vec<String>,
+    /// The needed faults as a `--faults` list.
+    pub fault_ids: String,
+    /// Runs the shrink took.
+    pub runs: u64,
+    /// False when the shrink stopped at [`crate::shrink::SHRINK_RUNS_MAX`] runs before proving minimality.
+    pub complete: bool,
+    /// How to replay the minimal run, when it differs from the seed's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+}
+
+impl Minimal {
+    /// The section as report lines, indented as the report's other sections.
+    pub fn lines(&self) -> Vec<String> {
+        let qualifier = if self.complete {
+            ""
+        } else {
+            " (shrinking stopped at its run limit; a smaller set may exist)"
+        };
+        let mut lines = Vec::new();
+        match self.faults.as_slice() {
+            [] => lines.push(format!(
+                "  minimal: no faults needed; the interleaving alone breaks the check{qualifier}"
+            )),
+            [only] => lines.push(format!("  minimal: 1 fault needed: {only}{qualifier}")),
+            many => {
+                lines.push(format!(
+                    "  minimal: {} faults needed{qualifier}:",
+                    many.len()
+                ));
+                for fault in many {
+                    lines.push(format!("    {fault}"));
+                }
+            }
+        }
+        if let Some(replay) = &self.replay {
+            lines.push(format!("    replay minimal: {replay}"));
+        }
+        lines
     }
 }
 

@@ -49,8 +49,6 @@ type BoxedActorFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
 pub(crate) type ActorFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
 type ServiceFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
 type CloudSetup = dyn Fn(&mut dosim_cloud::Cloud) + Send + Sync;
-pub(crate) type ClientSetup =
-    Arc<dyn Fn(dosim_client::ClientBuilder) -> dosim_client::ClientBuilder + Send + Sync>;
 
 /// A simulation: the initial cloud, faults, actors, services and checks, and what exploring it
 /// should find. Build one with [`Scenario::new`]; run it with [`Scenario::explore`] in a
@@ -67,7 +65,7 @@ pub struct Scenario {
     pub(crate) actors: Vec<(String, Arc<ActorFn>)>,
     pub(crate) services: Vec<(String, Arc<ServiceFn>)>,
     pub(crate) databases: Vec<crate::pg::DatabaseSpec>,
-    pub(crate) client_setup: ClientSetup,
+    pub(crate) client_setup: crate::actor::ClientSetup,
     pub(crate) checks: Vec<Check>,
     pub(crate) tick: Duration,
     pub(crate) max_sim_time: Duration,

@@ -10,70 +10,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
 use crate::checks::Violation;
 use crate::faults::{FaultId, FaultSet, FiredFault};
 use crate::outcome::RunOutcome;
-use crate::report::Report;
+use crate::report::{Minimal, Report};
 use crate::run::{RunRecord, RunSpec};
 use crate::scenario::Scenario;
 use crate::strategy::{Schedule, Steering};
 
 /// The most runs one shrink may take; past it the smallest failing set so far is reported.
 pub const SHRINK_RUNS_MAX: u64 = 200;
-
-/// The shrinking section of a report: the fewest faults that still break the check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Minimal {
-    /// The check that must still fail: the first one the seed broke.
-    pub check: String,
-    /// How many faults the seed's own run injected.
-    pub faults_injected: usize,
-    /// The faults needed, one sentence each, in time order; empty when the interleaving alone
-    /// breaks the check.
-    pub faults: Vec<String>,
-    /// The needed faults as a `--faults` list.
-    pub fault_ids: String,
-    /// Runs the shrink took.
-    pub runs: u64,
-    /// False when the shrink stopped at [`SHRINK_RUNS_MAX`] runs before proving minimality.
-    pub complete: bool,
-    /// How to replay the minimal run, when it differs from the seed's own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replay: Option<String>,
-}
-
-impl Minimal {
-    /// The section as report lines, indented as the report's other sections.
-    pub fn lines(&self) -> Vec<String> {
-        let qualifier = if self.complete {
-            ""
-        } else {
-            " (shrinking stopped at its run limit; a smaller set may exist)"
-        };
-        let mut lines = Vec::new();
-        match self.faults.as_slice() {
-            [] => lines.push(format!(
-                "  minimal: no faults needed; the interleaving alone breaks the check{qualifier}"
-            )),
-            [only] => lines.push(format!("  minimal: 1 fault needed: {only}{qualifier}")),
-            many => {
-                lines.push(format!(
-                    "  minimal: {} faults needed{qualifier}:",
-                    many.len()
-                ));
-                for fault in many {
-                    lines.push(format!("    {fault}"));
-                }
-            }
-        }
-        if let Some(replay) = &self.replay {
-            lines.push(format!("    replay minimal: {replay}"));
-        }
-        lines
-    }
-}
 
 /// Delta debugging (Zeller and Hildebrandt's ddmin): a 1-minimal subset of `items` for which
 /// `fails` holds, given that it holds for all of them. `fails` is asked about each subset at
