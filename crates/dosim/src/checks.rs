@@ -86,14 +86,16 @@ impl Check {
     }
 }
 
-/// Every actor finished and returned `Ok`.
+/// Every actor finished and returned `Ok`, except those a scenario's
+/// [`crate::ActorFault::crash`] left down: a deliberate crash is not a failure of the actor's
+/// code. Add [`no_crashed_actors`] to count it as one.
 pub fn actors_ok() -> Check {
     const NAME: &str = "every actor finished Ok";
     Check::new(NAME, |outcome| {
         let failed: Vec<_> = outcome
             .actors
             .iter()
-            .filter(|actor| actor.result != ActorResult::Ok)
+            .filter(|actor| !matches!(actor.result, ActorResult::Ok | ActorResult::Crashed))
             .collect();
         if failed.is_empty() {
             return Ok(());
@@ -101,7 +103,7 @@ pub fn actors_ok() -> Check {
         let message = failed
             .iter()
             .map(|actor| match &actor.result {
-                ActorResult::Ok => unreachable!("filtered out above"),
+                ActorResult::Ok | ActorResult::Crashed => unreachable!("filtered out above"),
                 ActorResult::Err { message } => format!("{} failed: {message}", actor.name),
                 ActorResult::Panicked { message } => format!("{} panicked: {message}", actor.name),
                 ActorResult::Unfinished => {
@@ -111,6 +113,28 @@ pub fn actors_ok() -> Check {
             .collect::<Vec<_>>()
             .join("\n");
         Err(Violation::new(NAME, message).resources(failed.iter().map(|actor| actor.name.clone())))
+    })
+}
+
+/// No actor was left down by a crash: with [`actors_ok`], every actor's last incarnation
+/// finished `Ok`.
+pub fn no_crashed_actors() -> Check {
+    const NAME: &str = "no actor left crashed";
+    Check::new(NAME, |outcome| {
+        let crashed: Vec<String> = outcome
+            .actors
+            .iter()
+            .filter(|actor| actor.result == ActorResult::Crashed)
+            .map(|actor| actor.name.clone())
+            .collect();
+        if crashed.is_empty() {
+            return Ok(());
+        }
+        Err(Violation::new(
+            NAME,
+            format!("{} crashed and did not restart", crashed.join(", ")),
+        )
+        .resources(crashed))
     })
 }
 

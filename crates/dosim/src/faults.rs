@@ -1,7 +1,8 @@
 //! Faults the harness injects and how it names them: fault identities that keep their meaning
 //! across runs of one seed, the server's fault decider as the harness runs it (recording what
 //! fired, and firing only an allowed set when shrinking), one sentence for each fault a report
-//! shows, and the network faults scheduled between steps.
+//! shows, and the faults scheduled between steps: network faults ([`NetFault`], in `net.rs`) and
+//! actor faults ([`ActorFault`], in `actor.rs`), whose timing both draw the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -13,8 +14,24 @@ use parking_lot::Mutex;
 
 use crate::history::{InjectedFault, Recorder};
 
+mod actor;
+mod net;
+
+pub use actor::ActorFault;
+pub(crate) use actor::{ActorControl, Controlled, Ended};
+pub use net::{Endpoint, NetFault};
+
 /// The most fault ids a `--faults` list may hold.
 pub const FAULT_IDS_MAX: usize = 10_000;
+
+/// The most network faults one scenario may have.
+pub const NET_FAULTS_MAX: usize = 1_000;
+
+/// The most actor faults one scenario may have.
+pub const ACTOR_FAULTS_MAX: usize = 1_000;
+
+/// The most links one network fault may join with [`NetFault::and`].
+pub const LINKS_MAX: usize = 64;
 
 /// Which server fault a decision is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,6 +60,16 @@ pub enum FaultId {
         /// The index among the scenario's network faults.
         index: usize,
     },
+    /// The scenario's actor fault number `index`, a pause: `pause.<index>`.
+    Pause {
+        /// The index among the scenario's actor faults (pauses and crashes together).
+        index: usize,
+    },
+    /// The scenario's actor fault number `index`, a crash: `crash.<index>`.
+    Crash {
+        /// The index among the scenario's actor faults (pauses and crashes together).
+        index: usize,
+    },
 }
 
 impl fmt::Display for FaultId {
@@ -60,6 +87,8 @@ impl fmt::Display for FaultId {
                 write!(f, "{kind}.{rule}.{occurrence}")
             }
             FaultId::Net { index } => write!(f, "net.{index}"),
+            FaultId::Pause { index } => write!(f, "pause.{index}"),
+            FaultId::Crash { index } => write!(f, "crash.{index}"),
         }
     }
 }
@@ -69,21 +98,25 @@ impl FromStr for FaultId {
 
     fn from_str(text: &str) -> Result<FaultId, String> {
         let malformed = || {
-            format!("`{text}` is not a fault: write drop.<rule>.<n>, reject.<rule>.<n> or net.<n>")
+            format!(
+                "`{text}` is not a fault: write drop.<rule>.<n>, reject.<rule>.<n>, net.<n>, \
+                 pause.<n> or crash.<n>"
+            )
         };
         let parts: Vec<&str> = text.trim().split('.').collect();
         let number = |part: &str| part.parse::<u64>().map_err(|_| malformed());
+        let index = |part: &str| usize::try_from(number(part)?).map_err(|_| malformed());
         match parts.as_slice() {
-            ["net", index] => Ok(FaultId::Net {
-                index: usize::try_from(number(index)?).map_err(|_| malformed())?,
-            }),
+            ["net", n] => Ok(FaultId::Net { index: index(n)? }),
+            ["pause", n] => Ok(FaultId::Pause { index: index(n)? }),
+            ["crash", n] => Ok(FaultId::Crash { index: index(n)? }),
             [kind @ ("drop" | "reject"), rule, occurrence] => Ok(FaultId::Server {
                 kind: if *kind == "drop" {
                     ServerFaultKind::Drop
                 } else {
                     ServerFaultKind::Reject
                 },
-                rule: usize::try_from(number(rule)?).map_err(|_| malformed())?,
+                rule: index(rule)?,
                 occurrence: number(occurrence)?,
             }),
             _ => Err(malformed()),
@@ -265,171 +298,6 @@ pub(crate) fn describe_fired_server_fault(
     }
 }
 
-/// A fault the harness injects into turmoil's network between two hosts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetFault {
-    kind: NetFaultKind,
-    a: String,
-    b: String,
-    at: Duration,
-    jitter: Duration,
-    lasting: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NetFaultKind {
-    Partition,
-    Hold,
-}
-
-impl NetFault {
-    /// Cuts the link between hosts `a` and `b`: in-flight messages are lost and new ones
-    /// vanish silently, so a request in flight hangs until the client's timeout.
-    pub fn partition(a: impl Into<String>, b: impl Into<String>) -> NetFault {
-        NetFault {
-            kind: NetFaultKind::Partition,
-            a: a.into(),
-            b: b.into(),
-            at: Duration::ZERO,
-            jitter: Duration::ZERO,
-            lasting: Duration::from_secs(1),
-        }
-    }
-
-    /// Holds every message between `a` and `b`, then delivers them all at once.
-    pub fn hold(a: impl Into<String>, b: impl Into<String>) -> NetFault {
-        NetFault {
-            kind: NetFaultKind::Hold,
-            a: a.into(),
-            b: b.into(),
-            at: Duration::ZERO,
-            jitter: Duration::ZERO,
-            lasting: Duration::from_secs(1),
-        }
-    }
-
-    /// When the fault starts, in simulated time since the run started.
-    pub fn at(mut self, at: Duration) -> NetFault {
-        self.at = at;
-        self
-    }
-
-    /// Starts the fault at a seeded random moment in `[at, at + jitter)`.
-    pub fn jitter(mut self, jitter: Duration) -> NetFault {
-        self.jitter = jitter;
-        self
-    }
-
-    /// How long the fault lasts.
-    pub fn lasting(mut self, lasting: Duration) -> NetFault {
-        self.lasting = lasting;
-        self
-    }
-}
-
-/// A scheduled network fault, with its start drawn from the seed.
-pub(crate) struct ScheduledNetFault {
-    fault: NetFault,
-    index: usize,
-    enabled: bool,
-    start_ms: u64,
-    end_ms: u64,
-    started: bool,
-    ended: bool,
-}
-
-/// Draws when each of the scenario's network faults starts, in the order they were added; only
-/// those in `allowed`, when it is given, will happen, but every start is drawn so the stream
-/// stays aligned.
-pub(crate) fn schedule_net_faults(
-    net_faults: &[NetFault],
-    rng: &mut rand_chacha::ChaCha8Rng,
-    allowed: Option<&BTreeSet<FaultId>>,
-) -> Vec<ScheduledNetFault> {
-    net_faults
-        .iter()
-        .enumerate()
-        .map(|(index, fault)| {
-            let jitter_ms = u64::try_from(fault.jitter.as_millis()).unwrap_or(u64::MAX);
-            let offset_ms = if jitter_ms == 0 {
-                0
-            } else {
-                rand::Rng::random_range(rng, 0..jitter_ms)
-            };
-            let start_ms = u64::try_from(fault.at.as_millis())
-                .unwrap_or(u64::MAX)
-                .saturating_add(offset_ms);
-            let end_ms = start_ms
-                .saturating_add(u64::try_from(fault.lasting.as_millis()).unwrap_or(u64::MAX));
-            ScheduledNetFault {
-                fault: fault.clone(),
-                index,
-                enabled: allowed.is_none_or(|allowed| allowed.contains(&FaultId::Net { index })),
-                start_ms,
-                end_ms,
-                started: false,
-                ended: false,
-            }
-        })
-        .collect()
-}
-
-pub(crate) fn apply_net_faults(
-    sim: &turmoil::Sim<'_>,
-    scheduled: &mut [ScheduledNetFault],
-    now_ms: u64,
-    recorder: &Recorder,
-    fired: &mut Vec<FiredFault>,
-) {
-    for entry in scheduled.iter_mut().filter(|entry| entry.enabled) {
-        let (a, b) = (entry.fault.a.as_str(), entry.fault.b.as_str());
-        if !entry.started && now_ms >= entry.start_ms {
-            entry.started = true;
-            let lasting = crate::report::seconds(entry.end_ms - entry.start_ms);
-            fired.push(FiredFault {
-                id: FaultId::Net { index: entry.index },
-                at_ms: now_ms,
-                sentence: match entry.fault.kind {
-                    NetFaultKind::Partition => format!(
-                        "the network between {a} and {b} was cut at {} for {lasting}",
-                        crate::report::seconds(now_ms)
-                    ),
-                    NetFaultKind::Hold => format!(
-                        "messages between {a} and {b} were held at {} for {lasting}",
-                        crate::report::seconds(now_ms)
-                    ),
-                },
-            });
-            let kind = match entry.fault.kind {
-                NetFaultKind::Partition => {
-                    sim.partition(a, b);
-                    "partition"
-                }
-                NetFaultKind::Hold => {
-                    sim.hold(a, b);
-                    "hold"
-                }
-            };
-            recorder.fault(InjectedFault {
-                at_ms: now_ms,
-                kind: kind.to_owned(),
-                target: format!("{a} <-> {b}"),
-                detail: format!(
-                    "for {}",
-                    crate::report::seconds(entry.end_ms - entry.start_ms)
-                ),
-            });
-        }
-        if entry.started && !entry.ended && now_ms >= entry.end_ms {
-            entry.ended = true;
-            match entry.fault.kind {
-                NetFaultKind::Partition => sim.repair(a, b),
-                NetFaultKind::Hold => sim.release(a, b),
-            }
-        }
-    }
-}
-
 pub(crate) fn server_fault(
     entry: &dosim_api::HistoryEntry,
     fault: &dosim_api::InjectedFault,
@@ -462,4 +330,191 @@ pub(crate) fn describe_server_fault(fault: &dosim_api::InjectedFault) -> String 
             dosim_api::DropMode::Hang => format!("commit, then hang {hang_ms}ms and reset"),
         },
     }
+}
+
+/// How long a scheduled fault lasts: a fixed time, or one drawn from a range when the run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    Fixed(Duration),
+    Between(Duration, Duration),
+}
+
+/// When a scheduled fault starts, how long it lasts and how likely it is to happen: what network
+/// and actor faults share, and draw the same way.
+#[derive(Debug, Clone, PartialEq)]
+struct Timing {
+    at: Duration,
+    jitter: Duration,
+    length: Length,
+    /// `None` when never set: such a fault always happens and draws nothing for it.
+    probability: Option<f64>,
+}
+
+/// One scheduled fault's draws.
+struct Drawn {
+    start_ms: u64,
+    length_ms: u64,
+    /// Whether the probability drew "happens"; true when the fault has no probability.
+    happens: bool,
+}
+
+impl Timing {
+    fn new(length: Duration) -> Timing {
+        Timing {
+            at: Duration::ZERO,
+            jitter: Duration::ZERO,
+            length: Length::Fixed(length),
+            probability: None,
+        }
+    }
+
+    /// Draws the start, then whether it happens, then the length, each only when the fault
+    /// uses it, so that adding an option to one fault never shifts the draws of a fault
+    /// without it.
+    fn draw(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Drawn {
+        let jitter_ms = millis(self.jitter);
+        let offset_ms = if jitter_ms == 0 {
+            0
+        } else {
+            rand::Rng::random_range(rng, 0..jitter_ms)
+        };
+        let happens = match self.probability {
+            None => true,
+            Some(probability) => rand::Rng::random::<f64>(rng) < probability,
+        };
+        let length_ms = match self.length {
+            Length::Fixed(length) => millis(length),
+            Length::Between(min, max) => {
+                let (min, max) = (millis(min), millis(max));
+                rand::Rng::random_range(rng, min.min(max)..=max.max(min))
+            }
+        };
+        Drawn {
+            start_ms: millis(self.at).saturating_add(offset_ms),
+            length_ms,
+            happens,
+        }
+    }
+
+    /// Why these settings cannot be scheduled, for the fault described as `what`.
+    fn errors(&self, what: &str) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(probability) = self.probability {
+            if !(0.0..=1.0).contains(&probability) {
+                errors.push(format!(
+                    "{what}: the probability must be from 0 to 1, not {probability}"
+                ));
+            }
+        }
+        if let Length::Between(min, max) = self.length {
+            if max < min {
+                errors.push(format!(
+                    "{what}: lasting_between's max {max:?} is below its min {min:?}"
+                ));
+            }
+        }
+        errors
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether a scheduled fault happens: as drawn, or, when the run allows only some faults,
+/// exactly when its id is allowed.
+fn enabled(id: FaultId, happens: bool, allowed: Option<&BTreeSet<FaultId>>) -> bool {
+    allowed.map_or(happens, |allowed| allowed.contains(&id))
+}
+
+/// A run's network and actor faults, drawn when it starts and applied between steps.
+pub(crate) struct Scheduled {
+    net: Vec<net::ScheduledNetFault>,
+    actors: Vec<actor::ScheduledActorFault>,
+    controls: Vec<ActorControl>,
+}
+
+/// Draws when each of the scenario's network faults, then each of its actor faults, starts,
+/// whether it happens and how long it lasts, in the order they were added, and resolves the
+/// endpoints network faults name to the run's host names.
+///
+/// Only those in `allowed`, when it is given, will happen, but every draw is made so the stream
+/// stays aligned.
+pub(crate) fn schedule(
+    scenario: &crate::scenario::Scenario,
+    databases: &[crate::pg::RunDatabase],
+    rng: &mut rand_chacha::ChaCha8Rng,
+    allowed: Option<&BTreeSet<FaultId>>,
+) -> Result<Scheduled, String> {
+    let net = net::schedule(&scenario.net_faults, databases, rng, allowed)?;
+    let actor_names: Vec<&str> = scenario
+        .actors
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let actors = actor::schedule(&scenario.actor_faults, &actor_names, rng, allowed)?;
+    Ok(Scheduled {
+        net,
+        actors,
+        controls: actor_names
+            .iter()
+            .map(|_| ActorControl::default())
+            .collect(),
+    })
+}
+
+impl Scheduled {
+    /// Each actor's control, in actor order, for the wrapper around its future.
+    pub(crate) fn controls(&self) -> &[ActorControl] {
+        &self.controls
+    }
+
+    /// Starts and ends the faults due at `now_ms`, recording each that starts.
+    pub(crate) fn apply(
+        &mut self,
+        sim: &turmoil::Sim<'_>,
+        now_ms: u64,
+        recorder: &Recorder,
+        fired: &mut Vec<FiredFault>,
+    ) {
+        net::apply(sim, &mut self.net, now_ms, recorder, fired);
+        actor::apply(&mut self.actors, &self.controls, now_ms, recorder, fired);
+    }
+}
+
+/// Validates the scenario's network and actor faults against its hosts and databases.
+pub(crate) fn validate(scenario: &crate::scenario::Scenario) -> Vec<String> {
+    let mut errors = Vec::new();
+    let actors: Vec<&str> = scenario
+        .actors
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut hosts: Vec<&str> = actors.clone();
+    hosts.extend(scenario.services.iter().map(|(name, _)| name.as_str()));
+    hosts.push(crate::net::API_HOST);
+    let databases: Vec<&str> = scenario
+        .databases
+        .iter()
+        .map(|spec| spec.name.as_str())
+        .collect();
+    if scenario.net_faults.len() > NET_FAULTS_MAX {
+        errors.push(format!(
+            "{} network faults is more than the {NET_FAULTS_MAX} a scenario may have",
+            scenario.net_faults.len()
+        ));
+    }
+    for (index, fault) in scenario.net_faults.iter().enumerate() {
+        errors.extend(fault.errors(index, &hosts, &databases));
+    }
+    if scenario.actor_faults.len() > ACTOR_FAULTS_MAX {
+        errors.push(format!(
+            "{} actor faults is more than the {ACTOR_FAULTS_MAX} a scenario may have",
+            scenario.actor_faults.len()
+        ));
+    }
+    for (index, fault) in scenario.actor_faults.iter().enumerate() {
+        errors.extend(fault.errors(index, &actors));
+    }
+    errors
 }

@@ -32,7 +32,7 @@ pub mod transport;
 
 pub use actor::{Actor, ActorRng};
 pub use checks::{Check, Violation};
-pub use faults::NetFault;
+pub use faults::{ActorFault, Endpoint, NetFault};
 pub use history::{Belief, InjectedFault, Op, OpResult};
 pub use outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
 pub use pg::{ActorPg, DatabaseSpec};

@@ -26,6 +26,8 @@ pub enum ActorResult {
     },
     /// The run hit its simulated-time limit before the actor finished.
     Unfinished,
+    /// A scenario's [`crate::ActorFault::crash`] killed the actor and did not restart it.
+    Crashed,
 }
 
 /// One actor's name and how it ended.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::actor::Actor;
-use crate::faults::{FaultId, FaultSet, FiredFault, ScheduledNetFault};
+use crate::faults::{FaultId, FaultSet, FiredFault};
 use crate::gate::RunGate;
 use crate::history::Recorder;
 use crate::outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};
@@ -179,14 +179,18 @@ pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
         Ok(world) => world,
         Err(error) => return refused(error),
     };
-    world.host_services(scenario);
-    world.host_actors(scenario);
-    let mut net_faults = crate::faults::schedule_net_faults(
-        &scenario.net_faults,
+    let mut faults = match crate::faults::schedule(
+        scenario,
+        &world.databases,
         &mut seed::rng(spec.seed, Stream::Network),
         spec.faults.as_ref(),
-    );
-    let stepped = world.step(scenario, &mut net_faults);
+    ) {
+        Ok(faults) => faults,
+        Err(error) => return refused(error),
+    };
+    world.host_services(scenario);
+    world.host_actors(scenario, faults.controls());
+    let stepped = world.step(scenario, &mut faults);
     world.collect(scenario, stepped)
 }
 
@@ -334,7 +338,7 @@ impl World<'_> {
             let context = self.context(scenario, index, &name, Stream::Service(index_u32(index)));
             self.sim.host(name.clone(), move || {
                 let future = CatchUnwind {
-                    future: Box::pin(service(context())),
+                    future: Box::pin(service(context(0))),
                 };
                 let (name, errors) = (name.clone(), errors.clone());
                 async move {
@@ -350,19 +354,30 @@ impl World<'_> {
         }
     }
 
-    /// The scenario's actors, each a turmoil client whose result the run collects.
-    fn host_actors(&mut self, scenario: &Scenario) {
-        for (index, (name, actor)) in scenario.actors.iter().enumerate() {
+    /// The scenario's actors, each a turmoil client whose result the run collects, under the
+    /// control through which actor faults pause, crash and restart it.
+    fn host_actors(&mut self, scenario: &Scenario, controls: &[crate::faults::ActorControl]) {
+        for ((index, (name, actor)), control) in scenario.actors.iter().enumerate().zip(controls) {
             let context = self.context(scenario, index, name, Stream::Actor(index_u32(index)));
-            let future = CatchUnwind {
-                future: Box::pin(actor(context())),
+            let first = CatchUnwind {
+                future: Box::pin(actor(context(0))),
             };
+            let actor = actor.clone();
+            let restarted = move |incarnation: u32| CatchUnwind {
+                future: Box::pin(actor(context(u64::from(incarnation)))),
+            };
+            let future = crate::faults::Controlled::new(control.clone(), first, restarted);
             let results = self.results.clone();
             self.sim.client(name.as_str(), async move {
                 let result = match future.await {
-                    Ok(Ok(())) => ActorResult::Ok,
-                    Ok(Err(message)) => ActorResult::Err { message },
-                    Err(message) => ActorResult::Panicked { message },
+                    crate::faults::Ended::Finished(Ok(Ok(()))) => ActorResult::Ok,
+                    crate::faults::Ended::Finished(Ok(Err(message))) => {
+                        ActorResult::Err { message }
+                    }
+                    crate::faults::Ended::Finished(Err(message)) => {
+                        ActorResult::Panicked { message }
+                    }
+                    crate::faults::Ended::Crashed => ActorResult::Crashed,
                 };
                 results.lock()[index] = Some((result, crate::history::now_ms()));
                 Ok(())
@@ -370,48 +385,48 @@ impl World<'_> {
         }
     }
 
-    /// Makes the context of host `name`, the `index`th of its kind, with its own random stream.
+    /// Makes the context of host `name`, the `index`th of its kind, with its own random stream;
+    /// a restarted actor's incarnation `n` draws from the stream's ChaCha stream `n`, so it
+    /// neither repeats nor continues what the crashed incarnation drew.
     fn context(
         &self,
         scenario: &Scenario,
         index: usize,
         name: &str,
         stream: Stream,
-    ) -> impl Fn() -> Actor + Send + Sync + 'static {
+    ) -> impl Fn(u64) -> Actor + Send + Sync + 'static {
         let (name, seed, setup, recorder) = (
             name.to_owned(),
             self.seed,
             scenario.client_setup.clone(),
             self.recorder.clone(),
         );
-        move || {
+        move |incarnation| {
+            let mut rng = seed::rng(seed, stream);
+            if incarnation > 0 {
+                rng.set_stream(incarnation);
+            }
             Actor::new(
                 index,
                 name.clone(),
                 seed,
                 TOKEN.to_owned(),
                 setup.clone(),
-                seed::rng(seed, stream),
+                rng,
                 recorder.clone(),
             )
         }
     }
 
     /// Steps the simulation until every actor has finished, time runs out or a host fails,
-    /// starting and ending network faults between steps.
-    fn step(&mut self, scenario: &Scenario, net_faults: &mut [ScheduledNetFault]) -> Stepped {
+    /// starting and ending network and actor faults between steps.
+    fn step(&mut self, scenario: &Scenario, faults: &mut crate::faults::Scheduled) -> Stepped {
         let mut steps = 0u64;
         let mut sim_error = None;
         let mut fired = Vec::new();
         loop {
             let now_ms = millis(self.sim.elapsed());
-            crate::faults::apply_net_faults(
-                &self.sim,
-                net_faults,
-                now_ms,
-                &self.recorder,
-                &mut fired,
-            );
+            faults.apply(&self.sim, now_ms, &self.recorder, &mut fired);
             steps += 1;
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sim.step())) {
                 Ok(Ok(true)) => break,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::actor::Actor;
 use crate::checks::{Check, Violation};
-use crate::faults::NetFault;
+use crate::faults::{ActorFault, NetFault};
 use crate::outcome::RunOutcome;
 use crate::report::Report;
 use crate::run::RunSpec;
@@ -62,6 +62,7 @@ pub struct Scenario {
     pub(crate) rate_limit: dosim_api::RateLimitConfig,
     pub(crate) faults: dosim_api::FaultPlan,
     pub(crate) net_faults: Vec<NetFault>,
+    pub(crate) actor_faults: Vec<ActorFault>,
     pub(crate) actors: Vec<(String, Arc<ActorFn>)>,
     pub(crate) services: Vec<(String, Arc<ServiceFn>)>,
     pub(crate) databases: Vec<crate::pg::DatabaseSpec>,
@@ -103,6 +104,7 @@ impl Scenario {
             rate_limit: dosim_api::RateLimitConfig::default(),
             faults: dosim_api::FaultPlan::default(),
             net_faults: Vec::new(),
+            actor_faults: Vec::new(),
             actors: Vec::new(),
             services: Vec::new(),
             databases: Vec::new(),
@@ -160,15 +162,25 @@ impl Scenario {
         self
     }
 
-    /// A network fault between two hosts (actors, services or [`crate::net::API_HOST`]).
+    /// A network fault between actors, services, the API ([`crate::Endpoint::api`]) and
+    /// managed databases ([`crate::Endpoint::database`]); shrinking names it `net.<n>`, `n`
+    /// counting the scenario's network faults from 0.
     pub fn net_fault(mut self, fault: NetFault) -> Scenario {
         self.net_faults.push(fault);
         self
     }
 
+    /// A pause or crash of one actor; shrinking names it `pause.<n>` or `crash.<n>`, `n`
+    /// counting the scenario's actor faults (pauses and crashes together) from 0.
+    pub fn actor_fault(mut self, fault: ActorFault) -> Scenario {
+        self.actor_faults.push(fault);
+        self
+    }
+
     /// Adds `n` actors named `pod-<index>`, each running `actor` with its own [`Actor`] context.
     ///
-    /// The closure runs once per actor per seed, so it must be `Fn`; its future runs on the
+    /// The closure runs once per actor per seed (and again at each restart after an
+    /// [`ActorFault::crash`]), so it must be `Fn`; its future runs on the
     /// actor's turmoil host and need not be `Send`.
     pub fn actors<F, Fut, E>(mut self, n: usize, actor: F) -> Scenario
     where
@@ -442,6 +454,7 @@ impl Scenario {
         if let Err(error) = self.faults.validate() {
             errors.push(format!("fault plan: {error}"));
         }
+        errors.extend(crate::faults::validate(self));
         if errors.is_empty() {
             Ok(())
         } else {

@@ -1,0 +1,435 @@
+//! Actor faults: an actor paused as a stopped process is, or crashed and perhaps restarted,
+//! scheduled from the seed and applied between steps through a shared control that the
+//! wrapper around the actor's future obeys.
+//!
+//! A pause stops polling the actor's future: its timers fire late, when it resumes. A crash drops
+//! the future, and with it everything the actor held in memory; a restart runs the actor's
+//! closure again with a fresh context. Tasks the actor's code spawned, such as the connection
+//! tasks hyper and tokio-postgres run, are tasks of their own on the actor's host: they keep
+//! running while it is paused, so a request already handed to its connection still reaches the
+//! server, and they wind down when a crash drops the handles that fed them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::{enabled, FaultId, FiredFault, Length, Timing};
+use crate::history::{Belief, InjectedFault, Recorder};
+
+/// A fault the harness injects into one actor: a pause or a crash.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use dosim::ActorFault;
+/// // pod-0 stops for 2 to 5 seconds, somewhere in its first second.
+/// ActorFault::pause("pod-0")
+///     .jitter(Duration::from_secs(1))
+///     .lasting_between(Duration::from_secs(2), Duration::from_secs(5));
+/// // pod-1 crashes at 3 s and comes back 10 s later, with nothing in memory.
+/// ActorFault::crash("pod-1")
+///     .at(Duration::from_secs(3))
+///     .restart_after(Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActorFault {
+    kind: Kind,
+    actor: String,
+    timing: Timing,
+    restart: bool,
+    /// Whether `lasting` or `lasting_between` was called, which a crash needs a restart for.
+    lasting_set: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Pause,
+    Crash,
+}
+
+impl ActorFault {
+    /// Stops the actor for a while (default 1 s), as a stopped process: its code does not
+    /// run, and its timers fire when it resumes.
+    pub fn pause(actor: impl Into<String>) -> ActorFault {
+        ActorFault {
+            kind: Kind::Pause,
+            actor: actor.into(),
+            timing: Timing::new(Duration::from_secs(1)),
+            restart: false,
+            lasting_set: false,
+        }
+    }
+
+    /// Kills the actor: its future is dropped, and with it everything it held in memory.
+    /// Without [`ActorFault::restart`] it stays down and its result is `crashed`.
+    pub fn crash(actor: impl Into<String>) -> ActorFault {
+        ActorFault {
+            kind: Kind::Crash,
+            actor: actor.into(),
+            timing: Timing::new(Duration::ZERO),
+            restart: false,
+            lasting_set: false,
+        }
+    }
+
+    /// When the fault starts, in simulated time since the run started.
+    pub fn at(mut self, at: Duration) -> ActorFault {
+        self.timing.at = at;
+        self
+    }
+
+    /// Starts the fault at a seeded random moment in `[at, at + jitter)`.
+    pub fn jitter(mut self, jitter: Duration) -> ActorFault {
+        self.timing.jitter = jitter;
+        self
+    }
+
+    /// How long a pause lasts, or how long a restarted crash stays down.
+    pub fn lasting(mut self, lasting: Duration) -> ActorFault {
+        self.timing.length = Length::Fixed(lasting);
+        self.lasting_set = true;
+        self
+    }
+
+    /// Lasts a seeded random time in `[min, max]`, to the millisecond.
+    pub fn lasting_between(mut self, min: Duration, max: Duration) -> ActorFault {
+        self.timing.length = Length::Between(min, max);
+        self.lasting_set = true;
+        self
+    }
+
+    /// Happens in a seeded random share `probability` of runs (from 0 to 1; default 1).
+    pub fn probability(mut self, probability: f64) -> ActorFault {
+        self.timing.probability = Some(probability);
+        self
+    }
+
+    /// Whether a crashed actor runs again (default false): its closure starts over with a
+    /// fresh [`crate::Actor`] context, right away or after [`ActorFault::lasting`].
+    pub fn restart(mut self, restart: bool) -> ActorFault {
+        self.restart = restart;
+        self
+    }
+
+    /// Restarts a crashed actor after `down` of simulated time.
+    pub fn restart_after(self, down: Duration) -> ActorFault {
+        self.restart(true).lasting(down)
+    }
+
+    /// Why this fault, the scenario's `index`th, cannot run with these actors.
+    pub(crate) fn errors(&self, index: usize, actors: &[&str]) -> Vec<String> {
+        let kind = match self.kind {
+            Kind::Pause => "pause",
+            Kind::Crash => "crash",
+        };
+        let what = format!("actor fault {index} ({kind} of {})", self.actor);
+        let mut errors = self.timing.errors(&what);
+        if !actors.contains(&self.actor.as_str()) {
+            errors.push(format!(
+                "{what}: the scenario has no actor named {}",
+                self.actor
+            ));
+        }
+        match self.kind {
+            Kind::Pause if self.restart => {
+                errors.push(format!("{what}: only a crash restarts"));
+            }
+            Kind::Crash if self.lasting_set && !self.restart => errors.push(format!(
+                "{what}: a crash without restart stays down; lasting needs restart(true)"
+            )),
+            _ => {}
+        }
+        errors
+    }
+}
+
+/// What the step loop tells one actor's wrapper, and what the wrapper tells it back.
+#[derive(Debug, Default)]
+pub(crate) struct ControlState {
+    /// Pauses in effect; the actor runs when there are none.
+    pauses: u32,
+    /// A crash not yet carried out, and whether the actor restarts after it.
+    crash: Option<bool>,
+    /// Whether the actor is down after a crash, waiting for its restart.
+    down: bool,
+    /// Whether a down actor's restart is due.
+    restart: bool,
+    /// Whether the actor's last incarnation has ended, so faults no longer apply to it.
+    finished: bool,
+    /// The actor's task, to wake when it may run again.
+    waker: Option<Waker>,
+}
+
+/// One actor's control, shared by the step loop and the wrapper around its future.
+pub(crate) type ActorControl = Arc<Mutex<ControlState>>;
+
+/// Wakes the actor's task, so its wrapper sees the new state in the next step.
+fn wake(state: &mut ControlState) {
+    if let Some(waker) = &state.waker {
+        waker.wake_by_ref();
+    }
+}
+
+/// How a controlled actor ended.
+pub(crate) enum Ended<T> {
+    /// Its last incarnation's future finished with this output.
+    Finished(T),
+    /// It crashed and was not restarted.
+    Crashed,
+}
+
+/// An actor's future under its control: polled only while it runs, dropped at a crash, and
+/// made again by `make` (given the incarnation, from 1) at a restart.
+pub(crate) struct Controlled<F, M> {
+    control: ActorControl,
+    make: M,
+    incarnation: u32,
+    current: Option<Pin<Box<F>>>,
+}
+
+impl<F, M> Controlled<F, M>
+where
+    F: Future,
+    M: FnMut(u32) -> F + Unpin,
+{
+    /// Runs `first`, the actor's first incarnation, under `control`.
+    pub(crate) fn new(control: ActorControl, first: F, make: M) -> Controlled<F, M> {
+        Controlled {
+            control,
+            make,
+            incarnation: 0,
+            current: Some(Box::pin(first)),
+        }
+    }
+}
+
+impl<F, M> Future for Controlled<F, M>
+where
+    F: Future,
+    M: FnMut(u32) -> F + Unpin,
+{
+    type Output = Ended<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut state = this.control.lock();
+        if !state
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            state.waker = Some(cx.waker().clone());
+        }
+        if let Some(restart) = state.crash.take() {
+            // Dropping the future may run the actor's own drop code, which must not find the
+            // control locked.
+            drop(state);
+            this.current = None;
+            state = this.control.lock();
+            if !restart {
+                state.finished = true;
+                return Poll::Ready(Ended::Crashed);
+            }
+            state.down = true;
+        }
+        if state.down {
+            if !state.restart {
+                return Poll::Pending;
+            }
+            state.down = false;
+            state.restart = false;
+            drop(state);
+            this.incarnation = this.incarnation.saturating_add(1);
+            this.current = Some(Box::pin((this.make)(this.incarnation)));
+            state = this.control.lock();
+        }
+        if state.pauses > 0 {
+            return Poll::Pending;
+        }
+        drop(state);
+        let Some(current) = this.current.as_mut() else {
+            // Unreachable: the future is only missing while the actor is down.
+            return Poll::Pending;
+        };
+        match current.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(output) => {
+                this.current = None;
+                this.control.lock().finished = true;
+                Poll::Ready(Ended::Finished(output))
+            }
+        }
+    }
+}
+
+/// A scheduled actor fault, with its start and length drawn from the seed.
+pub(crate) struct ScheduledActorFault {
+    index: usize,
+    kind: Kind,
+    /// The actor's index and name.
+    actor: usize,
+    name: String,
+    restart: bool,
+    enabled: bool,
+    start_ms: u64,
+    end_ms: u64,
+    started: bool,
+    ended: bool,
+}
+
+/// Draws each actor fault's timing in the order they were added, after the network faults'.
+pub(super) fn schedule(
+    faults: &[ActorFault],
+    actors: &[&str],
+    rng: &mut rand_chacha::ChaCha8Rng,
+    allowed: Option<&BTreeSet<FaultId>>,
+) -> Result<Vec<ScheduledActorFault>, String> {
+    let mut scheduled = Vec::new();
+    for (index, fault) in faults.iter().enumerate() {
+        let drawn = fault.timing.draw(rng);
+        let actor = actors
+            .iter()
+            .position(|name| *name == fault.actor)
+            .ok_or_else(|| {
+                format!(
+                    "actor fault {index}: the scenario has no actor named {}",
+                    fault.actor
+                )
+            })?;
+        let id = match fault.kind {
+            Kind::Pause => FaultId::Pause { index },
+            Kind::Crash => FaultId::Crash { index },
+        };
+        scheduled.push(ScheduledActorFault {
+            index,
+            kind: fault.kind,
+            actor,
+            name: fault.actor.clone(),
+            restart: fault.restart,
+            enabled: enabled(id, drawn.happens, allowed),
+            start_ms: drawn.start_ms,
+            end_ms: drawn.start_ms.saturating_add(drawn.length_ms),
+            started: false,
+            ended: false,
+        });
+    }
+    Ok(scheduled)
+}
+
+/// Starts and ends the actor faults due at `now_ms`. A fault that comes due after its actor
+/// has finished does nothing and is not recorded.
+pub(super) fn apply(
+    scheduled: &mut [ScheduledActorFault],
+    controls: &[ActorControl],
+    now_ms: u64,
+    recorder: &Recorder,
+    fired: &mut Vec<FiredFault>,
+) {
+    for entry in scheduled.iter_mut().filter(|entry| entry.enabled) {
+        let Some(control) = controls.get(entry.actor) else {
+            continue;
+        };
+        if !entry.started && now_ms >= entry.start_ms {
+            entry.started = true;
+            let mut state = control.lock();
+            if state.finished {
+                entry.ended = true;
+                continue;
+            }
+            let (name, at) = (&entry.name, crate::report::seconds(now_ms));
+            let length = crate::report::seconds(entry.end_ms - entry.start_ms);
+            let (id, sentence, detail) = match entry.kind {
+                Kind::Pause => {
+                    state.pauses = state.pauses.saturating_add(1);
+                    (
+                        FaultId::Pause { index: entry.index },
+                        format!("{name} was paused at {at} for {length}"),
+                        format!("for {length}"),
+                    )
+                }
+                Kind::Crash => {
+                    state.crash = Some(entry.restart);
+                    wake(&mut state);
+                    if !entry.restart {
+                        entry.ended = true;
+                    }
+                    let restarted =
+                        crate::report::seconds(now_ms + (entry.end_ms - entry.start_ms));
+                    (
+                        FaultId::Crash { index: entry.index },
+                        if entry.restart {
+                            format!("{name} crashed at {at}, restarted at {restarted}")
+                        } else {
+                            format!("{name} crashed at {at} and stayed down")
+                        },
+                        if entry.restart {
+                            format!("restarted after {length}")
+                        } else {
+                            "not restarted".to_owned()
+                        },
+                    )
+                }
+            };
+            drop(state);
+            fired.push(FiredFault {
+                id,
+                at_ms: now_ms,
+                sentence,
+            });
+            recorder.fault(InjectedFault {
+                at_ms: now_ms,
+                kind: match entry.kind {
+                    Kind::Pause => "pause",
+                    Kind::Crash => "crash",
+                }
+                .to_owned(),
+                target: entry.name.clone(),
+                detail,
+            });
+            if entry.kind == Kind::Crash {
+                forget_everything(recorder, &entry.name, now_ms);
+            }
+        }
+        if entry.started && !entry.ended && now_ms >= entry.end_ms {
+            entry.ended = true;
+            let mut state = control.lock();
+            match entry.kind {
+                Kind::Pause => {
+                    state.pauses = state.pauses.saturating_sub(1);
+                    if state.pauses == 0 {
+                        wake(&mut state);
+                    }
+                }
+                Kind::Crash => {
+                    state.restart = true;
+                    wake(&mut state);
+                }
+            }
+        }
+    }
+}
+
+/// A crashed actor believes nothing any more: records it forgetting every key it held.
+fn forget_everything(recorder: &Recorder, actor: &str, now_ms: u64) {
+    let mut held: BTreeMap<String, bool> = BTreeMap::new();
+    for belief in recorder
+        .snapshot()
+        .beliefs
+        .into_iter()
+        .filter(|belief| belief.actor == actor)
+    {
+        held.insert(belief.key, belief.value.is_some());
+    }
+    for (key, _) in held.into_iter().filter(|(_, holds)| *holds) {
+        recorder.believe(Belief {
+            at_ms: now_ms,
+            actor: actor.to_owned(),
+            key,
+            value: None,
+        });
+    }
+}
