@@ -11,6 +11,7 @@ pub mod lease;
 
 pub mod delete_races_attach;
 pub mod failover_advisory_lock;
+pub mod lease_expiry;
 pub mod lost_update;
 pub mod pending_event;
 pub mod reserved_ip_failover;
@@ -46,5 +47,7 @@ pub fn catalog() -> Vec<Scenario> {
         lost_update::serializable(),
         write_skew::buggy(),
         write_skew::fixed(),
+        lease_expiry::buggy(),
+        lease_expiry::fixed(),
     ]
 }

@@ -126,6 +126,16 @@ fn write_skew_fixed() {
     check("write_skew_fixed", Expect::Clean);
 }
 
+#[test]
+fn lease_expiry() {
+    check("lease_expiry", Expect::Race);
+}
+
+#[test]
+fn lease_expiry_fenced() {
+    check("lease_expiry_fenced", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {

@@ -79,6 +79,7 @@ fn list_names_every_race_with_its_fix() {
         "delete_races_attach",
         "lost_update",
         "write_skew",
+        "lease_expiry",
     ] {
         assert!(race.contains(&row), "the catalog lacks {row}");
     }
