@@ -792,11 +792,7 @@ impl Conn {
             declared_oids.push(b.i32()? as u32);
         }
         let prepared = self.prepare(name, sql.clone(), declared_oids);
-        match &prepared {
-            Ok(()) => io.empty(b'1'),
-            Err(e) => self.refused(&sql, e),
-        }
-        prepared
+        self.complete_or_refuse(io, prepared, b'1', &sql)
     }
 
     /// Describes a statement and keeps it under `name`.
@@ -869,11 +865,22 @@ impl Conn {
             .ok_or_else(|| no_statement(&statement_name))?;
         let sql = stmt.sql.clone();
         let bound = self.bind_portal(portal_name, &statement_name, &mut b);
-        match &bound {
-            Ok(()) => io.empty(b'2'),
-            Err(e) => self.refused(&sql, e),
+        self.complete_or_refuse(io, bound, b'2', &sql)
+    }
+
+    /// Answers a `Parse` or `Bind` that succeeded with its completion message (`complete`), or tells the observer its statement was refused.
+    fn complete_or_refuse<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        result: Result<(), PgError>,
+        complete: u8,
+        sql: &str,
+    ) -> Result<(), PgError> {
+        match &result {
+            Ok(()) => io.empty(complete),
+            Err(e) => self.refused(sql, e),
         }
-        bound
+        result
     }
 
     /// Binds parameters and result formats to a prepared statement and keeps the portal under `portal_name`.

@@ -693,7 +693,12 @@ fn run(
     });
 
     for database in &databases {
-        crate::pg::host(&mut sim, database, recorder.clone());
+        crate::pg::host(
+            &mut sim,
+            database,
+            recorder.clone(),
+            Arc::new(dosim_base::gate::Open),
+        );
     }
     // Actors find the clusters' connection details through this guard while the run lasts.
     let pg_guard = crate::pg::enter(&databases);
