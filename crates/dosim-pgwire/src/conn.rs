@@ -5,17 +5,18 @@ use std::io;
 use std::sync::Arc;
 
 use dosim_base::gate::{Operation, Plane};
-use dosim_pg::{ColumnDesc, Outcome, PgError, QueryResult, SessionId, SimTime, SqlType, Value};
+use dosim_pg::{ColumnDesc, Outcome, PgError, QueryResult, SessionId, SqlType, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
 use crate::codec::{malformed, Body, Io, ReadError};
 use crate::describe::describe;
 use crate::observe::{one_line, SUMMARY_CHARS_MAX};
+use crate::observe::{Observed, Running};
 use crate::types::{decode_param, encode_value, type_of_oid};
 use crate::{
-    scram, Observer, PasswordAuth, PgCluster, SessionInfo, StatementOutcome, StatementRecord,
-    StatementResult, StatementStart, TransactionStatus,
+    scram, PasswordAuth, PgCluster, SessionInfo, StatementOutcome, StatementResult, StatementStart,
+    TransactionStatus,
 };
 
 const SSL_REQUEST: i32 = 80_877_103;
@@ -46,57 +47,6 @@ impl Drop for SessionGuard {
                 .observer
                 .session_ended(&observed.info, self.cluster.now());
         }
-    }
-}
-
-/// A session its cluster's observer hears of.
-struct Observed {
-    observer: std::sync::Arc<dyn Observer>,
-    info: SessionInfo,
-    /// The statement told as started and not yet as finished.
-    running: Option<Running>,
-}
-
-/// What is known of a running statement so far.
-struct Running {
-    start: StatementStart,
-    transaction_before: TransactionStatus,
-    results: Vec<StatementResult>,
-    lock_wait_ms: u64,
-}
-
-impl Observed {
-    fn start(&mut self, start: StatementStart, transaction_before: TransactionStatus) {
-        self.observer.statement_started(&self.info, &start);
-        self.running = Some(Running {
-            start,
-            transaction_before,
-            results: Vec::new(),
-            lock_wait_ms: 0,
-        });
-    }
-
-    /// Tells the observer the running statement ended, if one runs, with its results so far.
-    fn finish(
-        &mut self,
-        now: SimTime,
-        transaction_after: Option<TransactionStatus>,
-        outcome: impl FnOnce(Vec<StatementResult>) -> StatementOutcome,
-    ) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        let record = StatementRecord {
-            sql: running.start.sql,
-            params: running.start.params,
-            started: running.start.started,
-            finished: now,
-            lock_wait_ms: running.lock_wait_ms,
-            transaction_before: running.transaction_before,
-            transaction_after,
-            outcome: outcome(running.results),
-        };
-        self.observer.statement_finished(&self.info, &record);
     }
 }
 

@@ -2,6 +2,9 @@
 //!
 //! The records are the server's own view, built from the values the engine took and returned, not decoded again from the bytes on the wire.
 //! They name nothing PostgreSQL-specific beyond SQL, SQLSTATEs and transaction states, so a plane with sessions and statements of its own can mirror them.
+//! A connection keeps what it will tell in an `Observed`, which `conn.rs` fills as its statements run.
+
+use std::sync::Arc;
 
 use dosim_pg::{PgError, QueryResult, SimTime, Value};
 
@@ -144,6 +147,57 @@ impl StatementResult {
                 .collect(),
             row_count: result.rows.len(),
         }
+    }
+}
+
+/// A session its cluster's observer hears of, and the statement it runs now.
+pub(crate) struct Observed {
+    pub(crate) observer: Arc<dyn Observer>,
+    pub(crate) info: SessionInfo,
+    /// The statement told as started and not yet as finished.
+    pub(crate) running: Option<Running>,
+}
+
+/// What is known of a running statement so far.
+pub(crate) struct Running {
+    start: StatementStart,
+    transaction_before: TransactionStatus,
+    pub(crate) results: Vec<StatementResult>,
+    pub(crate) lock_wait_ms: u64,
+}
+
+impl Observed {
+    pub(crate) fn start(&mut self, start: StatementStart, transaction_before: TransactionStatus) {
+        self.observer.statement_started(&self.info, &start);
+        self.running = Some(Running {
+            start,
+            transaction_before,
+            results: Vec::new(),
+            lock_wait_ms: 0,
+        });
+    }
+
+    /// Tells the observer the running statement ended, if one runs, with its results so far.
+    pub(crate) fn finish(
+        &mut self,
+        now: SimTime,
+        transaction_after: Option<TransactionStatus>,
+        outcome: impl FnOnce(Vec<StatementResult>) -> StatementOutcome,
+    ) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let record = StatementRecord {
+            sql: running.start.sql,
+            params: running.start.params,
+            started: running.start.started,
+            finished: now,
+            lock_wait_ms: running.lock_wait_ms,
+            transaction_before: running.transaction_before,
+            transaction_after,
+            outcome: outcome(running.results),
+        };
+        self.observer.statement_finished(&self.info, &record);
     }
 }
 
