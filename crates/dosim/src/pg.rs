@@ -59,6 +59,13 @@ pub const SETUP_SQL_BYTES_MAX: usize = 1 << 20;
 /// A query's rows in PostgreSQL's text format, `None` for NULL.
 pub type Rows = Vec<Vec<Option<String>>>;
 
+/// Engine rows in PostgreSQL's text format.
+pub(crate) fn text_rows(rows: &[Vec<dosim_pg::Value>]) -> Rows {
+    rows.iter()
+        .map(|row| row.iter().map(dosim_pg::Value::to_text).collect())
+        .collect()
+}
+
 /// Rows as one line: columns joined by `, `, rows by `; `.
 pub fn render_rows(rows: &[Vec<Option<String>>]) -> String {
     rows.iter()

@@ -132,13 +132,7 @@ impl Search<'_> {
                     .iter()
                     .map(|result| crate::pg::LoggedResult {
                         tag: result.tag.clone(),
-                        rows: Some(
-                            result
-                                .rows
-                                .iter()
-                                .map(|row| row.iter().map(|value| value.to_text()).collect())
-                                .collect(),
-                        ),
+                        rows: Some(crate::pg::text_rows(&result.rows)),
                     })
                     .collect();
                 let comparable = !incomparable(&statement.sql);
@@ -220,13 +214,7 @@ impl Search<'_> {
             let replayed = match engine.execute(session, &sql, &[], dosim_pg::SimTime::ZERO) {
                 dosim_pg::Outcome::Done(results) => results
                     .last()
-                    .map(|result| {
-                        result
-                            .rows
-                            .iter()
-                            .map(|row| row.iter().map(|value| value.to_text()).collect())
-                            .collect::<crate::pg::Rows>()
-                    })
+                    .map(|result| crate::pg::text_rows(&result.rows))
                     .unwrap_or_default(),
                 dosim_pg::Outcome::Error { error, .. } => {
                     result = Err(format!("{sql} failed in the replay: {}", error.message));

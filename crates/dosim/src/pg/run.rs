@@ -8,7 +8,9 @@ use dosim_pgwire::{PgCluster, WireConfig};
 use parking_lot::Mutex;
 
 use super::log::{Recording, StatementLog};
-use super::{render_rows, ConnectionInfo, DatabaseSpec, Rows, DATABASES_MAX, SETUP_SQL_BYTES_MAX};
+use super::{
+    render_rows, text_rows, ConnectionInfo, DatabaseSpec, Rows, DATABASES_MAX, SETUP_SQL_BYTES_MAX,
+};
 use crate::history::Recorder;
 use crate::outcome::RunOutcome;
 
@@ -54,13 +56,7 @@ impl RunDatabase {
         match outcome {
             Outcome::Done(results) => Ok(results
                 .last()
-                .map(|result| {
-                    result
-                        .rows
-                        .iter()
-                        .map(|row| row.iter().map(|value| value.to_text()).collect())
-                        .collect()
-                })
+                .map(|result| text_rows(&result.rows))
                 .unwrap_or_default()),
             Outcome::Error { error, .. } => {
                 Err(format!("ERROR {}: {}", error.sqlstate, error.message))
