@@ -74,6 +74,7 @@ impl PgDataPlane {
             engine,
             WireConfig {
                 tls: true,
+                host: self.host.clone(),
                 ..WireConfig::default()
             },
         );
@@ -98,11 +99,12 @@ async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let cluster = cluster.clone();
+                    let serving =
+                        dosim_pgwire::serve_connection_from(cluster.clone(), stream, peer.to_string());
                     connections.spawn(async move {
-                        let _ = dosim_pgwire::serve_connection(cluster, stream).await;
+                        let _ = serving.await;
                     });
                 }
                 // A connection reset before it was taken, or too many open files: skip it and go on, as PostgreSQL's postmaster does.

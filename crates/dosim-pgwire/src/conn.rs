@@ -1,17 +1,23 @@
-//! One client connection: startup and password authentication, then simple and extended query, with waits for locks that await a wake-up.
+//! One client connection: startup and password authentication, then simple and extended query, each statement admitted through the gate and told to the observer, with waits for locks that await a wake-up.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
+use dosim_base::gate::{Operation, Plane};
 use dosim_pg::{ColumnDesc, Outcome, PgError, QueryResult, SessionId, SqlType, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
 use crate::codec::{malformed, Body, Io, ReadError};
 use crate::describe::describe;
+use crate::observe::{one_line, SUMMARY_CHARS_MAX};
+use crate::observe::{Observed, Running};
 use crate::types::{decode_param, encode_value, type_of_oid};
-use crate::{scram, PasswordAuth, PgCluster};
+use crate::{
+    scram, PasswordAuth, PgCluster, SessionInfo, StatementOutcome, StatementResult, StatementStart,
+    TransactionStatus,
+};
 
 const SSL_REQUEST: i32 = 80_877_103;
 const GSSENC_REQUEST: i32 = 80_877_104;
@@ -21,16 +27,35 @@ const PROTOCOL_3_0: i32 = 196_608;
 /// The OID a parameter with no known type is described as; tokio-postgres then binds strings to it.
 const TEXT_OID: u32 = 25;
 
-/// Closes the engine's session however the connection's task ends, even when it is dropped mid-wait.
+/// Closes the engine's session however the connection's task ends, even when it is dropped mid-wait, and tells the observer how its last statement and the session ended.
 struct SessionGuard {
     cluster: PgCluster,
     session: SessionId,
+    observed: Option<Observed>,
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
+        if let Some(observed) = &mut self.observed {
+            observed.finish(self.cluster.now(), None, |results| {
+                StatementOutcome::Interrupted { results }
+            });
+        }
         self.cluster.disconnect(self.session);
+        if let Some(observed) = &self.observed {
+            observed
+                .observer
+                .session_ended(&observed.info, self.cluster.now());
+        }
     }
+}
+
+/// A session that startup opened.
+struct Login {
+    session: SessionId,
+    database: String,
+    user: String,
+    backend_pid: u32,
 }
 
 struct Prepared {
@@ -73,6 +98,12 @@ enum Emit<'a> {
 struct Conn {
     cluster: PgCluster,
     session: SessionId,
+    /// The cluster's number for the connection, which the gate's operations carry as their session.
+    connection: u64,
+    /// The label the caller gave the connection, the gate's actor.
+    peer: String,
+    /// Disconnects the session when the connection ends, and holds what the observer knows of it.
+    guard: SessionGuard,
     database: String,
     notify: Arc<Notify>,
     prepared: BTreeMap<String, Prepared>,
@@ -81,7 +112,12 @@ struct Conn {
     skipping: bool,
 }
 
-pub(crate) async fn serve<S>(cluster: PgCluster, stream: S) -> io::Result<()>
+pub(crate) async fn serve<S>(
+    cluster: PgCluster,
+    stream: S,
+    connection: u64,
+    peer: String,
+) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -89,7 +125,7 @@ where
     let tls = cluster.config().tls;
     match or_left(startup(&cluster, &mut io, tls).await)? {
         Started::End => Ok(()),
-        Started::Session(session, database) => serve_session(cluster, io, session, database).await,
+        Started::Session(login) => serve_session(cluster, io, login, connection, peer).await,
         Started::Upgrade => {
             // Bytes sent before the server's answer would be trusted as if encrypted (CVE-2021-23214); PostgreSQL refuses them.
             if io.buffered() > 0 {
@@ -107,8 +143,8 @@ where
             };
             let mut io = Io::new(stream);
             match or_left(startup(&cluster, &mut io, false).await)? {
-                Started::Session(session, database) => {
-                    serve_session(cluster, io, session, database).await
+                Started::Session(login) => {
+                    serve_session(cluster, io, login, connection, peer).await
                 }
                 Started::End | Started::Upgrade => Ok(()),
             }
@@ -127,21 +163,43 @@ fn or_left(r: io::Result<Started>) -> io::Result<Started> {
 async fn serve_session<S>(
     cluster: PgCluster,
     mut io: Io<S>,
-    session: SessionId,
-    database: String,
+    login: Login,
+    connection: u64,
+    peer: String,
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let _guard = SessionGuard {
+    let session = login.session;
+    let observed = cluster.observer().map(|observer| Observed {
+        observer,
+        info: SessionInfo {
+            connection,
+            peer: peer.clone(),
+            database: login.database.clone(),
+            user: login.user,
+            backend_pid: login.backend_pid,
+        },
+        running: None,
+    });
+    if let Some(observed) = &observed {
+        observed
+            .observer
+            .session_started(&observed.info, cluster.now());
+    }
+    let guard = SessionGuard {
         cluster: cluster.clone(),
         session,
+        observed,
     };
     let notify = cluster.register(session);
     let mut conn = Conn {
         cluster,
         session,
-        database,
+        connection,
+        peer,
+        guard,
+        database: login.database,
         notify,
         prepared: BTreeMap::new(),
         portals: BTreeMap::new(),
@@ -155,8 +213,8 @@ where
 
 /// How the startup phase ended.
 enum Started {
-    /// Authenticated, with an engine session on this database.
-    Session(SessionId, String),
+    /// Authenticated, with an engine session.
+    Session(Login),
     /// The client asked for TLS and the server will answer `S`.
     Upgrade,
     /// The connection ends: the client left, was refused, or only wanted a cancel.
@@ -288,7 +346,12 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
     });
     io.ready_for_query(b'I');
     io.flush().await?;
-    Ok(Started::Session(session, database))
+    Ok(Started::Session(Login {
+        session,
+        database,
+        user,
+        backend_pid: pid,
+    }))
 }
 
 /// A `PasswordMessage`-family message (password, SASL initial response, SASL response); `Ok(Err)` ends the connection with that error, `None` means the client left.
@@ -485,11 +548,10 @@ impl Conn {
         match Body::new(body).cstr() {
             Ok(sql) => {
                 let sql = sql.to_string();
-                let session = self.session;
-                let first = self
-                    .cluster
-                    .with_engine_mut(|e, now| e.execute(session, &sql, &[], now));
-                match self.drive(io, first, &Emit::Simple, &mut vec![]).await? {
+                match self
+                    .run_statement(io, &sql, &[], &Emit::Simple, &mut vec![])
+                    .await?
+                {
                     Ok(0) => io.empty(b'I'),
                     Ok(_) => {}
                     Err(e) => io.error(&e, false),
@@ -503,6 +565,83 @@ impl Conn {
         }
         io.ready_for_query(status);
         io.flush().await
+    }
+
+    /// Runs one statement text: tells the observer, admits it through the gate, has the engine run it, and follows it to its end as [`Conn::drive`] does.
+    async fn run_statement<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        sql: &str,
+        params: &[Value],
+        emit: &Emit<'_>,
+        collected: &mut Vec<QueryResult>,
+    ) -> io::Result<Result<usize, PgError>> {
+        let started = self.cluster.now();
+        if self.guard.observed.is_some() {
+            let before = TransactionStatus::from_byte(self.status());
+            let start = StatementStart {
+                sql: sql.to_string(),
+                params: params.to_vec(),
+                started,
+            };
+            if let Some(observed) = &mut self.guard.observed {
+                observed.start(start, before);
+            }
+        }
+        let operation = Operation {
+            plane: Plane::Postgres,
+            server: self.cluster.config().host.clone(),
+            actor: self.peer.clone(),
+            session: Some(self.connection),
+            summary: one_line(sql, SUMMARY_CHARS_MAX),
+        };
+        let permit = self.cluster.gate().admit(operation).await;
+        let session = self.session;
+        let first = self
+            .cluster
+            .with_engine_mut(|e, now| e.execute(session, sql, params, now));
+        // The permit covers the engine's run alone: a statement that must now wait for a lock lets the gate go, and its resumption is not admitted again.
+        drop(permit);
+        let ended = self.drive(io, first, emit, collected).await?;
+        if self.guard.observed.is_some() {
+            let after = TransactionStatus::from_byte(self.status());
+            let now = self.cluster.now();
+            if let Some(observed) = &mut self.guard.observed {
+                observed.finish(now, Some(after), |results| match &ended {
+                    Ok(_) => StatementOutcome::Done(results),
+                    Err(error) => StatementOutcome::Failed {
+                        results,
+                        error: error.clone(),
+                    },
+                });
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Tells the observer of a statement that `Parse` or `Bind` refused, so the engine never ran it.
+    fn refused(&mut self, sql: &str, error: &PgError) {
+        if self.guard.observed.is_none() {
+            return;
+        }
+        let status = TransactionStatus::from_byte(self.status());
+        let now = self.cluster.now();
+        if let Some(observed) = &mut self.guard.observed {
+            let start = StatementStart {
+                sql: sql.to_string(),
+                params: Vec::new(),
+                started: now,
+            };
+            observed.start(start, status);
+            observed.finish(now, Some(status), |_| {
+                StatementOutcome::Refused(error.clone())
+            });
+        }
+    }
+
+    /// The running statement the observer will hear of, if it hears of any.
+    fn running(&mut self) -> Option<&mut Running> {
+        self.guard.observed.as_mut()?.running.as_mut()
     }
 
     /// Follows an engine outcome to its end, writing each finished statement and awaiting wake-ups while blocked.
@@ -525,6 +664,9 @@ impl Conn {
             };
             for r in results {
                 n += 1;
+                if let Some(running) = self.running() {
+                    running.results.push(StatementResult::of(&r));
+                }
                 if let Emit::Collect = emit {
                     collected.push(r);
                     continue;
@@ -539,11 +681,20 @@ impl Conn {
                 Some(Err(e)) => return Ok(Err(e)),
                 None => {}
             }
+            let blocked_at = self.cluster.now();
             io.flush().await?;
             outcome = match self.wait(io).await? {
                 Some(o) => o,
                 None => return Err(io::ErrorKind::UnexpectedEof.into()),
             };
+            let waited_ms = self
+                .cluster
+                .now()
+                .as_ms()
+                .saturating_sub(blocked_at.as_ms());
+            if let Some(running) = self.running() {
+                running.lock_wait_ms += waited_ms;
+            }
         }
     }
 
@@ -590,6 +741,17 @@ impl Conn {
         for _ in 0..n {
             declared_oids.push(b.i32()? as u32);
         }
+        let prepared = self.prepare(name, sql.clone(), declared_oids);
+        self.complete_or_refuse(io, prepared, b'1', &sql)
+    }
+
+    /// Describes a statement and keeps it under `name`.
+    fn prepare(
+        &mut self,
+        name: String,
+        sql: String,
+        declared_oids: Vec<u32>,
+    ) -> Result<(), PgError> {
         if !name.is_empty() && self.prepared.contains_key(&name) {
             return Err(PgError::new(
                 "42P05",
@@ -636,7 +798,6 @@ impl Conn {
                 columns: desc.columns,
             },
         );
-        io.empty(b'1');
         Ok(())
     }
 
@@ -652,7 +813,38 @@ impl Conn {
             .prepared
             .get(&statement_name)
             .ok_or_else(|| no_statement(&statement_name))?;
-        let formats = format_codes(&mut b)?;
+        let sql = stmt.sql.clone();
+        let bound = self.bind_portal(portal_name, &statement_name, &mut b);
+        self.complete_or_refuse(io, bound, b'2', &sql)
+    }
+
+    /// Answers a `Parse` or `Bind` that succeeded with its completion message (`complete`), or tells the observer its statement was refused.
+    fn complete_or_refuse<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+        result: Result<(), PgError>,
+        complete: u8,
+        sql: &str,
+    ) -> Result<(), PgError> {
+        match &result {
+            Ok(()) => io.empty(complete),
+            Err(e) => self.refused(sql, e),
+        }
+        result
+    }
+
+    /// Binds parameters and result formats to a prepared statement and keeps the portal under `portal_name`.
+    fn bind_portal(
+        &mut self,
+        portal_name: String,
+        statement_name: &str,
+        b: &mut Body<'_>,
+    ) -> Result<(), PgError> {
+        let stmt = self
+            .prepared
+            .get(statement_name)
+            .ok_or_else(|| no_statement(statement_name))?;
+        let formats = format_codes(b)?;
         let n = b.i16()? as u16 as usize;
         if n != stmt.param_oids.len() {
             return Err(PgError::new(
@@ -690,7 +882,7 @@ impl Conn {
                 decode_param(stmt.param_oids[i], stmt.param_types[i], binary, raw)?
             });
         }
-        let result_formats = format_codes(&mut b)?;
+        let result_formats = format_codes(b)?;
         let n_columns = stmt.columns.as_ref().map_or(0, Vec::len);
         let formats = match result_formats.as_slice() {
             [] => vec![false; n_columns],
@@ -729,7 +921,6 @@ impl Conn {
             remaining: None,
         };
         self.portals.insert(portal_name, portal);
-        io.empty(b'2');
         Ok(())
     }
 
@@ -786,12 +977,17 @@ impl Conn {
         };
         if portal.remaining.is_none() {
             // The statement runs whole at the first Execute; a row limit only paces how its rows go out.
-            let session = self.session;
-            let first = self
-                .cluster
-                .with_engine_mut(|e, now| e.execute(session, &portal.sql, &portal.params, now));
             let mut results = vec![];
-            match self.drive(io, first, &Emit::Collect, &mut results).await? {
+            match self
+                .run_statement(
+                    io,
+                    &portal.sql,
+                    &portal.params,
+                    &Emit::Collect,
+                    &mut results,
+                )
+                .await?
+            {
                 Ok(_) => {}
                 Err(e) => return Ok(Err(e)),
             }

@@ -3,23 +3,35 @@
 //! One [`PgCluster`] is one managed database cluster's data plane: an engine shared by its connections, the users that may log in, and the wake-ups of statements waiting for locks.
 //! [`serve_connection`] speaks the protocol on one stream (tokio's TCP in `dosim serve`, turmoil's TCP in a simulation); [`serve_listener`] accepts connections from a tokio listener.
 //! Simple and extended query both map to [`dosim_pg::Engine::execute`]; a statement the engine reports as blocked awaits a wake-up, so waits are visible to the scheduler and never spin.
+//! Each statement is admitted through the cluster's [`Gate`] just before the engine runs it, and an [`Observer`] set on the cluster hears of every session and statement (see [`observe`]).
 //! `docs/postgres.md`, "Wire protocol", says what is supported and where it differs from PostgreSQL.
 
 mod codec;
 mod conn;
 mod describe;
+pub mod observe;
 mod scram;
 mod tls;
 mod types;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use dosim_base::gate::{Gate, Open};
 use dosim_pg::{Engine, Outcome, SessionId, SimTime};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
+
+pub use observe::{
+    Observer, SessionInfo, StatementOutcome, StatementRecord, StatementResult, StatementStart,
+    TransactionStatus,
+};
+
+/// The peer of a connection served without a label, as the gate names an actor it cannot tell.
+pub const UNKNOWN_PEER: &str = "unknown";
 
 /// Rounds of resuming woken sessions after one engine call; each round needs a transaction to end, so real runs stop after a few.
 const RESUME_ROUNDS_MAX: usize = 10_000;
@@ -47,6 +59,8 @@ pub struct WireConfig {
     ///
     /// Off by default: a TLS handshake draws randomness outside the seed, so simulations leave it off and `dosim serve` turns it on.
     pub tls: bool,
+    /// The host name clients reach the cluster by, which the gate's operations name as their server.
+    pub host: String,
 }
 
 impl Default for WireConfig {
@@ -57,6 +71,7 @@ impl Default for WireConfig {
             server_version: "16.4".to_string(),
             password_auth: PasswordAuth::ScramSha256,
             tls: false,
+            host: "localhost".to_string(),
         }
     }
 }
@@ -78,6 +93,12 @@ struct Inner {
     base: OnceLock<tokio::time::Instant>,
     /// Counts SCRAM exchanges, whose server nonces derive from it so that runs repeat.
     scram_exchanges: Mutex<u64>,
+    /// Counts connections handed to the cluster, which are numbered from it.
+    connections: Mutex<u64>,
+    /// What each statement is admitted through before the engine runs it.
+    gate: Mutex<Arc<dyn Gate>>,
+    /// Who hears of each session and statement, if anyone.
+    observer: Mutex<Option<Arc<dyn Observer>>>,
     config: WireConfig,
 }
 
@@ -100,6 +121,9 @@ impl PgCluster {
                 resumed: Mutex::new(BTreeMap::new()),
                 base: OnceLock::new(),
                 scram_exchanges: Mutex::new(0),
+                connections: Mutex::new(0),
+                gate: Mutex::new(Arc::new(Open)),
+                observer: Mutex::new(None),
                 config,
             }),
         }
@@ -108,6 +132,18 @@ impl PgCluster {
     /// Fixes the tokio instant that is `SimTime::ZERO`, so the engine's clock matches the caller's; otherwise it is the first connection's time.
     pub fn set_time_base(&self, base: tokio::time::Instant) {
         let _ = self.inner.base.set(base);
+    }
+
+    /// Admits every statement through `gate` from now on, just before the engine runs it; the default gate admits at once.
+    ///
+    /// The permit is held only while the engine runs the statement: a statement that must wait for a lock lets it go, and is not admitted again when it resumes.
+    pub fn set_gate(&self, gate: Arc<dyn Gate>) {
+        *self.inner.gate.lock() = gate;
+    }
+
+    /// Tells `observer` of every session that starts from now on, and of its statements.
+    pub fn set_observer(&self, observer: Arc<dyn Observer>) {
+        *self.inner.observer.lock() = Some(observer);
     }
 
     /// The shared engine.
@@ -140,6 +176,21 @@ impl PgCluster {
         let mut n = self.inner.scram_exchanges.lock();
         *n += 1;
         *n
+    }
+
+    pub(crate) fn gate(&self) -> Arc<dyn Gate> {
+        self.inner.gate.lock().clone()
+    }
+
+    pub(crate) fn observer(&self) -> Option<Arc<dyn Observer>> {
+        self.inner.observer.lock().clone()
+    }
+
+    /// The next connection's number.
+    fn next_connection(&self) -> u64 {
+        let mut n = self.inner.connections.lock();
+        *n += 1;
+        *n - 1
     }
 
     fn base(&self) -> tokio::time::Instant {
@@ -217,29 +268,49 @@ impl PgCluster {
 }
 
 /// Serves one client connection until it closes; the engine's session is closed (rolled back, locks released) however the connection ends.
-pub async fn serve_connection<S>(cluster: PgCluster, stream: S) -> std::io::Result<()>
+///
+/// The connection's peer is [`UNKNOWN_PEER`]; [`serve_connection_from`] names it.
+pub fn serve_connection<S>(
+    cluster: PgCluster,
+    stream: S,
+) -> impl Future<Output = std::io::Result<()>> + Send
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    conn::serve(cluster, stream).await
+    serve_connection_from(cluster, stream, UNKNOWN_PEER.to_string())
 }
 
-/// Accepts connections on a tokio listener forever, serving each on its own task.
+/// [`serve_connection`] for a connection from `peer`, a label the gate's operations and the observer's sessions carry (a host name, an address).
+///
+/// The connection takes its number ([`SessionInfo::connection`]) when this is called, not when the future first runs, so connections are numbered in the order they are handed over.
+pub fn serve_connection_from<S>(
+    cluster: PgCluster,
+    stream: S,
+    peer: String,
+) -> impl Future<Output = std::io::Result<()>> + Send
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let connection = cluster.next_connection();
+    conn::serve(cluster, stream, connection, peer)
+}
+
+/// Accepts connections on a tokio listener forever, serving each on its own task, with the client's address as its peer.
 ///
 /// A failed accept (a connection reset before it was taken, too many open files) skips that connection and goes on after a millisecond, as PostgreSQL's postmaster does.
 pub async fn serve_listener(listener: tokio::net::TcpListener, cluster: PgCluster) {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let cluster = cluster.clone();
+        let serving = serve_connection_from(cluster.clone(), stream, peer.to_string());
         tokio::spawn(async move {
-            let _ = serve_connection(cluster, stream).await;
+            let _ = serving.await;
         });
     }
 }

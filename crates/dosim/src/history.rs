@@ -43,6 +43,9 @@ pub struct Op {
     pub seq: u64,
     /// The actor (or service host) that sent it: `pod-0`, `pod-1`, …
     pub actor: String,
+    /// The connection it went over, for protocols with sessions (SQL): its cluster's number for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u64>,
     /// The HTTP method.
     pub method: String,
     /// The path and query: `/v2/volumes?name=pgdata`.
@@ -132,6 +135,19 @@ impl Recorder {
         request: Option<String>,
         now_ms: u64,
     ) -> Option<u64> {
+        self.invoke_on(None, actor, method, target, request, now_ms)
+    }
+
+    /// [`Recorder::invoke`] for an operation sent over `connection`.
+    pub fn invoke_on(
+        &self,
+        connection: Option<u64>,
+        actor: &str,
+        method: &str,
+        target: &str,
+        request: Option<String>,
+        now_ms: u64,
+    ) -> Option<u64> {
         let mut state = self.inner.lock();
         if state.ops.len() >= OPS_MAX {
             state.ops_dropped += 1;
@@ -141,6 +157,7 @@ impl Recorder {
         state.ops.push(Op {
             seq,
             actor: actor.to_owned(),
+            connection,
             method: method.to_owned(),
             target: target.to_owned(),
             request,

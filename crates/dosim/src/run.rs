@@ -299,7 +299,7 @@ impl World<'_> {
         });
         let recorder = Recorder::default();
         for database in &databases {
-            crate::pg::host(&mut sim, database, recorder.clone());
+            crate::pg::host(&mut sim, database, recorder.clone(), gate.handle());
         }
         // Actors find the clusters' connection details through this guard while the run lasts.
         let pg_guard = crate::pg::enter(&databases);

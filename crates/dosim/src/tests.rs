@@ -133,6 +133,7 @@ fn seen(resources: &[&str]) -> Op {
     Op {
         seq: 0,
         actor: "pod-0".to_owned(),
+        connection: None,
         method: "GET".to_owned(),
         target: "/v2/droplets".to_owned(),
         request: None,

@@ -241,6 +241,14 @@ fn the_statement_log_keeps_each_statement_in_full() {
         }),
         &[],
     );
+    // The history's SQL operations name the connection the log names.
+    let connections: Vec<Option<u64>> = outcome
+        .ops
+        .iter()
+        .filter(|op| op.method == "SQL")
+        .map(|op| op.connection)
+        .collect();
+    assert_eq!(connections, [Some(0); 5]);
     let log = outcome.databases[0].statements();
     assert_eq!(log.incomplete, None);
     let lines: Vec<String> = log

@@ -1,0 +1,246 @@
+//! One cluster's part in a run: created in the account with its engine before the actors start, served on its own host with the gate and the observer, and queried after the run ends.
+
+use std::sync::Arc;
+
+use dosim_base::gate::Gate;
+use dosim_pg::{Engine, EngineConfig, Outcome, SimTime};
+use dosim_pgwire::{PgCluster, WireConfig};
+use parking_lot::Mutex;
+
+use super::log::{Recording, StatementLog};
+use super::{
+    render_rows, text_rows, ConnectionInfo, DatabaseSpec, Rows, DATABASES_MAX, SETUP_SQL_BYTES_MAX,
+};
+use crate::history::Recorder;
+use crate::outcome::RunOutcome;
+
+/// One cluster of a run: its connection details and its engine, shared with the host serving it.
+#[derive(Clone)]
+pub struct RunDatabase {
+    info: ConnectionInfo,
+    engine: Arc<Mutex<Engine>>,
+    users: Vec<(String, String)>,
+    /// When the run ended, for the engine's clock in queries after it.
+    end_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Every statement the actors ran, in full, for checks that replay them.
+    log: Arc<Mutex<StatementLog>>,
+    /// The setup SQL, which a replay runs first on a fresh engine.
+    setup_sql: Vec<String>,
+}
+
+impl std::fmt::Debug for RunDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunDatabase")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunDatabase {
+    /// The cluster's connection details.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// Runs `sql` on `defaultdb` in a session of its own and returns the rows of its last statement in PostgreSQL's text format (`None` for NULL).
+    ///
+    /// After the run, every actor's connection has closed, so this sees exactly what was committed.
+    pub fn query(&self, sql: &str) -> Result<Rows, String> {
+        let now = SimTime::from_ms(self.end_ms.load(std::sync::atomic::Ordering::SeqCst));
+        let mut engine = self.engine.lock();
+        let session = engine
+            .connect(&self.info.database)
+            .map_err(|error| format!("{}: {}", error.sqlstate, error.message))?;
+        let outcome = engine.execute(session, sql, &[], now);
+        engine.disconnect(session);
+        match outcome {
+            Outcome::Done(results) => Ok(results
+                .last()
+                .map(|result| text_rows(&result.rows))
+                .unwrap_or_default()),
+            Outcome::Error { error, .. } => {
+                Err(format!("ERROR {}: {}", error.sqlstate, error.message))
+            }
+            Outcome::Blocked { .. } => {
+                Err("the query waited for a lock, which no closed run can release".to_owned())
+            }
+        }
+    }
+
+    /// [`RunDatabase::query`], rendered as text: columns joined by `, `, rows by `; `, NULL as `NULL`.
+    pub fn query_text(&self, sql: &str) -> Result<String, String> {
+        Ok(render_rows(&self.query(sql)?))
+    }
+
+    /// Every statement actors ran on the cluster, in full, in the order each connection ran them.
+    pub fn statements(&self) -> StatementLog {
+        self.log.lock().clone()
+    }
+
+    /// The setup SQL the cluster ran before the actors started.
+    pub fn setup_sql(&self) -> &[String] {
+        &self.setup_sql
+    }
+
+    /// The cluster's databases, for a replay to create them again.
+    pub fn database_names(&self) -> Vec<String> {
+        self.engine.lock().database_names()
+    }
+}
+
+impl RunOutcome {
+    /// The run's database cluster called `name`, to query its final data.
+    pub fn database(&self, name: &str) -> Option<&RunDatabase> {
+        self.databases
+            .iter()
+            .find(|database| database.info.name == name)
+    }
+}
+
+/// Creates the scenario's clusters in the account and their engines, with the setup SQL run.
+pub(crate) fn create(
+    server: &dosim_api::Server,
+    token: &str,
+    specs: &[DatabaseSpec],
+    seed: u64,
+) -> Result<Vec<RunDatabase>, String> {
+    if specs.len() > DATABASES_MAX {
+        return Err(format!(
+            "{} database clusters is more than the {DATABASES_MAX} a scenario may have",
+            specs.len()
+        ));
+    }
+    let mut databases = Vec::new();
+    for spec in specs {
+        if spec.engine != "pg" {
+            return Err(format!(
+                "database cluster {}: only the pg engine has a simulated data plane, not {}",
+                spec.name, spec.engine
+            ));
+        }
+        let request = dosim_cloud::DatabaseCreate {
+            name: spec.name.clone(),
+            engine: spec.engine.clone(),
+            version: None,
+            num_nodes: 1,
+            size: spec.size.clone(),
+            region: spec.region.clone(),
+            ..Default::default()
+        };
+        let cluster = server
+            .with_account(token, |cloud| cloud.create_database(SimTime::ZERO, request))
+            .map_err(|error| format!("database cluster {}: {error}", spec.name))?;
+        let connection = cluster.connection();
+        let mut engine = Engine::new(EngineConfig {
+            seed: crate::seed::hash_text(&format!("pg {seed} {}", spec.name)),
+            ..EngineConfig::default()
+        });
+        for db in &cluster.db_names {
+            if !engine.database_names().contains(db) {
+                engine.create_database(db);
+            }
+        }
+        let setup_bytes: usize = spec.setup_sql.iter().map(String::len).sum();
+        if setup_bytes > SETUP_SQL_BYTES_MAX {
+            return Err(format!(
+                "database cluster {}: {setup_bytes} bytes of setup SQL is more than {SETUP_SQL_BYTES_MAX}",
+                spec.name
+            ));
+        }
+        let session = engine
+            .connect(&connection.database)
+            .map_err(|error| format!("database cluster {}: {}", spec.name, error.message))?;
+        for sql in &spec.setup_sql {
+            match engine.execute(session, sql, &[], SimTime::ZERO) {
+                Outcome::Done(_) => {}
+                Outcome::Error { error, .. } => {
+                    engine.disconnect(session);
+                    return Err(format!(
+                        "database cluster {}: setup SQL failed: ERROR {}: {}",
+                        spec.name, error.sqlstate, error.message
+                    ));
+                }
+                Outcome::Blocked { .. } => {
+                    engine.disconnect(session);
+                    return Err(format!(
+                        "database cluster {}: setup SQL waited for a lock",
+                        spec.name
+                    ));
+                }
+            }
+        }
+        engine.disconnect(session);
+        databases.push(RunDatabase {
+            info: ConnectionInfo {
+                name: spec.name.clone(),
+                host: connection.host.clone(),
+                port: connection.port,
+                user: connection.user.clone(),
+                password: connection.password.clone(),
+                database: connection.database.clone(),
+            },
+            engine: Arc::new(Mutex::new(engine)),
+            users: cluster
+                .users
+                .iter()
+                .map(|user| (user.name.clone(), user.password.clone()))
+                .collect(),
+            end_ms: Arc::default(),
+            log: Arc::default(),
+            setup_sql: spec.setup_sql.clone(),
+        });
+    }
+    Ok(databases)
+}
+
+/// Adds the host that serves one cluster's data plane: every statement is admitted through `gate`, and the history and the cluster's statement log hear of it.
+///
+/// The cluster is made once, outside the host, so that its connections are numbered once per run.
+pub(crate) fn host(
+    sim: &mut turmoil::Sim<'_>,
+    database: &RunDatabase,
+    recorder: Recorder,
+    gate: Arc<dyn Gate>,
+) {
+    let cluster = PgCluster::with_engine(
+        database.engine.clone(),
+        WireConfig {
+            host: database.info.host.clone(),
+            ..WireConfig::default()
+        },
+    );
+    cluster.set_gate(gate);
+    cluster.set_observer(Arc::new(Recording::new(recorder, database.log.clone())));
+    for (user, password) in &database.users {
+        cluster.set_user(user, password);
+    }
+    let port = database.info.port;
+    sim.host(database.info.host.clone(), move || {
+        let cluster = cluster.clone();
+        async move {
+            let listener =
+                turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port)).await?;
+            // The engine's zero is the run's start, so its now() agrees with the cloud's clock.
+            let elapsed = turmoil::sim_elapsed().unwrap_or_default();
+            cluster.set_time_base(tokio::time::Instant::now() - elapsed);
+            loop {
+                let (stream, peer) = listener.accept().await?;
+                let actor =
+                    turmoil::reverse_lookup(peer.ip()).unwrap_or_else(|| peer.ip().to_string());
+                let serving = dosim_pgwire::serve_connection_from(cluster.clone(), stream, actor);
+                tokio::spawn(async move {
+                    let _ = serving.await;
+                });
+            }
+        }
+    });
+}
+
+/// Marks the end of the run, for the engine's clock in queries after it.
+pub(crate) fn finish(databases: &[RunDatabase], end_ms: u64) {
+    for database in databases {
+        database
+            .end_ms
+            .store(end_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
