@@ -148,6 +148,11 @@ impl Table {
         self.columns.iter().map(|c| c.info.clone()).collect()
     }
 
+    /// The position of the column named `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.info.name == name)
+    }
+
     /// The key of `row` in unique index `ui`, or `None` if a key column is NULL (NULLs never conflict).
     pub fn unique_key(&self, ui: usize, row: &[Value]) -> Option<(usize, Vec<String>)> {
         let cols = &self.uniques[ui].columns;

@@ -36,12 +36,29 @@ pub(crate) struct ColumnInfo {
 }
 
 /// The names one table answers to in an expression: its name and its alias.
+#[derive(Clone, Copy)]
 pub(crate) struct RowScope<'a> {
     pub table: &'a str,
     pub alias: Option<&'a str>,
     pub columns: &'a [ColumnInfo],
     /// For a join, each column's table and alias; empty for one table, which `table` and `alias` name.
     pub quals: &'a [Qual],
+}
+
+impl<'a> RowScope<'a> {
+    /// One table's columns, under its name and its alias.
+    pub fn table(
+        table: &'a str,
+        alias: Option<&'a str>,
+        columns: &'a [ColumnInfo],
+    ) -> RowScope<'a> {
+        RowScope {
+            table,
+            alias,
+            columns,
+            quals: &[],
+        }
+    }
 }
 
 /// Which FROM item a column of a joined row comes from.

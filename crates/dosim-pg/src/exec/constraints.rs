@@ -2,10 +2,11 @@
 
 use std::cmp::Ordering;
 
-use sqlparser::ast::{ConflictTarget, OnConflictAction};
+use sqlparser::ast::{ConflictTarget, OnConflictAction, ReferentialAction};
 
+use super::ddl::{FkSpec, TableDef};
 use super::{flow_to_step_err, row_text};
-use crate::engine::{Column, Engine, LockMode, Table, UniqueIndex};
+use crate::engine::{Engine, LockMode, Table, UniqueIndex};
 use crate::error::{sqlstate, PgError};
 use crate::eval::{eval, ident_name, object_name, unsupported, Ctx, RowScope};
 use crate::value::Value;
@@ -123,9 +124,7 @@ pub(super) fn arbiter_order(
             for c in columns {
                 let name = ident_name(c);
                 let i = table
-                    .columns
-                    .iter()
-                    .position(|col| col.info.name == name)
+                    .column_index(&name)
                     .ok_or_else(|| crate::eval::missing_column(None, &name))?;
                 wanted.push(i);
             }
@@ -173,19 +172,15 @@ pub(super) fn arbiter_order(
 }
 
 impl Engine {
-    /// Checks a FOREIGN KEY clause and finds the parent's unique key it references.
-    #[allow(clippy::too_many_arguments)]
+    /// Checks a FOREIGN KEY clause of a table being defined and finds the parent's unique key it references.
     pub(super) fn resolve_foreign_key(
         &self,
         session: SessionId,
-        table: &str,
-        columns: &[Column],
-        uniques: &[UniqueIndex],
-        fk_name: Option<String>,
-        cols: &[String],
-        fk: &sqlparser::ast::ForeignKeyConstraint,
+        def: &TableDef,
+        spec: &FkSpec,
     ) -> Result<crate::engine::ForeignKey, PgError> {
-        use sqlparser::ast::ReferentialAction;
+        let (table, columns, uniques) = (&def.name, &def.columns, &def.uniques);
+        let (fk_name, cols, fk) = (spec.name.clone(), &spec.columns, &spec.constraint);
         for action in [&fk.on_delete, &fk.on_update].into_iter().flatten() {
             if !matches!(
                 action,
@@ -212,7 +207,8 @@ impl Engine {
         }
         let parent = object_name(&fk.foreign_table);
         // A table may reference itself, before it exists.
-        let (parent_columns, parent_uniques): (Vec<String>, Vec<UniqueIndex>) = if parent == table {
+        let (parent_columns, parent_uniques): (Vec<String>, Vec<UniqueIndex>) = if parent == *table
+        {
             (
                 columns.iter().map(|c| c.info.name.clone()).collect(),
                 uniques.to_vec(),

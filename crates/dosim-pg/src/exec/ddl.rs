@@ -3,19 +3,249 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use sqlparser::ast::{ColumnOption, Expr, ObjectType, Statement, TableConstraint};
+use sqlparser::ast::{
+    ColumnDef, ColumnOption, CreateTable, Expr, ForeignKeyConstraint, ObjectType, Statement,
+    TableConstraint,
+};
 
 use super::subquery::walk_mut;
 use super::{not_supported_statement, result, result_with_notice};
 use crate::engine::{Column, Engine, Step, Table, Tuple, UniqueIndex};
 use crate::error::{sqlstate, PgError};
 use crate::eval::{
-    check_names, column_type, ident_name, object_name, unsupported, ColumnInfo, RowScope,
+    check_names, column_type, ident_name, missing_column, object_name, unsupported, ColumnInfo,
+    RowScope,
 };
 use crate::value::SqlType;
 use crate::{Notice, QueryResult, SessionId};
 
+/// A foreign key as CREATE TABLE states it, before its parent's key is found.
+pub(super) struct FkSpec {
+    pub(super) name: Option<String>,
+    pub(super) columns: Vec<String>,
+    pub(super) constraint: ForeignKeyConstraint,
+}
+
+/// A table as CREATE TABLE defines it, column by column and constraint by constraint.
+pub(super) struct TableDef {
+    pub(super) name: String,
+    pub(super) columns: Vec<Column>,
+    pub(super) uniques: Vec<UniqueIndex>,
+    checks: Vec<(String, Expr)>,
+    foreign_keys: Vec<FkSpec>,
+    has_primary: bool,
+}
+
+impl TableDef {
+    /// Reads the column definitions and table constraints of `ct`, named `name`.
+    fn new(name: String, ct: &CreateTable) -> Result<TableDef, PgError> {
+        let mut def = TableDef {
+            name,
+            columns: vec![],
+            uniques: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+            has_primary: false,
+        };
+        for (i, column) in ct.columns.iter().enumerate() {
+            def.add_column(i, column)?;
+        }
+        for constraint in &ct.constraints {
+            def.add_constraint(constraint)?;
+        }
+        def.checks.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(def)
+    }
+
+    /// The table's PRIMARY KEY, first among its unique indexes; a second one is refused.
+    fn add_primary(&mut self, columns: Vec<usize>, cname: Option<String>) -> Result<(), PgError> {
+        let name = &self.name;
+        if self.has_primary {
+            return Err(PgError::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                format!("multiple primary keys for table \"{name}\" are not allowed"),
+            ));
+        }
+        self.has_primary = true;
+        self.uniques.insert(
+            0,
+            UniqueIndex {
+                name: cname.unwrap_or_else(|| format!("{name}_pkey")),
+                columns,
+                constraint: true,
+                primary: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// Column `i` and the constraints written on it.
+    fn add_column(&mut self, i: usize, def: &ColumnDef) -> Result<(), PgError> {
+        let name = self.name.clone();
+        let cname = ident_name(&def.name);
+        if self.columns.iter().any(|c| c.info.name == cname) {
+            return Err(PgError::new(
+                sqlstate::DUPLICATE_COLUMN,
+                format!("column \"{cname}\" specified more than once"),
+            ));
+        }
+        let (ty, serial) = column_type(&def.data_type)?;
+        if ty == SqlType::Interval {
+            return Err(unsupported("interval columns"));
+        }
+        let mut column = Column {
+            info: ColumnInfo {
+                name: cname.clone(),
+                ty,
+            },
+            not_null: serial,
+            default: None,
+            serial_next: serial.then_some(1),
+        };
+        for opt in &def.options {
+            let constraint_name = opt.name.as_ref().map(ident_name);
+            match &opt.option {
+                ColumnOption::NotNull => column.not_null = true,
+                ColumnOption::Null => {}
+                ColumnOption::Default(e) => column.default = Some(e.clone()),
+                ColumnOption::PrimaryKey(_) => {
+                    column.not_null = true;
+                    self.add_primary(vec![i], constraint_name)?;
+                }
+                ColumnOption::Unique(_) => self.uniques.push(UniqueIndex {
+                    name: constraint_name.unwrap_or_else(|| format!("{name}_{cname}_key")),
+                    columns: vec![i],
+                    constraint: true,
+                    primary: false,
+                }),
+                ColumnOption::ForeignKey(fk) => self.foreign_keys.push(FkSpec {
+                    name: fk.name.as_ref().map(ident_name).or(constraint_name.clone()),
+                    columns: vec![cname.clone()],
+                    constraint: fk.clone(),
+                }),
+                ColumnOption::Check(c) => self.checks.push((
+                    c.name
+                        .as_ref()
+                        .map(ident_name)
+                        .or(constraint_name.clone())
+                        .unwrap_or_else(|| format!("{name}_{cname}_check")),
+                    c.expr.as_ref().clone(),
+                )),
+                _ => return Err(unsupported("column options of this kind")),
+            }
+        }
+        self.columns.push(column);
+        Ok(())
+    }
+
+    /// A table constraint: CHECK, PRIMARY KEY, UNIQUE or FOREIGN KEY.
+    fn add_constraint(&mut self, constraint: &TableConstraint) -> Result<(), PgError> {
+        let name = self.name.clone();
+        if let TableConstraint::Check(c) = constraint {
+            // PostgreSQL names a table CHECK after its one column, or after the table alone.
+            let mut referenced: Vec<String> = vec![];
+            walk_mut(&mut c.expr.as_ref().clone(), &mut |e| {
+                if let Expr::Identifier(i) = e {
+                    let n = ident_name(i);
+                    if !referenced.contains(&n) {
+                        referenced.push(n);
+                    }
+                }
+                false
+            });
+            let default_name = match referenced.as_slice() {
+                [one] => format!("{name}_{one}_check"),
+                _ => format!("{name}_check"),
+            };
+            self.checks.push((
+                c.name.as_ref().map(ident_name).unwrap_or(default_name),
+                c.expr.as_ref().clone(),
+            ));
+            return Ok(());
+        }
+        let (cols, cname, is_pk) = match constraint {
+            TableConstraint::PrimaryKey(pk) => (&pk.columns, pk.name.as_ref(), true),
+            TableConstraint::Unique(u) => (&u.columns, u.name.as_ref(), false),
+            TableConstraint::ForeignKey(fk) => {
+                self.foreign_keys.push(FkSpec {
+                    name: fk.name.as_ref().map(ident_name),
+                    columns: fk.columns.iter().map(ident_name).collect(),
+                    constraint: fk.clone(),
+                });
+                return Ok(());
+            }
+            _ => return Err(unsupported("table constraints of this kind")),
+        };
+        let mut idx = vec![];
+        for c in cols {
+            let Expr::Identifier(ident) = &c.column.expr else {
+                return Err(unsupported("expression indexes"));
+            };
+            idx.push(self.column_index(&ident_name(ident))?);
+        }
+        let cname = cname.map(ident_name);
+        if is_pk {
+            self.add_primary(idx.clone(), cname)?;
+            for i in idx {
+                self.columns[i].not_null = true;
+            }
+        } else {
+            let names: Vec<&str> = idx
+                .iter()
+                .map(|i| self.columns[*i].info.name.as_str())
+                .collect();
+            let iname = cname.unwrap_or_else(|| format!("{name}_{}_key", names.join("_")));
+            self.uniques.push(UniqueIndex {
+                name: iname,
+                columns: idx,
+                constraint: true,
+                primary: false,
+            });
+        }
+        Ok(())
+    }
+
+    fn column_index(&self, ident: &str) -> Result<usize, PgError> {
+        self.columns
+            .iter()
+            .position(|c| c.info.name == ident)
+            .ok_or_else(|| {
+                PgError::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{ident}\" named in key does not exist"),
+                )
+            })
+    }
+}
+
 impl Engine {
+    /// When a table or index already has `name`: with IF NOT EXISTS the statement is skipped with a notice, else refused.
+    fn name_taken(
+        &self,
+        db: &str,
+        name: &str,
+        if_not_exists: bool,
+        tag: &str,
+    ) -> Result<Option<Step>, PgError> {
+        if !self.databases[db].relation_exists(name) {
+            return Ok(None);
+        }
+        if !if_not_exists {
+            return Err(PgError::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        Ok(Some(result_with_notice(
+            tag,
+            Notice {
+                severity: "NOTICE",
+                sqlstate: sqlstate::DUPLICATE_TABLE,
+                message: format!("relation \"{name}\" already exists, skipping"),
+            },
+        )))
+    }
+
     pub(super) fn create_table(
         &mut self,
         session: SessionId,
@@ -29,21 +259,8 @@ impl Engine {
         }
         let name = object_name(&ct.name);
         let db = self.db_name(session);
-        if self.databases[&db].relation_exists(&name) {
-            if ct.if_not_exists {
-                return Ok(result_with_notice(
-                    "CREATE TABLE",
-                    Notice {
-                        severity: "NOTICE",
-                        sqlstate: sqlstate::DUPLICATE_TABLE,
-                        message: format!("relation \"{name}\" already exists, skipping"),
-                    },
-                ));
-            }
-            return Err(PgError::new(
-                sqlstate::DUPLICATE_TABLE,
-                format!("relation \"{name}\" already exists"),
-            ));
+        if let Some(skipped) = self.name_taken(&db, &name, ct.if_not_exists, "CREATE TABLE")? {
+            return Ok(skipped);
         }
         if self.databases[&db].tables.len() >= self.config.tables_max {
             return Err(PgError::new(
@@ -60,189 +277,14 @@ impl Engine {
                 "tables can have at most 1600 columns",
             ));
         }
-        let mut columns: Vec<Column> = vec![];
-        let mut uniques: Vec<UniqueIndex> = vec![];
-        let mut checks: Vec<(String, Expr)> = vec![];
-        let mut fk_specs: Vec<(
-            Option<String>,
-            Vec<String>,
-            sqlparser::ast::ForeignKeyConstraint,
-        )> = vec![];
-        let mut has_primary = false;
-        let mut primary =
-            |uniques: &mut Vec<UniqueIndex>, idx: Vec<usize>, cname: Option<String>| {
-                if has_primary {
-                    return Err(PgError::new(
-                        sqlstate::INVALID_TABLE_DEFINITION,
-                        format!("multiple primary keys for table \"{name}\" are not allowed"),
-                    ));
-                }
-                has_primary = true;
-                uniques.insert(
-                    0,
-                    UniqueIndex {
-                        name: cname.unwrap_or_else(|| format!("{name}_pkey")),
-                        columns: idx,
-                        constraint: true,
-                        primary: true,
-                    },
-                );
-                Ok(())
-            };
-        let mut pk_columns: Vec<usize> = vec![];
-        for (i, def) in ct.columns.iter().enumerate() {
-            let cname = ident_name(&def.name);
-            if columns.iter().any(|c| c.info.name == cname) {
-                return Err(PgError::new(
-                    sqlstate::DUPLICATE_COLUMN,
-                    format!("column \"{cname}\" specified more than once"),
-                ));
-            }
-            let (ty, serial) = column_type(&def.data_type)?;
-            if ty == SqlType::Interval {
-                return Err(unsupported("interval columns"));
-            }
-            let mut column = Column {
-                info: ColumnInfo {
-                    name: cname.clone(),
-                    ty,
-                },
-                not_null: serial,
-                default: None,
-                serial_next: serial.then_some(1),
-            };
-            for opt in &def.options {
-                let constraint_name = opt.name.as_ref().map(ident_name);
-                match &opt.option {
-                    ColumnOption::NotNull => column.not_null = true,
-                    ColumnOption::Null => {}
-                    ColumnOption::Default(e) => column.default = Some(e.clone()),
-                    ColumnOption::PrimaryKey(_) => {
-                        column.not_null = true;
-                        pk_columns.push(i);
-                        primary(&mut uniques, vec![i], constraint_name)?;
-                    }
-                    ColumnOption::Unique(_) => uniques.push(UniqueIndex {
-                        name: constraint_name.unwrap_or_else(|| format!("{name}_{cname}_key")),
-                        columns: vec![i],
-                        constraint: true,
-                        primary: false,
-                    }),
-                    ColumnOption::ForeignKey(fk) => fk_specs.push((
-                        fk.name.as_ref().map(ident_name).or(constraint_name.clone()),
-                        vec![cname.clone()],
-                        fk.clone(),
-                    )),
-                    ColumnOption::Check(c) => checks.push((
-                        c.name
-                            .as_ref()
-                            .map(ident_name)
-                            .or(constraint_name.clone())
-                            .unwrap_or_else(|| format!("{name}_{cname}_check")),
-                        c.expr.as_ref().clone(),
-                    )),
-                    _ => return Err(unsupported("column options of this kind")),
-                }
-            }
-            columns.push(column);
-        }
-        let column_index = |ident: &str| {
-            columns
-                .iter()
-                .position(|c| c.info.name == ident)
-                .ok_or_else(|| {
-                    PgError::new(
-                        sqlstate::UNDEFINED_COLUMN,
-                        format!("column \"{ident}\" named in key does not exist"),
-                    )
-                })
-        };
-        let mut table_pk: Vec<usize> = vec![];
-        for constraint in &ct.constraints {
-            if let TableConstraint::Check(c) = constraint {
-                // PostgreSQL names a table CHECK after its one column, or after the table alone.
-                let mut referenced: Vec<String> = vec![];
-                walk_mut(&mut c.expr.as_ref().clone(), &mut |e| {
-                    if let Expr::Identifier(i) = e {
-                        let n = ident_name(i);
-                        if !referenced.contains(&n) {
-                            referenced.push(n);
-                        }
-                    }
-                    false
-                });
-                let default_name = match referenced.as_slice() {
-                    [one] => format!("{name}_{one}_check"),
-                    _ => format!("{name}_check"),
-                };
-                checks.push((
-                    c.name.as_ref().map(ident_name).unwrap_or(default_name),
-                    c.expr.as_ref().clone(),
-                ));
-                continue;
-            }
-            let (cols, cname, is_pk) = match constraint {
-                TableConstraint::PrimaryKey(pk) => (&pk.columns, pk.name.as_ref(), true),
-                TableConstraint::Unique(u) => (&u.columns, u.name.as_ref(), false),
-                TableConstraint::ForeignKey(fk) => {
-                    fk_specs.push((
-                        fk.name.as_ref().map(ident_name),
-                        fk.columns.iter().map(ident_name).collect(),
-                        fk.clone(),
-                    ));
-                    continue;
-                }
-                _ => return Err(unsupported("table constraints of this kind")),
-            };
-            let mut idx = vec![];
-            for c in cols {
-                let Expr::Identifier(ident) = &c.column.expr else {
-                    return Err(unsupported("expression indexes"));
-                };
-                idx.push(column_index(&ident_name(ident))?);
-            }
-            let cname = cname.map(ident_name);
-            if is_pk {
-                table_pk = idx.clone();
-                primary(&mut uniques, idx, cname)?;
-            } else {
-                let names: Vec<&str> = idx.iter().map(|i| columns[*i].info.name.as_str()).collect();
-                uniques.push(UniqueIndex {
-                    name: cname.unwrap_or_else(|| format!("{name}_{}_key", names.join("_"))),
-                    columns: idx,
-                    constraint: true,
-                    primary: false,
-                });
-            }
-        }
-        for i in table_pk {
-            columns[i].not_null = true;
-        }
-        checks.sort_by(|a, b| a.0.cmp(&b.0));
+        let def = TableDef::new(name.clone(), ct)?;
         let mut foreign_keys = vec![];
-        for (fk_name, cols, fk) in &fk_specs {
-            foreign_keys.push(self.resolve_foreign_key(
-                session,
-                &name,
-                &columns,
-                &uniques,
-                fk_name.clone(),
-                cols,
-                fk,
-            )?);
+        for spec in &def.foreign_keys {
+            foreign_keys.push(self.resolve_foreign_key(session, &def, spec)?);
         }
-        let infos: Vec<ColumnInfo> = columns.iter().map(|c| c.info.clone()).collect();
-        for (_, expr) in &checks {
-            check_names(
-                expr,
-                &[],
-                Some(RowScope {
-                    table: &name,
-                    alias: None,
-                    columns: &infos,
-                    quals: &[],
-                }),
-            )?;
+        let infos: Vec<ColumnInfo> = def.columns.iter().map(|c| c.info.clone()).collect();
+        for (_, expr) in &def.checks {
+            check_names(expr, &[], Some(RowScope::table(&name, None, &infos)))?;
         }
         let id = self.next_table_id;
         self.next_table_id += 1;
@@ -255,10 +297,10 @@ impl Engine {
             Table {
                 id,
                 name: name.clone(),
-                columns,
-                uniques,
+                columns: def.columns,
+                uniques: def.uniques,
                 tuples: vec![],
-                checks,
+                checks: def.checks,
                 foreign_keys,
                 unique_keys: BTreeMap::new(),
             },
@@ -380,15 +422,8 @@ impl Engine {
             };
             let cname = ident_name(ident);
             let i = table
-                .columns
-                .iter()
-                .position(|col| col.info.name == cname)
-                .ok_or_else(|| {
-                    PgError::new(
-                        sqlstate::UNDEFINED_COLUMN,
-                        format!("column \"{cname}\" does not exist"),
-                    )
-                })?;
+                .column_index(&cname)
+                .ok_or_else(|| missing_column(None, &cname))?;
             columns.push(i);
         }
         let name = match &ci.name {
@@ -401,21 +436,8 @@ impl Engine {
                 format!("{table_name}_{}_idx", names.join("_"))
             }
         };
-        if self.databases[&db].relation_exists(&name) {
-            if ci.if_not_exists {
-                return Ok(result_with_notice(
-                    "CREATE INDEX",
-                    Notice {
-                        severity: "NOTICE",
-                        sqlstate: sqlstate::DUPLICATE_TABLE,
-                        message: format!("relation \"{name}\" already exists, skipping"),
-                    },
-                ));
-            }
-            return Err(PgError::new(
-                sqlstate::DUPLICATE_TABLE,
-                format!("relation \"{name}\" already exists"),
-            ));
+        if let Some(skipped) = self.name_taken(&db, &name, ci.if_not_exists, "CREATE INDEX")? {
+            return Ok(skipped);
         }
         if !ci.unique {
             self.databases

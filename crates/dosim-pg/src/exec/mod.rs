@@ -1,9 +1,16 @@
 //! Statements: parsing with sqlparser, transaction control, DDL, and DML that locks row by row and can wait part-way.
+//!
+//! This module dispatches a statement and keeps what a waiting one needs to go on ([`Current`]); each concern has a module:
+//! `parse` (syntax errors as PostgreSQL words them), `subquery` (run first, their results put in place), `txn` (BEGIN, COMMIT, savepoints),
+//! `settings` (SET, SHOW), `ddl` (CREATE and DROP), `constraints` (NOT NULL, CHECK, unique keys, foreign keys),
+//! `scan` (a table's visible rows, joins), `select` and `project` (SELECT, select lists, ORDER BY),
+//! `dml` and `insert` (writes and row locks, one row at a time), `advisory` (the builtins that need the engine).
 
 mod advisory;
 mod constraints;
 mod ddl;
 mod dml;
+mod insert;
 mod parse;
 mod project;
 mod scan;
@@ -18,8 +25,9 @@ use sqlparser::ast::Statement;
 
 use crate::engine::{unix_us, Engine, Snapshot, Step, Table, Tx};
 use crate::error::{sqlstate, PgError};
-use crate::eval::{ident_name, unsupported, ColumnInfo, Ctx, Flow, RowScope};
+use crate::eval::{ident_name, unsupported, Ctx, Flow, RowScope};
 use crate::value::Value;
+use crate::SimTime;
 use crate::{Isolation, Notice, QueryResult, SessionId};
 
 use dml::DmlState;
@@ -94,6 +102,14 @@ fn undefined_table(name: &str) -> PgError {
     )
 }
 
+/// A column a statement names that its table lacks.
+fn no_column_in(table: &str, column: &str) -> PgError {
+    PgError::new(
+        sqlstate::UNDEFINED_COLUMN,
+        format!("column \"{column}\" of relation \"{table}\" does not exist"),
+    )
+}
+
 fn row_text(values: &[Value]) -> String {
     values
         .iter()
@@ -116,31 +132,42 @@ fn flow_to_step_err(f: Flow) -> PgError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row_ctx<'a>(
-    params: &'a [Value],
-    tx: &Tx,
-    now: crate::SimTime,
-    table: &'a str,
-    alias: Option<&'a str>,
-    infos: &'a [ColumnInfo],
-    row: &'a [Value],
-    excluded: Option<&'a [Value]>,
-) -> Ctx<'a, 'static> {
-    Ctx {
-        params,
-        now_us: tx.start_us,
-        clock_us: unix_us(now),
-        scope: Some(RowScope {
-            table,
-            alias,
-            columns: infos,
-            quals: &[],
-        }),
-        row: Some(row),
-        excluded,
-        aggregates: None,
-        hook: None,
+/// What a statement's expressions see besides their rows: its session, its parameters, `now()` and the clock.
+#[derive(Clone, Copy)]
+struct Env<'p> {
+    session: SessionId,
+    /// The client's `$n` parameters, then the results of the subqueries that already ran (`$sN`).
+    params: &'p [Value],
+    /// `now()`: when the transaction started, in microseconds since the Unix epoch.
+    now_us: i64,
+    /// `clock_timestamp()`: the simulated time of this step, in microseconds since the Unix epoch.
+    clock_us: i64,
+}
+
+impl<'p> Env<'p> {
+    /// A context for evaluating over `row`, whose columns `scope` names; no aggregates, no `EXCLUDED`, no engine builtins.
+    fn ctx<'a, 'h>(&self, scope: Option<RowScope<'a>>, row: Option<&'a [Value]>) -> Ctx<'a, 'h>
+    where
+        'p: 'a,
+    {
+        Ctx {
+            params: self.params,
+            now_us: self.now_us,
+            clock_us: self.clock_us,
+            scope,
+            row,
+            excluded: None,
+            aggregates: None,
+            hook: None,
+        }
+    }
+
+    /// A context for evaluating over `row` of the one table `scope` names.
+    fn row_ctx<'a, 'h>(&self, scope: RowScope<'a>, row: &'a [Value]) -> Ctx<'a, 'h>
+    where
+        'p: 'a,
+    {
+        self.ctx(Some(scope), Some(row))
     }
 }
 
@@ -192,20 +219,35 @@ impl Engine {
             .ok_or_else(|| undefined_table(name))
     }
 
+    /// The statement context of a session inside its transaction.
+    fn env<'p>(&self, session: SessionId, params: &'p [Value], now: SimTime) -> Env<'p> {
+        Env {
+            session,
+            params,
+            now_us: self.tx_ref(session).start_us,
+            clock_us: unix_us(now),
+        }
+    }
+
+    /// Runs a statement, or its part left from a wait, until it finishes, fails or must wait.
     pub(crate) fn step(
         &mut self,
         session: SessionId,
         current: Current,
         params: &mut Vec<Value>,
-        now: crate::SimTime,
+        now: SimTime,
     ) -> Step {
         let result = match current {
             Current::Start(stmt) => self.start(session, *stmt, params, now),
             Current::Sub(sub) => self.step_subquery(session, *sub, params, now),
             Current::Restart(stmt, snap) => {
-                self.run_select(session, &stmt, params, now, Some(snap))
+                let env = self.env(session, params, now);
+                self.run_select(env, &stmt, Some(snap))
             }
-            Current::Dml(state) => self.continue_dml(session, *state, params, now),
+            Current::Dml(state) => {
+                let env = self.env(session, params, now);
+                self.continue_dml(env, *state)
+            }
         };
         match result {
             Ok(step) => step,
@@ -218,7 +260,7 @@ impl Engine {
         session: SessionId,
         mut stmt: Statement,
         params: &mut Vec<Value>,
-        now: crate::SimTime,
+        now: SimTime,
     ) -> Result<Step, PgError> {
         let is_control = matches!(
             stmt,
@@ -272,11 +314,11 @@ impl Engine {
             };
             return self.step_subquery(session, sub, params, now);
         }
-        let params: &[Value] = params;
+        let env = self.env(session, params, now);
         match &stmt {
-            Statement::Query(_) => self.run_select(session, &stmt, params, now, None),
+            Statement::Query(_) => self.run_select(env, &stmt, None),
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-                self.start_dml(session, stmt, params, now)
+                self.start_dml(env, stmt)
             }
             Statement::CreateTable(_) => self.create_table(session, &stmt),
             Statement::Drop { .. } => self.drop_table(session, &stmt),

@@ -2,14 +2,15 @@
 
 use std::cmp::Ordering;
 
-use sqlparser::ast::{Expr, OrderByKind, Query, SelectItem};
+use sqlparser::ast::{Expr, OrderByKind, SelectItem};
 
-use super::flow_to_step_err;
-use crate::engine::{unix_us, Engine, Table, Tx};
+use super::select::SelectPlan;
+use super::{flow_to_step_err, Env};
+use crate::engine::Table;
 use crate::error::{sqlstate, PgError};
 use crate::eval::{
-    eval, ident_name, object_name, output_name, sql_compare, static_type, unsupported, ColumnInfo,
-    Ctx, Res, RowScope,
+    eval, ident_name, object_name, output_name, sql_compare, static_type, unsupported, Ctx, Res,
+    RowScope,
 };
 use crate::value::{SqlType, Value};
 use crate::ColumnDesc;
@@ -119,37 +120,25 @@ pub(super) fn refine_types(columns: &mut [ColumnDesc], rows: &[Vec<Value>]) {
 
 /// Sorts rows by ORDER BY, evaluating the keys on each row; stable, so ties keep their order.
 pub(super) fn order_data(
-    scope: &RowScope,
-    query: &Query,
-    projection: &[SelectItem],
+    env: Env,
+    plan: &SelectPlan,
+    scope: RowScope,
     data: Vec<Vec<Value>>,
-    tx: &Tx,
-    params: &[Value],
-    now: crate::SimTime,
 ) -> Result<Vec<Vec<Value>>, PgError> {
-    let Some(order_by) = &query.order_by else {
+    let Some(order_by) = &plan.query.order_by else {
         return Ok(data);
     };
     let OrderByKind::Expressions(keys) = &order_by.kind else {
         return Err(unsupported("ORDER BY ALL clauses"));
     };
-    let proj = projection_exprs(projection, scope)?;
+    let proj = projection_exprs(&plan.select.projection, &scope)?;
     let exprs: Vec<Expr> = keys
         .iter()
         .map(|k| resolve_order_expr(&k.expr, &proj))
         .collect::<Result<_, _>>()?;
     let mut keyed = vec![];
     for row in data {
-        let mut ctx = Ctx {
-            params,
-            now_us: tx.start_us,
-            clock_us: unix_us(now),
-            scope: Some(RowScope { ..*scope }),
-            row: Some(&row),
-            excluded: None,
-            aggregates: None,
-            hook: None,
-        };
+        let mut ctx = env.row_ctx(scope, &row);
         let mut key = vec![];
         for e in &exprs {
             key.push(eval(e, &mut ctx).map_err(flow_to_step_err)?);
@@ -158,6 +147,37 @@ pub(super) fn order_data(
     }
     sort_keyed(&mut keyed, keys)?;
     Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Sorts a table's row indexes by ORDER BY; the sort is stable, so ties keep storage order.
+///
+/// Unlike [`order_data`], it resolves the keys row by row, so that a key naming no select-list position fails only once a row is sorted.
+pub(super) fn order_rows(
+    env: Env,
+    plan: &SelectPlan,
+    scope: RowScope,
+    table: &Table,
+    rows: Vec<usize>,
+) -> Result<Vec<usize>, PgError> {
+    let Some(order_by) = &plan.query.order_by else {
+        return Ok(rows);
+    };
+    let OrderByKind::Expressions(keys) = &order_by.kind else {
+        return Err(unsupported("ORDER BY ALL clauses"));
+    };
+    let proj = projection_exprs(&plan.select.projection, &scope)?;
+    let mut keyed: Vec<(Vec<Value>, usize)> = vec![];
+    for idx in rows {
+        let mut ctx = env.row_ctx(scope, &table.tuples[idx].data);
+        let mut key = vec![];
+        for k in keys {
+            let expr = resolve_order_expr(&k.expr, &proj)?;
+            key.push(eval(&expr, &mut ctx).map_err(flow_to_step_err)?);
+        }
+        keyed.push((key, idx));
+    }
+    sort_keyed(&mut keyed, keys)?;
+    Ok(keyed.into_iter().map(|(_, i)| i).collect())
 }
 
 /// A grouping key's text: equal values give equal text (numerics without trailing zeros), NULL its own.
@@ -269,63 +289,5 @@ pub(super) fn resolve_order_expr(
                 .unwrap_or_else(|| expr.clone()))
         }
         _ => Ok(expr.clone()),
-    }
-}
-
-impl Engine {
-    /// Sorts row indexes by ORDER BY; the sort is stable, so ties keep storage order.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn order_rows(
-        &self,
-        table: &Table,
-        table_name: &str,
-        alias: Option<&str>,
-        infos: &[ColumnInfo],
-        query: &Query,
-        projection: &[SelectItem],
-        rows: Vec<usize>,
-        tx: &Tx,
-        params: &[Value],
-        now: crate::SimTime,
-    ) -> Result<Vec<usize>, PgError> {
-        let Some(order_by) = &query.order_by else {
-            return Ok(rows);
-        };
-        let OrderByKind::Expressions(keys) = &order_by.kind else {
-            return Err(unsupported("ORDER BY ALL clauses"));
-        };
-        let scope_proj = RowScope {
-            table: table_name,
-            alias,
-            columns: infos,
-            quals: &[],
-        };
-        let proj = projection_exprs(projection, &scope_proj)?;
-        let mut keyed: Vec<(Vec<Value>, usize)> = vec![];
-        for idx in rows {
-            let mut ctx = Ctx {
-                params,
-                now_us: tx.start_us,
-                clock_us: unix_us(now),
-                scope: Some(RowScope {
-                    table: table_name,
-                    alias,
-                    columns: infos,
-                    quals: &[],
-                }),
-                row: Some(&table.tuples[idx].data),
-                excluded: None,
-                aggregates: None,
-                hook: None,
-            };
-            let mut key = vec![];
-            for k in keys {
-                let expr = resolve_order_expr(&k.expr, &proj)?;
-                key.push(eval(&expr, &mut ctx).map_err(flow_to_step_err)?);
-            }
-            keyed.push((key, idx));
-        }
-        sort_keyed(&mut keyed, keys)?;
-        Ok(keyed.into_iter().map(|(_, i)| i).collect())
     }
 }

@@ -1,27 +1,28 @@
-//! SELECT: planning its clauses, joins, filtering, grouping and aggregates, and the advisory functions that may make it wait.
+//! SELECT: planning its clauses, then filtering, grouping, aggregates, sorting, DISTINCT, LIMIT and the select list; advisory functions may make it wait.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sqlparser::ast::{
-    Expr, GroupByExpr, LimitClause, LockType, NonBlock, OrderByKind, Query, SelectItem, SetExpr,
-    Statement, TableFactor,
+    Expr, Function, GroupByExpr, LimitClause, LockType, NonBlock, OrderByExpr, OrderByKind, Query,
+    Select, SelectItem, SetExpr, Statement, TableFactor,
 };
 
-use super::advisory::advisory_call;
+use super::advisory::Builtins;
 use super::dml::{DmlKind, DmlState};
 use super::project::{
-    group_text, order_data, project, projection, projection_exprs, refine_types,
-    resolve_order_expr, sort_keyed, ProjItem,
+    group_text, order_data, order_rows, project, projection, projection_exprs, refine_types,
+    resolve_order_expr, sort_keyed, ProjItem, Projection,
 };
-use super::{flow_to_step_err, read_only_error, Current};
-use crate::engine::{unix_us, Engine, LockMode, Snapshot, Step, Tx};
+use super::{read_only_error, Current, Env};
+use crate::engine::{Engine, LockMode, Snapshot, Step};
 use crate::error::{sqlstate, PgError};
 use crate::eval::{
-    aggregate, aggregate_arg, check_names, collect_aggregates, eval, eval_condition, ident_name,
-    object_name, output_name, unsupported, ColumnInfo, Ctx, Flow, Qual, Res, RowScope,
+    aggregate, aggregate_arg, aggregate_distinct, check_names, collect_aggregates, eval,
+    eval_condition, ident_name, object_name, output_name, unsupported, ColumnInfo, Ctx, Flow, Hook,
+    Qual, Res, RowScope,
 };
 use crate::value::{SqlType, Value};
-use crate::{AdvisoryKey, Notice, QueryResult, SessionId};
+use crate::{QueryResult, SessionId};
 
 /// Evaluates a constant expression (LIMIT, OFFSET) to a row count.
 fn count_expr(expr: &Expr, params: &[Value], what: &str) -> Result<Option<usize>, PgError> {
@@ -49,9 +50,10 @@ fn count_expr(expr: &Expr, params: &[Value], what: &str) -> Result<Option<usize>
     }
 }
 
+/// A SELECT's clauses, checked and taken apart.
 pub(super) struct SelectPlan<'q> {
     pub(super) query: &'q Query,
-    pub(super) select: &'q sqlparser::ast::Select,
+    pub(super) select: &'q Select,
     pub(super) group_by: Vec<Expr>,
     /// Two or more FROM items joined, in order; then `table` is `None`.
     pub(super) joins: Vec<FromItem>,
@@ -91,41 +93,7 @@ pub(super) fn plan_select<'q>(
     if select.into.is_some() {
         return Err(unsupported("SELECT INTO statements"));
     }
-    let mut from_items: Vec<FromItem> = vec![];
-    for (n, twj) in select.from.iter().enumerate() {
-        let (table, alias) = table_factor(&twj.relation)?;
-        from_items.push(FromItem {
-            table,
-            alias,
-            kind: if n == 0 {
-                JoinKind::Inner
-            } else {
-                JoinKind::Cross
-            },
-            on: None,
-        });
-        for join in &twj.joins {
-            let (table, alias) = table_factor(&join.relation)?;
-            use sqlparser::ast::{JoinConstraint, JoinOperator};
-            let (kind, constraint) = match &join.join_operator {
-                JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
-                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
-                JoinOperator::CrossJoin(c) => (JoinKind::Cross, c),
-                _ => return Err(unsupported("RIGHT, FULL, semi and anti joins")),
-            };
-            let on = match constraint {
-                JoinConstraint::On(e) => Some(e.clone()),
-                JoinConstraint::None => None,
-                _ => return Err(unsupported("USING and NATURAL joins")),
-            };
-            from_items.push(FromItem {
-                table,
-                alias,
-                kind,
-                on,
-            });
-        }
-    }
+    let mut from_items = from_items(select)?;
     if from_items.len() > JOIN_TABLES_MAX {
         return Err(unsupported(&format!(
             "joins of more than {JOIN_TABLES_MAX} tables"
@@ -182,11 +150,51 @@ pub(super) fn plan_select<'q>(
     })
 }
 
+/// A SELECT's FROM items in order, each with how it joins the ones before it.
+fn from_items(select: &Select) -> Result<Vec<FromItem>, PgError> {
+    let mut from_items: Vec<FromItem> = vec![];
+    for (n, twj) in select.from.iter().enumerate() {
+        let (table, alias) = table_factor(&twj.relation)?;
+        from_items.push(FromItem {
+            table,
+            alias,
+            kind: if n == 0 {
+                JoinKind::Inner
+            } else {
+                JoinKind::Cross
+            },
+            on: None,
+        });
+        for join in &twj.joins {
+            let (table, alias) = table_factor(&join.relation)?;
+            use sqlparser::ast::{JoinConstraint, JoinOperator};
+            let (kind, constraint) = match &join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+                JoinOperator::CrossJoin(c) => (JoinKind::Cross, c),
+                _ => return Err(unsupported("RIGHT, FULL, semi and anti joins")),
+            };
+            let on = match constraint {
+                JoinConstraint::On(e) => Some(e.clone()),
+                JoinConstraint::None => None,
+                _ => return Err(unsupported("USING and NATURAL joins")),
+            };
+            from_items.push(FromItem {
+                table,
+                alias,
+                kind,
+                on,
+            });
+        }
+    }
+    Ok(from_items)
+}
+
 /// Tables joined in one SELECT at most; each join is a nested loop.
 const JOIN_TABLES_MAX: usize = 8;
 
 /// Joined rows one SELECT may build before its WHERE; more is refused rather than exhausting memory.
-const JOIN_ROWS_MAX: usize = 1_000_000;
+pub(super) const JOIN_ROWS_MAX: usize = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum JoinKind {
@@ -198,10 +206,10 @@ pub(super) enum JoinKind {
 /// One FROM item of a join and how it joins the items before it.
 #[derive(Clone, Debug)]
 pub(super) struct FromItem {
-    table: String,
-    alias: Option<String>,
-    kind: JoinKind,
-    on: Option<Expr>,
+    pub(super) table: String,
+    pub(super) alias: Option<String>,
+    pub(super) kind: JoinKind,
+    pub(super) on: Option<Expr>,
 }
 
 fn table_factor(f: &TableFactor) -> Result<(String, Option<String>), PgError> {
@@ -214,9 +222,17 @@ fn table_factor(f: &TableFactor) -> Result<(String, Option<String>), PgError> {
     }
 }
 
-/// Where a SELECT's rows come from: one table's tuples, or rows a join built.
+/// Where a SELECT's rows come from.
 pub(super) enum Source {
-    Tuples(Vec<usize>),
+    /// No FROM: one row without columns.
+    Nothing,
+    /// One table's visible rows that passed WHERE, as tuple indexes.
+    Table {
+        name: String,
+        alias: Option<String>,
+        rows: Vec<usize>,
+    },
+    /// The rows a join built, WHERE applied.
     Joined {
         infos: Vec<ColumnInfo>,
         quals: Vec<Qual>,
@@ -224,577 +240,497 @@ pub(super) enum Source {
     },
 }
 
+/// The names a SELECT's expressions may use: its one table, or each joined table's columns.
+struct Names {
+    table: String,
+    alias: Option<String>,
+    infos: Vec<ColumnInfo>,
+    quals: Vec<Qual>,
+    has_from: bool,
+}
+
+impl Names {
+    fn scope(&self) -> Option<RowScope<'_>> {
+        self.has_from.then(|| RowScope {
+            table: &self.table,
+            alias: self.alias.as_deref(),
+            columns: &self.infos,
+            quals: &self.quals,
+        })
+    }
+}
+
+/// What a SELECT computes from its rows: the select list, the aggregates and groups, and the sort keys.
+struct Shape<'q> {
+    proj: Projection,
+    order_keys: &'q [OrderByExpr],
+    aggs: Vec<&'q Function>,
+    /// GROUP BY, with output positions and aliases resolved.
+    group_by: Vec<Expr>,
+    /// Aggregates, GROUP BY or HAVING: the rows fold into groups.
+    grouped: bool,
+}
+
+/// The aggregate calls of a select list.
+fn select_list_aggregates(select: &Select) -> Vec<&Function> {
+    let mut aggs = vec![];
+    for item in &select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            collect_aggregates(e, &mut aggs);
+        }
+    }
+    aggs
+}
+
+/// Refuses a locking clause with DISTINCT, GROUP BY or aggregates, as PostgreSQL does.
+fn check_lockable(plan: &SelectPlan) -> Result<(), PgError> {
+    let Some((mode, _)) = plan.lock else {
+        return Ok(());
+    };
+    if plan.select.distinct.is_some() {
+        return Err(PgError::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "FOR UPDATE is not allowed with DISTINCT clause",
+        ));
+    }
+    if !plan.group_by.is_empty() {
+        return Err(PgError::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "FOR UPDATE is not allowed with GROUP BY clause",
+        ));
+    }
+    if !select_list_aggregates(plan.select).is_empty() {
+        return Err(PgError::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            format!(
+                "FOR {} is not allowed with aggregate functions",
+                if mode == LockMode::Share {
+                    "SHARE"
+                } else {
+                    "UPDATE"
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Works out a SELECT's shape, and refuses a bare column that is neither grouped nor aggregated.
+fn select_shape<'q>(plan: &SelectPlan<'q>, names: &Names) -> Result<Shape<'q>, PgError> {
+    let select = plan.select;
+    let scope = names.scope();
+    let proj = projection(&select.projection, scope.as_ref())?;
+    let order_keys: &'q [OrderByExpr] = match &plan.query.order_by {
+        Some(o) => match &o.kind {
+            OrderByKind::Expressions(keys) => keys,
+            OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL clauses")),
+        },
+        None => &[],
+    };
+    let mut aggs = select_list_aggregates(select);
+    if let Some(h) = &select.having {
+        collect_aggregates(h, &mut aggs);
+    }
+    for k in order_keys {
+        collect_aggregates(&k.expr, &mut aggs);
+    }
+    // GROUP BY may name output columns by position or alias, as ORDER BY may.
+    let group_by: Vec<Expr> = match scope {
+        Some(sc) if !plan.group_by.is_empty() => {
+            let named = projection_exprs(&select.projection, &sc)?;
+            plan.group_by
+                .iter()
+                .map(|e| resolve_order_expr(e, &named))
+                .collect::<Result<_, _>>()?
+        }
+        _ => plan.group_by.clone(),
+    };
+    let grouped = !aggs.is_empty() || !group_by.is_empty() || select.having.is_some();
+    if grouped && names.has_from {
+        let grouped_names: Vec<String> = group_by.iter().map(output_name).collect();
+        for (item, col) in proj.exprs.iter().zip(&proj.columns) {
+            let bare = match item {
+                ProjItem::Column(_) => true,
+                ProjItem::Expr(e) => {
+                    matches!(
+                        e.as_ref(),
+                        Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+                    )
+                }
+            };
+            if bare && !grouped_names.contains(&col.name) {
+                return Err(PgError::new(
+                    sqlstate::GROUPING_ERROR,
+                    format!(
+                        "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                        names.table, col.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Shape {
+        proj,
+        order_keys,
+        aggs,
+        group_by,
+        grouped,
+    })
+}
+
+impl Shape<'_> {
+    /// Resolves the names of the select list, GROUP BY and the aggregates' arguments, so that a misspelt column fails even without rows.
+    fn check_names(&self, params: &[Value], scope: Option<RowScope>) -> Result<(), PgError> {
+        for item in &self.proj.exprs {
+            if let ProjItem::Expr(e) = item {
+                if self.aggs.is_empty() {
+                    check_names(e, params, scope)?;
+                }
+            }
+        }
+        for e in &self.group_by {
+            check_names(e, params, scope)?;
+        }
+        for f in &self.aggs {
+            if let Some(arg) = aggregate_arg(f)? {
+                check_names(arg, params, scope)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// ORDER BY resolved against the select list, for grouped rows, which are sorted after projection; empty otherwise.
+    fn group_order(
+        &self,
+        plan: &SelectPlan,
+        scope: Option<RowScope>,
+    ) -> Result<Vec<Expr>, PgError> {
+        match scope {
+            Some(sc) if self.grouped => {
+                let named = projection_exprs(&plan.select.projection, &sc)?;
+                self.order_keys
+                    .iter()
+                    .map(|k| resolve_order_expr(&k.expr, &named))
+                    .collect()
+            }
+            _ => Ok(vec![]),
+        }
+    }
+}
+
+/// Splits rows into groups by the GROUP BY key, in order of first appearance; GROUP BY treats NULLs as equal.
+fn groups_of(
+    env: Env,
+    scope: Option<RowScope>,
+    group_by: &[Expr],
+    data: &[Vec<Value>],
+) -> Res<Vec<Vec<usize>>> {
+    if group_by.is_empty() {
+        return Ok(vec![(0..data.len()).collect()]);
+    }
+    let mut groups: Vec<Vec<usize>> = vec![];
+    let mut index: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    for (i, row) in data.iter().enumerate() {
+        let mut ctx = env.ctx(scope, Some(row));
+        let mut key = vec![];
+        for e in group_by {
+            key.push(eval(e, &mut ctx)?);
+        }
+        let canonical: Vec<String> = key.iter().map(group_text).collect();
+        match index.get(&canonical) {
+            Some(g) => groups[*g].push(i),
+            None => {
+                index.insert(canonical, groups.len());
+                groups.push(vec![i]);
+            }
+        }
+    }
+    Ok(groups)
+}
+
+/// Each aggregate's value over one group's rows, keyed by the call's SQL text.
+fn aggregate_group(
+    env: Env,
+    scope: Option<RowScope>,
+    aggs: &[&Function],
+    data: &[Vec<Value>],
+    members: &[usize],
+) -> Res<BTreeMap<String, Value>> {
+    let mut values = BTreeMap::new();
+    for f in aggs {
+        let v = match aggregate_arg(f)? {
+            None => Value::Int8(members.len() as i64),
+            Some(e) => {
+                let mut per_row = vec![];
+                for i in members {
+                    let mut ctx = env.ctx(scope, Some(&data[*i]));
+                    per_row.push(eval(e, &mut ctx)?);
+                }
+                if aggregate_distinct(f) {
+                    let mut seen = BTreeSet::new();
+                    per_row.retain(|v| v.is_null() || seen.insert(group_text(v)));
+                }
+                aggregate(f, per_row, false)?
+            }
+        };
+        values.insert(f.to_string(), v);
+    }
+    Ok(values)
+}
+
+/// What a SELECT's evaluation needs besides its rows.
+struct Eval<'a, 'q> {
+    env: Env<'a>,
+    plan: &'a SelectPlan<'q>,
+    shape: &'a Shape<'q>,
+    scope: Option<RowScope<'a>>,
+    /// ORDER BY for grouped rows, resolved against the select list.
+    order_exprs: Vec<Expr>,
+}
+
+impl Eval<'_, '_> {
+    /// A grouped SELECT, or one without FROM: one output row per group that passes HAVING (and WHERE, without FROM), sorted by ORDER BY.
+    fn groups(&self, data: &[Vec<Value>], hook: &mut Hook) -> Res<Vec<Vec<Value>>> {
+        let (env, shape, select) = (self.env, self.shape, self.plan.select);
+        let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = vec![];
+        for members in groups_of(env, self.scope, &shape.group_by, data)? {
+            let values = aggregate_group(env, self.scope, &shape.aggs, data, &members)?;
+            let first = members.first().map(|i| data[*i].as_slice());
+            let mut ctx = env.ctx(self.scope, first);
+            ctx.aggregates = Some(&values);
+            if self.scope.is_none() {
+                if let Some(cond) = &select.selection {
+                    if !eval_condition(cond, &mut ctx, "WHERE")? {
+                        continue;
+                    }
+                }
+            }
+            if let Some(h) = &select.having {
+                if !eval_condition(h, &mut ctx, "HAVING")? {
+                    continue;
+                }
+            }
+            let mut order_key = vec![];
+            for e in &self.order_exprs {
+                order_key.push(eval(e, &mut ctx)?);
+            }
+            ctx.hook = Some(&mut *hook);
+            let projected = project(&shape.proj, &mut ctx)?;
+            keyed.push((order_key, projected));
+        }
+        sort_keyed(&mut keyed, &shape.order_keys[..self.order_exprs.len()])?;
+        Ok(keyed.into_iter().map(|(_, row)| row).collect())
+    }
+
+    /// A plain SELECT's rows, already sorted: the select list of each; DISTINCT removes duplicates before OFFSET and LIMIT count rows.
+    fn rows(&self, data: &[Vec<Value>], distinct: bool, hook: &mut Hook) -> Res<Vec<Vec<Value>>> {
+        let (skip, take) = if distinct {
+            (0, usize::MAX)
+        } else {
+            (self.plan.offset, self.plan.limit.unwrap_or(usize::MAX))
+        };
+        let mut out = vec![];
+        for row in data.iter().skip(skip).take(take) {
+            let mut ctx = self.env.ctx(self.scope, Some(row));
+            ctx.hook = Some(&mut *hook);
+            out.push(project(&self.shape.proj, &mut ctx)?);
+        }
+        Ok(out)
+    }
+}
+
 impl Engine {
     pub(super) fn run_select(
         &mut self,
-        session: SessionId,
+        env: Env,
         stmt: &Statement,
-        params: &[Value],
-        now: crate::SimTime,
         snap: Option<Snapshot>,
     ) -> Result<Step, PgError> {
         let Statement::Query(query) = stmt else {
             unreachable!("dispatched on Query")
         };
-        let plan = plan_select(query, params)?;
+        let plan = plan_select(query, env.params)?;
         let snap = match snap {
             Some(s) => s,
-            None => self.statement_snapshot(session),
+            None => self.statement_snapshot(env.session),
         };
-        let tx = self.tx_ref(session).clone();
-        let select = plan.select;
-        let mut aggs = vec![];
-        for item in &select.projection {
-            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-                collect_aggregates(e, &mut aggs);
-            }
-        }
-        if plan.lock.is_some() && plan.select.distinct.is_some() {
-            return Err(PgError::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "FOR UPDATE is not allowed with DISTINCT clause",
-            ));
-        }
-        if plan.lock.is_some() && !plan.group_by.is_empty() {
-            return Err(PgError::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "FOR UPDATE is not allowed with GROUP BY clause",
-            ));
-        }
-        if plan.lock.is_some() && !aggs.is_empty() {
-            return Err(PgError::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                format!(
-                    "FOR {} is not allowed with aggregate functions",
-                    if plan.lock.map(|l| l.0) == Some(LockMode::Share) {
-                        "SHARE"
-                    } else {
-                        "UPDATE"
-                    }
-                ),
-            ));
-        }
+        let tx = self.tx_ref(env.session).clone();
+        check_lockable(&plan)?;
         // With no table, a locking clause locks nothing, as in PostgreSQL.
-        let Some((table_name, alias)) = plan.table.clone() else {
+        let Some((name, alias)) = plan.table.clone() else {
             if !plan.joins.is_empty() {
                 if plan.lock.is_some() {
                     return Err(unsupported("locking clauses with joins"));
                 }
-                let source = self.join_rows(session, &plan, &snap, &tx, params, now)?;
-                return self
-                    .select_rows(session, stmt, &plan, None, source, &snap, &tx, params, now);
+                let source = self.join_rows(env, &plan, &snap, &tx)?;
+                return self.select_rows(env, stmt, &plan, source, &snap);
             }
-            return self.select_rows(
-                session,
-                stmt,
-                &plan,
-                None,
-                Source::Tuples(vec![]),
-                &snap,
-                &tx,
-                params,
-                now,
-            );
+            return self.select_rows(env, stmt, &plan, Source::Nothing, &snap);
         };
-        let rows = self.scan(
-            session,
-            &table_name,
-            alias.as_deref(),
-            select.selection.as_ref(),
-            &snap,
-            params,
-            now,
-        )?;
-        if let Some((mode, nonblock)) = plan.lock {
-            if tx.read_only && mode == LockMode::Exclusive {
-                return Err(read_only_error("SELECT FOR UPDATE"));
-            }
-            let table = self.table_ref(session, &table_name)?;
-            let infos = table.infos();
-            let ordered = self.order_rows(
-                table,
-                &table_name,
-                alias.as_deref(),
-                &infos,
-                plan.query,
-                &select.projection,
-                rows,
-                &tx,
-                params,
-                now,
-            )?;
-            let table_id = table.id;
-            let state = DmlState {
-                stmt: stmt.clone(),
-                kind: DmlKind::Lock(mode, nonblock),
-                table_id,
-                table: table_name,
-                snap,
-                targets: ordered,
-                rows: vec![],
-                pos: 0,
-                out: vec![],
-                count: 0,
-                limit: plan.limit,
-                offset: plan.offset,
-                skipped: 0,
-                touched: vec![],
-            };
-            return self.continue_dml(session, state, params, now);
+        let selection = plan.select.selection.as_ref();
+        let rows = self.scan(env, &name, alias.as_deref(), selection, &snap)?;
+        let Some((mode, nonblock)) = plan.lock else {
+            let source = Source::Table { name, alias, rows };
+            return self.select_rows(env, stmt, &plan, source, &snap);
+        };
+        if tx.read_only && mode == LockMode::Exclusive {
+            return Err(read_only_error("SELECT FOR UPDATE"));
         }
-        self.select_rows(
-            session,
-            stmt,
-            &plan,
-            Some((table_name, alias)),
-            Source::Tuples(rows),
-            &snap,
-            &tx,
-            params,
-            now,
-        )
+        // A locking SELECT locks its rows one by one, in ORDER BY order, as a DML statement does.
+        let table = self.table_ref(env.session, &name)?;
+        let infos = table.infos();
+        let scope = RowScope::table(&name, alias.as_deref(), &infos);
+        let ordered = order_rows(env, &plan, scope, table, rows)?;
+        let kind = DmlKind::Lock(mode, nonblock);
+        let mut state = DmlState::new(stmt.clone(), kind, table, snap, ordered);
+        state.limit = plan.limit;
+        state.offset = plan.offset;
+        self.continue_dml(env, state)
+    }
+
+    /// The names a SELECT's expressions may use, and its rows before grouping and sorting.
+    fn select_names(&self, session: SessionId, source: Source) -> Result<(Names, Rows), PgError> {
+        Ok(match source {
+            Source::Joined { infos, quals, data } => {
+                let table = quals.first().map(|q| q.table.clone()).unwrap_or_default();
+                let names = Names {
+                    table,
+                    alias: None,
+                    infos,
+                    quals,
+                    has_from: true,
+                };
+                (names, Rows::Joined(data))
+            }
+            Source::Table { name, alias, rows } => {
+                let names = Names {
+                    infos: self.table_ref(session, &name)?.infos(),
+                    table: name,
+                    alias,
+                    quals: vec![],
+                    has_from: true,
+                };
+                (names, Rows::Table(rows))
+            }
+            Source::Nothing => {
+                let names = Names {
+                    table: String::new(),
+                    alias: None,
+                    infos: vec![],
+                    quals: vec![],
+                    has_from: false,
+                };
+                (names, Rows::Nothing)
+            }
+        })
     }
 
     /// A plain SELECT: filters, aggregates, sorts, limits and projects; advisory functions may make it wait.
-    #[allow(clippy::too_many_arguments)]
     fn select_rows(
         &mut self,
-        session: SessionId,
+        env: Env,
         stmt: &Statement,
         plan: &SelectPlan,
-        table: Option<(String, Option<String>)>,
         source: Source,
         snap: &Snapshot,
-        tx: &Tx,
-        params: &[Value],
-        now: crate::SimTime,
     ) -> Result<Step, PgError> {
-        let select = plan.select;
-        let pid = self.sessions[&session].pid;
-        let database = self.sessions[&session].database.clone();
-        let mut acquired: Vec<(AdvisoryKey, bool)> = vec![];
-        let mut released = false;
-        let mut notices: Vec<Notice> = vec![];
-        let (infos, quals, table_name, alias, rows, joined) = match (&table, source) {
-            (_, Source::Joined { infos, quals, data }) => {
-                let first = quals.first().map(|q| q.table.clone()).unwrap_or_default();
-                (infos, quals, first, None, vec![], Some(data))
-            }
-            (Some((name, alias)), Source::Tuples(rows)) => (
-                self.table_ref(session, name)?.infos(),
-                vec![],
-                name.clone(),
-                alias.clone(),
-                rows,
-                None,
-            ),
-            (None, Source::Tuples(_)) => (vec![], vec![], String::new(), None, vec![], None),
-        };
-        let has_from = table.is_some() || joined.is_some();
-        let distinct = matches!(select.distinct, Some(sqlparser::ast::Distinct::Distinct));
-        let scope = || {
-            has_from.then(|| RowScope {
-                table: &table_name,
-                alias: alias.as_deref(),
-                columns: &infos,
-                quals: &quals,
-            })
-        };
-        let proj = projection(&select.projection, scope().as_ref())?;
-        let order_keys: Vec<sqlparser::ast::OrderByExpr> = match &plan.query.order_by {
-            Some(o) => match &o.kind {
-                OrderByKind::Expressions(keys) => keys.clone(),
-                OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL clauses")),
-            },
-            None => vec![],
-        };
-        let mut aggs = vec![];
-        for item in &select.projection {
-            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-                collect_aggregates(e, &mut aggs);
-            }
-        }
-        if let Some(h) = &select.having {
-            collect_aggregates(h, &mut aggs);
-        }
-        for k in &order_keys {
-            collect_aggregates(&k.expr, &mut aggs);
-        }
-        // GROUP BY may name output columns by position or alias, as ORDER BY may.
-        let group_by: Vec<Expr> = match scope() {
-            Some(sc) if !plan.group_by.is_empty() => {
-                let named = projection_exprs(&select.projection, &sc)?;
-                plan.group_by
-                    .iter()
-                    .map(|e| resolve_order_expr(e, &named))
-                    .collect::<Result<_, _>>()?
-            }
-            _ => plan.group_by.clone(),
-        };
-        let group_by = &group_by;
-        let grouped = !aggs.is_empty() || !group_by.is_empty() || select.having.is_some();
-        if grouped && has_from {
-            let grouped_names: Vec<String> = group_by.iter().map(output_name).collect();
-            for (item, col) in proj.exprs.iter().zip(&proj.columns) {
-                let bare = match item {
-                    ProjItem::Column(_) => true,
-                    ProjItem::Expr(e) => {
-                        matches!(
-                            e.as_ref(),
-                            Expr::Identifier(_) | Expr::CompoundIdentifier(_)
-                        )
-                    }
-                };
-                if bare && !grouped_names.contains(&col.name) {
-                    return Err(PgError::new(
-                        sqlstate::GROUPING_ERROR,
-                        format!(
-                            "column \"{table_name}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
-                            col.name
-                        ),
-                    ));
-                }
-            }
-        }
-        let data: Vec<Vec<Value>> = match (&table, joined) {
-            (_, Some(data)) if grouped => data,
-            (_, Some(data)) => {
-                let scope = scope().expect("a join has tables");
-                order_data(
-                    &scope,
-                    plan.query,
-                    &select.projection,
-                    data,
-                    tx,
-                    params,
-                    now,
-                )?
-            }
-            (Some((name, _)), None) => {
-                let t = self.table_ref(session, name)?;
-                let ordered = if grouped {
+        let distinct = matches!(
+            plan.select.distinct,
+            Some(sqlparser::ast::Distinct::Distinct)
+        );
+        let (names, rows) = self.select_names(env.session, source)?;
+        let shape = select_shape(plan, &names)?;
+        let scope = names.scope();
+        let data: Vec<Vec<Value>> = match rows {
+            Rows::Joined(data) if shape.grouped => data,
+            Rows::Joined(data) => order_data(env, plan, scope.expect("a join has tables"), data)?,
+            Rows::Table(rows) => {
+                let t = self.table_ref(env.session, &names.table)?;
+                let ordered = if shape.grouped {
                     rows
                 } else {
-                    self.order_rows(
-                        t,
-                        name,
-                        alias.as_deref(),
-                        &infos,
-                        plan.query,
-                        &select.projection,
-                        rows,
-                        tx,
-                        params,
-                        now,
-                    )?
+                    order_rows(env, plan, scope.expect("a table"), t, rows)?
                 };
                 ordered.iter().map(|i| t.tuples[*i].data.clone()).collect()
             }
             // A SELECT without FROM has one row with no columns; aggregates see it once.
-            (None, None) => vec![vec![]],
+            Rows::Nothing => vec![vec![]],
         };
-        for item in &proj.exprs {
-            if let ProjItem::Expr(e) = item {
-                if aggs.is_empty() {
-                    check_names(e, params, scope())?;
-                }
-            }
-        }
-        for e in group_by {
-            check_names(e, params, scope())?;
-        }
-        for f in &aggs {
-            if let Some(arg) = aggregate_arg(f)? {
-                check_names(arg, params, scope())?;
-            }
-        }
-        let order_exprs: Vec<Expr> = match has_from {
-            true if grouped => {
-                let scope_proj = scope().expect("a table");
-                let named = projection_exprs(&select.projection, &scope_proj)?;
-                order_keys
-                    .iter()
-                    .map(|k| resolve_order_expr(&k.expr, &named))
-                    .collect::<Result<_, _>>()?
-            }
-            _ => vec![],
+        shape.check_names(env.params, scope)?;
+        let order_exprs = shape.group_order(plan, scope)?;
+        let session = &self.sessions[&env.session];
+        let (pid, database) = (session.pid, session.database.clone());
+        let mut builtins = Builtins {
+            advisory: &mut self.advisory,
+            rng: &mut self.uuid_rng,
+            session: env.session,
+            pid,
+            database,
+            acquired: vec![],
+            released: false,
+            notices: vec![],
         };
-        let advisory = &mut self.advisory;
-        let rng = &mut self.uuid_rng;
-        let mut hook = |name: &str, args: &[Value]| -> Option<Res<Value>> {
-            if let Some(v) = crate::engine::gen_random_uuid(rng, name, args) {
-                return Some(v);
-            }
-            if name == "current_database" {
-                return Some(if args.is_empty() {
-                    Ok(Value::Text(database.clone()))
-                } else {
-                    Err(crate::eval::no_function(name, args).into())
-                });
-            }
-            advisory_call(
-                advisory,
-                session,
-                pid,
-                name,
-                args,
-                &mut acquired,
-                &mut released,
-                &mut notices,
-            )
+        let mut hook = |name: &str, args: &[Value]| builtins.call(name, args);
+        let eval = Eval {
+            env,
+            plan,
+            shape: &shape,
+            scope,
+            order_exprs,
         };
-        let mut out_rows: Vec<Vec<Value>> = vec![];
-        // A macro rather than a closure: each context borrows a different row.
-        macro_rules! row_ctx_at {
-            ($row:expr) => {
-                Ctx {
-                    params,
-                    now_us: tx.start_us,
-                    clock_us: unix_us(now),
-                    scope: scope(),
-                    row: $row,
-                    excluded: None,
-                    aggregates: None,
-                    hook: None,
-                }
-            };
-        }
-        let outcome: Res<()> = (|| {
-            if grouped || !has_from {
-                // Groups in order of first appearance; GROUP BY treats NULLs as equal.
-                let mut groups: Vec<(Vec<Value>, Vec<usize>)> = vec![];
-                if group_by.is_empty() {
-                    groups.push((vec![], (0..data.len()).collect()));
-                } else {
-                    let mut index: BTreeMap<Vec<String>, usize> = BTreeMap::new();
-                    for (i, row) in data.iter().enumerate() {
-                        let mut ctx = row_ctx_at!(Some(row));
-                        let mut key = vec![];
-                        for e in group_by {
-                            key.push(eval(e, &mut ctx)?);
-                        }
-                        let canonical: Vec<String> = key.iter().map(group_text).collect();
-                        match index.get(&canonical) {
-                            Some(g) => groups[*g].1.push(i),
-                            None => {
-                                index.insert(canonical, groups.len());
-                                groups.push((key, vec![i]));
-                            }
-                        }
-                    }
-                }
-                let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = vec![];
-                for (_, members) in &groups {
-                    let mut values = BTreeMap::new();
-                    for f in &aggs {
-                        let v = match aggregate_arg(f)? {
-                            None => Value::Int8(members.len() as i64),
-                            Some(e) => {
-                                let mut per_row = vec![];
-                                for i in members {
-                                    let mut ctx = row_ctx_at!(Some(&data[*i]));
-                                    per_row.push(eval(e, &mut ctx)?);
-                                }
-                                if crate::eval::aggregate_distinct(f) {
-                                    let mut seen = std::collections::BTreeSet::new();
-                                    per_row.retain(|v| v.is_null() || seen.insert(group_text(v)));
-                                }
-                                aggregate(f, per_row, false)?
-                            }
-                        };
-                        values.insert(f.to_string(), v);
-                    }
-                    let first = members.first().map(|i| data[*i].as_slice());
-                    let mut ctx = row_ctx_at!(first);
-                    ctx.aggregates = Some(&values);
-                    if !has_from {
-                        if let Some(cond) = &select.selection {
-                            if !eval_condition(cond, &mut ctx, "WHERE")? {
-                                continue;
-                            }
-                        }
-                    }
-                    if let Some(h) = &select.having {
-                        if !eval_condition(h, &mut ctx, "HAVING")? {
-                            continue;
-                        }
-                    }
-                    let mut order_key = vec![];
-                    for e in &order_exprs {
-                        order_key.push(eval(e, &mut ctx)?);
-                    }
-                    ctx.hook = Some(&mut hook);
-                    let projected = project(&proj, &mut ctx)?;
-                    keyed.push((order_key, projected));
-                }
-                sort_keyed(&mut keyed, &order_keys[..order_exprs.len()])?;
-                out_rows = keyed.into_iter().map(|(_, row)| row).collect();
-                return Ok(());
+        let outcome = if shape.grouped || !names.has_from {
+            eval.groups(&data, &mut hook)
+        } else {
+            eval.rows(&data, distinct, &mut hook)
+        };
+        let Builtins {
+            acquired,
+            released,
+            notices,
+            ..
+        } = builtins;
+        let mut out_rows = match outcome {
+            Ok(rows) => rows,
+            Err(Flow::Error(e)) => {
+                self.undo_advisory(env.session, &acquired);
+                return Err(e);
             }
-            // DISTINCT removes duplicates before OFFSET and LIMIT count rows.
-            let (skip, take) = if distinct {
-                (0, usize::MAX)
-            } else {
-                (plan.offset, plan.limit.unwrap_or(usize::MAX))
-            };
-            for row in data.iter().skip(skip).take(take) {
-                let mut ctx = row_ctx_at!(Some(row));
-                ctx.hook = Some(&mut hook);
-                out_rows.push(project(&proj, &mut ctx)?);
+            Err(Flow::Block(target)) => {
+                self.undo_advisory(env.session, &acquired);
+                return Ok(Step::Blocked(
+                    Current::Restart(Box::new(stmt.clone()), *snap),
+                    target,
+                ));
             }
-            Ok(())
-        })();
+        };
         if distinct {
-            let mut seen = std::collections::BTreeSet::new();
+            let mut seen = BTreeSet::new();
             out_rows.retain(|row| seen.insert(row.iter().map(group_text).collect::<Vec<_>>()));
         }
-        if grouped || !has_from || distinct {
+        if shape.grouped || !names.has_from || distinct {
             out_rows = out_rows
                 .into_iter()
                 .skip(plan.offset)
                 .take(plan.limit.unwrap_or(usize::MAX))
                 .collect();
         }
-        match outcome {
-            Ok(()) => {
-                if released {
-                    self.wake();
-                }
-                let mut columns = proj.columns;
-                refine_types(&mut columns, &out_rows);
-                Ok(Step::Done(Box::new(QueryResult {
-                    tag: format!("SELECT {}", out_rows.len()),
-                    columns,
-                    rows: out_rows,
-                    notices,
-                })))
-            }
-            Err(Flow::Error(e)) => {
-                self.undo_advisory(session, &acquired);
-                Err(e)
-            }
-            Err(Flow::Block(target)) => {
-                self.undo_advisory(session, &acquired);
-                Ok(Step::Blocked(
-                    Current::Restart(Box::new(stmt.clone()), *snap),
-                    target,
-                ))
-            }
+        if released {
+            self.wake();
         }
+        let mut columns = shape.proj.columns;
+        refine_types(&mut columns, &out_rows);
+        Ok(Step::Done(Box::new(QueryResult {
+            tag: format!("SELECT {}", out_rows.len()),
+            columns,
+            rows: out_rows,
+            notices,
+        })))
     }
+}
 
-    /// Builds a join's rows by nested loops over each table's visible rows, then applies WHERE.
-    fn join_rows(
-        &mut self,
-        session: SessionId,
-        plan: &SelectPlan,
-        snap: &Snapshot,
-        tx: &Tx,
-        params: &[Value],
-        now: crate::SimTime,
-    ) -> Result<Source, PgError> {
-        let db = self.db_name(session);
-        let mut infos: Vec<ColumnInfo> = vec![];
-        let mut quals: Vec<Qual> = vec![];
-        let mut rows: Vec<Vec<Value>> = vec![vec![]];
-        for item in &plan.joins {
-            self.ssi_note(tx, &db, &item.table, false)?;
-            let table = self.table_ref(session, &item.table)?;
-            let right: Vec<Vec<Value>> = table
-                .tuples
-                .iter()
-                .filter(|t| self.visible(t, snap))
-                .map(|t| t.data.clone())
-                .collect();
-            let width = table.columns.len();
-            infos.extend(table.infos());
-            quals.extend((0..width).map(|_| Qual {
-                table: item.table.clone(),
-                alias: item.alias.clone(),
-            }));
-            let scope = RowScope {
-                table: &item.table,
-                alias: item.alias.as_deref(),
-                columns: &infos,
-                quals: &quals,
-            };
-            if let Some(on) = &item.on {
-                check_names(on, params, Some(RowScope { ..scope }))?;
-            }
-            let mut next = vec![];
-            for left in &rows {
-                let mut matched = false;
-                for r in &right {
-                    let mut combined = left.clone();
-                    combined.extend(r.iter().cloned());
-                    let pass = match &item.on {
-                        None => true,
-                        Some(on) => {
-                            let mut ctx = Ctx {
-                                params,
-                                now_us: tx.start_us,
-                                clock_us: unix_us(now),
-                                scope: Some(RowScope { ..scope }),
-                                row: Some(&combined),
-                                excluded: None,
-                                aggregates: None,
-                                hook: None,
-                            };
-                            eval_condition(on, &mut ctx, "JOIN/ON").map_err(flow_to_step_err)?
-                        }
-                    };
-                    if pass {
-                        matched = true;
-                        next.push(combined);
-                        if next.len() > JOIN_ROWS_MAX {
-                            return Err(PgError::new(
-                                sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                                format!(
-                                    "the join builds more than {JOIN_ROWS_MAX} rows, dosim's limit"
-                                ),
-                            ));
-                        }
-                    }
-                }
-                if !matched && item.kind == JoinKind::Left {
-                    let mut padded = left.clone();
-                    padded.extend((0..width).map(|_| Value::Null));
-                    next.push(padded);
-                }
-            }
-            rows = next;
-        }
-        let scope = RowScope {
-            table: "",
-            alias: None,
-            columns: &infos,
-            quals: &quals,
-        };
-        let mut data = vec![];
-        if let Some(cond) = &plan.select.selection {
-            check_names(cond, params, Some(RowScope { ..scope }))?;
-        }
-        for row in rows {
-            let keep = match &plan.select.selection {
-                None => true,
-                Some(cond) => {
-                    let mut ctx = Ctx {
-                        params,
-                        now_us: tx.start_us,
-                        clock_us: unix_us(now),
-                        scope: Some(RowScope { ..scope }),
-                        row: Some(&row),
-                        excluded: None,
-                        aggregates: None,
-                        hook: None,
-                    };
-                    eval_condition(cond, &mut ctx, "WHERE").map_err(flow_to_step_err)?
-                }
-            };
-            if keep {
-                data.push(row);
-            }
-        }
-        Ok(Source::Joined { infos, quals, data })
-    }
+/// A SELECT's rows before grouping and sorting.
+enum Rows {
+    Nothing,
+    Table(Vec<usize>),
+    Joined(Vec<Vec<Value>>),
 }
