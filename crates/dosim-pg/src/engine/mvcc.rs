@@ -261,12 +261,7 @@ impl Engine {
             return;
         }
         // Vacuum when versions have doubled since the last one, so its cost is amortized over the writes.
-        let total: usize = self
-            .databases
-            .values()
-            .flat_map(|d| d.tables.values())
-            .map(|t| t.tuples.len())
-            .sum();
+        let total = self.tuple_versions();
         if total < 2 * self.vacuumed_tuples + 64 && self.xids.len() < XIDS_BEFORE_VACUUM {
             return;
         }
@@ -289,11 +284,15 @@ impl Engine {
             }
         }
         self.xids.clear();
-        self.vacuumed_tuples = self
-            .databases
+        self.vacuumed_tuples = self.tuple_versions();
+    }
+
+    /// Row versions held by every table of every database.
+    fn tuple_versions(&self) -> usize {
+        self.databases
             .values()
             .flat_map(|d| d.tables.values())
             .map(|t| t.tuples.len())
-            .sum();
+            .sum()
     }
 }

@@ -6,7 +6,7 @@ use sqlparser::ast::{ConflictTarget, OnConflictAction, ReferentialAction};
 
 use super::ddl::{FkSpec, TableDef};
 use super::{flow_to_step_err, row_text};
-use crate::engine::{Engine, LockMode, Table, UniqueIndex};
+use crate::engine::{Engine, LockMode, Table, Tuple, UniqueIndex, XidState};
 use crate::error::{sqlstate, PgError};
 use crate::eval::{eval, ident_name, object_name, unsupported, Ctx, RowScope};
 use crate::value::Value;
@@ -16,6 +16,32 @@ use crate::{SessionId, TxId};
 pub(super) enum FkCheck {
     Found(Vec<(String, u64, usize)>),
     Wait(TxId),
+}
+
+/// Whether two column lists name the same columns, in any order, as a key's columns are matched.
+fn same_columns(a: &[usize], b: &[usize]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// Whether two rows hold equal values in `columns`.
+fn same_values(columns: &[usize], a: &[Value], b: &[Value]) -> bool {
+    columns
+        .iter()
+        .all(|c| crate::value::compare(&a[*c], &b[*c]) == Some(Ordering::Equal))
+}
+
+/// Where a row version stands for a uniqueness or foreign-key check.
+enum Newest {
+    /// Its inserter aborted, or this transaction or a committed one deleted or replaced it.
+    Gone,
+    /// Another transaction is inserting it.
+    Inserting(TxId),
+    /// Another transaction is deleting or replacing it, holding it in this mode.
+    Deleting(TxId, LockMode),
+    Live,
 }
 
 pub(super) enum UniqueCheck {
@@ -128,16 +154,11 @@ pub(super) fn arbiter_order(
                     .ok_or_else(|| crate::eval::missing_column(None, &name))?;
                 wanted.push(i);
             }
-            wanted.sort();
             let found: Vec<usize> = table
                 .uniques
                 .iter()
                 .enumerate()
-                .filter(|(_, u)| {
-                    let mut cols = u.columns.clone();
-                    cols.sort();
-                    cols == wanted
-                })
+                .filter(|(_, u)| same_columns(&u.columns, &wanted))
                 .map(|(i, _)| i)
                 .collect();
             if found.is_empty() {
@@ -255,13 +276,9 @@ impl Engine {
                 "number of referencing and referenced columns for foreign key disagree",
             ));
         }
-        let mut wanted = referenced.clone();
-        wanted.sort();
-        let matches_unique = parent_uniques.iter().any(|u| {
-            let mut c = u.columns.clone();
-            c.sort();
-            c == wanted
-        });
+        let matches_unique = parent_uniques
+            .iter()
+            .any(|u| same_columns(&u.columns, &referenced));
         if !matches_unique {
             return Err(no_unique());
         }
@@ -282,18 +299,13 @@ impl Engine {
         old: Option<&[Value]>,
         me: TxId,
     ) -> Result<FkCheck, PgError> {
-        use crate::engine::XidState;
         let mut found = vec![];
         for fk in &table.foreign_keys {
             if fk.columns.iter().any(|c| row[*c].is_null()) {
                 continue;
             }
             if let Some(old) = old {
-                let same = fk
-                    .columns
-                    .iter()
-                    .all(|c| crate::value::compare(&old[*c], &row[*c]) == Some(Ordering::Equal));
-                if same {
+                if same_values(&fk.columns, old, row) {
                     continue;
                 }
             }
@@ -302,16 +314,10 @@ impl Engine {
             } else {
                 self.table_ref(session, &fk.parent)?
             };
-            let mut wanted = fk.parent_columns.clone();
-            wanted.sort();
             let ui = parent
                 .uniques
                 .iter()
-                .position(|u| {
-                    let mut c = u.columns.clone();
-                    c.sort();
-                    c == wanted
-                })
+                .position(|u| same_columns(&u.columns, &fk.parent_columns))
                 .ok_or_else(|| unsupported("foreign keys whose unique key was dropped"))?;
             let mut probe = vec![Value::Null; parent.columns.len()];
             for (c, p) in fk.columns.iter().zip(&fk.parent_columns) {
@@ -324,21 +330,13 @@ impl Engine {
             let mut live = None;
             for i in candidates {
                 let t = &parent.tuples[i];
-                match self.xid_state(t.xmin) {
-                    XidState::Aborted => continue,
-                    XidState::Active if self.top(t.xmin) != me => return Ok(FkCheck::Wait(t.xmin)),
-                    _ => {}
-                }
-                if let Some(x) = t.xmax {
-                    match self.xid_state(x) {
-                        XidState::Aborted => {}
-                        _ if self.top(x) == me => continue,
-                        XidState::Active if t.xmax_mode.conflicts(LockMode::KeyShare) => {
-                            return Ok(FkCheck::Wait(x))
-                        }
-                        XidState::Active => {}
-                        XidState::Committed(_) => continue,
+                match self.newest(t, me) {
+                    Newest::Gone => continue,
+                    Newest::Inserting(x) => return Ok(FkCheck::Wait(x)),
+                    Newest::Deleting(x, mode) if mode.conflicts(LockMode::KeyShare) => {
+                        return Ok(FkCheck::Wait(x))
                     }
+                    Newest::Deleting(..) | Newest::Live => {}
                 }
                 for (lx, lm) in &t.lockers {
                     if self.top(*lx) != me
@@ -422,7 +420,6 @@ impl Engine {
         new: Option<&[Value]>,
         exclude: Option<usize>,
     ) -> Result<Option<TxId>, PgError> {
-        use crate::engine::XidState;
         let me = self.tx_ref(session).top;
         let db = &self.sessions[&session].database;
         let Some(database) = self.databases.get(db) else {
@@ -438,10 +435,7 @@ impl Engine {
                     continue;
                 }
                 if let Some(new) = new {
-                    let same = fk.parent_columns.iter().all(|c| {
-                        crate::value::compare(&old[*c], &new[*c]) == Some(Ordering::Equal)
-                    });
-                    if same {
+                    if same_values(&fk.parent_columns, old, new) {
                         continue;
                     }
                 }
@@ -455,19 +449,11 @@ impl Engine {
                     if !refers {
                         continue;
                     }
-                    match self.xid_state(t.xmin) {
-                        XidState::Aborted => continue,
-                        // Invisible to PostgreSQL's fresh snapshot; its key share lock on the parent already made us wait.
-                        XidState::Active if self.top(t.xmin) != me => continue,
-                        _ => {}
-                    }
-                    if let Some(x) = t.xmax {
-                        match self.xid_state(x) {
-                            XidState::Aborted => {}
-                            _ if self.top(x) == me => continue,
-                            XidState::Active => return Ok(Some(x)),
-                            XidState::Committed(_) => continue,
-                        }
+                    match self.newest(t, me) {
+                        // A row being inserted is invisible to PostgreSQL's fresh snapshot; its key share lock on the parent already made us wait.
+                        Newest::Gone | Newest::Inserting(_) => continue,
+                        Newest::Deleting(x, _) => return Ok(Some(x)),
+                        Newest::Live => {}
                     }
                     let cols: Vec<&str> = fk
                         .parent_columns
@@ -498,6 +484,24 @@ impl Engine {
         Ok(None)
     }
 
+    /// Where a row version stands for a check that sees the newest state of every row, as PostgreSQL's dirty snapshot does.
+    fn newest(&self, t: &Tuple, me: TxId) -> Newest {
+        match self.xid_state(t.xmin) {
+            XidState::Aborted => return Newest::Gone,
+            XidState::Active if self.top(t.xmin) != me => return Newest::Inserting(t.xmin),
+            _ => {}
+        }
+        if let Some(x) = t.xmax {
+            match self.xid_state(x) {
+                XidState::Aborted => {}
+                _ if self.top(x) == me => return Newest::Gone,
+                XidState::Active => return Newest::Deleting(x, t.xmax_mode),
+                XidState::Committed(_) => return Newest::Gone,
+            }
+        }
+        Newest::Live
+    }
+
     /// Looks for a live row with the same key in any unique index, arbiters first; waits on in-progress inserters and deleters, as PostgreSQL's `_bt_check_unique` does.
     pub(super) fn check_unique(
         &self,
@@ -507,7 +511,6 @@ impl Engine {
         exclude: Option<usize>,
         order: &[usize],
     ) -> UniqueCheck {
-        use crate::engine::XidState;
         for &ui in order {
             let cols = &table.uniques[ui].columns;
             let Some(key) = table.unique_key(ui, row) else {
@@ -523,29 +526,19 @@ impl Engine {
                     continue;
                 }
                 let t = &table.tuples[i];
-                let same = cols
-                    .iter()
-                    .all(|c| crate::value::compare(&t.data[*c], &row[*c]) == Some(Ordering::Equal));
-                if !same {
+                if !same_values(cols, &t.data, row) {
                     continue;
                 }
-                match self.xid_state(t.xmin) {
-                    XidState::Aborted => continue,
-                    XidState::Active if self.top(t.xmin) != me => return UniqueCheck::Wait(t.xmin),
-                    _ => {}
-                }
-                if let Some(x) = t.xmax {
-                    match self.xid_state(x) {
-                        XidState::Aborted => {}
-                        _ if self.top(x) == me => continue,
-                        XidState::Active => return UniqueCheck::Wait(x),
-                        XidState::Committed(_) => continue,
+                match self.newest(t, me) {
+                    Newest::Gone => continue,
+                    Newest::Inserting(x) | Newest::Deleting(x, _) => return UniqueCheck::Wait(x),
+                    Newest::Live => {
+                        return UniqueCheck::Conflict {
+                            index: ui,
+                            tuple: i,
+                        }
                     }
                 }
-                return UniqueCheck::Conflict {
-                    index: ui,
-                    tuple: i,
-                };
             }
         }
         UniqueCheck::Ok

@@ -2,7 +2,7 @@
 
 use sqlparser::ast::{ContextModifier, Expr, Set, TransactionMode};
 
-use super::txn::isolation_of;
+use super::txn::{isolation_of, isolation_settable};
 use super::{result, result_with_notice};
 use crate::engine::{Engine, Step};
 use crate::error::{sqlstate, PgError};
@@ -212,12 +212,7 @@ impl Engine {
         if name == "transaction_isolation" {
             let iso = parse_isolation_text(text).ok_or_else(|| invalid_setting(name, text))?;
             let tx = self.tx_mut(session);
-            if tx.snapshot_csn.is_some() || tx.ran_query {
-                return Err(PgError::new(
-                    sqlstate::ACTIVE_SQL_TRANSACTION,
-                    "SET TRANSACTION ISOLATION LEVEL must be called before any query",
-                ));
-            }
+            isolation_settable(tx)?;
             if tx.explicit {
                 tx.isolation = iso;
             }

@@ -5,7 +5,7 @@ use sqlparser::ast::{
 };
 
 use super::{not_supported_statement, result, result_with_notice};
-use crate::engine::{Engine, Step};
+use crate::engine::{Engine, Step, Tx};
 use crate::error::{sqlstate, PgError};
 use crate::eval::{ident_name, unsupported};
 use crate::{Isolation, SessionId, TxId};
@@ -35,6 +35,17 @@ fn no_transaction(tag: &str) -> Step {
             "there is no transaction in progress",
         ),
     )
+}
+
+/// Refuses a change of isolation level once the transaction has run a query.
+pub(super) fn isolation_settable(tx: &Tx) -> Result<(), PgError> {
+    if tx.snapshot_csn.is_some() || tx.ran_query {
+        return Err(PgError::new(
+            sqlstate::ACTIVE_SQL_TRANSACTION,
+            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+        ));
+    }
+    Ok(())
 }
 
 fn savepoint_missing(name: &str) -> PgError {
@@ -240,12 +251,7 @@ impl Engine {
                 TransactionMode::IsolationLevel(level) => {
                     let iso = isolation_of(level)?;
                     let tx = self.tx_mut(session);
-                    if tx.snapshot_csn.is_some() || tx.ran_query {
-                        return Err(PgError::new(
-                            sqlstate::ACTIVE_SQL_TRANSACTION,
-                            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
-                        ));
-                    }
+                    isolation_settable(tx)?;
                     tx.isolation = iso;
                 }
                 TransactionMode::AccessMode(TransactionAccessMode::ReadOnly) => {
