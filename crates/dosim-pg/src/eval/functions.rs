@@ -201,29 +201,27 @@ pub(super) fn eval_function(f: &Function, ctx: &mut Ctx) -> Res<Value> {
                 _ => return Err(no_function(&name, &args).into()),
             }
         }
-        "greatest" | "least" => {
-            let mut best: Option<Value> = None;
-            for v in args.into_iter().filter(|v| !v.is_null()) {
-                best = Some(match best {
-                    None => v,
-                    Some(b) => {
-                        let ord = sql_compare(v.clone(), b.clone(), "<")?;
-                        let take = match name.as_str() {
-                            "greatest" => ord == Some(Ordering::Greater),
-                            _ => ord == Some(Ordering::Less),
-                        };
-                        if take {
-                            v
-                        } else {
-                            b
-                        }
-                    }
-                });
-            }
-            best.unwrap_or(Value::Null)
-        }
+        "greatest" | "least" => extreme(args, name == "greatest")?,
         _ => return Err(no_function(&name, &args).into()),
     })
+}
+
+/// The largest (`greatest`) or smallest of the non-NULL values, or NULL when there is none; the first of equals wins.
+fn extreme(values: Vec<Value>, greatest: bool) -> Result<Value, PgError> {
+    let want = if greatest {
+        Ordering::Greater
+    } else {
+        Ordering::Less
+    };
+    let mut best: Option<Value> = None;
+    for v in values.into_iter().filter(|v| !v.is_null()) {
+        best = Some(match best {
+            None => v,
+            Some(b) if sql_compare(v.clone(), b.clone(), "<")? == Some(want) => v,
+            Some(b) => b,
+        });
+    }
+    Ok(best.unwrap_or(Value::Null))
 }
 
 pub(crate) fn no_function(name: &str, args: &[Value]) -> PgError {
@@ -331,28 +329,7 @@ pub(crate) fn aggregate(f: &Function, values: Vec<Value>, star: bool) -> Result<
                 Value::Numeric(total)
             }
         }
-        "min" | "max" => {
-            let mut best: Option<Value> = None;
-            for v in non_null {
-                best = Some(match best {
-                    None => v,
-                    Some(b) => {
-                        let ord = sql_compare(v.clone(), b.clone(), "<")?;
-                        let take = if name == "max" {
-                            ord == Some(Ordering::Greater)
-                        } else {
-                            ord == Some(Ordering::Less)
-                        };
-                        if take {
-                            v
-                        } else {
-                            b
-                        }
-                    }
-                });
-            }
-            best.unwrap_or(Value::Null)
-        }
+        "min" | "max" => extreme(non_null, name == "max")?,
         _ => unreachable!("is_aggregate lists only these"),
     })
 }

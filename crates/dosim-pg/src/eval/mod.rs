@@ -11,8 +11,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, Expr, Ident, InTarget, ObjectName, ObjectNamePart, UnaryOperator,
-    Value as AstValue,
+    BinaryOperator, CaseWhen, CastKind, Expr, Ident, InTarget, ObjectName, ObjectNamePart,
+    TrimWhereField, UnaryOperator, Value as AstValue,
 };
 
 pub(crate) use functions::{
@@ -210,6 +210,7 @@ pub(crate) fn missing_column(qualifier: Option<&str>, name: &str) -> PgError {
     PgError::new(sqlstate::UNDEFINED_COLUMN, message)
 }
 
+/// Evaluates an expression over the context's row.
 pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
     Ok(match expr {
         Expr::Identifier(ident) => column_value(ctx, None, &ident_name(ident))?,
@@ -218,35 +219,7 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             [_, table, column] => column_value(ctx, Some(&ident_name(table)), &ident_name(column))?,
             _ => return Err(unsupported("qualified names of this form").into()),
         },
-        Expr::Value(v) => match &v.value {
-            AstValue::Number(text, _) => number_literal(text)?,
-            AstValue::SingleQuotedString(s)
-            | AstValue::EscapedStringLiteral(s)
-            | AstValue::UnicodeStringLiteral(s) => Value::Text(s.clone()),
-            AstValue::DollarQuotedString(s) => Value::Text(s.value.clone()),
-            AstValue::Boolean(b) => Value::Bool(*b),
-            AstValue::Null => Value::Null,
-            AstValue::Placeholder(p) => {
-                // `$sN` holds a subquery's typed result; `$N` is the client's parameter.
-                let n: usize = p
-                    .strip_prefix("$s")
-                    .or_else(|| p.strip_prefix('$'))
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| {
-                        PgError::new(
-                            sqlstate::SYNTAX_ERROR,
-                            format!("syntax error at or near \"{p}\""),
-                        )
-                    })?;
-                ctx.params.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
-                    PgError::new(
-                        sqlstate::UNDEFINED_PARAMETER,
-                        format!("there is no parameter ${n}"),
-                    )
-                })?
-            }
-            other => return Err(unsupported(&format!("literals like {other}")).into()),
-        },
+        Expr::Value(v) => literal(&v.value, ctx)?,
         Expr::Nested(inner) => eval(inner, ctx)?,
         // Text always compares byte-wise here (the C collation), whatever collation is named.
         Expr::Collate { expr, .. } => eval(expr, ctx)?,
@@ -262,72 +235,7 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
                 other => return Err(unsupported(&format!("operator {other}")).into()),
             }
         }
-        Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => {
-                let l = truth(&eval(left, ctx)?, "AND")?;
-                if l == Some(false) {
-                    return Ok(Value::Bool(false));
-                }
-                let r = truth(&eval(right, ctx)?, "AND")?;
-                match (l, r) {
-                    (_, Some(false)) => Value::Bool(false),
-                    (Some(true), Some(true)) => Value::Bool(true),
-                    _ => Value::Null,
-                }
-            }
-            BinaryOperator::Or => {
-                let l = truth(&eval(left, ctx)?, "OR")?;
-                if l == Some(true) {
-                    return Ok(Value::Bool(true));
-                }
-                let r = truth(&eval(right, ctx)?, "OR")?;
-                match (l, r) {
-                    (_, Some(true)) => Value::Bool(true),
-                    (Some(false), Some(false)) => Value::Bool(false),
-                    _ => Value::Null,
-                }
-            }
-            BinaryOperator::Eq
-            | BinaryOperator::NotEq
-            | BinaryOperator::Lt
-            | BinaryOperator::LtEq
-            | BinaryOperator::Gt
-            | BinaryOperator::GtEq => {
-                let l = eval(left, ctx)?;
-                let r = eval(right, ctx)?;
-                check_typed_text(left, &l, right, &r, &op.to_string())?;
-                match sql_compare(l, r, &op.to_string())? {
-                    None => Value::Null,
-                    Some(ord) => Value::Bool(match op {
-                        BinaryOperator::Eq => ord == Ordering::Equal,
-                        BinaryOperator::NotEq => ord != Ordering::Equal,
-                        BinaryOperator::Lt => ord == Ordering::Less,
-                        BinaryOperator::LtEq => ord != Ordering::Greater,
-                        BinaryOperator::Gt => ord == Ordering::Greater,
-                        _ => ord != Ordering::Less,
-                    }),
-                }
-            }
-            BinaryOperator::StringConcat => {
-                let l = eval(left, ctx)?;
-                let r = eval(right, ctx)?;
-                match (l.to_text(), r.to_text()) {
-                    (Some(a), Some(b)) => Value::Text(a + &b),
-                    _ => Value::Null,
-                }
-            }
-            BinaryOperator::Plus
-            | BinaryOperator::Minus
-            | BinaryOperator::Multiply
-            | BinaryOperator::Divide
-            | BinaryOperator::Modulo => {
-                let l = eval(left, ctx)?;
-                let r = eval(right, ctx)?;
-                check_typed_text(left, &l, right, &r, &op.to_string())?;
-                arith(op, l, r)?
-            }
-            other => return Err(unsupported(&format!("operator {other}")).into()),
-        },
+        Expr::BinaryOp { left, op, right } => return binary(left, op, right, ctx),
         Expr::IsNull(e) => Value::Bool(eval(e, ctx)?.is_null()),
         Expr::IsNotNull(e) => Value::Bool(!eval(e, ctx)?.is_null()),
         Expr::IsTrue(e) => Value::Bool(truth(&eval(e, ctx)?, "IS TRUE")? == Some(true)),
@@ -353,27 +261,7 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             target: InTarget::List(list),
             negated,
             ..
-        } => {
-            let v = eval(needle, ctx)?;
-            let mut saw_null = false;
-            let mut found = false;
-            for item in list {
-                let candidate = eval(item, ctx)?;
-                match sql_compare(v.clone(), candidate, "=")? {
-                    Some(Ordering::Equal) => {
-                        found = true;
-                        break;
-                    }
-                    None => saw_null = true,
-                    _ => {}
-                }
-            }
-            match (found, saw_null) {
-                (true, _) => Value::Bool(!negated),
-                (false, true) => Value::Null,
-                (false, false) => Value::Bool(*negated),
-            }
-        }
+        } => in_list(needle, list, *negated, ctx)?,
         Expr::Between {
             expr: e,
             negated,
@@ -396,61 +284,27 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             expr: e,
             pattern,
             ..
-        } => {
-            let v = eval(e, ctx)?;
-            let p = eval(pattern, ctx)?;
-            match (v.to_text(), p.to_text()) {
-                (Some(t), Some(p)) => Value::Bool(like(&t, &p) != *negated),
-                _ => Value::Null,
-            }
-        }
+        } => like_value(e, pattern, *negated, false, ctx)?,
         Expr::ILike {
             negated,
             expr: e,
             pattern,
             ..
-        } => {
-            let v = eval(e, ctx)?;
-            let p = eval(pattern, ctx)?;
-            match (v.to_text(), p.to_text()) {
-                (Some(t), Some(p)) => {
-                    Value::Bool(like(&t.to_lowercase(), &p.to_lowercase()) != *negated)
-                }
-                _ => Value::Null,
-            }
-        }
+        } => like_value(e, pattern, *negated, true, ctx)?,
         Expr::Trim {
             expr: e,
             trim_where,
             trim_what,
             trim_characters,
         } => {
-            let what = match trim_what {
-                Some(w) => eval(w, ctx)?.to_text(),
-                None => Some(" ".to_string()),
-            };
-            if trim_characters.is_some() {
-                return Err(unsupported("TRIM with a character list").into());
-            }
-            match (eval(e, ctx)?.to_text(), what) {
-                (Some(text), Some(chars)) => {
-                    let set: Vec<char> = chars.chars().collect();
-                    let strip = |c: char| set.contains(&c);
-                    Value::Text(
-                        match trim_where {
-                            Some(sqlparser::ast::TrimWhereField::Leading) => {
-                                text.trim_start_matches(strip)
-                            }
-                            Some(sqlparser::ast::TrimWhereField::Trailing) => {
-                                text.trim_end_matches(strip)
-                            }
-                            _ => text.trim_matches(strip),
-                        }
-                        .to_string(),
-                    )
-                }
-                _ => Value::Null,
-            }
+            let has_characters = trim_characters.is_some();
+            trim(
+                e,
+                trim_where.as_ref(),
+                trim_what.as_deref(),
+                has_characters,
+                ctx,
+            )?
         }
         Expr::Extract { field, expr: e, .. } => {
             let v = eval(e, ctx)?;
@@ -485,28 +339,7 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             conditions,
             else_result,
             ..
-        } => {
-            let subject = match operand {
-                Some(o) => Some(eval(o, ctx)?),
-                None => None,
-            };
-            for when in conditions {
-                let hit = match &subject {
-                    Some(s) => {
-                        let c = eval(&when.condition, ctx)?;
-                        sql_compare(s.clone(), c, "=")? == Some(Ordering::Equal)
-                    }
-                    None => eval_condition(&when.condition, ctx, "CASE/WHEN")?,
-                };
-                if hit {
-                    return eval(&when.result, ctx);
-                }
-            }
-            match else_result {
-                Some(e) => eval(e, ctx)?,
-                None => Value::Null,
-            }
-        }
+        } => return case(operand.as_deref(), conditions, else_result.as_deref(), ctx),
         Expr::Function(f) => eval_function(f, ctx)?,
         Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => {
             return Err(unsupported("subqueries").into())
@@ -519,6 +352,202 @@ pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
             .into())
         }
     })
+}
+
+/// A literal, or a `$n` parameter.
+fn literal(v: &AstValue, ctx: &Ctx) -> Res<Value> {
+    Ok(match v {
+        AstValue::Number(text, _) => number_literal(text)?,
+        AstValue::SingleQuotedString(s)
+        | AstValue::EscapedStringLiteral(s)
+        | AstValue::UnicodeStringLiteral(s) => Value::Text(s.clone()),
+        AstValue::DollarQuotedString(s) => Value::Text(s.value.clone()),
+        AstValue::Boolean(b) => Value::Bool(*b),
+        AstValue::Null => Value::Null,
+        AstValue::Placeholder(p) => {
+            // `$sN` holds a subquery's typed result; `$N` is the client's parameter.
+            let n: usize = p
+                .strip_prefix("$s")
+                .or_else(|| p.strip_prefix('$'))
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| {
+                    PgError::new(
+                        sqlstate::SYNTAX_ERROR,
+                        format!("syntax error at or near \"{p}\""),
+                    )
+                })?;
+            ctx.params.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+                PgError::new(
+                    sqlstate::UNDEFINED_PARAMETER,
+                    format!("there is no parameter ${n}"),
+                )
+            })?
+        }
+        other => return Err(unsupported(&format!("literals like {other}")).into()),
+    })
+}
+
+/// A binary operator: AND and OR with SQL's three-valued logic (short-circuiting), comparisons, `||` and arithmetic.
+fn binary(left: &Expr, op: &BinaryOperator, right: &Expr, ctx: &mut Ctx) -> Res<Value> {
+    Ok(match op {
+        BinaryOperator::And | BinaryOperator::Or => {
+            // The value that decides alone: false for AND, true for OR; the right side is not evaluated after it.
+            let decides = *op == BinaryOperator::Or;
+            let name = if decides { "OR" } else { "AND" };
+            let l = truth(&eval(left, ctx)?, name)?;
+            if l == Some(decides) {
+                return Ok(Value::Bool(decides));
+            }
+            match (l, truth(&eval(right, ctx)?, name)?) {
+                (_, Some(r)) if r == decides => Value::Bool(decides),
+                (Some(_), Some(_)) => Value::Bool(!decides),
+                _ => Value::Null,
+            }
+        }
+        BinaryOperator::Eq
+        | BinaryOperator::NotEq
+        | BinaryOperator::Lt
+        | BinaryOperator::LtEq
+        | BinaryOperator::Gt
+        | BinaryOperator::GtEq => {
+            let l = eval(left, ctx)?;
+            let r = eval(right, ctx)?;
+            check_typed_text(left, &l, right, &r, &op.to_string())?;
+            match sql_compare(l, r, &op.to_string())? {
+                None => Value::Null,
+                Some(ord) => Value::Bool(match op {
+                    BinaryOperator::Eq => ord == Ordering::Equal,
+                    BinaryOperator::NotEq => ord != Ordering::Equal,
+                    BinaryOperator::Lt => ord == Ordering::Less,
+                    BinaryOperator::LtEq => ord != Ordering::Greater,
+                    BinaryOperator::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                }),
+            }
+        }
+        BinaryOperator::StringConcat => {
+            let l = eval(left, ctx)?;
+            let r = eval(right, ctx)?;
+            match (l.to_text(), r.to_text()) {
+                (Some(a), Some(b)) => Value::Text(a + &b),
+                _ => Value::Null,
+            }
+        }
+        BinaryOperator::Plus
+        | BinaryOperator::Minus
+        | BinaryOperator::Multiply
+        | BinaryOperator::Divide
+        | BinaryOperator::Modulo => {
+            let l = eval(left, ctx)?;
+            let r = eval(right, ctx)?;
+            check_typed_text(left, &l, right, &r, &op.to_string())?;
+            arith(op, l, r)?
+        }
+        other => return Err(unsupported(&format!("operator {other}")).into()),
+    })
+}
+
+/// `x [NOT] IN (a, b, …)`: NULL when no item matches and one of them is NULL.
+fn in_list(needle: &Expr, list: &[Expr], negated: bool, ctx: &mut Ctx) -> Res<Value> {
+    let v = eval(needle, ctx)?;
+    let mut saw_null = false;
+    let mut found = false;
+    for item in list {
+        let candidate = eval(item, ctx)?;
+        match sql_compare(v.clone(), candidate, "=")? {
+            Some(Ordering::Equal) => {
+                found = true;
+                break;
+            }
+            None => saw_null = true,
+            _ => {}
+        }
+    }
+    Ok(match (found, saw_null) {
+        (true, _) => Value::Bool(!negated),
+        (false, true) => Value::Null,
+        (false, false) => Value::Bool(negated),
+    })
+}
+
+/// `[NOT] LIKE`, or `[NOT] ILIKE` with `fold_case`.
+fn like_value(
+    e: &Expr,
+    pattern: &Expr,
+    negated: bool,
+    fold_case: bool,
+    ctx: &mut Ctx,
+) -> Res<Value> {
+    let v = eval(e, ctx)?;
+    let p = eval(pattern, ctx)?;
+    Ok(match (v.to_text(), p.to_text()) {
+        (Some(t), Some(p)) if fold_case => {
+            Value::Bool(like(&t.to_lowercase(), &p.to_lowercase()) != negated)
+        }
+        (Some(t), Some(p)) => Value::Bool(like(&t, &p) != negated),
+        _ => Value::Null,
+    })
+}
+
+/// `TRIM([LEADING | TRAILING | BOTH] [chars] FROM text)`; the form with a character list after FROM is refused.
+fn trim(
+    e: &Expr,
+    trim_where: Option<&TrimWhereField>,
+    trim_what: Option<&Expr>,
+    has_characters: bool,
+    ctx: &mut Ctx,
+) -> Res<Value> {
+    let what = match trim_what {
+        Some(w) => eval(w, ctx)?.to_text(),
+        None => Some(" ".to_string()),
+    };
+    if has_characters {
+        return Err(unsupported("TRIM with a character list").into());
+    }
+    Ok(match (eval(e, ctx)?.to_text(), what) {
+        (Some(text), Some(chars)) => {
+            let set: Vec<char> = chars.chars().collect();
+            let strip = |c: char| set.contains(&c);
+            Value::Text(
+                match trim_where {
+                    Some(TrimWhereField::Leading) => text.trim_start_matches(strip),
+                    Some(TrimWhereField::Trailing) => text.trim_end_matches(strip),
+                    _ => text.trim_matches(strip),
+                }
+                .to_string(),
+            )
+        }
+        _ => Value::Null,
+    })
+}
+
+/// `CASE [operand] WHEN … THEN … [ELSE …] END`: the first WHEN that holds (or equals the operand) gives the result.
+fn case(
+    operand: Option<&Expr>,
+    conditions: &[CaseWhen],
+    else_result: Option<&Expr>,
+    ctx: &mut Ctx,
+) -> Res<Value> {
+    let subject = match operand {
+        Some(o) => Some(eval(o, ctx)?),
+        None => None,
+    };
+    for when in conditions {
+        let hit = match &subject {
+            Some(s) => {
+                let c = eval(&when.condition, ctx)?;
+                sql_compare(s.clone(), c, "=")? == Some(Ordering::Equal)
+            }
+            None => eval_condition(&when.condition, ctx, "CASE/WHEN")?,
+        };
+        if hit {
+            return eval(&when.result, ctx);
+        }
+    }
+    match else_result {
+        Some(e) => eval(e, ctx),
+        None => Ok(Value::Null),
+    }
 }
 
 /// Resolves an expression's column names against a scope without a row, so a misspelt column fails even on an empty table, as PostgreSQL's planner does.

@@ -114,20 +114,6 @@ pub(super) fn arith(op: &BinaryOperator, a: Value, b: Value) -> Result<Value, Pg
     let sym = op.to_string();
     let div_zero = || PgError::new(sqlstate::DIVISION_BY_ZERO, "division by zero");
     match (&a, &b) {
-        (Int4(x), Int4(y)) => {
-            let (x, y) = (*x, *y);
-            let r = match op {
-                BinaryOperator::Plus => x.checked_add(y),
-                BinaryOperator::Minus => x.checked_sub(y),
-                BinaryOperator::Multiply => x.checked_mul(y),
-                BinaryOperator::Divide if y == 0 => return Err(div_zero()),
-                BinaryOperator::Divide => x.checked_div(y),
-                BinaryOperator::Modulo if y == 0 => return Err(div_zero()),
-                BinaryOperator::Modulo => Some(x.wrapping_rem(y)),
-                _ => return Err(op_missing(&sym, &a, &b)),
-            };
-            r.map(Int4).ok_or_else(|| int_overflow(SqlType::Int4))
-        }
         (Int4(_) | Int8(_), Int4(_) | Int8(_)) => {
             let x = as_i64(&a);
             let y = as_i64(&b);
@@ -141,7 +127,14 @@ pub(super) fn arith(op: &BinaryOperator, a: Value, b: Value) -> Result<Value, Pg
                 BinaryOperator::Modulo => Some(x.wrapping_rem(y)),
                 _ => return Err(op_missing(&sym, &a, &b)),
             };
-            r.map(Int8).ok_or_else(|| int_overflow(SqlType::Int8))
+            // integer with integer stays integer: computed in bigint, out of range if it does not fit.
+            if matches!((&a, &b), (Int4(_), Int4(_))) {
+                r.and_then(|v| i32::try_from(v).ok())
+                    .map(Int4)
+                    .ok_or_else(|| int_overflow(SqlType::Int4))
+            } else {
+                r.map(Int8).ok_or_else(|| int_overflow(SqlType::Int8))
+            }
         }
         (Int4(_) | Int8(_) | Numeric(_), Int4(_) | Int8(_) | Numeric(_)) => {
             let x = as_numeric(&a);
