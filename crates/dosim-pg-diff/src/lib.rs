@@ -1,15 +1,17 @@
 //! The differential suite: dosim-pg's interleaving scripts run against a real PostgreSQL server, so that the scripts, and through them the engine, stay true to PostgreSQL.
 //!
-//! `tests/differential.rs` is the test; this library holds the script parser, a small protocol
-//! client, the reference server and the table of known differences. See `README.md`.
+//! `tests/differential.rs` is the test; this library holds the runner, a small protocol client, the
+//! reference server and the table of known differences, and re-exports the script parser it shares
+//! with the engine's own runner (`dosim_pg::script`). See `README.md`.
 
 pub mod known;
 pub mod run;
-pub mod script;
 pub mod server;
 pub mod wire;
 
 use std::path::PathBuf;
+
+pub use dosim_pg::script;
 
 pub use known::{Known, KNOWN_DIFFERENCES};
 pub use run::{run_script, Difference};

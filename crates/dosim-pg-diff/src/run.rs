@@ -18,6 +18,8 @@ use crate::wire::{now, Conn, Message, Target};
 pub const STATEMENT_WAIT_MAX: Duration = Duration::from_secs(10);
 /// How long a `resumes:` block waits for a statement that has not finished yet.
 pub const RESUME_WAIT_MAX: Duration = Duration::from_secs(5);
+/// The longest `sleep` a script may ask for, since this runner sleeps for real and a typo must not stall the suite.
+pub const SLEEP_MS_MAX: u64 = 10_000;
 /// How long the harness's own queries (database creation, lock checks) may take.
 const ADMIN_QUERY_MAX: Duration = Duration::from_secs(30);
 /// How long to listen for a statement's answer between two lock checks.
@@ -288,7 +290,7 @@ impl Runner<'_> {
     }
 
     fn line(&mut self, line: &Line) -> Result<(), String> {
-        let want_detail = line.expected.iter().any(|l| l.starts_with("DETAIL:"));
+        let want_detail = line.wants_detail();
         match &line.action {
             Action::Step { session, sql } => {
                 self.unclaimed(line.lineno, "before this step");
@@ -372,6 +374,22 @@ impl Runner<'_> {
     }
 }
 
+/// Parses a script as the engine's runner does, refusing a `sleep` longer than [`SLEEP_MS_MAX`].
+pub fn parse(text: &str) -> Result<Vec<Line>, String> {
+    let lines = script::parse(text)?;
+    for line in &lines {
+        if let Action::Sleep { ms } = line.action {
+            if ms > SLEEP_MS_MAX {
+                return Err(format!(
+                    "line {}: sleep {ms} is longer than {SLEEP_MS_MAX} ms",
+                    line.lineno
+                ));
+            }
+        }
+    }
+    Ok(lines)
+}
+
 /// Runs a script in a database of its own, created before and dropped after, and returns its differences.
 /// An `Err` is a failure of the harness or the server (a lost connection, a malformed script), not a difference.
 pub fn run_script(
@@ -380,7 +398,7 @@ pub fn run_script(
     name: &str,
     text: &str,
 ) -> Result<Vec<Difference>, String> {
-    let lines = script::parse(text).map_err(|e| format!("{name}.txt: {e}"))?;
+    let lines = parse(text).map_err(|e| format!("{name}.txt: {e}"))?;
     drop_database(admin)?;
     admin.query_ok(
         &format!("CREATE DATABASE {DATABASE} TEMPLATE template0 ENCODING 'UTF8'"),

@@ -3,13 +3,14 @@
 //! One [`Engine`] is one database cluster.
 //! Each connection is a [`SessionId`]; [`Engine::execute`] runs a query string and returns an [`Outcome`]: done, an error with PostgreSQL's SQLSTATE and exact message, or blocked on a lock.
 //! A blocked session is resumed with [`Engine::resume`] once [`Engine::take_runnable`] lists it; time comes in as a [`SimTime`] argument and [`Engine::advance`] runs deadlock checks and timeouts.
-//! [`Engine::describe`] and [`Engine::table_columns`] answer from the catalog alone, for a wire layer's `Describe`.
 //! SQL is parsed with sqlparser's PostgreSQL dialect; `docs/postgres.md` lists what is supported and what is refused.
+//! [`script`] parses the interleaving scripts that the engine's tests and the differential suite against PostgreSQL share.
 
 mod engine;
 mod error;
 mod eval;
 mod exec;
+pub mod script;
 mod value;
 
 use std::fmt;

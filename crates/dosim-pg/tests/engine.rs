@@ -253,64 +253,6 @@ fn gen_random_uuid_is_seeded() {
     }
 }
 
-/// `describe` and `table_columns` answer from the catalog alone: no session, no transaction, no lock.
-#[test]
-fn describe_without_running() {
-    let mut engine = Engine::new(EngineConfig::default());
-    let s = engine.connect("defaultdb").expect("defaultdb exists");
-    assert!(matches!(
-        engine.execute(s, SCHEMA, &[], SimTime::ZERO),
-        Outcome::Done(_)
-    ));
-    let render = |cols: Option<Vec<dosim_pg::ColumnDesc>>| match cols {
-        None => "no rows".to_string(),
-        Some(cols) => cols
-            .iter()
-            .map(|c| format!("{}:{}", c.name, c.ty.oid()))
-            .collect::<Vec<_>>()
-            .join(" "),
-    };
-    let cases = [
-        (
-            "SELECT * FROM jobs WHERE id = $1",
-            "id:20 name:25 done:16 cost:1700 created_at:1184",
-        ),
-        ("SELECT j.name, count(*) AS n FROM jobs j", "name:25 n:20"),
-        (
-            "UPDATE jobs SET done = true WHERE id = $1 RETURNING id, done",
-            "id:20 done:16",
-        ),
-        ("DELETE FROM jobs", "no rows"),
-        (
-            "INSERT INTO jobs (name) VALUES ($1) RETURNING created_at",
-            "created_at:1184",
-        ),
-        ("SHOW transaction_isolation", "transaction_isolation:25"),
-        (
-            "SELECT a.id, b.name, b.* FROM jobs a JOIN jobs b ON a.id = b.id",
-            "id:20 name:25 id:20 name:25 done:16 cost:1700 created_at:1184",
-        ),
-        ("BEGIN", "no rows"),
-    ];
-    for (sql, expect) in cases {
-        let got = render(engine.describe("defaultdb", sql).expect(sql));
-        assert_eq!(got, expect, "{sql}");
-    }
-    let err = engine
-        .describe("defaultdb", "SELECT * FROM nope")
-        .expect_err("no such table");
-    assert_eq!(
-        (err.sqlstate, err.message.as_str()),
-        ("42P01", "relation \"nope\" does not exist")
-    );
-    assert_eq!(
-        render(engine.table_columns("defaultdb", "jobs")),
-        "id:20 name:25 done:16 cost:1700 created_at:1184"
-    );
-    assert!(engine.table_columns("defaultdb", "nope").is_none());
-    assert_eq!(engine.transaction_status(s), b'I');
-}
-
 /// Many writes, rollbacks and vacuums later, the visible rows and the unique keys are still right.
 #[test]
 fn vacuum_keeps_rows_and_keys() {

@@ -1,79 +1,14 @@
 //! Interleaving scripts: sessions take turns running SQL, and each step's result, error or wait is checked against the script.
 //!
-//! The format, shared with the real-PostgreSQL runner described in `docs/postgres.md`:
-//!
-//! ```text
-//! -- a comment
-//! a: BEGIN                      a step: session `a` runs one statement
-//!   BEGIN                       what it returns: the command tag,
-//!   | 1 | 100                   rows, values separated by " | ", NULL as NULL,
-//!   ERROR 40001: message        or an error (SQLSTATE and exact message), optionally followed by
-//!   DETAIL: Key (id)=(1) ...    a DETAIL line, checked only when the script gives one,
-//!   WARNING: message            warnings and notices, before the tag,
-//!   blocked                     or that the statement waits for a lock.
-//! b resumes:                    session `b`'s waiting statement finished because of the step before;
-//!   UPDATE 1                    its result, in the same form.
-//! sleep 1100                    time passes (simulated here, real on PostgreSQL).
-//! ```
-//!
+//! The format is `dosim_pg::script`'s, shared with the differential suite against a real PostgreSQL (`docs/postgres.md`).
 //! A step with no expectation lines must succeed without waiting; its result is not compared.
 //! Sessions connect on first use, in order of appearance, to `defaultdb`.
 //! A statement that finishes must be claimed by a `resumes:` block before the next step.
 
 use std::collections::BTreeMap;
 
+use dosim_pg::script::{self, normalize, Action};
 use dosim_pg::{Engine, EngineConfig, Outcome, QueryResult, SessionId, SimTime};
-
-#[derive(Debug)]
-enum Line {
-    Step { session: String, sql: String },
-    Resumes { session: String },
-    Sleep { ms: u64 },
-}
-
-fn parse(script: &str) -> Vec<(Line, Vec<String>, usize)> {
-    let mut out: Vec<(Line, Vec<String>, usize)> = vec![];
-    for (n, raw) in script.lines().enumerate() {
-        let lineno = n + 1;
-        if raw.trim().is_empty() || raw.trim_start().starts_with("--") {
-            continue;
-        }
-        if raw.starts_with("  ") {
-            let last = out
-                .last_mut()
-                .unwrap_or_else(|| panic!("line {lineno}: expectation before any step"));
-            last.1.push(normalize(raw));
-            continue;
-        }
-        if let Some(ms) = raw.strip_prefix("sleep ") {
-            let ms = ms.trim().parse().expect("sleep takes milliseconds");
-            out.push((Line::Sleep { ms }, vec![], lineno));
-            continue;
-        }
-        if let Some(session) = raw.strip_suffix(" resumes:") {
-            out.push((
-                Line::Resumes {
-                    session: session.trim().to_string(),
-                },
-                vec![],
-                lineno,
-            ));
-            continue;
-        }
-        let (session, sql) = raw
-            .split_once(": ")
-            .unwrap_or_else(|| panic!("line {lineno}: expected `session: SQL`, got {raw:?}"));
-        out.push((
-            Line::Step {
-                session: session.trim().to_string(),
-                sql: sql.trim().to_string(),
-            },
-            vec![],
-            lineno,
-        ));
-    }
-    out
-}
 
 fn render_result(r: &QueryResult, lines: &mut Vec<String>) {
     for n in &r.notices {
@@ -117,11 +52,6 @@ fn render(outcome: &Outcome, want_detail: bool) -> Vec<String> {
         }
     }
     lines
-}
-
-/// Collapses runs of spaces, so that empty values (`void`) compare as `| |`.
-fn normalize(line: &str) -> String {
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 struct Runner {
@@ -176,11 +106,13 @@ fn check(name: &str) {
         now: SimTime::ZERO,
         finished: BTreeMap::new(),
     };
-    for (line, expected, lineno) in parse(&script) {
-        let want_detail = expected.iter().any(|l| l.starts_with("DETAIL:"));
+    let lines = script::parse(&script).unwrap_or_else(|e| panic!("{name}.txt: {e}"));
+    for line in lines {
+        let want_detail = line.wants_detail();
+        let (expected, lineno) = (line.expected, line.lineno);
         let where_ = format!("{name}.txt:{lineno}");
-        match line {
-            Line::Step { session, sql } => {
+        match line.action {
+            Action::Step { session, sql } => {
                 assert!(
                     runner.finished.is_empty(),
                     "{where_}: unclaimed finished statements: {:?}",
@@ -202,7 +134,7 @@ fn check(name: &str) {
                     );
                 }
             }
-            Line::Resumes { session } => {
+            Action::Resumes { session } => {
                 let outcome = runner.finished.remove(&session).unwrap_or_else(|| {
                     panic!(
                         "{where_}: {session} did not finish; finished: {:?}",
@@ -215,7 +147,7 @@ fn check(name: &str) {
                     "{where_}: {session} resumes\nactual (left) differs from the script (right)"
                 );
             }
-            Line::Sleep { ms } => {
+            Action::Sleep { ms } => {
                 runner.now = runner.now.plus_ms(ms);
                 runner.engine.advance(runner.now);
                 runner.settle();
