@@ -2,7 +2,8 @@
 //!
 //! In order: request id and history slot, trailing-slash normalisation, authentication,
 //! the account cap, rate limits, the body limit, injected latency and rejections, the
-//! handler (the commit), lost responses, and finally the headers every response carries.
+//! operation gate, the handler (the commit), lost responses, and finally the headers every
+//! response carries.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use dosim_base::gate::{Operation, Plane};
 use dosim_cloud::{Cloud, SimTime};
 
 use crate::auth;
@@ -259,9 +261,23 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
             record: record.clone(),
         });
     }
+    // The gate decides when the request commits; the permit is held only while the handler runs.
+    let permit = if is_api {
+        let operation = Operation {
+            plane: Plane::Api,
+            server: server_host(&parts.headers),
+            actor: seen.actor.clone(),
+            session: None,
+            summary: format!("{} {path}", seen.method),
+        };
+        Some(server.gate().admit(operation).await)
+    } else {
+        None
+    };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
+    drop(permit);
     let mut response = render_errors(response, &request_id).await;
     {
         let record = record.lock();
@@ -406,6 +422,18 @@ fn actor(parts: &Parts) -> String {
         return info.0.to_string();
     }
     "unknown".to_owned()
+}
+
+/// The host a request was sent to, without its port, for the gate: `api.digitalocean.com` in a
+/// simulation; `api` when the request names none.
+fn server_host(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+        .map(|authority| authority.host().to_owned())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "api".to_owned())
 }
 
 fn base_url(server: &Server, headers: &HeaderMap) -> String {

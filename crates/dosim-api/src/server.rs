@@ -8,6 +8,7 @@ use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use dosim_base::gate::{Gate, Open};
 use dosim_cloud::{Cloud, CloudConfig, SimTime};
 
 use crate::auth;
@@ -107,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) faults: Mutex<Faults>,
     /// What serves database clusters' data planes, if anything does (`dosim serve`); the harness sets none.
     data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
+    /// What every `/v2/` request that reaches its handler is admitted through before it commits.
+    gate: Mutex<Arc<dyn Gate>>,
 }
 
 /// The DigitalOcean API server: cheap to clone, every clone shares the same accounts.
@@ -150,6 +153,7 @@ impl Server {
                     decider: Box::new(SeededDecider::new(seed)),
                 }),
                 data_plane: Mutex::new(None),
+                gate: Mutex::new(Arc::new(Open)),
             }),
         }
     }
@@ -235,8 +239,19 @@ impl Server {
         self.inner.data_plane.lock().clone()
     }
 
+    /// Admits every `/v2/` request that reaches its handler through `gate` before it commits
+    /// (see [`dosim_base::gate`]); the default, [`Open`], admits each at once.
+    pub fn set_gate(&self, gate: Arc<dyn Gate>) {
+        *self.inner.gate.lock() = gate;
+    }
+
+    /// The gate requests are admitted through.
+    pub(crate) fn gate(&self) -> Arc<dyn Gate> {
+        self.inner.gate.lock().clone()
+    }
+
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
-    /// The fault plan and the clock are kept.
+    /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
         let mut state = self.inner.state.lock();
         *state = State::new(self.inner.seed, self.inner.history_limit);
