@@ -14,14 +14,14 @@ use dosim_cloud::{Cloud, CloudConfig, SimTime};
 use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
 use crate::databases::DataPlane;
-use crate::faults::{FaultDecider, FaultPlan, SeededDecider};
+use crate::faults::{FaultDecider, FaultPlan, Faults, SeededDecider};
 use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
 use crate::ratelimit::{RateLimitConfig, RateLog};
 
 /// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_BODY_BYTES_MAX: usize = 1024 * 1024;
 /// Default limit on the number of tokens (accounts) one server holds.
-pub const DEFAULT_MAX_ACCOUNTS: usize = 10_000;
+pub const DEFAULT_ACCOUNTS_MAX: usize = 10_000;
 
 /// Everything a server is built from.
 pub struct ServerConfig {
@@ -50,8 +50,8 @@ impl Default for ServerConfig {
             faults: FaultPlan::default(),
             time_scale: 1.0,
             rate_limit: RateLimitConfig::default(),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            max_accounts: DEFAULT_MAX_ACCOUNTS,
+            max_body_bytes: DEFAULT_BODY_BYTES_MAX,
+            max_accounts: DEFAULT_ACCOUNTS_MAX,
             history_limit: DEFAULT_HISTORY_LIMIT,
             base_url: None,
             clock: Arc::new(TokioClock::new()),
@@ -87,11 +87,6 @@ pub(crate) struct State {
     pub(crate) history: History,
     request_rng: ChaCha8Rng,
     next_seq: u64,
-}
-
-pub(crate) struct Faults {
-    pub(crate) plan: FaultPlan,
-    pub(crate) decider: Box<dyn FaultDecider>,
 }
 
 pub(crate) struct Inner {
