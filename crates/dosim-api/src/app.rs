@@ -2,13 +2,12 @@
 //!
 //! In order: request id and history slot, trailing-slash normalisation, authentication,
 //! the account cap, rate limits, the body limit, injected latency and rejections, the
-//! handler (the commit), lost responses, and finally the headers every response carries.
+//! operation gate, the handler (the commit), lost responses, and finally the headers every
+//! response carries.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -16,21 +15,21 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
-use parking_lot::Mutex;
 use serde_json::Value;
 
+use dosim_base::gate::{Operation, Plane};
 use dosim_cloud::{Cloud, SimTime};
 
 use crate::auth;
 use crate::clock::unix_seconds;
 use crate::error::ApiError;
-use crate::faults::{DecisionKind, DecisionPoint, DropMode, InjectedFault, RejectBody};
-use crate::history::HistoryEntry;
+use crate::exchange::{self, Arrival, Exchange};
+use crate::faults::{self, RequestAt};
 use crate::ratelimit::RateStatus;
 use crate::server::Server;
 
 /// Longest `x-dosim-actor` value kept in the history.
-const MAX_ACTOR_LEN: usize = 200;
+const ACTOR_LEN_MAX: usize = 200;
 
 /// The peer address of a connection, for servers that know it (the harness, `dosim serve`).
 #[derive(Clone, Debug)]
@@ -44,13 +43,7 @@ pub struct Ctx {
     pub request_id: Arc<str>,
     /// The base of absolute links, without a trailing slash.
     pub base_url: Arc<str>,
-    record: Arc<Mutex<Record>>,
-}
-
-#[derive(Default)]
-struct Record {
-    committed_ms: Option<u64>,
-    summary: Option<String>,
+    exchange: Arc<Exchange>,
 }
 
 impl Ctx {
@@ -61,13 +54,13 @@ impl Ctx {
         let now = self.server.now();
         let account = state.account(inner, &self.token);
         let result = f(&mut account.cloud, now);
-        self.record.lock().committed_ms = Some(now.0);
+        self.exchange.committed(now.0);
         result
     }
 
     /// A short description of the response for the history.
     pub fn summary(&self, summary: impl Into<String>) {
-        self.record.lock().summary = Some(summary.into());
+        self.exchange.set_summary(summary.into());
     }
 
     /// An absolute URL on this server.
@@ -133,36 +126,26 @@ async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-/// What the history needs from a request, gathered before the request is consumed.
-struct Seen {
-    seq: u64,
-    request_id: String,
-    account: Option<String>,
-    actor: String,
-    method: String,
-    path: String,
-    received_ms: u64,
-}
-
 async fn pipeline(State(server): State<Server>, request: Request, next: Next) -> Response {
     let received = server.now();
     let (seq, request_id) = server.inner.state.lock().next_request();
     let (mut parts, body) = request.into_parts();
     normalise_path(&mut parts.uri);
     let path = parts.uri.path().to_owned();
-    let mut seen = Seen {
+    let is_control = path == "/_dosim" || path.starts_with("/_dosim/");
+    let method = parts.method.to_string();
+    let exchange = Exchange::new(Arrival {
         seq,
-        request_id: request_id.clone(),
-        account: None,
+        request_id,
         actor: actor(&parts),
-        method: parts.method.to_string(),
+        method: method.clone(),
         path: parts
             .uri
             .path_and_query()
             .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned()),
         received_ms: received.0,
-    };
-    let is_control = path == "/_dosim" || path.starts_with("/_dosim/");
+        control: is_control,
+    });
 
     // Authentication and rate limits, for everything but the control endpoints.
     let mut token: Option<String> = None;
@@ -174,22 +157,16 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let Some(valid) = auth::parse_bearer(header) else {
-            let status = unlimited(&server, received);
-            return finish(
-                &server,
-                seen,
-                ApiError::unauthorized().render(&request_id),
-                status,
-                None,
-                None,
-            );
+            let response = ApiError::unauthorized().render(&exchange.request_id);
+            return finish(&server, &exchange, response, unlimited(&server, received));
         };
-        seen.account = Some(auth::fingerprint(valid));
+        exchange.set_account(auth::fingerprint(valid));
         token = Some(valid.to_owned());
         match rate_check(&server, valid, received) {
             Err(refusal) => {
-                let (response, status) = refusal.into_response(&request_id, &server, received);
-                return finish(&server, seen, response, status, None, None);
+                let (response, status) =
+                    refusal.into_response(&exchange.request_id, &server, received);
+                return finish(&server, &exchange, response, status);
             }
             Ok(status) => status,
         }
@@ -205,121 +182,77 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
             } else {
                 ApiError::bad_request("error reading request body")
             };
-            return finish(
-                &server,
-                seen,
-                api_error.render(&request_id),
-                rate,
-                None,
-                None,
-            );
+            let response = api_error.render(&exchange.request_id);
+            return finish(&server, &exchange, response, rate);
         }
     };
 
-    // Injected latency and rejections, drawn in arrival order.
-    let is_api = path.starts_with("/v2/") || path == "/v2";
-    let mut fault: Option<InjectedFault> = None;
-    let mut drop_rule = None;
-    if is_api {
-        let decision = draw_before(&server, seq, &seen.method, &path);
-        if let Some((rule, latency_ms)) = decision.latency {
-            fault = Some(InjectedFault::Latency { rule, latency_ms });
-            tokio::time::sleep(std::time::Duration::from_millis(latency_ms)).await;
-        }
-        if let Some((rule, reject)) = decision.reject {
-            fault = Some(InjectedFault::Reject {
-                rule,
-                status: reject.status,
-                body: reject.body,
-            });
-            let response = rejection(&reject, &request_id);
-            let status = RateStatus {
-                remaining: if reject.status == 429 {
-                    0
-                } else {
-                    rate.remaining
-                },
-                retry_after_ms: (reject.status == 429).then_some(reject.retry_after_s * 1000),
-                ..rate
-            };
-            return finish(&server, seen, response, status, fault, None);
-        }
-        drop_rule = decision.drop;
-    }
-
-    // The handler: the commit.
-    let record = Arc::new(Mutex::new(Record::default()));
     if let Some(token) = &token {
         let base_url = base_url(&server, &parts.headers);
         parts.extensions.insert(Ctx {
             server: server.clone(),
             token: Arc::from(token.as_str()),
-            request_id: Arc::from(request_id.as_str()),
+            request_id: exchange.request_id.clone(),
             base_url: Arc::from(base_url.as_str()),
-            record: record.clone(),
+            exchange: exchange.clone(),
         });
     }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let mut response = render_errors(response, &request_id).await;
-    {
-        let record = record.lock();
-        if let Some(summary) = &record.summary {
-            response.extensions_mut().insert(Summary(summary.clone()));
-        }
-        if let Some(committed_ms) = record.committed_ms {
-            response.extensions_mut().insert(Committed(committed_ms));
-        }
+    let is_api = path.starts_with("/v2/") || path == "/v2";
+    if !is_api {
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let response = commit(server.clone(), exchange.clone(), None, request, next).await;
+        return finish(&server, &exchange, response, rate);
     }
 
-    // A lost response: the commit stands, the client never hears of it.
-    if let Some((rule, drop)) = drop_rule {
-        let point = DecisionPoint {
-            kind: DecisionKind::DropResponse,
-            seq,
-            method: &seen.method,
-            path: &path,
-            rule_index: rule,
-        };
-        let dropped = server
-            .inner
-            .faults
-            .lock()
-            .decider
-            .chance(point, drop.probability);
-        if dropped {
-            fault = Some(InjectedFault::DropResponse {
-                rule,
-                mode: drop.mode,
-                hang_ms: drop.hang_ms,
-            });
-            if drop.mode == DropMode::Hang {
-                tokio::time::sleep(std::time::Duration::from_millis(drop.hang_ms)).await;
-            }
-            let (parts, _) = response.into_parts();
-            response = Response::from_parts(parts, Body::new(ResetBody));
-            response.headers_mut().remove(header::CONTENT_LENGTH);
-        }
-    }
-    let committed = response.extensions().get::<Committed>().map(|c| c.0);
-    finish(&server, seen, response, rate, fault, committed)
+    // The API: the fault layer around the gate and the handler.
+    let operation = Operation {
+        plane: Plane::Api,
+        server: server_host(&parts.headers),
+        actor: exchange.actor(),
+        session: None,
+        summary: format!("{method} {path}"),
+    };
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let commit = commit(
+        server.clone(),
+        exchange.clone(),
+        Some(operation),
+        request,
+        next,
+    );
+    let at = RequestAt {
+        seq,
+        method: &method,
+        path: &path,
+    };
+    let (response, rate) = faults::around_commit(&server, &exchange, at, rate, commit).await;
+    finish(&server, &exchange, response, rate)
 }
 
-#[derive(Clone)]
-struct Summary(String);
-
-#[derive(Clone, Copy)]
-struct Committed(u64);
+/// The commit: admission through the gate (for `/v2/` requests, which carry an operation), then
+/// the handler; the permit is dropped as soon as the handler returns.
+async fn commit(
+    server: Server,
+    exchange: Arc<Exchange>,
+    operation: Option<Operation>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let permit = match operation {
+        Some(operation) => Some(server.gate().admit(operation).await),
+        None => None,
+    };
+    let response = exchange::scope(exchange.clone(), next.run(request)).await;
+    drop(permit);
+    foreign_error(response, &exchange).await
+}
 
 /// Adds the headers every response carries and records the request in the history.
 fn finish(
     server: &Server,
-    seen: Seen,
+    exchange: &Exchange,
     mut response: Response,
     rate: RateStatus,
-    fault: Option<InjectedFault>,
-    committed_ms: Option<u64>,
 ) -> Response {
     let headers = response.headers_mut();
     headers.insert("ratelimit-limit", HeaderValue::from(rate.limit));
@@ -334,36 +267,10 @@ fn finish(
             HeaderValue::from(retry_after_ms.div_ceil(1000).max(1)),
         );
     }
-    if let Ok(value) = HeaderValue::from_str(&seen.request_id) {
+    if let Ok(value) = HeaderValue::from_str(&exchange.request_id) {
         headers.insert("x-request-id", value);
     }
-    let summary = response
-        .extensions()
-        .get::<Summary>()
-        .map(|s| s.0.clone())
-        .or_else(|| {
-            response
-                .extensions()
-                .get::<ApiError>()
-                .map(|e| e.message.clone())
-        });
-    let entry = HistoryEntry {
-        seq: seen.seq,
-        request_id: seen.request_id,
-        account: seen.account,
-        actor: seen.actor,
-        method: seen.method,
-        path: seen.path,
-        received_ms: seen.received_ms,
-        committed_ms,
-        status: response.status().as_u16(),
-        fault,
-        summary,
-    };
-    // The history is of the API under test; the control endpoints that read it stay out of it.
-    if !(entry.path == "/_dosim" || entry.path.starts_with("/_dosim/")) {
-        server.inner.state.lock().history.push(entry);
-    }
+    exchange.record(server, response.status().as_u16());
     response
 }
 
@@ -394,7 +301,7 @@ fn actor(parts: &Parts) -> String {
         .get("x-dosim-actor")
         .and_then(|v| v.to_str().ok())
     {
-        return actor.chars().take(MAX_ACTOR_LEN).collect();
+        return actor.chars().take(ACTOR_LEN_MAX).collect();
     }
     if let Some(peer) = parts.extensions.get::<PeerAddr>() {
         return peer.0.clone();
@@ -406,6 +313,18 @@ fn actor(parts: &Parts) -> String {
         return info.0.to_string();
     }
     "unknown".to_owned()
+}
+
+/// The host a request was sent to, without its port, for the gate: `api.digitalocean.com` in a
+/// simulation; `api` when the request names none.
+fn server_host(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+        .map(|authority| authority.host().to_owned())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "api".to_owned())
 }
 
 fn base_url(server: &Server, headers: &HeaderMap) -> String {
@@ -476,95 +395,10 @@ fn rate_check(server: &Server, token: &str, now: SimTime) -> Result<RateStatus, 
     }
 }
 
-struct BeforeCommit {
-    latency: Option<(usize, u64)>,
-    reject: Option<(usize, crate::faults::Reject)>,
-    drop: Option<(usize, crate::faults::DropResponse)>,
-}
-
-fn draw_before(server: &Server, seq: u64, method: &str, path: &str) -> BeforeCommit {
-    let mut faults = server.inner.faults.lock();
-    let faults = &mut *faults;
-    let mut decision = BeforeCommit {
-        latency: None,
-        reject: None,
-        drop: None,
-    };
-    let Some(index) = faults.plan.matching_rule(method, path) else {
-        return decision;
-    };
-    let rule = &faults.plan.rules[index];
-    let point = |kind| DecisionPoint {
-        kind,
-        seq,
-        method,
-        path,
-        rule_index: index,
-    };
-    if let Some(latency) = &rule.latency {
-        let latency_ms = faults
-            .decider
-            .latency_ms(point(DecisionKind::Latency), latency);
-        if latency_ms > 0 {
-            decision.latency = Some((index, latency_ms));
-        }
-    }
-    if let Some(reject) = &rule.reject {
-        if faults
-            .decider
-            .chance(point(DecisionKind::Reject), reject.probability)
-        {
-            decision.reject = Some((index, reject.clone()));
-        }
-    }
-    decision.drop = rule.drop_response.clone().map(|drop| (index, drop));
-    decision
-}
-
-/// An injected rejection's response.
-fn rejection(reject: &crate::faults::Reject, request_id: &str) -> Response {
-    let status = StatusCode::from_u16(reject.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if reject.body == RejectBody::Html {
-        let reason = status.canonical_reason().unwrap_or("Error");
-        let page = format!(
-            "<!DOCTYPE html>\n<html>\n<head><title>{code} {reason}</title></head>\n<body>\n\
-             <h1>{code} {reason}</h1>\n<p>Looks like something went wrong. If this continues, please open a support ticket so we can help you out.</p>\n\
-             </body>\n</html>\n",
-            code = status.as_u16()
-        );
-        let mut response = (status, page).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return response;
-    }
-    let error = match reject.status {
-        429 => ApiError::too_many_requests(),
-        502 => ApiError::new(status, "bad_gateway", "Bad gateway"),
-        503 => ApiError::new(status, "service_unavailable", "Service unavailable"),
-        504 => ApiError::new(status, "gateway_timeout", "Gateway time-out"),
-        _ => ApiError::server_error(),
-    };
-    let mut response = error.render(request_id);
-    response.extensions_mut().insert(error);
-    response
-}
-
-/// Gives every error DigitalOcean's body, with the request id.
-async fn render_errors(response: Response, request_id: &str) -> Response {
-    if let Some(error) = response.extensions().get::<ApiError>().cloned() {
-        let (parts, _) = response.into_parts();
-        let mut rendered = error.render(request_id);
-        *rendered.extensions_mut() = parts.extensions;
-        rendered
-            .headers_mut()
-            .extend(parts.headers.into_iter().filter_map(|(name, value)| {
-                name.filter(|n| n != header::CONTENT_LENGTH && n != header::CONTENT_TYPE)
-                    .map(|n| (n, value))
-            }));
-        return rendered;
-    }
+/// Gives an error from outside the handlers (a framework rejection, in plain text) DigitalOcean's
+/// body with the request id, keeping its text as the message; the handlers' own errors render
+/// themselves.
+async fn foreign_error(response: Response, exchange: &Exchange) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -574,7 +408,6 @@ async fn render_errors(response: Response, request_id: &str) -> Response {
     if !status.is_client_error() && !status.is_server_error() || is_json {
         return response;
     }
-    // An error from outside the handlers (a framework rejection): keep its text as the message.
     let (_, body) = response.into_parts();
     let text = body
         .collect()
@@ -595,25 +428,6 @@ async fn render_errors(response: Response, request_id: &str) -> Response {
     if error.message.is_empty() {
         error.message = status.canonical_reason().unwrap_or("error").to_owned();
     }
-    let mut rendered = error.render(request_id);
-    rendered.extensions_mut().insert(error);
-    rendered
-}
-
-/// A response body that fails at once, so that hyper aborts the connection mid-response.
-struct ResetBody;
-
-impl HttpBody for ResetBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "dosim: the fault plan dropped this response",
-        ))))
-    }
+    exchange.summary_unless_set(&error.message);
+    error.render(&exchange.request_id)
 }

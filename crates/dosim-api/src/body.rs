@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 
 /// Longest accepted list in a request body (names, tags, volumes, ...).
-pub const MAX_LIST_LEN: usize = 1000;
+pub const LIST_LEN_MAX: usize = 1000;
 
 /// A request body that is a JSON object (an empty body reads as `{}`).
 #[derive(Clone, Debug, Default)]
@@ -116,9 +116,9 @@ impl JsonBody {
 }
 
 fn check_len(field: &str, len: usize) -> Result<(), ApiError> {
-    if len > MAX_LIST_LEN {
+    if len > LIST_LEN_MAX {
         return Err(ApiError::unprocessable(format!(
-            "{field} has more than {MAX_LIST_LEN} items"
+            "{field} has more than {LIST_LEN_MAX} items"
         )));
     }
     Ok(())
@@ -150,7 +150,7 @@ impl Params {
             let value =
                 decode(value).ok_or_else(|| ApiError::bad_request("invalid query string"))?;
             pairs.push((key, value));
-            if pairs.len() > MAX_LIST_LEN {
+            if pairs.len() > LIST_LEN_MAX {
                 return Err(ApiError::bad_request("too many query parameters"));
             }
         }

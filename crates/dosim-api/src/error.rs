@@ -6,8 +6,8 @@ use serde::Serialize;
 
 /// An error as DigitalOcean reports it: a status, a short id and a message.
 ///
-/// Handlers return it without a request id; the request pipeline fills `request_id` in, so
-/// every error body carries the same id as the `x-request-id` header.
+/// Handlers return it without a request id; it renders with the id of the request being served,
+/// so every error body carries the same id as the `x-request-id` header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -20,6 +20,7 @@ pub struct ApiError {
 struct ErrorBody<'a> {
     id: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     request_id: &'a str,
 }
 
@@ -118,11 +119,17 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
+    /// Renders the body once, with the request id of the request whose handler returned it; its
+    /// message becomes the request's summary in the history unless the handler gave one.
     fn into_response(self) -> Response {
-        // The body is written by the pipeline, which knows the request id.
-        let mut response = self.status.into_response();
-        response.extensions_mut().insert(self);
-        response
+        match crate::exchange::current() {
+            Some(exchange) => {
+                exchange.summary_unless_set(&self.message);
+                self.render(&exchange.request_id)
+            }
+            // Outside a request there is no request id to give.
+            None => self.render(""),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod control;
 pub mod databases;
 pub mod droplets;
 pub mod error;
+mod exchange;
 pub mod faults;
 pub mod history;
 pub mod pagination;

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use crate::body::{encode, Params};
 
 pub const DEFAULT_PER_PAGE: usize = 20;
-pub const MAX_PER_PAGE: usize = 200;
+pub const PER_PAGE_MAX: usize = 200;
 
 /// A requested page. Out-of-range or unparsable values are clamped rather than refused:
 /// `page` below 1 reads as 1, `per_page` is clamped to 1..=200.
@@ -26,7 +26,7 @@ impl PageRequest {
             .get("per_page")
             .and_then(|p| p.trim().parse::<i64>().ok())
             .unwrap_or(DEFAULT_PER_PAGE as i64)
-            .clamp(1, MAX_PER_PAGE as i64);
+            .clamp(1, PER_PAGE_MAX as i64);
         PageRequest {
             page: usize::try_from(page).unwrap_or(usize::MAX),
             per_page: per_page as usize,

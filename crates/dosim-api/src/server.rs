@@ -8,19 +8,20 @@ use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use dosim_base::gate::{Gate, Open};
 use dosim_cloud::{Cloud, CloudConfig, SimTime};
 
 use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
 use crate::databases::DataPlane;
-use crate::faults::{FaultDecider, FaultPlan, SeededDecider};
+use crate::faults::{FaultDecider, FaultPlan, Faults, SeededDecider};
 use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
 use crate::ratelimit::{RateLimitConfig, RateLog};
 
 /// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_BODY_BYTES_MAX: usize = 1024 * 1024;
 /// Default limit on the number of tokens (accounts) one server holds.
-pub const DEFAULT_MAX_ACCOUNTS: usize = 10_000;
+pub const DEFAULT_ACCOUNTS_MAX: usize = 10_000;
 
 /// Everything a server is built from.
 pub struct ServerConfig {
@@ -49,8 +50,8 @@ impl Default for ServerConfig {
             faults: FaultPlan::default(),
             time_scale: 1.0,
             rate_limit: RateLimitConfig::default(),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            max_accounts: DEFAULT_MAX_ACCOUNTS,
+            max_body_bytes: DEFAULT_BODY_BYTES_MAX,
+            max_accounts: DEFAULT_ACCOUNTS_MAX,
             history_limit: DEFAULT_HISTORY_LIMIT,
             base_url: None,
             clock: Arc::new(TokioClock::new()),
@@ -88,11 +89,6 @@ pub(crate) struct State {
     next_seq: u64,
 }
 
-pub(crate) struct Faults {
-    pub(crate) plan: FaultPlan,
-    pub(crate) decider: Box<dyn FaultDecider>,
-}
-
 pub(crate) struct Inner {
     pub(crate) seed: u64,
     pub(crate) cloud_config: CloudConfig,
@@ -107,6 +103,8 @@ pub(crate) struct Inner {
     pub(crate) faults: Mutex<Faults>,
     /// What serves database clusters' data planes, if anything does (`dosim serve`); the harness sets none.
     data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
+    /// What every `/v2/` request that reaches its handler is admitted through before it commits.
+    gate: Mutex<Arc<dyn Gate>>,
 }
 
 /// The DigitalOcean API server: cheap to clone, every clone shares the same accounts.
@@ -150,6 +148,7 @@ impl Server {
                     decider: Box::new(SeededDecider::new(seed)),
                 }),
                 data_plane: Mutex::new(None),
+                gate: Mutex::new(Arc::new(Open)),
             }),
         }
     }
@@ -235,8 +234,19 @@ impl Server {
         self.inner.data_plane.lock().clone()
     }
 
+    /// Admits every `/v2/` request that reaches its handler through `gate` before it commits
+    /// (see [`dosim_base::gate`]); the default, [`Open`], admits each at once.
+    pub fn set_gate(&self, gate: Arc<dyn Gate>) {
+        *self.inner.gate.lock() = gate;
+    }
+
+    /// The gate requests are admitted through.
+    pub(crate) fn gate(&self) -> Arc<dyn Gate> {
+        self.inner.gate.lock().clone()
+    }
+
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
-    /// The fault plan and the clock are kept.
+    /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
         let mut state = self.inner.state.lock();
         *state = State::new(self.inner.seed, self.inner.history_limit);

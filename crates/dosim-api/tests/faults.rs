@@ -22,6 +22,8 @@ fn check(resp: &Resp, status: u16, expect: Value) {
     }
 }
 
+const NOT_FOUND: &str = "The resource you requested could not be found.";
+
 const DROPLET: &str =
     r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64"}"#;
 
@@ -343,4 +345,37 @@ async fn faults_accept_toml_by_content_type() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(api.server.fault_plan().rules[0].path, "/v2/volumes");
+}
+
+#[tokio::test]
+async fn the_history_says_what_each_request_did() {
+    let api = with_plan("[[rules]]\npath = \"/v2/sizes\"\nreject = { status = 503 }\n");
+    api.call("POST", "/v2/droplets", Some(DROPLET)).await;
+    api.call("GET", "/v2/droplets/1", None).await;
+    api.send("GET", "/v2/account", None, None, &[]).await;
+    api.call("GET", "/v2/sizes", None).await;
+    api.call("GET", "/v2/nowhere", None).await;
+    let history = api.server.history();
+    let seen: Vec<(u16, Option<&str>, bool)> = history
+        .iter()
+        .map(|entry| {
+            (
+                entry.status,
+                entry.summary.as_deref(),
+                entry.committed_ms.is_some(),
+            )
+        })
+        .collect();
+    let created = history[0].summary.as_deref().unwrap();
+    assert!(created.starts_with("droplet "), "{created}");
+    assert_eq!(
+        seen,
+        [
+            (202, Some(created), true),
+            (404, Some(NOT_FOUND), true),
+            (401, None, false),
+            (503, Some("Service unavailable"), false),
+            (404, Some(NOT_FOUND), false),
+        ]
+    );
 }

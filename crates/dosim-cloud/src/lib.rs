@@ -1,4 +1,4 @@
-//! The DigitalOcean account as a deterministic state machine: no I/O, no clock, no RNG of its own.
+//! The DigitalOcean account as a deterministic state machine: no I/O, no clock, and randomness only from a seed the caller gives.
 //!
 //! One [`Cloud`] is one account.
 //! Time comes in as a [`SimTime`] argument on every call, and every random choice (ids, UUIDs, addresses, passwords, action failures) comes from a `ChaCha8Rng` seeded by the caller, so a run depends on its seed alone.

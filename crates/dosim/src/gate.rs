@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dosim_base::gate::{Admission, Gate, Operation, Permit, Plane};
+use dosim_base::gate::{Admission, Gate, Operation, Permit};
 use parking_lot::Mutex;
 
 use crate::strategy::Decisions;
@@ -213,49 +213,9 @@ pub(crate) fn request_in_flight(
     found
 }
 
-/// The operation an API request is, as the gate sees it.
-pub(crate) fn api_operation(actor: String, method: &str, path: &str) -> Operation {
-    Operation {
-        plane: Plane::Api,
-        server: crate::net::API_HOST.to_owned(),
-        actor,
-        session: None,
-        summary: format!("{method} {path}"),
-    }
-}
-
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
 mod tests;
-
-/// Wraps the API's router so that every `/v2` request is admitted through `gate`; the permit is
-/// held until the handler has answered.
-pub(crate) fn gated(router: axum::Router, gate: Arc<dyn Gate>) -> axum::Router {
-    axum::Router::new()
-        .fallback_service(router)
-        .layer(axum::middleware::from_fn_with_state(gate, admit_requests))
-}
-
-async fn admit_requests(
-    axum::extract::State(gate): axum::extract::State<Arc<dyn Gate>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if !request.uri().path().starts_with("/v2") {
-        return next.run(request).await;
-    }
-    let actor = request
-        .headers()
-        .get("x-dosim-actor")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("unknown")
-        .to_owned();
-    let operation = api_operation(actor, request.method().as_str(), request.uri().path());
-    let permit = gate.admit(operation).await;
-    let response = next.run(request).await;
-    drop(permit);
-    response
-}

@@ -289,7 +289,8 @@ impl World<'_> {
         let mut sim = builder.build();
 
         let gate = RunGate::new(decisions.clone());
-        let router = crate::gate::gated(server.router(), gate.handle());
+        server.set_gate(gate.handle());
+        let router = server.router();
         sim.host(crate::net::API_HOST, move || {
             let router = router.clone();
             async move {

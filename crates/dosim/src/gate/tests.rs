@@ -6,11 +6,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use dosim_base::gate::{Admission, Permit};
+use dosim_base::gate::{Admission, Operation, Permit, Plane};
 
-use super::{api_operation, RunGate, HOLD_MAX};
+use super::{RunGate, HOLD_MAX};
 use crate::strategy::{Decisions, Steering};
 use crate::Strategy;
+
+/// The operation an API request is, as the API admits it.
+fn api_operation(actor: String, method: &str, path: &str) -> Operation {
+    Operation {
+        plane: Plane::Api,
+        server: crate::net::API_HOST.to_owned(),
+        actor,
+        session: None,
+        summary: format!("{method} {path}"),
+    }
+}
 
 fn steered(choices: Vec<u32>) -> Arc<RunGate> {
     let actors = ["pod-0".to_owned(), "pod-1".to_owned(), "pod-2".to_owned()];

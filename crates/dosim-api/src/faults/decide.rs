@@ -1,0 +1,156 @@
+//! Fault decisions: the trait a harness replaces to steer them, the seeded default, and the
+//! draws one request takes when it arrives.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::plan::{DropResponse, FaultPlan, Latency, Reject};
+
+/// The kind of a decision, so that a strategy can tell decisions apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Latency,
+    Reject,
+    DropResponse,
+}
+
+/// Where a decision is drawn: the request and the rule that asked.
+#[derive(Clone, Copy, Debug)]
+pub struct DecisionPoint<'a> {
+    pub kind: DecisionKind,
+    /// The request's sequence number in the history.
+    pub seq: u64,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub rule_index: usize,
+}
+
+/// How fault decisions are drawn. The default draws from a seeded `ChaCha8Rng`; a harness
+/// replaces it to steer decisions (priorities, exhaustive enumeration).
+pub trait FaultDecider: Send + 'static {
+    /// Whether a fault with this probability happens.
+    fn chance(&mut self, point: DecisionPoint<'_>, probability: f64) -> bool;
+    /// A latency drawn from the rule's distribution.
+    fn latency_ms(&mut self, point: DecisionPoint<'_>, latency: &Latency) -> u64;
+}
+
+/// Decisions drawn from a `ChaCha8Rng` seeded from the server seed.
+#[derive(Clone, Debug)]
+pub struct SeededDecider {
+    rng: ChaCha8Rng,
+}
+
+impl SeededDecider {
+    pub fn new(seed: u64) -> SeededDecider {
+        SeededDecider {
+            rng: dosim_base::rng(seed, dosim_base::Stream::Faults),
+        }
+    }
+}
+
+impl FaultDecider for SeededDecider {
+    fn chance(&mut self, _point: DecisionPoint<'_>, probability: f64) -> bool {
+        if probability >= 1.0 {
+            return true;
+        }
+        if probability <= 0.0 {
+            return false;
+        }
+        self.rng.random::<f64>() < probability
+    }
+
+    fn latency_ms(&mut self, _point: DecisionPoint<'_>, latency: &Latency) -> u64 {
+        match *latency {
+            Latency::Millis(ms) | Latency::Fixed { fixed_ms: ms } => ms,
+            Latency::Uniform { min_ms, max_ms } => self.rng.random_range(min_ms..=max_ms),
+            Latency::Exponential { mean_ms, max_ms } => {
+                // Inverse transform sampling; 1 - u lies in (0, 1], so ln is finite.
+                let u: f64 = self.rng.random();
+                let sample = -(1.0 - u).ln() * mean_ms as f64;
+                (sample as u64).min(max_ms)
+            }
+        }
+    }
+}
+
+/// The server's fault plan and how its decisions are drawn, behind one lock.
+pub(crate) struct Faults {
+    pub(crate) plan: FaultPlan,
+    pub(crate) decider: Box<dyn FaultDecider>,
+}
+
+/// What a request's rule decided when the request arrived.
+pub(crate) struct OnArrival {
+    /// The rule that matched.
+    pub(crate) rule: usize,
+    /// How long the request waits, if at all.
+    pub(crate) latency_ms: Option<u64>,
+    /// The rejection it gets instead of its commit, if any.
+    pub(crate) reject: Option<Reject>,
+    /// The rule's lost-response fault, decided only after the commit.
+    pub(crate) drop_response: Option<DropResponse>,
+}
+
+/// A request as the decisions see it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestAt<'a> {
+    pub(crate) seq: u64,
+    pub(crate) method: &'a str,
+    /// The path without its query.
+    pub(crate) path: &'a str,
+}
+
+impl Faults {
+    /// Draws, in this order, the latency and the rejection of a request that just arrived; `None`
+    /// when no rule matches it.
+    pub(crate) fn on_arrival(&mut self, request: RequestAt<'_>) -> Option<OnArrival> {
+        let index = self.plan.matching_rule(request.method, request.path)?;
+        let rule = &self.plan.rules[index];
+        let point = |kind| request.point(kind, index);
+        let latency_ms = rule
+            .latency
+            .as_ref()
+            .map(|latency| {
+                self.decider
+                    .latency_ms(point(DecisionKind::Latency), latency)
+            })
+            .filter(|&ms| ms > 0);
+        let reject = rule.reject.as_ref().filter(|reject| {
+            self.decider
+                .chance(point(DecisionKind::Reject), reject.probability)
+        });
+        Some(OnArrival {
+            rule: index,
+            latency_ms,
+            reject: reject.cloned(),
+            drop_response: rule.drop_response.clone(),
+        })
+    }
+
+    /// Draws whether a committed request's response is lost.
+    pub(crate) fn drops_response(
+        &mut self,
+        request: RequestAt<'_>,
+        rule: usize,
+        drop: &DropResponse,
+    ) -> bool {
+        self.decider.chance(
+            request.point(DecisionKind::DropResponse, rule),
+            drop.probability,
+        )
+    }
+}
+
+impl<'a> RequestAt<'a> {
+    fn point(self, kind: DecisionKind, rule_index: usize) -> DecisionPoint<'a> {
+        DecisionPoint {
+            kind,
+            seq: self.seq,
+            method: self.method,
+            path: self.path,
+            rule_index,
+        }
+    }
+}

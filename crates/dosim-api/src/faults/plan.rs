@@ -1,0 +1,235 @@
+//! The fault plan: which requests get which faults, read from TOML or JSON and checked against
+//! its limits.
+
+use serde::{Deserialize, Serialize};
+
+/// Limits on a plan, so that a bad file cannot make the server unusable.
+pub const RULES_MAX: usize = 1000;
+pub const LATENCY_MS_MAX: u64 = 600_000;
+pub const HANG_MS_MAX: u64 = 3_600_000;
+pub const DEFAULT_HANG_MS: u64 = 60_000;
+
+/// Rules matched against each `/v2/` request; the first rule that matches applies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    #[serde(default)]
+    pub rules: Vec<FaultRule>,
+}
+
+/// One rule: which requests, and what happens to them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// An HTTP method, or `*` for any.
+    #[serde(default = "any")]
+    pub method: String,
+    /// A path pattern: `*` matches one segment, a final `**` matches the rest.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject: Option<Reject>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_response: Option<DropResponse>,
+}
+
+fn any() -> String {
+    "*".to_owned()
+}
+
+/// How long a request waits before it is handled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Latency {
+    /// `latency = 120`: always this many milliseconds.
+    Millis(u64),
+    /// `latency = { fixed_ms = 120 }`.
+    Fixed { fixed_ms: u64 },
+    /// `latency = { min_ms = 50, max_ms = 200 }`: uniform in the range.
+    Uniform { min_ms: u64, max_ms: u64 },
+    /// `latency = { mean_ms = 80, max_ms = 2000 }`: exponential, capped.
+    Exponential { mean_ms: u64, max_ms: u64 },
+}
+
+/// Refuse the request before it reaches the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reject {
+    /// 429, 500, 502, 503 or 504.
+    pub status: u16,
+    #[serde(default = "always")]
+    pub probability: f64,
+    #[serde(default)]
+    pub body: RejectBody,
+    /// The `retry-after` of an injected 429, in seconds.
+    #[serde(default = "one")]
+    pub retry_after_s: u64,
+}
+
+fn always() -> f64 {
+    1.0
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RejectBody {
+    /// DigitalOcean's JSON error body.
+    #[default]
+    Json,
+    /// An HTML error page, as a proxy in front of the API returns.
+    Html,
+}
+
+/// Commit the request, then lose its response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropResponse {
+    #[serde(default = "always")]
+    pub probability: f64,
+    #[serde(default)]
+    pub mode: DropMode,
+    /// How long a hung response waits before the connection is reset.
+    #[serde(default = "default_hang_ms")]
+    pub hang_ms: u64,
+}
+
+fn default_hang_ms() -> u64 {
+    DEFAULT_HANG_MS
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DropMode {
+    /// The connection is reset while the response is sent.
+    #[default]
+    Reset,
+    /// Nothing is sent until `hang_ms` passes, then the connection is reset.
+    Hang,
+}
+
+/// Why a plan was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl FaultPlan {
+    /// Parses TOML.
+    pub fn from_toml(text: &str) -> Result<FaultPlan, PlanError> {
+        let plan: FaultPlan =
+            toml::from_str(text).map_err(|e| PlanError(format!("invalid TOML fault plan: {e}")))?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Parses JSON.
+    pub fn from_json(text: &str) -> Result<FaultPlan, PlanError> {
+        let plan: FaultPlan = serde_json::from_str(text)
+            .map_err(|e| PlanError(format!("invalid JSON fault plan: {e}")))?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Parses JSON if the text looks like JSON, TOML otherwise.
+    pub fn parse(text: &str) -> Result<FaultPlan, PlanError> {
+        if text.trim_start().starts_with('{') {
+            FaultPlan::from_json(text)
+        } else {
+            FaultPlan::from_toml(text)
+        }
+    }
+
+    /// Checks the limits and the values serde cannot check.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.rules.len() > RULES_MAX {
+            return Err(PlanError(format!(
+                "a fault plan has at most {RULES_MAX} rules, this one has {}",
+                self.rules.len()
+            )));
+        }
+        for (index, rule) in self.rules.iter().enumerate() {
+            let at = |what: &str| {
+                PlanError(format!(
+                    "rule {index} ({} {}): {what}",
+                    rule.method, rule.path
+                ))
+            };
+            if !rule.path.starts_with('/') {
+                return Err(at("path must start with '/'"));
+            }
+            if rule.method != "*" && !rule.method.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(at("method must be an HTTP method or '*'"));
+            }
+            if let Some(latency) = &rule.latency {
+                let (low, high) = match *latency {
+                    Latency::Millis(ms) | Latency::Fixed { fixed_ms: ms } => (ms, ms),
+                    Latency::Uniform { min_ms, max_ms } => (min_ms, max_ms),
+                    Latency::Exponential { mean_ms, max_ms } => (mean_ms.min(max_ms), max_ms),
+                };
+                if low > high {
+                    return Err(at("latency min_ms must not exceed max_ms"));
+                }
+                if high > LATENCY_MS_MAX {
+                    return Err(at(&format!("latency is capped at {LATENCY_MS_MAX} ms")));
+                }
+            }
+            if let Some(reject) = &rule.reject {
+                if !matches!(reject.status, 429 | 500 | 502 | 503 | 504) {
+                    return Err(at("reject.status must be 429, 500, 502, 503 or 504"));
+                }
+                check_probability(reject.probability).map_err(|m| at(&format!("reject.{m}")))?;
+            }
+            if let Some(drop) = &rule.drop_response {
+                check_probability(drop.probability)
+                    .map_err(|m| at(&format!("drop_response.{m}")))?;
+                if drop.hang_ms > HANG_MS_MAX {
+                    return Err(at(&format!(
+                        "drop_response.hang_ms is capped at {HANG_MS_MAX}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of the first rule matching a request.
+    pub fn matching_rule(&self, method: &str, path: &str) -> Option<usize> {
+        self.rules.iter().position(|rule| {
+            (rule.method == "*" || rule.method.eq_ignore_ascii_case(method))
+                && path_matches(&rule.path, path)
+        })
+    }
+}
+
+fn check_probability(probability: f64) -> Result<(), &'static str> {
+    if (0.0..=1.0).contains(&probability) {
+        Ok(())
+    } else {
+        Err("probability must be between 0 and 1")
+    }
+}
+
+/// Whether a path (without its query) matches a pattern.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut pattern_segments = pattern.trim_end_matches('/').split('/');
+    let mut path_segments = path.trim_end_matches('/').split('/');
+    loop {
+        match (pattern_segments.next(), path_segments.next()) {
+            (Some("**"), _) => return true,
+            (Some(p), Some(s)) if p == "*" || p == s => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
