@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests drive (Debian's PostgreSQL
-# server and psql, pydo and jsonschema in .venv), then runs every Rust test, which in turn runs
-# the Python suite against the dosim binary.
+# server and psql, python3-venv, pydo and jsonschema in .venv), then runs every Rust test, which
+# in turn runs the Python suite against the dosim binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+missing=()
 # crates/dosim-pg-diff starts a private throwaway PostgreSQL from Debian's server binaries
 # (/usr/lib/postgresql/<version>/bin) unless DOSIM_PG_REFERENCE_URL names a server;
 # dosim-pgwire's tests drive psql.
 if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || ! command -v psql >/dev/null; then
-  echo "installing Debian's postgresql and postgresql-client (the differential suite and psql tests need them)"
+  missing+=(postgresql postgresql-client)
+fi
+# Debian's python3 leaves out ensurepip, without which `python3 -m venv` fails; python3-venv has it.
+if ! python3 -c 'import ensurepip' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian's ${missing[*]} (the differential suite, the psql tests and the Python suite need them)"
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql postgresql-client
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # psql is installed now: its tests must run, not pass by saying it is missing.
 export DOSIM_REQUIRE_PSQL=1

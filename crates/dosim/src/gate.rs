@@ -3,7 +3,7 @@
 //!
 //! Under `random` the gate admits at once and only records the order of commits, so a run is
 //! exactly what it was without it. Under `pct` and `dfs` it holds operations and lets them
-//! commit one at a time, in the order the run's [`Decisions`] pick. It decides between steps of
+//! commit one at a time, in the order the run's `Decisions` pick. It decides between steps of
 //! the simulation, among the operations that are really concurrent: those waiting at the gate,
 //! and, while a request from another host is still in flight toward a gated server, it waits
 //! for that request too (at most the network's longest latency and a few ticks), since in a

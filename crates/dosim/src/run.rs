@@ -4,7 +4,7 @@
 //!
 //! A [`RunSpec`] says which run: its seed, how its decisions are steered (a strategy, or a
 //! schedule's recorded decisions) and which injected faults may fire. Every way of running a
-//! scenario (a sweep, a replay, a shrink, a benchmark) comes through [`run`].
+//! scenario (a sweep, a replay, a shrink, a benchmark) comes through `run`.
 
 use std::collections::BTreeSet;
 use std::future::Future;

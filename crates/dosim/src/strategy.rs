@@ -1,7 +1,7 @@
 //! Steered runs: PCT priorities, forced schedules, and the schedule a run's decisions form.
 //!
 //! Under `pct` and `dfs` the operation gate ([`crate::gate`]) holds concurrent operations of
-//! every plane and asks [`Decisions`] which commits next; the server's fault layer asks it
+//! every plane and asks `Decisions` which commits next; the server's fault layer asks it
 //! whether each fault with a probability fires. Those answers are the run's decisions; the list
 //! of them is its schedule, which replays the run without the strategy that chose it. Under
 //! `random` nothing is asked, so its runs stay exactly what the seed draws.
