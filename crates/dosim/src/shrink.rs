@@ -247,6 +247,7 @@ impl dosim_api::FaultDecider for RecordingDecider {
             dosim_api::DecisionKind::Reject => ServerFaultKind::Reject,
             dosim_api::DecisionKind::DropResponse => ServerFaultKind::Drop,
             dosim_api::DecisionKind::Latency => return drawn,
+            dosim_api::DecisionKind::NetworkLatency => return drawn,
         };
         let count = self.counts.entry((kind, point.rule_index)).or_insert(0);
         let id = FaultId::Server {
