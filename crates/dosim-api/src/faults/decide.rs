@@ -65,16 +65,7 @@ impl FaultDecider for SeededDecider {
     }
 
     fn latency_ms(&mut self, _point: DecisionPoint<'_>, latency: &Latency) -> u64 {
-        match *latency {
-            Latency::Millis(ms) | Latency::Fixed { fixed_ms: ms } => ms,
-            Latency::Uniform { min_ms, max_ms } => self.rng.random_range(min_ms..=max_ms),
-            Latency::Exponential { mean_ms, max_ms } => {
-                // Inverse transform sampling; 1 - u lies in (0, 1], so ln is finite.
-                let u: f64 = self.rng.random();
-                let sample = -(1.0 - u).ln() * mean_ms as f64;
-                (sample as u64).min(max_ms)
-            }
-        }
+        latency.draw_ms(&mut self.rng)
     }
 }
 

@@ -44,19 +44,9 @@ fn any() -> String {
     "*".to_owned()
 }
 
-/// How long a request waits: in transit (`network_latency`) or at the API (`latency`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum Latency {
-    /// `latency = 120`: always this many milliseconds.
-    Millis(u64),
-    /// `latency = { fixed_ms = 120 }`.
-    Fixed { fixed_ms: u64 },
-    /// `latency = { min_ms = 50, max_ms = 200 }`: uniform in the range.
-    Uniform { min_ms: u64, max_ms: u64 },
-    /// `latency = { mean_ms = 80, max_ms = 2000 }`: exponential, capped.
-    Exponential { mean_ms: u64, max_ms: u64 },
-}
+/// How long a request waits, in transit (`network_latency`) or at the API (`latency`): a delay
+/// fixed or drawn from a distribution, as the cloud model's timings are.
+pub type Latency = dosim_base::Delay;
 
 /// Refuse the request before it reaches the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -182,7 +172,9 @@ impl FaultPlan {
                 ("latency", &rule.latency),
             ] {
                 if let Some(latency) = latency {
-                    check_latency(latency).map_err(|m| at(&format!("{name} {m}")))?;
+                    latency
+                        .check(LATENCY_MS_MAX)
+                        .map_err(|m| at(&format!("{name} {m}")))?;
                 }
             }
             if let Some(reject) = &rule.reject {
@@ -211,21 +203,6 @@ impl FaultPlan {
                 && path_matches(&rule.path, path)
         })
     }
-}
-
-fn check_latency(latency: &Latency) -> Result<(), String> {
-    let (low, high) = match *latency {
-        Latency::Millis(ms) | Latency::Fixed { fixed_ms: ms } => (ms, ms),
-        Latency::Uniform { min_ms, max_ms } => (min_ms, max_ms),
-        Latency::Exponential { mean_ms, max_ms } => (mean_ms.min(max_ms), max_ms),
-    };
-    if low > high {
-        return Err("min_ms must not exceed max_ms".to_owned());
-    }
-    if high > LATENCY_MS_MAX {
-        return Err(format!("is capped at {LATENCY_MS_MAX} ms"));
-    }
-    Ok(())
 }
 
 fn check_probability(probability: f64) -> Result<(), &'static str> {
