@@ -1,9 +1,9 @@
 //! The request pipeline every request passes through, and the router that merges each resource's routes.
 //!
-//! In order: request id and history slot, trailing-slash normalisation, authentication,
-//! the account cap, rate limits, the body limit, injected latency and rejections, the
-//! operation gate, the handler (the commit), lost responses, and finally the headers every
-//! response carries.
+//! In order: request id and history slot, trailing-slash normalisation, injected network
+//! latency, authentication, the account cap, rate limits, the body limit, injected rejections
+//! and processing latency, the operation gate, the handler (the commit), lost responses, and
+//! finally the headers every response carries and the history entry.
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use dosim_cloud::{Cloud, SimTime};
 use crate::auth;
 use crate::clock::unix_seconds;
 use crate::error::ApiError;
-use crate::exchange::{self, Arrival, Exchange};
+use crate::exchange::{self, Arrival, Exchange, Unheard};
 use crate::faults::{self, RequestAt};
 use crate::ratelimit::RateStatus;
 use crate::server::Server;
@@ -127,13 +127,27 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn pipeline(State(server): State<Server>, request: Request, next: Next) -> Response {
-    let received = server.now();
     let (seq, request_id) = server.inner.state.lock().next_request();
     let (mut parts, body) = request.into_parts();
     normalise_path(&mut parts.uri);
     let path = parts.uri.path().to_owned();
     let is_control = path == "/_dosim" || path.starts_with("/_dosim/");
+    let is_api = path.starts_with("/v2/") || path == "/v2";
     let method = parts.method.to_string();
+    let at = RequestAt {
+        seq,
+        method: &method,
+        path: &path,
+    };
+
+    // In transit: a client that gives up now cancels the request before the API sees it.
+    let network_latency = if is_api {
+        faults::network_latency(&server, at).await
+    } else {
+        None
+    };
+
+    let received = server.now();
     let exchange = Exchange::new(Arrival {
         seq,
         request_id,
@@ -146,6 +160,9 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
         received_ms: received.0,
         control: is_control,
     });
+    if let Some(fault) = network_latency {
+        exchange.fault(fault);
+    }
 
     // Authentication and rate limits, for everything but the control endpoints.
     let mut token: Option<String> = None;
@@ -197,10 +214,10 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
             exchange: exchange.clone(),
         });
     }
-    let is_api = path.starts_with("/v2/") || path == "/v2";
     if !is_api {
         let request = Request::from_parts(parts, Body::from(bytes));
-        let response = commit(server.clone(), exchange.clone(), None, request, next).await;
+        let (response, _unheard) =
+            commit(server.clone(), exchange.clone(), None, request, next).await;
         return finish(&server, &exchange, response, rate);
     }
 
@@ -220,31 +237,31 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
         request,
         next,
     );
-    let at = RequestAt {
-        seq,
-        method: &method,
-        path: &path,
-    };
-    let (response, rate) = faults::around_commit(&server, &exchange, at, rate, commit).await;
-    finish(&server, &exchange, response, rate)
+    let reply = faults::around_commit(&server, &exchange, at, rate, commit).await;
+    // The entry is written before `reply._unheard` is dropped, so the client counts as served.
+    finish(&server, &exchange, reply.response, reply.rate)
 }
 
 /// The commit: admission through the gate (for `/v2/` requests, which carry an operation), then
-/// the handler; the permit is dropped as soon as the handler returns.
+/// the handler; the permit is dropped as soon as the handler returns. From then on the response
+/// travels with an [`Unheard`], so that the history learns of the commit even if the client never
+/// does.
 async fn commit(
     server: Server,
     exchange: Arc<Exchange>,
     operation: Option<Operation>,
     request: Request,
     next: Next,
-) -> Response {
+) -> (Response, Unheard) {
     let permit = match operation {
         Some(operation) => Some(server.gate().admit(operation).await),
         None => None,
     };
     let response = exchange::scope(exchange.clone(), next.run(request)).await;
     drop(permit);
-    foreign_error(response, &exchange).await
+    let response = foreign_error(response, &exchange).await;
+    let unheard = Unheard::new(server, exchange, response.status().as_u16());
+    (response, unheard)
 }
 
 /// Adds the headers every response carries and records the request in the history.

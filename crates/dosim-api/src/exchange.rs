@@ -35,6 +35,8 @@ struct Record {
     committed_ms: Option<u64>,
     fault: Option<InjectedFault>,
     summary: Option<String>,
+    /// Whether the client had gone away before the response was ready.
+    client_gone: bool,
     /// A request to the control endpoints, which read the history rather than belong to it.
     control: bool,
     /// Whether the entry is in the history already: it goes there once.
@@ -68,6 +70,7 @@ impl Exchange {
                 committed_ms: None,
                 fault: None,
                 summary: None,
+                client_gone: false,
                 control: arrival.control,
                 recorded: false,
             }),
@@ -127,9 +130,46 @@ impl Exchange {
             status,
             fault: record.fault.take(),
             summary: record.summary.take(),
+            client_gone: record.client_gone,
         };
         drop(record);
         server.inner.state.lock().history.push(entry);
+    }
+}
+
+/// A committed request whose response has not reached the pipeline's end yet.
+///
+/// If it is dropped before the pipeline has written the history entry (the connection went
+/// away while the response was prepared, held or sent), it writes the entry itself, saying the
+/// client was gone; after the pipeline's own entry, dropping it does nothing.
+pub(crate) struct Unheard {
+    server: Server,
+    exchange: Arc<Exchange>,
+    status: u16,
+}
+
+impl Unheard {
+    pub(crate) fn new(server: Server, exchange: Arc<Exchange>, status: u16) -> Unheard {
+        Unheard {
+            server,
+            exchange,
+            status,
+        }
+    }
+}
+
+impl Drop for Unheard {
+    fn drop(&mut self) {
+        let already = {
+            let mut record = self.exchange.record.lock();
+            if !record.recorded {
+                record.client_gone = true;
+            }
+            record.recorded
+        };
+        if !already {
+            self.exchange.record(&self.server, self.status);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ mod plan;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use apply::around_commit;
+pub(crate) use apply::{around_commit, network_latency};
 pub use decide::{DecisionKind, DecisionPoint, FaultDecider, SeededDecider};
 pub(crate) use decide::{Faults, RequestAt};
 pub use plan::{
@@ -26,6 +26,8 @@ pub use plan::{
 pub enum InjectedFault {
     Latency {
         rule: usize,
+        /// In transit (the client could cancel it) or at the API (the commit happened regardless).
+        stage: LatencyStage,
         latency_ms: u64,
     },
     Reject {
@@ -39,5 +41,16 @@ pub enum InjectedFault {
         hang_ms: u64,
     },
 }
+
+/// Where a request was slowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyStage {
+    /// In transit, before it reached the API (`network_latency`).
+    Network,
+    /// At the API, before its commit (`latency`).
+    Processing,
+}
+
 #[cfg(test)]
 mod tests;

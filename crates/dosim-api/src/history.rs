@@ -12,7 +12,8 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 100_000;
 /// One request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
-    /// Position in arrival order, from 0, never reused.
+    /// Position in the order requests reached the server (before any network latency), from 0,
+    /// never reused.
     pub seq: u64,
     pub request_id: String,
     /// The account's fingerprint (never the token), absent when no valid token was sent.
@@ -22,7 +23,8 @@ pub struct HistoryEntry {
     pub method: String,
     /// The path with its query string.
     pub path: String,
-    /// Simulated milliseconds since the epoch when the request arrived.
+    /// Simulated milliseconds since the epoch when the request reached the API (after any network
+    /// latency).
     pub received_ms: u64,
     /// When the request read or changed the model; absent when it never reached it.
     pub committed_ms: Option<u64>,
@@ -30,6 +32,10 @@ pub struct HistoryEntry {
     pub fault: Option<InjectedFault>,
     /// A short description of the response, such as the created resource's id or an error message.
     pub summary: Option<String>,
+    /// The client had gone away (timed out, closed its connection) before the response was
+    /// ready, so it was never delivered; the commit, if any, stands. Absent from JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_gone: bool,
 }
 
 /// The bounded log of requests.

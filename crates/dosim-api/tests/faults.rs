@@ -3,7 +3,9 @@
 mod common;
 
 use common::{contains, Api, Resp, TOKEN};
-use dosim_api::{FaultPlan, InjectedFault};
+use std::time::Duration;
+
+use dosim_api::{DropMode, FaultPlan, InjectedFault, LatencyStage};
 use serde_json::{json, Value};
 
 #[track_caller]
@@ -47,6 +49,7 @@ fn plans_parse_from_toml_and_json_and_are_validated() {
         [[rules]]
         method = "POST"
         path = "/v2/droplets"
+        network_latency = { mean_ms = 30, max_ms = 90 }
         latency = { min_ms = 10, max_ms = 20 }
         reject = { status = 503, probability = 0.5, body = "html" }
         drop_response = { probability = 0.1, mode = "hang", hang_ms = 1000 }
@@ -81,7 +84,13 @@ fn plans_parse_from_toml_and_json_and_are_validated() {
             r#"[[rules]]
             path = "/v2"
             latency = { min_ms = 5, max_ms = 1 }"#,
-            "min_ms must not exceed max_ms",
+            "latency min_ms must not exceed max_ms",
+        ),
+        (
+            r#"[[rules]]
+            path = "/v2"
+            network_latency = 600001"#,
+            "network_latency is capped at 600000 ms",
         ),
         (
             r#"[[rules]]
@@ -181,7 +190,11 @@ async fn latency_is_recorded_and_probabilities_are_seeded() {
         with_plan("[[rules]]\npath = \"/v2/account\"\nlatency = { min_ms = 1, max_ms = 3 }\n");
     check(&api.call("GET", "/v2/account", None).await, 200, json!({}));
     match api.server.history()[0].fault {
-        Some(InjectedFault::Latency { latency_ms, .. }) => assert!((1..=3).contains(&latency_ms)),
+        Some(InjectedFault::Latency {
+            latency_ms,
+            stage: LatencyStage::Processing,
+            ..
+        }) => assert!((1..=3).contains(&latency_ms)),
         ref other => panic!("{other:?}"),
     }
     async fn outcomes() -> Vec<u16> {
@@ -378,4 +391,95 @@ async fn the_history_says_what_each_request_did() {
             (404, Some(NOT_FOUND), false),
         ]
     );
+}
+
+/// A client that gives up after 20 ms on a droplet create slowed by `rule`: what the model holds
+/// and what the history says once everything in flight has finished.
+async fn check_client_gives_up(rule: &str, n_expect: usize, fault_expect: Option<InjectedFault>) {
+    let api = with_plan(&format!(
+        "[[rules]]\nmethod = \"POST\"\npath = \"/v2/droplets\"\n{rule}\n"
+    ));
+    let call = api.call("POST", "/v2/droplets", Some(DROPLET));
+    let gave_up = tokio::time::timeout(Duration::from_millis(20), call).await;
+    assert!(
+        gave_up.is_err(),
+        "{rule}: the answer came before the client gave up"
+    );
+    // Long after every latency in these rules: whatever was going to commit has.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(n_droplets(&api), n_expect, "{rule}: droplets");
+    let history = api.server.history();
+    match fault_expect {
+        None => assert!(history.is_empty(), "{rule}: {history:?}"),
+        Some(fault) => {
+            assert_eq!(history.len(), 1, "{rule}: {history:?}");
+            let entry = &history[0];
+            assert_eq!(entry.fault.as_ref(), Some(&fault), "{rule}");
+            assert_eq!(entry.status, 202, "{rule}");
+            assert!(entry.committed_ms.is_some(), "{rule}: no commit recorded");
+            assert!(
+                entry.client_gone,
+                "{rule}: the history must say nobody heard"
+            );
+            let summary = entry.summary.as_deref().unwrap_or_default();
+            assert!(summary.starts_with("droplet "), "{rule}: {summary}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_request_that_reached_the_api_commits_after_its_client_gave_up() {
+    // Processing latency: the request reached the API, so it creates the droplet regardless.
+    check_client_gives_up(
+        "latency = 200",
+        1,
+        Some(InjectedFault::Latency {
+            rule: 0,
+            stage: LatencyStage::Processing,
+            latency_ms: 200,
+        }),
+    )
+    .await;
+    // A lost response that hangs: committed first, then nobody is left to hear.
+    check_client_gives_up(
+        "drop_response = { mode = \"hang\", hang_ms = 200 }",
+        1,
+        Some(InjectedFault::DropResponse {
+            rule: 0,
+            mode: DropMode::Hang,
+            hang_ms: 200,
+        }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_still_in_transit_is_cancelled_with_its_client() {
+    // Network latency: the request never reached the API, so nothing happened there.
+    check_client_gives_up("network_latency = 200", 0, None).await;
+}
+
+#[tokio::test]
+async fn a_patient_client_hears_a_slow_request() {
+    let api = with_plan("[[rules]]\npath = \"/v2/droplets\"\nnetwork_latency = 5\nlatency = 10\n");
+    check(
+        &api.call("POST", "/v2/droplets", Some(DROPLET)).await,
+        202,
+        json!({}),
+    );
+    assert_eq!(n_droplets(&api), 1);
+    let entry = &api.server.history()[0];
+    assert!(!entry.client_gone);
+    // The history keeps the last fault that touched the request.
+    assert_eq!(
+        entry.fault,
+        Some(InjectedFault::Latency {
+            rule: 0,
+            stage: LatencyStage::Processing,
+            latency_ms: 10,
+        })
+    );
+    let json = serde_json::to_value(entry).unwrap();
+    assert_eq!(json["fault"]["stage"], "processing");
+    assert!(json.get("client_gone").is_none(), "{json}");
 }

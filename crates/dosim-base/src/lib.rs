@@ -1,16 +1,19 @@
 //! What every dosim crate shares, and nothing else: simulated time and its fixed epoch
 //! ([`SimTime`]), a hash that is stable across processes and platforms ([`Fnv1a`]), the named
-//! random streams one seed splits into ([`Stream`]), and the operation gate every data plane
-//! passes an operation through before it commits ([`gate`]).
+//! random streams one seed splits into ([`Stream`]), delays fixed or drawn from a distribution
+//! ([`Delay`]), and the operation gate every data plane passes an operation through before it
+//! commits ([`gate`]).
 //!
 //! No I/O, no clock, no runtime: the model, the API, the engines and the harness all depend on
 //! this crate, so it depends on none of them.
 
+mod delay;
 pub mod gate;
 mod hash;
 mod seed;
 mod time;
 
+pub use delay::Delay;
 pub use hash::{hash_bytes, hash_text, Fnv1a};
 pub use seed::{derive, rng, splitmix64, Stream};
 pub use time::{epoch, SimTime, EPOCH_UNIX_S};

@@ -1,5 +1,6 @@
 //! The account's limits, timings and the choices dosim makes where DigitalOcean's behaviour is unknown.
 
+use dosim_base::Delay;
 use serde::{Deserialize, Serialize};
 
 /// Which error `id` a duplicate volume name gets; DigitalOcean has answered with both.
@@ -16,6 +17,7 @@ pub enum VolumeConflictId {
 /// One account's configuration; every field has DigitalOcean's default or dosim's documented choice.
 ///
 /// All durations are here, in milliseconds, so that a caller can scale them in one place ([`CloudConfig::scale_times`]).
+/// Droplet provisioning and action times may instead be drawn from a distribution ([`Delay`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CloudConfig {
@@ -29,8 +31,14 @@ pub struct CloudConfig {
     pub volume_limit: u32,
     /// How long a droplet's `create` action runs before the droplet is `active`.
     pub droplet_provision_ms: u64,
+    /// When set, each droplet's `create` action runs for a time drawn from this instead of
+    /// `droplet_provision_ms`; only a distribution draws from the account's RNG, a fixed value does not.
+    pub droplet_provision: Option<Delay>,
     /// How long a droplet action (power, rename, resize, ...) runs.
     pub droplet_action_ms: u64,
+    /// When set, each droplet action runs for a time drawn from this instead of
+    /// `droplet_action_ms`; only a distribution draws from the account's RNG, a fixed value does not.
+    pub droplet_action: Option<Delay>,
     /// How long a volume action runs; 0 means the action is already `completed` in the response.
     pub volume_action_ms: u64,
     /// How long a reserved IP assign or unassign runs; 0 means it completes at once.
@@ -63,7 +71,9 @@ impl Default for CloudConfig {
             volumes_per_droplet_max: 15,
             volume_limit: 100,
             droplet_provision_ms: 30_000,
+            droplet_provision: None,
             droplet_action_ms: 10_000,
+            droplet_action: None,
             volume_action_ms: 3_000,
             reserved_ip_action_ms: 3_000,
             database_provision_ms: 300_000,
@@ -98,6 +108,12 @@ impl CloudConfig {
         ] {
             // The cast saturates, so a huge factor yields u64::MAX rather than wrapping.
             *ms = (*ms as f64 * factor).round() as u64;
+        }
+        for delay in [&mut self.droplet_provision, &mut self.droplet_action]
+            .into_iter()
+            .flatten()
+        {
+            *delay = delay.scaled(factor);
         }
     }
 }

@@ -4,8 +4,9 @@ use crate::actions::Effect;
 use crate::cloud::ActionSpec;
 use crate::error::msg;
 use crate::validate::{check_droplet_name, check_tags, parse_uuid};
-use crate::{catalog, ActionId, ActionStatus, Cloud, DropletId, Error, SimTime, VolumeId};
+use crate::{catalog, ActionId, ActionStatus, Cloud, Delay, DropletId, Error, SimTime, VolumeId};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use uuid::Uuid;
@@ -431,7 +432,12 @@ impl Cloud {
             }
             let spec = ActionSpec::droplet("create", &droplet, Effect::DropletCreated(id));
             self.droplets.insert(id, droplet);
-            let action_id = self.start_action(spec, self.config.droplet_provision_ms);
+            let provision_ms = draw_ms(
+                self.config.droplet_provision.as_ref(),
+                self.config.droplet_provision_ms,
+                &mut self.rng,
+            );
+            let action_id = self.start_action(spec, provision_ms);
             created.push((id, action_id));
         }
         Ok(created)
@@ -502,7 +508,12 @@ impl Cloud {
         let effect = self.check_droplet_action(id, &req)?;
         let droplet = &self.droplets[&id];
         let spec = ActionSpec::droplet(req.action_type(), droplet, effect);
-        Ok(self.start_action(spec, self.config.droplet_action_ms))
+        let action_ms = draw_ms(
+            self.config.droplet_action.as_ref(),
+            self.config.droplet_action_ms,
+            &mut self.rng,
+        );
+        Ok(self.start_action(spec, action_ms))
     }
 
     /// Starts the same action on every droplet with `tag`, all or none; a locked droplet refuses the whole request.
@@ -532,7 +543,12 @@ impl Cloud {
         let mut action_ids = Vec::with_capacity(ids.len());
         for (id, effect) in ids.into_iter().zip(effects) {
             let spec = ActionSpec::droplet(req.action_type(), &self.droplets[&id], effect);
-            action_ids.push(self.start_action(spec, self.config.droplet_action_ms));
+            let action_ms = draw_ms(
+                self.config.droplet_action.as_ref(),
+                self.config.droplet_action_ms,
+                &mut self.rng,
+            );
+            action_ids.push(self.start_action(spec, action_ms));
         }
         Ok(action_ids)
     }
@@ -732,6 +748,15 @@ impl Cloud {
             gateway: format!("{prefix}::1"),
             network_type: NetworkType::Public,
         }
+    }
+}
+
+/// A duration from the configuration: drawn from `delay` when one is set (the RNG moves only for a
+/// distribution), else `fixed_ms`.
+fn draw_ms(delay: Option<&Delay>, fixed_ms: u64, rng: &mut ChaCha8Rng) -> u64 {
+    match delay {
+        Some(delay) => delay.draw_ms(rng),
+        None => fixed_ms,
     }
 }
 

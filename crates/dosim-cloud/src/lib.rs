@@ -26,7 +26,7 @@ pub use databases::{
     DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
     DATABASE_OBJECTS_MAX, POOL_PORT,
 };
-pub use dosim_base::SimTime;
+pub use dosim_base::{Delay, SimTime};
 pub use droplets::{
     Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletStatus, ImageRef,
     NetworkType, NetworkV4, NetworkV6, Networks, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,

@@ -3,3 +3,4 @@
 mod errors;
 mod fixture;
 mod lifecycle;
+mod timings;

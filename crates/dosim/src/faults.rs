@@ -215,6 +215,7 @@ impl dosim_api::FaultDecider for RecordingDecider {
             dosim_api::DecisionKind::Reject => ServerFaultKind::Reject,
             dosim_api::DecisionKind::DropResponse => ServerFaultKind::Drop,
             dosim_api::DecisionKind::Latency => return drawn,
+            dosim_api::DecisionKind::NetworkLatency => return drawn,
         };
         let count = self.counts.entry((kind, point.rule_index)).or_insert(0);
         let id = FaultId::Server {
@@ -316,6 +317,11 @@ pub(crate) fn server_fault(
 
 pub(crate) fn describe_server_fault(fault: &dosim_api::InjectedFault) -> String {
     match fault {
+        dosim_api::InjectedFault::Latency {
+            latency_ms,
+            stage: dosim_api::faults::LatencyStage::Network,
+            ..
+        } => format!("network latency {latency_ms}ms"),
         dosim_api::InjectedFault::Latency { latency_ms, .. } => format!("latency {latency_ms}ms"),
         dosim_api::InjectedFault::Reject { status, body, .. } => format!(
             "reject {status}{}",

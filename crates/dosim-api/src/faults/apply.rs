@@ -9,35 +9,68 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use std::sync::Arc;
+
 use super::decide::RequestAt;
 use super::plan::{DropMode, Reject, RejectBody};
-use super::InjectedFault;
+use super::{InjectedFault, LatencyStage};
 use crate::error::ApiError;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Unheard};
 use crate::ratelimit::RateStatus;
 use crate::server::Server;
 
-/// Runs `commit` (the gate and the handler) inside the faults the plan gives `request`.
-///
-/// Latency and rejection are drawn when the request arrives, in arrival order; whether the
-/// response is lost is drawn after the commit. Returns the response and the rate-limit status
-/// its headers show (an injected 429 shows none remaining).
-pub(crate) async fn around_commit(
+/// Holds a request in transit for its rule's network latency, before it reaches the API; the
+/// client giving up meanwhile drops this future, and with it the request. Returns the fault to
+/// record, if the request was slowed.
+pub(crate) async fn network_latency(
     server: &Server,
-    exchange: &Exchange,
+    request: RequestAt<'_>,
+) -> Option<InjectedFault> {
+    let (rule, latency_ms) = server.inner.faults.lock().network_latency(request)?;
+    tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+    Some(InjectedFault::Latency {
+        rule,
+        stage: LatencyStage::Network,
+        latency_ms,
+    })
+}
+
+/// A response on its way back, with the record that the client never heard it if it is lost on
+/// the way (`None` when nothing committed: an injected rejection).
+pub(crate) struct Reply {
+    pub(crate) response: Response,
+    pub(crate) rate: RateStatus,
+    /// Held for its `Drop` until the pipeline has written the entry.
+    pub(crate) _unheard: Option<Unheard>,
+}
+
+/// Runs `commit` (the gate and the handler) inside the faults the plan gives a request that has
+/// reached the API.
+///
+/// The rejection and the processing latency are drawn when the request arrives, in arrival order;
+/// whether the response is lost is drawn after the commit. A request with processing latency
+/// runs its commit on a task of its own, so that a client giving up cannot cancel it: on
+/// DigitalOcean a slow request that reached the API still commits.
+pub(crate) async fn around_commit<C>(
+    server: &Server,
+    exchange: &Arc<Exchange>,
     request: RequestAt<'_>,
     rate: RateStatus,
-    commit: impl Future<Output = Response>,
-) -> (Response, RateStatus) {
+    commit: C,
+) -> Reply
+where
+    C: Future<Output = (Response, Unheard)> + Send + 'static,
+{
     let decided = server.inner.faults.lock().on_arrival(request);
     let Some(decided) = decided else {
-        return (commit.await, rate);
+        let (response, unheard) = commit.await;
+        return Reply {
+            response,
+            rate,
+            _unheard: Some(unheard),
+        };
     };
     let rule = decided.rule;
-    if let Some(latency_ms) = decided.latency_ms {
-        exchange.fault(InjectedFault::Latency { rule, latency_ms });
-        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
-    }
     if let Some(reject) = decided.reject {
         exchange.fault(InjectedFault::Reject {
             rule,
@@ -53,13 +86,31 @@ pub(crate) async fn around_commit(
             retry_after_ms: (reject.status == 429).then_some(reject.retry_after_s * 1000),
             ..rate
         };
-        return (rejection(&reject, exchange), status);
+        return Reply {
+            response: rejection(&reject, exchange),
+            rate: status,
+            _unheard: None,
+        };
     }
 
-    let response = commit.await;
+    let (response, unheard) = match decided.processing_latency_ms {
+        None => commit.await,
+        Some(latency_ms) => {
+            exchange.fault(InjectedFault::Latency {
+                rule,
+                stage: LatencyStage::Processing,
+                latency_ms,
+            });
+            processing(latency_ms, commit).await
+        }
+    };
 
     let Some(drop) = decided.drop_response else {
-        return (response, rate);
+        return Reply {
+            response,
+            rate,
+            _unheard: Some(unheard),
+        };
     };
     let dropped = server
         .inner
@@ -67,7 +118,11 @@ pub(crate) async fn around_commit(
         .lock()
         .drops_response(request, rule, &drop);
     if !dropped {
-        return (response, rate);
+        return Reply {
+            response,
+            rate,
+            _unheard: Some(unheard),
+        };
     }
     // A lost response: the commit stands, the client never hears of it.
     exchange.fault(InjectedFault::DropResponse {
@@ -81,7 +136,33 @@ pub(crate) async fn around_commit(
     let (parts, _) = response.into_parts();
     let mut response = Response::from_parts(parts, Body::new(ResetBody));
     response.headers_mut().remove(header::CONTENT_LENGTH);
-    (response, rate)
+    Reply {
+        response,
+        rate,
+        _unheard: Some(unheard),
+    }
+}
+
+/// Waits out the processing latency, then commits, on a task of its own.
+///
+/// If the client goes away meanwhile, the task still commits; the runtime then drops the reply it
+/// returns, and its [`Unheard`] writes the history entry saying the client was gone.
+async fn processing<C>(latency_ms: u64, commit: C) -> (Response, Unheard)
+where
+    C: Future<Output = (Response, Unheard)> + Send + 'static,
+{
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+        commit.await
+    });
+    match task.await {
+        Ok(reply) => reply,
+        // A handler that panics on its own task panics the request, as it would inline.
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => panic!("the commit's task was cancelled: {error}"),
+        },
+    }
 }
 
 /// An injected rejection's response: DigitalOcean's error body, or a proxy's HTML page.

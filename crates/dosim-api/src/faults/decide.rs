@@ -11,6 +11,9 @@ use super::plan::{DropResponse, FaultPlan, Latency, Reject};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
+    /// The time a request spends in transit before it reaches the API (`network_latency`).
+    NetworkLatency,
+    /// The time a request that reached the API takes to commit (`latency`).
     Latency,
     Reject,
     DropResponse,
@@ -62,16 +65,7 @@ impl FaultDecider for SeededDecider {
     }
 
     fn latency_ms(&mut self, _point: DecisionPoint<'_>, latency: &Latency) -> u64 {
-        match *latency {
-            Latency::Millis(ms) | Latency::Fixed { fixed_ms: ms } => ms,
-            Latency::Uniform { min_ms, max_ms } => self.rng.random_range(min_ms..=max_ms),
-            Latency::Exponential { mean_ms, max_ms } => {
-                // Inverse transform sampling; 1 - u lies in (0, 1], so ln is finite.
-                let u: f64 = self.rng.random();
-                let sample = -(1.0 - u).ln() * mean_ms as f64;
-                (sample as u64).min(max_ms)
-            }
-        }
+        latency.draw_ms(&mut self.rng)
     }
 }
 
@@ -85,8 +79,8 @@ pub(crate) struct Faults {
 pub(crate) struct OnArrival {
     /// The rule that matched.
     pub(crate) rule: usize,
-    /// How long the request waits, if at all.
-    pub(crate) latency_ms: Option<u64>,
+    /// How long the request takes to commit once it reached the API, if it is slowed at all.
+    pub(crate) processing_latency_ms: Option<u64>,
     /// The rejection it gets instead of its commit, if any.
     pub(crate) reject: Option<Reject>,
     /// The rule's lost-response fault, decided only after the commit.
@@ -103,13 +97,24 @@ pub(crate) struct RequestAt<'a> {
 }
 
 impl Faults {
-    /// Draws, in this order, the latency and the rejection of a request that just arrived; `None`
-    /// when no rule matches it.
+    /// Draws a request's network latency, before anything else happens to it: the rule's index
+    /// and the milliseconds, if its rule slows it at all.
+    pub(crate) fn network_latency(&mut self, request: RequestAt<'_>) -> Option<(usize, u64)> {
+        let index = self.plan.matching_rule(request.method, request.path)?;
+        let latency = self.plan.rules[index].network_latency.as_ref()?;
+        let latency_ms = self
+            .decider
+            .latency_ms(request.point(DecisionKind::NetworkLatency, index), latency);
+        (latency_ms > 0).then_some((index, latency_ms))
+    }
+
+    /// Draws, in this order, the processing latency and the rejection of a request that reached
+    /// the API; `None` when no rule matches it.
     pub(crate) fn on_arrival(&mut self, request: RequestAt<'_>) -> Option<OnArrival> {
         let index = self.plan.matching_rule(request.method, request.path)?;
         let rule = &self.plan.rules[index];
         let point = |kind| request.point(kind, index);
-        let latency_ms = rule
+        let processing_latency_ms = rule
             .latency
             .as_ref()
             .map(|latency| {
@@ -123,7 +128,7 @@ impl Faults {
         });
         Some(OnArrival {
             rule: index,
-            latency_ms,
+            processing_latency_ms,
             reject: reject.cloned(),
             drop_response: rule.drop_response.clone(),
         })

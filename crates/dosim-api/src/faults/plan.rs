@@ -26,6 +26,12 @@ pub struct FaultRule {
     pub method: String,
     /// A path pattern: `*` matches one segment, a final `**` matches the rest.
     pub path: String,
+    /// Network latency: the request is in transit for this long before it reaches the API, and a
+    /// client that gives up meanwhile cancels it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_latency: Option<Latency>,
+    /// Processing latency: the request has reached the API and takes this long to commit, whether
+    /// its client still waits or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<Latency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,19 +44,9 @@ fn any() -> String {
     "*".to_owned()
 }
 
-/// How long a request waits before it is handled.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum Latency {
-    /// `latency = 120`: always this many milliseconds.
-    Millis(u64),
-    /// `latency = { fixed_ms = 120 }`.
-    Fixed { fixed_ms: u64 },
-    /// `latency = { min_ms = 50, max_ms = 200 }`: uniform in the range.
-    Uniform { min_ms: u64, max_ms: u64 },
-    /// `latency = { mean_ms = 80, max_ms = 2000 }`: exponential, capped.
-    Exponential { mean_ms: u64, max_ms: u64 },
-}
+/// How long a request waits, in transit (`network_latency`) or at the API (`latency`): a delay
+/// fixed or drawn from a distribution, as the cloud model's timings are.
+pub type Latency = dosim_base::Delay;
 
 /// Refuse the request before it reaches the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -171,17 +167,14 @@ impl FaultPlan {
             if rule.method != "*" && !rule.method.bytes().all(|b| b.is_ascii_alphabetic()) {
                 return Err(at("method must be an HTTP method or '*'"));
             }
-            if let Some(latency) = &rule.latency {
-                let (low, high) = match *latency {
-                    Latency::Millis(ms) | Latency::Fixed { fixed_ms: ms } => (ms, ms),
-                    Latency::Uniform { min_ms, max_ms } => (min_ms, max_ms),
-                    Latency::Exponential { mean_ms, max_ms } => (mean_ms.min(max_ms), max_ms),
-                };
-                if low > high {
-                    return Err(at("latency min_ms must not exceed max_ms"));
-                }
-                if high > LATENCY_MS_MAX {
-                    return Err(at(&format!("latency is capped at {LATENCY_MS_MAX} ms")));
+            for (name, latency) in [
+                ("network_latency", &rule.network_latency),
+                ("latency", &rule.latency),
+            ] {
+                if let Some(latency) = latency {
+                    latency
+                        .check(LATENCY_MS_MAX)
+                        .map_err(|m| at(&format!("{name} {m}")))?;
                 }
             }
             if let Some(reject) = &rule.reject {
