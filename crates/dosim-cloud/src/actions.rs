@@ -124,14 +124,14 @@ pub(crate) enum Pending {
 impl Cloud {
     /// One action by id.
     pub fn action(&mut self, now: SimTime, id: ActionId) -> Result<Action, Error> {
-        self.advance(now);
-        self.actions.get(&id).cloned().ok_or_else(Error::not_found)
+        self.enter(now, |cloud| {
+            cloud.actions.get(&id).cloned().ok_or_else(Error::not_found)
+        })
     }
 
     /// Every action on the account, oldest first.
     pub fn actions(&mut self, now: SimTime) -> Vec<Action> {
-        self.advance(now);
-        self.actions.values().cloned().collect()
+        self.enter(now, |cloud| cloud.actions.values().cloned().collect())
     }
 
     /// The actions on one droplet, oldest first; 404 if the droplet does not exist.
@@ -140,18 +140,19 @@ impl Cloud {
         now: SimTime,
         droplet_id: DropletId,
     ) -> Result<Vec<Action>, Error> {
-        self.advance(now);
-        if !self.droplets.contains_key(&droplet_id) {
-            return Err(Error::not_found());
-        }
-        Ok(self
-            .actions
-            .values()
-            .filter(|a| {
-                a.resource_type == ResourceType::Droplet && a.resource_id == Some(droplet_id.0)
-            })
-            .cloned()
-            .collect())
+        self.enter(now, |cloud| {
+            if !cloud.droplets.contains_key(&droplet_id) {
+                return Err(Error::not_found());
+            }
+            Ok(cloud
+                .actions
+                .values()
+                .filter(|a| {
+                    a.resource_type == ResourceType::Droplet && a.resource_id == Some(droplet_id.0)
+                })
+                .cloned()
+                .collect())
+        })
     }
 
     /// The actions on one volume, oldest first; 404 if the volume does not exist.
@@ -160,16 +161,17 @@ impl Cloud {
         now: SimTime,
         volume_id: VolumeId,
     ) -> Result<Vec<Action>, Error> {
-        self.advance(now);
-        if !self.volumes.contains_key(&volume_id) {
-            return Err(Error::not_found());
-        }
-        Ok(self
-            .actions
-            .values()
-            .filter(|a| a.volume_id == Some(volume_id))
-            .cloned()
-            .collect())
+        self.enter(now, |cloud| {
+            if !cloud.volumes.contains_key(&volume_id) {
+                return Err(Error::not_found());
+            }
+            Ok(cloud
+                .actions
+                .values()
+                .filter(|a| a.volume_id == Some(volume_id))
+                .cloned()
+                .collect())
+        })
     }
 
     /// The actions on one reserved IP, oldest first; 404 if the account does not hold it.
@@ -178,18 +180,19 @@ impl Cloud {
         now: SimTime,
         ip: Ipv4Addr,
     ) -> Result<Vec<Action>, Error> {
-        self.advance(now);
-        if !self.reserved_ips.contains_key(&ip) {
-            return Err(Error::not_found());
-        }
-        Ok(self
-            .actions
-            .values()
-            .filter(|a| {
-                a.resource_type == ResourceType::ReservedIp
-                    && a.resource_id == Some(u64::from(u32::from(ip)))
-            })
-            .cloned()
-            .collect())
+        self.enter(now, |cloud| {
+            if !cloud.reserved_ips.contains_key(&ip) {
+                return Err(Error::not_found());
+            }
+            Ok(cloud
+                .actions
+                .values()
+                .filter(|a| {
+                    a.resource_type == ResourceType::ReservedIp
+                        && a.resource_id == Some(u64::from(u32::from(ip)))
+                })
+                .cloned()
+                .collect())
+        })
     }
 }

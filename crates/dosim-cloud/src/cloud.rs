@@ -96,6 +96,25 @@ impl Cloud {
     ///
     /// Time never goes backwards: an older `now` (a request that read the clock before another took the lock) is treated as the latest time seen.
     pub fn advance(&mut self, now: SimTime) {
+        self.enter(now, |_| ());
+    }
+
+    /// Every public entry point runs through here: time advances to `now` (completing whatever is
+    /// due), `call` runs, and debug builds (tests included) then check every invariant, so that a
+    /// broken cross-reference fails at the call that broke it.
+    pub(crate) fn enter<R>(&mut self, now: SimTime, call: impl FnOnce(&mut Cloud) -> R) -> R {
+        self.complete_due(now);
+        let result = call(self);
+        if cfg!(debug_assertions) {
+            if let Err(broken) = self.check_invariants() {
+                panic!("the account broke an invariant: {broken}");
+            }
+        }
+        result
+    }
+
+    /// What [`Cloud::advance`] does, without the invariant check: for use inside an entry point.
+    pub(crate) fn complete_due(&mut self, now: SimTime) {
         if now > self.now {
             self.now = now;
         }
@@ -275,7 +294,7 @@ impl Cloud {
         self.pending.insert((deadline, Pending::Action(id)));
         self.trim_actions();
         if duration_ms == 0 {
-            self.advance(self.now);
+            self.complete_due(self.now);
         }
         id
     }

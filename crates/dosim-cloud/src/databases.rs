@@ -322,129 +322,136 @@ impl Cloud {
         now: SimTime,
         req: DatabaseCreate,
     ) -> Result<Database, Error> {
-        self.advance(now);
-        check_database_name(&req.name)?;
-        let engine = catalog::database_engine(&req.engine).ok_or_else(|| {
-            if req.engine == "redis" {
-                Error::unprocessable(msg::DATABASE_REDIS)
-            } else {
-                Error::unprocessable(format!(
-                    "engine: {:?} is not a supported engine",
-                    req.engine
-                ))
-            }
-        })?;
-        let version = match req.version.as_deref() {
-            None | Some("") => engine.default_version,
-            Some(v) => engine
-                .versions
-                .iter()
-                .copied()
-                .find(|known| *known == v)
-                .ok_or_else(|| {
+        self.enter(now, |cloud| {
+            check_database_name(&req.name)?;
+            let engine = catalog::database_engine(&req.engine).ok_or_else(|| {
+                if req.engine == "redis" {
+                    Error::unprocessable(msg::DATABASE_REDIS)
+                } else {
                     Error::unprocessable(format!(
-                        "version: {v:?} is not a supported version of {}",
-                        engine.slug
+                        "engine: {:?} is not a supported engine",
+                        req.engine
                     ))
-                })?,
-        };
-        if !(1..=3).contains(&req.num_nodes) {
-            return Err(Error::unprocessable("num_nodes: must be between 1 and 3"));
-        }
-        let size = catalog::database_size(&req.size).ok_or_else(|| {
-            Error::unprocessable(format!("size: {:?} is not a valid database size", req.size))
-        })?;
-        let region = catalog::region(&req.region)
-            .filter(|r| r.available)
-            .ok_or_else(|| {
-                Error::unprocessable(format!("region: {:?} is not a valid region", req.region))
+                }
             })?;
-        check_tags(&req.tags)?;
-        let storage_size_mib = req.storage_size_mib.unwrap_or(size.storage_size_mib);
-        if storage_size_mib < size.storage_size_mib {
-            return Err(Error::unprocessable(format!(
-                "storage_size_mib: must be at least {} for size {}",
-                size.storage_size_mib, size.slug
-            )));
-        }
-        let private_network_uuid =
-            parse_uuid("private_network_uuid", req.private_network_uuid.as_deref())?
-                .unwrap_or(self.vpcs[region.slug]);
-        let project_id =
-            parse_uuid("project_id", req.project_id.as_deref())?.unwrap_or(self.default_project_id);
-        if self.databases.values().any(|d| d.name == req.name) {
-            return Err(Error::unprocessable(msg::DATABASE_NAME_TAKEN));
-        }
-        if self.databases.len() >= DATABASES_MAX {
-            return Err(Error::unprocessable(msg::DATABASE_LIMIT));
-        }
-        let id = DatabaseId(self.new_uuid());
-        let password = self.new_database_password();
-        let online_at = self.now.plus_ms(self.config.database_provision_ms);
-        let database = Database {
-            id,
-            host: format!(
-                "{}-do-user-{}-0.db.ondigitalocean.com",
-                req.name, self.account_number
-            ),
-            name: req.name,
-            engine: engine.slug.to_string(),
-            version: version.to_string(),
-            num_nodes: req.num_nodes,
-            size: size.slug.to_string(),
-            region: region.slug.to_string(),
-            status: DatabaseStatus::Creating,
-            created_at: self.now,
-            online_at,
-            tags: req.tags,
-            storage_size_mib,
-            private_network_uuid,
-            project_id,
-            db_names: engine.default_db.map(str::to_string).into_iter().collect(),
-            users: vec![DatabaseUser {
-                name: engine.admin_user.to_string(),
-                role: DatabaseUserRole::Primary,
-                password,
-            }],
-            pools: Vec::new(),
-            port: engine.port,
-            endpoint: None,
-        };
-        self.databases.insert(id, database);
-        self.pending.insert((online_at, Pending::Database(id)));
-        self.advance(self.now);
-        Ok(self.databases[&id].clone())
+            let version = match req.version.as_deref() {
+                None | Some("") => engine.default_version,
+                Some(v) => engine
+                    .versions
+                    .iter()
+                    .copied()
+                    .find(|known| *known == v)
+                    .ok_or_else(|| {
+                        Error::unprocessable(format!(
+                            "version: {v:?} is not a supported version of {}",
+                            engine.slug
+                        ))
+                    })?,
+            };
+            if !(1..=3).contains(&req.num_nodes) {
+                return Err(Error::unprocessable("num_nodes: must be between 1 and 3"));
+            }
+            let size = catalog::database_size(&req.size).ok_or_else(|| {
+                Error::unprocessable(format!("size: {:?} is not a valid database size", req.size))
+            })?;
+            let region = catalog::region(&req.region)
+                .filter(|r| r.available)
+                .ok_or_else(|| {
+                    Error::unprocessable(format!("region: {:?} is not a valid region", req.region))
+                })?;
+            check_tags(&req.tags)?;
+            let storage_size_mib = req.storage_size_mib.unwrap_or(size.storage_size_mib);
+            if storage_size_mib < size.storage_size_mib {
+                return Err(Error::unprocessable(format!(
+                    "storage_size_mib: must be at least {} for size {}",
+                    size.storage_size_mib, size.slug
+                )));
+            }
+            let private_network_uuid =
+                parse_uuid("private_network_uuid", req.private_network_uuid.as_deref())?
+                    .unwrap_or(cloud.vpcs[region.slug]);
+            let project_id = parse_uuid("project_id", req.project_id.as_deref())?
+                .unwrap_or(cloud.default_project_id);
+            if cloud.databases.values().any(|d| d.name == req.name) {
+                return Err(Error::unprocessable(msg::DATABASE_NAME_TAKEN));
+            }
+            if cloud.databases.len() >= DATABASES_MAX {
+                return Err(Error::unprocessable(msg::DATABASE_LIMIT));
+            }
+            let id = DatabaseId(cloud.new_uuid());
+            let password = cloud.new_database_password();
+            let online_at = cloud.now.plus_ms(cloud.config.database_provision_ms);
+            let database = Database {
+                id,
+                host: format!(
+                    "{}-do-user-{}-0.db.ondigitalocean.com",
+                    req.name, cloud.account_number
+                ),
+                name: req.name,
+                engine: engine.slug.to_string(),
+                version: version.to_string(),
+                num_nodes: req.num_nodes,
+                size: size.slug.to_string(),
+                region: region.slug.to_string(),
+                status: DatabaseStatus::Creating,
+                created_at: cloud.now,
+                online_at,
+                tags: req.tags,
+                storage_size_mib,
+                private_network_uuid,
+                project_id,
+                db_names: engine.default_db.map(str::to_string).into_iter().collect(),
+                users: vec![DatabaseUser {
+                    name: engine.admin_user.to_string(),
+                    role: DatabaseUserRole::Primary,
+                    password,
+                }],
+                pools: Vec::new(),
+                port: engine.port,
+                endpoint: None,
+            };
+            cloud.databases.insert(id, database);
+            cloud.pending.insert((online_at, Pending::Database(id)));
+            cloud.complete_due(cloud.now);
+            Ok(cloud.databases[&id].clone())
+        })
     }
 
     /// One cluster.
     pub fn database(&mut self, now: SimTime, id: DatabaseId) -> Result<Database, Error> {
-        self.advance(now);
-        self.databases
-            .get(&id)
-            .cloned()
-            .ok_or_else(Error::not_found)
+        self.enter(now, |cloud| {
+            cloud
+                .databases
+                .get(&id)
+                .cloned()
+                .ok_or_else(Error::not_found)
+        })
     }
 
     /// The clusters matching `filter`, oldest first.
     pub fn databases(&mut self, now: SimTime, filter: DatabaseFilter) -> Vec<Database> {
-        self.advance(now);
-        self.databases
-            .values()
-            .filter(|d| filter.tag_name.as_ref().is_none_or(|t| d.tags.contains(t)))
-            .cloned()
-            .collect()
+        self.enter(now, |cloud| {
+            cloud
+                .databases
+                .values()
+                .filter(|d| filter.tag_name.as_ref().is_none_or(|t| d.tags.contains(t)))
+                .cloned()
+                .collect()
+        })
     }
 
     /// Destroys a cluster.
     pub fn delete_database(&mut self, now: SimTime, id: DatabaseId) -> Result<(), Error> {
-        self.advance(now);
-        let database = self
-            .databases
-            .shift_remove(&id)
-            .ok_or_else(Error::not_found)?;
-        self.pending
-            .remove(&(database.online_at, Pending::Database(id)));
-        Ok(())
+        self.enter(now, |cloud| {
+            let database = cloud
+                .databases
+                .shift_remove(&id)
+                .ok_or_else(Error::not_found)?;
+            cloud
+                .pending
+                .remove(&(database.online_at, Pending::Database(id)));
+            Ok(())
+        })
     }
 
     /// Records where a real data plane serves a cluster; its connection objects show that host and port from now on.
@@ -455,10 +462,11 @@ impl Cloud {
         host: &str,
         port: u16,
     ) -> Result<Database, Error> {
-        self.advance(now);
-        let database = self.databases.get_mut(&id).ok_or_else(Error::not_found)?;
-        database.endpoint = Some((host.to_string(), port));
-        Ok(database.clone())
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            database.endpoint = Some((host.to_string(), port));
+            Ok(database.clone())
+        })
     }
 
     /// Adds a user with a fresh password.
@@ -468,29 +476,30 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<DatabaseUser, Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        if database.engine == "valkey" {
-            return Err(Error::unprocessable(msg::DATABASE_USERS_UNSUPPORTED));
-        }
-        check_db_object_name("name", name, 1, 63)?;
-        if database.user(name).is_some() {
-            return Err(Error::unprocessable(format!(
-                "name: a user named {name:?} already exists"
-            )));
-        }
-        if database.users.len() >= DATABASE_OBJECTS_MAX {
-            return Err(Error::unprocessable(format!(
-                "a cluster may have at most {DATABASE_OBJECTS_MAX} users"
-            )));
-        }
-        let user = DatabaseUser {
-            name: name.to_string(),
-            role: DatabaseUserRole::Normal,
-            password: self.new_database_password(),
-        };
-        self.databases[&id].users.push(user.clone());
-        Ok(user)
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            if database.engine == "valkey" {
+                return Err(Error::unprocessable(msg::DATABASE_USERS_UNSUPPORTED));
+            }
+            check_db_object_name("name", name, 1, 63)?;
+            if database.user(name).is_some() {
+                return Err(Error::unprocessable(format!(
+                    "name: a user named {name:?} already exists"
+                )));
+            }
+            if database.users.len() >= DATABASE_OBJECTS_MAX {
+                return Err(Error::unprocessable(format!(
+                    "a cluster may have at most {DATABASE_OBJECTS_MAX} users"
+                )));
+            }
+            let user = DatabaseUser {
+                name: name.to_string(),
+                role: DatabaseUserRole::Normal,
+                password: cloud.new_database_password(),
+            };
+            cloud.databases[&id].users.push(user.clone());
+            Ok(user)
+        })
     }
 
     /// One user.
@@ -500,9 +509,10 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<DatabaseUser, Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        database.user(name).cloned().ok_or_else(Error::not_found)
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            database.user(name).cloned().ok_or_else(Error::not_found)
+        })
     }
 
     /// Removes a user; the primary user and users that pools connect as stay.
@@ -512,24 +522,25 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<(), Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        let user = database.user(name).ok_or_else(Error::not_found)?;
-        if user.role == DatabaseUserRole::Primary {
-            return Err(Error::unprocessable(msg::DATABASE_PRIMARY_USER_DELETE));
-        }
-        if let Some(pool) = database
-            .pools
-            .iter()
-            .find(|p| p.user.as_deref() == Some(name))
-        {
-            return Err(Error::unprocessable(format!(
-                "name: user {name:?} is used by connection pool {:?}",
-                pool.name
-            )));
-        }
-        self.databases[&id].users.retain(|u| u.name != name);
-        Ok(())
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            let user = database.user(name).ok_or_else(Error::not_found)?;
+            if user.role == DatabaseUserRole::Primary {
+                return Err(Error::unprocessable(msg::DATABASE_PRIMARY_USER_DELETE));
+            }
+            if let Some(pool) = database
+                .pools
+                .iter()
+                .find(|p| p.user.as_deref() == Some(name))
+            {
+                return Err(Error::unprocessable(format!(
+                    "name: user {name:?} is used by connection pool {:?}",
+                    pool.name
+                )));
+            }
+            cloud.databases[&id].users.retain(|u| u.name != name);
+            Ok(())
+        })
     }
 
     /// Gives a user a fresh password.
@@ -539,17 +550,18 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<DatabaseUser, Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        database.user(name).ok_or_else(Error::not_found)?;
-        let password = self.new_database_password();
-        let user = self.databases[&id]
-            .users
-            .iter_mut()
-            .find(|u| u.name == name)
-            .expect("checked above");
-        user.password = password;
-        Ok(user.clone())
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            database.user(name).ok_or_else(Error::not_found)?;
+            let password = cloud.new_database_password();
+            let user = cloud.databases[&id]
+                .users
+                .iter_mut()
+                .find(|u| u.name == name)
+                .expect("checked above");
+            user.password = password;
+            Ok(user.clone())
+        })
     }
 
     /// Adds a database.
@@ -559,24 +571,25 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<String, Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        if database.engine_info().default_db.is_none() {
-            return Err(Error::unprocessable(msg::DATABASE_DBS_UNSUPPORTED));
-        }
-        check_db_object_name("name", name, 1, 63)?;
-        if database.db_names.iter().any(|d| d == name) {
-            return Err(Error::unprocessable(format!(
-                "name: a database named {name:?} already exists"
-            )));
-        }
-        if database.db_names.len() >= DATABASE_OBJECTS_MAX {
-            return Err(Error::unprocessable(format!(
-                "a cluster may have at most {DATABASE_OBJECTS_MAX} databases"
-            )));
-        }
-        self.databases[&id].db_names.push(name.to_string());
-        Ok(name.to_string())
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            if database.engine_info().default_db.is_none() {
+                return Err(Error::unprocessable(msg::DATABASE_DBS_UNSUPPORTED));
+            }
+            check_db_object_name("name", name, 1, 63)?;
+            if database.db_names.iter().any(|d| d == name) {
+                return Err(Error::unprocessable(format!(
+                    "name: a database named {name:?} already exists"
+                )));
+            }
+            if database.db_names.len() >= DATABASE_OBJECTS_MAX {
+                return Err(Error::unprocessable(format!(
+                    "a cluster may have at most {DATABASE_OBJECTS_MAX} databases"
+                )));
+            }
+            cloud.databases[&id].db_names.push(name.to_string());
+            Ok(name.to_string())
+        })
     }
 
     /// Removes a database; one that a pool connects to stays.
@@ -586,19 +599,20 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<(), Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        if !database.db_names.iter().any(|d| d == name) {
-            return Err(Error::not_found());
-        }
-        if let Some(pool) = database.pools.iter().find(|p| p.db == name) {
-            return Err(Error::unprocessable(format!(
-                "name: database {name:?} is used by connection pool {:?}",
-                pool.name
-            )));
-        }
-        self.databases[&id].db_names.retain(|d| d != name);
-        Ok(())
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            if !database.db_names.iter().any(|d| d == name) {
+                return Err(Error::not_found());
+            }
+            if let Some(pool) = database.pools.iter().find(|p| p.db == name) {
+                return Err(Error::unprocessable(format!(
+                    "name: database {name:?} is used by connection pool {:?}",
+                    pool.name
+                )));
+            }
+            cloud.databases[&id].db_names.retain(|d| d != name);
+            Ok(())
+        })
     }
 
     /// Adds a connection pool (PostgreSQL only); all pools together share the cluster's backend connections.
@@ -608,59 +622,60 @@ impl Cloud {
         id: DatabaseId,
         req: PoolCreate,
     ) -> Result<ConnectionPool, Error> {
-        self.advance(now);
-        let database = self.databases.get(&id).ok_or_else(Error::not_found)?;
-        if database.engine != "pg" {
-            return Err(Error::unprocessable(msg::DATABASE_POOLS_UNSUPPORTED));
-        }
-        check_db_object_name("name", &req.name, 3, 60)?;
-        if !matches!(req.mode.as_str(), "session" | "transaction" | "statement") {
-            return Err(Error::unprocessable(format!(
-                "mode: {:?} is invalid; use session, transaction or statement",
-                req.mode
-            )));
-        }
-        if !database.db_names.contains(&req.db) {
-            return Err(Error::unprocessable(format!(
-                "db: database {:?} does not exist",
-                req.db
-            )));
-        }
-        let user = req.user.filter(|u| !u.is_empty());
-        if let Some(u) = &user {
-            if database.user(u).is_none() {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            if database.engine != "pg" {
+                return Err(Error::unprocessable(msg::DATABASE_POOLS_UNSUPPORTED));
+            }
+            check_db_object_name("name", &req.name, 3, 60)?;
+            if !matches!(req.mode.as_str(), "session" | "transaction" | "statement") {
                 return Err(Error::unprocessable(format!(
-                    "user: user {u:?} does not exist"
+                    "mode: {:?} is invalid; use session, transaction or statement",
+                    req.mode
                 )));
             }
-        }
-        if database.pools.iter().any(|p| p.name == req.name) {
-            return Err(Error::unprocessable(format!(
-                "name: a connection pool named {:?} already exists",
-                req.name
-            )));
-        }
-        let used: u64 = database.pools.iter().map(|p| u64::from(p.size)).sum();
-        let available = pool_capacity(database).saturating_sub(used);
-        if req.size < 1 || req.size as u64 > available {
-            return Err(Error::unprocessable(format!(
-                "size: must be between 1 and {available}, the backend connections left in this cluster"
-            )));
-        }
-        if database.pools.len() >= DATABASE_OBJECTS_MAX {
-            return Err(Error::unprocessable(format!(
-                "a cluster may have at most {DATABASE_OBJECTS_MAX} connection pools"
-            )));
-        }
-        let pool = ConnectionPool {
-            name: req.name,
-            mode: req.mode,
-            size: req.size as u32,
-            db: req.db,
-            user,
-        };
-        self.databases[&id].pools.push(pool.clone());
-        Ok(pool)
+            if !database.db_names.contains(&req.db) {
+                return Err(Error::unprocessable(format!(
+                    "db: database {:?} does not exist",
+                    req.db
+                )));
+            }
+            let user = req.user.filter(|u| !u.is_empty());
+            if let Some(u) = &user {
+                if database.user(u).is_none() {
+                    return Err(Error::unprocessable(format!(
+                        "user: user {u:?} does not exist"
+                    )));
+                }
+            }
+            if database.pools.iter().any(|p| p.name == req.name) {
+                return Err(Error::unprocessable(format!(
+                    "name: a connection pool named {:?} already exists",
+                    req.name
+                )));
+            }
+            let used: u64 = database.pools.iter().map(|p| u64::from(p.size)).sum();
+            let available = pool_capacity(database).saturating_sub(used);
+            if req.size < 1 || req.size as u64 > available {
+                return Err(Error::unprocessable(format!(
+                    "size: must be between 1 and {available}, the backend connections left in this cluster"
+                )));
+            }
+            if database.pools.len() >= DATABASE_OBJECTS_MAX {
+                return Err(Error::unprocessable(format!(
+                    "a cluster may have at most {DATABASE_OBJECTS_MAX} connection pools"
+                )));
+            }
+            let pool = ConnectionPool {
+                name: req.name,
+                mode: req.mode,
+                size: req.size as u32,
+                db: req.db,
+                user,
+            };
+            cloud.databases[&id].pools.push(pool.clone());
+            Ok(pool)
+        })
     }
 
     /// Removes a connection pool.
@@ -670,15 +685,16 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<(), Error> {
-        self.advance(now);
-        let database = self.databases.get_mut(&id).ok_or_else(Error::not_found)?;
-        let index = database
-            .pools
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(Error::not_found)?;
-        database.pools.remove(index);
-        Ok(())
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            let index = database
+                .pools
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(Error::not_found)?;
+            database.pools.remove(index);
+            Ok(())
+        })
     }
 
     /// A password shaped like DigitalOcean's managed database passwords.

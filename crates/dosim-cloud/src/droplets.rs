@@ -327,152 +327,165 @@ impl Cloud {
         now: SimTime,
         req: DropletCreate,
     ) -> Result<Vec<(DropletId, ActionId)>, Error> {
-        self.advance(now);
-        if req.names.is_empty() || req.names.len() > DROPLET_NAMES_MAX {
-            return Err(Error::unprocessable(format!(
-                "names: between 1 and {DROPLET_NAMES_MAX} names must be given"
-            )));
-        }
-        for name in &req.names {
-            check_droplet_name(name)?;
-        }
-        let size =
-            catalog::size(&req.size).ok_or_else(|| Error::unprocessable(msg::INVALID_SIZE))?;
-        let image = match &req.image {
-            ImageRef::Slug(slug) => catalog::image_by_slug(slug),
-            ImageRef::Id(id) => catalog::image_by_id(*id),
-        }
-        .ok_or_else(|| Error::unprocessable(msg::INVALID_IMAGE))?;
-        let region = self.pick_region(req.region.as_deref(), size)?;
-        if !size.regions.contains(&region.slug) || !size.available {
-            return Err(Error::unprocessable(msg::SIZE_UNAVAILABLE));
-        }
-        if !image.regions.contains(&region.slug) {
-            return Err(Error::unprocessable(msg::INVALID_IMAGE));
-        }
-        check_tags(&req.tags)?;
-        if req
-            .user_data
-            .as_ref()
-            .is_some_and(|u| u.len() > USER_DATA_BYTES_MAX)
-        {
-            return Err(Error::unprocessable(format!(
-                "user_data: must be at most {USER_DATA_BYTES_MAX} bytes"
-            )));
-        }
-        let vpc_uuid = match parse_uuid("vpc_uuid", req.vpc_uuid.as_deref())? {
-            Some(vpc) => {
-                // A default VPC of another region cannot hold this droplet; VPCs dosim does not model are taken on trust.
-                if self.vpcs.iter().any(|(r, v)| *v == vpc && r != region.slug) {
-                    return Err(Error::unprocessable(
-                        "vpc_uuid: the VPC must be in the same region as the Droplet",
-                    ));
+        self.enter(now, |cloud| {
+            if req.names.is_empty() || req.names.len() > DROPLET_NAMES_MAX {
+                return Err(Error::unprocessable(format!(
+                    "names: between 1 and {DROPLET_NAMES_MAX} names must be given"
+                )));
+            }
+            for name in &req.names {
+                check_droplet_name(name)?;
+            }
+            let size =
+                catalog::size(&req.size).ok_or_else(|| Error::unprocessable(msg::INVALID_SIZE))?;
+            let image = match &req.image {
+                ImageRef::Slug(slug) => catalog::image_by_slug(slug),
+                ImageRef::Id(id) => catalog::image_by_id(*id),
+            }
+            .ok_or_else(|| Error::unprocessable(msg::INVALID_IMAGE))?;
+            let region = cloud.pick_region(req.region.as_deref(), size)?;
+            if !size.regions.contains(&region.slug) || !size.available {
+                return Err(Error::unprocessable(msg::SIZE_UNAVAILABLE));
+            }
+            if !image.regions.contains(&region.slug) {
+                return Err(Error::unprocessable(msg::INVALID_IMAGE));
+            }
+            check_tags(&req.tags)?;
+            if req
+                .user_data
+                .as_ref()
+                .is_some_and(|u| u.len() > USER_DATA_BYTES_MAX)
+            {
+                return Err(Error::unprocessable(format!(
+                    "user_data: must be at most {USER_DATA_BYTES_MAX} bytes"
+                )));
+            }
+            let vpc_uuid = match parse_uuid("vpc_uuid", req.vpc_uuid.as_deref())? {
+                Some(vpc) => {
+                    // A default VPC of another region cannot hold this droplet; VPCs dosim does not model are taken on trust.
+                    if cloud
+                        .vpcs
+                        .iter()
+                        .any(|(r, v)| *v == vpc && r != region.slug)
+                    {
+                        return Err(Error::unprocessable(
+                            "vpc_uuid: the VPC must be in the same region as the Droplet",
+                        ));
+                    }
+                    vpc
                 }
-                vpc
-            }
-            None => self.vpcs[region.slug],
-        };
-        let volume_ids = self.resolve_create_volumes(&req, region.slug)?;
-        let n_droplets = self.droplets.len() + req.names.len();
-        if n_droplets > self.config.droplet_limit as usize {
-            return Err(Error::unprocessable(msg::DROPLET_LIMIT));
-        }
-
-        let mut created = Vec::with_capacity(req.names.len());
-        for name in &req.names {
-            let id = DropletId(self.next_droplet_id);
-            self.next_droplet_id += 1;
-            let mut planned_networks = Networks::default();
-            let public = self.new_public_ipv4(region);
-            planned_networks
-                .v4
-                .push(ipv4_network(public, NetworkType::Public));
-            let private = self.new_private_ipv4(region);
-            planned_networks
-                .v4
-                .push(ipv4_network(private, NetworkType::Private));
-            if req.ipv6 {
-                let v6 = self.new_ipv6(region);
-                planned_networks.v6.push(v6);
-            }
-            let mut features = vec!["private_networking".to_string()];
-            if req.monitoring {
-                features.push("monitoring".to_string());
-            }
-            if req.ipv6 {
-                features.push("ipv6".to_string());
-            }
-            if req.backups {
-                features.push("backups".to_string());
-            }
-            let droplet = Droplet {
-                id,
-                name: name.clone(),
-                status: DropletStatus::New,
-                locked: false,
-                pending_action: None,
-                created_at: self.now,
-                size_slug: size.slug.to_string(),
-                image_id: image.id,
-                region: region.slug.to_string(),
-                features,
-                tags: req.tags.clone(),
-                volume_ids: volume_ids.clone(),
-                networks: Networks::default(),
-                planned_networks,
-                vpc_uuid,
-                backups: req.backups,
-                ipv6: req.ipv6,
-                monitoring: req.monitoring,
-                user_data: req.user_data.clone(),
+                None => cloud.vpcs[region.slug],
             };
-            for volume_id in &volume_ids {
-                let volume = self.volumes.get_mut(volume_id).expect("resolved above");
-                volume.droplet_ids = vec![id];
+            let volume_ids = cloud.resolve_create_volumes(&req, region.slug)?;
+            let n_droplets = cloud.droplets.len() + req.names.len();
+            if n_droplets > cloud.config.droplet_limit as usize {
+                return Err(Error::unprocessable(msg::DROPLET_LIMIT));
             }
-            let spec = ActionSpec::droplet("create", &droplet, Effect::DropletCreated(id));
-            self.droplets.insert(id, droplet);
-            let provision_ms = draw_ms(
-                self.config.droplet_provision.as_ref(),
-                self.config.droplet_provision_ms,
-                &mut self.rng,
-            );
-            let action_id = self.start_action(spec, provision_ms);
-            created.push((id, action_id));
-        }
-        Ok(created)
+
+            let mut created = Vec::with_capacity(req.names.len());
+            for name in &req.names {
+                let id = DropletId(cloud.next_droplet_id);
+                cloud.next_droplet_id += 1;
+                let mut planned_networks = Networks::default();
+                let public = cloud.new_public_ipv4(region);
+                planned_networks
+                    .v4
+                    .push(ipv4_network(public, NetworkType::Public));
+                let private = cloud.new_private_ipv4(region);
+                planned_networks
+                    .v4
+                    .push(ipv4_network(private, NetworkType::Private));
+                if req.ipv6 {
+                    let v6 = cloud.new_ipv6(region);
+                    planned_networks.v6.push(v6);
+                }
+                let mut features = vec!["private_networking".to_string()];
+                if req.monitoring {
+                    features.push("monitoring".to_string());
+                }
+                if req.ipv6 {
+                    features.push("ipv6".to_string());
+                }
+                if req.backups {
+                    features.push("backups".to_string());
+                }
+                let droplet = Droplet {
+                    id,
+                    name: name.clone(),
+                    status: DropletStatus::New,
+                    locked: false,
+                    pending_action: None,
+                    created_at: cloud.now,
+                    size_slug: size.slug.to_string(),
+                    image_id: image.id,
+                    region: region.slug.to_string(),
+                    features,
+                    tags: req.tags.clone(),
+                    volume_ids: volume_ids.clone(),
+                    networks: Networks::default(),
+                    planned_networks,
+                    vpc_uuid,
+                    backups: req.backups,
+                    ipv6: req.ipv6,
+                    monitoring: req.monitoring,
+                    user_data: req.user_data.clone(),
+                };
+                for volume_id in &volume_ids {
+                    let volume = cloud.volumes.get_mut(volume_id).expect("resolved above");
+                    volume.droplet_ids = vec![id];
+                }
+                let spec = ActionSpec::droplet("create", &droplet, Effect::DropletCreated(id));
+                cloud.droplets.insert(id, droplet);
+                let provision_ms = draw_ms(
+                    cloud.config.droplet_provision.as_ref(),
+                    cloud.config.droplet_provision_ms,
+                    &mut cloud.rng,
+                );
+                let action_id = cloud.start_action(spec, provision_ms);
+                created.push((id, action_id));
+            }
+            Ok(created)
+        })
     }
 
     /// One droplet.
     pub fn droplet(&mut self, now: SimTime, id: DropletId) -> Result<Droplet, Error> {
-        self.advance(now);
-        self.droplets.get(&id).cloned().ok_or_else(Error::not_found)
+        self.enter(now, |cloud| {
+            cloud
+                .droplets
+                .get(&id)
+                .cloned()
+                .ok_or_else(Error::not_found)
+        })
     }
 
     /// The droplets matching `filter`, by id.
     pub fn droplets(&mut self, now: SimTime, filter: DropletFilter) -> Vec<Droplet> {
-        self.advance(now);
-        self.droplets
-            .values()
-            .filter(|d| {
-                filter.tag_name.as_ref().is_none_or(|t| d.tags.contains(t))
-                    && filter
-                        .name
-                        .as_ref()
-                        .is_none_or(|n| d.name.eq_ignore_ascii_case(n))
-            })
-            .cloned()
-            .collect()
+        self.enter(now, |cloud| {
+            cloud
+                .droplets
+                .values()
+                .filter(|d| {
+                    filter.tag_name.as_ref().is_none_or(|t| d.tags.contains(t))
+                        && filter
+                            .name
+                            .as_ref()
+                            .is_none_or(|n| d.name.eq_ignore_ascii_case(n))
+                })
+                .cloned()
+                .collect()
+        })
     }
 
     /// Destroys a droplet, recording a completed `destroy` action; its volumes are detached and its reserved IP unassigned.
     ///
     /// A droplet can be destroyed while an action runs on it (even its `create`); that action ends `errored`.
     pub fn delete_droplet(&mut self, now: SimTime, id: DropletId) -> Result<(), Error> {
-        self.advance(now);
-        self.check_droplet_deletable(id)?;
-        self.destroy_droplet(id);
-        Ok(())
+        self.enter(now, |cloud| {
+            cloud.check_droplet_deletable(id)?;
+            cloud.destroy_droplet(id);
+            Ok(())
+        })
     }
 
     /// Destroys every droplet with `tag`, all or none; returns their ids (none is fine).
@@ -481,20 +494,21 @@ impl Cloud {
         now: SimTime,
         tag: &str,
     ) -> Result<Vec<DropletId>, Error> {
-        self.advance(now);
-        let ids: Vec<DropletId> = self
-            .droplets
-            .values()
-            .filter(|d| d.tags.iter().any(|t| t == tag))
-            .map(|d| d.id)
-            .collect();
-        for id in &ids {
-            self.check_droplet_deletable(*id)?;
-        }
-        for id in &ids {
-            self.destroy_droplet(*id);
-        }
-        Ok(ids)
+        self.enter(now, |cloud| {
+            let ids: Vec<DropletId> = cloud
+                .droplets
+                .values()
+                .filter(|d| d.tags.iter().any(|t| t == tag))
+                .map(|d| d.id)
+                .collect();
+            for id in &ids {
+                cloud.check_droplet_deletable(*id)?;
+            }
+            for id in &ids {
+                cloud.destroy_droplet(*id);
+            }
+            Ok(ids)
+        })
     }
 
     /// Starts an action on one droplet.
@@ -504,16 +518,17 @@ impl Cloud {
         id: DropletId,
         req: DropletActionRequest,
     ) -> Result<ActionId, Error> {
-        self.advance(now);
-        let effect = self.check_droplet_action(id, &req)?;
-        let droplet = &self.droplets[&id];
-        let spec = ActionSpec::droplet(req.action_type(), droplet, effect);
-        let action_ms = draw_ms(
-            self.config.droplet_action.as_ref(),
-            self.config.droplet_action_ms,
-            &mut self.rng,
-        );
-        Ok(self.start_action(spec, action_ms))
+        self.enter(now, |cloud| {
+            let effect = cloud.check_droplet_action(id, &req)?;
+            let droplet = &cloud.droplets[&id];
+            let spec = ActionSpec::droplet(req.action_type(), droplet, effect);
+            let action_ms = draw_ms(
+                cloud.config.droplet_action.as_ref(),
+                cloud.config.droplet_action_ms,
+                &mut cloud.rng,
+            );
+            Ok(cloud.start_action(spec, action_ms))
+        })
     }
 
     /// Starts the same action on every droplet with `tag`, all or none; a locked droplet refuses the whole request.
@@ -523,34 +538,35 @@ impl Cloud {
         tag: &str,
         req: DropletActionRequest,
     ) -> Result<Vec<ActionId>, Error> {
-        self.advance(now);
-        if !req.allowed_by_tag() {
-            return Err(Error::unprocessable(format!(
-                "type: {} is not supported for actions by tag",
-                req.action_type()
-            )));
-        }
-        let ids: Vec<DropletId> = self
-            .droplets
-            .values()
-            .filter(|d| d.tags.iter().any(|t| t == tag))
-            .map(|d| d.id)
-            .collect();
-        let mut effects = Vec::with_capacity(ids.len());
-        for id in &ids {
-            effects.push(self.check_droplet_action(*id, &req)?);
-        }
-        let mut action_ids = Vec::with_capacity(ids.len());
-        for (id, effect) in ids.into_iter().zip(effects) {
-            let spec = ActionSpec::droplet(req.action_type(), &self.droplets[&id], effect);
-            let action_ms = draw_ms(
-                self.config.droplet_action.as_ref(),
-                self.config.droplet_action_ms,
-                &mut self.rng,
-            );
-            action_ids.push(self.start_action(spec, action_ms));
-        }
-        Ok(action_ids)
+        self.enter(now, |cloud| {
+            if !req.allowed_by_tag() {
+                return Err(Error::unprocessable(format!(
+                    "type: {} is not supported for actions by tag",
+                    req.action_type()
+                )));
+            }
+            let ids: Vec<DropletId> = cloud
+                .droplets
+                .values()
+                .filter(|d| d.tags.iter().any(|t| t == tag))
+                .map(|d| d.id)
+                .collect();
+            let mut effects = Vec::with_capacity(ids.len());
+            for id in &ids {
+                effects.push(cloud.check_droplet_action(*id, &req)?);
+            }
+            let mut action_ids = Vec::with_capacity(ids.len());
+            for (id, effect) in ids.into_iter().zip(effects) {
+                let spec = ActionSpec::droplet(req.action_type(), &cloud.droplets[&id], effect);
+                let action_ms = draw_ms(
+                    cloud.config.droplet_action.as_ref(),
+                    cloud.config.droplet_action_ms,
+                    &mut cloud.rng,
+                );
+                action_ids.push(cloud.start_action(spec, action_ms));
+            }
+            Ok(action_ids)
+        })
     }
 
     /// Checks that a droplet action may start, and returns what it will do.

@@ -13,6 +13,7 @@ mod databases;
 mod droplets;
 mod error;
 mod ids;
+mod invariants;
 mod reserved_ips;
 mod validate;
 mod volumes;

@@ -69,94 +69,96 @@ impl Cloud {
         now: SimTime,
         req: ReservedIpCreate,
     ) -> Result<ReservedIpCreated, Error> {
-        self.advance(now);
-        let region_slug = req.region.as_deref().filter(|r| !r.is_empty());
-        let region = match (region_slug, req.droplet_id) {
-            (Some(_), Some(_)) => {
-                return Err(Error::unprocessable(msg::RESERVED_IP_DROPLET_AND_REGION))
+        self.enter(now, |cloud| {
+            let region_slug = req.region.as_deref().filter(|r| !r.is_empty());
+            let region =
+                match (region_slug, req.droplet_id) {
+                    (Some(_), Some(_)) => {
+                        return Err(Error::unprocessable(msg::RESERVED_IP_DROPLET_AND_REGION))
+                    }
+                    (None, None) => return Err(Error::unprocessable(msg::RESERVED_IP_NEITHER)),
+                    (Some(slug), None) => catalog::region(slug)
+                        .filter(|r| r.available)
+                        .ok_or_else(|| {
+                            Error::unprocessable(format!("region: {slug:?} is not a valid region"))
+                        })?,
+                    (None, Some(droplet_id)) => {
+                        let droplet = cloud
+                            .droplets
+                            .get(&droplet_id)
+                            .ok_or_else(Error::not_found)?;
+                        if droplet.pending_action.is_some() {
+                            return Err(Error::unprocessable(msg::DROPLET_PENDING));
+                        }
+                        if cloud
+                            .reserved_ips
+                            .values()
+                            .any(|r| r.droplet_id == Some(droplet_id))
+                        {
+                            return Err(Error::unprocessable(msg::DROPLET_HAS_RESERVED_IP));
+                        }
+                        droplet.region()
+                    }
+                };
+            let project_id = parse_uuid("project_id", req.project_id.as_deref())?
+                .unwrap_or(cloud.default_project_id);
+            if cloud.reserved_ips.len() >= cloud.config.reserved_ip_limit as usize {
+                return Err(Error::unprocessable(msg::RESERVED_IP_LIMIT));
             }
-            (None, None) => return Err(Error::unprocessable(msg::RESERVED_IP_NEITHER)),
-            (Some(slug), None) => {
-                catalog::region(slug)
-                    .filter(|r| r.available)
-                    .ok_or_else(|| {
-                        Error::unprocessable(format!("region: {slug:?} is not a valid region"))
-                    })?
-            }
-            (None, Some(droplet_id)) => {
-                let droplet = self
-                    .droplets
-                    .get(&droplet_id)
-                    .ok_or_else(Error::not_found)?;
-                if droplet.pending_action.is_some() {
-                    return Err(Error::unprocessable(msg::DROPLET_PENDING));
-                }
-                if self
-                    .reserved_ips
-                    .values()
-                    .any(|r| r.droplet_id == Some(droplet_id))
-                {
-                    return Err(Error::unprocessable(msg::DROPLET_HAS_RESERVED_IP));
-                }
-                droplet.region()
-            }
-        };
-        let project_id =
-            parse_uuid("project_id", req.project_id.as_deref())?.unwrap_or(self.default_project_id);
-        if self.reserved_ips.len() >= self.config.reserved_ip_limit as usize {
-            return Err(Error::unprocessable(msg::RESERVED_IP_LIMIT));
-        }
-        let ip = self.new_public_ipv4(region);
-        self.reserved_ips.insert(
-            ip,
-            ReservedIp {
+            let ip = cloud.new_public_ipv4(region);
+            cloud.reserved_ips.insert(
                 ip,
-                region: region.slug.to_string(),
-                droplet_id: None,
-                locked: false,
-                pending_action: None,
-                project_id,
-                created_at: self.now,
-            },
-        );
-        let action_id = req.droplet_id.map(|droplet_id| {
-            let spec = assign_spec(ip, region.slug, project_id, droplet_id);
-            self.start_action(spec, self.config.reserved_ip_action_ms)
-        });
-        Ok(ReservedIpCreated {
-            ip,
-            droplet_id: req.droplet_id,
-            action_id,
+                ReservedIp {
+                    ip,
+                    region: region.slug.to_string(),
+                    droplet_id: None,
+                    locked: false,
+                    pending_action: None,
+                    project_id,
+                    created_at: cloud.now,
+                },
+            );
+            let action_id = req.droplet_id.map(|droplet_id| {
+                let spec = assign_spec(ip, region.slug, project_id, droplet_id);
+                cloud.start_action(spec, cloud.config.reserved_ip_action_ms)
+            });
+            Ok(ReservedIpCreated {
+                ip,
+                droplet_id: req.droplet_id,
+                action_id,
+            })
         })
     }
 
     /// One reserved IP.
     pub fn reserved_ip(&mut self, now: SimTime, ip: Ipv4Addr) -> Result<ReservedIp, Error> {
-        self.advance(now);
-        self.reserved_ips
-            .get(&ip)
-            .cloned()
-            .ok_or_else(Error::not_found)
+        self.enter(now, |cloud| {
+            cloud
+                .reserved_ips
+                .get(&ip)
+                .cloned()
+                .ok_or_else(Error::not_found)
+        })
     }
 
     /// Every reserved IP, oldest first.
     pub fn reserved_ips(&mut self, now: SimTime) -> Vec<ReservedIp> {
-        self.advance(now);
-        self.reserved_ips.values().cloned().collect()
+        self.enter(now, |cloud| cloud.reserved_ips.values().cloned().collect())
     }
 
     /// Releases a reserved IP; refused while an action on it runs.
     pub fn delete_reserved_ip(&mut self, now: SimTime, ip: Ipv4Addr) -> Result<(), Error> {
-        self.advance(now);
-        let reserved_ip = self.reserved_ips.get(&ip).ok_or_else(Error::not_found)?;
-        if reserved_ip.pending_action.is_some() {
-            return Err(Error::unprocessable(msg::RESERVED_IP_PENDING));
-        }
-        if reserved_ip.droplet_id.is_some() && !self.config.delete_assigned_reserved_ip {
-            return Err(Error::unprocessable(msg::RESERVED_IP_ASSIGNED_DELETE));
-        }
-        self.reserved_ips.shift_remove(&ip);
-        Ok(())
+        self.enter(now, |cloud| {
+            let reserved_ip = cloud.reserved_ips.get(&ip).ok_or_else(Error::not_found)?;
+            if reserved_ip.pending_action.is_some() {
+                return Err(Error::unprocessable(msg::RESERVED_IP_PENDING));
+            }
+            if reserved_ip.droplet_id.is_some() && !cloud.config.delete_assigned_reserved_ip {
+                return Err(Error::unprocessable(msg::RESERVED_IP_ASSIGNED_DELETE));
+            }
+            cloud.reserved_ips.shift_remove(&ip);
+            Ok(())
+        })
     }
 
     /// Starts an assign or unassign; the change applies when the action completes, so concurrent moves are last-writer-wins only once each one's lock is released.
@@ -166,50 +168,51 @@ impl Cloud {
         ip: Ipv4Addr,
         action: ReservedIpAction,
     ) -> Result<ActionId, Error> {
-        self.advance(now);
-        let reserved_ip = self.reserved_ips.get(&ip).ok_or_else(Error::not_found)?;
-        if reserved_ip.pending_action.is_some() {
-            return Err(Error::unprocessable(msg::RESERVED_IP_PENDING));
-        }
-        let spec = match action {
-            ReservedIpAction::Assign { droplet_id } => {
-                let droplet = self
-                    .droplets
-                    .get(&droplet_id)
-                    .ok_or_else(Error::not_found)?;
-                if droplet.pending_action.is_some() {
-                    return Err(Error::unprocessable(msg::DROPLET_PENDING));
-                }
-                if droplet.region != reserved_ip.region {
-                    return Err(Error::unprocessable(msg::RESERVED_IP_REGION_MISMATCH));
-                }
-                if self
-                    .reserved_ips
-                    .values()
-                    .any(|r| r.ip != ip && r.droplet_id == Some(droplet_id))
-                {
-                    return Err(Error::unprocessable(msg::DROPLET_HAS_RESERVED_IP));
-                }
-                assign_spec(ip, &reserved_ip.region, reserved_ip.project_id, droplet_id)
+        self.enter(now, |cloud| {
+            let reserved_ip = cloud.reserved_ips.get(&ip).ok_or_else(Error::not_found)?;
+            if reserved_ip.pending_action.is_some() {
+                return Err(Error::unprocessable(msg::RESERVED_IP_PENDING));
             }
-            ReservedIpAction::Unassign => {
-                if reserved_ip.droplet_id.is_none() {
-                    return Err(Error::unprocessable(msg::RESERVED_IP_NOT_ASSIGNED));
+            let spec = match action {
+                ReservedIpAction::Assign { droplet_id } => {
+                    let droplet = cloud
+                        .droplets
+                        .get(&droplet_id)
+                        .ok_or_else(Error::not_found)?;
+                    if droplet.pending_action.is_some() {
+                        return Err(Error::unprocessable(msg::DROPLET_PENDING));
+                    }
+                    if droplet.region != reserved_ip.region {
+                        return Err(Error::unprocessable(msg::RESERVED_IP_REGION_MISMATCH));
+                    }
+                    if cloud
+                        .reserved_ips
+                        .values()
+                        .any(|r| r.ip != ip && r.droplet_id == Some(droplet_id))
+                    {
+                        return Err(Error::unprocessable(msg::DROPLET_HAS_RESERVED_IP));
+                    }
+                    assign_spec(ip, &reserved_ip.region, reserved_ip.project_id, droplet_id)
                 }
-                ActionSpec {
-                    action_type: "unassign_ip",
-                    resource_id: Some(u64::from(u32::from(ip))),
-                    resource_type: ResourceType::ReservedIp,
-                    region_slug: Some(reserved_ip.region.clone()),
-                    project_id: Some(reserved_ip.project_id),
-                    volume_id: None,
-                    locks_droplet: None,
-                    locks_reserved_ip: Some(ip),
-                    effect: Effect::ReservedIpUnassign(ip),
+                ReservedIpAction::Unassign => {
+                    if reserved_ip.droplet_id.is_none() {
+                        return Err(Error::unprocessable(msg::RESERVED_IP_NOT_ASSIGNED));
+                    }
+                    ActionSpec {
+                        action_type: "unassign_ip",
+                        resource_id: Some(u64::from(u32::from(ip))),
+                        resource_type: ResourceType::ReservedIp,
+                        region_slug: Some(reserved_ip.region.clone()),
+                        project_id: Some(reserved_ip.project_id),
+                        volume_id: None,
+                        locks_droplet: None,
+                        locks_reserved_ip: Some(ip),
+                        effect: Effect::ReservedIpUnassign(ip),
+                    }
                 }
-            }
-        };
-        Ok(self.start_action(spec, self.config.reserved_ip_action_ms))
+            };
+            Ok(cloud.start_action(spec, cloud.config.reserved_ip_action_ms))
+        })
     }
 }
 

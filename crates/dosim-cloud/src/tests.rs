@@ -2,5 +2,6 @@
 
 mod errors;
 mod fixture;
+mod invariants;
 mod lifecycle;
 mod timings;
