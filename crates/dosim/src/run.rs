@@ -514,6 +514,13 @@ impl World<'_> {
         crate::pg::finish(&databases, sim_ms);
 
         let final_state = crate::state::snapshot(&server, TOKEN);
+        // Release builds skip the model's own check after each call; every run checks once at
+        // its end, so a broken cross-reference is a failed run, never a silent wrong report.
+        if let Err(broken) = server.with_account(TOKEN, |cloud| cloud.check_invariants()) {
+            sim_error.get_or_insert(format!(
+                "the cloud model broke its invariants (a dosim bug; please report it): {broken}"
+            ));
+        }
         let recorded = recorder.snapshot();
         let mut faults = recorded.faults;
         let history = server.history();
