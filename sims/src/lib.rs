@@ -9,11 +9,9 @@
 pub mod fixtures;
 pub mod lease;
 
-pub mod checkout_lost_update;
 pub mod delete_races_attach;
 pub mod failover_advisory_lock;
 pub mod job_double_claim;
-pub mod keeper_undoes_move;
 pub mod lease_expiry;
 pub mod lost_update;
 pub mod pending_event;
@@ -55,10 +53,6 @@ pub fn catalog() -> Vec<Scenario> {
         lease_expiry::fixed(),
         ranked_failover::buggy(),
         ranked_failover::fixed(),
-        keeper_undoes_move::buggy(),
-        keeper_undoes_move::fixed(),
-        checkout_lost_update::buggy(),
-        checkout_lost_update::fixed(),
         job_double_claim::buggy(),
         job_double_claim::fixed(),
     ]

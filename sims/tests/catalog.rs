@@ -136,6 +136,26 @@ fn lease_expiry_fenced() {
     check("lease_expiry_fenced", Expect::Clean);
 }
 
+#[test]
+fn ranked_failover() {
+    check("ranked_failover", Expect::Race);
+}
+
+#[test]
+fn ranked_failover_fixed() {
+    check("ranked_failover_fixed", Expect::Clean);
+}
+
+#[test]
+fn job_double_claim() {
+    check("job_double_claim", Expect::Race);
+}
+
+#[test]
+fn job_double_claim_fixed() {
+    check("job_double_claim_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -143,7 +163,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 23, "{names:?}");
+    assert_eq!(names.len(), 27, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -168,7 +188,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 10, "{names:?}");
+    assert_eq!(races, 12, "{names:?}");
 }
 
 #[test]

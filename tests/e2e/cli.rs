@@ -80,6 +80,8 @@ fn list_names_every_race_with_its_fix() {
         "lost_update",
         "write_skew",
         "lease_expiry",
+        "ranked_failover",
+        "job_double_claim",
     ] {
         assert!(race.contains(&row), "the catalog lacks {row}");
     }
