@@ -240,3 +240,45 @@ fn a_scenario_sets_the_rate_limits() {
         .expect_err("a limit of 0 refuses everything");
     assert!(error.contains("at least 1"), "{error}");
 }
+
+#[test]
+fn a_response_still_hanging_when_the_run_ends_is_listed_as_lost() {
+    // The create commits, then its response hangs for an hour; the client gives up after a
+    // second and the run ends long before the hang would: the fault must still be reported,
+    // with its request.
+    let plan = dosim::FaultPlan::parse(
+        r#"
+        [[rules]]
+        method = "POST"
+        path = "/v2/volumes"
+        drop_response = { mode = "hang", hang_ms = 3600000 }
+        "#,
+    )
+    .expect("the plan parses");
+    let scenario = Scenario::new("hang_past_the_end")
+        .faults(plan)
+        .client(|builder| {
+            builder
+                .timeout(Duration::from_secs(1))
+                .retry(dosim::client::RetryPolicy::none())
+        })
+        .actor("pod-0", |cx: Actor| async move {
+            let request = dosim::client::VolumeCreate::new("pgdata", "nyc3", 100);
+            cx.client().volumes().create(&request).await.map(drop)
+        })
+        .check(checks::actors_ok())
+        .expect(Expect::Race);
+    let report = scenario.report(0);
+    let text = report.to_text();
+    assert!(
+        text.contains("commit, then hang 3600000ms and reset POST /v2/volumes"),
+        "{text}"
+    );
+    assert!(!text.contains("left the server's history"), "{text}");
+    assert!(
+        text.contains(
+            "1 fault needed: the response to pod-0's POST /v2/volumes was lost after commit"
+        ),
+        "{text}"
+    );
+}
