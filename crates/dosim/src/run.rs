@@ -471,9 +471,15 @@ impl World<'_> {
         if waiting.is_empty() {
             return;
         }
-        let excluding = waiting
+        // Only the scenario's own hosts have addresses; an operation whose sender the plane could
+        // not name (`unknown`) excludes nobody. turmoil's lookup panics on a name it never saw.
+        let excluding = scenario
+            .actors
             .iter()
-            .map(|actor| self.sim.lookup(actor.as_str()))
+            .map(|(name, _)| name)
+            .chain(scenario.services.iter().map(|(name, _)| name))
+            .filter(|name| waiting.contains(name.as_str()))
+            .map(|name| self.sim.lookup(name.as_str()))
             .collect();
         let in_flight = crate::gate::request_in_flight(&self.sim, &self.gated_servers, &excluding);
         // A request in flight arrives within the longest message latency, plus the ticks it
