@@ -11,8 +11,8 @@
 //! harness records each as an operation of the connecting host with the method `SQL` and the
 //! connection's number: what was sent, its parameters as the engine took them, and how it ended
 //! (the command tag, the first rows a query returned, the error), with the time it waited for a
-//! lock. A statement has no HTTP status; its operation carries status 0 and the outcome as its
-//! response. The same events fill each cluster's [`StatementLog`], which `checks::serializable`
+//! lock. A statement has no HTTP status: its operation's result is `OpResult::Answered`, with
+//! the outcome as its response. The same events fill each cluster's [`StatementLog`], which `checks::serializable`
 //! reads. After the run, [`RunOutcome::database`](crate::RunOutcome::database) runs SQL against the
 //! final data, which `checks::conserved` and `checks::sql_equals` use.
 //!
