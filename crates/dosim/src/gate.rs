@@ -52,8 +52,10 @@ pub(crate) struct RunGate {
 #[derive(Default)]
 struct GateState {
     waiting: Vec<Waiter>,
-    /// When the operation now committing was admitted, if one is.
-    busy_since_ms: Option<u64>,
+    /// The operation now committing, if one is: its admission number and when it was admitted.
+    busy: Option<(u64, u64)>,
+    /// How many operations have been admitted.
+    admitted: u64,
     commits: Vec<Commit>,
     commits_dropped: u64,
 }
@@ -61,7 +63,8 @@ struct GateState {
 struct Waiter {
     operation: Operation,
     since_ms: u64,
-    release: tokio::sync::oneshot::Sender<()>,
+    /// Sends the waiter its admission number.
+    release: tokio::sync::oneshot::Sender<u64>,
 }
 
 impl RunGate {
@@ -100,11 +103,11 @@ impl RunGate {
             return;
         };
         let mut state = self.state.lock();
-        if let Some(since_ms) = state.busy_since_ms {
+        if let Some((_, since_ms)) = state.busy {
             if now_ms.saturating_sub(since_ms) < millis(HOLD_MAX) {
                 return;
             }
-            state.busy_since_ms = None;
+            state.busy = None;
         }
         // An operation whose client gave up is no longer a choice.
         state.waiting.retain(|waiter| !waiter.release.is_closed());
@@ -126,8 +129,10 @@ impl RunGate {
         };
         let last = state.waiting.len() - 1;
         let waiter = state.waiting.remove(index.min(last));
-        if waiter.release.send(()).is_ok() {
-            state.busy_since_ms = Some(now_ms);
+        let admission = state.admitted;
+        if waiter.release.send(admission).is_ok() {
+            state.admitted += 1;
+            state.busy = Some((admission, now_ms));
             record(&mut state, now_ms, &waiter.operation);
         }
     }
@@ -138,8 +143,13 @@ impl RunGate {
         (state.commits.clone(), state.commits_dropped)
     }
 
-    fn release(&self) {
-        self.state.lock().busy_since_ms = None;
+    /// The permit of admission `admission` was dropped: the gate is free, unless it already let
+    /// another operation in after this one held it too long.
+    fn release(&self, admission: u64) {
+        let mut state = self.state.lock();
+        if state.busy.is_some_and(|(busy, _)| busy == admission) {
+            state.busy = None;
+        }
     }
 }
 
@@ -175,8 +185,10 @@ impl Gate for Handle {
         });
         Box::pin(async move {
             // A closed channel means the run is ending; commit rather than hang.
-            let _ = released.await;
-            Permit::on_release(move || gate.release())
+            match released.await {
+                Ok(admission) => Permit::on_release(move || gate.release(admission)),
+                Err(_) => Permit::free(),
+            }
         })
     }
 }

@@ -114,3 +114,20 @@ fn a_permit_held_too_long_does_not_stall_the_gate() {
     assert!(poll(&mut second).is_some());
     drop(held);
 }
+
+#[test]
+fn a_late_permit_does_not_free_the_gate_from_the_next_operation() {
+    let gate = steered(Vec::new());
+    let mut first = admit(&gate, "pod-0");
+    gate.settle(0, false, 10);
+    let held = poll(&mut first).expect("alone at the gate");
+    let mut second = admit(&gate, "pod-1");
+    let hold_ms = u64::try_from(HOLD_MAX.as_millis()).unwrap_or(u64::MAX);
+    gate.settle(hold_ms, false, 10);
+    let _committing = poll(&mut second).expect("let in after the first held too long");
+    // The first permit goes now: the second is still committing, so a third must wait.
+    drop(held);
+    let mut third = admit(&gate, "pod-2");
+    gate.settle(hold_ms + 1, false, 10);
+    assert!(poll(&mut third).is_none());
+}
