@@ -29,6 +29,10 @@ pub enum Plane {
     Api,
     /// A managed PostgreSQL cluster: one SQL statement.
     Postgres,
+    /// A managed Valkey cluster: one command (a transaction's `EXEC` or a script is one).
+    Valkey,
+    /// Spaces, the S3-compatible object store: one request that changes state.
+    Spaces,
 }
 
 impl fmt::Display for Plane {
@@ -36,6 +40,8 @@ impl fmt::Display for Plane {
         f.write_str(match self {
             Plane::Api => "api",
             Plane::Postgres => "postgres",
+            Plane::Valkey => "valkey",
+            Plane::Spaces => "spaces",
         })
     }
 }
