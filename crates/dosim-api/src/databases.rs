@@ -115,8 +115,22 @@ pub fn render(database: &Database) -> Value {
         "maintenance_window": { "day": "tuesday", "hour": "08:00:00", "pending": false, "description": [] },
         "rules": [],
         "storage_size_mib": database.storage_size_mib,
-        "metrics_endpoints": [],
+        "metrics_endpoints": metrics_endpoints(database),
     })
+}
+
+/// The port of a cluster's metrics (Prometheus) endpoints.
+const METRICS_PORT: u16 = 9273;
+
+/// `metrics_endpoints`: the primary node's public host, and with standby nodes a second entry for
+/// them at the host with a `replica-` prefix, both on port 9273, as DigitalOcean lists them (godo's
+/// fixtures). They are informative: nothing serves them, in simulations or in `dosim serve`.
+fn metrics_endpoints(database: &Database) -> Value {
+    let mut endpoints = vec![json!({ "host": database.host, "port": METRICS_PORT })];
+    if database.num_nodes > 1 {
+        endpoints.push(json!({ "host": format!("replica-{}", database.host), "port": METRICS_PORT }));
+    }
+    Value::Array(endpoints)
 }
 
 /// A cluster id from a path; anything but a UUID is a 404, as for an unknown id.

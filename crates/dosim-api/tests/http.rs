@@ -809,6 +809,26 @@ async fn databases() {
     );
 }
 
+/// Terraform's provider reads `metrics_endpoints` back: a primary's, and a standby's with standbys.
+#[tokio::test]
+async fn databases_list_their_metrics_endpoints() {
+    let api = Api::new();
+    for (name, num_nodes, endpoints) in [("solo", 1, 1), ("trio", 3, 2)] {
+        let body = format!(
+            r#"{{"name":"{name}","engine":"pg","version":"16","region":"nyc3","size":"db-s-2vcpu-4gb","num_nodes":{num_nodes}}}"#
+        );
+        let created = api.call("POST", "/v2/databases", Some(&body)).await;
+        check(&created, 201, json!({"database": {"name": name}}));
+        let database = &created.json["database"];
+        let host = database["connection"]["host"].as_str().unwrap();
+        let mut expect = vec![json!({"host": host, "port": 9273})];
+        if endpoints == 2 {
+            expect.push(json!({"host": format!("replica-{host}"), "port": 9273}));
+        }
+        assert_eq!(database["metrics_endpoints"], Value::Array(expect), "{name}");
+    }
+}
+
 #[tokio::test]
 async fn catalogue() {
     let api = Api::new();
