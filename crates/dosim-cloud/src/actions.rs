@@ -1,5 +1,6 @@
 //! Actions: the asynchronous work DigitalOcean reports on, with their deadlines and effects.
 
+use crate::config::LockingActionsListed;
 use crate::{ActionId, Cloud, DatabaseId, DropletId, Error, SimTime, VolumeId};
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -134,7 +135,8 @@ impl Cloud {
         self.enter(now, |cloud| cloud.actions.values().cloned().collect())
     }
 
-    /// The actions on one droplet, oldest first; 404 if the droplet does not exist.
+    /// The actions on one droplet, oldest first, with the actions of other resources that lock it
+    /// as `CloudConfig::locking_actions_listed` says; 404 if the droplet does not exist.
     pub fn droplet_actions(
         &mut self,
         now: SimTime,
@@ -144,11 +146,22 @@ impl Cloud {
             if !cloud.droplets.contains_key(&droplet_id) {
                 return Err(Error::not_found());
             }
+            let listed = cloud.config.locking_actions_listed;
             Ok(cloud
                 .actions
                 .values()
                 .filter(|a| {
-                    a.resource_type == ResourceType::Droplet && a.resource_id == Some(droplet_id.0)
+                    let own = a.resource_type == ResourceType::Droplet
+                        && a.resource_id == Some(droplet_id.0);
+                    let locks = a.locks_droplet == Some(droplet_id)
+                        && match listed {
+                            LockingActionsListed::WhileRunning => {
+                                a.status == ActionStatus::InProgress
+                            }
+                            LockingActionsListed::Always => true,
+                            LockingActionsListed::Never => false,
+                        };
+                    own || locks
                 })
                 .cloned()
                 .collect())

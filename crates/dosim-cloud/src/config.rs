@@ -14,6 +14,23 @@ pub enum VolumeConflictId {
     AlreadyExists,
 }
 
+/// Which actions of other resources a droplet's action list (`GET /v2/droplets/{id}/actions`)
+/// shows: a volume attach or detach and a reserved IP assign or unassign lock the droplet while
+/// they run, and DigitalOcean does not document whether its list shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockingActionsListed {
+    /// Listed while they run, so a client that waits for the droplet's in-progress actions before
+    /// its next action (as DigitalOcean's Terraform provider does before assigning a reserved IP)
+    /// waits for them; gone from the list once they finish.
+    #[default]
+    WhileRunning,
+    /// Listed while they run and after they finish.
+    Always,
+    /// Never listed: the droplet's list shows only actions whose resource is the droplet.
+    Never,
+}
+
 /// One account's configuration; every field has DigitalOcean's default or dosim's documented choice.
 ///
 /// All durations are here, in milliseconds, so that a caller can scale them in one place ([`CloudConfig::scale_times`]).
@@ -61,6 +78,8 @@ pub struct CloudConfig {
     pub regions_without_storage: Vec<String>,
     /// How many actions the account keeps; beyond it the oldest finished ones are dropped.
     pub actions_max: usize,
+    /// Which actions of other resources that lock a droplet its action list shows.
+    pub locking_actions_listed: LockingActionsListed,
 }
 
 impl Default for CloudConfig {
@@ -85,6 +104,7 @@ impl Default for CloudConfig {
             remove_droplet_on_create_error: true,
             regions_without_storage: Vec::new(),
             actions_max: 100_000,
+            locking_actions_listed: LockingActionsListed::WhileRunning,
         }
     }
 }

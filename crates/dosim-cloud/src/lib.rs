@@ -21,7 +21,7 @@ mod volumes;
 pub use account::Account;
 pub use actions::{Action, ActionStatus, ResourceType};
 pub use cloud::Cloud;
-pub use config::{CloudConfig, VolumeConflictId};
+pub use config::{CloudConfig, LockingActionsListed, VolumeConflictId};
 pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
     DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,

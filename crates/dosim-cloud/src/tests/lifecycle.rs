@@ -625,3 +625,51 @@ fn ids_and_addresses_look_like_digitaloceans_and_never_repeat() {
     addresses.dedup();
     check((n_addresses, addresses.len()), (400, 400));
 }
+
+/// A droplet's action list shows the attach and the assign that lock it per the configured choice.
+#[test]
+fn locking_actions_are_listed_on_the_droplet_as_configured() {
+    // (choice, types listed while both run, types listed after both finished)
+    let cases: [(LockingActionsListed, &[&str], &[&str]); 3] = [
+        (LockingActionsListed::WhileRunning, &["attach_volume"], &[]),
+        (
+            LockingActionsListed::Always,
+            &["attach_volume"],
+            &["attach_volume", "assign_ip"],
+        ),
+        (LockingActionsListed::Never, &[], &[]),
+    ];
+    for (listed, running, finished) in cases {
+        let config = CloudConfig {
+            locking_actions_listed: listed,
+            ..CloudConfig::default()
+        };
+        let mut w = world(config);
+        let t = w.now;
+        let types = |cloud: &mut Cloud, at: SimTime, id: DropletId| -> Vec<&'static str> {
+            cloud
+                .droplet_actions(at, id)
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.resource_type != ResourceType::Droplet)
+                .map(|a| a.action_type)
+                .collect()
+        };
+        w.cloud
+            .volume_action(
+                t,
+                VolumeActionTarget::Id(w.data),
+                VolumeAction::Attach { droplet_id: w.web1 },
+            )
+            .unwrap();
+        check(types(&mut w.cloud, t, w.web1), running.to_vec());
+        // The other droplet's list never shows it.
+        check(types(&mut w.cloud, t, w.web2), Vec::new());
+        let later = t.plus_ms(10_000);
+        w.cloud
+            .reserved_ip_action(later, w.ip, ReservedIpAction::Assign { droplet_id: w.web1 })
+            .unwrap();
+        let done = later.plus_ms(10_000);
+        check(types(&mut w.cloud, done, w.web1), finished.to_vec());
+    }
+}
