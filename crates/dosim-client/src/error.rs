@@ -270,6 +270,22 @@ impl Error {
         self.status() == Some(409)
     }
 
+    /// The name is taken: DigitalOcean answers a duplicate with 409 for volumes (`conflict`, or
+    /// `already_exists` as seen in 2018) and with 422 for database clusters, users, databases and
+    /// pools, so `is_conflict()` alone misses half of them. A 409 for anything else (deleting an
+    /// attached volume) is not this.
+    pub fn is_already_exists(&self) -> bool {
+        let Error::Api(e) = self else {
+            return false;
+        };
+        let says_so = e.message.to_ascii_lowercase().contains("already exists");
+        match e.status {
+            409 => says_so || e.id.as_deref() == Some("already_exists"),
+            422 => says_so,
+            _ => false,
+        }
+    }
+
     /// 422: the request was understood but refused.
     pub fn is_unprocessable(&self) -> bool {
         self.status() == Some(422)

@@ -23,6 +23,7 @@ fn check(reply: Reply, expect: &str) {
     for (flag, set) in [
         ("not_found", error.is_not_found()),
         ("conflict", error.is_conflict()),
+        ("already_exists", error.is_already_exists()),
         ("unprocessable", error.is_unprocessable()),
         ("pending_event", error.is_pending_event()),
         ("rate_limited", error.is_rate_limited()),
@@ -47,7 +48,19 @@ fn check(reply: Reply, expect: &str) {
 fn json_errors() {
     check(
         Reply::json(409, r#"{"id":"conflict","message":"a volume with that name already exists","request_id":"f049e453"}"#),
-        "POST /v2/volumes: 409 (request \"f049e453\") a volume with that name already exists\nid=Some(\"conflict\") flags=[\"conflict\"]\nrate=None",
+        "POST /v2/volumes: 409 (request \"f049e453\") a volume with that name already exists\nid=Some(\"conflict\") flags=[\"conflict\", \"already_exists\"]\nrate=None",
+    );
+    check(
+        Reply::json(409, r#"{"id":"already_exists","message":"volume name is not unique","request_id":"f049e453"}"#),
+        "POST /v2/volumes: 409 (request \"f049e453\") volume name is not unique\nid=Some(\"already_exists\") flags=[\"conflict\", \"already_exists\"]\nrate=None",
+    );
+    check(
+        Reply::json(409, r#"{"id":"conflict","message":"Attached volumes cannot be deleted."}"#),
+        "POST /v2/volumes: 409 Attached volumes cannot be deleted.\nid=Some(\"conflict\") flags=[\"conflict\"]\nrate=None",
+    );
+    check(
+        Reply::json(422, r#"{"id":"unprocessable_entity","message":"name: a user named \"app\" already exists"}"#),
+        "POST /v2/volumes: 422 name: a user named \"app\" already exists\nid=Some(\"unprocessable_entity\") flags=[\"already_exists\", \"unprocessable\"]\nrate=None",
     );
     check(
         Reply::json(422, r#"{"id":"unprocessable_entity","message":"Droplet already has a pending event."}"#),
