@@ -1,6 +1,7 @@
 //! The account itself: its state, its RNG, and `advance`, which completes whatever is due.
 
 use crate::actions::{Effect, Pending};
+use crate::tags::TagRecord;
 use crate::{
     catalog, Action, ActionId, ActionStatus, CloudConfig, Database, DatabaseId, DatabaseStatus,
     Droplet, DropletId, DropletStatus, ReservedIp, ResourceType, SimTime, Volume, VolumeId,
@@ -37,6 +38,9 @@ pub struct Cloud {
     pub(crate) reserved_ips: IndexMap<Ipv4Addr, ReservedIp>,
     pub(crate) actions: BTreeMap<ActionId, Action>,
     pub(crate) databases: IndexMap<DatabaseId, Database>,
+    /// The account's tags by canonical name: created with `POST /v2/tags` or by the first resource
+    /// that carries them.
+    pub(crate) tags: BTreeMap<String, TagRecord>,
     /// Deadlines in the order they fall due; ties break by the key's order, actions by id.
     pub(crate) pending: BTreeSet<(SimTime, Pending)>,
     /// Every public and private address handed out, so none is handed out twice.
@@ -72,6 +76,7 @@ impl Cloud {
             reserved_ips: IndexMap::new(),
             actions: BTreeMap::new(),
             databases: IndexMap::new(),
+            tags: BTreeMap::new(),
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
         }

@@ -2,6 +2,7 @@
 
 use crate::actions::Pending;
 use crate::error::msg;
+use crate::tags::TaggedKind;
 use crate::validate::{check_database_name, check_db_object_name, check_tags, parse_uuid};
 use crate::{catalog, Cloud, DatabaseId, Error, SimTime};
 use serde::Serialize;
@@ -381,7 +382,7 @@ impl Cloud {
             let id = DatabaseId(cloud.new_uuid());
             let password = cloud.new_database_password();
             let online_at = cloud.now.plus_ms(cloud.config.database_provision_ms);
-            let database = Database {
+            let mut database = Database {
                 id,
                 host: format!(
                     "{}-do-user-{}-0.db.ondigitalocean.com",
@@ -410,6 +411,7 @@ impl Cloud {
                 port: engine.port,
                 endpoint: None,
             };
+            cloud.adopt_tags(TaggedKind::Database, &id.to_string(), &mut database.tags);
             cloud.databases.insert(id, database);
             cloud.pending.insert((online_at, Pending::Database(id)));
             cloud.complete_due(cloud.now);

@@ -3,6 +3,7 @@
 use crate::actions::Effect;
 use crate::cloud::ActionSpec;
 use crate::error::msg;
+use crate::tags::TaggedKind;
 use crate::validate::{check_droplet_name, check_tags, parse_uuid};
 use crate::{catalog, ActionId, ActionStatus, Cloud, Delay, DropletId, Error, SimTime, VolumeId};
 use rand::Rng;
@@ -409,7 +410,7 @@ impl Cloud {
                 if req.backups {
                     features.push("backups".to_string());
                 }
-                let droplet = Droplet {
+                let mut droplet = Droplet {
                     id,
                     name: name.clone(),
                     status: DropletStatus::New,
@@ -434,6 +435,7 @@ impl Cloud {
                     let volume = cloud.volumes.get_mut(volume_id).expect("resolved above");
                     volume.droplet_ids = vec![id];
                 }
+                cloud.adopt_tags(TaggedKind::Droplet, &id.to_string(), &mut droplet.tags);
                 let spec = ActionSpec::droplet("create", &droplet, Effect::DropletCreated(id));
                 cloud.droplets.insert(id, droplet);
                 let provision_ms = draw_ms(

@@ -63,6 +63,10 @@ impl Error {
     pub(crate) fn unprocessable(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Unprocessable, message)
     }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::BadRequest, message)
+    }
 }
 
 impl std::fmt::Display for Error {

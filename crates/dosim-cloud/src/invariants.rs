@@ -30,6 +30,7 @@ impl Cloud {
         self.check_actions(&mut broken);
         self.check_deadlines(&mut broken);
         self.check_databases(&mut broken);
+        self.check_tags(&mut broken);
         broken.into_result()
     }
 
@@ -508,6 +509,38 @@ impl Cloud {
 }
 
 /// The invariants found broken so far, one sentence each.
+impl Cloud {
+    /// Every tag a resource carries is a tag of the account, under its canonical name, once.
+    fn check_tags(&self, broken: &mut Broken) {
+        let carriers = self
+            .droplets
+            .values()
+            .map(|d| (format!("droplet {}", d.id), &d.tags))
+            .chain(
+                self.volumes
+                    .values()
+                    .map(|v| (format!("volume {}", v.id), &v.tags)),
+            )
+            .chain(
+                self.databases
+                    .values()
+                    .map(|d| (format!("database cluster {}", d.id), &d.tags)),
+            );
+        for (resource, tags) in carriers {
+            for (i, tag) in tags.iter().enumerate() {
+                if !self.tags.contains_key(tag) {
+                    broken.say(format_args!(
+                        "{resource} carries the tag {tag:?}, which the account does not have"
+                    ));
+                }
+                if tags[..i].contains(tag) {
+                    broken.say(format_args!("{resource} carries the tag {tag:?} twice"));
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Broken {
     sentences: String,

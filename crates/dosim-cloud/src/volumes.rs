@@ -3,6 +3,7 @@
 use crate::actions::Effect;
 use crate::cloud::ActionSpec;
 use crate::error::msg;
+use crate::tags::TaggedKind;
 use crate::validate::{check_tags, check_volume_name};
 use crate::{
     catalog, ActionId, Cloud, DropletId, Error, ErrorKind, ResourceType, SimTime, VolumeConflictId,
@@ -178,7 +179,7 @@ impl Cloud {
             if cloud.volumes.len() >= cloud.config.volume_limit as usize {
                 return Err(Error::new(ErrorKind::Forbidden, msg::VOLUME_CAPACITY));
             }
-            let volume = Volume {
+            let mut volume = Volume {
                 id: VolumeId(cloud.new_uuid()),
                 name: req.name,
                 region: region.slug.to_string(),
@@ -190,6 +191,7 @@ impl Cloud {
                 droplet_ids: Vec::new(),
                 created_at: cloud.now,
             };
+            cloud.adopt_tags(TaggedKind::Volume, &volume.id.to_string(), &mut volume.tags);
             cloud.volumes.insert(volume.id, volume.clone());
             Ok(volume)
         })

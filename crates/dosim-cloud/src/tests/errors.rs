@@ -1249,3 +1249,112 @@ fn database_rules() {
         "User management is not supported for this engine.",
     );
 }
+
+fn target(resource_type: &str, resource_id: impl ToString) -> TagTarget {
+    TagTarget {
+        resource_type: resource_type.into(),
+        resource_id: resource_id.to_string(),
+    }
+}
+
+#[test]
+fn tag_requests_are_refused_whole() {
+    let tagged = |w: &mut World| {
+        w.cloud.create_tag(w.now, "web").unwrap();
+    };
+    // An unknown tag, under any other capitalization too.
+    check(
+        none,
+        nothing,
+        |w| w.cloud.tag(w.now, "web"),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        tagged,
+        |w| w.cloud.tag(w.now, "WEB"),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.delete_tag(w.now, "web"),
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            let web1 = w.web1;
+            w.cloud
+                .tag_resources(w.now, "web", &[target("droplet", web1)])
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_tag(w.now, "has space"),
+        "bad_request",
+        "tags: \"has space\" is not a valid tag name; only letters, numbers, ':', '-' and '_' are allowed, up to 255 characters",
+    );
+    check(
+        none,
+        tagged,
+        |w| w.cloud.tag_resources(w.now, "web", &[]),
+        "bad_request",
+        "resources: at least one resource is required",
+    );
+    // One missing resource refuses the whole request: the droplet before it stays untagged.
+    check(
+        none,
+        tagged,
+        |w| {
+            let web1 = w.web1;
+            w.cloud.tag_resources(
+                w.now,
+                "web",
+                &[target("droplet", web1), target("droplet", 1)],
+            )
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        tagged,
+        |w| {
+            let data = w.data;
+            w.cloud
+                .untag_resources(w.now, "web", &[target("volume", data), target("image", 7)])
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    check(
+        none,
+        tagged,
+        |w| {
+            let web1 = w.web1;
+            w.cloud
+                .tag_resources(w.now, "web", &[target("kettle", web1)])
+        },
+        "bad_request",
+        "resource_type: \"kettle\" is not one of droplet, database, image, volume, volume_snapshot",
+    );
+    check(
+        none,
+        tagged,
+        |w| {
+            let data = w.data;
+            w.cloud
+                .tag_resources(w.now, "web", &[target("droplet", data)])
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+}
