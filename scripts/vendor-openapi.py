@@ -77,11 +77,17 @@ OPERATIONS = [
     ("get", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
     ("put", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
     ("delete", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
+    ("get", "/v2/tags"),
+    ("post", "/v2/tags"),
+    ("get", "/v2/tags/{tag_id}"),
+    ("delete", "/v2/tags/{tag_id}"),
+    ("post", "/v2/tags/{tag_id}/resources"),
+    ("delete", "/v2/tags/{tag_id}/resources"),
 ]
 
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
-         "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images")
+         "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags")
 
 
 def resolve(spec, node, depth=0):

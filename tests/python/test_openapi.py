@@ -176,6 +176,34 @@ def test_every_operation_matches_the_spec(serve):
           expect=204)
     check("DELETE", "/v2/databases/{database_cluster_uuid}/dbs/{database_name}", {**ids, "database_name": "alpha"},
           expect=204)
+
+    # Tags: the droplets and the cluster created with "schema" carry it; a new tag is tagged onto
+    # the droplet and the cluster by request, listed with its counts, untagged and deleted.
+    schema_tag = check("GET", "/v2/tags/{tag_id}", {"tag_id": "schema"}, expect=200).body["tag"]
+    assert schema_tag["resources"]["droplets"]["count"] == 1, schema_tag
+    assert schema_tag["resources"]["databases"]["count"] == 1, schema_tag
+    created = check("POST", "/v2/tags", body={"name": "Claimed"}, expect=201).body["tag"]
+    assert created == {"name": "Claimed", "resources": {
+        "count": 0, "droplets": {"count": 0}, "volumes": {"count": 0}, "databases": {"count": 0},
+        "images": {"count": 0}, "volume_snapshots": {"count": 0}}}, created
+    assert check("POST", "/v2/tags", body={"name": "claimed"}, expect=201).body["tag"]["name"] == "Claimed"
+    tag = {"tag_id": "Claimed"}
+    check("POST", "/v2/tags/{tag_id}/resources", tag, body={"resources": [
+        {"resource_id": str(droplet_id), "resource_type": "droplet"},
+        {"resource_id": uuid, "resource_type": "database"}]}, expect=204)
+    listed = {t["name"]: t for t in check("GET", "/v2/tags", expect=200).body["tags"]}
+    assert listed["Claimed"]["resources"]["count"] == 2, listed
+    assert listed["Claimed"]["resources"]["last_tagged_uri"].endswith(f"/v2/databases/{uuid}"), listed
+    claimed = check("GET", "/v2/droplets", query="?tag_name=Claimed", expect=200).body["droplets"]
+    assert [d["id"] for d in claimed] == [droplet_id], claimed
+    check("DELETE", "/v2/tags/{tag_id}/resources", tag, body={"resources": [
+        {"resource_id": str(droplet_id), "resource_type": "droplet"}]}, expect=204)
+    check("POST", "/v2/tags/{tag_id}/resources", tag, body={"resources": [
+        {"resource_id": "1", "resource_type": "droplet"}]}, expect=404)
+    check("DELETE", "/v2/tags/{tag_id}", tag, expect=204)
+    check("GET", "/v2/tags/{tag_id}", tag, expect=404)
+    check("POST", "/v2/tags", body={"name": "not valid"}, expect=400)
+
     check("DELETE", "/v2/databases/{database_cluster_uuid}", ids, expect=204)
 
     # Deletes, and the error bodies the spec declares.

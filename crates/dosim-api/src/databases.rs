@@ -128,7 +128,8 @@ const METRICS_PORT: u16 = 9273;
 fn metrics_endpoints(database: &Database) -> Value {
     let mut endpoints = vec![json!({ "host": database.host, "port": METRICS_PORT })];
     if database.num_nodes > 1 {
-        endpoints.push(json!({ "host": format!("replica-{}", database.host), "port": METRICS_PORT }));
+        endpoints
+            .push(json!({ "host": format!("replica-{}", database.host), "port": METRICS_PORT }));
     }
     Value::Array(endpoints)
 }

@@ -22,6 +22,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod reserved_ips;
 pub mod server;
+pub mod tags;
 pub mod volumes;
 
 pub use app::{Ctx, PeerAddr};

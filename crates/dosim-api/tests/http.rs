@@ -825,8 +825,66 @@ async fn databases_list_their_metrics_endpoints() {
         if endpoints == 2 {
             expect.push(json!({"host": format!("replica-{host}"), "port": 9273}));
         }
-        assert_eq!(database["metrics_endpoints"], Value::Array(expect), "{name}");
+        assert_eq!(
+            database["metrics_endpoints"],
+            Value::Array(expect),
+            "{name}"
+        );
     }
+}
+
+/// Tags over HTTP: DigitalOcean's own error body for an invalid name, tagging by request, counts.
+#[tokio::test]
+async fn tags() {
+    let api = Api::new();
+    let invalid = api
+        .call("POST", "/v2/tags", Some(r#"{"name":"not valid"}"#))
+        .await;
+    assert_eq!(invalid.status, 400, "{}", invalid.raw);
+    assert_eq!(
+        invalid.json,
+        json!({
+            "error": r#"Error validating resource tag: "tag-name \"not valid\" contains invalid characters""#,
+            "messages": null,
+            "root_causes": [r#"rpc error: code = InvalidArgument desc = Error validating resource tag: "tag-name \"not valid\" contains invalid characters""#],
+        })
+    );
+    check(
+        &api.call("POST", "/v2/tags", Some(r#"{"name":"Claimed"}"#))
+            .await,
+        201,
+        json!({"tag": {"name": "Claimed", "resources": {"count": 0, "droplets": {"count": 0}}}}),
+    );
+    let droplet = api.call("POST", "/v2/droplets", Some(DROPLET)).await;
+    let id = droplet.json["droplet"]["id"].as_u64().unwrap();
+    // A droplet id given as a number is read as its decimal string.
+    let resources =
+        format!(r#"{{"resources":[{{"resource_id":{id},"resource_type":"droplet"}}]}}"#);
+    let tagged = api
+        .call("POST", "/v2/tags/Claimed/resources", Some(&resources))
+        .await;
+    assert_eq!(tagged.status, 204, "{}", tagged.raw);
+    let uri = format!("{BASE}/v2/droplets/{id}");
+    check(
+        &api.call("GET", "/v2/tags/Claimed", None).await,
+        200,
+        json!({"tag": {"resources": {"count": 1, "last_tagged_uri": uri, "droplets": {"count": 1, "last_tagged_uri": uri}}}}),
+    );
+    check(
+        &api.call("GET", "/v2/tags/claimed", None).await,
+        404,
+        json!({"id": "not_found"}),
+    );
+    check(
+        &api.call(
+            "POST",
+            "/v2/tags/Claimed/resources",
+            Some(r#"{"resources":[{"resource_type":"droplet"}]}"#),
+        )
+        .await,
+        422,
+        json!({"message": "resources[].resource_id is required"}),
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::validate::{check_tags, TAGS_MAX};
+use crate::validate::{TAGS_MAX, TAG_LEN_MAX};
 use crate::{Cloud, DatabaseId, DropletId, Error, SimTime, VolumeId};
 
 /// The kinds of resource dosim can tag, in the order DigitalOcean's tag object lists them.
@@ -119,7 +119,7 @@ impl Cloud {
     /// `POST /v2/tags`: creates a tag, or returns the one that exists under any capitalization.
     pub fn create_tag(&mut self, now: SimTime, name: &str) -> Result<Tag, Error> {
         self.enter(now, |cloud| {
-            check_tags(&[name.to_owned()]).map_err(|e| Error::bad_request(e.message))?;
+            check_tag_name(name)?;
             let canonical = match cloud.canonical_tag(name) {
                 Some(known) => known.to_owned(),
                 None => {
@@ -354,6 +354,26 @@ impl Found {
             Found::Database(_) => TaggedKind::Database,
         }
     }
+}
+
+/// Checks the name of a tag being created, refusing it as DigitalOcean's tag service does (the
+/// spec's example, for invalid characters; dosim's wording, in the same form, for the rest).
+fn check_tag_name(name: &str) -> Result<(), Error> {
+    let problem = if name.is_empty() {
+        "is empty".to_owned()
+    } else if name.len() > TAG_LEN_MAX {
+        format!("is longer than {TAG_LEN_MAX} characters")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_'))
+    {
+        "contains invalid characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::bad_request(format!(
+        "Error validating resource tag: \"tag-name \\\"{name}\\\" {problem}\""
+    )))
 }
 
 /// The most resources one tag request may name.

@@ -1300,7 +1300,7 @@ fn tag_requests_are_refused_whole() {
         nothing,
         |w| w.cloud.create_tag(w.now, "has space"),
         "bad_request",
-        "tags: \"has space\" is not a valid tag name; only letters, numbers, ':', '-' and '_' are allowed, up to 255 characters",
+        r#"Error validating resource tag: "tag-name \"has space\" contains invalid characters""#,
     );
     check(
         none,
