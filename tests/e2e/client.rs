@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use dosim_client::{
-    Client, ConnectionPoolCreate, DatabaseCreate, DropletCreate, HyperTransport, VolumeCreate,
+    Client, ConnectionPoolCreate, DatabaseCreate, DropletCreate, HyperTransport, TagResource,
+    TaggedCount, VolumeCreate,
 };
 use dosim_tests::Serve;
 
@@ -170,6 +171,63 @@ async fn typed_client_against_dosim_serve() {
             .name,
         "ledger-pool"
     );
+
+    // Claim by tagging: the droplet created with "e2e" carries it; a second tag is created and
+    // put on the droplet and the cluster, counted, filtered on, and deleted.
+    let e2e = api.tags().get("e2e").await.unwrap();
+    assert_eq!(e2e.resources.droplets.count, 1);
+    let claimed = api.tags().create("Claimed").await.unwrap();
+    assert_eq!(claimed.resources.total.count, 0);
+    assert_eq!(api.tags().create("claimed").await.unwrap().name, "Claimed");
+    api.tags()
+        .tag(
+            "Claimed",
+            &[
+                TagResource::droplet(droplet.id),
+                TagResource::database(&cluster.id),
+            ],
+        )
+        .await
+        .unwrap();
+    let claimed = api.tags().get("Claimed").await.unwrap();
+    assert_eq!(
+        (
+            claimed.resources.total.count,
+            claimed.resources.droplets.count
+        ),
+        (2, 1)
+    );
+    assert!(claimed
+        .resources
+        .total
+        .last_tagged_uri
+        .is_some_and(|uri| uri.ends_with(&format!("/v2/databases/{}", cluster.id))));
+    let names: Vec<String> = api
+        .tags()
+        .list()
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|tag| tag.name)
+        .collect();
+    assert_eq!(names, ["Claimed", "e2e"]);
+    let refused = api
+        .tags()
+        .tag("Claimed", &[TagResource::droplet(1)])
+        .await
+        .expect_err("no droplet 1");
+    assert!(refused.is_not_found());
+    api.tags()
+        .untag("Claimed", &[TagResource::droplet(droplet.id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        api.tags().get("Claimed").await.unwrap().resources.droplets,
+        TaggedCount::default()
+    );
+    api.tags().delete("Claimed").await.unwrap();
+    assert!(api.tags().get("Claimed").await.unwrap_err().is_not_found());
 
     // Another token sees none of it; a malformed one is refused.
     let other = client(&serve, &token(9));

@@ -26,6 +26,7 @@ mod droplets;
 mod error;
 mod reserved_ips;
 mod retry;
+mod tags;
 mod transport;
 mod volumes;
 mod wait;
@@ -54,6 +55,7 @@ pub use droplets::{
 pub use error::{ApiError, Error, RateLimit, BODY_EXCERPT_BYTES_MAX};
 pub use reserved_ips::{FloatingIp, FloatingIpsService, ReservedIp, ReservedIpsService};
 pub use retry::{RetryPolicy, RETRIES_MAX};
+pub use tags::{Tag, TagResource, TaggedCount, TaggedResources, TagsService};
 pub use transport::{
     HyperTransport, Transport, TransportError, TransportErrorKind, TransportFuture,
     RESPONSE_BODY_BYTES_MAX,
@@ -70,6 +72,11 @@ impl Client {
     /// Block storage volumes and their actions.
     pub fn volumes(&self) -> VolumesService<'_> {
         VolumesService { client: self }
+    }
+
+    /// Tags (`/v2/tags`).
+    pub fn tags(&self) -> TagsService<'_> {
+        TagsService { client: self }
     }
 
     /// Reserved IPs (`/v2/reserved_ips`).
