@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Client, List};
 use crate::common::{null_default, Region};
 use crate::error::Error;
+use crate::time::Timestamp;
 
 /// An action's state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,12 +43,12 @@ pub struct Action {
     /// What the action does (`create`, `attach_volume`, `assign_ip`, …).
     #[serde(default, rename = "type", deserialize_with = "null_default")]
     pub r#type: String,
-    /// When it started (RFC 3339).
+    /// When it started .
     #[serde(default)]
-    pub started_at: Option<String>,
+    pub started_at: Option<Timestamp>,
     /// When it finished; `null` while in progress.
     #[serde(default)]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<Timestamp>,
     /// The resource's id: a droplet id, or for an IP the IPv4 address as a big-endian integer.
     /// May be absent for volume actions.
     #[serde(default)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{encode, with_query, Client};
 use crate::common::null_default;
 use crate::error::Error;
+use crate::time::Timestamp;
 
 /// A database cluster.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -36,9 +37,9 @@ pub struct DatabaseCluster {
     /// `creating`, `online`, `resizing`, `migrating` or `forking`.
     #[serde(default, deserialize_with = "null_default")]
     pub status: String,
-    /// When it was created (RFC 3339).
+    /// When it was created .
     #[serde(default, deserialize_with = "null_default")]
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The VPC.
     #[serde(default)]
     pub private_network_uuid: Option<String>,
@@ -181,7 +182,7 @@ pub struct FirewallRule {
     pub value: String,
     /// When it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
 }
 
 /// A database in a cluster.

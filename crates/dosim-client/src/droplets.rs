@@ -7,6 +7,7 @@ use crate::actions::Action;
 use crate::client::{decode_key, decode_object, decode_value, take_key, with_query, Client, List};
 use crate::common::{null_default, ActionLink, DiskInfo, Links, Region, Size};
 use crate::error::Error;
+use crate::time::Timestamp;
 
 /// The most droplets one `create_multiple` call creates.
 pub const DROPLET_NAMES_MAX: usize = 10;
@@ -62,9 +63,9 @@ pub struct Droplet {
     /// The kernel (deprecated; usually `null`).
     #[serde(default)]
     pub kernel: Option<Kernel>,
-    /// When it was created (RFC 3339).
+    /// When it was created .
     #[serde(default, deserialize_with = "null_default")]
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Enabled features (`backups`, `ipv6`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub features: Vec<String>,
@@ -148,10 +149,10 @@ pub struct Kernel {
 /// A backup window.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupWindow {
-    /// Start (RFC 3339).
+    /// Start .
     #[serde(default, deserialize_with = "null_default")]
     pub start: String,
-    /// End (RFC 3339).
+    /// End .
     #[serde(default, deserialize_with = "null_default")]
     pub end: String,
 }
@@ -182,7 +183,7 @@ pub struct Image {
     pub regions: Vec<String>,
     /// When it was created.
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
     /// The smallest disk it fits, in GB.
     #[serde(default)]
     pub min_disk_size: Option<u64>,

@@ -27,6 +27,7 @@ mod error;
 mod reserved_ips;
 mod retry;
 mod tags;
+mod time;
 mod transport;
 mod volumes;
 mod wait;
@@ -56,6 +57,7 @@ pub use error::{ApiError, Error, RateLimit, BODY_EXCERPT_BYTES_MAX};
 pub use reserved_ips::{FloatingIp, FloatingIpsService, ReservedIp, ReservedIpsService};
 pub use retry::{RetryPolicy, RETRIES_MAX};
 pub use tags::{Tag, TagResource, TaggedCount, TaggedResources, TagsService};
+pub use time::{SystemClock, Timestamp, TimestampError, WallClock};
 pub use transport::{
     HyperTransport, Transport, TransportError, TransportErrorKind, TransportFuture,
     RESPONSE_BODY_BYTES_MAX,

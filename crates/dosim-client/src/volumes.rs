@@ -7,6 +7,7 @@ use crate::actions::Action;
 use crate::client::{encode, with_query, Client, List};
 use crate::common::{null_default, Region};
 use crate::error::Error;
+use crate::time::Timestamp;
 
 /// A block storage volume.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,9 +29,9 @@ pub struct Volume {
     /// Size in GiB.
     #[serde(default)]
     pub size_gigabytes: u64,
-    /// When it was created (RFC 3339).
+    /// When it was created .
     #[serde(default, deserialize_with = "null_default")]
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// `ext4`, `xfs`, or empty.
     #[serde(default, deserialize_with = "null_default")]
     pub filesystem_type: String,

@@ -142,6 +142,27 @@ impl Actor {
     pub fn now(&self) -> Duration {
         Duration::from_millis(crate::history::now_ms())
     }
+
+    /// The simulation's wall clock, for code that compares the current time with the API's
+    /// timestamps (`created_at`): it reads the same simulated time the API writes them from, from
+    /// the fixed epoch 2026-01-01T00:00:00Z. Pass it where production code takes a
+    /// [`dosim_client::WallClock`] and gives [`dosim_client::SystemClock`].
+    pub fn clock(&self) -> SimClock {
+        SimClock
+    }
+}
+
+/// The simulation's wall clock: 2026-01-01T00:00:00Z plus the simulated time elapsed in the run
+/// (outside a simulation, the epoch itself).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SimClock;
+
+impl dosim_client::WallClock for SimClock {
+    fn now(&self) -> dosim_client::Timestamp {
+        let epoch_ms = i64::try_from(dosim_base::EPOCH_UNIX_S * 1000).unwrap_or(i64::MAX);
+        let elapsed_ms = i64::try_from(crate::history::now_ms()).unwrap_or(i64::MAX);
+        dosim_client::Timestamp::from_unix_ms(epoch_ms.saturating_add(elapsed_ms))
+    }
 }
 
 /// An actor's random stream; clones share it.

@@ -30,7 +30,7 @@ pub mod strategy;
 pub mod sweep;
 pub mod transport;
 
-pub use actor::{Actor, ActorRng};
+pub use actor::{Actor, ActorRng, SimClock};
 pub use checks::{Check, Violation};
 pub use faults::{ActorFault, Endpoint, NetFault};
 pub use history::{Belief, InjectedFault, Op, OpResult};

@@ -282,3 +282,47 @@ fn a_response_still_hanging_when_the_run_ends_is_listed_as_lost() {
         "{text}"
     );
 }
+
+/// Code that compares "now" with `created_at` gets the simulation's clock, which agrees with the
+/// API's timestamps, so an age computed in a run is the simulated time that passed.
+async fn droplet_age(cx: Actor) -> Result<(), dosim::client::Error> {
+    use dosim::client::WallClock;
+    let clock = cx.clock();
+    let api = cx.client();
+    let before = clock.now();
+    let created = api
+        .droplets()
+        .create(
+            &dosim::client::DropletCreate::new(cx.name(), "s-1vcpu-1gb", "ubuntu-24-04-x64")
+                .region("nyc3"),
+        )
+        .await?;
+    let after = clock.now();
+    let created_at = created.resource.created_at;
+    // The API writes whole seconds.
+    let second = |t: dosim::client::Timestamp| t.unix_ms().div_euclid(1000);
+    let agrees = second(before) <= second(created_at) && second(created_at) <= second(after);
+    cx.sleep(Duration::from_secs(90)).await;
+    let age = clock
+        .now()
+        .duration_since(created_at)
+        .unwrap_or(Duration::ZERO);
+    let aged = (Duration::from_secs(90)..Duration::from_secs(92)).contains(&age);
+    if agrees && aged {
+        Ok(())
+    } else {
+        Err(dosim::client::Error::InvalidArgument(format!(
+            "clock {before}..{after}, created_at {created_at}, age after 90 s {age:?}"
+        )))
+    }
+}
+
+#[test]
+fn the_simulated_clock_agrees_with_created_at() {
+    Scenario::new("droplet_age")
+        .actor("janitor", droplet_age)
+        .check(checks::actors_ok())
+        .default_seeds(5)
+        .expect(Expect::Clean)
+        .explore();
+}
