@@ -1,6 +1,7 @@
 //! The account itself: its state, its RNG, and `advance`, which completes whatever is due.
 
 use crate::actions::{Effect, Pending};
+use crate::domains::Domain;
 use crate::tags::TagRecord;
 use crate::{
     catalog, Action, ActionId, ActionStatus, CloudConfig, Database, DatabaseId, DatabaseStatus,
@@ -41,6 +42,12 @@ pub struct Cloud {
     /// The account's tags by canonical name: created with `POST /v2/tags` or by the first resource
     /// that carries them.
     pub(crate) tags: BTreeMap<String, TagRecord>,
+    /// Domains by lowercase name, each with its records.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) domains: BTreeMap<String, Domain>,
+    /// The next DNS record id; drawn when the first record is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_record_id: Option<u64>,
     /// Deadlines in the order they fall due; ties break by the key's order, actions by id.
     pub(crate) pending: BTreeSet<(SimTime, Pending)>,
     /// Every public and private address handed out, so none is handed out twice.
@@ -77,6 +84,8 @@ impl Cloud {
             actions: BTreeMap::new(),
             databases: IndexMap::new(),
             tags: BTreeMap::new(),
+            domains: BTreeMap::new(),
+            next_record_id: None,
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
         }

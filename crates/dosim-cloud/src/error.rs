@@ -132,6 +132,8 @@ pub mod msg {
         "creating this reserved IP will exceed your reserved IP limit";
     /// Chosen: reserved IP create with neither `droplet_id` nor `region`.
     pub const RESERVED_IP_NEITHER: &str = "You must specify either a Droplet or a region.";
+    /// Chosen: a domain that the account already has.
+    pub const DOMAIN_TAKEN: &str = "Name already exists";
     /// Chosen: database cluster create with a name already in use on the account.
     pub const DATABASE_NAME_TAKEN: &str = "a database cluster with that name already exists";
     /// Chosen, after DigitalOcean's wording for other resources: resizing a droplet that is on.

@@ -31,6 +31,7 @@ impl Cloud {
         self.check_deadlines(&mut broken);
         self.check_databases(&mut broken);
         self.check_tags(&mut broken);
+        self.check_domains(&mut broken);
         broken.into_result()
     }
 
@@ -510,6 +511,46 @@ impl Cloud {
 
 /// The invariants found broken so far, one sentence each.
 impl Cloud {
+    /// Every DNS record id is unique on the account and below the next one to hand out; every
+    /// zone keeps its one SOA record first.
+    fn check_domains(&self, broken: &mut Broken) {
+        let mut ids = crate::domains::record_ids(&self.domains);
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != count {
+            broken.say(format_args!("two DNS records share an id"));
+        }
+        if let (Some(last), next) = (ids.last(), self.next_record_id) {
+            if next.is_none_or(|next| *last >= next) {
+                broken.say(format_args!(
+                    "DNS record {last} is at or past the next id to hand out, {next:?}"
+                ));
+            }
+        }
+        for (key, domain) in &self.domains {
+            if *key != domain.name {
+                broken.say(format_args!("domain {} is stored under {key}", domain.name));
+            }
+            let soas = domain
+                .records
+                .iter()
+                .filter(|r| r.record_type == "SOA")
+                .count();
+            if soas != 1
+                || domain
+                    .records
+                    .first()
+                    .is_none_or(|r| r.record_type != "SOA")
+            {
+                broken.say(format_args!(
+                    "domain {} has {soas} SOA records, or not first",
+                    domain.name
+                ));
+            }
+        }
+    }
+
     /// Every tag a resource carries is a tag of the account, under its canonical name, once.
     fn check_tags(&self, broken: &mut Broken) {
         let carriers = self

@@ -10,6 +10,7 @@ pub mod catalog;
 mod cloud;
 mod config;
 mod databases;
+mod domains;
 mod droplets;
 mod error;
 mod ids;
@@ -27,6 +28,10 @@ pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
     DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
     DATABASE_OBJECTS_MAX, POOL_PORT,
+};
+pub use domains::{
+    Domain, DomainRecord, DomainRecordFilter, DomainRecordSpec, DOMAINS_MAX, NAME_SERVERS,
+    RECORDS_PER_DOMAIN_MAX, RECORD_DATA_LEN_MAX, RECORD_TTL_DEFAULT, RECORD_TTL_MIN,
 };
 pub use dosim_base::{Delay, SimTime};
 pub use droplets::{

@@ -1,5 +1,6 @@
 //! Unit tests for the account model: one file of refusals, one of lifecycles.
 
+mod domains;
 mod errors;
 mod fixture;
 mod invariants;

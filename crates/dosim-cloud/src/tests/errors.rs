@@ -1358,3 +1358,108 @@ fn tag_requests_are_refused_whole() {
         NOT_FOUND,
     );
 }
+
+fn record(record_type: &str, name: &str, data: &str) -> DomainRecordSpec {
+    DomainRecordSpec {
+        record_type: Some(record_type.into()),
+        name: Some(name.into()),
+        data: Some(data.into()),
+        ..DomainRecordSpec::default()
+    }
+}
+
+#[test]
+fn domain_and_record_refusals() {
+    let zone = |w: &mut World| {
+        w.cloud.create_domain(w.now, "example.com", None).unwrap();
+    };
+    let u = UNPROCESSABLE;
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_domain(w.now, "localhost", None),
+        u,
+        "name: \"localhost\" is not a valid domain name",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_domain(w.now, "example.com", Some("1.2.3")),
+        u,
+        "ip_address: \"1.2.3\" is not an IPv4 address",
+    );
+    check(
+        none,
+        zone,
+        |w| w.cloud.create_domain(w.now, "EXAMPLE.com", None),
+        u,
+        "Name already exists",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .create_domain_record(w.now, "example.com", record("A", "api", "192.0.2.1"))
+        },
+        "not_found",
+        NOT_FOUND,
+    );
+    // (record, message) on an existing zone.
+    let refused: [(DomainRecordSpec, &str); 8] = [
+        (
+            record("A", "api", "2001:db8::1"),
+            "data: \"2001:db8::1\" is not an IPv4 address",
+        ),
+        (
+            record("AAAA", "api", "192.0.2.1"),
+            "data: \"192.0.2.1\" is not an IPv6 address",
+        ),
+        (
+            record("CNAME", "www", "not a host"),
+            "data: \"not a host\" is not a valid host name",
+        ),
+        (
+            record("MX", "@", "mail.example.com."),
+            "priority is required for MX records",
+        ),
+        (
+            record("SPF", "@", "v=spf1"),
+            "type: \"SPF\" is not one of A, AAAA, CAA, CNAME, MX, NS, SOA, SRV, TXT",
+        ),
+        (
+            record("SOA", "@", "1800"),
+            "type: SOA records cannot be created; update the domain's own",
+        ),
+        (
+            record("A", "bad name", "192.0.2.1"),
+            "name: \"bad name\" is not a valid record name",
+        ),
+        (
+            DomainRecordSpec {
+                ttl: Some(5),
+                ..record("A", "api", "192.0.2.1")
+            },
+            "ttl: must be at least 30 seconds",
+        ),
+    ];
+    for (spec, message) in refused {
+        check(
+            none,
+            zone,
+            move |w| w.cloud.create_domain_record(w.now, "example.com", spec),
+            u,
+            message,
+        );
+    }
+    check(
+        none,
+        zone,
+        |w| {
+            let soa = w.cloud.domain(w.now, "example.com").unwrap().records[0].id;
+            w.cloud.delete_domain_record(w.now, "example.com", soa)
+        },
+        u,
+        "SOA records cannot be deleted",
+    );
+}
