@@ -83,11 +83,22 @@ OPERATIONS = [
     ("delete", "/v2/tags/{tag_id}"),
     ("post", "/v2/tags/{tag_id}/resources"),
     ("delete", "/v2/tags/{tag_id}/resources"),
+    ("get", "/v2/domains"),
+    ("post", "/v2/domains"),
+    ("get", "/v2/domains/{domain_name}"),
+    ("delete", "/v2/domains/{domain_name}"),
+    ("get", "/v2/domains/{domain_name}/records"),
+    ("post", "/v2/domains/{domain_name}/records"),
+    ("get", "/v2/domains/{domain_name}/records/{domain_record_id}"),
+    ("put", "/v2/domains/{domain_name}/records/{domain_record_id}"),
+    ("patch", "/v2/domains/{domain_name}/records/{domain_record_id}"),
+    ("delete", "/v2/domains/{domain_name}/records/{domain_record_id}"),
 ]
 
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
-         "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags")
+         "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags",
+         "/v2/domains")
 
 
 def resolve(spec, node, depth=0):

@@ -206,6 +206,34 @@ def test_every_operation_matches_the_spec(serve):
 
     check("DELETE", "/v2/databases/{database_cluster_uuid}", ids, expect=204)
 
+    # Domains: the zone a create makes, two records that share a name, filters, updates.
+    domain = check("POST", "/v2/domains", body={"name": "example.com", "ip_address": "192.0.2.1"},
+                   expect=201).body["domain"]
+    assert domain["zone_file"].startswith("$ORIGIN example.com.\n"), domain
+    check("GET", "/v2/domains", expect=200)
+    zone = {"domain_name": "example.com"}
+    check("GET", "/v2/domains/{domain_name}", zone, expect=200)
+    types = [r["type"] for r in check("GET", "/v2/domains/{domain_name}/records", zone,
+                                      expect=200).body["domain_records"]]
+    assert types == ["SOA", "NS", "NS", "NS", "A"], types
+    first = check("POST", "/v2/domains/{domain_name}/records", zone,
+                  body={"type": "A", "name": "api", "data": "203.0.113.10", "ttl": 300}, expect=201).body
+    second = check("POST", "/v2/domains/{domain_name}/records", zone,
+                   body={"type": "A", "name": "api", "data": "203.0.113.10"}, expect=201).body
+    check("POST", "/v2/domains/{domain_name}/records", zone,
+          body={"type": "MX", "data": "mail.example.com.", "priority": 10}, expect=201)
+    api = check("GET", "/v2/domains/{domain_name}/records", zone, query="?name=api.example.com&type=A",
+                expect=200).body["domain_records"]
+    assert [r["id"] for r in api] == [first["domain_record"]["id"], second["domain_record"]["id"]], api
+    record = {**zone, "domain_record_id": second["domain_record"]["id"]}
+    check("GET", "/v2/domains/{domain_name}/records/{domain_record_id}", record, expect=200)
+    check("PUT", "/v2/domains/{domain_name}/records/{domain_record_id}", record,
+          body={"type": "A", "name": "api", "data": "203.0.113.11"}, expect=200)
+    check("PATCH", "/v2/domains/{domain_name}/records/{domain_record_id}", record, body={"ttl": 60}, expect=200)
+    check("DELETE", "/v2/domains/{domain_name}/records/{domain_record_id}", record, expect=204)
+    check("DELETE", "/v2/domains/{domain_name}", zone, expect=204)
+    check("GET", "/v2/domains/{domain_name}", zone, expect=404)
+
     # Deletes, and the error bodies the spec declares.
     check("DELETE", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=204)
     check("DELETE", "/v2/droplets", query="?tag_name=schema-multi", expect=204)

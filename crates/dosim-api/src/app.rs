@@ -106,6 +106,7 @@ pub fn app(server: Server) -> Router {
         .merge(crate::actions::router())
         .merge(crate::databases::router())
         .merge(crate::tags::router())
+        .merge(crate::domains::router())
         .merge(crate::catalogue::router())
         .merge(crate::control::router())
         .fallback(not_found)

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod control;
 pub mod databases;
+pub mod domains;
 pub mod droplets;
 pub mod error;
 mod exchange;
