@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use dosim_client::{
-    Client, ConnectionPoolCreate, DatabaseCreate, DropletCreate, HyperTransport, TagResource,
-    TaggedCount, VolumeCreate,
+    Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, HyperTransport,
+    TagResource, TaggedCount, VolumeCreate,
 };
 use dosim_tests::Serve;
 
@@ -228,6 +228,54 @@ async fn typed_client_against_dosim_serve() {
     );
     api.tags().delete("Claimed").await.unwrap();
     assert!(api.tags().get("Claimed").await.unwrap_err().is_not_found());
+
+    // DNS: two records with one name are two records; the list filters by name and type.
+    let domain = api
+        .domains()
+        .create("example.com", Some("192.0.2.1"))
+        .await
+        .unwrap();
+    assert_eq!(domain.ttl, Some(1800));
+    for _ in 0..2 {
+        api.domains()
+            .create_record(
+                "example.com",
+                &DomainRecordEdit::new("A", "api", "203.0.113.10"),
+            )
+            .await
+            .unwrap();
+    }
+    let api_records = api
+        .domains()
+        .records("example.com")
+        .name("api.example.com")
+        .record_type("A")
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(api_records.len(), 2);
+    let moved = api
+        .domains()
+        .update_record(
+            "example.com",
+            api_records[1].id,
+            &DomainRecordEdit {
+                data: Some("203.0.113.11".into()),
+                ..DomainRecordEdit::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved.name.as_str(), moved.data.as_str()),
+        ("api", "203.0.113.11")
+    );
+    api.domains()
+        .delete_record("example.com", api_records[0].id)
+        .await
+        .unwrap();
+    api.domains().delete("example.com").await.unwrap();
+    assert!(api.domains().list().all().await.unwrap().is_empty());
 
     // Another token sees none of it; a malformed one is refused.
     let other = client(&serve, &token(9));

@@ -22,6 +22,7 @@ mod actions;
 mod client;
 mod common;
 mod databases;
+mod domains;
 mod droplets;
 mod error;
 mod reserved_ips;
@@ -49,6 +50,7 @@ pub use databases::{
     DatabaseConnection, DatabaseCreate, DatabaseList, DatabaseUser, DatabaseUserCreate,
     DatabasesService, Db, FirewallRule, MaintenanceWindow, MysqlSettings,
 };
+pub use domains::{Domain, DomainRecord, DomainRecordEdit, DomainsService};
 pub use droplets::{
     BackupWindow, Created, Droplet, DropletAction, DropletCreate, DropletImage, DropletStatus,
     DropletsService, Image, Kernel, NetworkV4, NetworkV6, Networks, SshKey, DROPLET_NAMES_MAX,
@@ -74,6 +76,11 @@ impl Client {
     /// Block storage volumes and their actions.
     pub fn volumes(&self) -> VolumesService<'_> {
         VolumesService { client: self }
+    }
+
+    /// Domains and DNS records (`/v2/domains`).
+    pub fn domains(&self) -> DomainsService<'_> {
+        DomainsService { client: self }
     }
 
     /// Tags (`/v2/tags`).
