@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod lease;
 
 pub mod delete_races_attach;
+pub mod dns_record_duplicates;
 pub mod failover_advisory_lock;
 pub mod job_double_claim;
 pub mod lease_expiry;
@@ -55,5 +56,7 @@ pub fn catalog() -> Vec<Scenario> {
         ranked_failover::fixed(),
         job_double_claim::buggy(),
         job_double_claim::fixed(),
+        dns_record_duplicates::buggy(),
+        dns_record_duplicates::fixed(),
     ]
 }

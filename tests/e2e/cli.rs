@@ -82,6 +82,7 @@ fn list_names_every_race_with_its_fix() {
         "lease_expiry",
         "ranked_failover",
         "job_double_claim",
+        "dns_record_duplicates",
     ] {
         assert!(race.contains(&row), "the catalog lacks {row}");
     }

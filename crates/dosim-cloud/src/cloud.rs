@@ -168,6 +168,11 @@ impl Cloud {
         self.actions.values()
     }
 
+    /// Every domain, by name, with its records, without advancing time.
+    pub fn domains_view(&self) -> impl Iterator<Item = &Domain> {
+        self.domains.values()
+    }
+
     /// Every database cluster, oldest first, without advancing time.
     pub fn databases_view(&self) -> impl Iterator<Item = &Database> {
         self.databases.values()

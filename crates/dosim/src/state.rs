@@ -11,6 +11,25 @@ pub struct CloudState {
     pub volumes: Vec<VolumeState>,
     /// Every reserved IP, in creation order.
     pub reserved_ips: Vec<ReservedIpState>,
+    /// Every DNS record of every domain, by domain name, then in creation order; absent from the
+    /// trace when there are none, so that runs without domains keep their trace hashes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domain_records: Vec<DomainRecordState>,
+}
+
+/// One DNS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainRecordState {
+    /// The record's id.
+    pub id: u64,
+    /// The domain it belongs to.
+    pub domain: String,
+    /// Its fully qualified name, e.g. `api.example.com` (the domain itself for `@`).
+    pub fqdn: String,
+    /// `A`, `CNAME`, `TXT`, ….
+    pub record_type: String,
+    /// Its data: an address, a host name, text.
+    pub data: String,
 }
 
 /// One droplet.
@@ -120,6 +139,8 @@ impl CloudState {
             droplets,
             volumes,
             reserved_ips,
+            // DigitalOcean lists records per domain, not in an account-wide list.
+            domain_records: Vec::new(),
         }
     }
 
@@ -176,6 +197,18 @@ impl CloudState {
             lines.push(format!(
                 "reserved_ip {} {} {assigned}",
                 reserved_ip.ip, reserved_ip.region
+            ));
+        }
+        // The SOA and DigitalOcean's name servers every zone starts with say nothing.
+        for record in self.domain_records.iter().filter(|r| {
+            r.record_type != "SOA"
+                && !(r.record_type == "NS"
+                    && r.fqdn == r.domain
+                    && dosim_cloud::NAME_SERVERS.contains(&r.data.as_str()))
+        }) {
+            lines.push(format!(
+                "record {} {} {} {}",
+                record.id, record.fqdn, record.record_type, record.data
             ));
         }
         lines
@@ -250,6 +283,18 @@ impl CloudState {
                     ip: reserved_ip.ip.to_string(),
                     region: reserved_ip.region.clone(),
                     droplet_id: reserved_ip.droplet_id.map(|id| id.0),
+                })
+                .collect(),
+            domain_records: cloud
+                .domains_view()
+                .flat_map(|domain| {
+                    domain.records.iter().map(|record| DomainRecordState {
+                        id: record.id,
+                        domain: domain.name.clone(),
+                        fqdn: domain.fqdn(&record.name),
+                        record_type: record.record_type.clone(),
+                        data: record.data.clone(),
+                    })
                 })
                 .collect(),
         }
