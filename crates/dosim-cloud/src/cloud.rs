@@ -2,6 +2,7 @@
 
 use crate::actions::{Effect, Pending};
 use crate::domains::Domain;
+use crate::ssh_keys::SshKey;
 use crate::tags::TagRecord;
 use crate::{
     catalog, Action, ActionId, ActionStatus, CloudConfig, Database, DatabaseId, DatabaseStatus,
@@ -48,6 +49,12 @@ pub struct Cloud {
     /// The next DNS record id; drawn when the first record is made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_record_id: Option<u64>,
+    /// SSH keys by id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) ssh_keys: BTreeMap<u64, SshKey>,
+    /// The next SSH key id; drawn when the first key is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_ssh_key_id: Option<u64>,
     /// Deadlines in the order they fall due; ties break by the key's order, actions by id.
     pub(crate) pending: BTreeSet<(SimTime, Pending)>,
     /// Every public and private address handed out, so none is handed out twice.
@@ -86,6 +93,8 @@ impl Cloud {
             tags: BTreeMap::new(),
             domains: BTreeMap::new(),
             next_record_id: None,
+            ssh_keys: BTreeMap::new(),
+            next_ssh_key_id: None,
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
         }

@@ -216,6 +216,8 @@ pub struct DropletCreate {
     pub vpc_uuid: Option<String>,
     /// Cloud-init user data, at most 64 KiB.
     pub user_data: Option<String>,
+    /// SSH keys to install, by id or fingerprint; each must be one of the account's.
+    pub ssh_keys: Vec<String>,
 }
 
 impl DropletCreate {
@@ -233,6 +235,7 @@ impl DropletCreate {
             backups: false,
             vpc_uuid: None,
             user_data: None,
+            ssh_keys: Vec::new(),
         }
     }
 }
@@ -352,6 +355,7 @@ impl Cloud {
                 return Err(Error::unprocessable(msg::INVALID_IMAGE));
             }
             check_tags(&req.tags)?;
+            cloud.resolve_ssh_keys(&req.ssh_keys)?;
             if req
                 .user_data
                 .as_ref()

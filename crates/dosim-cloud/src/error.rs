@@ -132,6 +132,13 @@ pub mod msg {
         "creating this reserved IP will exceed your reserved IP limit";
     /// Chosen: reserved IP create with neither `droplet_id` nor `region`.
     pub const RESERVED_IP_NEITHER: &str = "You must specify either a Droplet or a region.";
+    /// Observed: an SSH key whose fingerprint the account already has.
+    pub const SSH_KEY_IN_USE: &str = "SSH Key is already in use on your account";
+    /// Observed: an SSH key of a type DigitalOcean does not take.
+    pub const SSH_KEY_INVALID_TYPE: &str = "Key invalid type, we support 'ssh-rsa', 'ssh-dss', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', or 'ssh-ed25519'";
+    /// Observed: an SSH key whose body cannot be read.
+    pub const SSH_KEY_NO_FINGERPRINT: &str =
+        "Fingerprint could not be generated, please make sure your key is valid";
     /// Chosen: a domain that the account already has.
     pub const DOMAIN_TAKEN: &str = "Name already exists";
     /// Chosen: database cluster create with a name already in use on the account.

@@ -32,6 +32,9 @@ impl Cloud {
         self.check_databases(&mut broken);
         self.check_tags(&mut broken);
         self.check_domains(&mut broken);
+        for sentence in crate::ssh_keys::check(&self.ssh_keys, self.next_ssh_key_id) {
+            broken.say(format_args!("{sentence}"));
+        }
         broken.into_result()
     }
 

@@ -16,6 +16,7 @@ mod error;
 mod ids;
 mod invariants;
 mod reserved_ips;
+mod ssh_keys;
 mod tags;
 mod validate;
 mod volumes;
@@ -41,6 +42,7 @@ pub use droplets::{
 pub use error::{msg, Error, ErrorKind};
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
+pub use ssh_keys::{SshKey, SSH_KEYS_MAX, SSH_KEY_TYPES};
 pub use tags::{Tag, TagTarget, TaggedCount, TaggedKind, TAG_TARGETS_MAX};
 pub use validate::{DROPLET_NAME_LEN_MAX, TAGS_MAX, TAG_LEN_MAX};
 pub use volumes::{

@@ -1463,3 +1463,66 @@ fn domain_and_record_refusals() {
         "SOA records cannot be deleted",
     );
 }
+
+const ED25519: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB ci";
+
+#[test]
+fn ssh_key_refusals() {
+    let keyed = |w: &mut World| {
+        w.cloud.create_ssh_key(w.now, "ci", ED25519).unwrap();
+    };
+    let u = UNPROCESSABLE;
+    check(
+        none,
+        keyed,
+        |w| w.cloud.create_ssh_key(w.now, "again", ED25519),
+        u,
+        msg::SSH_KEY_IN_USE,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_ssh_key(w.now, "ci", "ssh-foo AAAA"),
+        u,
+        msg::SSH_KEY_INVALID_TYPE,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_ssh_key(w.now, "ci", "ssh-ed25519 !!!"),
+        u,
+        msg::SSH_KEY_NO_FINGERPRINT,
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.create_ssh_key(w.now, " ", ED25519),
+        u,
+        "name: must be 1 to 255 characters",
+    );
+    check(
+        none,
+        nothing,
+        |w| w.cloud.ssh_key(w.now, "1"),
+        "not_found",
+        NOT_FOUND,
+    );
+    // A droplet create that names an unknown key is refused before it draws anything.
+    check(
+        none,
+        keyed,
+        |w| {
+            let known = w.cloud.ssh_keys(w.now)[0].fingerprint.clone();
+            w.cloud.create_droplets(
+                w.now,
+                DropletCreate {
+                    ssh_keys: vec![known, "main".into(), "7".into()],
+                    ..create(&["web"], "nyc3")
+                },
+            )
+        },
+        u,
+        "main, 7 are invalid key identifiers for Droplet creation.",
+    );
+}
