@@ -22,6 +22,11 @@ COVERAGE = ROOT / "docs" / "api-coverage.md"
 # The operations dosim implements, as (method, path) in the spec's own spelling.
 OPERATIONS = [
     ("get", "/v2/account"),
+    ("get", "/v2/account/keys"),
+    ("post", "/v2/account/keys"),
+    ("get", "/v2/account/keys/{ssh_key_identifier}"),
+    ("put", "/v2/account/keys/{ssh_key_identifier}"),
+    ("delete", "/v2/account/keys/{ssh_key_identifier}"),
     ("get", "/v2/regions"),
     ("get", "/v2/sizes"),
     ("get", "/v2/images"),

@@ -61,6 +61,18 @@ def test_every_operation_matches_the_spec(serve):
     check = Checker(serve, serve.fresh_token("openapi"))
 
     check("GET", "/v2/account", expect=200)
+
+    # SSH keys, by id and by fingerprint.
+    key = check("POST", "/v2/account/keys", body={
+        "name": "ci", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB ci"},
+        expect=201).body["ssh_key"]
+    assert key["fingerprint"] == "d6:9a:30:45:17:cf:91:c4:27:94:f3:22:92:a3:00:0e", key
+    check("GET", "/v2/account/keys", expect=200)
+    check("GET", "/v2/account/keys/{ssh_key_identifier}", {"ssh_key_identifier": key["fingerprint"]}, expect=200)
+    check("PUT", "/v2/account/keys/{ssh_key_identifier}", {"ssh_key_identifier": key["id"]},
+          body={"name": "deploy"}, expect=200)
+    check("POST", "/v2/account/keys", body={"name": "again", "public_key": key["public_key"]}, expect=422)
+    check("DELETE", "/v2/account/keys/{ssh_key_identifier}", {"ssh_key_identifier": key["id"]}, expect=204)
     check("GET", "/v2/regions", expect=200)
     check("GET", "/v2/sizes", query="?per_page=5", expect=200)
     images = check("GET", "/v2/images", expect=200).body["images"]

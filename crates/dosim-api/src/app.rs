@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::exchange::{self, Arrival, Exchange, Unheard};
 use crate::faults::{self, RequestAt};
 use crate::ratelimit::RateStatus;
-use crate::server::Server;
+use crate::server::{Account, Server};
 
 /// Longest `x-dosim-actor` value kept in the history.
 const ACTOR_LEN_MAX: usize = 200;
@@ -56,6 +56,15 @@ impl Ctx {
         let result = f(&mut account.cloud, now);
         self.exchange.committed(now.0);
         result
+    }
+
+    /// Runs `f` on this token's account record (its cloud and its logs) at the current simulated
+    /// time, without recording a commit: for checks that refuse before the model is touched.
+    pub(crate) fn account<R>(&self, f: impl FnOnce(&mut Account, SimTime) -> R) -> R {
+        let inner = &self.server.inner;
+        let mut state = inner.state.lock();
+        let now = self.server.now();
+        f(state.account(inner, &self.token), now)
     }
 
     /// A short description of the response for the history.
@@ -107,6 +116,7 @@ pub fn app(server: Server) -> Router {
         .merge(crate::databases::router())
         .merge(crate::tags::router())
         .merge(crate::domains::router())
+        .merge(crate::ssh_keys::router())
         .merge(crate::catalogue::router())
         .merge(crate::control::router())
         .fallback(not_found)

@@ -128,12 +128,19 @@ fn parse_create(body: &JsonBody) -> Result<DropletCreate, ApiError> {
             "user_data must be at most {USER_DATA_BYTES_MAX} bytes"
         )));
     }
-    // `ssh_keys` may hold ids or fingerprints; no key is installed anywhere, so only the shape is checked.
-    if let Some(keys) = body.opt_list("ssh_keys")? {
-        if keys.iter().any(|key| !(key.is_string() || key.is_u64())) {
-            return Err(wrong_type("ssh_keys", "an array of ids or fingerprints"));
-        }
-    }
+    // `ssh_keys` holds ids (numbers, or numbers as strings) or fingerprints; the model checks
+    // that each names one of the account's keys.
+    let ssh_keys = match body.opt_list("ssh_keys")? {
+        None => Vec::new(),
+        Some(keys) => keys
+            .iter()
+            .map(|key| match key {
+                Value::String(text) => Ok(text.clone()),
+                Value::Number(n) if n.is_u64() => Ok(n.to_string()),
+                _ => Err(wrong_type("ssh_keys", "an array of ids or fingerprints")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     Ok(DropletCreate {
         names,
         region: body.opt_str("region")?,
@@ -146,6 +153,7 @@ fn parse_create(body: &JsonBody) -> Result<DropletCreate, ApiError> {
         backups: body.opt_bool("backups")?.unwrap_or(false),
         vpc_uuid: body.opt_str("vpc_uuid")?,
         user_data,
+        ssh_keys,
     })
 }
 

@@ -127,5 +127,31 @@ impl RateLog {
     }
 }
 
+/// One endpoint's own limit: at most `limit` accepted requests in any `window_ms`, as
+/// DigitalOcean applies to listing SSH keys (10 per 60 seconds), apart from the token's limits.
+#[derive(Clone, Debug, Default)]
+pub struct WindowLog {
+    accepted_ms: VecDeque<u64>,
+}
+
+impl WindowLog {
+    /// Counts a request at `now_ms`, or says how many milliseconds until one would be accepted.
+    pub fn check(&mut self, limit: usize, window_ms: u64, now_ms: u64) -> Result<(), u64> {
+        while self
+            .accepted_ms
+            .front()
+            .is_some_and(|&at| at + window_ms <= now_ms)
+        {
+            self.accepted_ms.pop_front();
+        }
+        if self.accepted_ms.len() >= limit {
+            let oldest = self.accepted_ms.front().copied().unwrap_or(now_ms);
+            return Err((oldest + window_ms).saturating_sub(now_ms).max(1));
+        }
+        self.accepted_ms.push_back(now_ms);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use crate::clock::{scaled_ms, Clock, TokioClock};
 use crate::databases::DataPlane;
 use crate::faults::{FaultDecider, FaultPlan, Faults, SeededDecider};
 use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
-use crate::ratelimit::{RateLimitConfig, RateLog};
+use crate::ratelimit::{RateLimitConfig, RateLog, WindowLog};
 
 /// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
 pub const DEFAULT_BODY_BYTES_MAX: usize = 1024 * 1024;
@@ -80,6 +80,8 @@ pub(crate) struct Account {
     pub(crate) fingerprint: String,
     pub(crate) cloud: Cloud,
     pub(crate) rate_log: RateLog,
+    /// `GET /v2/account/keys`'s own limit.
+    pub(crate) ssh_key_lists: WindowLog,
 }
 
 pub(crate) struct State {
@@ -281,6 +283,7 @@ impl State {
                     fingerprint: auth::fingerprint(token),
                     cloud,
                     rate_log: RateLog::new(),
+                    ssh_key_lists: WindowLog::default(),
                 };
                 self.accounts.insert_full(token.to_owned(), account).0
             }

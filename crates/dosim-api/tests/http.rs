@@ -887,6 +887,113 @@ async fn tags() {
     );
 }
 
+const KEY_1: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB ci@example";
+const KEY_1_FINGERPRINT: &str = "d6:9a:30:45:17:cf:91:c4:27:94:f3:22:92:a3:00:0e";
+
+/// SSH keys: fingerprints, DigitalOcean's refusals, keys named in droplet creates, and the
+/// endpoint's own list limit of 10 a minute.
+#[tokio::test]
+async fn ssh_keys() {
+    let api = Api::new();
+    let body = |name: &str, key: &str| json!({"name": name, "public_key": key}).to_string();
+    let created = api
+        .call("POST", "/v2/account/keys", Some(&body("ci", KEY_1)))
+        .await;
+    check(
+        &created,
+        201,
+        json!({"ssh_key": {"name": "ci", "fingerprint": KEY_1_FINGERPRINT, "public_key": KEY_1}}),
+    );
+    let id = created.json["ssh_key"]["id"].as_u64().unwrap();
+    let refusals: [(&str, &str); 3] = [
+        (KEY_1, "SSH Key is already in use on your account"),
+        (
+            "ssh-foo AAAA",
+            "Key invalid type, we support 'ssh-rsa', 'ssh-dss', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', or 'ssh-ed25519'",
+        ),
+        // The blob says ssh-rsa while the line says ssh-ed25519.
+        (
+            "ssh-ed25519 AAAAB3NzaC1yc2EAAAAgAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=",
+            "Fingerprint could not be generated, please make sure your key is valid",
+        ),
+    ];
+    for (key, message) in refusals {
+        check(
+            &api.call("POST", "/v2/account/keys", Some(&body("other", key)))
+                .await,
+            422,
+            json!({"id": "unprocessable_entity", "message": message}),
+        );
+    }
+    check(
+        &api.call(
+            "GET",
+            &format!("/v2/account/keys/{KEY_1_FINGERPRINT}"),
+            None,
+        )
+        .await,
+        200,
+        json!({"ssh_key": {"id": id}}),
+    );
+    check(
+        &api.call(
+            "PUT",
+            &format!("/v2/account/keys/{id}"),
+            Some(r#"{"name":"deploy"}"#),
+        )
+        .await,
+        200,
+        json!({"ssh_key": {"name": "deploy", "fingerprint": KEY_1_FINGERPRINT}}),
+    );
+    // A droplet create names keys by id or fingerprint; an unknown one refuses it.
+    let droplet = |keys: Value| {
+        json!({"name": "web", "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64", "ssh_keys": keys})
+            .to_string()
+    };
+    check(
+        &api.call(
+            "POST",
+            "/v2/droplets",
+            Some(&droplet(json!([id, KEY_1_FINGERPRINT]))),
+        )
+        .await,
+        202,
+        json!({"droplet": {"name": "web"}}),
+    );
+    check(
+        &api.call(
+            "POST",
+            "/v2/droplets",
+            Some(&droplet(json!([id, "main", "12"]))),
+        )
+        .await,
+        422,
+        json!({"message": "main, 12 are invalid key identifiers for Droplet creation."}),
+    );
+    // Ten lists a minute; the eleventh waits for the first to age out.
+    for _ in 0..10 {
+        check(
+            &api.call("GET", "/v2/account/keys", None).await,
+            200,
+            json!({"ssh_keys": [{"id": id}]}),
+        );
+    }
+    let limited = api.call("GET", "/v2/account/keys", None).await;
+    check(&limited, 429, json!({"id": "too_many_requests"}));
+    assert_eq!(limited.headers["retry-after"], "60");
+    check(
+        &api.call(
+            "DELETE",
+            &format!("/v2/account/keys/{KEY_1_FINGERPRINT}"),
+            None,
+        )
+        .await,
+        204,
+        Value::Null,
+    );
+}
+
 #[tokio::test]
 async fn catalogue() {
     let api = Api::new();
