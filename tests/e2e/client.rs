@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use dosim_client::{
     Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, HyperTransport,
-    TagResource, TaggedCount, VolumeCreate,
+    SshKey, TagResource, TaggedCount, VolumeCreate,
 };
 use dosim_tests::Serve;
 
@@ -228,6 +228,42 @@ async fn typed_client_against_dosim_serve() {
     );
     api.tags().delete("Claimed").await.unwrap();
     assert!(api.tags().get("Claimed").await.unwrap_err().is_not_found());
+
+    // SSH keys: a droplet create names one by fingerprint; an unknown one is refused.
+    let key = api
+        .ssh_keys()
+        .create(
+            "ci",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB ci",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        api.ssh_keys().get(&key.fingerprint).await.unwrap().id,
+        key.id
+    );
+    let again = api
+        .ssh_keys()
+        .create("again", &key.public_key)
+        .await
+        .expect_err("the key is on the account already");
+    assert_eq!(
+        again.api().unwrap().message,
+        "SSH Key is already in use on your account"
+    );
+    let with_key = DropletCreate::new("keyed", "s-1vcpu-1gb", "ubuntu-24-04-x64")
+        .region("nyc3")
+        .ssh_keys(vec![SshKey::Fingerprint(key.fingerprint.clone())]);
+    api.droplets().create(&with_key).await.unwrap();
+    let unknown = DropletCreate::new("unkeyed", "s-1vcpu-1gb", "ubuntu-24-04-x64")
+        .region("nyc3")
+        .ssh_keys(vec![SshKey::Id(1)]);
+    let refused = api.droplets().create(&unknown).await.unwrap_err();
+    assert_eq!(
+        refused.api().unwrap().message,
+        "1 are invalid key identifiers for Droplet creation."
+    );
+    api.ssh_keys().delete(&key.id.to_string()).await.unwrap();
 
     // DNS: two records with one name are two records; the list filters by name and type.
     let domain = api

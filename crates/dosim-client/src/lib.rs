@@ -27,6 +27,7 @@ mod droplets;
 mod error;
 mod reserved_ips;
 mod retry;
+mod ssh_keys;
 mod tags;
 mod time;
 mod transport;
@@ -58,6 +59,7 @@ pub use droplets::{
 pub use error::{ApiError, Error, RateLimit, BODY_EXCERPT_BYTES_MAX};
 pub use reserved_ips::{FloatingIp, FloatingIpsService, ReservedIp, ReservedIpsService};
 pub use retry::{RetryPolicy, RETRIES_MAX};
+pub use ssh_keys::{AccountKey, SshKeysService};
 pub use tags::{Tag, TagResource, TaggedCount, TaggedResources, TagsService};
 pub use time::{SystemClock, Timestamp, TimestampError, WallClock};
 pub use transport::{
@@ -81,6 +83,11 @@ impl Client {
     /// Domains and DNS records (`/v2/domains`).
     pub fn domains(&self) -> DomainsService<'_> {
         DomainsService { client: self }
+    }
+
+    /// SSH keys (`/v2/account/keys`).
+    pub fn ssh_keys(&self) -> SshKeysService<'_> {
+        SshKeysService { client: self }
     }
 
     /// Tags (`/v2/tags`).
