@@ -4,6 +4,7 @@ use crate::actions::{Effect, Pending};
 use crate::domains::Domain;
 use crate::ssh_keys::SshKey;
 use crate::tags::TagRecord;
+use crate::vpcs::Vpc;
 use crate::{
     catalog, Action, ActionId, ActionStatus, CloudConfig, Database, DatabaseId, DatabaseStatus,
     Droplet, DropletId, DropletStatus, ReservedIp, ResourceType, SimTime, Volume, VolumeId,
@@ -49,6 +50,8 @@ pub struct Cloud {
     /// The next DNS record id; drawn when the first record is made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_record_id: Option<u64>,
+    /// Every VPC: each region's default, made with the account, then the ones users created.
+    pub(crate) vpc_networks: IndexMap<Uuid, Vpc>,
     /// SSH keys by id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) ssh_keys: BTreeMap<u64, SshKey>,
@@ -68,10 +71,11 @@ impl Cloud {
         let account_uuid = uuid_from(&mut rng);
         let account_number = rng.random_range(10_000_000..40_000_000);
         let default_project_id = uuid_from(&mut rng);
-        let vpcs = catalog::regions()
+        let vpcs: BTreeMap<String, Uuid> = catalog::regions()
             .iter()
             .map(|r| (r.slug.to_string(), uuid_from(&mut rng)))
             .collect();
+        let vpc_networks = crate::vpcs::defaults(&vpcs);
         let next_droplet_id = rng.random_range(316_400_000..316_500_000);
         let next_action_id = rng.random_range(2_400_000_000..2_500_000_000);
         Cloud {
@@ -95,6 +99,7 @@ impl Cloud {
             next_record_id: None,
             ssh_keys: BTreeMap::new(),
             next_ssh_key_id: None,
+            vpc_networks,
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
         }

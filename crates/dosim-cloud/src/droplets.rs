@@ -365,22 +365,13 @@ impl Cloud {
                     "user_data: must be at most {USER_DATA_BYTES_MAX} bytes"
                 )));
             }
-            let vpc_uuid = match parse_uuid("vpc_uuid", req.vpc_uuid.as_deref())? {
-                Some(vpc) => {
-                    // A default VPC of another region cannot hold this droplet; VPCs dosim does not model are taken on trust.
-                    if cloud
-                        .vpcs
-                        .iter()
-                        .any(|(r, v)| *v == vpc && r != region.slug)
-                    {
-                        return Err(Error::unprocessable(
-                            "vpc_uuid: the VPC must be in the same region as the Droplet",
-                        ));
-                    }
-                    vpc
-                }
-                None => cloud.vpcs[region.slug],
-            };
+            let vpc_uuid = cloud.droplet_vpc(
+                region.slug,
+                parse_uuid("vpc_uuid", req.vpc_uuid.as_deref())?,
+            )?;
+            if !cloud.vpc_has_room(region, vpc_uuid, req.names.len()) {
+                return Err(Error::unprocessable(msg::VPC_FULL));
+            }
             let volume_ids = cloud.resolve_create_volumes(&req, region.slug)?;
             let n_droplets = cloud.droplets.len() + req.names.len();
             if n_droplets > cloud.config.droplet_limit as usize {
@@ -396,7 +387,7 @@ impl Cloud {
                 planned_networks
                     .v4
                     .push(ipv4_network(public, NetworkType::Public));
-                let private = cloud.new_private_ipv4(region);
+                let private = cloud.new_vpc_ipv4(region, vpc_uuid);
                 planned_networks
                     .v4
                     .push(ipv4_network(private, NetworkType::Private));

@@ -139,6 +139,20 @@ pub mod msg {
     /// Observed: an SSH key whose body cannot be read.
     pub const SSH_KEY_NO_FINGERPRINT: &str =
         "Fingerprint could not be generated, please make sure your key is valid";
+    /// Observed (409): deleting a VPC that droplets or clusters are still in.
+    pub const VPC_HAS_MEMBERS: &str = "Can not delete VPC with members";
+    /// Chosen (403, the status observed): deleting a region's default VPC.
+    pub const VPC_DEFAULT_DELETE: &str = "Can not delete default VPC";
+    /// Chosen: a VPC name the account already uses.
+    pub const VPC_NAME_TAKEN: &str = "name: a VPC with that name already exists";
+    /// Chosen: a VPC range that overlaps another of the account's.
+    pub const VPC_RANGE_OVERLAPS: &str =
+        "ip_range: overlaps with another VPC network in the account";
+    /// Chosen: `default: false` on a default VPC.
+    pub const VPC_DEFAULT_UNSET: &str =
+        "default: cannot be unset from true; make another VPC of the region its default instead";
+    /// Chosen: a droplet create in a VPC with no free address left.
+    pub const VPC_FULL: &str = "vpc_uuid: the VPC has no free private addresses left";
     /// Chosen: a domain that the account already has.
     pub const DOMAIN_TAKEN: &str = "Name already exists";
     /// Chosen: database cluster create with a name already in use on the account.

@@ -32,6 +32,7 @@ impl Cloud {
         self.check_databases(&mut broken);
         self.check_tags(&mut broken);
         self.check_domains(&mut broken);
+        self.check_vpcs(&mut broken);
         for sentence in crate::ssh_keys::check(&self.ssh_keys, self.next_ssh_key_id) {
             broken.say(format_args!("{sentence}"));
         }
@@ -514,6 +515,44 @@ impl Cloud {
 
 /// The invariants found broken so far, one sentence each.
 impl Cloud {
+    /// Each region has exactly one default VPC, the one the account's map names; ranges never
+    /// overlap; every droplet is in a VPC of its region.
+    fn check_vpcs(&self, broken: &mut Broken) {
+        for (region, id) in &self.vpcs {
+            let defaults: Vec<_> = self
+                .vpc_networks
+                .values()
+                .filter(|v| v.region == *region && v.default)
+                .map(|v| v.id)
+                .collect();
+            if defaults != [*id] {
+                broken.say(format_args!(
+                    "region {region}'s default VPC is {id}, but the VPCs marked default there are {defaults:?}"
+                ));
+            }
+        }
+        let vpcs: Vec<_> = self.vpc_networks.values().collect();
+        for (i, a) in vpcs.iter().enumerate() {
+            for b in &vpcs[i + 1..] {
+                if a.ip_range.overlaps(b.ip_range) {
+                    broken.say(format_args!(
+                        "VPCs {} ({}) and {} ({}) overlap",
+                        a.name, a.ip_range, b.name, b.ip_range
+                    ));
+                }
+            }
+        }
+        for droplet in self.droplets.values() {
+            match self.vpc_networks.get(&droplet.vpc_uuid) {
+                Some(vpc) if vpc.region == droplet.region => {}
+                _ => broken.say(format_args!(
+                    "droplet {} is in VPC {}, which is not a VPC of its region",
+                    droplet.id, droplet.vpc_uuid
+                )),
+            }
+        }
+    }
+
     /// Every DNS record id is unique on the account and below the next one to hand out; every
     /// zone keeps its one SOA record first.
     fn check_domains(&self, broken: &mut Broken) {

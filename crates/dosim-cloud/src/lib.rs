@@ -20,6 +20,7 @@ mod ssh_keys;
 mod tags;
 mod validate;
 mod volumes;
+mod vpcs;
 
 pub use account::Account;
 pub use actions::{Action, ActionStatus, ResourceType};
@@ -48,6 +49,7 @@ pub use validate::{DROPLET_NAME_LEN_MAX, TAGS_MAX, TAG_LEN_MAX};
 pub use volumes::{
     Volume, VolumeAction, VolumeActionTarget, VolumeCreate, VolumeFilter, VOLUME_SIZE_GIGABYTES_MAX,
 };
+pub use vpcs::{Ipv4Net, Vpc, VpcCreate, VpcMember, VpcUpdate, VPCS_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -7,3 +7,4 @@ mod invariants;
 mod lifecycle;
 mod tags;
 mod timings;
+mod vpcs;

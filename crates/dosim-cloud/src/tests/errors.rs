@@ -1526,3 +1526,110 @@ fn ssh_key_refusals() {
         "main, 7 are invalid key identifiers for Droplet creation.",
     );
 }
+
+fn vpc_in(name: &str, region: &str, ip_range: Option<&str>) -> VpcCreate {
+    VpcCreate {
+        name: name.into(),
+        region: region.into(),
+        description: None,
+        ip_range: ip_range.map(str::to_owned),
+    }
+}
+
+#[test]
+fn vpc_refusals() {
+    let apps = |w: &mut World| {
+        w.cloud
+            .create_vpc(w.now, vpc_in("apps", "nyc3", Some("10.200.0.0/24")))
+            .unwrap();
+    };
+    let u = UNPROCESSABLE;
+    let private = "ip_range: must be in range of private addresses as defined in RFC1918, no smaller than /28 and no larger than /16";
+    let refused: [(VpcCreate, &str); 6] = [
+        (
+            vpc_in("has space", "nyc3", None),
+            "name: \"has space\" may only contain alphanumeric characters, dashes, and periods",
+        ),
+        (vpc_in("apps", "nyc3", None), msg::VPC_NAME_TAKEN),
+        (
+            vpc_in("other", "nyc3", Some("10.200.0.128/25")),
+            msg::VPC_RANGE_OVERLAPS,
+        ),
+        (vpc_in("other", "nyc3", Some("8.8.8.0/24")), private),
+        (vpc_in("other", "nyc3", Some("10.0.0.0/12")), private),
+        (
+            vpc_in("other", "nyc3", Some("10.300.0.0/24")),
+            "ip_range: \"10.300.0.0/24\" is not a network in CIDR notation",
+        ),
+    ];
+    for (request, message) in refused {
+        check(
+            none,
+            apps,
+            move |w| w.cloud.create_vpc(w.now, request),
+            u,
+            message,
+        );
+    }
+    // A default VPC's own range is taken too.
+    check(
+        none,
+        nothing,
+        |w| {
+            w.cloud
+                .create_vpc(w.now, vpc_in("x", "nyc3", Some("10.108.0.0/16")))
+        },
+        u,
+        msg::VPC_RANGE_OVERLAPS,
+    );
+    check(
+        none,
+        apps,
+        |w| {
+            let id = w.cloud.vpcs(w.now).last().unwrap().id;
+            let mut request = create(&["far"], "sfo3");
+            request.vpc_uuid = Some(id.to_string());
+            w.cloud.create_droplets(w.now, request)
+        },
+        u,
+        "vpc_uuid: the VPC must be in the same region as the Droplet",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            let mut request = create(&["lost"], "nyc3");
+            request.vpc_uuid = Some("5a4981aa-9653-4bd1-bef5-d6bff52042e4".into());
+            w.cloud.create_droplets(w.now, request)
+        },
+        u,
+        "vpc_uuid: no VPC 5a4981aa-9653-4bd1-bef5-d6bff52042e4 on this account",
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            let default = w.cloud.default_vpc("nyc3").unwrap();
+            w.cloud.update_vpc(
+                w.now,
+                default,
+                VpcUpdate {
+                    default: Some(false),
+                    ..VpcUpdate::default()
+                },
+            )
+        },
+        u,
+        msg::VPC_DEFAULT_UNSET,
+    );
+    check(
+        none,
+        nothing,
+        |w| {
+            let default = w.cloud.default_vpc("nyc3").unwrap();
+            w.cloud.delete_vpc(w.now, default)
+        },
+        "forbidden",
+        msg::VPC_DEFAULT_DELETE,
+    );
+}
