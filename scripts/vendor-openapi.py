@@ -88,6 +88,13 @@ OPERATIONS = [
     ("delete", "/v2/tags/{tag_id}"),
     ("post", "/v2/tags/{tag_id}/resources"),
     ("delete", "/v2/tags/{tag_id}/resources"),
+    ("get", "/v2/vpcs"),
+    ("post", "/v2/vpcs"),
+    ("get", "/v2/vpcs/{vpc_id}"),
+    ("put", "/v2/vpcs/{vpc_id}"),
+    ("patch", "/v2/vpcs/{vpc_id}"),
+    ("delete", "/v2/vpcs/{vpc_id}"),
+    ("get", "/v2/vpcs/{vpc_id}/members"),
     ("get", "/v2/domains"),
     ("post", "/v2/domains"),
     ("get", "/v2/domains/{domain_name}"),
@@ -103,7 +110,7 @@ OPERATIONS = [
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
          "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags",
-         "/v2/domains")
+         "/v2/domains", "/v2/vpcs")
 
 
 def resolve(spec, node, depth=0):

@@ -218,6 +218,26 @@ def test_every_operation_matches_the_spec(serve):
 
     check("DELETE", "/v2/databases/{database_cluster_uuid}", ids, expect=204)
 
+    # VPCs: each region's default, one of the user's own with a droplet in it, moving the default.
+    defaults = check("GET", "/v2/vpcs", query="?per_page=200", expect=200).body["vpcs"]
+    nyc3 = next(v for v in defaults if v["region"] == "nyc3")
+    assert nyc3["default"] and nyc3["name"] == "default-nyc3", nyc3
+    apps = check("POST", "/v2/vpcs", body={"name": "apps", "region": "nyc3", "ip_range": "10.250.0.0/24",
+                                           "description": "apps"}, expect=201).body["vpc"]
+    vpc = {"vpc_id": apps["id"]}
+    check("GET", "/v2/vpcs/{vpc_id}", vpc, expect=200)
+    in_vpc = check("POST", "/v2/droplets", body={
+        "name": "in-vpc", "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-22-04-x64",
+        "vpc_uuid": apps["id"]}, expect=202).body["droplet"]
+    members = check("GET", "/v2/vpcs/{vpc_id}/members", vpc, expect=200).body["members"]
+    assert [m["urn"] for m in members] == [f"do:droplet:{in_vpc['id']}"], members
+    check("DELETE", "/v2/vpcs/{vpc_id}", vpc, expect=409)
+    check("PATCH", "/v2/vpcs/{vpc_id}", vpc, body={"default": True}, expect=200)
+    check("PUT", "/v2/vpcs/{vpc_id}", vpc, body={"name": "apps-2", "description": "renamed"}, expect=200)
+    check("PATCH", "/v2/vpcs/{vpc_id}", {"vpc_id": nyc3["id"]}, body={"default": True}, expect=200)
+    check("DELETE", "/v2/droplets/{droplet_id}", {"droplet_id": in_vpc["id"]}, expect=204)
+    check("DELETE", "/v2/vpcs/{vpc_id}", vpc, expect=204)
+
     # Domains: the zone a create makes, two records that share a name, filters, updates.
     domain = check("POST", "/v2/domains", body={"name": "example.com", "ip_address": "192.0.2.1"},
                    expect=201).body["domain"]

@@ -117,6 +117,7 @@ pub fn app(server: Server) -> Router {
         .merge(crate::tags::router())
         .merge(crate::domains::router())
         .merge(crate::ssh_keys::router())
+        .merge(crate::vpcs::router())
         .merge(crate::catalogue::router())
         .merge(crate::control::router())
         .fallback(not_found)

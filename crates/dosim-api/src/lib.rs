@@ -26,6 +26,7 @@ pub mod server;
 pub mod ssh_keys;
 pub mod tags;
 pub mod volumes;
+pub mod vpcs;
 
 pub use app::{Ctx, PeerAddr};
 pub use auth::{fingerprint, token_for_seed};
