@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use dosim_client::{
     Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, HyperTransport,
-    SshKey, TagResource, TaggedCount, VolumeCreate,
+    SshKey, TagResource, TaggedCount, VolumeCreate, VpcEdit,
 };
 use dosim_tests::Serve;
 
@@ -264,6 +264,21 @@ async fn typed_client_against_dosim_serve() {
         "1 are invalid key identifiers for Droplet creation."
     );
     api.ssh_keys().delete(&key.id.to_string()).await.unwrap();
+
+    // VPCs: a droplet created in one is its member; the VPC cannot go while it is.
+    let vpc = api
+        .vpcs()
+        .create(&VpcEdit::new("apps", "nyc3").ip_range("10.250.0.0/24"))
+        .await
+        .unwrap();
+    let mut in_vpc = DropletCreate::new("in-vpc", "s-1vcpu-1gb", "ubuntu-24-04-x64").region("nyc3");
+    in_vpc.vpc_uuid = Some(vpc.id.clone());
+    let member = api.droplets().create(&in_vpc).await.unwrap().resource;
+    let members = api.vpcs().members(&vpc.id).all().await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].urn, format!("do:droplet:{}", member.id));
+    let busy = api.vpcs().delete(&vpc.id).await.unwrap_err();
+    assert_eq!(busy.status(), Some(409));
 
     // DNS: two records with one name are two records; the list filters by name and type.
     let domain = api

@@ -32,6 +32,7 @@ mod tags;
 mod time;
 mod transport;
 mod volumes;
+mod vpcs;
 mod wait;
 
 pub use bytes::Bytes;
@@ -67,6 +68,7 @@ pub use transport::{
     RESPONSE_BODY_BYTES_MAX,
 };
 pub use volumes::{Volume, VolumeCreate, VolumesService};
+pub use vpcs::{Vpc, VpcEdit, VpcMember, VpcsService};
 pub use wait::{Wait, POLLS_MAX, POLL_INTERVAL_DEFAULT, WAIT_TIMEOUT_DEFAULT};
 
 impl Client {
@@ -88,6 +90,11 @@ impl Client {
     /// SSH keys (`/v2/account/keys`).
     pub fn ssh_keys(&self) -> SshKeysService<'_> {
         SshKeysService { client: self }
+    }
+
+    /// VPC networks (`/v2/vpcs`).
+    pub fn vpcs(&self) -> VpcsService<'_> {
+        VpcsService { client: self }
     }
 
     /// Tags (`/v2/tags`).
