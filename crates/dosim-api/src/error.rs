@@ -141,6 +141,7 @@ impl From<dosim_cloud::Error> for ApiError {
             dosim_cloud::ErrorKind::Conflict => StatusCode::CONFLICT,
             dosim_cloud::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             dosim_cloud::ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            dosim_cloud::ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         };
         ApiError::new(status, error.id(), error.message)
     }

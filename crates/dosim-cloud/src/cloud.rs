@@ -2,6 +2,7 @@
 
 use crate::actions::{Effect, Pending};
 use crate::domains::Domain;
+use crate::projects::{Assignment, Project};
 use crate::ssh_keys::SshKey;
 use crate::tags::TagRecord;
 use crate::vpcs::Vpc;
@@ -52,6 +53,12 @@ pub struct Cloud {
     pub(crate) next_record_id: Option<u64>,
     /// Every VPC: each region's default, made with the account, then the ones users created.
     pub(crate) vpc_networks: IndexMap<Uuid, Vpc>,
+    /// Projects, the default first.
+    pub(crate) projects: IndexMap<Uuid, Project>,
+    /// Where resources moved between projects are; the others are in the default project
+    /// (droplets, volumes, domains) or the one their `project_id` names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) project_assignments: BTreeMap<String, Assignment>,
     /// SSH keys by id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) ssh_keys: BTreeMap<u64, SshKey>,
@@ -100,6 +107,8 @@ impl Cloud {
             ssh_keys: BTreeMap::new(),
             next_ssh_key_id: None,
             vpc_networks,
+            projects: crate::projects::default_project(default_project_id),
+            project_assignments: BTreeMap::new(),
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
         }

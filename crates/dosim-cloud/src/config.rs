@@ -80,6 +80,10 @@ pub struct CloudConfig {
     pub actions_max: usize,
     /// Which actions of other resources that lock a droplet its action list shows.
     pub locking_actions_listed: LockingActionsListed,
+    /// How long a resource moved to another project still counts in the project it left, so
+    /// that deleting that project is refused with 412 (DigitalOcean relocates asynchronously:
+    /// seconds to minutes have been observed).
+    pub project_move_ms: u64,
 }
 
 impl Default for CloudConfig {
@@ -105,6 +109,7 @@ impl Default for CloudConfig {
             regions_without_storage: Vec::new(),
             actions_max: 100_000,
             locking_actions_listed: LockingActionsListed::WhileRunning,
+            project_move_ms: 10_000,
         }
     }
 }
@@ -125,6 +130,7 @@ impl CloudConfig {
             &mut self.volume_action_ms,
             &mut self.reserved_ip_action_ms,
             &mut self.database_provision_ms,
+            &mut self.project_move_ms,
         ] {
             // The cast saturates, so a huge factor yields u64::MAX rather than wrapping.
             *ms = (*ms as f64 * factor).round() as u64;

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Forbidden,
     /// `bad_request` (400).
     BadRequest,
+    /// `precondition_failed` (412).
+    PreconditionFailed,
 }
 
 impl ErrorKind {
@@ -26,6 +28,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::BadRequest => "bad_request",
+            ErrorKind::PreconditionFailed => "precondition_failed",
         }
     }
 }
@@ -139,6 +142,17 @@ pub mod msg {
     /// Observed: an SSH key whose body cannot be read.
     pub const SSH_KEY_NO_FINGERPRINT: &str =
         "Fingerprint could not be generated, please make sure your key is valid";
+    /// Observed (412, the spec's example): deleting a project that holds resources.
+    pub const PROJECT_NOT_EMPTY: &str =
+        "cannot delete a project with resources. move or remove the resources first";
+    /// Chosen (412): deleting the default project.
+    pub const PROJECT_DEFAULT_DELETE: &str =
+        "cannot delete the default project; make another project the default first";
+    /// Chosen (409): a project name the account already uses.
+    pub const PROJECT_NAME_TAKEN: &str = "name: a project with that name already exists";
+    /// Chosen: `is_default: false` on the default project.
+    pub const PROJECT_DEFAULT_UNSET: &str =
+        "is_default: cannot be unset; make another project the default instead";
     /// Observed (409): deleting a VPC that droplets or clusters are still in.
     pub const VPC_HAS_MEMBERS: &str = "Can not delete VPC with members";
     /// Chosen (403, the status observed): deleting a region's default VPC.

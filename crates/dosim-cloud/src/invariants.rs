@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
+use uuid::Uuid;
+
 use crate::actions::Pending;
 use crate::databases::{pool_capacity, DATABASES_MAX, DATABASE_OBJECTS_MAX};
 use crate::{ActionStatus, Cloud, DatabaseStatus, DatabaseUserRole, DropletId, DropletStatus};
@@ -33,6 +35,7 @@ impl Cloud {
         self.check_tags(&mut broken);
         self.check_domains(&mut broken);
         self.check_vpcs(&mut broken);
+        self.check_projects(&mut broken);
         for sentence in crate::ssh_keys::check(&self.ssh_keys, self.next_ssh_key_id) {
             broken.say(format_args!("{sentence}"));
         }
@@ -549,6 +552,30 @@ impl Cloud {
                     "droplet {} is in VPC {}, which is not a VPC of its region",
                     droplet.id, droplet.vpc_uuid
                 )),
+            }
+        }
+    }
+
+    /// Exactly one project is the default, the one the account names; every moved resource is
+    /// in a project that exists.
+    fn check_projects(&self, broken: &mut Broken) {
+        let defaults: Vec<Uuid> = self
+            .projects
+            .values()
+            .filter(|p| p.is_default)
+            .map(|p| p.id)
+            .collect();
+        if defaults != [self.default_project_id] {
+            broken.say(format_args!(
+                "the default project is {}, but the projects marked default are {defaults:?}",
+                self.default_project_id
+            ));
+        }
+        for (urn, project) in self.project_assignment_targets() {
+            if !self.projects.contains_key(&project) {
+                broken.say(format_args!(
+                    "{urn} is in project {project}, which does not exist"
+                ));
             }
         }
     }

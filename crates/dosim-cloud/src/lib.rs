@@ -15,6 +15,7 @@ mod droplets;
 mod error;
 mod ids;
 mod invariants;
+mod projects;
 mod reserved_ips;
 mod ssh_keys;
 mod tags;
@@ -42,6 +43,7 @@ pub use droplets::{
 };
 pub use error::{msg, Error, ErrorKind};
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
+pub use projects::{Project, ProjectEdit, ProjectResource, PROJECTS_MAX, PROJECT_PURPOSES};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
 pub use ssh_keys::{SshKey, SSH_KEYS_MAX, SSH_KEY_TYPES};
 pub use tags::{Tag, TagTarget, TaggedCount, TaggedKind, TAG_TARGETS_MAX};
