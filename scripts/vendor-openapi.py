@@ -88,6 +88,19 @@ OPERATIONS = [
     ("delete", "/v2/tags/{tag_id}"),
     ("post", "/v2/tags/{tag_id}/resources"),
     ("delete", "/v2/tags/{tag_id}/resources"),
+    ("get", "/v2/projects"),
+    ("post", "/v2/projects"),
+    ("get", "/v2/projects/default"),
+    ("put", "/v2/projects/default"),
+    ("patch", "/v2/projects/default"),
+    ("get", "/v2/projects/default/resources"),
+    ("post", "/v2/projects/default/resources"),
+    ("get", "/v2/projects/{project_id}"),
+    ("put", "/v2/projects/{project_id}"),
+    ("patch", "/v2/projects/{project_id}"),
+    ("delete", "/v2/projects/{project_id}"),
+    ("get", "/v2/projects/{project_id}/resources"),
+    ("post", "/v2/projects/{project_id}/resources"),
     ("get", "/v2/vpcs"),
     ("post", "/v2/vpcs"),
     ("get", "/v2/vpcs/{vpc_id}"),
@@ -110,7 +123,7 @@ OPERATIONS = [
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
          "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags",
-         "/v2/domains", "/v2/vpcs")
+         "/v2/domains", "/v2/vpcs", "/v2/projects")
 
 
 def resolve(spec, node, depth=0):

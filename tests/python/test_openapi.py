@@ -218,6 +218,34 @@ def test_every_operation_matches_the_spec(serve):
 
     check("DELETE", "/v2/databases/{database_cluster_uuid}", ids, expect=204)
 
+    # Projects: the default holds what nobody moved; a droplet moves to a new project, which
+    # then refuses deletion (412), and back.
+    default = check("GET", "/v2/projects/default", expect=200).body["project"]
+    assert default["is_default"], default
+    check("GET", "/v2/projects/default/resources", expect=200)
+    check("GET", "/v2/projects", expect=200)
+    project = check("POST", "/v2/projects", body={"name": "staging", "purpose": "Web Application",
+                                                 "environment": "Staging"}, expect=201).body["project"]
+    ids = {"project_id": project["id"]}
+    check("GET", "/v2/projects/{project_id}", ids, expect=200)
+    check("PUT", "/v2/projects/{project_id}", ids, body={"name": "staging", "description": "pre-release",
+                                                         "purpose": "Web Application", "environment": "Staging",
+                                                         "is_default": False}, expect=200)
+    check("PATCH", "/v2/projects/{project_id}", ids, body={"description": "pre-release 2"}, expect=200)
+    urn = f"do:droplet:{droplet_id}"
+    moved = check("POST", "/v2/projects/{project_id}/resources", ids, body={"resources": [urn]},
+                  expect=200).body["resources"]
+    assert [r["urn"] for r in moved] == [urn], moved
+    check("GET", "/v2/projects/{project_id}/resources", ids, expect=200)
+    check("DELETE", "/v2/projects/{project_id}", ids, expect=412)
+    check("POST", "/v2/projects/default/resources", body={"resources": [urn]}, expect=200)
+    empty = check("POST", "/v2/projects", body={"name": "empty", "purpose": "IoT"}, expect=201).body["project"]
+    check("DELETE", "/v2/projects/{project_id}", {"project_id": empty["id"]}, expect=204)
+    check("PUT", "/v2/projects/default", body={"name": default["name"], "description": "everything else",
+                                               "purpose": default["purpose"], "environment": "Development",
+                                               "is_default": True}, expect=200)
+    check("PATCH", "/v2/projects/default", body={"description": "everything else, still"}, expect=200)
+
     # VPCs: each region's default, one of the user's own with a droplet in it, moving the default.
     defaults = check("GET", "/v2/vpcs", query="?per_page=200", expect=200).body["vpcs"]
     nyc3 = next(v for v in defaults if v["region"] == "nyc3")

@@ -118,6 +118,7 @@ pub fn app(server: Server) -> Router {
         .merge(crate::domains::router())
         .merge(crate::ssh_keys::router())
         .merge(crate::vpcs::router())
+        .merge(crate::projects::router())
         .merge(crate::catalogue::router())
         .merge(crate::control::router())
         .fallback(not_found)

@@ -19,6 +19,7 @@ mod exchange;
 pub mod faults;
 pub mod history;
 pub mod pagination;
+pub mod projects;
 pub mod ratelimit;
 pub mod render;
 pub mod reserved_ips;
