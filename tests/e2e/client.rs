@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use dosim_client::{
     Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, HyperTransport,
-    SshKey, TagResource, TaggedCount, VolumeCreate, VpcEdit,
+    ProjectEdit, SshKey, TagResource, TaggedCount, VolumeCreate, VpcEdit,
 };
 use dosim_tests::Serve;
 
@@ -264,6 +264,40 @@ async fn typed_client_against_dosim_serve() {
         "1 are invalid key identifiers for Droplet creation."
     );
     api.ssh_keys().delete(&key.id.to_string()).await.unwrap();
+
+    // Projects: a project holding a droplet refuses deletion; emptied, it goes once the
+    // relocation (10 s of server time) is over.
+    let staging = api
+        .projects()
+        .create(&ProjectEdit::new("staging", "Web Application"))
+        .await
+        .unwrap();
+    let urn = format!("do:droplet:{}", droplet.id);
+    let moved = api
+        .projects()
+        .assign(&staging.id, std::slice::from_ref(&urn))
+        .await
+        .unwrap();
+    assert_eq!(moved[0].urn, urn);
+    let refused = api.projects().delete(&staging.id).await.unwrap_err();
+    assert_eq!(refused.status(), Some(412));
+    api.projects().assign("default", &[urn]).await.unwrap();
+    // Once the relocation is over the empty project goes; how long that takes in wall time
+    // depends on the machine, so poll.
+    let mut deleted = false;
+    for _ in 0..200 {
+        match api.projects().delete(&staging.id).await {
+            Ok(()) => {
+                deleted = true;
+                break;
+            }
+            Err(error) if error.status() == Some(412) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => panic!("deleting the emptied project: {error}"),
+        }
+    }
+    assert!(deleted, "the project was never deleted");
 
     // VPCs: a droplet created in one is its member; the VPC cannot go while it is.
     let vpc = api

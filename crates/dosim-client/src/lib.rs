@@ -25,6 +25,7 @@ mod databases;
 mod domains;
 mod droplets;
 mod error;
+mod projects;
 mod reserved_ips;
 mod retry;
 mod ssh_keys;
@@ -58,6 +59,7 @@ pub use droplets::{
     DropletsService, Image, Kernel, NetworkV4, NetworkV6, Networks, SshKey, DROPLET_NAMES_MAX,
 };
 pub use error::{ApiError, Error, RateLimit, BODY_EXCERPT_BYTES_MAX};
+pub use projects::{Project, ProjectEdit, ProjectResource, ProjectsService};
 pub use reserved_ips::{FloatingIp, FloatingIpsService, ReservedIp, ReservedIpsService};
 pub use retry::{RetryPolicy, RETRIES_MAX};
 pub use ssh_keys::{AccountKey, SshKeysService};
@@ -95,6 +97,11 @@ impl Client {
     /// VPC networks (`/v2/vpcs`).
     pub fn vpcs(&self) -> VpcsService<'_> {
         VpcsService { client: self }
+    }
+
+    /// Projects (`/v2/projects`).
+    pub fn projects(&self) -> ProjectsService<'_> {
+        ProjectsService { client: self }
     }
 
     /// Tags (`/v2/tags`).
