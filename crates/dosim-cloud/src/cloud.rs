@@ -2,6 +2,7 @@
 
 use crate::actions::{Effect, Pending};
 use crate::domains::Domain;
+use crate::firewalls::{Firewall, Firewalls};
 use crate::projects::{Assignment, Project};
 use crate::ssh_keys::SshKey;
 use crate::tags::TagRecord;
@@ -59,6 +60,9 @@ pub struct Cloud {
     /// (droplets, volumes, domains) or the one their `project_id` names.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) project_assignments: BTreeMap<String, Assignment>,
+    /// Firewalls, oldest first.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub(crate) firewalls: Firewalls,
     /// SSH keys by id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) ssh_keys: BTreeMap<u64, SshKey>,
@@ -109,6 +113,7 @@ impl Cloud {
             vpc_networks,
             projects: crate::projects::default_project(default_project_id),
             project_assignments: BTreeMap::new(),
+            firewalls: IndexMap::new(),
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
         }
@@ -189,6 +194,12 @@ impl Cloud {
     /// Every action, oldest first, without advancing time.
     pub fn actions_view(&self) -> impl Iterator<Item = &Action> {
         self.actions.values()
+    }
+
+    /// Every firewall, oldest first, without advancing time (droplets destroyed since may still
+    /// be named in its `droplet_ids`).
+    pub fn firewalls_view(&self) -> impl Iterator<Item = &Firewall> {
+        self.firewalls.values()
     }
 
     /// Every domain, by name, with its records, without advancing time.

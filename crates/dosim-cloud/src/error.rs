@@ -142,6 +142,10 @@ pub mod msg {
     /// Observed: an SSH key whose body cannot be read.
     pub const SSH_KEY_NO_FINGERPRINT: &str =
         "Fingerprint could not be generated, please make sure your key is valid";
+    /// Observed: a firewall rule's ports that are not a port, a range or `0`.
+    pub const FIREWALL_PORTS: &str = "You must specify a positive value for ports.";
+    /// Observed: a firewall rule address that cannot be read, or a droplet that does not exist.
+    pub const FIREWALL_ADDRESS: &str = "invalid address";
     /// Observed (412, the spec's example): deleting a project that holds resources.
     pub const PROJECT_NOT_EMPTY: &str =
         "cannot delete a project with resources. move or remove the resources first";

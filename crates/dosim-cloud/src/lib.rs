@@ -13,6 +13,7 @@ mod databases;
 mod domains;
 mod droplets;
 mod error;
+mod firewalls;
 mod ids;
 mod invariants;
 mod projects;
@@ -42,6 +43,10 @@ pub use droplets::{
     NetworkType, NetworkV4, NetworkV6, Networks, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,
 };
 pub use error::{msg, Error, ErrorKind};
+pub use firewalls::{
+    Firewall, FirewallRule, FirewallSpec, FirewallTarget, FIREWALLS_MAX, FIREWALL_DROPLETS_MAX,
+    FIREWALL_RULES_MAX,
+};
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
 pub use projects::{Project, ProjectEdit, ProjectResource, PROJECTS_MAX, PROJECT_PURPOSES};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};

@@ -1633,3 +1633,111 @@ fn vpc_refusals() {
         msg::VPC_DEFAULT_DELETE,
     );
 }
+
+fn https_rule(target: FirewallTarget) -> FirewallRule {
+    FirewallRule {
+        protocol: "tcp".into(),
+        ports: "443".into(),
+        target,
+    }
+}
+
+fn anywhere() -> FirewallTarget {
+    FirewallTarget {
+        addresses: vec!["0.0.0.0/0".into()],
+        ..FirewallTarget::default()
+    }
+}
+
+#[test]
+fn firewall_refusals() {
+    let u = UNPROCESSABLE;
+    let spec = |rule: FirewallRule| FirewallSpec {
+        name: "web".into(),
+        inbound_rules: vec![rule],
+        ..FirewallSpec::default()
+    };
+    let refused: [(FirewallSpec, &str); 6] = [
+        (
+            FirewallSpec { name: "-web".into(), ..spec(https_rule(anywhere())) },
+            "name: \"-web\" must begin with an alphanumeric character, followed by alphanumeric characters, '.' or '-'",
+        ),
+        (spec(FirewallRule { ports: "all".into(), ..https_rule(anywhere()) }), msg::FIREWALL_PORTS),
+        (spec(FirewallRule { ports: "9000-8000".into(), ..https_rule(anywhere()) }), msg::FIREWALL_PORTS),
+        (
+            spec(https_rule(FirewallTarget { addresses: vec!["10.0.0.0/33".into()], ..FirewallTarget::default() })),
+            msg::FIREWALL_ADDRESS,
+        ),
+        (
+            spec(https_rule(FirewallTarget { droplet_ids: vec![1], ..FirewallTarget::default() })),
+            msg::FIREWALL_ADDRESS,
+        ),
+        (
+            spec(https_rule(FirewallTarget::default())),
+            "a rule needs at least one address, droplet, load balancer, Kubernetes cluster or tag",
+        ),
+    ];
+    for (request, message) in refused {
+        check(
+            none,
+            nothing,
+            move |w| w.cloud.create_firewall(w.now, request),
+            u,
+            message,
+        );
+    }
+    let made = |w: &mut World| {
+        w.cloud
+            .create_firewall(w.now, spec(https_rule(anywhere())))
+            .unwrap();
+    };
+    check(
+        none,
+        made,
+        |w| {
+            let id = w.cloud.firewalls(w.now)[0].id;
+            let web1 = w.web1.0;
+            w.cloud.firewall_droplets(w.now, id, &[web1, 1], true)
+        },
+        u,
+        "droplet_ids: 1 is not a Droplet on this account",
+    );
+}
+
+#[test]
+fn a_firewall_put_replaces_its_droplets_and_the_add_endpoint_does_not() {
+    let mut w = world(CloudConfig::default());
+    let now = w.now;
+    let (web1, web2) = (w.web1.0, w.web2.0);
+    let spec = FirewallSpec {
+        name: "web".into(),
+        inbound_rules: vec![https_rule(anywhere())],
+        droplet_ids: vec![web1],
+        ..FirewallSpec::default()
+    };
+    let id = w.cloud.create_firewall(now, spec.clone()).unwrap().id;
+    // A PUT built from an older read loses web1.
+    let stale = FirewallSpec {
+        droplet_ids: vec![web2],
+        ..spec
+    };
+    assert_eq!(
+        w.cloud
+            .replace_firewall(now, id, stale)
+            .unwrap()
+            .droplet_ids,
+        vec![web2]
+    );
+    w.cloud.firewall_droplets(now, id, &[web1], true).unwrap();
+    assert_eq!(
+        w.cloud.firewall(now, id).unwrap().droplet_ids,
+        vec![web2, web1]
+    );
+    // A destroyed droplet drops out of the listing; a tag brings droplets in by tag.
+    w.cloud.delete_droplet(now, DropletId(web2)).unwrap();
+    assert_eq!(w.cloud.firewall(now, id).unwrap().droplet_ids, vec![web1]);
+    w.cloud
+        .firewall_tags(now, id, &["web".into()], true)
+        .unwrap();
+    assert_eq!(w.cloud.firewall(now, id).unwrap().tags, vec!["web"]);
+}
