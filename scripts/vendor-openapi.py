@@ -101,6 +101,18 @@ OPERATIONS = [
     ("delete", "/v2/projects/{project_id}"),
     ("get", "/v2/projects/{project_id}/resources"),
     ("post", "/v2/projects/{project_id}/resources"),
+    ("get", "/v2/firewalls"),
+    ("post", "/v2/firewalls"),
+    ("get", "/v2/firewalls/{firewall_id}"),
+    ("put", "/v2/firewalls/{firewall_id}"),
+    ("delete", "/v2/firewalls/{firewall_id}"),
+    ("post", "/v2/firewalls/{firewall_id}/droplets"),
+    ("delete", "/v2/firewalls/{firewall_id}/droplets"),
+    ("post", "/v2/firewalls/{firewall_id}/tags"),
+    ("delete", "/v2/firewalls/{firewall_id}/tags"),
+    ("post", "/v2/firewalls/{firewall_id}/rules"),
+    ("delete", "/v2/firewalls/{firewall_id}/rules"),
+    ("get", "/v2/droplets/{droplet_id}/firewalls"),
     ("get", "/v2/vpcs"),
     ("post", "/v2/vpcs"),
     ("get", "/v2/vpcs/{vpc_id}"),
@@ -123,7 +135,8 @@ OPERATIONS = [
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
          "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags",
-         "/v2/domains", "/v2/vpcs", "/v2/projects")
+         "/v2/domains", "/v2/vpcs", "/v2/projects",
+         "/v2/firewalls")
 
 
 def resolve(spec, node, depth=0):

@@ -218,6 +218,29 @@ def test_every_operation_matches_the_spec(serve):
 
     check("DELETE", "/v2/databases/{database_cluster_uuid}", ids, expect=204)
 
+    # Firewalls: created, replaced whole by PUT, changed part by part, listed per droplet.
+    https = {"protocol": "tcp", "ports": "443", "sources": {"addresses": ["0.0.0.0/0", "::/0"]}}
+    dns = {"protocol": "udp", "ports": "53", "destinations": {"addresses": ["0.0.0.0/0"]}}
+    firewall = check("POST", "/v2/firewalls", body={"name": "web", "inbound_rules": [https],
+                                                   "outbound_rules": [dns], "droplet_ids": [droplet_id]},
+                     expect=202).body["firewall"]
+    fw = {"firewall_id": firewall["id"]}
+    check("GET", "/v2/firewalls", expect=200)
+    check("GET", "/v2/firewalls/{firewall_id}", fw, expect=200)
+    replaced = check("PUT", "/v2/firewalls/{firewall_id}", fw, body={"name": "web", "inbound_rules": [https]},
+                     expect=200).body["firewall"]
+    assert replaced["droplet_ids"] == [], replaced
+    check("POST", "/v2/firewalls/{firewall_id}/droplets", fw, body={"droplet_ids": [droplet_id]}, expect=204)
+    on_droplet = check("GET", "/v2/droplets/{droplet_id}/firewalls", {"droplet_id": droplet_id},
+                       expect=200).body["firewalls"]
+    assert [f["id"] for f in on_droplet] == [firewall["id"]], on_droplet
+    check("DELETE", "/v2/firewalls/{firewall_id}/droplets", fw, body={"droplet_ids": [droplet_id]}, expect=204)
+    check("POST", "/v2/firewalls/{firewall_id}/tags", fw, body={"tags": ["schema"]}, expect=204)
+    check("DELETE", "/v2/firewalls/{firewall_id}/tags", fw, body={"tags": ["schema"]}, expect=204)
+    check("POST", "/v2/firewalls/{firewall_id}/rules", fw, body={"outbound_rules": [dns]}, expect=204)
+    check("DELETE", "/v2/firewalls/{firewall_id}/rules", fw, body={"outbound_rules": [dns]}, expect=204)
+    check("DELETE", "/v2/firewalls/{firewall_id}", fw, expect=204)
+
     # Projects: the default holds what nobody moved; a droplet moves to a new project, which
     # then refuses deletion (412), and back.
     default = check("GET", "/v2/projects/default", expect=200).body["project"]

@@ -17,6 +17,7 @@ pub mod droplets;
 pub mod error;
 mod exchange;
 pub mod faults;
+pub mod firewalls;
 pub mod history;
 pub mod pagination;
 pub mod projects;

@@ -1,0 +1,307 @@
+//! Cloud firewalls.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use dosim_cloud::{DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
+
+use crate::app::{json_response, no_content, Ctx};
+use crate::body::{missing, wrong_type, JsonBody, Params};
+use crate::error::ApiError;
+use crate::pagination::paginate;
+use crate::render;
+use crate::server::Server;
+
+pub fn router() -> Router<Server> {
+    Router::new()
+        .route("/v2/firewalls", get(list).post(create))
+        .route("/v2/firewalls/{id}", get(one).put(replace).delete(delete))
+        .route(
+            "/v2/firewalls/{id}/droplets",
+            post(|ctx, path, body| droplets(ctx, path, body, true))
+                .delete(|ctx, path, body| droplets(ctx, path, body, false)),
+        )
+        .route(
+            "/v2/firewalls/{id}/tags",
+            post(|ctx, path, body| tags(ctx, path, body, true))
+                .delete(|ctx, path, body| tags(ctx, path, body, false)),
+        )
+        .route(
+            "/v2/firewalls/{id}/rules",
+            post(|ctx, path, body| rules_route(ctx, path, body, true))
+                .delete(|ctx, path, body| rules_route(ctx, path, body, false)),
+        )
+        .route("/v2/droplets/{droplet_id}/firewalls", get(of_droplet))
+}
+
+fn render_target(target: &FirewallTarget) -> Value {
+    let mut object = serde_json::Map::new();
+    if !target.addresses.is_empty() {
+        object.insert("addresses".into(), json!(target.addresses));
+    }
+    if !target.droplet_ids.is_empty() {
+        object.insert("droplet_ids".into(), json!(target.droplet_ids));
+    }
+    if !target.load_balancer_uids.is_empty() {
+        object.insert(
+            "load_balancer_uids".into(),
+            json!(target.load_balancer_uids),
+        );
+    }
+    if !target.kubernetes_ids.is_empty() {
+        object.insert("kubernetes_ids".into(), json!(target.kubernetes_ids));
+    }
+    if !target.tags.is_empty() {
+        object.insert("tags".into(), json!(target.tags));
+    }
+    Value::Object(object)
+}
+
+fn render_rules(rules: &[FirewallRule], key: &str) -> Value {
+    rules
+        .iter()
+        .map(|rule| json!({ "protocol": rule.protocol, "ports": rule.ports, key: render_target(&rule.target) }))
+        .collect()
+}
+
+/// The firewall object; its changes apply at once, so `status` is `succeeded` and nothing is pending.
+fn render(firewall: &Firewall) -> Value {
+    json!({
+        "id": firewall.id.to_string(),
+        "name": firewall.name,
+        "status": "succeeded",
+        "created_at": render::time(firewall.created_at),
+        "pending_changes": [],
+        "inbound_rules": render_rules(&firewall.inbound_rules, "sources"),
+        "outbound_rules": render_rules(&firewall.outbound_rules, "destinations"),
+        "droplet_ids": firewall.droplet_ids,
+        "tags": firewall.tags,
+    })
+}
+
+fn strings(value: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| wrong_type(field, "an array of strings"))
+            })
+            .collect(),
+        Some(_) => Err(wrong_type(field, "an array of strings")),
+    }
+}
+
+fn ids(value: Option<&Value>, field: &str) -> Result<Vec<u64>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_u64()
+                    .ok_or_else(|| wrong_type(field, "an array of Droplet ids"))
+            })
+            .collect(),
+        Some(_) => Err(wrong_type(field, "an array of Droplet ids")),
+    }
+}
+
+fn target(value: Option<&Value>, field: &str) -> Result<FirewallTarget, ApiError> {
+    let object = match value {
+        Some(Value::Object(object)) => object,
+        Some(_) => return Err(wrong_type(field, "an object")),
+        None => return Err(missing(field)),
+    };
+    Ok(FirewallTarget {
+        addresses: strings(object.get("addresses"), &format!("{field}.addresses"))?,
+        droplet_ids: ids(object.get("droplet_ids"), &format!("{field}.droplet_ids"))?,
+        load_balancer_uids: strings(
+            object.get("load_balancer_uids"),
+            &format!("{field}.load_balancer_uids"),
+        )?,
+        kubernetes_ids: strings(
+            object.get("kubernetes_ids"),
+            &format!("{field}.kubernetes_ids"),
+        )?,
+        tags: strings(object.get("tags"), &format!("{field}.tags"))?,
+    })
+}
+
+fn rules(body: &JsonBody, field: &str, key: &str) -> Result<Vec<FirewallRule>, ApiError> {
+    let Some(items) = body.opt_list(field)? else {
+        return Ok(Vec::new());
+    };
+    items
+        .iter()
+        .map(|rule| {
+            let text = |name: &str| match rule.get(name) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                // The ports may come as a number.
+                Some(Value::Number(n)) if name == "ports" => Ok(n.to_string()),
+                Some(_) => Err(wrong_type(&format!("{field}[].{name}"), "a string")),
+                None => Err(missing(&format!("{field}[].{name}"))),
+            };
+            if !rule.is_object() {
+                return Err(wrong_type(&format!("{field}[]"), "an object"));
+            }
+            let protocol = text("protocol")?;
+            // ICMP rules may leave the ports out.
+            let ports = if protocol == "icmp" && rule.get("ports").is_none() {
+                "0".to_owned()
+            } else {
+                text("ports")?
+            };
+            Ok(FirewallRule {
+                protocol,
+                ports,
+                target: target(rule.get(key), &format!("{field}[].{key}"))?,
+            })
+        })
+        .collect()
+}
+
+fn spec(body: &[u8]) -> Result<FirewallSpec, ApiError> {
+    let body = JsonBody::parse(body)?;
+    Ok(FirewallSpec {
+        name: body.req_str("name")?,
+        inbound_rules: rules(&body, "inbound_rules", "sources")?,
+        outbound_rules: rules(&body, "outbound_rules", "destinations")?,
+        droplet_ids: ids(body.get("droplet_ids"), "droplet_ids")?,
+        tags: strings(body.get("tags"), "tags")?,
+    })
+}
+
+/// A firewall id from a path; anything but a UUID is a 404, as for an unknown id.
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
+}
+
+async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
+    let spec = spec(&body)?;
+    let firewall = ctx.cloud(|cloud, now| cloud.create_firewall(now, spec))?;
+    ctx.summary(format!("firewall {}", firewall.id));
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "firewall": render(&firewall) }),
+    ))
+}
+
+async fn list(ctx: Ctx, params: Params) -> Response {
+    let firewalls = ctx.cloud(|cloud, now| cloud.firewalls(now));
+    let rendered: Vec<Value> = firewalls.iter().map(render).collect();
+    let page = paginate(rendered, &params, &ctx.base_url, "/v2/firewalls");
+    json_response(
+        StatusCode::OK,
+        &json!({ "firewalls": page.items, "links": page.links, "meta": page.meta }),
+    )
+}
+
+async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let firewall = ctx.cloud(|cloud, now| cloud.firewall(now, id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "firewall": render(&firewall) }),
+    ))
+}
+
+async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let spec = spec(&body)?;
+    let firewall = ctx.cloud(|cloud, now| cloud.replace_firewall(now, id, spec))?;
+    ctx.summary(format!(
+        "firewall {} droplets {:?}",
+        firewall.id, firewall.droplet_ids
+    ));
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "firewall": render(&firewall) }),
+    ))
+}
+
+async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    ctx.cloud(|cloud, now| cloud.delete_firewall(now, id))?;
+    ctx.summary(format!("firewall {id} deleted"));
+    Ok(no_content())
+}
+
+async fn droplets(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+    add: bool,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let body = JsonBody::parse(&body)?;
+    let droplet_ids = match body.get("droplet_ids") {
+        None => return Err(missing("droplet_ids")),
+        value => ids(value, "droplet_ids")?,
+    };
+    ctx.cloud(|cloud, now| cloud.firewall_droplets(now, id, &droplet_ids, add))?;
+    let verb = if add { "added" } else { "removed" };
+    ctx.summary(format!("firewall {id}: droplets {droplet_ids:?} {verb}"));
+    Ok(no_content())
+}
+
+async fn tags(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+    add: bool,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let body = JsonBody::parse(&body)?;
+    let tags = match body.get("tags") {
+        None => return Err(missing("tags")),
+        value => strings(value, "tags")?,
+    };
+    ctx.cloud(|cloud, now| cloud.firewall_tags(now, id, &tags, add))?;
+    let verb = if add { "added" } else { "removed" };
+    ctx.summary(format!("firewall {id}: tags {tags:?} {verb}"));
+    Ok(no_content())
+}
+
+async fn rules_route(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+    add: bool,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let body = JsonBody::parse(&body)?;
+    let inbound = rules(&body, "inbound_rules", "sources")?;
+    let outbound = rules(&body, "outbound_rules", "destinations")?;
+    let count = inbound.len() + outbound.len();
+    ctx.cloud(|cloud, now| cloud.firewall_rules(now, id, inbound, outbound, add))?;
+    let verb = if add { "added" } else { "removed" };
+    ctx.summary(format!("firewall {id}: {count} rules {verb}"));
+    Ok(no_content())
+}
+
+async fn of_droplet(
+    ctx: Ctx,
+    Path(droplet_id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let droplet = droplet_id
+        .parse()
+        .map(DropletId)
+        .map_err(|_| ApiError::not_found())?;
+    let firewalls = ctx.cloud(|cloud, now| cloud.droplet_firewalls(now, droplet))?;
+    let rendered: Vec<Value> = firewalls.iter().map(render).collect();
+    let path = format!("/v2/droplets/{droplet_id}/firewalls");
+    let page = paginate(rendered, &params, &ctx.base_url, &path);
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "firewalls": page.items, "links": page.links, "meta": page.meta }),
+    ))
+}
