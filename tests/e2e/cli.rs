@@ -83,6 +83,7 @@ fn list_names_every_race_with_its_fix() {
         "ranked_failover",
         "job_double_claim",
         "dns_record_duplicates",
+        "firewall_lost_droplet",
     ] {
         assert!(race.contains(&row), "the catalog lacks {row}");
     }

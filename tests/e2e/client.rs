@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use dosim_client::{
-    Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, HyperTransport,
-    ProjectEdit, SshKey, TagResource, TaggedCount, VolumeCreate, VpcEdit,
+    Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, Firewall,
+    FirewallTarget, HyperTransport, InboundRule, ProjectEdit, SshKey, TagResource, TaggedCount,
+    VolumeCreate, VpcEdit,
 };
 use dosim_tests::Serve;
 
@@ -298,6 +299,32 @@ async fn typed_client_against_dosim_serve() {
         }
     }
     assert!(deleted, "the project was never deleted");
+
+    // Firewalls: a droplet added to one lists it among its firewalls.
+    let firewall = api
+        .firewalls()
+        .create(&Firewall {
+            name: "web".into(),
+            inbound_rules: vec![InboundRule {
+                protocol: "tcp".into(),
+                ports: "443".into(),
+                sources: FirewallTarget {
+                    addresses: vec!["0.0.0.0/0".into()],
+                    ..FirewallTarget::default()
+                },
+            }],
+            ..Firewall::default()
+        })
+        .await
+        .unwrap();
+    api.firewalls()
+        .add_droplets(&firewall.id, &[droplet.id])
+        .await
+        .unwrap();
+    let on_droplet = api.firewalls().for_droplet(droplet.id).all().await.unwrap();
+    assert_eq!(on_droplet.len(), 1);
+    assert_eq!(on_droplet[0].droplet_ids, vec![droplet.id]);
+    api.firewalls().delete(&firewall.id).await.unwrap();
 
     // VPCs: a droplet created in one is its member; the VPC cannot go while it is.
     let vpc = api

@@ -25,6 +25,7 @@ mod databases;
 mod domains;
 mod droplets;
 mod error;
+mod firewalls;
 mod projects;
 mod reserved_ips;
 mod retry;
@@ -59,6 +60,7 @@ pub use droplets::{
     DropletsService, Image, Kernel, NetworkV4, NetworkV6, Networks, SshKey, DROPLET_NAMES_MAX,
 };
 pub use error::{ApiError, Error, RateLimit, BODY_EXCERPT_BYTES_MAX};
+pub use firewalls::{Firewall, FirewallTarget, FirewallsService, InboundRule, OutboundRule};
 pub use projects::{Project, ProjectEdit, ProjectResource, ProjectsService};
 pub use reserved_ips::{FloatingIp, FloatingIpsService, ReservedIp, ReservedIpsService};
 pub use retry::{RetryPolicy, RETRIES_MAX};
@@ -102,6 +104,11 @@ impl Client {
     /// Projects (`/v2/projects`).
     pub fn projects(&self) -> ProjectsService<'_> {
         ProjectsService { client: self }
+    }
+
+    /// Cloud firewalls (`/v2/firewalls`).
+    pub fn firewalls(&self) -> FirewallsService<'_> {
+        FirewallsService { client: self }
     }
 
     /// Tags (`/v2/tags`).
