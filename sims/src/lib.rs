@@ -12,6 +12,7 @@ pub mod lease;
 pub mod delete_races_attach;
 pub mod dns_record_duplicates;
 pub mod failover_advisory_lock;
+pub mod firewall_lost_droplet;
 pub mod job_double_claim;
 pub mod lease_expiry;
 pub mod lost_update;
@@ -58,5 +59,7 @@ pub fn catalog() -> Vec<Scenario> {
         job_double_claim::fixed(),
         dns_record_duplicates::buggy(),
         dns_record_duplicates::fixed(),
+        firewall_lost_droplet::buggy(),
+        firewall_lost_droplet::fixed(),
     ]
 }

@@ -166,6 +166,16 @@ fn dns_record_duplicates_fixed() {
     check("dns_record_duplicates_fixed", Expect::Clean);
 }
 
+#[test]
+fn firewall_lost_droplet() {
+    check("firewall_lost_droplet", Expect::Race);
+}
+
+#[test]
+fn firewall_lost_droplet_fixed() {
+    check("firewall_lost_droplet_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -173,7 +183,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 29, "{names:?}");
+    assert_eq!(names.len(), 31, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -198,7 +208,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 13, "{names:?}");
+    assert_eq!(races, 14, "{names:?}");
 }
 
 #[test]

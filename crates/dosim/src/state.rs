@@ -15,6 +15,22 @@ pub struct CloudState {
     /// trace when there are none, so that runs without domains keep their trace hashes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub domain_records: Vec<DomainRecordState>,
+    /// Every firewall, oldest first; absent from the trace when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub firewalls: Vec<FirewallState>,
+}
+
+/// One firewall: what it applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FirewallState {
+    /// The firewall's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The droplets it applies to by id (those that still exist).
+    pub droplet_ids: Vec<u64>,
+    /// The tags whose droplets it applies to.
+    pub tags: Vec<String>,
 }
 
 /// One DNS record.
@@ -141,6 +157,21 @@ impl CloudState {
             reserved_ips,
             // DigitalOcean lists records per domain, not in an account-wide list.
             domain_records: Vec::new(),
+            firewalls: list("firewalls")
+                .iter()
+                .filter_map(|firewall| {
+                    Some(FirewallState {
+                        id: firewall.get("id")?.as_str()?.to_owned(),
+                        name: text(firewall, "name"),
+                        droplet_ids: firewall
+                            .get("droplet_ids")
+                            .and_then(|ids| ids.as_array())
+                            .map(|ids| ids.iter().filter_map(|id| id.as_u64()).collect())
+                            .unwrap_or_default(),
+                        tags: strings(firewall.get("tags")),
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -197,6 +228,16 @@ impl CloudState {
             lines.push(format!(
                 "reserved_ip {} {} {assigned}",
                 reserved_ip.ip, reserved_ip.region
+            ));
+        }
+        for firewall in &self.firewalls {
+            let droplets: Vec<String> = firewall.droplet_ids.iter().map(u64::to_string).collect();
+            lines.push(format!(
+                "firewall {} {} droplets=[{}] tags=[{}]",
+                crate::history::short(&firewall.id),
+                firewall.name,
+                droplets.join(","),
+                firewall.tags.join(",")
             ));
         }
         // The SOA and DigitalOcean's name servers every zone starts with say nothing.
@@ -295,6 +336,20 @@ impl CloudState {
                         record_type: record.record_type.clone(),
                         data: record.data.clone(),
                     })
+                })
+                .collect(),
+            firewalls: cloud
+                .firewalls_view()
+                .map(|firewall| FirewallState {
+                    id: firewall.id.to_string(),
+                    name: firewall.name.clone(),
+                    droplet_ids: firewall
+                        .droplet_ids
+                        .iter()
+                        .copied()
+                        .filter(|id| cloud.droplets_view().any(|d| d.id.0 == *id))
+                        .collect(),
+                    tags: firewall.tags.clone(),
                 })
                 .collect(),
         }
