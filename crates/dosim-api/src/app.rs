@@ -127,11 +127,20 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn pipeline(State(server): State<Server>, request: Request, next: Next) -> Response {
-    let (seq, request_id) = server.inner.state.lock().next_request();
     let (mut parts, body) = request.into_parts();
     normalise_path(&mut parts.uri);
     let path = parts.uri.path().to_owned();
     let is_control = path == "/_dosim" || path.starts_with("/_dosim/");
+    // A control request takes no sequence number and no request id from the seeded stream, so
+    // looking at the server never shifts what the API answers.
+    let (seq, request_id) = {
+        let mut state = server.inner.state.lock();
+        if is_control {
+            (u64::MAX, state.next_control_request())
+        } else {
+            state.next_request()
+        }
+    };
     let is_api = path.starts_with("/v2/") || path == "/v2";
     let method = parts.method.to_string();
     let at = RequestAt {

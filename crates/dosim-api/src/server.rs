@@ -15,7 +15,7 @@ use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
 use crate::databases::DataPlane;
 use crate::faults::{FaultDecider, FaultPlan, Faults, SeededDecider};
-use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
+use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LIMIT};
 use crate::ratelimit::{RateLimitConfig, RateLog};
 
 /// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
@@ -35,7 +35,10 @@ pub struct ServerConfig {
     pub rate_limit: RateLimitConfig,
     pub max_body_bytes: usize,
     pub max_accounts: usize,
+    /// How many entries the history keeps.
     pub history_limit: usize,
+    /// About how many bytes the history keeps (see [`crate::history::entry_bytes`]).
+    pub history_bytes: usize,
     /// The base of the absolute URLs in `links` (e.g. `http://127.0.0.1:8080`); when unset,
     /// `http://` plus the request's `Host` header.
     pub base_url: Option<String>,
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_BODY_BYTES_MAX,
             max_accounts: DEFAULT_ACCOUNTS_MAX,
             history_limit: DEFAULT_HISTORY_LIMIT,
+            history_bytes: DEFAULT_HISTORY_BYTES,
             base_url: None,
             clock: Arc::new(TokioClock::new()),
         }
@@ -70,6 +74,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_accounts", &self.max_accounts)
             .field("history_limit", &self.history_limit)
+            .field("history_bytes", &self.history_bytes)
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
@@ -87,6 +92,8 @@ pub(crate) struct State {
     pub(crate) history: History,
     request_rng: ChaCha8Rng,
     next_seq: u64,
+    /// Control requests are counted apart, so that they shift no API request's `seq` or id.
+    next_control: u64,
 }
 
 pub(crate) struct Inner {
@@ -97,6 +104,7 @@ pub(crate) struct Inner {
     pub(crate) max_body_bytes: usize,
     pub(crate) max_accounts: usize,
     pub(crate) history_limit: usize,
+    pub(crate) history_bytes: usize,
     pub(crate) base_url: Option<String>,
     clock: Arc<dyn Clock>,
     pub(crate) state: Mutex<State>,
@@ -138,11 +146,12 @@ impl Server {
                 max_body_bytes: config.max_body_bytes,
                 max_accounts: config.max_accounts.max(1),
                 history_limit: config.history_limit,
+                history_bytes: config.history_bytes,
                 base_url: config
                     .base_url
                     .map(|url| url.trim_end_matches('/').to_owned()),
                 clock: config.clock,
-                state: Mutex::new(State::new(seed, config.history_limit)),
+                state: Mutex::new(State::new(seed, config.history_limit, config.history_bytes)),
                 faults: Mutex::new(Faults {
                     plan: config.faults,
                     decider: Box::new(SeededDecider::new(seed)),
@@ -211,6 +220,11 @@ impl Server {
         self.inner.state.lock().history.entries().cloned().collect()
     }
 
+    /// Up to `limit` history entries with `seq` above `after`, in `seq` order, and whether more follow.
+    pub fn history_page(&self, after: Option<u64>, limit: usize) -> (Vec<HistoryEntry>, bool) {
+        self.inner.state.lock().history.page(after, limit)
+    }
+
     pub fn fault_plan(&self) -> FaultPlan {
         self.inner.faults.lock().plan.clone()
     }
@@ -249,7 +263,11 @@ impl Server {
     /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
         let mut state = self.inner.state.lock();
-        *state = State::new(self.inner.seed, self.inner.history_limit);
+        *state = State::new(
+            self.inner.seed,
+            self.inner.history_limit,
+            self.inner.history_bytes,
+        );
         // Under the state lock, so no cluster is created between forgetting the accounts and stopping their data planes.
         if let Some(data_plane) = self.data_plane() {
             data_plane.reset();
@@ -260,12 +278,13 @@ impl Server {
 }
 
 impl State {
-    fn new(seed: u64, history_limit: usize) -> State {
+    fn new(seed: u64, history_limit: usize, history_bytes: usize) -> State {
         State {
             accounts: IndexMap::new(),
-            history: History::new(history_limit),
+            history: History::bounded(history_limit, history_bytes),
             request_rng: dosim_base::rng(seed, dosim_base::Stream::Requests),
             next_seq: 0,
+            next_control: 0,
         }
     }
 
@@ -286,6 +305,14 @@ impl State {
             }
         };
         &mut self.accounts[index]
+    }
+
+    /// A control request's id: `control-` and a count of its own, drawing nothing from the
+    /// request stream.
+    pub(crate) fn next_control_request(&mut self) -> String {
+        let n = self.next_control;
+        self.next_control += 1;
+        format!("control-{n}")
     }
 
     /// The next sequence number and request id.

@@ -52,6 +52,14 @@ pub struct ServeArgs {
     /// How many PostgreSQL clusters are served on local ports at once, across all accounts; 0 serves none.
     #[arg(long, value_name = "N", default_value_t = crate::pg::PG_CLUSTERS_MAX)]
     pg_clusters_max: usize,
+
+    /// How many requests the history keeps (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = dosim_api::history::DEFAULT_HISTORY_LIMIT)]
+    history_entries: usize,
+
+    /// About how many bytes the history keeps (the oldest go first); paths and summaries are cut to 2 KiB and 1 KiB.
+    #[arg(long, value_name = "BYTES", default_value_t = dosim_api::history::DEFAULT_HISTORY_BYTES)]
+    history_bytes: usize,
 }
 
 /// The validated configuration.
@@ -81,6 +89,12 @@ impl ServeArgs {
             }
             None => FaultPlan::default(),
         };
+        if self.history_entries == 0 {
+            bail!("--history-entries must be at least 1");
+        }
+        if self.history_bytes < 64 * 1024 {
+            bail!("--history-bytes must be at least 65536");
+        }
         if self.rate_limit_hourly == 0 || self.rate_limit_burst == 0 {
             bail!("--rate-limit-hourly and --rate-limit-burst must be at least 1");
         }
@@ -107,6 +121,8 @@ impl ServeArgs {
             faults,
             time_scale: self.time_scale,
             base_url: self.base_url,
+            history_limit: self.history_entries,
+            history_bytes: self.history_bytes,
             ..ServerConfig::default()
         };
         Ok(Serve {

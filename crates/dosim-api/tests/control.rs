@@ -1,0 +1,172 @@
+//! The control plane over HTTP: control requests shift no API request's `seq` or id, and the
+//! history is bounded and read in pages.
+
+mod common;
+
+use common::{Api, TOKEN};
+use serde_json::Value;
+
+/// What the API answered: each response's `x-request-id` and status, then the history's seqs and ids.
+async fn api_run(api: &Api, control_between: &[(&str, &str, Option<&str>)]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for path in ["/v2/account", "/v2/droplets", "/v2/regions", "/v2/nope"] {
+        let resp = api.call("GET", path, None).await;
+        seen.push(format!(
+            "{} {}",
+            resp.headers["x-request-id"].to_str().unwrap(),
+            resp.status
+        ));
+        for (method, control, body) in control_between {
+            let resp = api.send(method, control, None, *body, &[]).await;
+            assert!(resp.status < 300, "{control}: {}", resp.raw);
+            let id = resp.headers["x-request-id"].to_str().unwrap();
+            assert!(id.starts_with("control-"), "control request id {id}");
+        }
+    }
+    for entry in api.server.history() {
+        seen.push(format!("{} {}", entry.seq, entry.request_id));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn control_requests_consume_no_sequence_number_and_no_request_id() {
+    let quiet = api_run(&Api::new(), &[]).await;
+    for control in [
+        vec![("GET", "/_dosim/history", None)],
+        vec![
+            ("GET", "/_dosim/state", None),
+            ("GET", "/_dosim/faults", None),
+        ],
+        vec![
+            ("PUT", "/_dosim/faults", Some(r#"{"rules":[]}"#)),
+            ("GET", "/_dosim/history?limit=1", None),
+        ],
+    ] {
+        assert_eq!(api_run(&Api::new(), &control).await, quiet, "{control:?}");
+    }
+}
+
+async fn history_page(api: &Api, query: &str) -> (u16, Value) {
+    let resp = api
+        .send("GET", &format!("/_dosim/history{query}"), None, None, &[])
+        .await;
+    (resp.status, resp.json)
+}
+
+#[tokio::test]
+async fn the_history_is_read_in_pages_in_seq_order() {
+    let api = Api::new();
+    for _ in 0..1005 {
+        api.call("GET", "/v2/account", None).await;
+    }
+    // The default page.
+    let (status, page) = history_page(&api, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["history"].as_array().unwrap().len(), 1000);
+    assert_eq!(page["next_after"], 999);
+    let (_, last) = history_page(&api, "?after=999").await;
+    assert_eq!(last["history"].as_array().unwrap().len(), 5);
+    assert_eq!(last["next_after"], Value::Null);
+
+    // Walking small pages visits every seq once, in order.
+    let mut seqs = Vec::new();
+    let mut query = "?limit=97".to_owned();
+    loop {
+        let (status, page) = history_page(&api, &query).await;
+        assert_eq!(status, 200);
+        seqs.extend(
+            page["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap()),
+        );
+        match page["next_after"].as_u64() {
+            Some(after) => query = format!("?after={after}&limit=97"),
+            None => break,
+        }
+    }
+    assert_eq!(seqs, (0..1005).collect::<Vec<u64>>());
+
+    // (query, status, message)
+    for (query, status, message) in [
+        ("?after=1004", 200, None),
+        ("?after=99999", 200, None),
+        ("?limit=10000", 200, None),
+        (
+            "?limit=0",
+            400,
+            Some("limit must be an integer from 1 to 10000"),
+        ),
+        (
+            "?limit=10001",
+            400,
+            Some("limit must be an integer from 1 to 10000"),
+        ),
+        (
+            "?limit=x",
+            400,
+            Some("limit must be an integer from 1 to 10000"),
+        ),
+        (
+            "?after=-1",
+            400,
+            Some("after must be a history entry's seq"),
+        ),
+        ("?after=", 400, Some("after must be a history entry's seq")),
+    ] {
+        let (got, body) = history_page(&api, query).await;
+        assert_eq!(got, status, "{query}: {body}");
+        if let Some(message) = message {
+            assert_eq!(body["id"], "bad_request", "{query}");
+            assert!(
+                body["message"].as_str().unwrap().starts_with(message),
+                "{query}: {body}"
+            );
+            assert!(body["request_id"].is_string(), "{query}");
+        } else {
+            assert!(body["history"].is_array(), "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_history_is_bounded_in_bytes_and_cuts_long_paths_saying_so() {
+    let api = Api::with(|config| config.history_bytes = 64 * 1024);
+    let query = "a".repeat(60_000);
+    for _ in 0..100 {
+        let resp = api
+            .send(
+                "GET",
+                &format!("/v2/account?q={query}"),
+                Some(TOKEN),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(resp.status, 200);
+    }
+    let history = api.server.history();
+    assert!(
+        history.len() < 100 && history.len() > 10,
+        "{} entries kept",
+        history.len()
+    );
+    assert_eq!(history.last().unwrap().seq, 99);
+    let path = &history[0].path;
+    assert!(path.len() < 2200, "{} bytes kept", path.len());
+    assert!(
+        path.ends_with(&format!(
+            "… [truncated: {} bytes in all]",
+            "/v2/account?q=".len() + query.len()
+        )),
+        "{path}"
+    );
+    let api = Api::with(|config| config.history_limit = 7);
+    for _ in 0..20 {
+        api.call("GET", "/v2/account", None).await;
+    }
+    let seqs: Vec<u64> = api.server.history().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (13..20).collect::<Vec<u64>>());
+}
