@@ -2,5 +2,6 @@
 
 mod cli;
 mod client;
+mod limits;
 mod pg;
 mod python;

@@ -176,6 +176,17 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
     // Authentication and rate limits, for everything but the control endpoints.
     let mut token: Option<String> = None;
     let rate = if is_control {
+        if let Some(expected) = &server.inner.control_token {
+            let sent = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if !sent.is_some_and(|sent| same_secret(sent.trim(), expected)) {
+                let response = ApiError::unauthorized().render(&exchange.request_id);
+                return finish(&server, &exchange, response, unlimited(&server, received));
+            }
+        }
         unlimited(&server, received)
     } else {
         let header = parts
@@ -200,7 +211,36 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
 
     // The body, within its limit, before anything can commit.
     let limit = server.inner.max_body_bytes;
-    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+    // A body announced beyond the limit is refused before a byte of it is read.
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        let response = ApiError::payload_too_large(limit).render(&exchange.request_id);
+        return finish(&server, &exchange, response, rate);
+    }
+    let collect = http_body_util::Limited::new(body, limit).collect();
+    let collected = match server.inner.body_timeout {
+        Some(timeout) => match tokio::time::timeout(timeout, collect).await {
+            Ok(collected) => collected,
+            Err(_) => {
+                let response = ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+                .render(&exchange.request_id);
+                return finish(&server, &exchange, close(response), rate);
+            }
+        },
+        None => collect.await,
+    };
+    let bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             let api_error = if error.is::<http_body_util::LengthLimitError>() {
@@ -297,6 +337,24 @@ fn finish(
         headers.insert("x-request-id", value);
     }
     exchange.record(server, response.status().as_u16());
+    response
+}
+
+/// Compares two secrets in time that depends on their lengths only.
+fn same_secret(sent: &str, expected: &str) -> bool {
+    sent.len() == expected.len()
+        && sent
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Asks the connection to close after this response (its request's body was not read to its end).
+fn close(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

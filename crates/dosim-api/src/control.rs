@@ -1,7 +1,8 @@
 //! The `/_dosim/` control endpoints: reset, state, history and the fault plan.
 //!
-//! They need no token: they are for the person or harness running the server, not for the
-//! client under test, and they are never rate limited or faulted.
+//! They need no account token: they are for the person or harness running the server, not for
+//! the client under test, and they are never rate limited or faulted. When the server has a
+//! control token, the pipeline asks for it on each of them.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -30,8 +31,19 @@ async fn reset(State(server): State<Server>) -> Response {
     no_content()
 }
 
-async fn state(State(server): State<Server>) -> Response {
-    json_response(StatusCode::OK, &server.state_dump())
+/// The state dump; passwords are redacted unless the query says `secrets=true`.
+async fn state(State(server): State<Server>, RawQuery(query): RawQuery) -> Response {
+    let secrets = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .any(|pair| pair == "secrets=true");
+    let dump = if secrets {
+        server.state_dump()
+    } else {
+        server.state_dump_redacted()
+    };
+    json_response(StatusCode::OK, &dump)
 }
 
 /// Entries in one page of `GET /_dosim/history` unless `limit` says otherwise.

@@ -34,11 +34,16 @@ pub struct ServerConfig {
     pub time_scale: f64,
     pub rate_limit: RateLimitConfig,
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive before the request is answered 408 (`None`:
+    /// no limit, as inside a simulation, where bodies arrive whole).
+    pub body_timeout: Option<std::time::Duration>,
     pub max_accounts: usize,
     /// How many entries the history keeps.
     pub history_limit: usize,
     /// About how many bytes the history keeps (see [`crate::history::entry_bytes`]).
     pub history_bytes: usize,
+    /// When set, every `/_dosim/` request must carry `Authorization: Bearer <this>`.
+    pub control_token: Option<String>,
     /// The base of the absolute URLs in `links` (e.g. `http://127.0.0.1:8080`); when unset,
     /// `http://` plus the request's `Host` header.
     pub base_url: Option<String>,
@@ -54,9 +59,11 @@ impl Default for ServerConfig {
             time_scale: 1.0,
             rate_limit: RateLimitConfig::default(),
             max_body_bytes: DEFAULT_BODY_BYTES_MAX,
+            body_timeout: None,
             max_accounts: DEFAULT_ACCOUNTS_MAX,
             history_limit: DEFAULT_HISTORY_LIMIT,
             history_bytes: DEFAULT_HISTORY_BYTES,
+            control_token: None,
             base_url: None,
             clock: Arc::new(TokioClock::new()),
         }
@@ -72,9 +79,14 @@ impl std::fmt::Debug for ServerConfig {
             .field("time_scale", &self.time_scale)
             .field("rate_limit", &self.rate_limit)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_timeout", &self.body_timeout)
             .field("max_accounts", &self.max_accounts)
             .field("history_limit", &self.history_limit)
             .field("history_bytes", &self.history_bytes)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
@@ -102,9 +114,11 @@ pub(crate) struct Inner {
     pub(crate) time_scale: f64,
     pub(crate) rate_limit: RateLimitConfig,
     pub(crate) max_body_bytes: usize,
+    pub(crate) body_timeout: Option<std::time::Duration>,
     pub(crate) max_accounts: usize,
     pub(crate) history_limit: usize,
     pub(crate) history_bytes: usize,
+    pub(crate) control_token: Option<String>,
     pub(crate) base_url: Option<String>,
     clock: Arc<dyn Clock>,
     pub(crate) state: Mutex<State>,
@@ -144,9 +158,11 @@ impl Server {
                 time_scale,
                 rate_limit: config.rate_limit,
                 max_body_bytes: config.max_body_bytes,
+                body_timeout: config.body_timeout,
                 max_accounts: config.max_accounts.max(1),
                 history_limit: config.history_limit,
                 history_bytes: config.history_bytes,
+                control_token: config.control_token,
                 base_url: config
                     .base_url
                     .map(|url| url.trim_end_matches('/').to_owned()),
@@ -202,7 +218,15 @@ impl Server {
             .collect()
     }
 
-    /// Every account's model state, keyed by fingerprint.
+    /// Every account's model state, keyed by fingerprint, with passwords and the passwords in
+    /// connection URIs replaced by `[redacted]`.
+    pub fn state_dump_redacted(&self) -> Value {
+        let mut dump = self.state_dump();
+        redact(&mut dump);
+        dump
+    }
+
+    /// Every account's model state, keyed by fingerprint, secrets included.
     pub fn state_dump(&self) -> Value {
         let mut state = self.inner.state.lock();
         let now = self.now();
@@ -275,6 +299,43 @@ impl Server {
         drop(state);
         self.inner.faults.lock().decider = Box::new(SeededDecider::new(self.inner.seed));
     }
+}
+
+/// What stands for a secret in a redacted dump.
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces every `password` field's value and the password of every URI of the form
+/// `scheme://user:password@…` in `value`.
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if key == "password" && !field.is_null() {
+                    *field = Value::String(REDACTED.to_owned());
+                } else {
+                    redact(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::String(text) => {
+            if let Some(redacted) = redact_uri(text) {
+                *text = redacted;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `scheme://user:[redacted]@rest` for a URI with a password in it.
+fn redact_uri(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
+    let (userinfo, host) = rest.split_once('@')?;
+    let (user, _password) = userinfo.split_once(':')?;
+    if userinfo.contains('/') {
+        return None;
+    }
+    Some(format!("{scheme}://{user}:{REDACTED}@{host}"))
 }
 
 impl State {

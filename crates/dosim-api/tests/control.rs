@@ -170,3 +170,85 @@ async fn the_history_is_bounded_in_bytes_and_cuts_long_paths_saying_so() {
     let seqs: Vec<u64> = api.server.history().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (13..20).collect::<Vec<u64>>());
 }
+
+#[tokio::test]
+async fn a_control_token_guards_every_control_endpoint() {
+    let api = Api::with(|config| config.control_token = Some("s3cret-control".to_owned()));
+    // (method, path, body)
+    let endpoints = [
+        ("GET", "/_dosim/state", None),
+        ("GET", "/_dosim/history", None),
+        ("GET", "/_dosim/faults", None),
+        ("PUT", "/_dosim/faults", Some(r#"{"rules":[]}"#)),
+        ("POST", "/_dosim/reset", None),
+    ];
+    for (method, path, body) in endpoints {
+        // (authorization header, status)
+        for (auth, status) in [
+            (None, 401),
+            (Some("Bearer wrong"), 401),
+            (Some("Bearer s3cret-contro"), 401),
+            (Some("s3cret-control"), 401),
+            (Some(format!("Bearer {TOKEN}").as_str()), 401),
+            (
+                Some("Bearer s3cret-control"),
+                if method == "POST" { 204 } else { 200 },
+            ),
+        ] {
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
+            let resp = api.send(method, path, None, body, &headers).await;
+            assert_eq!(
+                resp.status, status,
+                "{method} {path} {auth:?}: {}",
+                resp.raw
+            );
+            if status == 401 {
+                assert_eq!(resp.json["id"], "unauthorized", "{}", resp.raw);
+            }
+        }
+    }
+    // The API itself still takes account tokens.
+    assert_eq!(api.call("GET", "/v2/account", None).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_state_dump_redacts_secrets_unless_asked() {
+    let api = Api::new();
+    let created = api
+        .call(
+            "POST",
+            "/v2/databases",
+            Some(r#"{"name":"backend","engine":"pg","version":"16","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":1}"#),
+        )
+        .await;
+    let id = created.json["database"]["id"].as_str().unwrap().to_owned();
+    let password = created.json["database"]["connection"]["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = api
+        .call(
+            "POST",
+            &format!("/v2/databases/{id}/users"),
+            Some(r#"{"name":"app"}"#),
+        )
+        .await;
+    let user_password = user.json["user"]["password"].as_str().unwrap().to_owned();
+    // (query, secrets shown)
+    for (query, shown) in [
+        ("", false),
+        ("?secrets=false", false),
+        ("?secrets=1", false),
+        ("?secrets=true", true),
+    ] {
+        let resp = api
+            .send("GET", &format!("/_dosim/state{query}"), None, None, &[])
+            .await;
+        assert_eq!(resp.status, 200);
+        for secret in [&password, &user_password] {
+            assert_eq!(resp.raw.contains(secret.as_str()), shown, "{query}");
+        }
+        assert_eq!(resp.raw.contains("[redacted]"), !shown, "{query}");
+    }
+}

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -53,6 +54,26 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::pg::PG_CLUSTERS_MAX)]
     pg_clusters_max: usize,
 
+    /// Token required as `Authorization: Bearer <token>` on every /_dosim/ control request; needed when --addr is not a loopback address (or --control-open).
+    #[arg(long, value_name = "TOKEN")]
+    control_token: Option<String>,
+
+    /// Serve /_dosim/ without a token on a non-loopback --addr: anyone who reaches the port can read every password, reset the server or install faults.
+    #[arg(long)]
+    control_open: bool,
+
+    /// Seconds a client may take to send a request's head; also how long a kept-alive connection may sit idle before its next request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    header_timeout: u64,
+
+    /// Seconds a client may take to send a request's body once its head has arrived (then 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    body_timeout: u64,
+
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+
     /// How many requests the history keeps (the oldest go first).
     #[arg(long, value_name = "N", default_value_t = dosim_api::history::DEFAULT_HISTORY_LIMIT)]
     history_entries: usize,
@@ -62,9 +83,20 @@ pub struct ServeArgs {
     history_bytes: usize,
 }
 
+/// Default cap on open HTTP connections, below the usual 1024 file descriptors less the database ports'.
+const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// At most one line about failing `accept` calls per this interval.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest pause after a failed `accept`; pauses double from 10 ms up to it.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// The validated configuration.
 struct Serve {
+    /// Whether to warn that the control endpoints are open off loopback (--control-open).
+    control_open_warning: bool,
     addr: SocketAddr,
+    header_timeout: Duration,
+    max_connections: usize,
     config: ServerConfig,
     pg_host: String,
     pg_clusters_max: usize,
@@ -89,6 +121,24 @@ impl ServeArgs {
             }
             None => FaultPlan::default(),
         };
+        if let Some(token) = &self.control_token {
+            if token.len() < 8 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                bail!("--control-token must be at least 8 printable characters without spaces");
+            }
+        }
+        let open_off_loopback = !self.addr.ip().is_loopback() && self.control_token.is_none();
+        if open_off_loopback && !self.control_open {
+            bail!(
+                "--addr {} is not a loopback address: the /_dosim/ control endpoints would be open to anyone who reaches it (they show every database password and can reset the server); pass --control-token TOKEN to require it as a bearer token, or --control-open to serve them open anyway",
+                self.addr
+            );
+        }
+        if self.header_timeout == 0 || self.body_timeout == 0 {
+            bail!("--header-timeout and --body-timeout must be at least 1 second");
+        }
+        if self.max_connections == 0 {
+            bail!("--max-connections must be at least 1");
+        }
         if self.history_entries == 0 {
             bail!("--history-entries must be at least 1");
         }
@@ -121,12 +171,17 @@ impl ServeArgs {
             faults,
             time_scale: self.time_scale,
             base_url: self.base_url,
+            body_timeout: Some(Duration::from_secs(self.body_timeout)),
+            control_token: self.control_token,
             history_limit: self.history_entries,
             history_bytes: self.history_bytes,
             ..ServerConfig::default()
         };
         Ok(Serve {
+            control_open_warning: open_off_loopback,
             addr: self.addr,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            max_connections: self.max_connections,
             config,
             pg_host,
             pg_clusters_max: self.pg_clusters_max,
@@ -173,11 +228,18 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
             ),
         );
     }
+    if serve.control_open_warning {
+        eprintln!(
+            "dosim serve: WARNING: --control-open: the /_dosim/ control endpoints on {local} need no token; anyone who reaches this port can read every database password, reset the server or install faults"
+        );
+    }
     announce(&server, local, seed)?;
 
     let router = server.router();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(serve.max_connections));
+    let mut accept_errors = AcceptErrors::default();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
@@ -188,15 +250,27 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
             }
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
+                    Ok(accepted) => {
+                        accept_errors.reset();
+                        accepted
+                    }
                     Err(error) => {
-                        eprintln!("accept failed: {error}");
+                        // Out of file descriptors, typically: pause rather than spin, and say so
+                        // once per interval rather than once per attempt.
+                        let pause = accept_errors.failed(&error);
+                        tokio::time::sleep(pause).await;
                         continue;
                     }
                 };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    refuse_over_cap(stream, serve.max_connections);
+                    continue;
+                };
                 let router = router.clone();
                 let mut shutdown = shutdown_rx.clone();
+                let header_timeout = serve.header_timeout;
                 connections.spawn(async move {
+                    let _slot = slot;
                     let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                         request.extensions_mut().insert(PeerAddr(peer.to_string()));
                         router.clone().oneshot(request.map(axum::body::Body::new))
@@ -204,6 +278,10 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     // Responses carry no wall-clock `date` header: every header is simulated.
                     builder.auto_date_header(false);
+                    // The head timer runs from the moment hyper waits for a request's head, so it
+                    // also closes a kept-alive connection left idle that long.
+                    builder.timer(hyper_util::rt::TokioTimer::new());
+                    builder.header_read_timeout(header_timeout);
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(connection);
                     tokio::select! {
@@ -229,6 +307,57 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     }
     println!("dosim serve: shut down");
     Ok(())
+}
+
+/// Answers a connection beyond `--max-connections` with a 503 in DigitalOcean's shape, if its
+/// socket takes it at once, and closes it; nothing waits on the client.
+fn refuse_over_cap(stream: tokio::net::TcpStream, cap: usize) {
+    let body = format!(
+        "{{\"id\":\"service_unavailable\",\"message\":\"dosim serve holds at most {cap} connections (--max-connections); try again later\"}}"
+    );
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
+}
+
+/// Failed `accept` calls: the pause before the next one, and one line per interval.
+#[derive(Default)]
+struct AcceptErrors {
+    /// Failures in a row.
+    streak: u32,
+    /// When the last line was printed.
+    logged_at: Option<tokio::time::Instant>,
+    /// Failures since that line.
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    fn reset(&mut self) {
+        self.streak = 0;
+    }
+
+    /// Records a failure, prints a line if none was printed this interval, and says how long to pause.
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        let now = tokio::time::Instant::now();
+        self.unlogged += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| now.duration_since(at) >= ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            eprintln!(
+                "dosim serve: accept failed: {error} ({} time(s) since the last such line; pausing up to {} ms between attempts)",
+                self.unlogged,
+                ACCEPT_BACKOFF_MAX.as_millis()
+            );
+            self.logged_at = Some(now);
+            self.unlogged = 0;
+        }
+        self.streak = self.streak.saturating_add(1);
+        let pause = Duration::from_millis(10) * 2u32.saturating_pow(self.streak.min(10) - 1);
+        pause.min(ACCEPT_BACKOFF_MAX)
+    }
 }
 
 fn announce(server: &Server, local: SocketAddr, seed: u64) -> anyhow::Result<()> {
