@@ -4,11 +4,11 @@ use crate::actions::Pending;
 use crate::error::msg;
 use crate::validate::{check_database_name, check_db_object_name, check_tags, parse_uuid};
 use crate::{catalog, Cloud, DatabaseId, Error, SimTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A cluster's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseStatus {
     /// Being provisioned.
@@ -28,7 +28,7 @@ impl DatabaseStatus {
 }
 
 /// A database user's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseUserRole {
     /// The administrative user created with the cluster.
@@ -48,7 +48,7 @@ impl DatabaseUserRole {
 }
 
 /// A database user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseUser {
     /// The name.
     pub name: String,
@@ -59,7 +59,7 @@ pub struct DatabaseUser {
 }
 
 /// A PostgreSQL connection pool.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionPool {
     /// The name, 3 to 60 characters.
     pub name: String,
@@ -74,7 +74,7 @@ pub struct ConnectionPool {
 }
 
 /// Connection details as the wire's `connection` object shows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     /// A full connection string.
     pub uri: String,
@@ -93,7 +93,7 @@ pub struct Connection {
 }
 
 /// A managed database cluster.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Database {
     /// The id.
     pub id: DatabaseId,

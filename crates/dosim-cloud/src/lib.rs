@@ -20,7 +20,7 @@ mod volumes;
 
 pub use account::Account;
 pub use actions::{Action, ActionStatus, ResourceType};
-pub use cloud::Cloud;
+pub use cloud::{Cloud, SavedCloud};
 pub use config::{CloudConfig, VolumeConflictId};
 pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
