@@ -3,5 +3,6 @@
 mod cli;
 mod client;
 mod limits;
+mod persist;
 mod pg;
 mod python;

@@ -44,6 +44,8 @@ pub struct Ctx {
     /// The base of absolute links, without a trailing slash.
     pub base_url: Arc<str>,
     exchange: Arc<Exchange>,
+    /// Whether the request may change the account (anything but GET and HEAD).
+    mutating: bool,
 }
 
 impl Ctx {
@@ -54,6 +56,9 @@ impl Ctx {
         let now = self.server.now();
         let account = state.account(inner, &self.token);
         let result = f(&mut account.cloud, now);
+        if self.mutating {
+            self.server.changed();
+        }
         self.exchange.committed(now.0);
         result
     }
@@ -261,6 +266,7 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
             request_id: exchange.request_id.clone(),
             base_url: Arc::from(base_url.as_str()),
             exchange: exchange.clone(),
+            mutating: !matches!(method.as_str(), "GET" | "HEAD"),
         });
     }
     if !is_api {

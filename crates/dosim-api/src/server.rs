@@ -9,7 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use dosim_base::gate::{Gate, Open};
-use dosim_cloud::{Cloud, CloudConfig, SimTime};
+use dosim_cloud::{Cloud, CloudConfig, SavedCloud, SimTime};
+use serde::{Deserialize, Serialize};
 
 use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
@@ -122,6 +123,11 @@ pub(crate) struct Inner {
     pub(crate) base_url: Option<String>,
     clock: Arc<dyn Clock>,
     pub(crate) state: Mutex<State>,
+    /// Simulated milliseconds added to the clock's reading: the time a loaded state had reached.
+    time_offset_ms: std::sync::atomic::AtomicU64,
+    /// Counts changes to the accounts (every non-GET API request that reached a handler, and
+    /// resets), so that a saver knows when there is something new to save.
+    pub(crate) changes: std::sync::atomic::AtomicU64,
     pub(crate) faults: Mutex<Faults>,
     /// What serves database clusters' data planes, if anything does (`dosim serve`); the harness sets none.
     data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
@@ -168,6 +174,8 @@ impl Server {
                     .map(|url| url.trim_end_matches('/').to_owned()),
                 clock: config.clock,
                 state: Mutex::new(State::new(seed, config.history_limit, config.history_bytes)),
+                time_offset_ms: std::sync::atomic::AtomicU64::new(0),
+                changes: std::sync::atomic::AtomicU64::new(0),
                 faults: Mutex::new(Faults {
                     plan: config.faults,
                     decider: Box::new(SeededDecider::new(seed)),
@@ -189,7 +197,11 @@ impl Server {
 
     /// Simulated time now: the clock's elapsed time times `time_scale`.
     pub fn now(&self) -> SimTime {
-        SimTime(scaled_ms(self.inner.clock.elapsed(), self.inner.time_scale))
+        let offset = self
+            .inner
+            .time_offset_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        SimTime(offset + scaled_ms(self.inner.clock.elapsed(), self.inner.time_scale))
     }
 
     /// The first token derived from the seed; `dosim serve` prints it.
@@ -286,6 +298,7 @@ impl Server {
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
     /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
+        self.changed();
         let mut state = self.inner.state.lock();
         *state = State::new(
             self.inner.seed,
@@ -336,6 +349,161 @@ fn redact_uri(text: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{user}:{REDACTED}@{host}"))
+}
+
+/// What `dosim serve --state` writes: the format's name, the seed, the simulated time reached,
+/// the request counters and every account with its token.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    format: String,
+    seed: u64,
+    now_ms: u64,
+    next_seq: u64,
+    /// The request-id stream's word position, in decimal.
+    request_rng_word_pos: String,
+    accounts: Vec<SavedAccount>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedAccount {
+    token: String,
+    cloud: SavedCloud,
+}
+
+/// The `format` of a saved state.
+pub const SAVED_FORMAT: &str = "dosim-serve-state/1";
+
+impl Server {
+    /// Notes that the accounts changed, for [`Server::changes`].
+    pub(crate) fn changed(&self) {
+        self.inner
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// How many changes the accounts have seen; a saver compares it with the count it last saved.
+    pub fn changes(&self) -> u64 {
+        self.inner
+            .changes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Every account (tokens included: the file is as secret as they are), the time reached and
+    /// the request counters, as JSON; copied under the lock, serialized outside it.
+    pub fn save(&self) -> Vec<u8> {
+        let now = self.now();
+        let (accounts, next_seq, word_pos) = {
+            let mut state = self.inner.state.lock();
+            let accounts: Vec<SavedAccount> = state
+                .accounts
+                .iter_mut()
+                .map(|(token, account)| {
+                    account.cloud.advance(now);
+                    SavedAccount {
+                        token: token.clone(),
+                        cloud: account.cloud.to_saved(),
+                    }
+                })
+                .collect();
+            (
+                accounts,
+                state.next_seq,
+                state.request_rng.get_word_pos().to_string(),
+            )
+        };
+        let saved = Saved {
+            format: SAVED_FORMAT.to_owned(),
+            seed: self.inner.seed,
+            now_ms: now.0,
+            next_seq,
+            request_rng_word_pos: word_pos,
+            accounts,
+        };
+        serde_json::to_vec(&saved).expect("a saved state always serializes")
+    }
+
+    /// Replaces every account with those of a saved state and moves the clock on to the time it
+    /// had reached; PostgreSQL clusters get fresh, empty data planes. The history starts empty.
+    /// Refused, changing nothing, if the file is not a whole saved state of this seed.
+    pub fn load(&self, bytes: &[u8]) -> Result<usize, String> {
+        let mut value: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a saved state: {e}"))?;
+        // A served endpoint belonged to the process that saved it.
+        if let Some(accounts) = value.get_mut("accounts").and_then(Value::as_array_mut) {
+            for account in accounts {
+                if let Some(databases) = account
+                    .pointer_mut("/cloud/cloud/databases")
+                    .and_then(Value::as_object_mut)
+                {
+                    for database in databases.values_mut() {
+                        database["endpoint"] = Value::Null;
+                    }
+                }
+            }
+        }
+        let saved: Saved =
+            serde_json::from_value(value).map_err(|e| format!("not a saved state: {e}"))?;
+        if saved.format != SAVED_FORMAT {
+            return Err(format!(
+                "format {:?}, this dosim reads {SAVED_FORMAT:?}",
+                saved.format
+            ));
+        }
+        if saved.seed != self.inner.seed {
+            return Err(format!(
+                "saved with --seed {}, not {}",
+                saved.seed, self.inner.seed
+            ));
+        }
+        let word_pos: u128 = saved
+            .request_rng_word_pos
+            .parse()
+            .map_err(|_| "request_rng_word_pos is not a number".to_owned())?;
+        let mut accounts = IndexMap::new();
+        for account in saved.accounts {
+            if !auth::valid_token(&account.token) {
+                return Err("an account's token is not of DigitalOcean's shape".to_owned());
+            }
+            let cloud = Cloud::from_saved(account.cloud)
+                .map_err(|e| format!("account {}: {e}", auth::fingerprint(&account.token)))?;
+            accounts.insert(
+                account.token.clone(),
+                Account {
+                    fingerprint: auth::fingerprint(&account.token),
+                    cloud,
+                    rate_log: RateLog::new(),
+                },
+            );
+        }
+        let count = accounts.len();
+        let mut state = self.inner.state.lock();
+        let current = self.now().0;
+        if saved.now_ms > current {
+            self.inner
+                .time_offset_ms
+                .fetch_add(saved.now_ms - current, std::sync::atomic::Ordering::Relaxed);
+        }
+        state.accounts = accounts;
+        state.next_seq = saved.next_seq;
+        state.request_rng.set_word_pos(word_pos);
+        state.history.clear();
+        let now = self.now();
+        if let Some(plane) = self.data_plane() {
+            for account in state.accounts.values_mut() {
+                for database in account
+                    .cloud
+                    .databases(now, dosim_cloud::DatabaseFilter::default())
+                {
+                    if let Some((host, port)) = plane.cluster_created(&database) {
+                        let _ = account
+                            .cloud
+                            .set_database_endpoint(now, database.id, &host, port);
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
 }
 
 impl State {

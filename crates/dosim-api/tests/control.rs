@@ -252,3 +252,50 @@ async fn the_state_dump_redacts_secrets_unless_asked() {
         assert_eq!(resp.raw.contains("[redacted]"), !shown, "{query}");
     }
 }
+
+#[tokio::test]
+async fn a_saved_server_loads_and_answers_on_as_the_original() {
+    let api = Api::new();
+    for body in [
+        r#"{"name":"pgdata","region":"nyc3","size_gigabytes":10}"#,
+        r#"{"name":"other","region":"sfo3","size_gigabytes":5}"#,
+    ] {
+        assert_eq!(
+            api.call("POST", "/v2/volumes", Some(body)).await.status,
+            201
+        );
+    }
+    api.call(
+        "POST",
+        "/v2/databases",
+        Some(r#"{"name":"backend","engine":"pg","version":"16","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":1}"#),
+    )
+    .await;
+    api.advance_ms(5_000);
+    let saved = api.server.save();
+    let loaded = Api::new();
+    assert_eq!(loaded.server.load(&saved), Ok(1));
+    assert_eq!(loaded.state(), api.state());
+    let next = r#"{"name":"third","region":"nyc3","size_gigabytes":1}"#;
+    let a = api.call("POST", "/v2/volumes", Some(next)).await;
+    let b = loaded.call("POST", "/v2/volumes", Some(next)).await;
+    assert_eq!((a.status, &a.raw), (b.status, &b.raw));
+    assert_eq!(a.headers["x-request-id"], b.headers["x-request-id"]);
+
+    // (damage, error) — a refused load changes nothing.
+    let text = String::from_utf8(saved.clone()).unwrap();
+    for (bad, error) in [
+        (text[..text.len() / 2].to_owned(), "not a saved state"),
+        (text.replace("dosim-serve-state/1", "other/9"), "format"),
+        (
+            text.replace("\"seed\":7", "\"seed\":8"),
+            "saved with --seed 8",
+        ),
+        (String::new(), "not a saved state"),
+    ] {
+        let fresh = Api::new();
+        let got = fresh.server.load(bad.as_bytes()).unwrap_err();
+        assert!(got.contains(error), "{error}: {got}");
+        assert!(fresh.server.accounts().is_empty());
+    }
+}

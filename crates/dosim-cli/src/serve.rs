@@ -62,6 +62,14 @@ pub struct ServeArgs {
     #[arg(long)]
     control_open: bool,
 
+    /// Keep the accounts in FILE: loaded on start (if it exists), saved atomically after changes (debounced) and on shutdown. PostgreSQL clusters' data is not saved.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+
+    /// Milliseconds between a change and its save to --state (changes meanwhile join the same save).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    state_save_ms: u64,
+
     /// Seconds a client may take to send a request's head; also how long a kept-alive connection may sit idle before its next request.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     header_timeout: u64,
@@ -92,6 +100,8 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// The validated configuration.
 struct Serve {
+    state: Option<PathBuf>,
+    state_save: Duration,
     /// Whether to warn that the control endpoints are open off loopback (--control-open).
     control_open_warning: bool,
     addr: SocketAddr,
@@ -178,6 +188,8 @@ impl ServeArgs {
             ..ServerConfig::default()
         };
         Ok(Serve {
+            state: self.state,
+            state_save: Duration::from_millis(self.state_save_ms.max(1)),
             control_open_warning: open_off_loopback,
             addr: self.addr,
             header_timeout: Duration::from_secs(self.header_timeout),
@@ -228,6 +240,32 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
             ),
         );
     }
+    let saver = match &serve.state {
+        Some(path) => {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let accounts = server
+                        .load(&bytes)
+                        .map_err(|e| anyhow::anyhow!(e))
+                        .with_context(|| format!("--state {}: cannot load it", path.display()))?;
+                    println!(
+                        "dosim serve: loaded {accounts} account(s) from {}",
+                        path.display()
+                    );
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(error).with_context(|| format!("--state {}", path.display()))
+                }
+            }
+            Some(tokio::spawn(save_on_change(
+                server.clone(),
+                path.clone(),
+                serve.state_save,
+            )))
+        }
+        None => None,
+    };
     if serve.control_open_warning {
         eprintln!(
             "dosim serve: WARNING: --control-open: the /_dosim/ control endpoints on {local} need no token; anyone who reaches this port can read every database password, reset the server or install faults"
@@ -240,12 +278,12 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let mut connections = tokio::task::JoinSet::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(serve.max_connections));
     let mut accept_errors = AcceptErrors::default();
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = shutdown_signal();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             result = &mut ctrl_c => {
-                result.context("cannot listen for Ctrl-C")?;
+                result.context("cannot listen for Ctrl-C or SIGTERM")?;
                 break;
             }
             accepted = listener.accept() => {
@@ -305,7 +343,80 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     if drained.is_err() {
         connections.abort_all();
     }
+    if let (Some(saver), Some(path)) = (saver, &serve.state) {
+        saver.abort();
+        let _ = saver.await;
+        let bytes = server.save();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .context("the final save stopped")?
+            .context("--state: cannot save")?;
+    }
     println!("dosim serve: shut down");
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+/// Saves the server to `path` whenever it has changed, at most once per `every`.
+async fn save_on_change(server: Server, path: PathBuf, every: Duration) {
+    let mut saved = server.changes();
+    loop {
+        tokio::time::sleep(every).await;
+        let changes = server.changes();
+        if changes == saved {
+            continue;
+        }
+        let bytes = server.save();
+        let target = path.clone();
+        match tokio::task::spawn_blocking(move || write_atomically(&target, &bytes)).await {
+            Ok(Ok(())) => saved = changes,
+            Ok(Err(error)) => eprintln!(
+                "dosim serve: --state {}: cannot save: {error:#}",
+                path.display()
+            ),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
+/// syncs the directory, so that `path` always holds one whole save, the old or the new.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .context("the state file needs a file name")?
+        .to_string_lossy()
+        .into_owned();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&temp)
+        .with_context(|| format!("cannot create {}", temp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp, path)
+        .with_context(|| format!("cannot rename {} to {}", temp.display(), path.display()))?;
+    #[cfg(unix)]
+    std::fs::File::open(&dir)?.sync_all()?;
     Ok(())
 }
 

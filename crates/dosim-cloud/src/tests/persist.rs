@@ -60,12 +60,15 @@ fn a_saved_account_loads_and_carries_on_as_the_original() {
     assert_eq!(carry_on(&mut loaded, now), carry_on(&mut cloud, now));
 }
 
+/// A change that damages a saved account.
+type Damage = fn(&mut serde_json::Value);
+
 #[test]
 fn a_damaged_save_is_refused() {
     let World { cloud, .. } = world(CloudConfig::default());
     let good = serde_json::to_value(cloud.to_saved()).unwrap();
     // (what is changed, the error it gives)
-    let cases: Vec<(fn(&mut serde_json::Value), &str)> = vec![
+    let cases: Vec<(Damage, &str)> = vec![
         (|v| v["rng_seed"] = "zz".into(), "rng_seed"),
         (|v| v["rng_word_pos"] = "x".into(), "rng_word_pos"),
         (
