@@ -167,10 +167,15 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
         request_id,
         actor: actor(&parts),
         method: method.clone(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned()),
+        // Cut here already, so that a long query is never copied whole into the record.
+        path: {
+            let full = parts
+                .uri
+                .path_and_query()
+                .map_or(path.as_str(), |pq| pq.as_str());
+            crate::history::cut(full, crate::history::PATH_KEPT_MAX)
+                .unwrap_or_else(|| full.to_owned())
+        },
         received_ms: received.0,
         control: is_control,
     });

@@ -140,6 +140,9 @@ pub const DEFAULT_HISTORY_BYTES: usize = 64 * 1024 * 1024;
 pub const PATH_KEPT_MAX: usize = 2048;
 /// The longest summary an entry keeps, in bytes, before its truncation note.
 pub const SUMMARY_KEPT_MAX: usize = 1024;
+/// Room kept for the note that says how long a cut text was (`… [truncated: N bytes in all]`
+/// is at most 51 bytes).
+const NOTE_ROOM: usize = 64;
 /// An upper bound on one entry's weight after truncation (the actor is cut to 200 characters by
 /// the pipeline, of up to 4 bytes each).
 const ENTRY_BYTES_MAX: usize = 4096;
@@ -158,17 +161,27 @@ pub fn entry_bytes(entry: &HistoryEntry) -> usize {
 
 /// Cuts `text` to at most `max` bytes on a character boundary and says how long it was.
 fn truncate(text: &mut String, max: usize) {
-    if text.len() <= max {
-        return;
+    if let Some(cut) = cut(text, max) {
+        *text = cut;
     }
-    let total = text.len();
-    let mut end = max;
+}
+
+/// `text` cut to at most `max` bytes, its note included, on a character boundary, saying how
+/// long it was, in a fresh allocation of its own size; `None` if it is short enough already.
+/// Cutting again changes nothing.
+pub(crate) fn cut(text: &str, max: usize) -> Option<String> {
+    if text.len() <= max {
+        return None;
+    }
+    let mut end = max.saturating_sub(NOTE_ROOM);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text.truncate(end);
-    text.push_str(&format!("… [truncated: {total} bytes in all]"));
-    text.shrink_to_fit();
+    Some(format!(
+        "{}… [truncated: {} bytes in all]",
+        &text[..end],
+        text.len()
+    ))
 }
 
 #[cfg(test)]
@@ -216,7 +229,7 @@ mod tests {
             let sum: usize = history.entries().map(entry_bytes).sum();
             assert_eq!(sum, history.bytes(), "case {case}");
             for kept in history.entries() {
-                assert!(kept.path.len() <= PATH_KEPT_MAX + 64, "case {case}");
+                assert!(kept.path.len() <= PATH_KEPT_MAX, "case {case}");
                 assert!(entry_bytes(kept) <= ENTRY_BYTES_MAX, "case {case}");
             }
         }
@@ -239,7 +252,11 @@ mod tests {
         );
         let mut multibyte = "é".repeat(2000);
         truncate(&mut multibyte, 2047);
-        assert!(multibyte.starts_with(&"é".repeat(1023)));
+        assert!(multibyte.starts_with(&"é".repeat(991)), "{multibyte}");
+        assert!(multibyte.len() <= 2047);
+        let once = multibyte.clone();
+        truncate(&mut multibyte, 2047);
+        assert_eq!(multibyte, once, "cutting again changes nothing");
     }
 
     #[test]
