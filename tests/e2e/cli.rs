@@ -41,6 +41,13 @@ fn every_command_has_help() {
         "--rate-limit-burst",
         "--pg-host",
         "--pg-clusters-max",
+        "--history-entries",
+        "--history-bytes",
+        "--header-timeout",
+        "--body-timeout",
+        "--max-connections",
+        "--control-token",
+        "--control-open",
     ] {
         assert!(
             serve.contains(flag),

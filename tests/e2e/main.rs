@@ -2,5 +2,7 @@
 
 mod cli;
 mod client;
+mod limits;
+mod persist;
 mod pg;
 mod python;

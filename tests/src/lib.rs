@@ -61,11 +61,24 @@ pub struct Serve {
 impl Serve {
     /// Starts `dosim serve --addr 127.0.0.1:0` with extra arguments and waits for its URL and token.
     pub fn start(extra: &[&str]) -> Serve {
-        let mut child = Command::new(dosim_binary())
-            .args(["serve", "--addr", "127.0.0.1:0"])
+        Serve::start_at("127.0.0.1:0", extra)
+    }
+
+    /// Starts `dosim serve --addr <addr>` with extra arguments and waits for its URL and token.
+    pub fn start_at(addr: &str, extra: &[&str]) -> Serve {
+        let mut command = Command::new(dosim_binary());
+        command
+            .args(["serve", "--addr", addr])
             .args(extra)
+            .stderr(Stdio::inherit());
+        Serve::spawn(command)
+    }
+
+    /// Starts `command`, which runs `dosim serve` (perhaps through a shell), with its standard
+    /// output piped, and waits for its URL and token.
+    pub fn spawn(mut command: Command) -> Serve {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("dosim serve starts");
         let stdout = child.stdout.take().expect("stdout is piped");

@@ -44,6 +44,8 @@ pub struct Ctx {
     /// The base of absolute links, without a trailing slash.
     pub base_url: Arc<str>,
     exchange: Arc<Exchange>,
+    /// Whether the request may change the account (anything but GET and HEAD).
+    mutating: bool,
 }
 
 impl Ctx {
@@ -54,6 +56,9 @@ impl Ctx {
         let now = self.server.now();
         let account = state.account(inner, &self.token);
         let result = f(&mut account.cloud, now);
+        if self.mutating {
+            self.server.changed();
+        }
         self.exchange.committed(now.0);
         result
     }
@@ -142,11 +147,20 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn pipeline(State(server): State<Server>, request: Request, next: Next) -> Response {
-    let (seq, request_id) = server.inner.state.lock().next_request();
     let (mut parts, body) = request.into_parts();
     normalise_path(&mut parts.uri);
     let path = parts.uri.path().to_owned();
     let is_control = path == "/_dosim" || path.starts_with("/_dosim/");
+    // A control request takes no sequence number and no request id from the seeded stream, so
+    // looking at the server never shifts what the API answers.
+    let (seq, request_id) = {
+        let mut state = server.inner.state.lock();
+        if is_control {
+            (u64::MAX, state.next_control_request())
+        } else {
+            state.next_request()
+        }
+    };
     let is_api = path.starts_with("/v2/") || path == "/v2";
     let method = parts.method.to_string();
     let at = RequestAt {
@@ -168,10 +182,15 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
         request_id,
         actor: actor(&parts),
         method: method.clone(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned()),
+        // Cut here already, so that a long query is never copied whole into the record.
+        path: {
+            let full = parts
+                .uri
+                .path_and_query()
+                .map_or(path.as_str(), |pq| pq.as_str());
+            crate::history::cut(full, crate::history::PATH_KEPT_MAX)
+                .unwrap_or_else(|| full.to_owned())
+        },
         received_ms: received.0,
         control: is_control,
     });
@@ -182,6 +201,17 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
     // Authentication and rate limits, for everything but the control endpoints.
     let mut token: Option<String> = None;
     let rate = if is_control {
+        if let Some(expected) = &server.inner.control_token {
+            let sent = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if !sent.is_some_and(|sent| same_secret(sent.trim(), expected)) {
+                let response = ApiError::unauthorized().render(&exchange.request_id);
+                return finish(&server, &exchange, response, unlimited(&server, received));
+            }
+        }
         unlimited(&server, received)
     } else {
         let header = parts
@@ -206,7 +236,36 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
 
     // The body, within its limit, before anything can commit.
     let limit = server.inner.max_body_bytes;
-    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+    // A body announced beyond the limit is refused before a byte of it is read.
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        let response = ApiError::payload_too_large(limit).render(&exchange.request_id);
+        return finish(&server, &exchange, response, rate);
+    }
+    let collect = http_body_util::Limited::new(body, limit).collect();
+    let collected = match server.inner.body_timeout {
+        Some(timeout) => match tokio::time::timeout(timeout, collect).await {
+            Ok(collected) => collected,
+            Err(_) => {
+                let response = ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+                .render(&exchange.request_id);
+                return finish(&server, &exchange, close(response), rate);
+            }
+        },
+        None => collect.await,
+    };
+    let bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             let api_error = if error.is::<http_body_util::LengthLimitError>() {
@@ -227,6 +286,7 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
             request_id: exchange.request_id.clone(),
             base_url: Arc::from(base_url.as_str()),
             exchange: exchange.clone(),
+            mutating: !matches!(method.as_str(), "GET" | "HEAD"),
         });
     }
     if !is_api {
@@ -303,6 +363,24 @@ fn finish(
         headers.insert("x-request-id", value);
     }
     exchange.record(server, response.status().as_u16());
+    response
+}
+
+/// Compares two secrets in time that depends on their lengths only.
+fn same_secret(sent: &str, expected: &str) -> bool {
+    sent.len() == expected.len()
+        && sent
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Asks the connection to close after this response (its request's body was not read to its end).
+fn close(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -1,11 +1,12 @@
 //! The `/_dosim/` control endpoints: reset, state, history and the fault plan.
 //!
-//! They need no token: they are for the person or harness running the server, not for the
-//! client under test, and they are never rate limited or faulted.
+//! They need no account token: they are for the person or harness running the server, not for
+//! the client under test, and they are never rate limited or faulted. When the server has a
+//! control token, the pipeline asks for it on each of them.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -14,6 +15,7 @@ use serde_json::json;
 use crate::app::{json_response, no_content};
 use crate::error::ApiError;
 use crate::faults::FaultPlan;
+use crate::history::HistoryEntry;
 use crate::server::Server;
 
 pub fn router() -> Router<Server> {
@@ -29,13 +31,122 @@ async fn reset(State(server): State<Server>) -> Response {
     no_content()
 }
 
-async fn state(State(server): State<Server>) -> Response {
-    json_response(StatusCode::OK, &server.state_dump())
+/// The state dump; passwords are redacted unless the query says `secrets=true`.
+async fn state(State(server): State<Server>, RawQuery(query): RawQuery) -> Response {
+    let secrets = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .any(|pair| pair == "secrets=true");
+    let dump = if secrets {
+        server.state_dump()
+    } else {
+        server.state_dump_redacted()
+    };
+    json_response(StatusCode::OK, &dump)
 }
 
-async fn history(State(server): State<Server>) -> Response {
-    let entries = server.history();
-    json_response(StatusCode::OK, &json!({ "history": entries }))
+/// Entries in one page of `GET /_dosim/history` unless `limit` says otherwise.
+pub const HISTORY_PAGE_DEFAULT: usize = 1000;
+/// The largest page of `GET /_dosim/history`.
+pub const HISTORY_PAGE_MAX: usize = 10_000;
+/// Entries serialized into each chunk of a history page's body.
+const HISTORY_CHUNK: usize = 128;
+
+/// `GET /_dosim/history?after=SEQ&limit=N`: up to `limit` entries with `seq` above `after`, in
+/// `seq` order, and `next_after`, the `after` of the next page (null on the last). The page is
+/// copied under the lock and serialized as it is sent, a chunk at a time.
+async fn history(
+    State(server): State<Server>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut after = None;
+    let mut limit = HISTORY_PAGE_DEFAULT;
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "after" => {
+                after = Some(value.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request("after must be a history entry's seq (an integer from 0)")
+                })?);
+            }
+            "limit" => {
+                limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=HISTORY_PAGE_MAX).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "limit must be an integer from 1 to {HISTORY_PAGE_MAX}"
+                        ))
+                    })?;
+            }
+            _ => {}
+        }
+    }
+    let (entries, more) = server.history_page(after, limit);
+    let next_after = if more {
+        entries.last().map(|entry| entry.seq)
+    } else {
+        None
+    };
+    let mut response = Response::new(Body::new(HistoryBody {
+        entries: entries.into_iter(),
+        first: true,
+        tail: Some(format!(
+            "],\"next_after\":{}}}",
+            next_after.map_or_else(|| "null".to_owned(), |seq| seq.to_string())
+        )),
+    }));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// A history page's body: `{"history":[`, then the entries a chunk at a time, then the tail.
+struct HistoryBody {
+    entries: std::vec::IntoIter<HistoryEntry>,
+    first: bool,
+    tail: Option<String>,
+}
+
+impl http_body::Body for HistoryBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let mut chunk = Vec::new();
+        if this.first {
+            chunk.extend_from_slice(b"{\"history\":[");
+        }
+        for (i, entry) in this.entries.by_ref().take(HISTORY_CHUNK).enumerate() {
+            if !(this.first && i == 0) {
+                chunk.push(b',');
+            }
+            serde_json::to_writer(&mut chunk, &entry).expect("an entry always serializes");
+        }
+        this.first = false;
+        if this.entries.len() == 0 {
+            if let Some(tail) = this.tail.take() {
+                chunk.extend_from_slice(tail.as_bytes());
+            }
+        }
+        if chunk.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(chunk)))))
+    }
 }
 
 async fn get_faults(State(server): State<Server>) -> Response {

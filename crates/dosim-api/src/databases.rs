@@ -378,10 +378,8 @@ async fn pool(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Re
     ))
 }
 
-/// Replaces a pool's mode, size, db and user; the name stays.
-///
-/// The model has no update, so this deletes and re-creates the pool under one lock, and puts
-/// the old pool back if the new settings are refused.
+/// Replaces a pool's mode, size, db and user in place; the name and its place in the list stay,
+/// and a refused update changes nothing.
 async fn update_pool(
     ctx: Ctx,
     Path((uuid, name)): Path<(String, String)>,
@@ -390,37 +388,7 @@ async fn update_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, name.clone())?;
-    ctx.cloud(|cloud, now| {
-        let database = cloud.database(now, id)?;
-        let old = database
-            .pools
-            .iter()
-            .find(|pool| pool.name == name)
-            .cloned()
-            .ok_or_else(|| {
-                dosim_cloud::Error::new(
-                    dosim_cloud::ErrorKind::NotFound,
-                    dosim_cloud::msg::NOT_FOUND,
-                )
-            })?;
-        cloud.delete_database_pool(now, id, &name)?;
-        match cloud.create_database_pool(now, id, request) {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let restore = PoolCreate {
-                    name: old.name,
-                    mode: old.mode,
-                    size: i64::from(old.size),
-                    db: old.db,
-                    user: old.user,
-                };
-                cloud
-                    .create_database_pool(now, id, restore)
-                    .expect("the pool it replaced was valid");
-                Err(error)
-            }
-        }
-    })?;
+    ctx.cloud(|cloud, now| cloud.update_database_pool(now, id, &name, request))?;
     ctx.summary(format!("updated pool {name}"));
     Ok(no_content())
 }

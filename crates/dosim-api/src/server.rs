@@ -9,13 +9,14 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use dosim_base::gate::{Gate, Open};
-use dosim_cloud::{Cloud, CloudConfig, SimTime};
+use dosim_cloud::{Cloud, CloudConfig, SavedCloud, SimTime};
+use serde::{Deserialize, Serialize};
 
 use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
 use crate::databases::DataPlane;
 use crate::faults::{FaultDecider, FaultPlan, Faults, SeededDecider};
-use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_LIMIT};
+use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LIMIT};
 use crate::ratelimit::{RateLimitConfig, RateLog, WindowLog};
 
 /// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
@@ -34,8 +35,16 @@ pub struct ServerConfig {
     pub time_scale: f64,
     pub rate_limit: RateLimitConfig,
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive before the request is answered 408 (`None`:
+    /// no limit, as inside a simulation, where bodies arrive whole).
+    pub body_timeout: Option<std::time::Duration>,
     pub max_accounts: usize,
+    /// How many entries the history keeps.
     pub history_limit: usize,
+    /// About how many bytes the history keeps (see [`crate::history::entry_bytes`]).
+    pub history_bytes: usize,
+    /// When set, every `/_dosim/` request must carry `Authorization: Bearer <this>`.
+    pub control_token: Option<String>,
     /// The base of the absolute URLs in `links` (e.g. `http://127.0.0.1:8080`); when unset,
     /// `http://` plus the request's `Host` header.
     pub base_url: Option<String>,
@@ -51,8 +60,11 @@ impl Default for ServerConfig {
             time_scale: 1.0,
             rate_limit: RateLimitConfig::default(),
             max_body_bytes: DEFAULT_BODY_BYTES_MAX,
+            body_timeout: None,
             max_accounts: DEFAULT_ACCOUNTS_MAX,
             history_limit: DEFAULT_HISTORY_LIMIT,
+            history_bytes: DEFAULT_HISTORY_BYTES,
+            control_token: None,
             base_url: None,
             clock: Arc::new(TokioClock::new()),
         }
@@ -68,8 +80,14 @@ impl std::fmt::Debug for ServerConfig {
             .field("time_scale", &self.time_scale)
             .field("rate_limit", &self.rate_limit)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_timeout", &self.body_timeout)
             .field("max_accounts", &self.max_accounts)
             .field("history_limit", &self.history_limit)
+            .field("history_bytes", &self.history_bytes)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
@@ -89,6 +107,8 @@ pub(crate) struct State {
     pub(crate) history: History,
     request_rng: ChaCha8Rng,
     next_seq: u64,
+    /// Control requests are counted apart, so that they shift no API request's `seq` or id.
+    next_control: u64,
 }
 
 pub(crate) struct Inner {
@@ -97,11 +117,19 @@ pub(crate) struct Inner {
     pub(crate) time_scale: f64,
     pub(crate) rate_limit: RateLimitConfig,
     pub(crate) max_body_bytes: usize,
+    pub(crate) body_timeout: Option<std::time::Duration>,
     pub(crate) max_accounts: usize,
     pub(crate) history_limit: usize,
+    pub(crate) history_bytes: usize,
+    pub(crate) control_token: Option<String>,
     pub(crate) base_url: Option<String>,
     clock: Arc<dyn Clock>,
     pub(crate) state: Mutex<State>,
+    /// Simulated milliseconds added to the clock's reading: the time a loaded state had reached.
+    time_offset_ms: std::sync::atomic::AtomicU64,
+    /// Counts changes to the accounts (every non-GET API request that reached a handler, and
+    /// resets), so that a saver knows when there is something new to save.
+    pub(crate) changes: std::sync::atomic::AtomicU64,
     pub(crate) faults: Mutex<Faults>,
     /// What serves database clusters' data planes, if anything does (`dosim serve`); the harness sets none.
     data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
@@ -138,13 +166,18 @@ impl Server {
                 time_scale,
                 rate_limit: config.rate_limit,
                 max_body_bytes: config.max_body_bytes,
+                body_timeout: config.body_timeout,
                 max_accounts: config.max_accounts.max(1),
                 history_limit: config.history_limit,
+                history_bytes: config.history_bytes,
+                control_token: config.control_token,
                 base_url: config
                     .base_url
                     .map(|url| url.trim_end_matches('/').to_owned()),
                 clock: config.clock,
-                state: Mutex::new(State::new(seed, config.history_limit)),
+                state: Mutex::new(State::new(seed, config.history_limit, config.history_bytes)),
+                time_offset_ms: std::sync::atomic::AtomicU64::new(0),
+                changes: std::sync::atomic::AtomicU64::new(0),
                 faults: Mutex::new(Faults {
                     plan: config.faults,
                     decider: Box::new(SeededDecider::new(seed)),
@@ -166,7 +199,11 @@ impl Server {
 
     /// Simulated time now: the clock's elapsed time times `time_scale`.
     pub fn now(&self) -> SimTime {
-        SimTime(scaled_ms(self.inner.clock.elapsed(), self.inner.time_scale))
+        let offset = self
+            .inner
+            .time_offset_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        SimTime(offset + scaled_ms(self.inner.clock.elapsed(), self.inner.time_scale))
     }
 
     /// The first token derived from the seed; `dosim serve` prints it.
@@ -195,7 +232,15 @@ impl Server {
             .collect()
     }
 
-    /// Every account's model state, keyed by fingerprint.
+    /// Every account's model state, keyed by fingerprint, with passwords and the passwords in
+    /// connection URIs replaced by `[redacted]`.
+    pub fn state_dump_redacted(&self) -> Value {
+        let mut dump = self.state_dump();
+        redact(&mut dump);
+        dump
+    }
+
+    /// Every account's model state, keyed by fingerprint, secrets included.
     pub fn state_dump(&self) -> Value {
         let mut state = self.inner.state.lock();
         let now = self.now();
@@ -211,6 +256,11 @@ impl Server {
 
     pub fn history(&self) -> Vec<HistoryEntry> {
         self.inner.state.lock().history.entries().cloned().collect()
+    }
+
+    /// Up to `limit` history entries with `seq` above `after`, in `seq` order, and whether more follow.
+    pub fn history_page(&self, after: Option<u64>, limit: usize) -> (Vec<HistoryEntry>, bool) {
+        self.inner.state.lock().history.page(after, limit)
     }
 
     pub fn fault_plan(&self) -> FaultPlan {
@@ -250,8 +300,13 @@ impl Server {
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
     /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
+        self.changed();
         let mut state = self.inner.state.lock();
-        *state = State::new(self.inner.seed, self.inner.history_limit);
+        *state = State::new(
+            self.inner.seed,
+            self.inner.history_limit,
+            self.inner.history_bytes,
+        );
         // Under the state lock, so no cluster is created between forgetting the accounts and stopping their data planes.
         if let Some(data_plane) = self.data_plane() {
             data_plane.reset();
@@ -261,13 +316,207 @@ impl Server {
     }
 }
 
+/// What stands for a secret in a redacted dump.
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces every `password` field's value and the password of every URI of the form
+/// `scheme://user:password@…` in `value`.
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if key == "password" && !field.is_null() {
+                    *field = Value::String(REDACTED.to_owned());
+                } else {
+                    redact(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::String(text) => {
+            if let Some(redacted) = redact_uri(text) {
+                *text = redacted;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `scheme://user:[redacted]@rest` for a URI with a password in it.
+fn redact_uri(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
+    let (userinfo, host) = rest.split_once('@')?;
+    let (user, _password) = userinfo.split_once(':')?;
+    if userinfo.contains('/') {
+        return None;
+    }
+    Some(format!("{scheme}://{user}:{REDACTED}@{host}"))
+}
+
+/// What `dosim serve --state` writes: the format's name, the seed, the simulated time reached,
+/// the request counters and every account with its token.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    format: String,
+    seed: u64,
+    now_ms: u64,
+    next_seq: u64,
+    /// The request-id stream's word position, in decimal.
+    request_rng_word_pos: String,
+    accounts: Vec<SavedAccount>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedAccount {
+    token: String,
+    cloud: SavedCloud,
+}
+
+/// The `format` of a saved state.
+pub const SAVED_FORMAT: &str = "dosim-serve-state/1";
+
+impl Server {
+    /// Notes that the accounts changed, for [`Server::changes`].
+    pub(crate) fn changed(&self) {
+        self.inner
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// How many changes the accounts have seen; a saver compares it with the count it last saved.
+    pub fn changes(&self) -> u64 {
+        self.inner
+            .changes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Every account (tokens included: the file is as secret as they are), the time reached and
+    /// the request counters, as JSON; copied under the lock, serialized outside it.
+    pub fn save(&self) -> Vec<u8> {
+        let now = self.now();
+        let (accounts, next_seq, word_pos) = {
+            let mut state = self.inner.state.lock();
+            let accounts: Vec<SavedAccount> = state
+                .accounts
+                .iter_mut()
+                .map(|(token, account)| {
+                    account.cloud.advance(now);
+                    SavedAccount {
+                        token: token.clone(),
+                        cloud: account.cloud.to_saved(),
+                    }
+                })
+                .collect();
+            (
+                accounts,
+                state.next_seq,
+                state.request_rng.get_word_pos().to_string(),
+            )
+        };
+        let saved = Saved {
+            format: SAVED_FORMAT.to_owned(),
+            seed: self.inner.seed,
+            now_ms: now.0,
+            next_seq,
+            request_rng_word_pos: word_pos,
+            accounts,
+        };
+        serde_json::to_vec(&saved).expect("a saved state always serializes")
+    }
+
+    /// Replaces every account with those of a saved state and moves the clock on to the time it
+    /// had reached; PostgreSQL clusters get fresh, empty data planes. The history starts empty.
+    /// Refused, changing nothing, if the file is not a whole saved state of this seed.
+    pub fn load(&self, bytes: &[u8]) -> Result<usize, String> {
+        let mut value: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a saved state: {e}"))?;
+        // A served endpoint belonged to the process that saved it.
+        if let Some(accounts) = value.get_mut("accounts").and_then(Value::as_array_mut) {
+            for account in accounts {
+                if let Some(databases) = account
+                    .pointer_mut("/cloud/cloud/databases")
+                    .and_then(Value::as_object_mut)
+                {
+                    for database in databases.values_mut() {
+                        database["endpoint"] = Value::Null;
+                    }
+                }
+            }
+        }
+        let saved: Saved =
+            serde_json::from_value(value).map_err(|e| format!("not a saved state: {e}"))?;
+        if saved.format != SAVED_FORMAT {
+            return Err(format!(
+                "format {:?}, this dosim reads {SAVED_FORMAT:?}",
+                saved.format
+            ));
+        }
+        if saved.seed != self.inner.seed {
+            return Err(format!(
+                "saved with --seed {}, not {}",
+                saved.seed, self.inner.seed
+            ));
+        }
+        let word_pos: u128 = saved
+            .request_rng_word_pos
+            .parse()
+            .map_err(|_| "request_rng_word_pos is not a number".to_owned())?;
+        let mut accounts = IndexMap::new();
+        for account in saved.accounts {
+            if !auth::valid_token(&account.token) {
+                return Err("an account's token is not of DigitalOcean's shape".to_owned());
+            }
+            let cloud = Cloud::from_saved(account.cloud)
+                .map_err(|e| format!("account {}: {e}", auth::fingerprint(&account.token)))?;
+            accounts.insert(
+                account.token.clone(),
+                Account {
+                    fingerprint: auth::fingerprint(&account.token),
+                    cloud,
+                    rate_log: RateLog::new(),
+                    ssh_key_lists: WindowLog::default(),
+                },
+            );
+        }
+        let count = accounts.len();
+        let mut state = self.inner.state.lock();
+        let current = self.now().0;
+        if saved.now_ms > current {
+            self.inner
+                .time_offset_ms
+                .fetch_add(saved.now_ms - current, std::sync::atomic::Ordering::Relaxed);
+        }
+        state.accounts = accounts;
+        state.next_seq = saved.next_seq;
+        state.request_rng.set_word_pos(word_pos);
+        state.history.clear();
+        let now = self.now();
+        if let Some(plane) = self.data_plane() {
+            for account in state.accounts.values_mut() {
+                for database in account
+                    .cloud
+                    .databases(now, dosim_cloud::DatabaseFilter::default())
+                {
+                    if let Some((host, port)) = plane.cluster_created(&database) {
+                        let _ = account
+                            .cloud
+                            .set_database_endpoint(now, database.id, &host, port);
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
 impl State {
-    fn new(seed: u64, history_limit: usize) -> State {
+    fn new(seed: u64, history_limit: usize, history_bytes: usize) -> State {
         State {
             accounts: IndexMap::new(),
-            history: History::new(history_limit),
+            history: History::bounded(history_limit, history_bytes),
             request_rng: dosim_base::rng(seed, dosim_base::Stream::Requests),
             next_seq: 0,
+            next_control: 0,
         }
     }
 
@@ -289,6 +538,14 @@ impl State {
             }
         };
         &mut self.accounts[index]
+    }
+
+    /// A control request's id: `control-` and a count of its own, drawing nothing from the
+    /// request stream.
+    pub(crate) fn next_control_request(&mut self) -> String {
+        let n = self.next_control;
+        self.next_control += 1;
+        format!("control-{n}")
     }
 
     /// The next sequence number and request id.

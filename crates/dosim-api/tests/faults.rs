@@ -98,9 +98,49 @@ fn plans_parse_from_toml_and_json_and_are_validated() {
             colour = "red""#,
             "unknown field",
         ),
+        ("", "missing field `rules`"),
+        (
+            r#"[[rules]]
+            method = "BREW"
+            path = "/v2""#,
+            "method must be '*' or one of HTTP's",
+        ),
+        (
+            r#"[[rules]]
+            path = "/v2/**/actions""#,
+            "'**' may only be the path's last segment",
+        ),
     ] {
         let error = FaultPlan::from_toml(bad).unwrap_err().to_string();
         assert!(error.contains(message), "{error}");
+    }
+    for (bad, message) in [
+        (
+            "[]",
+            "a plan is an object with \"rules\" (a list of rules), not an array",
+        ),
+        ("null", "not null"),
+        ("{}", "missing field `rules`"),
+        (r#"{"rules": {}}"#, "invalid type"),
+        (
+            r#"{"rules": [{"method": "BREW", "path": "/v2"}]}"#,
+            "one of HTTP's",
+        ),
+        (r#"{"rules": [{"path": "/v2/**/x"}]}"#, "'**' may only be"),
+        (
+            &format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
+            "recursion limit",
+        ),
+    ] {
+        let error = FaultPlan::from_json(bad).unwrap_err().to_string();
+        assert!(error.contains(message), "{bad:.40}: {error}");
+    }
+    for good in [
+        r#"{"rules": []}"#,
+        r#"{"rules": [{"method": "patch", "path": "/v2/**"}]}"#,
+        r#"{"rules": [{"path": "/v2/droplets/*/actions"}]}"#,
+    ] {
+        FaultPlan::from_json(good).unwrap();
     }
 }
 
@@ -331,6 +371,24 @@ async fn control_endpoints() {
         )
         .await;
     check(&bad, 400, json!({"id": "bad_request"}));
+    for bad in [
+        "[]",
+        "{}",
+        "",
+        r#"{"rules":[{"method":"BREW","path":"/v2"}]}"#,
+    ] {
+        let resp = api
+            .send("PUT", "/_dosim/faults", None, Some(bad), &[])
+            .await;
+        check(
+            &resp,
+            400,
+            json!({"id": "bad_request", "message": "*", "request_id": "*"}),
+        );
+        assert_eq!(resp.json.as_object().unwrap().len(), 3, "{}", resp.raw);
+    }
+    // Refused plans left the old one in place.
+    assert_eq!(api.server.fault_plan().rules.len(), 1);
 
     check(
         &api.send("POST", "/_dosim/reset", None, None, &[]).await,

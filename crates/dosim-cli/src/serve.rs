@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -52,11 +53,60 @@ pub struct ServeArgs {
     /// How many PostgreSQL clusters are served on local ports at once, across all accounts; 0 serves none.
     #[arg(long, value_name = "N", default_value_t = crate::pg::PG_CLUSTERS_MAX)]
     pg_clusters_max: usize,
+
+    /// Token required as `Authorization: Bearer <token>` on every /_dosim/ control request; needed when --addr is not a loopback address (or --control-open).
+    #[arg(long, value_name = "TOKEN")]
+    control_token: Option<String>,
+
+    /// Serve /_dosim/ without a token on a non-loopback --addr: anyone who reaches the port can read every password, reset the server or install faults.
+    #[arg(long)]
+    control_open: bool,
+
+    /// Keep the accounts in FILE: loaded on start (if it exists), saved atomically after changes (debounced) and on shutdown. PostgreSQL clusters' data is not saved.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+
+    /// Milliseconds between a change and its save to --state (changes meanwhile join the same save).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    state_save_ms: u64,
+
+    /// Seconds a client may take to send a request's head; also how long a kept-alive connection may sit idle before its next request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    header_timeout: u64,
+
+    /// Seconds a client may take to send a request's body once its head has arrived (then 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    body_timeout: u64,
+
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+
+    /// How many requests the history keeps (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = dosim_api::history::DEFAULT_HISTORY_LIMIT)]
+    history_entries: usize,
+
+    /// About how many bytes the history keeps (the oldest go first); paths and summaries are cut to 2 KiB and 1 KiB.
+    #[arg(long, value_name = "BYTES", default_value_t = dosim_api::history::DEFAULT_HISTORY_BYTES)]
+    history_bytes: usize,
 }
+
+/// Default cap on open HTTP connections, below the usual 1024 file descriptors less the database ports'.
+const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// At most one line about failing `accept` calls per this interval.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest pause after a failed `accept`; pauses double from 10 ms up to it.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// The validated configuration.
 struct Serve {
+    state: Option<PathBuf>,
+    state_save: Duration,
+    /// Whether to warn that the control endpoints are open off loopback (--control-open).
+    control_open_warning: bool,
     addr: SocketAddr,
+    header_timeout: Duration,
+    max_connections: usize,
     config: ServerConfig,
     pg_host: String,
     pg_clusters_max: usize,
@@ -81,6 +131,30 @@ impl ServeArgs {
             }
             None => FaultPlan::default(),
         };
+        if let Some(token) = &self.control_token {
+            if token.len() < 8 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                bail!("--control-token must be at least 8 printable characters without spaces");
+            }
+        }
+        let open_off_loopback = !self.addr.ip().is_loopback() && self.control_token.is_none();
+        if open_off_loopback && !self.control_open {
+            bail!(
+                "--addr {} is not a loopback address: the /_dosim/ control endpoints would be open to anyone who reaches it (they show every database password and can reset the server); pass --control-token TOKEN to require it as a bearer token, or --control-open to serve them open anyway",
+                self.addr
+            );
+        }
+        if self.header_timeout == 0 || self.body_timeout == 0 {
+            bail!("--header-timeout and --body-timeout must be at least 1 second");
+        }
+        if self.max_connections == 0 {
+            bail!("--max-connections must be at least 1");
+        }
+        if self.history_entries == 0 {
+            bail!("--history-entries must be at least 1");
+        }
+        if self.history_bytes < 64 * 1024 {
+            bail!("--history-bytes must be at least 65536");
+        }
         if self.rate_limit_hourly == 0 || self.rate_limit_burst == 0 {
             bail!("--rate-limit-hourly and --rate-limit-burst must be at least 1");
         }
@@ -107,10 +181,19 @@ impl ServeArgs {
             faults,
             time_scale: self.time_scale,
             base_url: self.base_url,
+            body_timeout: Some(Duration::from_secs(self.body_timeout)),
+            control_token: self.control_token,
+            history_limit: self.history_entries,
+            history_bytes: self.history_bytes,
             ..ServerConfig::default()
         };
         Ok(Serve {
+            state: self.state,
+            state_save: Duration::from_millis(self.state_save_ms.max(1)),
+            control_open_warning: open_off_loopback,
             addr: self.addr,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            max_connections: self.max_connections,
             config,
             pg_host,
             pg_clusters_max: self.pg_clusters_max,
@@ -157,30 +240,75 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
             ),
         );
     }
+    let saver = match &serve.state {
+        Some(path) => {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let accounts = server
+                        .load(&bytes)
+                        .map_err(|e| anyhow::anyhow!(e))
+                        .with_context(|| format!("--state {}: cannot load it", path.display()))?;
+                    println!(
+                        "dosim serve: loaded {accounts} account(s) from {}",
+                        path.display()
+                    );
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(error).with_context(|| format!("--state {}", path.display()))
+                }
+            }
+            Some(tokio::spawn(save_on_change(
+                server.clone(),
+                path.clone(),
+                serve.state_save,
+            )))
+        }
+        None => None,
+    };
+    if serve.control_open_warning {
+        eprintln!(
+            "dosim serve: WARNING: --control-open: the /_dosim/ control endpoints on {local} need no token; anyone who reaches this port can read every database password, reset the server or install faults"
+        );
+    }
     announce(&server, local, seed)?;
 
     let router = server.router();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
-    let ctrl_c = tokio::signal::ctrl_c();
+    let slots = Arc::new(tokio::sync::Semaphore::new(serve.max_connections));
+    let mut accept_errors = AcceptErrors::default();
+    let ctrl_c = shutdown_signal();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             result = &mut ctrl_c => {
-                result.context("cannot listen for Ctrl-C")?;
+                result.context("cannot listen for Ctrl-C or SIGTERM")?;
                 break;
             }
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
+                    Ok(accepted) => {
+                        accept_errors.reset();
+                        accepted
+                    }
                     Err(error) => {
-                        eprintln!("accept failed: {error}");
+                        // Out of file descriptors, typically: pause rather than spin, and say so
+                        // once per interval rather than once per attempt.
+                        let pause = accept_errors.failed(&error);
+                        tokio::time::sleep(pause).await;
                         continue;
                     }
                 };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    refuse_over_cap(stream, serve.max_connections);
+                    continue;
+                };
                 let router = router.clone();
                 let mut shutdown = shutdown_rx.clone();
+                let header_timeout = serve.header_timeout;
                 connections.spawn(async move {
+                    let _slot = slot;
                     let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                         request.extensions_mut().insert(PeerAddr(peer.to_string()));
                         router.clone().oneshot(request.map(axum::body::Body::new))
@@ -188,6 +316,10 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     // Responses carry no wall-clock `date` header: every header is simulated.
                     builder.auto_date_header(false);
+                    // The head timer runs from the moment hyper waits for a request's head, so it
+                    // also closes a kept-alive connection left idle that long.
+                    builder.timer(hyper_util::rt::TokioTimer::new());
+                    builder.header_read_timeout(header_timeout);
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(connection);
                     tokio::select! {
@@ -211,8 +343,132 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     if drained.is_err() {
         connections.abort_all();
     }
+    if let (Some(saver), Some(path)) = (saver, &serve.state) {
+        saver.abort();
+        let _ = saver.await;
+        let bytes = server.save();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .context("the final save stopped")?
+            .context("--state: cannot save")?;
+    }
     println!("dosim serve: shut down");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+/// Saves the server to `path` whenever it has changed, at most once per `every`.
+async fn save_on_change(server: Server, path: PathBuf, every: Duration) {
+    let mut saved = server.changes();
+    loop {
+        tokio::time::sleep(every).await;
+        let changes = server.changes();
+        if changes == saved {
+            continue;
+        }
+        let bytes = server.save();
+        let target = path.clone();
+        match tokio::task::spawn_blocking(move || write_atomically(&target, &bytes)).await {
+            Ok(Ok(())) => saved = changes,
+            Ok(Err(error)) => eprintln!(
+                "dosim serve: --state {}: cannot save: {error:#}",
+                path.display()
+            ),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
+/// syncs the directory, so that `path` always holds one whole save, the old or the new.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .context("the state file needs a file name")?
+        .to_string_lossy()
+        .into_owned();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&temp)
+        .with_context(|| format!("cannot create {}", temp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp, path)
+        .with_context(|| format!("cannot rename {} to {}", temp.display(), path.display()))?;
+    #[cfg(unix)]
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Answers a connection beyond `--max-connections` with a 503 in DigitalOcean's shape, if its
+/// socket takes it at once, and closes it; nothing waits on the client.
+fn refuse_over_cap(stream: tokio::net::TcpStream, cap: usize) {
+    let body = format!(
+        "{{\"id\":\"service_unavailable\",\"message\":\"dosim serve holds at most {cap} connections (--max-connections); try again later\"}}"
+    );
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
+}
+
+/// Failed `accept` calls: the pause before the next one, and one line per interval.
+#[derive(Default)]
+struct AcceptErrors {
+    /// Failures in a row.
+    streak: u32,
+    /// When the last line was printed.
+    logged_at: Option<tokio::time::Instant>,
+    /// Failures since that line.
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    fn reset(&mut self) {
+        self.streak = 0;
+    }
+
+    /// Records a failure, prints a line if none was printed this interval, and says how long to pause.
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        let now = tokio::time::Instant::now();
+        self.unlogged += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| now.duration_since(at) >= ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            eprintln!(
+                "dosim serve: accept failed: {error} ({} time(s) since the last such line; pausing up to {} ms between attempts)",
+                self.unlogged,
+                ACCEPT_BACKOFF_MAX.as_millis()
+            );
+            self.logged_at = Some(now);
+            self.unlogged = 0;
+        }
+        self.streak = self.streak.saturating_add(1);
+        let pause = Duration::from_millis(10) * 2u32.saturating_pow(self.streak.min(10) - 1);
+        pause.min(ACCEPT_BACKOFF_MAX)
+    }
 }
 
 fn announce(server: &Server, local: SocketAddr, seed: u64) -> anyhow::Result<()> {

@@ -2,12 +2,12 @@
 
 use crate::config::LockingActionsListed;
 use crate::{ActionId, Cloud, DatabaseId, DropletId, Error, SimTime, VolumeId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use uuid::Uuid;
 
 /// Where an action is in its life; `completed` and `errored` are terminal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActionStatus {
     /// `in-progress`.
     #[serde(rename = "in-progress")]
@@ -32,7 +32,7 @@ impl ActionStatus {
 }
 
 /// What kind of resource an action works on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceType {
     /// `droplet`.
@@ -91,7 +91,7 @@ pub struct Action {
 }
 
 /// The change an action makes to the account when it completes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Effect {
     /// Nothing beyond finishing (volume actions apply at commit; `destroy` is recorded already finished).
     None,
@@ -114,7 +114,7 @@ pub(crate) enum Effect {
 }
 
 /// Something with a deadline: an action or a database cluster coming online.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum Pending {
     /// An action in progress.
     Action(ActionId),
@@ -206,6 +206,84 @@ impl Cloud {
                 })
                 .cloned()
                 .collect())
+        })
+    }
+}
+
+/// Every action type the model starts, so that a loaded action's type is one of them.
+pub const ACTION_TYPES: &[&str] = &[
+    "create",
+    "destroy",
+    "power_off",
+    "power_on",
+    "shutdown",
+    "reboot",
+    "power_cycle",
+    "rename",
+    "resize",
+    "enable_ipv6",
+    "enable_backups",
+    "disable_backups",
+    "password_reset",
+    "attach_volume",
+    "detach_volume",
+    "assign_ip",
+    "unassign_ip",
+];
+
+/// An [`Action`] as read back, its type still a string to be matched against [`ACTION_TYPES`].
+#[derive(Deserialize)]
+struct SavedAction {
+    id: ActionId,
+    status: ActionStatus,
+    #[serde(rename = "type")]
+    action_type: String,
+    started_at: SimTime,
+    completed_at: Option<SimTime>,
+    resource_id: Option<u64>,
+    resource_type: ResourceType,
+    region_slug: Option<String>,
+    project_id: Option<Uuid>,
+    deadline: SimTime,
+    volume_id: Option<VolumeId>,
+    locks_droplet: Option<DropletId>,
+    locks_reserved_ip: Option<Ipv4Addr>,
+    fails: bool,
+    effect: Effect,
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Action, D::Error> {
+        let saved = SavedAction::deserialize(deserializer)?;
+        Action::try_from(saved).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<SavedAction> for Action {
+    type Error = String;
+
+    fn try_from(saved: SavedAction) -> Result<Action, String> {
+        let action_type = ACTION_TYPES
+            .iter()
+            .find(|known| **known == saved.action_type)
+            .copied()
+            .ok_or_else(|| format!("unknown action type {:?}", saved.action_type))?;
+        Ok(Action {
+            id: saved.id,
+            status: saved.status,
+            action_type,
+            started_at: saved.started_at,
+            completed_at: saved.completed_at,
+            resource_id: saved.resource_id,
+            resource_type: saved.resource_type,
+            region_slug: saved.region_slug,
+            project_id: saved.project_id,
+            deadline: saved.deadline,
+            volume_id: saved.volume_id,
+            locks_droplet: saved.locks_droplet,
+            locks_reserved_ip: saved.locks_reserved_ip,
+            fails: saved.fails,
+            effect: saved.effect,
         })
     }
 }

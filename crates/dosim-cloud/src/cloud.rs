@@ -14,7 +14,7 @@ use crate::{
 use indexmap::IndexMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use uuid::Uuid;
@@ -22,12 +22,13 @@ use uuid::Uuid;
 /// One DigitalOcean account as a deterministic state machine.
 ///
 /// Every method that reads or writes state takes the current [`SimTime`] and first calls [`Cloud::advance`], so callers never need timers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cloud {
     pub(crate) config: CloudConfig,
     /// The seed the account was created from.
     pub(crate) seed: u64,
-    #[serde(skip)]
+    /// Restored apart, by [`Cloud::from_saved`]: the dump leaves it out.
+    #[serde(skip, default = "unseeded")]
     pub(crate) rng: ChaCha8Rng,
     /// The latest time the account has seen.
     pub(crate) now: SimTime,
@@ -47,10 +48,10 @@ pub struct Cloud {
     /// that carries them.
     pub(crate) tags: BTreeMap<String, TagRecord>,
     /// Domains by lowercase name, each with its records.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) domains: BTreeMap<String, Domain>,
     /// The next DNS record id; drawn when the first record is made.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) next_record_id: Option<u64>,
     /// Every VPC: each region's default, made with the account, then the ones users created.
     pub(crate) vpc_networks: IndexMap<Uuid, Vpc>,
@@ -58,16 +59,16 @@ pub struct Cloud {
     pub(crate) projects: IndexMap<Uuid, Project>,
     /// Where resources moved between projects are; the others are in the default project
     /// (droplets, volumes, domains) or the one their `project_id` names.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) project_assignments: BTreeMap<String, Assignment>,
     /// Firewalls, oldest first.
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub(crate) firewalls: Firewalls,
     /// SSH keys by id.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) ssh_keys: BTreeMap<u64, SshKey>,
     /// The next SSH key id; drawn when the first key is made.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) next_ssh_key_id: Option<u64>,
     /// Deadlines in the order they fall due; ties break by the key's order, actions by id.
     pub(crate) pending: BTreeSet<(SimTime, Pending)>,
@@ -75,7 +76,66 @@ pub struct Cloud {
     pub(crate) used_ips: BTreeSet<Ipv4Addr>,
 }
 
+/// A placeholder until the saved RNG position is restored.
+fn unseeded() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(0)
+}
+
+/// An account as `dosim serve --state` saves it: its state and its RNG's exact position.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedCloud {
+    pub cloud: Cloud,
+    /// The RNG's seed, hex.
+    pub rng_seed: String,
+    pub rng_stream: u64,
+    /// The RNG's word position, in decimal (a u128).
+    pub rng_word_pos: String,
+}
+
 impl Cloud {
+    /// The account with its RNG's position, for saving.
+    pub fn to_saved(&self) -> SavedCloud {
+        SavedCloud {
+            cloud: self.clone(),
+            rng_seed: self
+                .rng
+                .get_seed()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            rng_stream: self.rng.get_stream(),
+            rng_word_pos: self.rng.get_word_pos().to_string(),
+        }
+    }
+
+    /// The saved account, its RNG where it was; refused if the RNG's fields do not parse or the
+    /// account breaks its invariants.
+    pub fn from_saved(saved: SavedCloud) -> Result<Cloud, String> {
+        let seed_bytes: Vec<u8> = (0..saved.rng_seed.len())
+            .step_by(2)
+            .map(|i| {
+                saved
+                    .rng_seed
+                    .get(i..i + 2)
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                    .ok_or_else(|| "rng_seed is not hex".to_owned())
+            })
+            .collect::<Result<_, _>>()?;
+        let seed: [u8; 32] = seed_bytes
+            .try_into()
+            .map_err(|_| "rng_seed is not 32 bytes".to_owned())?;
+        let word_pos: u128 = saved
+            .rng_word_pos
+            .parse()
+            .map_err(|_| "rng_word_pos is not a number".to_owned())?;
+        let mut cloud = saved.cloud;
+        cloud.rng = ChaCha8Rng::from_seed(seed);
+        cloud.rng.set_stream(saved.rng_stream);
+        cloud.rng.set_word_pos(word_pos);
+        cloud.check_invariants()?;
+        Ok(cloud)
+    }
+
     /// A fresh, empty account whose ids, UUIDs, addresses, passwords and action outcomes all derive from `seed`.
     pub fn new(config: CloudConfig, seed: u64) -> Cloud {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

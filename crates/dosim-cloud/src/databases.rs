@@ -5,11 +5,11 @@ use crate::error::msg;
 use crate::tags::TaggedKind;
 use crate::validate::{check_database_name, check_db_object_name, check_tags, parse_uuid};
 use crate::{catalog, Cloud, DatabaseId, Error, SimTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A cluster's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseStatus {
     /// Being provisioned.
@@ -29,7 +29,7 @@ impl DatabaseStatus {
 }
 
 /// A database user's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseUserRole {
     /// The administrative user created with the cluster.
@@ -49,7 +49,7 @@ impl DatabaseUserRole {
 }
 
 /// A database user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseUser {
     /// The name.
     pub name: String,
@@ -60,7 +60,7 @@ pub struct DatabaseUser {
 }
 
 /// A PostgreSQL connection pool.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionPool {
     /// The name, 3 to 60 characters.
     pub name: String,
@@ -75,7 +75,7 @@ pub struct ConnectionPool {
 }
 
 /// Connection details as the wire's `connection` object shows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     /// A full connection string.
     pub uri: String,
@@ -94,7 +94,7 @@ pub struct Connection {
 }
 
 /// A managed database cluster.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Database {
     /// The id.
     pub id: DatabaseId,
@@ -626,56 +626,35 @@ impl Cloud {
     ) -> Result<ConnectionPool, Error> {
         self.enter(now, |cloud| {
             let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
-            if database.engine != "pg" {
-                return Err(Error::unprocessable(msg::DATABASE_POOLS_UNSUPPORTED));
-            }
-            check_db_object_name("name", &req.name, 3, 60)?;
-            if !matches!(req.mode.as_str(), "session" | "transaction" | "statement") {
-                return Err(Error::unprocessable(format!(
-                    "mode: {:?} is invalid; use session, transaction or statement",
-                    req.mode
-                )));
-            }
-            if !database.db_names.contains(&req.db) {
-                return Err(Error::unprocessable(format!(
-                    "db: database {:?} does not exist",
-                    req.db
-                )));
-            }
-            let user = req.user.filter(|u| !u.is_empty());
-            if let Some(u) = &user {
-                if database.user(u).is_none() {
-                    return Err(Error::unprocessable(format!(
-                        "user: user {u:?} does not exist"
-                    )));
-                }
-            }
-            if database.pools.iter().any(|p| p.name == req.name) {
-                return Err(Error::unprocessable(format!(
-                    "name: a connection pool named {:?} already exists",
-                    req.name
-                )));
-            }
-            let used: u64 = database.pools.iter().map(|p| u64::from(p.size)).sum();
-            let available = pool_capacity(database).saturating_sub(used);
-            if req.size < 1 || req.size as u64 > available {
-                return Err(Error::unprocessable(format!(
-                    "size: must be between 1 and {available}, the backend connections left in this cluster"
-                )));
-            }
-            if database.pools.len() >= DATABASE_OBJECTS_MAX {
-                return Err(Error::unprocessable(format!(
-                    "a cluster may have at most {DATABASE_OBJECTS_MAX} connection pools"
-                )));
-            }
-            let pool = ConnectionPool {
-                name: req.name,
-                mode: req.mode,
-                size: req.size as u32,
-                db: req.db,
-                user,
-            };
+            let pool = check_pool(database, req, None)?;
             cloud.databases[&id].pools.push(pool.clone());
+            Ok(pool)
+        })
+    }
+
+    /// Replaces the mode, size, db and user of the pool named `name` in place (its name and its
+    /// position in the list stay); the size is checked against the backend connections the other
+    /// pools leave. A refused update changes nothing.
+    pub fn update_database_pool(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        name: &str,
+        req: PoolCreate,
+    ) -> Result<ConnectionPool, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            let index = database
+                .pools
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(Error::not_found)?;
+            let req = PoolCreate {
+                name: name.to_owned(),
+                ..req
+            };
+            let pool = check_pool(database, req, Some(index))?;
+            cloud.databases[&id].pools[index] = pool.clone();
             Ok(pool)
         })
     }
@@ -703,6 +682,72 @@ impl Cloud {
     fn new_database_password(&mut self) -> String {
         format!("AVNS_{}", self.new_password(19))
     }
+}
+
+/// Checks a pool's settings against its cluster, ignoring the pool at `replacing` (an update's
+/// own old settings), and builds it.
+fn check_pool(
+    database: &Database,
+    req: PoolCreate,
+    replacing: Option<usize>,
+) -> Result<ConnectionPool, Error> {
+    if database.engine != "pg" {
+        return Err(Error::unprocessable(msg::DATABASE_POOLS_UNSUPPORTED));
+    }
+    check_db_object_name("name", &req.name, 3, 60)?;
+    if !matches!(req.mode.as_str(), "session" | "transaction" | "statement") {
+        return Err(Error::unprocessable(format!(
+            "mode: {:?} is invalid; use session, transaction or statement",
+            req.mode
+        )));
+    }
+    if !database.db_names.contains(&req.db) {
+        return Err(Error::unprocessable(format!(
+            "db: database {:?} does not exist",
+            req.db
+        )));
+    }
+    let user = req.user.filter(|u| !u.is_empty());
+    if let Some(u) = &user {
+        if database.user(u).is_none() {
+            return Err(Error::unprocessable(format!(
+                "user: user {u:?} does not exist"
+            )));
+        }
+    }
+    let others = || {
+        database
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != replacing)
+            .map(|(_, p)| p)
+    };
+    if replacing.is_none() && others().any(|p| p.name == req.name) {
+        return Err(Error::unprocessable(format!(
+            "name: a connection pool named {:?} already exists",
+            req.name
+        )));
+    }
+    let used: u64 = others().map(|p| u64::from(p.size)).sum();
+    let available = pool_capacity(database).saturating_sub(used);
+    if req.size < 1 || req.size as u64 > available {
+        return Err(Error::unprocessable(format!(
+            "size: must be between 1 and {available}, the backend connections left in this cluster"
+        )));
+    }
+    if replacing.is_none() && database.pools.len() >= DATABASE_OBJECTS_MAX {
+        return Err(Error::unprocessable(format!(
+            "a cluster may have at most {DATABASE_OBJECTS_MAX} connection pools"
+        )));
+    }
+    Ok(ConnectionPool {
+        name: req.name,
+        mode: req.mode,
+        size: req.size as u32,
+        db: req.db,
+        user,
+    })
 }
 
 /// Backend connections pools may share: 25 per GiB of memory per node, less 3 kept for maintenance.

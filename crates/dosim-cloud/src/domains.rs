@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::msg;
 use crate::{Cloud, Error, SimTime};
@@ -30,7 +30,7 @@ pub const NAME_SERVERS: [&str; 3] = [
 ];
 
 /// One DNS record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainRecord {
     /// The id, unique on the account.
     pub id: u64,
@@ -56,7 +56,7 @@ pub struct DomainRecord {
 }
 
 /// A domain and its records, in creation order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     /// The name, e.g. `example.com`.
     pub name: String,

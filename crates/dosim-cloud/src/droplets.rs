@@ -8,12 +8,12 @@ use crate::validate::{check_droplet_name, check_tags, parse_uuid};
 use crate::{catalog, ActionId, ActionStatus, Cloud, Delay, DropletId, Error, SimTime, VolumeId};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use uuid::Uuid;
 
 /// A droplet's power and lifecycle status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropletStatus {
     /// Being created.
@@ -39,7 +39,7 @@ impl DropletStatus {
 }
 
 /// Whether an address faces the internet or the VPC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkType {
     /// `public`.
@@ -59,7 +59,7 @@ impl NetworkType {
 }
 
 /// An IPv4 interface of a droplet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkV4 {
     /// The address.
     pub ip_address: Ipv4Addr,
@@ -73,7 +73,7 @@ pub struct NetworkV4 {
 }
 
 /// An IPv6 interface of a droplet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkV6 {
     /// The address.
     pub ip_address: String,
@@ -87,7 +87,7 @@ pub struct NetworkV6 {
 }
 
 /// A droplet's interfaces.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Networks {
     /// IPv4 interfaces, public first.
     pub v4: Vec<NetworkV4>,
@@ -96,7 +96,7 @@ pub struct Networks {
 }
 
 /// A droplet; the catalogue objects (size, image, region) are looked up by slug or id.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Droplet {
     /// The id.
     pub id: DropletId,

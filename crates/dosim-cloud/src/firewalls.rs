@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::validate::check_tags;
@@ -24,7 +24,7 @@ pub const FIREWALL_DROPLETS_MAX: usize = 1000;
 pub const FIREWALL_TARGETS_MAX: usize = 1000;
 
 /// Where a rule lets traffic come from or go to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallTarget {
     /// IPv4 and IPv6 addresses and CIDRs.
     pub addresses: Vec<String>,
@@ -49,7 +49,7 @@ impl FirewallTarget {
 }
 
 /// One rule: a protocol, ports, and where traffic may come from (inbound) or go (outbound).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallRule {
     /// `tcp`, `udp` or `icmp`.
     pub protocol: String,
@@ -60,7 +60,7 @@ pub struct FirewallRule {
 }
 
 /// A firewall.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firewall {
     /// The id.
     pub id: Uuid,

@@ -26,7 +26,7 @@ mod vpcs;
 
 pub use account::Account;
 pub use actions::{Action, ActionStatus, ResourceType};
-pub use cloud::Cloud;
+pub use cloud::{Cloud, SavedCloud};
 pub use config::{CloudConfig, LockingActionsListed, VolumeConflictId};
 pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,

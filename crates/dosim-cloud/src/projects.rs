@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::msg;
@@ -33,7 +33,7 @@ pub const PROJECT_PURPOSES: [&str; 9] = [
 const ENVIRONMENTS: [&str; 3] = ["Development", "Staging", "Production"];
 
 /// A project.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
     /// The id.
     pub id: Uuid,
@@ -80,7 +80,7 @@ pub struct ProjectResource {
 }
 
 /// Where a moved resource is, and the project it is still leaving.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Assignment {
     project: Uuid,
     assigned_at: SimTime,

@@ -5,12 +5,12 @@ use crate::cloud::ActionSpec;
 use crate::error::msg;
 use crate::validate::parse_uuid;
 use crate::{catalog, ActionId, Cloud, DropletId, Error, ResourceType, SimTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use uuid::Uuid;
 
 /// A reserved IPv4 address held by the account.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReservedIp {
     /// The address, also its identifier.
     pub ip: Ipv4Addr,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use md5::{Digest, Md5};
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::msg;
 use crate::{Cloud, Error, SimTime};
@@ -27,7 +27,7 @@ pub const SSH_PUBLIC_KEY_LEN_MAX: usize = 16 * 1024;
 pub const SSH_KEY_NAME_LEN_MAX: usize = 255;
 
 /// One public key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SshKey {
     /// The id.
     pub id: u64,

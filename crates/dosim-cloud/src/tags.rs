@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::validate::{TAGS_MAX, TAG_LEN_MAX};
 use crate::{Cloud, DatabaseId, DropletId, Error, SimTime, VolumeId};
 
 /// The kinds of resource dosim can tag, in the order DigitalOcean's tag object lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaggedKind {
     /// A droplet.
@@ -45,7 +45,7 @@ pub struct TagTarget {
 }
 
 /// What the registry remembers of one tag.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TagRecord {
     /// The id of the last resource of each kind given the tag.
     last_tagged: BTreeMap<TaggedKind, String>,

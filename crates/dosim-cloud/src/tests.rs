@@ -5,6 +5,7 @@ mod errors;
 mod fixture;
 mod invariants;
 mod lifecycle;
+mod persist;
 mod projects;
 mod tags;
 mod timings;

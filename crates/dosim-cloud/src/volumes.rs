@@ -9,10 +9,10 @@ use crate::{
     catalog, ActionId, Cloud, DropletId, Error, ErrorKind, ResourceType, SimTime, VolumeConflictId,
     VolumeId,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A block storage volume.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Volume {
     /// The id.
     pub id: VolumeId,

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use indexmap::IndexMap;
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::msg;
@@ -84,6 +84,15 @@ impl std::fmt::Display for Ipv4Net {
     }
 }
 
+impl<'de> Deserialize<'de> for Ipv4Net {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ipv4Net, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ipv4Net::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?} is not a network in CIDR notation"))
+        })
+    }
+}
+
 impl Serialize for Ipv4Net {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -91,7 +100,7 @@ impl Serialize for Ipv4Net {
 }
 
 /// A VPC network.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vpc {
     /// The id.
     pub id: Uuid,

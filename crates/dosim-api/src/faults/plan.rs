@@ -9,11 +9,17 @@ pub const LATENCY_MS_MAX: u64 = 600_000;
 pub const HANG_MS_MAX: u64 = 3_600_000;
 pub const DEFAULT_HANG_MS: u64 = 60_000;
 
+/// The methods a rule may name (besides `*`): HTTP's, as RFC 9110 and RFC 5789 list them.
+pub const HTTP_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
 /// Rules matched against each `/v2/` request; the first rule that matches applies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
-    #[serde(default)]
+    /// Required, even when empty (`{"rules": []}` clears the plan): a plan without it is more
+    /// likely a mistake than a wish for no faults.
     pub rules: Vec<FaultRule>,
 }
 
@@ -131,7 +137,15 @@ impl FaultPlan {
 
     /// Parses JSON.
     pub fn from_json(text: &str) -> Result<FaultPlan, PlanError> {
-        let plan: FaultPlan = serde_json::from_str(text)
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| PlanError(format!("invalid JSON fault plan: {e}")))?;
+        if !value.is_object() {
+            return Err(PlanError(format!(
+                "invalid JSON fault plan: a plan is an object with \"rules\" (a list of rules), not {}",
+                json_kind(&value)
+            )));
+        }
+        let plan: FaultPlan = serde_json::from_value(value)
             .map_err(|e| PlanError(format!("invalid JSON fault plan: {e}")))?;
         plan.validate()?;
         Ok(plan)
@@ -164,8 +178,24 @@ impl FaultPlan {
             if !rule.path.starts_with('/') {
                 return Err(at("path must start with '/'"));
             }
-            if rule.method != "*" && !rule.method.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(at("method must be an HTTP method or '*'"));
+            if rule.method != "*"
+                && !HTTP_METHODS
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(&rule.method))
+            {
+                return Err(at(&format!(
+                    "method must be '*' or one of HTTP's: {}",
+                    HTTP_METHODS.join(", ")
+                )));
+            }
+            let segments: Vec<&str> = rule.path.trim_end_matches('/').split('/').collect();
+            if segments
+                .iter()
+                .rev()
+                .skip(1)
+                .any(|segment| *segment == "**")
+            {
+                return Err(at("'**' may only be the path's last segment"));
             }
             for (name, latency) in [
                 ("network_latency", &rule.network_latency),
@@ -202,6 +232,17 @@ impl FaultPlan {
             (rule.method == "*" || rule.method.eq_ignore_ascii_case(method))
                 && path_matches(&rule.path, path)
         })
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
