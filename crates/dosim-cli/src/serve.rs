@@ -439,11 +439,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Answers a connection beyond `--max-connections` with a 503 in DigitalOcean's shape, if its
-/// socket takes it at once, and closes it; nothing waits on the client.
+/// Answers a connection beyond `--max-connections` with a 503 in DigitalOcean's shape (no request
+/// was read, so its `request_id` is null and it carries no rate-limit headers), if its socket
+/// takes it at once, and closes it; nothing waits on the client.
 fn refuse_over_cap(stream: tokio::net::TcpStream, cap: usize) {
     let body = format!(
-        "{{\"id\":\"service_unavailable\",\"message\":\"dosim serve holds at most {cap} connections (--max-connections); try again later\"}}"
+        "{{\"id\":\"service_unavailable\",\"message\":\"dosim serve holds at most {cap} connections (--max-connections); try again later\",\"request_id\":null}}"
     );
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
