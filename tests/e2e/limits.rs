@@ -111,6 +111,10 @@ fn connections_beyond_the_cap_are_refused_and_slots_come_back() {
         let got = read_to_close(&mut extra);
         assert!(got.starts_with("HTTP/1.1 503"), "{got}");
         assert!(got.contains("at most 4 connections"), "{got}");
+        let body: serde_json::Value =
+            serde_json::from_str(got.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["id"], "service_unavailable");
+        assert_eq!(body["request_id"], serde_json::Value::Null);
     }
     // The held connections still work.
     for stream in &mut held {

@@ -138,8 +138,9 @@ fn kill_9_under_load_never_loses_a_saved_acknowledged_create() {
         if graceful {
             stop.store(true, Ordering::Relaxed);
             let done: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-            let status = std::process::Command::new("kill")
-                .args(["-TERM", &serve.child.id().to_string()])
+            // The shell's own `kill`, so that no procps is needed.
+            let status = std::process::Command::new("sh")
+                .args(["-c", &format!("kill -TERM {}", serve.child.id())])
                 .status()
                 .unwrap();
             assert!(status.success());

@@ -258,11 +258,14 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
                     return Err(error).with_context(|| format!("--state {}", path.display()))
                 }
             }
-            Some(tokio::spawn(save_on_change(
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(save_on_change(
                 server.clone(),
                 path.clone(),
                 serve.state_save,
-            )))
+                stopped,
+            ));
+            Some((stop, task))
         }
         None => None,
     };
@@ -343,9 +346,10 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     if drained.is_err() {
         connections.abort_all();
     }
-    if let (Some(saver), Some(path)) = (saver, &serve.state) {
-        saver.abort();
-        let _ = saver.await;
+    if let (Some((stop, task)), Some(path)) = (saver, &serve.state) {
+        // The saver finishes the save it is writing, if any, so that the last save is this one.
+        let _ = stop.send(true);
+        let _ = task.await;
         let bytes = server.save();
         let path = path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
@@ -374,10 +378,19 @@ async fn shutdown_signal() -> std::io::Result<()> {
 }
 
 /// Saves the server to `path` whenever it has changed, at most once per `every`.
-async fn save_on_change(server: Server, path: PathBuf, every: Duration) {
+/// Stops between saves when `stop` says so.
+async fn save_on_change(
+    server: Server,
+    path: PathBuf,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut saved = server.changes();
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
         let changes = server.changes();
         if changes == saved {
             continue;
@@ -408,7 +421,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .to_string_lossy()
         .into_owned();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&temp)
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // The file holds every account's token.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
         .with_context(|| format!("cannot create {}", temp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
@@ -420,11 +439,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Answers a connection beyond `--max-connections` with a 503 in DigitalOcean's shape, if its
-/// socket takes it at once, and closes it; nothing waits on the client.
+/// Answers a connection beyond `--max-connections` with a 503 in DigitalOcean's shape (no request
+/// was read, so its `request_id` is null and it carries no rate-limit headers), if its socket
+/// takes it at once, and closes it; nothing waits on the client.
 fn refuse_over_cap(stream: tokio::net::TcpStream, cap: usize) {
     let body = format!(
-        "{{\"id\":\"service_unavailable\",\"message\":\"dosim serve holds at most {cap} connections (--max-connections); try again later\"}}"
+        "{{\"id\":\"service_unavailable\",\"message\":\"dosim serve holds at most {cap} connections (--max-connections); try again later\",\"request_id\":null}}"
     );
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
