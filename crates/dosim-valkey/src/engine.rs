@@ -142,6 +142,30 @@ impl Engine {
         self.served.retain(|(c, _)| *c != client);
     }
 
+    /// `RESET`: ends the client's transaction, drops its watches, selects database 0 and clears its name.
+    pub fn reset(&mut self, client: ClientId) {
+        self.discard(client);
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.db = 0;
+            c.name = None;
+        }
+    }
+
+    /// The error Valkey replies before anything else (authentication included) for a command it does not know or whose arity is wrong.
+    pub fn precheck(args: &[Vec<u8>]) -> Option<Reply> {
+        let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
+        let Some(spec) = cmd::lookup(&name) else {
+            return Some(Reply::Error(unknown_command(args)));
+        };
+        if !spec.arity_ok(args.len()) {
+            let full = cmd::full_name(spec, args);
+            return Some(Reply::Error(format!(
+                "ERR wrong number of arguments for '{full}' command"
+            )));
+        }
+        None
+    }
+
     /// Whether a client has a `MULTI` open.
     pub fn in_multi(&self, client: ClientId) -> bool {
         self.clients.get(&client).is_some_and(|c| c.multi.is_some())
@@ -216,6 +240,11 @@ impl Engine {
         }
         self.unblock(client);
         Some(Reply::NilArray)
+    }
+
+    /// How many clients are blocked.
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.len()
     }
 
     /// Whether a client is blocked.

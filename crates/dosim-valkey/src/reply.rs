@@ -42,6 +42,11 @@ impl Reply {
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }
+
+    /// Writes the one-line form into `out`.
+    pub fn fmt_into(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        write!(out, "{self}")
+    }
 }
 
 /// `+OK`, `-ERR syntax error`, `:1`, `"value"`, `nil`, `*nil`, `[:1, "a"]`, `{"f": "v"}`: one line, bytes outside printable ASCII escaped as `\xNN`.
