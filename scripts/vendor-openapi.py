@@ -77,6 +77,8 @@ OPERATIONS = [
     ("get", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
     ("put", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
     ("delete", "/v2/databases/{database_cluster_uuid}/pools/{pool_name}"),
+    ("get", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
+    ("put", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
 ]
 
 # Resource areas whose whole operation list is reported as coverage.
