@@ -72,6 +72,8 @@ pub struct Engine {
     /// The access clock for LRU: one tick per key read or written.
     pub(crate) clock: u64,
     rng: u64,
+    /// Scripts by the SHA-1 of their source, from `EVAL` and `SCRIPT LOAD`.
+    pub(crate) scripts: BTreeMap<String, Vec<u8>>,
     pub(crate) stats: Stats,
 }
 
@@ -93,6 +95,7 @@ impl Engine {
             served: Vec::new(),
             expired: VecDeque::new(),
             clock: 0,
+            scripts: BTreeMap::new(),
             stats: Stats::default(),
         }
     }

@@ -107,6 +107,12 @@ pub struct EngineConfig {
     pub multi_queue_max: usize,
     /// Clients connected at once; Valkey's `maxclients` is 10000.
     pub clients_max: usize,
+    /// Scripts the cache may hold (`EVAL` and `SCRIPT LOAD`).
+    pub scripts_max: usize,
+    /// Lua instructions one script may run before it is killed.
+    pub script_instructions_max: u64,
+    /// Memory one script's Lua state may use.
+    pub script_memory_bytes_max: usize,
     /// Expired keys kept for [`Engine::take_expired`] before the oldest are dropped.
     pub expired_log_max: usize,
     /// The server version `INFO` and `HELLO` report.
@@ -127,6 +133,9 @@ impl Default for EngineConfig {
             keys_max: 1 << 20,
             multi_queue_max: 10_000,
             clients_max: 10_000,
+            scripts_max: 10_000,
+            script_instructions_max: 10_000_000,
+            script_memory_bytes_max: 64 << 20,
             expired_log_max: 10_000,
             version: "8.0.2".to_string(),
         }

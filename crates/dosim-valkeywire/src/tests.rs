@@ -85,6 +85,24 @@ async fn redis_rs_speaks_to_it_in_resp2_and_resp3() {
             .await
             .expect("multi/exec");
         assert_eq!((set.as_str(), n >= 5), ("OK", true));
+        // redis-rs sends EVALSHA, and on NOSCRIPT loads the script and tries again.
+        let unlock = redis::Script::new(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+        );
+        let released: i64 = unlock
+            .key(&key)
+            .arg("token-2")
+            .invoke_async(&mut c)
+            .await
+            .expect("script");
+        assert_eq!(released, 0);
+        let released: i64 = unlock
+            .key(&key)
+            .arg("token-1")
+            .invoke_async(&mut c)
+            .await
+            .expect("script");
+        assert_eq!(released, 1);
         let error = redis::cmd("NOSUCH")
             .query_async::<Value>(&mut c)
             .await

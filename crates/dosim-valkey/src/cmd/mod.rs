@@ -5,6 +5,7 @@
 mod hashes;
 mod keys;
 mod lists;
+mod scripting;
 mod server;
 mod strings;
 
@@ -34,6 +35,12 @@ impl Flags {
     pub(crate) const DENYOOM: Flags = Flags(2 | 1);
     /// Refused inside `MULTI` (Valkey's `no-multi`).
     pub(crate) const NO_MULTI: Flags = Flags(4);
+    /// Refused inside a script (Valkey's `noscript`).
+    pub(crate) const NO_SCRIPT: Flags = Flags(8);
+
+    const fn with(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
 
     pub(crate) fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
@@ -110,6 +117,7 @@ const fn container(name: &'static str, arity: i32, run: Handler) -> Spec {
 const W: Flags = Flags::WRITE;
 const WM: Flags = Flags::DENYOOM;
 const R: Flags = Flags::NONE;
+const NS: Flags = Flags::NO_SCRIPT;
 const K1: (usize, i32, usize) = (1, 1, 1);
 const K12: (usize, i32, usize) = (1, 2, 1);
 const KALL: (usize, i32, usize) = (1, -1, 1);
@@ -123,7 +131,10 @@ static TABLE: &[Spec] = &[
     spec("ping", -1, R, NOKEYS, server::ping),
     spec("echo", 2, R, NOKEYS, server::echo),
     spec("select", 2, R, NOKEYS, server::select),
-    container("client", -2, server::client),
+    Spec {
+        flags: Flags::NO_SCRIPT,
+        ..container("client", -2, server::client)
+    },
     spec("info", -1, R, NOKEYS, server::info),
     spec("dbsize", 1, R, NOKEYS, server::dbsize),
     spec("flushdb", -1, W, NOKEYS, server::flushdb),
@@ -131,11 +142,24 @@ static TABLE: &[Spec] = &[
     spec("time", 1, R, NOKEYS, server::time),
     container("command", -1, server::command),
     // Transactions: MULTI, EXEC and DISCARD are the dispatcher's own.
-    spec("multi", 1, Flags::NO_MULTI, NOKEYS, server::unreachable),
-    spec("exec", 1, R, NOKEYS, server::unreachable),
-    spec("discard", 1, R, NOKEYS, server::unreachable),
-    spec("watch", -2, Flags::NO_MULTI, KALL, keys::watch),
-    spec("unwatch", 1, R, NOKEYS, keys::unwatch),
+    spec(
+        "multi",
+        1,
+        Flags::NO_MULTI.with(NS),
+        NOKEYS,
+        server::unreachable,
+    ),
+    spec("exec", 1, NS, NOKEYS, server::unreachable),
+    spec("discard", 1, NS, NOKEYS, server::unreachable),
+    spec("watch", -2, Flags::NO_MULTI.with(NS), KALL, keys::watch),
+    spec("unwatch", 1, NS, NOKEYS, keys::unwatch),
+    // Scripting.
+    spec("eval", -3, WM.with(NS), NOKEYS, scripting::eval),
+    spec("evalsha", -3, WM.with(NS), NOKEYS, scripting::evalsha),
+    Spec {
+        flags: NS,
+        ..container("script", -2, scripting::script)
+    },
     // Strings and counters.
     spec("get", 2, R, K1, strings::get),
     spec("set", -3, WM, K1, strings::set),
