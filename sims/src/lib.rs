@@ -21,6 +21,8 @@ pub mod retried_create_duplicates;
 pub mod retry_storm;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
+pub mod valkey_lease;
+pub mod valkey_unlock;
 pub mod write_skew;
 
 use dosim::Scenario;
@@ -55,5 +57,9 @@ pub fn catalog() -> Vec<Scenario> {
         ranked_failover::fixed(),
         job_double_claim::buggy(),
         job_double_claim::fixed(),
+        valkey_lease::buggy(),
+        valkey_lease::fixed(),
+        valkey_unlock::buggy(),
+        valkey_unlock::fixed(),
     ]
 }
