@@ -220,10 +220,10 @@ static TABLE: &[Spec] = &[
     spec("ltrim", 4, W, K1, lists::ltrim),
     spec("lmove", 5, WM, K12, lists::lmove),
     spec("rpoplpush", 3, WM, K12, lists::rpoplpush),
-    spec("blpop", -3, W, KBLOCK, lists::blpop),
-    spec("brpop", -3, W, KBLOCK, lists::brpop),
-    spec("blmove", 6, WM, K12, lists::blmove),
-    spec("brpoplpush", 4, WM, K12, lists::brpoplpush),
+    spec("blpop", -3, W.with(NS), KBLOCK, lists::blpop),
+    spec("brpop", -3, W.with(NS), KBLOCK, lists::brpop),
+    spec("blmove", 6, WM.with(NS), K12, lists::blmove),
+    spec("brpoplpush", 4, WM.with(NS), K12, lists::brpoplpush),
 ];
 
 fn table() -> &'static BTreeMap<&'static str, &'static Spec> {
