@@ -17,7 +17,6 @@ use dosim_valkey::Reply;
 pub const KNOWN_DIFFERENCES: &[(&str, usize, &str)] = &[
     ("connection.txt", 16, "CLIENT SETINFO came in Redis 7.2; Valkey 8 has it, Redis 7.0 replies unknown subcommand"),
     ("connection.txt", 18, "CLIENT SETINFO came in Redis 7.2"),
-    ("keys.txt", 18, "SCAN lists keys in hash-table order in Redis and Valkey, in key order in dosim (docs/valkey.md)"),
     ("multi.txt", 36, "Redis 7.0 answers a nested MULTI itself (`MULTI calls can not be nested`) without aborting; Valkey 8 rejects it as a no-multi command and poisons the transaction (server.c rejectCommand)"),
     ("multi.txt", 38, "the nested MULTI above does not poison the transaction in Redis 7.0"),
     ("multi.txt", 42, "Redis 7.0 answers WATCH inside MULTI itself (`WATCH inside MULTI is not allowed`); Valkey 8 rejects it as a no-multi command"),

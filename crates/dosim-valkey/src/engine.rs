@@ -192,7 +192,7 @@ impl Engine {
     /// A string key's value, for checks over the final keyspace; `None` if absent, expired at `now` or not a string.
     pub fn peek_string(&self, db: usize, key: &[u8], now: SimTime) -> Option<Vec<u8>> {
         let entry = self.dbs.get(db)?.get(key)?;
-        if entry.expire_at.is_some_and(|at| at <= now.as_ms()) {
+        if entry.expire_at.is_some_and(|at| at < now.as_ms()) {
             return None;
         }
         match &entry.value {
@@ -207,7 +207,7 @@ impl Engine {
             return Vec::new();
         };
         d.keys()
-            .filter(|(_, e)| e.expire_at.is_none_or(|at| at > now.as_ms()))
+            .filter(|(_, e)| e.expire_at.is_none_or(|at| at >= now.as_ms()))
             .map(|(k, e)| (k.clone(), e.value.type_name()))
             .collect()
     }
@@ -260,7 +260,7 @@ impl Engine {
         self.expired.drain(..).collect()
     }
 
-    /// The active expiry: removes every key whose time has come by `now`, earliest first, so a key is absent from the millisecond it expires.
+    /// The active expiry: removes every key whose expiry time is before `now`, earliest first, so a key is absent from the millisecond after it expires, as Valkey's `now > when`.
     ///
     /// Every command calls it first; a caller may call it between commands too (a cron), with the same effect on what clients see.
     pub fn advance(&mut self, now: SimTime) {

@@ -201,10 +201,10 @@ impl Db {
         }
     }
 
-    /// The key that expires first, if its time is at or before `now_ms`.
+    /// The key that expires first, if its time has passed: Valkey's `keyIsExpired` is `now > when`, so a key lives through its expiry millisecond.
     pub(crate) fn first_expired(&self, now_ms: u64) -> Option<(u64, Vec<u8>)> {
         let (at, key) = self.expires.first()?;
-        (*at <= now_ms).then(|| (*at, key.clone()))
+        (*at < now_ms).then(|| (*at, key.clone()))
     }
 
     /// The key with the nearest expiry, for `volatile_ttl`.

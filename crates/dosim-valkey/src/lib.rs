@@ -3,7 +3,7 @@
 //! One [`Engine`] is one cluster.
 //! Each connection is a [`ClientId`]; [`Engine::execute`] runs one command (its arguments as bytes) at a [`SimTime`] and returns an [`Outcome`]: a [`Reply`] with Valkey's exact text, or that the client is blocked (`BLPOP` and friends on empty lists).
 //! A blocked client is answered later: by a push of another client, collected with [`Engine::take_served`], or by its timeout, which the caller fires with [`Engine::time_out`].
-//! Keys expire lazily and actively at the same deterministic points: every command first removes the keys whose time has come, in expiry order, so a key is absent from the millisecond `now >= expire_at`, as in Valkey.
+//! Keys expire lazily and actively at the same deterministic points: every command first removes the keys whose time has come, in expiry order, so a key is absent from the first millisecond after its expiry time (`now > expire_at`, Valkey's `keyIsExpired`).
 //! `docs/valkey.md` lists the commands served and where they differ from DigitalOcean's Valkey 8.
 
 mod cmd;
