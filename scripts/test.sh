@@ -12,6 +12,11 @@ missing=()
 if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || ! command -v psql >/dev/null; then
   missing+=(postgresql postgresql-client)
 fi
+# The Valkey tests drive redis-cli and redis-benchmark (redis-tools) against `dosim serve`, and
+# compare with Debian's redis-server.
+if ! command -v redis-cli >/dev/null || ! command -v redis-server >/dev/null; then
+  missing+=(redis-tools redis-server)
+fi
 # Debian's python3 leaves out ensurepip, without which `python3 -m venv` fails; python3-venv has it.
 if ! python3 -c 'import ensurepip' 2>/dev/null; then
   missing+=(python3-venv)

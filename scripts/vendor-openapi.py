@@ -130,6 +130,8 @@ OPERATIONS = [
     ("put", "/v2/domains/{domain_name}/records/{domain_record_id}"),
     ("patch", "/v2/domains/{domain_name}/records/{domain_record_id}"),
     ("delete", "/v2/domains/{domain_name}/records/{domain_record_id}"),
+    ("get", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
+    ("put", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
 ]
 
 # Resource areas whose whole operation list is reported as coverage.

@@ -23,6 +23,8 @@ pub mod retried_create_duplicates;
 pub mod retry_storm;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
+pub mod valkey_lease;
+pub mod valkey_unlock;
 pub mod write_skew;
 
 use dosim::Scenario;
@@ -61,5 +63,9 @@ pub fn catalog() -> Vec<Scenario> {
         dns_record_duplicates::fixed(),
         firewall_lost_droplet::buggy(),
         firewall_lost_droplet::fixed(),
+        valkey_lease::buggy(),
+        valkey_lease::fixed(),
+        valkey_unlock::buggy(),
+        valkey_unlock::fixed(),
     ]
 }

@@ -176,6 +176,26 @@ fn firewall_lost_droplet_fixed() {
     check("firewall_lost_droplet_fixed", Expect::Clean);
 }
 
+#[test]
+fn valkey_lease() {
+    check("valkey_lease", Expect::Race);
+}
+
+#[test]
+fn valkey_lease_fenced() {
+    check("valkey_lease_fenced", Expect::Clean);
+}
+
+#[test]
+fn valkey_unlock_del() {
+    check("valkey_unlock_del", Expect::Race);
+}
+
+#[test]
+fn valkey_unlock_del_fixed() {
+    check("valkey_unlock_del_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -183,7 +203,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 31, "{names:?}");
+    assert_eq!(names.len(), 35, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -208,7 +228,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 14, "{names:?}");
+    assert_eq!(races, 16, "{names:?}");
 }
 
 #[test]

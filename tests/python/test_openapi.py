@@ -316,6 +316,18 @@ def test_every_operation_matches_the_spec(serve):
     check("DELETE", "/v2/domains/{domain_name}/records/{domain_record_id}", record, expect=204)
     check("DELETE", "/v2/domains/{domain_name}", zone, expect=204)
     check("GET", "/v2/domains/{domain_name}", zone, expect=404)
+    # Managed Caching for Valkey: its connection and eviction policy.
+    valkey = check("POST", "/v2/databases", body={
+        "name": "cache", "engine": "valkey", "version": "8", "region": "nyc3", "size": "db-s-1vcpu-1gb",
+        "num_nodes": 1}, expect=201).body["database"]
+    assert valkey["connection"]["uri"].startswith("rediss://default:AVNS_"), valkey
+    assert (valkey["connection"]["user"], valkey["connection"]["ssl"]) == ("default", True), valkey
+    vids = {"database_cluster_uuid": valkey["id"]}
+    policy = "/v2/databases/{database_cluster_uuid}/eviction_policy"
+    assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "noeviction"}
+    check("PUT", policy, vids, body={"eviction_policy": "allkeys_lru"}, expect=204)
+    assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "allkeys_lru"}
+    check("DELETE", "/v2/databases/{database_cluster_uuid}", vids, expect=204)
 
     # Deletes, and the error bodies the spec declares.
     check("DELETE", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=204)

@@ -38,6 +38,8 @@ pub trait DataPlane: Send + Sync {
     fn db_deleted(&self, cluster: &Database, name: &str);
     /// Every account was forgotten (`POST /_dosim/reset`); every data plane stops.
     fn reset(&self);
+    /// A Valkey cluster's eviction policy changed; `cluster` already shows the new one.
+    fn eviction_policy_changed(&self, _cluster: &Database) {}
 }
 
 pub fn router() -> Router<Server> {
@@ -52,6 +54,10 @@ pub fn router() -> Router<Server> {
             get(user).delete(delete_user),
         )
         .route("/v2/databases/{uuid}/pools", get(pools).post(create_pool))
+        .route(
+            "/v2/databases/{uuid}/eviction_policy",
+            get(eviction_policy).put(set_eviction_policy),
+        )
         .route(
             "/v2/databases/{uuid}/pools/{name}",
             get(pool).put(update_pool).delete(delete_pool),
@@ -264,6 +270,34 @@ async fn delete_db(
         Ok::<_, dosim_cloud::Error>(())
     })?;
     ctx.summary(format!("deleted db {name}"));
+    Ok(no_content())
+}
+
+async fn eviction_policy(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let policy = ctx.cloud(|cloud, now| cloud.database_eviction_policy(now, id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "eviction_policy": policy }),
+    ))
+}
+
+async fn set_eviction_policy(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let policy = JsonBody::parse(&body)?.req_str("eviction_policy")?;
+    let data_plane = ctx.server.data_plane();
+    ctx.cloud(|cloud, now| {
+        let database = cloud.set_database_eviction_policy(now, id, &policy)?;
+        if let Some(plane) = &data_plane {
+            plane.eviction_policy_changed(&database);
+        }
+        Ok::<_, dosim_cloud::Error>(())
+    })?;
+    ctx.summary(format!("eviction policy {policy}"));
     Ok(no_content())
 }
 

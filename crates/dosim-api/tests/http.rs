@@ -995,6 +995,116 @@ async fn ssh_keys() {
 }
 
 #[tokio::test]
+async fn valkey_clusters() {
+    let api = Api::new();
+    let body = r#"{"name":"cache","engine":"valkey","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":1}"#;
+    let created = api.call("POST", "/v2/databases", Some(body)).await;
+    check(
+        &created,
+        201,
+        json!({"database": {"name": "cache", "engine": "valkey", "version": "8", "db_names": [],
+        "connection": {"uri": "*", "database": "", "host": "*", "port": 25061, "user": "default", "password": "*", "ssl": true},
+        "users": [{"name": "default", "role": "primary"}]}}),
+    );
+    let connection = &created.json["database"]["connection"];
+    let password = connection["password"].as_str().unwrap();
+    let host = connection["host"].as_str().unwrap();
+    assert!(password.starts_with("AVNS_"), "{password}");
+    assert_eq!(
+        connection["uri"].as_str().unwrap(),
+        format!("rediss://default:{password}@{host}:25061")
+    );
+    let base = format!(
+        "/v2/databases/{}",
+        created.json["database"]["id"].as_str().unwrap()
+    );
+    let policy = format!("{base}/eviction_policy");
+    for (method, path, body, status, expect) in [
+        (
+            "GET",
+            policy.as_str(),
+            None,
+            200,
+            json!({"eviction_policy": "noeviction"}),
+        ),
+        (
+            "PUT",
+            policy.as_str(),
+            Some(r#"{"eviction_policy":"allkeys_lru"}"#),
+            204,
+            Value::Null,
+        ),
+        (
+            "GET",
+            policy.as_str(),
+            None,
+            200,
+            json!({"eviction_policy": "allkeys_lru"}),
+        ),
+        (
+            "PUT",
+            policy.as_str(),
+            Some(r#"{"eviction_policy":"allkeys_lfu"}"#),
+            422,
+            json!({"id": "unprocessable_entity", "message": "eviction_policy: \"allkeys_lfu\" is not a valid eviction policy"}),
+        ),
+        (
+            "PUT",
+            policy.as_str(),
+            Some("{}"),
+            422,
+            json!({"message": "eviction_policy is required"}),
+        ),
+        (
+            "POST",
+            &format!("{base}/users"),
+            Some(r#"{"name":"app"}"#),
+            422,
+            json!({"message": "User management is not supported for this engine."}),
+        ),
+        (
+            "POST",
+            &format!("{base}/dbs"),
+            Some(r#"{"name":"app"}"#),
+            422,
+            json!({"message": "Database management is not supported for this engine."}),
+        ),
+        (
+            "POST",
+            "/v2/databases",
+            Some(
+                r#"{"name":"old","engine":"redis","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":1}"#,
+            ),
+            422,
+            json!({"message": "engine: Caching (redis) clusters can no longer be created; use valkey"}),
+        ),
+        (
+            "POST",
+            "/v2/databases",
+            Some(
+                r#"{"name":"cache-ha","engine":"valkey","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":2}"#,
+            ),
+            422,
+            json!({"message": "num_nodes: 2 requires size db-s-1vcpu-2gb or larger for valkey"}),
+        ),
+    ] {
+        check(&api.call(method, path, body).await, status, expect);
+    }
+    let pg =
+        r#"{"name":"pg-main","engine":"pg","region":"nyc3","size":"db-s-1vcpu-1gb","num_nodes":1}"#;
+    let pg = api.call("POST", "/v2/databases", Some(pg)).await;
+    let pg_policy = format!(
+        "/v2/databases/{}/eviction_policy",
+        pg.json["database"]["id"].as_str().unwrap()
+    );
+    check(
+        &api.call("GET", &pg_policy, None).await,
+        422,
+        json!({"message": "Eviction policy is only supported for Caching and Valkey clusters."}),
+    );
+}
+
+#[tokio::test]
 async fn catalogue() {
     let api = Api::new();
     check(

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use dosim_api::DataPlane;
 use dosim_cloud::{Database, DatabaseUser};
@@ -188,11 +187,6 @@ pub fn advertised_host(ip: IpAddr) -> String {
         IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
     }
-}
-
-/// Shares the data plane with the API server.
-pub fn install(server: &dosim_api::Server, plane: PgDataPlane) {
-    server.set_data_plane(Arc::new(plane));
 }
 
 #[cfg(test)]

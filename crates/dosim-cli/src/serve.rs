@@ -229,17 +229,23 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let server = Server::new(serve.config);
     // Start the clock now rather than at the first request.
     let _ = server.now();
+    let mut planes: Vec<std::sync::Arc<dyn dosim_api::DataPlane>> = Vec::new();
     if serve.pg_clusters_max > 0 {
-        crate::pg::install(
-            &server,
-            crate::pg::PgDataPlane::new(
-                local.ip(),
-                serve.pg_host.clone(),
-                seed,
-                serve.pg_clusters_max,
-            ),
-        );
+        planes.push(std::sync::Arc::new(crate::pg::PgDataPlane::new(
+            local.ip(),
+            serve.pg_host.clone(),
+            seed,
+            serve.pg_clusters_max,
+        )));
     }
+    // Valkey clusters show the same host as PostgreSQL's (--pg-host).
+    planes.push(std::sync::Arc::new(crate::valkey::ValkeyDataPlane::new(
+        local.ip(),
+        serve.pg_host.clone(),
+        seed,
+        crate::valkey::VALKEY_CLUSTERS_MAX,
+    )));
+    server.set_data_plane(std::sync::Arc::new(crate::valkey::DataPlanes(planes)));
     let saver = match &serve.state {
         Some(path) => {
             match std::fs::read(path) {

@@ -134,6 +134,9 @@ pub struct Database {
     pub host: String,
     /// The primary port.
     pub port: u16,
+    /// The eviction policy (Valkey only), as DigitalOcean's API spells it: `noeviction`, `allkeys_lru`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eviction_policy: Option<String>,
     /// Where a real data plane serves this cluster (`dosim serve`), as host and port; the connection objects then show it instead of `host` and `port`, so their URIs reach it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<(String, u16)>,
@@ -311,6 +314,19 @@ impl Database {
     }
 }
 
+/// DigitalOcean's eviction policies for Valkey (`models/eviction_policy_model.yml`).
+pub const EVICTION_POLICIES: [&str; 6] = [
+    "noeviction",
+    "allkeys_lru",
+    "allkeys_random",
+    "volatile_lru",
+    "volatile_random",
+    "volatile_ttl",
+];
+
+/// Chosen: the policy a new Valkey cluster has; the spec does not say, and Valkey's own default is `noeviction`.
+pub const DEFAULT_EVICTION_POLICY: &str = "noeviction";
+
 /// The most database clusters one account may hold in dosim.
 pub const DATABASES_MAX: usize = 50;
 /// The most users, databases or pools one cluster may hold in dosim.
@@ -360,6 +376,12 @@ impl Cloud {
                 .ok_or_else(|| {
                     Error::unprocessable(format!("region: {:?} is not a valid region", req.region))
                 })?;
+            if engine.slug == "valkey" && req.num_nodes > 1 && size.memory < 2048 {
+                return Err(Error::unprocessable(format!(
+                    "num_nodes: {} requires size db-s-1vcpu-2gb or larger for valkey",
+                    req.num_nodes
+                )));
+            }
             check_tags(&req.tags)?;
             let storage_size_mib = req.storage_size_mib.unwrap_or(size.storage_size_mib);
             if storage_size_mib < size.storage_size_mib {
@@ -409,6 +431,8 @@ impl Cloud {
                 }],
                 pools: Vec::new(),
                 port: engine.port,
+                eviction_policy: (engine.slug == "valkey")
+                    .then(|| DEFAULT_EVICTION_POLICY.to_string()),
                 endpoint: None,
             };
             cloud.adopt_tags(TaggedKind::Database, &id.to_string(), &mut database.tags);
@@ -467,6 +491,43 @@ impl Cloud {
         self.enter(now, |cloud| {
             let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
             database.endpoint = Some((host.to_string(), port));
+            Ok(database.clone())
+        })
+    }
+
+    /// A Valkey cluster's eviction policy.
+    pub fn database_eviction_policy(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+    ) -> Result<String, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            database
+                .eviction_policy
+                .clone()
+                .ok_or_else(|| Error::unprocessable(msg::DATABASE_EVICTION_UNSUPPORTED))
+        })
+    }
+
+    /// Changes a Valkey cluster's eviction policy.
+    pub fn set_database_eviction_policy(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        policy: &str,
+    ) -> Result<Database, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            if database.eviction_policy.is_none() {
+                return Err(Error::unprocessable(msg::DATABASE_EVICTION_UNSUPPORTED));
+            }
+            if !EVICTION_POLICIES.contains(&policy) {
+                return Err(Error::unprocessable(format!(
+                    "eviction_policy: {policy:?} is not a valid eviction policy"
+                )));
+            }
+            database.eviction_policy = Some(policy.to_string());
             Ok(database.clone())
         })
     }

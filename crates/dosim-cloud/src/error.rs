@@ -210,6 +210,9 @@ pub mod msg {
     /// Chosen, after the spec's prose: a connection pool on an engine other than PostgreSQL.
     pub const DATABASE_POOLS_UNSUPPORTED: &str =
         "Connection pools are only supported for PostgreSQL clusters.";
+    /// Chosen, after the spec's summary ("for a Caching or Valkey cluster"): the eviction policy of another engine.
+    pub const DATABASE_EVICTION_UNSUPPORTED: &str =
+        "Eviction policy is only supported for Caching and Valkey clusters.";
     /// Chosen: deleting a cluster's primary user.
     pub const DATABASE_PRIMARY_USER_DELETE: &str = "The primary user cannot be deleted.";
 }

@@ -31,7 +31,7 @@ pub use config::{CloudConfig, LockingActionsListed, VolumeConflictId};
 pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
     DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
-    DATABASE_OBJECTS_MAX, POOL_PORT,
+    DATABASE_OBJECTS_MAX, DEFAULT_EVICTION_POLICY, EVICTION_POLICIES, POOL_PORT,
 };
 pub use domains::{
     Domain, DomainRecord, DomainRecordFilter, DomainRecordSpec, DOMAINS_MAX, NAME_SERVERS,

@@ -10,6 +10,7 @@ mod cloud;
 mod search;
 mod serializable;
 mod sql;
+mod valkey;
 
 pub use check::{Check, Violation};
 pub use cloud::{
@@ -20,3 +21,4 @@ pub use serializable::{
     serializable, SerialError, SerialHistory, SERIAL_REPLAYS_MAX, SERIAL_TRANSACTIONS_MAX,
 };
 pub use sql::{conserved, sql_equals};
+pub use valkey::single_holder;

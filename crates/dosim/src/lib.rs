@@ -29,6 +29,7 @@ pub mod state;
 pub mod strategy;
 pub mod sweep;
 pub mod transport;
+pub mod valkey;
 
 pub use actor::{Actor, ActorRng, SimClock};
 pub use checks::{Check, Violation};

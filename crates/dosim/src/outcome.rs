@@ -106,6 +106,9 @@ pub struct RunOutcome {
     /// The run's PostgreSQL clusters, whose final data checks query with [`RunOutcome::database`].
     #[serde(skip)]
     pub databases: Vec<crate::pg::RunDatabase>,
+    /// The run's Valkey clusters, whose final keyspace and command log checks read with [`RunOutcome::valkey`].
+    #[serde(skip)]
+    pub valkey_clusters: Vec<crate::valkey::RunValkey>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -133,6 +136,7 @@ impl RunOutcome {
             sim_error: Some(error),
             ops_dropped: 0,
             databases: Vec::new(),
+            valkey_clusters: Vec::new(),
         }
     }
 

@@ -208,6 +208,8 @@ struct World<'a> {
     fired_decisions: crate::faults::FiredDecisions,
     databases: Vec<crate::pg::RunDatabase>,
     pg_guard: crate::pg::RunGuard,
+    valkey_clusters: Vec<crate::valkey::RunValkey>,
+    valkey_guard: crate::valkey::RunGuard,
     initial_state: crate::state::CloudState,
     service_errors: Arc<Mutex<Vec<String>>>,
     results: ActorResults,
@@ -275,7 +277,13 @@ impl World<'_> {
                 ));
             }
         }
-        let databases = crate::pg::create(&server, TOKEN, &scenario.databases, seed)?;
+        let (valkey_specs, pg_specs): (Vec<_>, Vec<_>) = scenario
+            .databases
+            .iter()
+            .partition(|spec| spec.engine == "valkey");
+        let pg_specs: Vec<crate::pg::DatabaseSpec> = pg_specs.into_iter().cloned().collect();
+        let databases = crate::pg::create(&server, TOKEN, &pg_specs, seed)?;
+        let valkey_clusters = crate::valkey::create(&server, TOKEN, &valkey_specs, seed)?;
         let initial_state = crate::state::snapshot(&server, TOKEN);
 
         let mut builder = turmoil::Builder::new();
@@ -302,14 +310,19 @@ impl World<'_> {
         for database in &databases {
             crate::pg::host(&mut sim, database, recorder.clone(), gate.handle());
         }
-        // Actors find the clusters' connection details through this guard while the run lasts.
+        for cluster in &valkey_clusters {
+            crate::valkey::host(&mut sim, cluster, recorder.clone(), gate.handle());
+        }
+        // Actors find the clusters' connection details through these guards while the run lasts.
         let pg_guard = crate::pg::enter(&databases);
+        let valkey_guard = crate::valkey::enter(&valkey_clusters);
         let gated_servers = std::iter::once(crate::net::API_HOST)
             .chain(
                 databases
                     .iter()
                     .map(|database| database.info().host.as_str()),
             )
+            .chain(valkey_clusters.iter().map(|c| c.info().host.as_str()))
             .map(|host| sim.lookup(host))
             .collect();
         Ok(World {
@@ -324,6 +337,8 @@ impl World<'_> {
             fired_decisions,
             databases,
             pg_guard,
+            valkey_clusters,
+            valkey_guard,
             initial_state,
             service_errors: Arc::default(),
             results: Arc::new(Mutex::new(vec![None; scenario.actors.len()])),
@@ -504,6 +519,8 @@ impl World<'_> {
             fired_decisions,
             databases,
             pg_guard,
+            valkey_clusters,
+            valkey_guard,
             initial_state,
             service_errors,
             results,
@@ -517,7 +534,9 @@ impl World<'_> {
         // Dropping the world closes every connection, which rolls back what was not committed.
         drop(sim);
         drop(pg_guard);
+        drop(valkey_guard);
         crate::pg::finish(&databases, sim_ms);
+        crate::valkey::finish(&valkey_clusters, sim_ms);
 
         let final_state = crate::state::snapshot(&server, TOKEN);
         // Release builds skip the model's own check after each call; every run checks once at
@@ -606,6 +625,7 @@ impl World<'_> {
             sim_error,
             ops_dropped: recorded.ops_dropped,
             databases,
+            valkey_clusters,
         };
         RunRecord {
             outcome,

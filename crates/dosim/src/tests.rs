@@ -115,6 +115,7 @@ fn outcome(final_state: CloudState, ops: Vec<Op>, beliefs: Vec<Belief>) -> RunOu
         sim_error: None,
         ops_dropped: 0,
         databases: Vec::new(),
+        valkey_clusters: Vec::new(),
     }
 }
 

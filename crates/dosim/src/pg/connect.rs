@@ -9,7 +9,7 @@ use super::{RunDatabase, PORT};
 pub struct DatabaseSpec {
     /// The cluster's name on the account (`backend`).
     pub name: String,
-    /// The engine slug; only `pg` has a simulated data plane.
+    /// The engine slug: `pg` or `valkey` (each has a simulated data plane).
     pub engine: String,
     /// The region slug.
     pub region: String,
@@ -28,6 +28,14 @@ impl DatabaseSpec {
             region: "nyc3".to_owned(),
             size: "db-s-1vcpu-1gb".to_owned(),
             setup_sql: Vec::new(),
+        }
+    }
+
+    /// A Managed Caching for Valkey cluster called `name`: one `db-s-1vcpu-1gb` node in `nyc3`, served as [`crate::valkey`] describes.
+    pub fn valkey(name: impl Into<String>) -> DatabaseSpec {
+        DatabaseSpec {
+            engine: "valkey".to_owned(),
+            ..DatabaseSpec::pg(name)
         }
     }
 

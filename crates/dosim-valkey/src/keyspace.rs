@@ -1,0 +1,221 @@
+//! One logical database: its keys, their values and expiry times, and the bytes they use as this engine counts them.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use indexmap::IndexMap;
+
+/// What every key costs beyond its bytes, roughly a Valkey dict entry and object header.
+pub(crate) const KEY_OVERHEAD_BYTES: u64 = 64;
+/// What every hash field or list element costs beyond its bytes.
+const ELEMENT_OVERHEAD_BYTES: usize = 16;
+
+/// A list, with the bytes of its elements kept up to date.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct List {
+    pub(crate) items: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+impl List {
+    pub(crate) fn push(&mut self, item: Vec<u8>, left: bool) {
+        self.bytes += item.len() + ELEMENT_OVERHEAD_BYTES;
+        if left {
+            self.items.push_front(item);
+        } else {
+            self.items.push_back(item);
+        }
+    }
+
+    pub(crate) fn pop(&mut self, left: bool) -> Option<Vec<u8>> {
+        let item = if left {
+            self.items.pop_front()
+        } else {
+            self.items.pop_back()
+        }?;
+        self.bytes -= item.len() + ELEMENT_OVERHEAD_BYTES;
+        Some(item)
+    }
+
+    pub(crate) fn remove(&mut self, index: usize) -> Option<Vec<u8>> {
+        let item = self.items.remove(index)?;
+        self.bytes -= item.len() + ELEMENT_OVERHEAD_BYTES;
+        Some(item)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// A hash, fields in insertion order as Valkey's listpack keeps them, with its bytes kept up to date.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hash {
+    pub(crate) fields: IndexMap<Vec<u8>, Vec<u8>>,
+    bytes: usize,
+}
+
+impl Hash {
+    /// Sets a field; whether it is new.
+    pub(crate) fn insert(&mut self, field: Vec<u8>, value: Vec<u8>) -> bool {
+        let (field_len, value_len) = (field.len(), value.len());
+        match self.fields.insert(field, value) {
+            Some(old) => {
+                self.bytes = self.bytes + value_len - old.len();
+                false
+            }
+            None => {
+                self.bytes += field_len + value_len + ELEMENT_OVERHEAD_BYTES;
+                true
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, field: &[u8]) -> bool {
+        match self.fields.shift_remove_entry(field) {
+            Some((f, v)) => {
+                self.bytes -= f.len() + v.len() + ELEMENT_OVERHEAD_BYTES;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.fields.len()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    Str(Vec<u8>),
+    Hash(Hash),
+    List(List),
+}
+
+impl Value {
+    /// What `TYPE` calls it.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        (match self {
+            Value::Str(s) => s.len(),
+            Value::Hash(h) => h.bytes,
+            Value::List(l) => l.bytes,
+        }) as u64
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) value: Value,
+    /// Milliseconds since the simulation's epoch when it expires, if it does.
+    pub(crate) expire_at: Option<u64>,
+    /// The engine's access clock when it was last read or written, for the LRU policies.
+    pub(crate) used: u64,
+}
+
+/// One logical database.
+#[derive(Debug, Default)]
+pub(crate) struct Db {
+    keys: BTreeMap<Vec<u8>, Entry>,
+    /// Keys with an expiry, by expiry time then key: the active expiry's order.
+    expires: BTreeSet<(u64, Vec<u8>)>,
+    /// Bytes of keys and values, with per-key overhead.
+    used_bytes: u64,
+}
+
+impl Db {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub(crate) fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    pub(crate) fn used_bytes(&self) -> u64 {
+        self.used_bytes
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+        self.keys.iter()
+    }
+
+    /// Changes an entry's value in place with `f`, keeping the byte count; `None` if the key is absent.
+    pub(crate) fn modify<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let entry = self.keys.get_mut(key)?;
+        let before = entry.value.bytes();
+        let result = f(entry);
+        let after = entry.value.bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        Some(result)
+    }
+
+    /// Stores a value, replacing any, with an expiry.
+    pub(crate) fn insert(&mut self, key: Vec<u8>, value: Value, expire_at: Option<u64>, used: u64) {
+        self.remove(&key);
+        if let Some(at) = expire_at {
+            self.expires.insert((at, key.clone()));
+        }
+        self.used_bytes += KEY_OVERHEAD_BYTES + key.len() as u64 + value.bytes();
+        self.keys.insert(
+            key,
+            Entry {
+                value,
+                expire_at,
+                used,
+            },
+        );
+    }
+
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.keys.remove(key)?;
+        if let Some(at) = entry.expire_at {
+            self.expires.remove(&(at, key.to_vec()));
+        }
+        self.used_bytes -= KEY_OVERHEAD_BYTES + key.len() as u64 + entry.value.bytes();
+        Some(entry)
+    }
+
+    /// Sets or clears a present key's expiry.
+    pub(crate) fn set_expiry(&mut self, key: &[u8], expire_at: Option<u64>) {
+        let Some(entry) = self.keys.get_mut(key) else {
+            return;
+        };
+        if let Some(at) = entry.expire_at {
+            self.expires.remove(&(at, key.to_vec()));
+        }
+        entry.expire_at = expire_at;
+        if let Some(at) = expire_at {
+            self.expires.insert((at, key.to_vec()));
+        }
+    }
+
+    /// The key that expires first, if its time has passed: Valkey's `keyIsExpired` is `now > when`, so a key lives through its expiry millisecond.
+    pub(crate) fn first_expired(&self, now_ms: u64) -> Option<(u64, Vec<u8>)> {
+        let (at, key) = self.expires.first()?;
+        (*at < now_ms).then(|| (*at, key.clone()))
+    }
+
+    /// The key with the nearest expiry, for `volatile_ttl`.
+    pub(crate) fn nearest_expiry(&self) -> Option<Vec<u8>> {
+        self.expires.first().map(|(_, k)| k.clone())
+    }
+
+    pub(crate) fn clear(&mut self) -> Vec<Vec<u8>> {
+        let keys = std::mem::take(&mut self.keys).into_keys().collect();
+        self.expires.clear();
+        self.used_bytes = 0;
+        keys
+    }
+}

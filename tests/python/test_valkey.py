@@ -1,0 +1,90 @@
+"""redis-py and redis-cli against a Valkey cluster `dosim serve` serves, at the cluster's connection.uri verbatim (TLS with the bundled certificate): the lock recipe, expiry, transactions with WATCH, the compare-and-delete script, and the eviction policy through the API."""
+import json
+import pathlib
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+import redis
+
+CERT = pathlib.Path(__file__).resolve().parents[2] / "crates" / "dosim-valkeywire" / "src" / "tls" / "localhost.crt"
+
+
+def api(serve, token, method, path, body=None):
+    request = urllib.request.Request(
+        serve.url + path, data=None if body is None else json.dumps(body).encode(), method=method,
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+        return response.status, (json.loads(text) if text else None)
+
+
+def create_cluster(serve, token, name):
+    status, body = api(serve, token, "POST", "/v2/databases", {
+        "name": name, "engine": "valkey", "region": "nyc3", "size": "db-s-1vcpu-1gb", "num_nodes": 1,
+    })
+    assert status == 201
+    return body["database"]
+
+
+def test_redis_py_takes_and_releases_a_lock_at_the_connection_uri(serve):
+    cluster = create_cluster(serve, serve.fresh_token("valkey-py"), "cache")
+    uri = cluster["connection"]["uri"]
+    assert uri.startswith("rediss://default:AVNS_")
+    r = redis.from_url(uri, ssl_cert_reqs=None, socket_timeout=10)
+    assert r.ping()
+    assert r.set("lock:x", "token-1", nx=True, px=60_000)
+    assert r.set("lock:x", "token-2", nx=True, px=60_000) is None
+    assert 0 < r.pttl("lock:x") <= 60_000
+    # redis-py's Lock releases with its compare-and-delete script (EVALSHA, loaded on NOSCRIPT).
+    lock = r.lock("lock:y", timeout=30)
+    assert lock.acquire(blocking=False)
+    assert not r.lock("lock:y", timeout=30).acquire(blocking=False)
+    lock.release()
+    assert r.get("lock:y") is None
+    # WATCH/MULTI: another client's write aborts the transaction.
+    r.set("counter", 1)
+    with r.pipeline() as pipe:
+        pipe.watch("counter")
+        redis.from_url(uri, ssl_cert_reqs=None).set("counter", 5)
+        pipe.multi()
+        pipe.incr("counter")
+        with pytest.raises(redis.WatchError):
+            pipe.execute()
+    assert r.get("counter") == b"5"
+    with pytest.raises(redis.ResponseError, match="unknown command 'CONFIG'"):
+        r.execute_command("CONFIG", "GET", "maxmemory")
+    with pytest.raises(redis.AuthenticationError):
+        redis.from_url(uri.replace("AVNS_", "AVNS_wrong"), ssl_cert_reqs=None).ping()
+
+
+def test_the_eviction_policy_reaches_the_server(serve):
+    token = serve.fresh_token("valkey-policy")
+    cluster = create_cluster(serve, token, "cache-policy")
+    r = redis.from_url(cluster["connection"]["uri"], ssl_cert_reqs=None, socket_timeout=10)
+    assert r.info("memory")["maxmemory_policy"] == "noeviction"
+    status, _ = api(serve, token, "PUT", f"/v2/databases/{cluster['id']}/eviction_policy",
+                    {"eviction_policy": "allkeys_lru"})
+    assert status == 204
+    assert r.info("memory")["maxmemory_policy"] == "allkeys-lru"
+
+
+def test_redis_cli_uses_the_uri_verbatim(serve):
+    if shutil.which("redis-cli") is None:
+        pytest.skip("redis-cli (Debian's redis-tools) is not installed; scripts/test.sh installs it")
+    cluster = create_cluster(serve, serve.fresh_token("valkey-cli"), "cache-cli")
+    uri = cluster["connection"]["uri"]
+
+    def cli(*args):
+        out = subprocess.run(["redis-cli", "--tls", "--cacert", str(CERT), "-u", uri, "--no-auth-warning", *args],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out
+        return out.stdout.strip()
+
+    assert cli("PING") == "PONG"
+    assert cli("SET", "k", "v", "NX", "PX", "5000") == "OK"
+    assert cli("SET", "k", "w", "NX") == ""
+    assert cli("GET", "k") == "v"
+    assert cli("INCR", "k") == "ERR value is not an integer or out of range"
