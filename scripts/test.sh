@@ -29,6 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # psql is installed now: its tests must run, not pass by saying it is missing.
 export DOSIM_REQUIRE_PSQL=1
+# So is redis-server: the Valkey differential suite must run, not skip.
+export DOSIM_REQUIRE_REDIS=1
 
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
