@@ -105,6 +105,7 @@ pub fn app(server: Server) -> Router {
         .merge(crate::reserved_ips::router())
         .merge(crate::actions::router())
         .merge(crate::databases::router())
+        .merge(crate::spaces_keys::router())
         .merge(crate::catalogue::router())
         .merge(crate::control::router())
         .fallback(not_found)

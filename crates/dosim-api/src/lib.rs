@@ -22,6 +22,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod reserved_ips;
 pub mod server;
+pub mod spaces_keys;
 pub mod volumes;
 
 pub use app::{Ctx, PeerAddr};

@@ -105,7 +105,11 @@ pub(crate) struct Inner {
     data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
     /// What every `/v2/` request that reaches its handler is admitted through before it commits.
     gate: Mutex<Arc<dyn Gate>>,
+    /// Extra sections of the state dump, from data planes served beside the API.
+    state_sections: StateSections,
 }
+
+type StateSections = Mutex<Vec<(String, Arc<dyn Fn() -> Value + Send + Sync>)>>;
 
 /// The DigitalOcean API server: cheap to clone, every clone shares the same accounts.
 #[derive(Clone)]
@@ -149,6 +153,7 @@ impl Server {
                 }),
                 data_plane: Mutex::new(None),
                 gate: Mutex::new(Arc::new(Open)),
+                state_sections: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -204,7 +209,13 @@ impl Server {
                 .unwrap_or_else(|e| json!({ "error": e.to_string() }));
             accounts.insert(account.fingerprint.clone(), dump);
         }
-        json!({ "now": now.rfc3339(), "now_ms": now.0, "accounts": accounts })
+        drop(state);
+        let mut dump = json!({ "now": now.rfc3339(), "now_ms": now.0, "accounts": accounts });
+        let sections = self.inner.state_sections.lock().clone();
+        for (name, section) in sections {
+            dump[name] = section();
+        }
+        dump
     }
 
     pub fn history(&self) -> Vec<HistoryEntry> {
@@ -243,6 +254,26 @@ impl Server {
     /// The gate requests are admitted through.
     pub(crate) fn gate(&self) -> Arc<dyn Gate> {
         self.inner.gate.lock().clone()
+    }
+
+    /// The Spaces key with `access_key` and the fingerprint of the account that owns it, if any account has it:
+    /// what the Spaces data plane verifies a request's signature and grants against.
+    pub fn spaces_key(&self, access_key: &str) -> Option<(String, dosim_cloud::SpacesKey)> {
+        let state = self.inner.state.lock();
+        state.accounts.values().find_map(|account| {
+            account
+                .cloud
+                .spaces_key_view(access_key)
+                .map(|key| (account.fingerprint.clone(), key.clone()))
+        })
+    }
+
+    /// Adds `dump()` to `GET /_dosim/state` under `name` (the Spaces data plane's buckets and objects in `dosim serve`).
+    pub fn add_state_section(&self, name: &str, dump: Arc<dyn Fn() -> Value + Send + Sync>) {
+        self.inner
+            .state_sections
+            .lock()
+            .push((name.to_owned(), dump));
     }
 
     /// Forgets every account and the history, and restarts ids and decisions from the seed.

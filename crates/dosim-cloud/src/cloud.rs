@@ -41,6 +41,8 @@ pub struct Cloud {
     pub(crate) pending: BTreeSet<(SimTime, Pending)>,
     /// Every public and private address handed out, so none is handed out twice.
     pub(crate) used_ips: BTreeSet<Ipv4Addr>,
+    /// Spaces access keys by access key, oldest first.
+    pub(crate) spaces_keys: IndexMap<String, crate::SpacesKey>,
 }
 
 impl Cloud {
@@ -74,6 +76,7 @@ impl Cloud {
             databases: IndexMap::new(),
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
+            spaces_keys: IndexMap::new(),
         }
     }
 

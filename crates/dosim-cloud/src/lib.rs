@@ -15,6 +15,7 @@ mod error;
 mod ids;
 mod invariants;
 mod reserved_ips;
+mod spaces_keys;
 mod validate;
 mod volumes;
 
@@ -35,6 +36,10 @@ pub use droplets::{
 pub use error::{msg, Error, ErrorKind};
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
+pub use spaces_keys::{
+    msg as spaces_msg, SpacesGrant, SpacesKey, SpacesKeyCreate, SpacesKeyFilter, SpacesPermission,
+    SPACES_KEYS_MAX, SPACES_KEY_GRANTS_MAX, SPACES_KEY_NAME_LEN_MAX,
+};
 pub use validate::{DROPLET_NAME_LEN_MAX, TAGS_MAX, TAG_LEN_MAX};
 pub use volumes::{
     Volume, VolumeAction, VolumeActionTarget, VolumeCreate, VolumeFilter, VOLUME_SIZE_GIGABYTES_MAX,

@@ -4,4 +4,5 @@ mod errors;
 mod fixture;
 mod invariants;
 mod lifecycle;
+mod spaces_keys;
 mod timings;
