@@ -2,6 +2,7 @@
 
 mod pg;
 mod serve;
+mod spaces;
 
 use std::process::ExitCode;
 
