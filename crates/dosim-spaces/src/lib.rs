@@ -21,3 +21,6 @@ pub use ops::parse_range;
 pub use service::{Clock, KeyStore, LogEntry, Peer, Spaces, SpacesConfig};
 pub use store::{Acl, Bucket, ObjectVersion, Store, StoreConfig, Versioning};
 pub use wire::DOMAIN;
+
+#[cfg(test)]
+mod tests;
