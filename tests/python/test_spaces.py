@@ -261,3 +261,30 @@ def test_checksum_when_required(serve, account):
     s3.create_bucket(Bucket="legacy-checksums")
     s3.put_object(Bucket="legacy-checksums", Key="k", Body=b"abc")
     assert s3.get_object(Bucket="legacy-checksums", Key="k")["Body"].read() == b"abc"
+
+
+def test_awscli_cp_and_ls(serve, account, s3, tmp_path):
+    """Debian's awscli (scripts/test.sh installs it) as a second real S3 client."""
+    import os
+    import subprocess
+    aws = "/usr/bin/aws"
+    if not os.path.exists(aws):
+        pytest.fail("Debian's awscli is missing: scripts/test.sh installs it")
+    s3.create_bucket(Bucket="cli-bucket")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=account[1]["access_key"],
+               AWS_SECRET_ACCESS_KEY=account[1]["secret_key"], AWS_DEFAULT_REGION="nyc3",
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    endpoint = ["--endpoint-url", spaces_url(serve)]
+    source = tmp_path / "upload.txt"
+    source.write_bytes(b"from awscli\n")
+    run = lambda *args: subprocess.run([aws, *endpoint, *args], env=env, capture_output=True, text=True, timeout=60)
+    cp = run("s3", "cp", str(source), "s3://cli-bucket/dir/upload.txt")
+    assert cp.returncode == 0, cp.stderr
+    assert s3.get_object(Bucket="cli-bucket", Key="dir/upload.txt")["Body"].read() == b"from awscli\n"
+    ls = run("s3", "ls", "s3://cli-bucket/dir/")
+    assert ls.returncode == 0 and "upload.txt" in ls.stdout, ls.stderr
+    back = tmp_path / "back.txt"
+    cp = run("s3", "cp", "s3://cli-bucket/dir/upload.txt", str(back))
+    assert cp.returncode == 0 and back.read_bytes() == b"from awscli\n", cp.stderr
+    buckets = run("s3", "ls")
+    assert "cli-bucket" in buckets.stdout, buckets.stderr
