@@ -538,3 +538,140 @@ fn sigv4_published_example() {
         check_code(sigv4::verify(&request, &claim, secret, *now), *expect);
     }
 }
+
+fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    map
+}
+
+/// Bodies as SDKs send them: plain with checksum headers, and `aws-chunked` with a trailer.
+#[test]
+fn payloads() {
+    use crate::payload::decode;
+    let hello_sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    let chunked = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+    let chunked_bad = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
+    let cases: &[(&[(&str, &str)], &str, Result<(), &str>)] = &[
+        (&[], "hello", Ok(())),
+        (&[("x-amz-content-sha256", hello_sha256)], "hello", Ok(())),
+        (
+            &[("x-amz-content-sha256", hello_sha256)],
+            "hellO",
+            Err("XAmzContentSHA256Mismatch"),
+        ),
+        (&[("x-amz-checksum-crc32", "NhCmhg==")], "hello", Ok(())),
+        (
+            &[("x-amz-checksum-crc32", "NhCmhg==")],
+            "hellO",
+            Err("BadDigest"),
+        ),
+        (
+            &[(
+                "x-amz-checksum-sha256",
+                "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+            )],
+            "hello",
+            Ok(()),
+        ),
+        (
+            &[("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")],
+            "hello",
+            Ok(()),
+        ),
+        (
+            &[("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")],
+            "hellO",
+            Err("BadDigest"),
+        ),
+        (&[("content-md5", "nope")], "hello", Err("InvalidDigest")),
+        (&[("x-amz-checksum-mode", "ENABLED")], "hello", Ok(())),
+        (
+            &[
+                ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+                ("x-amz-decoded-content-length", "5"),
+            ],
+            chunked,
+            Ok(()),
+        ),
+        (
+            &[("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")],
+            chunked_bad,
+            Err("BadDigest"),
+        ),
+        (
+            &[
+                ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+                ("x-amz-decoded-content-length", "6"),
+            ],
+            chunked,
+            Err("IncompleteBody"),
+        ),
+        (
+            &[("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")],
+            "5\r\nhel",
+            Err("IncompleteBody"),
+        ),
+        (
+            &[("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")],
+            chunked,
+            Err("AccessDenied"),
+        ),
+    ];
+    for (pairs, body, expect) in cases {
+        let got = decode(&headers(pairs), Bytes::from(body.to_string()), None);
+        if let Ok(decoded) = &got {
+            assert_eq!(&decoded[..], b"hello");
+        }
+        check_code(got, *expect);
+    }
+}
+
+/// AWS's published example of a signed streaming upload (S3 API reference, "Signature Calculations for the Authorization Header: Transferring Payload in Multiple Chunks").
+#[test]
+fn signed_chunks_published_example() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let scope = "20130524/us-east-1/s3/aws4_request";
+    let verified = sigv4::Verified {
+        signing_key: sigv4::signing_key(secret, scope).unwrap(),
+        amz_date: "20130524T000000Z".into(),
+        scope: scope.into(),
+        seed_signature: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9".into(),
+    };
+    let first = vec![b'a'; 65536];
+    let second = vec![b'a'; 1024];
+    let signatures = [
+        "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+        "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+        "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+    ];
+    let s1 = sigv4::chunk_signature(&verified, &verified.seed_signature, &first);
+    assert_eq!(s1, signatures[0]);
+    let s2 = sigv4::chunk_signature(&verified, &s1, &second);
+    assert_eq!(s2, signatures[1]);
+    assert_eq!(sigv4::chunk_signature(&verified, &s2, b""), signatures[2]);
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("10000;chunk-signature={}\r\n", signatures[0]).as_bytes());
+    body.extend_from_slice(&first);
+    body.extend_from_slice(format!("\r\n400;chunk-signature={}\r\n", signatures[1]).as_bytes());
+    body.extend_from_slice(&second);
+    body.extend_from_slice(format!("\r\n0;chunk-signature={}\r\n\r\n", signatures[2]).as_bytes());
+    let h = headers(&[
+        ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        ("x-amz-decoded-content-length", "66560"),
+    ]);
+    let decoded = crate::payload::decode(&h, Bytes::from(body.clone()), Some(&verified)).unwrap();
+    assert_eq!(decoded.len(), 66560);
+    // One flipped byte in the data breaks the chunk's signature.
+    let at = body.len() - 200;
+    body[at] = b'b';
+    check_code(
+        crate::payload::decode(&h, Bytes::from(body), Some(&verified)),
+        Err("SignatureDoesNotMatch"),
+    );
+}
