@@ -187,10 +187,16 @@ impl Spaces {
         self.inner.rate.lock().clear();
     }
 
-    pub(crate) fn record(&self, mut entry: LogEntry) {
+    /// The next request's sequence number, taken when it arrives.
+    pub(crate) fn next_seq(&self) -> u64 {
         let mut log = self.inner.log.lock();
-        entry.seq = log.next_seq;
+        let seq = log.next_seq;
         log.next_seq += 1;
+        seq
+    }
+
+    pub(crate) fn record(&self, entry: LogEntry) {
+        let mut log = self.inner.log.lock();
         if log.entries.len() >= self.inner.config.log_limit.max(1) {
             log.entries.pop_front();
         }

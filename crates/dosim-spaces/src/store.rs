@@ -32,8 +32,10 @@ pub struct StoreConfig {
     pub part_bytes_min: u64,
     /// Part numbers run 1..=parts_max (S3: 10,000).
     pub parts_max: u32,
-    /// Objects (all versions) per bucket: dosim's limit, so memory stays bounded.
+    /// Keys per bucket: dosim's limit, so memory stays bounded.
     pub objects_per_bucket_max: usize,
+    /// Versions (delete markers included) per key: dosim's limit.
+    pub versions_per_key_max: usize,
     /// Multipart uploads in progress per bucket: dosim's limit.
     pub uploads_per_bucket_max: usize,
     /// How conditional PUTs behave (notes §4: reports disagree).
@@ -50,6 +52,7 @@ impl Default for StoreConfig {
             part_bytes_min: 5 * 1024 * 1024,
             parts_max: 10_000,
             objects_per_bucket_max: 1_000_000,
+            versions_per_key_max: 10_000,
             uploads_per_bucket_max: 10_000,
             conditional_put: ConditionalPut::default(),
         }
@@ -153,10 +156,6 @@ impl Bucket {
     /// The current version of `key`, delete markers included.
     pub fn current(&self, key: &str) -> Option<&ObjectVersion> {
         self.objects.get(key).and_then(|v| v.versions.last())
-    }
-
-    fn version_count(&self) -> usize {
-        self.objects.values().map(|v| v.versions.len()).sum()
     }
 }
 
@@ -405,13 +404,16 @@ impl Store {
         etag: String,
     ) -> Result<Written, S3Error> {
         let objects_max = self.config.objects_per_bucket_max;
+        let versions_max = self.config.versions_per_key_max;
         let b = self.bucket(bucket)?;
         let versioning = b.versioning;
-        let replaces_null = versioning != Versioning::Enabled
-            && b.objects
-                .get(key)
-                .is_some_and(|v| v.versions.iter().any(|v| v.version_id == "null"));
-        if !replaces_null && b.version_count() >= objects_max {
+        let full = match b.objects.get(key) {
+            None => b.objects.len() >= objects_max,
+            Some(versions) => {
+                versioning == Versioning::Enabled && versions.versions.len() >= versions_max
+            }
+        };
+        if full {
             return Err(S3Error::new(
                 http::StatusCode::FORBIDDEN,
                 "QuotaExceeded",
@@ -570,11 +572,16 @@ impl Store {
         let b = self.bucket(bucket)?;
         let mut listing = Listing::default();
         let max = request.max_keys.min(LIST_KEYS_MAX);
-        let start = request.after.clone().unwrap_or_default();
-        let range = b.objects.range::<str, _>((
-            std::ops::Bound::Excluded(start.as_str()),
-            std::ops::Bound::Unbounded,
-        ));
+        let after = request.after.clone().unwrap_or_default();
+        // Keys under the prefix start at the prefix itself: start there unless `after` is beyond it.
+        let start = if request.prefix.as_str() > after.as_str() {
+            std::ops::Bound::Included(request.prefix.as_str())
+        } else {
+            std::ops::Bound::Excluded(after.as_str())
+        };
+        let range = b
+            .objects
+            .range::<str, _>((start, std::ops::Bound::Unbounded));
         for (key, versions) in range {
             if !key.starts_with(&request.prefix) {
                 if key.as_str() > request.prefix.as_str() && !request.prefix.is_empty() {

@@ -136,10 +136,11 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
         .map_or_else(|| "unknown".to_owned(), |p| p.0.clone());
     let (region, bucket, key) = address(&host, parts.uri.path(), &spaces.inner.config.region);
     let now = spaces.now();
-    let request_id = request_id(&spaces, now, &region);
+    let seq = spaces.next_seq();
+    let request_id = request_id(&spaces, seq, now, &region);
     let is_head = parts.method == Method::HEAD;
     let mut entry = LogEntry {
-        seq: 0,
+        seq,
         at_ms: now.0,
         request_id: request_id.clone(),
         actor: actor.clone(),
@@ -229,8 +230,7 @@ pub(crate) fn value(text: &str) -> HeaderValue {
 }
 
 /// Ceph RGW's request id shape: `tx` + sequence in hex, the time, the gateway, the zone.
-fn request_id(spaces: &Spaces, now: SimTime, region: &str) -> String {
-    let seq = spaces.inner.log.lock().next_seq;
+fn request_id(spaces: &Spaces, seq: u64, now: SimTime, region: &str) -> String {
     let gateway = dosim_base::splitmix64(spaces.inner.config.seed) & 0xffff;
     format!(
         "tx{seq:021x}-{:010x}-{gateway:x}-{region}a",
