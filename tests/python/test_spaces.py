@@ -288,3 +288,4 @@ def test_awscli_cp_and_ls(serve, account, s3, tmp_path):
     assert cp.returncode == 0 and back.read_bytes() == b"from awscli\n", cp.stderr
     buckets = run("s3", "ls")
     assert "cli-bucket" in buckets.stdout, buckets.stderr
+

@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     gate: Mutex<Arc<dyn Gate>>,
     /// Extra sections of the state dump, from data planes served beside the API.
     state_sections: StateSections,
+    /// What else `/_dosim/reset` resets: data planes served beside the API.
+    reset_hooks: Mutex<Vec<Arc<dyn Fn() + Send + Sync>>>,
 }
 
 type StateSections = Mutex<Vec<(String, Arc<dyn Fn() -> Value + Send + Sync>)>>;
@@ -154,6 +156,7 @@ impl Server {
                 data_plane: Mutex::new(None),
                 gate: Mutex::new(Arc::new(Open)),
                 state_sections: Mutex::new(Vec::new()),
+                reset_hooks: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -276,6 +279,11 @@ impl Server {
             .push((name.to_owned(), dump));
     }
 
+    /// Runs `hook` on every [`Server::reset`], after the accounts are forgotten (Spaces' buckets in `dosim serve`).
+    pub fn add_reset_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        self.inner.reset_hooks.lock().push(hook);
+    }
+
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
     /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
@@ -286,6 +294,10 @@ impl Server {
             data_plane.reset();
         }
         drop(state);
+        let hooks = self.inner.reset_hooks.lock().clone();
+        for hook in hooks {
+            hook();
+        }
         self.inner.faults.lock().decider = Box::new(SeededDecider::new(self.inner.seed));
     }
 }
