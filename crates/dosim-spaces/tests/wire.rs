@@ -305,3 +305,39 @@ async fn signatures_are_checked_against_simulated_time() {
         }
     }
 }
+
+#[tokio::test]
+async fn slow_down_past_the_bucket_rate() {
+    let now_ms = Arc::new(AtomicU64::new(0));
+    let clock = now_ms.clone();
+    let spaces = Spaces::new(
+        SpacesConfig {
+            bucket_requests_per_second: Some(2),
+            ..SpacesConfig::default()
+        },
+        Arc::new(Keys),
+        Arc::new(move || SimTime(clock.load(Ordering::SeqCst))),
+    );
+    // (simulated ms, status): two requests per bucket per simulated second.
+    let cases = [
+        (0, StatusCode::OK),
+        (100, StatusCode::NOT_FOUND),
+        (900, StatusCode::SERVICE_UNAVAILABLE),
+        (1_000, StatusCode::NOT_FOUND),
+    ];
+    for (index, (at, status)) in cases.into_iter().enumerate() {
+        now_ms.store(at, Ordering::SeqCst);
+        let request = if index == 0 {
+            signed("PUT", HOST, "/bkt", "", b"", "DO00FULL", SimTime(at))
+        } else {
+            signed("GET", HOST, "/bkt/none", "", b"", "DO00FULL", SimTime(at))
+        };
+        let (got, _, body) = send(&spaces, request).await;
+        assert_eq!(got, status, "at {at}: {body}");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(body.contains(
+                "<Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
+            ));
+        }
+    }
+}
