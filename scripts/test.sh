@@ -21,6 +21,10 @@ fi
 if ! python3 -c 'import ensurepip' 2>/dev/null; then
   missing+=(python3-venv)
 fi
+# The Spaces tests drive Debian's awscli (`aws s3 cp`, `aws s3 ls`) as a second real S3 client.
+if ! [ -x /usr/bin/aws ]; then
+  missing+=(awscli)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian's ${missing[*]} (the differential suite, the psql tests and the Python suite need them)"
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

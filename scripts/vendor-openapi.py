@@ -132,13 +132,18 @@ OPERATIONS = [
     ("delete", "/v2/domains/{domain_name}/records/{domain_record_id}"),
     ("get", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
     ("put", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
+    ("get", "/v2/spaces/keys"),
+    ("post", "/v2/spaces/keys"),
+    ("get", "/v2/spaces/keys/{access_key}"),
+    ("put", "/v2/spaces/keys/{access_key}"),
+    ("patch", "/v2/spaces/keys/{access_key}"),
+    ("delete", "/v2/spaces/keys/{access_key}"),
 ]
 
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
          "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags",
-         "/v2/domains", "/v2/vpcs", "/v2/projects",
-         "/v2/firewalls")
+         "/v2/domains", "/v2/vpcs", "/v2/projects", "/v2/firewalls", "/v2/spaces")
 
 
 def resolve(spec, node, depth=0):

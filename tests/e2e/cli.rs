@@ -48,6 +48,9 @@ fn every_command_has_help() {
         "--max-connections",
         "--control-token",
         "--control-open",
+        "--spaces-addr",
+        "--spaces-conditional-put",
+        "--spaces-rate-limit",
     ] {
         assert!(
             serve.contains(flag),
@@ -170,6 +173,10 @@ fn bad_input_is_refused_with_the_flag_named() {
     check_refused(&["serve", "--faults", "/nonexistent/plan.toml"], "--faults");
     check_refused(&["serve", "--addr", "not-an-address"], "--addr");
     check_refused(&["serve", "--rate-limit-burst", "0"], "--rate-limit-burst");
+    check_refused(
+        &["serve", "--spaces-conditional-put", "sometimes"],
+        "--spaces-conditional-put",
+    );
     check_refused(
         &["replay", "no_such_scenario", "--seed", "1"],
         "no_such_scenario",

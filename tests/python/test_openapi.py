@@ -328,6 +328,21 @@ def test_every_operation_matches_the_spec(serve):
     check("PUT", policy, vids, body={"eviction_policy": "allkeys_lru"}, expect=204)
     assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "allkeys_lru"}
     check("DELETE", "/v2/databases/{database_cluster_uuid}", vids, expect=204)
+    # Spaces keys: create (the only response with the secret), list with a filter, get, rename both ways, delete.
+    key = check("POST", "/v2/spaces/keys", body={
+        "name": "schema-key", "grants": [{"bucket": "schema-bucket", "permission": "readwrite"}]}, expect=201).body["key"]
+    assert key["secret_key"]
+    access = {"access_key": key["access_key"]}
+    check("GET", "/v2/spaces/keys", expect=200)
+    check("GET", "/v2/spaces/keys", query="?bucket=schema-bucket&sort_direction=asc", expect=200)
+    check("GET", "/v2/spaces/keys/{access_key}", access, expect=200)
+    check("PUT", "/v2/spaces/keys/{access_key}", access, body={"name": "schema-key-2"}, expect=200)
+    check("PATCH", "/v2/spaces/keys/{access_key}", access, body={"name": "schema-key-3"}, expect=200)
+    check("POST", "/v2/spaces/keys", body={
+        "name": "mixed", "grants": [{"bucket": "", "permission": "fullaccess"},
+                                    {"bucket": "b", "permission": "read"}]}, expect=400)
+    check("DELETE", "/v2/spaces/keys/{access_key}", access, expect=204)
+    check("GET", "/v2/spaces/keys/{access_key}", access, expect=404)
 
     # Deletes, and the error bodies the spec declares.
     check("DELETE", "/v2/droplets/{droplet_id}", {"droplet_id": droplet_id}, expect=204)

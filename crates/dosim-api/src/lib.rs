@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod reserved_ips;
 pub mod server;
+pub mod spaces_keys;
 pub mod ssh_keys;
 pub mod tags;
 pub mod volumes;

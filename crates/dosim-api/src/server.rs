@@ -135,7 +135,13 @@ pub(crate) struct Inner {
     data_plane: Mutex<Option<Arc<dyn DataPlane>>>,
     /// What every `/v2/` request that reaches its handler is admitted through before it commits.
     gate: Mutex<Arc<dyn Gate>>,
+    /// Extra sections of the state dump, from data planes served beside the API.
+    state_sections: StateSections,
+    /// What else `/_dosim/reset` resets: data planes served beside the API.
+    reset_hooks: Mutex<Vec<Arc<dyn Fn() + Send + Sync>>>,
 }
+
+type StateSections = Mutex<Vec<(String, Arc<dyn Fn() -> Value + Send + Sync>)>>;
 
 /// The DigitalOcean API server: cheap to clone, every clone shares the same accounts.
 #[derive(Clone)]
@@ -184,6 +190,8 @@ impl Server {
                 }),
                 data_plane: Mutex::new(None),
                 gate: Mutex::new(Arc::new(Open)),
+                state_sections: Mutex::new(Vec::new()),
+                reset_hooks: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -251,7 +259,13 @@ impl Server {
                 .unwrap_or_else(|e| json!({ "error": e.to_string() }));
             accounts.insert(account.fingerprint.clone(), dump);
         }
-        json!({ "now": now.rfc3339(), "now_ms": now.0, "accounts": accounts })
+        drop(state);
+        let mut dump = json!({ "now": now.rfc3339(), "now_ms": now.0, "accounts": accounts });
+        let sections = self.inner.state_sections.lock().clone();
+        for (name, section) in sections {
+            dump[name] = section();
+        }
+        dump
     }
 
     pub fn history(&self) -> Vec<HistoryEntry> {
@@ -297,6 +311,31 @@ impl Server {
         self.inner.gate.lock().clone()
     }
 
+    /// The Spaces key with `access_key` and the fingerprint of the account that owns it, if any account has it:
+    /// what the Spaces data plane verifies a request's signature and grants against.
+    pub fn spaces_key(&self, access_key: &str) -> Option<(String, dosim_cloud::SpacesKey)> {
+        let state = self.inner.state.lock();
+        state.accounts.values().find_map(|account| {
+            account
+                .cloud
+                .spaces_key_view(access_key)
+                .map(|key| (account.fingerprint.clone(), key.clone()))
+        })
+    }
+
+    /// Adds `dump()` to `GET /_dosim/state` under `name` (the Spaces data plane's buckets and objects in `dosim serve`).
+    pub fn add_state_section(&self, name: &str, dump: Arc<dyn Fn() -> Value + Send + Sync>) {
+        self.inner
+            .state_sections
+            .lock()
+            .push((name.to_owned(), dump));
+    }
+
+    /// Runs `hook` on every [`Server::reset`], after the accounts are forgotten (Spaces' buckets in `dosim serve`).
+    pub fn add_reset_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        self.inner.reset_hooks.lock().push(hook);
+    }
+
     /// Forgets every account and the history, and restarts ids and decisions from the seed.
     /// The fault plan, the gate and the clock are kept.
     pub fn reset(&self) {
@@ -312,6 +351,10 @@ impl Server {
             data_plane.reset();
         }
         drop(state);
+        let hooks = self.inner.reset_hooks.lock().clone();
+        for hook in hooks {
+            hook();
+        }
         self.inner.faults.lock().decider = Box::new(SeededDecider::new(self.inner.seed));
     }
 }
@@ -319,13 +362,13 @@ impl Server {
 /// What stands for a secret in a redacted dump.
 pub const REDACTED: &str = "[redacted]";
 
-/// Replaces every `password` field's value and the password of every URI of the form
-/// `scheme://user:password@…` in `value`.
+/// Replaces every `password` and `secret_key` field's value (database passwords, Spaces keys'
+/// secrets) and the password of every URI of the form `scheme://user:password@…` in `value`.
 fn redact(value: &mut Value) {
     match value {
         Value::Object(fields) => {
             for (key, field) in fields.iter_mut() {
-                if key == "password" && !field.is_null() {
+                if (key == "password" || key == "secret_key") && !field.is_null() {
                     *field = Value::String(REDACTED.to_owned());
                 } else {
                     redact(field);

@@ -2,6 +2,7 @@
 
 mod pg;
 mod serve;
+mod spaces;
 mod valkey;
 
 use std::process::ExitCode;

@@ -50,6 +50,18 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST")]
     pg_host: Option<String>,
 
+    /// Address Spaces (the S3 API) listens on (default: the --addr port plus one, or a free port if that is 0).
+    #[arg(long, value_name = "ADDR")]
+    spaces_addr: Option<SocketAddr>,
+
+    /// How Spaces answers If-Match / If-None-Match on PUT and copy: unquoted_only, rfc, ignored or not_implemented.
+    #[arg(long, value_name = "MODE", default_value = "unquoted_only")]
+    spaces_conditional_put: String,
+
+    /// Requests per bucket per simulated second before Spaces answers 503 SlowDown; 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 1500)]
+    spaces_rate_limit: u32,
+
     /// How many PostgreSQL clusters are served on local ports at once, across all accounts; 0 serves none.
     #[arg(long, value_name = "N", default_value_t = crate::pg::PG_CLUSTERS_MAX)]
     pg_clusters_max: usize,
@@ -107,6 +119,8 @@ struct Serve {
     addr: SocketAddr,
     header_timeout: Duration,
     max_connections: usize,
+    spaces_addr: SocketAddr,
+    spaces: dosim_spaces::SpacesConfig,
     config: ServerConfig,
     pg_host: String,
     pg_clusters_max: usize,
@@ -172,6 +186,20 @@ impl ServeArgs {
             }
             None => crate::pg::advertised_host(self.addr.ip()),
         };
+        let Some(conditional_put) =
+            dosim_spaces::ConditionalPut::parse(&self.spaces_conditional_put)
+        else {
+            bail!(
+                "--spaces-conditional-put must be unquoted_only, rfc, ignored or not_implemented, got {:?}",
+                self.spaces_conditional_put
+            );
+        };
+        let mut spaces = dosim_spaces::SpacesConfig {
+            bucket_requests_per_second: (self.spaces_rate_limit > 0)
+                .then_some(self.spaces_rate_limit),
+            ..dosim_spaces::SpacesConfig::default()
+        };
+        spaces.store.conditional_put = conditional_put;
         let config = ServerConfig {
             seed: self.seed,
             rate_limit: dosim_api::RateLimitConfig {
@@ -194,6 +222,10 @@ impl ServeArgs {
             addr: self.addr,
             header_timeout: Duration::from_secs(self.header_timeout),
             max_connections: self.max_connections,
+            spaces_addr: self
+                .spaces_addr
+                .unwrap_or_else(|| crate::spaces::default_addr(self.addr)),
+            spaces,
             config,
             pg_host,
             pg_clusters_max: self.pg_clusters_max,
@@ -225,7 +257,12 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("--addr {}: cannot listen", serve.addr))?;
     let local = listener.local_addr()?;
+    let spaces_listener = tokio::net::TcpListener::bind(serve.spaces_addr)
+        .await
+        .with_context(|| format!("--spaces-addr {}: cannot listen", serve.spaces_addr))?;
+    let spaces_local = spaces_listener.local_addr()?;
     let seed = serve.config.seed;
+    let time_scale = serve.config.time_scale;
     let server = Server::new(serve.config);
     // Start the clock now rather than at the first request.
     let _ = server.now();
@@ -280,10 +317,17 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
             "dosim serve: WARNING: --control-open: the /_dosim/ control endpoints on {local} need no token; anyone who reaches this port can read every database password, reset the server or install faults"
         );
     }
+    let spaces = crate::spaces::build(&server, serve.spaces, time_scale);
     announce(&server, local, seed)?;
+    announce_spaces(local, spaces_local)?;
 
     let router = server.router();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut spaces_task = tokio::spawn(crate::spaces::serve(
+        spaces_listener,
+        spaces,
+        shutdown_rx.clone(),
+    ));
     let mut connections = tokio::task::JoinSet::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(serve.max_connections));
     let mut accept_errors = AcceptErrors::default();
@@ -351,6 +395,12 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     .await;
     if drained.is_err() {
         connections.abort_all();
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, async { (&mut spaces_task).await })
+        .await
+        .is_err()
+    {
+        spaces_task.abort();
     }
     if let (Some((stop, task)), Some(path)) = (saver, &serve.state) {
         // The saver finishes the save it is writing, if any, so that the last save is this one.
@@ -535,6 +585,22 @@ fn announce(server: &Server, local: SocketAddr, seed: u64) -> anyhow::Result<()>
         "  postgres: each pg cluster's connection.uri works verbatim: psql \"$(curl -s -H 'Authorization: Bearer {token}' {url}/v2/databases/<id> | jq -r .database.connection.uri)\""
     )?;
     writeln!(out, "Ctrl-C stops the server.")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn announce_spaces(api: SocketAddr, spaces: SocketAddr) -> anyhow::Result<()> {
+    let url = format!("http://{spaces}");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "spaces on {url}")?;
+    writeln!(
+        out,
+        "  keys: curl -X POST -H 'Authorization: Bearer <token>' -d '{{\"name\":\"k\",\"grants\":[{{\"bucket\":\"\",\"permission\":\"fullaccess\"}}]}}' http://{api}/v2/spaces/keys"
+    )?;
+    writeln!(
+        out,
+        "  boto3: boto3.client(\"s3\", region_name=\"nyc3\", endpoint_url=\"{url}\", aws_access_key_id=..., aws_secret_access_key=...)"
+    )?;
     out.flush()?;
     Ok(())
 }

@@ -74,6 +74,9 @@ pub struct Cloud {
     pub(crate) pending: BTreeSet<(SimTime, Pending)>,
     /// Every public and private address handed out, so none is handed out twice.
     pub(crate) used_ips: BTreeSet<Ipv4Addr>,
+    /// Spaces access keys by access key, oldest first.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub(crate) spaces_keys: IndexMap<String, crate::SpacesKey>,
 }
 
 /// A placeholder until the saved RNG position is restored.
@@ -176,6 +179,7 @@ impl Cloud {
             firewalls: IndexMap::new(),
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
+            spaces_keys: IndexMap::new(),
         }
     }
 

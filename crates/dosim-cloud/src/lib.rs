@@ -18,6 +18,7 @@ mod ids;
 mod invariants;
 mod projects;
 mod reserved_ips;
+mod spaces_keys;
 mod ssh_keys;
 mod tags;
 mod validate;
@@ -50,6 +51,10 @@ pub use firewalls::{
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
 pub use projects::{Project, ProjectEdit, ProjectResource, PROJECTS_MAX, PROJECT_PURPOSES};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
+pub use spaces_keys::{
+    msg as spaces_msg, SpacesGrant, SpacesKey, SpacesKeyCreate, SpacesKeyFilter, SpacesPermission,
+    SPACES_KEYS_MAX, SPACES_KEY_GRANTS_MAX, SPACES_KEY_NAME_LEN_MAX,
+};
 pub use ssh_keys::{SshKey, SSH_KEYS_MAX, SSH_KEY_TYPES};
 pub use tags::{Tag, TagTarget, TaggedCount, TaggedKind, TAG_TARGETS_MAX};
 pub use validate::{DROPLET_NAME_LEN_MAX, TAGS_MAX, TAG_LEN_MAX};

@@ -7,6 +7,7 @@ mod invariants;
 mod lifecycle;
 mod persist;
 mod projects;
+mod spaces_keys;
 mod tags;
 mod timings;
 mod vpcs;
