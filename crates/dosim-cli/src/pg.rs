@@ -14,9 +14,13 @@ use parking_lot::Mutex;
 pub const PG_CLUSTERS_MAX: usize = 100;
 
 /// One served cluster: its wire server and the task that accepts and serves its connections.
+///
+/// Each cluster runs on a thread of its own with a single-threaded runtime, off the HTTP server's
+/// workers: a heavy statement holds its cluster's thread (and its engine), never the API's.
 struct Served {
     cluster: PgCluster,
-    /// Aborting it drops the listener and every open connection, whose sessions then roll back.
+    /// Aborting it drops the listener and every open connection, whose sessions then roll back, and
+    /// ends the cluster's thread.
     task: tokio::task::AbortHandle,
 }
 
@@ -30,7 +34,6 @@ pub struct PgDataPlane {
     clusters_max: usize,
     /// The tokio instant the engines' clocks start from: when the server started.
     time_base: tokio::time::Instant,
-    runtime: tokio::runtime::Handle,
     /// Served clusters by port; a cluster's `endpoint` names its port.
     clusters: Mutex<BTreeMap<u16, Served>>,
 }
@@ -44,7 +47,6 @@ impl PgDataPlane {
             seed,
             clusters_max,
             time_base: tokio::time::Instant::now(),
-            runtime: tokio::runtime::Handle::current(),
             clusters: Mutex::new(BTreeMap::new()),
         }
     }
@@ -61,8 +63,6 @@ impl PgDataPlane {
         let listener = std::net::TcpListener::bind((self.bind_ip, 0))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let _runtime = self.runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener)?;
         let mut engine = Engine::new(EngineConfig {
             seed: engine_seed(self.seed, database),
             ..EngineConfig::default()
@@ -82,15 +82,40 @@ impl PgDataPlane {
         for user in &database.users {
             cluster.set_user(&user.name, &user.password);
         }
-        let task = self.runtime.spawn(accept(listener, cluster.clone()));
+        let abort = serve_on_own_thread(listener, cluster.clone())?;
         Ok((
             port,
             Served {
                 cluster,
-                task: task.abort_handle(),
+                task: abort,
             },
         ))
     }
+}
+
+/// Serves a cluster's connections on a thread of its own, with a single-threaded runtime, until the
+/// returned handle aborts it: SQL execution, however heavy, then never runs on the API's workers.
+fn serve_on_own_thread(
+    listener: std::net::TcpListener,
+    cluster: PgCluster,
+) -> std::io::Result<tokio::task::AbortHandle> {
+    let port = listener.local_addr()?.port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _entered = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    let task = runtime.spawn(accept(listener, cluster));
+    let abort = task.abort_handle();
+    std::thread::Builder::new()
+        .name(format!("dosim-pg-{port}"))
+        .spawn(move || {
+            // Ends when the task is aborted; the runtime and the connections it held drop here.
+            let _ = runtime.block_on(task);
+        })?;
+    Ok(abort)
 }
 
 /// Accepts connections until aborted; the connections live in this task's `JoinSet`, so aborting it closes them too.
