@@ -65,6 +65,7 @@ impl PgDataPlane {
         let port = listener.local_addr()?.port();
         let mut engine = Engine::new(EngineConfig {
             seed: engine_seed(self.seed, database),
+            sessions_max: connections_max(&database.size),
             ..EngineConfig::default()
         });
         for db in &database.db_names {
@@ -137,6 +138,23 @@ async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+/// The connections a cluster of `size` accepts before answering `53300 sorry, too many clients
+/// already`: DigitalOcean allows 25 backend connections per GiB of RAM and reserves 3 for maintenance
+/// (its connection pool documentation), so `db-s-1vcpu-1gb` takes 22 and `db-s-2vcpu-4gb` 97. A size
+/// whose slug does not end in its RAM (`…-<n>gb`) keeps the engine's default.
+fn connections_max(size: &str) -> usize {
+    let gib = size
+        .rsplit('-')
+        .next()
+        .and_then(|last| last.strip_suffix("gb"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| (1..=4096).contains(n));
+    match gib {
+        Some(gib) => gib * 25 - 3,
+        None => EngineConfig::default().sessions_max,
     }
 }
 
