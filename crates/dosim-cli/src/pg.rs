@@ -75,6 +75,8 @@ impl PgDataPlane {
             engine,
             WireConfig {
                 tls: true,
+                // DigitalOcean's clusters refuse unencrypted connections.
+                tls_required: true,
                 host: self.host.clone(),
                 ..WireConfig::default()
             },
