@@ -77,6 +77,7 @@ impl PgDataPlane {
                 tls: true,
                 // DigitalOcean's clusters refuse unencrypted connections.
                 tls_required: true,
+                authentication_timeout: Some(std::time::Duration::from_secs(60)),
                 host: self.host.clone(),
                 ..WireConfig::default()
             },

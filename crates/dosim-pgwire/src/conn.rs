@@ -124,7 +124,11 @@ where
     let mut io = Io::new(stream);
     let tls = cluster.config().tls;
     let plain_refused = (tls && cluster.config().tls_required).then_some(peer.as_str());
-    match or_left(startup(&cluster, &mut io, tls, plain_refused).await)? {
+    let deadline = cluster
+        .config()
+        .authentication_timeout
+        .map(|t| tokio::time::Instant::now() + t);
+    match or_left(by(deadline, startup(&cluster, &mut io, tls, plain_refused)).await)? {
         Started::End => Ok(()),
         Started::Session(login) => serve_session(cluster, io, login, connection, peer).await,
         Started::Upgrade => {
@@ -139,17 +143,35 @@ where
             }
             io.write_raw(b"S");
             io.flush().await?;
-            let Ok(stream) = crate::tls::acceptor().accept(io.into_inner()).await else {
+            let accepting = crate::tls::acceptor().accept(io.into_inner());
+            let accepted = match deadline {
+                Some(d) => tokio::time::timeout_at(d, accepting).await.ok(),
+                None => Some(accepting.await),
+            };
+            let Some(Ok(stream)) = accepted else {
                 return Ok(());
             };
             let mut io = Io::new(stream);
-            match or_left(startup(&cluster, &mut io, false, None).await)? {
+            match or_left(by(deadline, startup(&cluster, &mut io, false, None)).await)? {
                 Started::Session(login) => {
                     serve_session(cluster, io, login, connection, peer).await
                 }
                 Started::End | Started::Upgrade => Ok(()),
             }
         }
+    }
+}
+
+/// Runs a startup phase until `deadline` (`authentication_timeout`); past it the connection ends quietly.
+async fn by(
+    deadline: Option<tokio::time::Instant>,
+    phase: impl std::future::Future<Output = io::Result<Started>>,
+) -> io::Result<Started> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, phase)
+            .await
+            .unwrap_or(Ok(Started::End)),
+        None => phase.await,
     }
 }
 
