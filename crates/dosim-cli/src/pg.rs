@@ -13,9 +13,13 @@ use parking_lot::Mutex;
 pub const PG_CLUSTERS_MAX: usize = 100;
 
 /// One served cluster: its wire server and the task that accepts and serves its connections.
+///
+/// Each cluster runs on a thread of its own with a single-threaded runtime, off the HTTP server's
+/// workers: a heavy statement holds its cluster's thread (and its engine), never the API's.
 struct Served {
     cluster: PgCluster,
-    /// Aborting it drops the listener and every open connection, whose sessions then roll back.
+    /// Aborting it drops the listener and every open connection, whose sessions then roll back, and
+    /// ends the cluster's thread.
     task: tokio::task::AbortHandle,
 }
 
@@ -29,7 +33,6 @@ pub struct PgDataPlane {
     clusters_max: usize,
     /// The tokio instant the engines' clocks start from: when the server started.
     time_base: tokio::time::Instant,
-    runtime: tokio::runtime::Handle,
     /// Served clusters by port; a cluster's `endpoint` names its port.
     clusters: Mutex<BTreeMap<u16, Served>>,
 }
@@ -43,7 +46,6 @@ impl PgDataPlane {
             seed,
             clusters_max,
             time_base: tokio::time::Instant::now(),
-            runtime: tokio::runtime::Handle::current(),
             clusters: Mutex::new(BTreeMap::new()),
         }
     }
@@ -60,10 +62,9 @@ impl PgDataPlane {
         let listener = std::net::TcpListener::bind((self.bind_ip, 0))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let _runtime = self.runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener)?;
         let mut engine = Engine::new(EngineConfig {
             seed: engine_seed(self.seed, database),
+            sessions_max: connections_max(&database.size),
             ..EngineConfig::default()
         });
         for db in &database.db_names {
@@ -73,6 +74,9 @@ impl PgDataPlane {
             engine,
             WireConfig {
                 tls: true,
+                // DigitalOcean's clusters refuse unencrypted connections.
+                tls_required: true,
+                authentication_timeout: Some(std::time::Duration::from_secs(60)),
                 host: self.host.clone(),
                 ..WireConfig::default()
             },
@@ -81,15 +85,40 @@ impl PgDataPlane {
         for user in &database.users {
             cluster.set_user(&user.name, &user.password);
         }
-        let task = self.runtime.spawn(accept(listener, cluster.clone()));
+        let abort = serve_on_own_thread(listener, cluster.clone())?;
         Ok((
             port,
             Served {
                 cluster,
-                task: task.abort_handle(),
+                task: abort,
             },
         ))
     }
+}
+
+/// Serves a cluster's connections on a thread of its own, with a single-threaded runtime, until the
+/// returned handle aborts it: SQL execution, however heavy, then never runs on the API's workers.
+fn serve_on_own_thread(
+    listener: std::net::TcpListener,
+    cluster: PgCluster,
+) -> std::io::Result<tokio::task::AbortHandle> {
+    let port = listener.local_addr()?.port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _entered = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    let task = runtime.spawn(accept(listener, cluster));
+    let abort = task.abort_handle();
+    std::thread::Builder::new()
+        .name(format!("dosim-pg-{port}"))
+        .spawn(move || {
+            // Ends when the task is aborted; the runtime and the connections it held drop here.
+            let _ = runtime.block_on(task);
+        })?;
+    Ok(abort)
 }
 
 /// Accepts connections until aborted; the connections live in this task's `JoinSet`, so aborting it closes them too.
@@ -111,6 +140,23 @@ async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+/// The connections a cluster of `size` accepts before answering `53300 sorry, too many clients
+/// already`: DigitalOcean allows 25 backend connections per GiB of RAM and reserves 3 for maintenance
+/// (its connection pool documentation), so `db-s-1vcpu-1gb` takes 22 and `db-s-2vcpu-4gb` 97. A size
+/// whose slug does not end in its RAM (`…-<n>gb`) keeps the engine's default.
+fn connections_max(size: &str) -> usize {
+    let gib = size
+        .rsplit('-')
+        .next()
+        .and_then(|last| last.strip_suffix("gb"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| (1..=4096).contains(n));
+    match gib {
+        Some(gib) => gib * 25 - 3,
+        None => EngineConfig::default().sessions_max,
     }
 }
 

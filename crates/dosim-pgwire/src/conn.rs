@@ -123,7 +123,12 @@ where
 {
     let mut io = Io::new(stream);
     let tls = cluster.config().tls;
-    match or_left(startup(&cluster, &mut io, tls).await)? {
+    let plain_refused = (tls && cluster.config().tls_required).then_some(peer.as_str());
+    let deadline = cluster
+        .config()
+        .authentication_timeout
+        .map(|t| tokio::time::Instant::now() + t);
+    match or_left(by(deadline, startup(&cluster, &mut io, tls, plain_refused)).await)? {
         Started::End => Ok(()),
         Started::Session(login) => serve_session(cluster, io, login, connection, peer).await,
         Started::Upgrade => {
@@ -138,17 +143,35 @@ where
             }
             io.write_raw(b"S");
             io.flush().await?;
-            let Ok(stream) = crate::tls::acceptor().accept(io.into_inner()).await else {
+            let accepting = crate::tls::acceptor().accept(io.into_inner());
+            let accepted = match deadline {
+                Some(d) => tokio::time::timeout_at(d, accepting).await.ok(),
+                None => Some(accepting.await),
+            };
+            let Some(Ok(stream)) = accepted else {
                 return Ok(());
             };
             let mut io = Io::new(stream);
-            match or_left(startup(&cluster, &mut io, false).await)? {
+            match or_left(by(deadline, startup(&cluster, &mut io, false, None)).await)? {
                 Started::Session(login) => {
                     serve_session(cluster, io, login, connection, peer).await
                 }
                 Started::End | Started::Upgrade => Ok(()),
             }
         }
+    }
+}
+
+/// Runs a startup phase until `deadline` (`authentication_timeout`); past it the connection ends quietly.
+async fn by(
+    deadline: Option<tokio::time::Instant>,
+    phase: impl std::future::Future<Output = io::Result<Started>>,
+) -> io::Result<Started> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, phase)
+            .await
+            .unwrap_or(Ok(Started::End)),
+        None => phase.await,
     }
 }
 
@@ -231,10 +254,13 @@ async fn fatal<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The startup phase: SSL requests answered `S` when `tls` allows and `N` otherwise, GSSAPI requests `N`, the startup packet, the password check, the engine session.
+///
+/// `plain_refused` names the peer when a connection that did not encrypt is to be refused.
 async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
     cluster: &PgCluster,
     io: &mut Io<S>,
     tls: bool,
+    plain_refused: Option<&str>,
 ) -> io::Result<Started> {
     let packet = loop {
         let packet = match io.read_startup().await {
@@ -304,6 +330,22 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
         .get("database")
         .cloned()
         .unwrap_or_else(|| user.clone());
+    if let Some(peer) = plain_refused {
+        // PostgreSQL checks pg_hba.conf before authenticating; its message names the peer's address.
+        let host = peer
+            .parse::<std::net::SocketAddr>()
+            .map_or_else(|_| peer.to_string(), |a| a.ip().to_string());
+        return fatal(
+            io,
+            PgError::new(
+                "28000",
+                format!(
+                    "no pg_hba.conf entry for host \"{host}\", user \"{user}\", database \"{database}\", no encryption"
+                ),
+            ),
+        )
+        .await;
+    }
     let authenticated = match cluster.config().password_auth {
         PasswordAuth::Cleartext => cleartext(cluster, io, &user).await?,
         PasswordAuth::ScramSha256 => scram(cluster, io, &user).await?,

@@ -13,11 +13,7 @@ use sqlparser::ast::{
     Value as AstValue,
 };
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
-
-/// How deep sqlparser may nest here; the engine refuses deeper input with its own error.
-const RECURSION_LIMIT: usize = 50;
 
 /// The highest `$n` a statement may use, as PostgreSQL's protocol counts parameters in an `int16`.
 pub(crate) const PARAMS_MAX: usize = 65_535;
@@ -32,6 +28,8 @@ pub(crate) struct Description {
 }
 
 /// Describes `sql` for a session on `database`; `declared` holds the types the client gave in `Parse` (0 for unspecified).
+///
+/// Runs on the stack the engine would give the query string: describing walks its expressions too.
 pub(crate) fn describe(
     engine: &mut Engine,
     database: &str,
@@ -39,12 +37,20 @@ pub(crate) fn describe(
     declared: &[Option<SqlType>],
     now: SimTime,
 ) -> Result<Description, PgError> {
+    dosim_pg::on_stack(dosim_pg::stack_for(sql), || {
+        describe_here(engine, database, sql, declared, now)
+    })
+}
+
+fn describe_here(
+    engine: &mut Engine,
+    database: &str,
+    sql: &str,
+    declared: &[Option<SqlType>],
+    now: SimTime,
+) -> Result<Description, PgError> {
     let n_params = count_params(sql);
-    let statements = match Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
-    {
+    let statements = match dosim_pg::parse_sql(sql) {
         Ok(s) => s,
         // The engine parses with the same sqlparser, so it fails the same way and words the error as PostgreSQL does; a statement that does not parse has no side effects.
         Err(_) => {

@@ -59,6 +59,14 @@ pub struct WireConfig {
     ///
     /// Off by default: a TLS handshake draws randomness outside the seed, so simulations leave it off and `dosim serve` turns it on.
     pub tls: bool,
+    /// With `tls`, refuse connections that did not encrypt (`sslmode=disable`) as DigitalOcean's
+    /// `pg_hba.conf` does: `28000 no pg_hba.conf entry for host "…", user "…", database "…", no encryption`.
+    pub tls_required: bool,
+    /// PostgreSQL's `authentication_timeout`: a connection that has not completed startup and
+    /// authentication by then is closed without a reply, as PostgreSQL's backend exits. `None`, the
+    /// default, never times out, so simulations schedule no timer for it; `dosim serve` sets 60 s,
+    /// PostgreSQL's default.
+    pub authentication_timeout: Option<std::time::Duration>,
     /// The host name clients reach the cluster by, which the gate's operations name as their server.
     pub host: String,
 }
@@ -71,6 +79,8 @@ impl Default for WireConfig {
             server_version: "16.4".to_string(),
             password_auth: PasswordAuth::ScramSha256,
             tls: false,
+            tls_required: false,
+            authentication_timeout: None,
             host: "localhost".to_string(),
         }
     }

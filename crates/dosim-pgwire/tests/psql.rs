@@ -190,3 +190,35 @@ fn psql_with_a_wrong_password() {
         "psql: error: connection to server at \"127.0.0.1\", port PORT failed: FATAL:  password authentication failed for user \"doadmin\"\n",
     );
 }
+
+/// With TLS required, as on DigitalOcean, an unencrypted connection is refused by `pg_hba.conf`'s rule,
+/// in PostgreSQL's words; encrypted ones (`require`, and `prefer`, which tries TLS first) connect.
+#[test]
+fn psql_without_encryption_is_refused_when_tls_is_required() {
+    if !psql_available() {
+        return;
+    }
+    let required = || WireConfig {
+        tls: true,
+        tls_required: true,
+        ..WireConfig::default()
+    };
+    check(
+        required(),
+        "sslmode=disable",
+        PASSWORD,
+        "SELECT 1",
+        "",
+        "psql: error: connection to server at \"127.0.0.1\", port PORT failed: FATAL:  no pg_hba.conf entry for host \"127.0.0.1\", user \"doadmin\", database \"defaultdb\", no encryption\n",
+    );
+    for mode in ["sslmode=require", "sslmode=prefer"] {
+        check(
+            required(),
+            mode,
+            PASSWORD,
+            "SELECT 1 AS one;",
+            " one \n-----\n   1\n(1 row)\n\n",
+            "",
+        );
+    }
+}

@@ -111,6 +111,8 @@ pub(crate) struct Pending {
     pub params: Vec<Value>,
     pub statement_start: SimTime,
     pub wait: Option<WaitState>,
+    /// The stack the query string runs on, from [`crate::exec::stack_for`]; 0 for the caller's.
+    pub stack: usize,
 }
 
 #[derive(Debug)]
@@ -347,7 +349,8 @@ impl Engine {
                 ),
             );
         }
-        let statements = match crate::exec::parse(sql) {
+        let stack = crate::exec::stack_for(sql);
+        let statements = match crate::exec::on_stack(stack, || crate::exec::parse(sql)) {
             Ok(statements) => statements,
             Err(e) => return self.statement_error(session, vec![], e),
         };
@@ -358,6 +361,7 @@ impl Engine {
             params: params.to_vec(),
             statement_start: now,
             wait: None,
+            stack,
         });
         self.run(session, now)
     }
@@ -392,7 +396,17 @@ impl Engine {
         Outcome::Error { results, error }
     }
 
+    /// Runs a session's pending query string on the stack it needs.
     fn run(&mut self, session: SessionId, now: SimTime) -> Outcome {
+        let stack = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.pending.as_ref())
+            .map_or(0, |p| p.stack);
+        crate::exec::on_stack(stack, || self.run_here(session, now))
+    }
+
+    fn run_here(&mut self, session: SessionId, now: SimTime) -> Outcome {
         let mut results = vec![];
         loop {
             let s = self.sessions.get_mut(&session).expect("session exists");
@@ -426,6 +440,7 @@ impl Engine {
                 params: vec![],
                 statement_start: pending.statement_start,
                 wait: None,
+                stack: pending.stack,
             });
             let step = self.step(session, current, &mut params, now);
             if let Some(p) = self

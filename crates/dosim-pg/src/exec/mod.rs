@@ -19,7 +19,7 @@ mod settings;
 mod subquery;
 mod txn;
 
-pub(crate) use parse::parse;
+pub use parse::{on_stack, parse, stack_depth_exceeded, stack_for, EXPR_DEPTH_MAX};
 
 use sqlparser::ast::Statement;
 

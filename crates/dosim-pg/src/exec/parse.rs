@@ -1,30 +1,156 @@
 //! Parsing a query string with sqlparser's PostgreSQL dialect, and PostgreSQL's wording for its syntax errors.
+//!
+//! Depth: sqlparser's recursion limit bounds nesting through parentheses, subqueries and prefix
+//! operators, but a chain of infix operators (`1+1+…`, `a=1 OR a=2 OR …`, `'a'||'a'||…`) is built by a
+//! loop, so its depth is bounded only by the query's length. The walks over expressions (evaluation,
+//! types, rewrites, sqlparser's own clone and display) recurse, so a query string that has more than a
+//! few infix operators runs on a thread of its own whose stack grows with the operator count
+//! ([`stack_for`]), and an expression nested deeper than [`EXPR_DEPTH_MAX`] is refused with PostgreSQL's
+//! `54001 stack depth limit exceeded`. Both figures are counted, never measured, so a seed replays alike.
 
-use sqlparser::ast::Statement;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Expr, Statement, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{sqlstate, PgError};
 
 /// How deep sqlparser may nest; deeper input is refused rather than overflowing the stack.
 const RECURSION_LIMIT: usize = 50;
 
-pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
+/// How deep an expression may nest, counting every operator of a chain: `1+1+…` with 4,000 terms is
+/// refused. PostgreSQL's bound is its 2 MB `max_stack_depth`, which such chains stay within.
+pub const EXPR_DEPTH_MAX: usize = 4000;
+
+/// Query strings with at most this many infix operators run on the caller's stack.
+const OPERATORS_ON_CALLER_STACK: usize = 16;
+
+/// Stack for a query string run on a thread of its own: a base, a little per operator token (sqlparser's
+/// drop and display of a chain, which may be longer than [`EXPR_DEPTH_MAX`] before it is refused), and a
+/// frame of evaluation per level of depth up to the limit. Debug builds' frames are the larger ones.
+const STACK_BASE: usize = 8 << 20;
+const STACK_PER_TOKEN: usize = 512;
+const STACK_PER_LEVEL: usize = 48 << 10;
+
+/// PostgreSQL's error when an expression nests too deep, with its hint.
+pub fn stack_depth_exceeded() -> PgError {
+    PgError::new(sqlstate::STACK_DEPTH_EXCEEDED, "stack depth limit exceeded").with_hint(
+        "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
+    )
+}
+
+/// The stack a query string needs beyond the caller's, in bytes; 0 when it may run on the caller's stack.
+///
+/// Counts the tokens that may be infix operators: a bound on how deep a chain of them can nest.
+pub fn stack_for(sql: &str) -> usize {
     let dialect = PostgreSqlDialect {};
-    Parser::new(&dialect)
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        // The parser reports the tokenizer's error without building anything.
+        return 0;
+    };
+    let operators = tokens.iter().filter(|t| maybe_infix(t)).count();
+    if operators <= OPERATORS_ON_CALLER_STACK {
+        return 0;
+    }
+    STACK_BASE
+        .saturating_add(tokens.len().saturating_mul(STACK_PER_TOKEN))
+        .saturating_add(
+            operators
+                .min(EXPR_DEPTH_MAX + 1)
+                .saturating_mul(STACK_PER_LEVEL),
+        )
+}
+
+/// Whether a token may join two expressions (or follow one, as `IS NULL` and `::type` do).
+fn maybe_infix(t: &Token) -> bool {
+    match t {
+        Token::Whitespace(_)
+        | Token::Comma
+        | Token::SemiColon
+        | Token::LParen
+        | Token::RParen
+        | Token::Number(..)
+        | Token::Char(_)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::DollarQuotedString(_)
+        | Token::EscapedStringLiteral(_)
+        | Token::NationalStringLiteral(_)
+        | Token::HexStringLiteral(_)
+        | Token::Placeholder(_)
+        | Token::EOF => false,
+        Token::Word(w) => w.quote_style.is_none(),
+        _ => true,
+    }
+}
+
+/// Runs `f` on a thread with `stack` bytes of stack, or on the caller's when `stack` is 0.
+///
+/// The thread is joined before this returns; a panic on it resumes on the caller.
+pub fn on_stack<R: Send>(stack: usize, f: impl FnOnce() -> R + Send) -> R {
+    if stack == 0 {
+        return f();
+    }
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("dosim-pg-deep".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, f)
+            .expect("spawning a thread for a deep query string");
+        match handle.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Parses a query string and refuses expressions deeper than [`EXPR_DEPTH_MAX`].
+///
+/// Run it on the stack [`stack_for`] names: a refused statement is dropped here, and its drop recurses.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
+    let dialect = PostgreSqlDialect {};
+    let statements = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
-        .map_err(|e| syntax_error(&e))
+        .map_err(|e| syntax_error(&e))?;
+    let mut depth = Depth { now: 0 };
+    if statements.visit(&mut depth).is_break() {
+        return Err(stack_depth_exceeded());
+    }
+    Ok(statements)
+}
+
+/// Counts expression nesting while sqlparser's visitor walks a statement; breaks past the limit, so the
+/// walk itself recurses at most that deep.
+struct Depth {
+    now: usize,
+}
+
+impl Visitor for Depth {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
+        self.now += 1;
+        if self.now > EXPR_DEPTH_MAX {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
+        self.now -= 1;
+        ControlFlow::Continue(())
+    }
 }
 
 /// Turns sqlparser's message into PostgreSQL's `syntax error at or near "…"` where it names the token.
 fn syntax_error(e: &ParserError) -> PgError {
     let text = match e {
         ParserError::TokenizerError(t) | ParserError::ParserError(t) => t.clone(),
-        ParserError::RecursionLimitExceeded => {
-            return PgError::new("54001", "stack depth limit exceeded")
-        }
+        ParserError::RecursionLimitExceeded => return stack_depth_exceeded(),
     };
     let near = text.split_once("found: ").map(|(_, rest)| {
         rest.split(" at Line")
