@@ -397,44 +397,60 @@ impl Cloud {
         }
     }
 
-    /// Whether `vpc` has `n` free private addresses; a region default's always does.
+    /// The addresses of `range` that live droplets hold now.
+    fn held_in(&self, range: Ipv4Net) -> std::collections::BTreeSet<Ipv4Addr> {
+        self.droplets
+            .values()
+            .flat_map(|d| d.planned_networks.v4.iter().map(|n| n.ip_address))
+            .filter(|addr| Ipv4Net::new(*addr, 32).is_some_and(|one| range.overlaps(one)))
+            .collect()
+    }
+
+    /// Whether `vpc` has `n` free private addresses; a region default's always does. An address
+    /// of a user VPC is free again once the droplet that held it is gone, as DigitalOcean reuses
+    /// them.
     pub(crate) fn vpc_has_room(&self, region: &catalog::Region, vpc: Uuid, n: usize) -> bool {
         let builtin = Ipv4Net::new(Ipv4Addr::new(10, region.vpc_octet, 0, 0), 20);
         match self.vpc_networks.get(&vpc).map(|v| v.ip_range) {
             Some(range) if Some(range) != builtin => {
                 let hosts = range.size().saturating_sub(3);
-                let used = (0..hosts)
-                    .filter(|i| {
-                        let offset = u32::try_from(2 + i).unwrap_or(u32::MAX);
-                        self.used_ips.contains(&range.nth(offset))
-                    })
-                    .count() as u64;
-                hosts.saturating_sub(used) >= n as u64
+                let held = self.held_in(range).len() as u64;
+                hosts.saturating_sub(held) >= n as u64
             }
             _ => true,
         }
     }
 
     /// A private address for a droplet in `vpc`: a region default's as dosim always drew them,
-    /// else a free address of the VPC's range (its first and last held back).
+    /// else an address of the VPC's range (its first and last held back) that no live droplet
+    /// holds.
     pub(crate) fn new_vpc_ipv4(&mut self, region: &catalog::Region, vpc: Uuid) -> Ipv4Addr {
         let range = self.vpc_networks.get(&vpc).map(|v| v.ip_range);
         let builtin = Ipv4Net::new(Ipv4Addr::new(10, region.vpc_octet, 0, 0), 20);
         match range {
             Some(range) if Some(range) != builtin && range.size() > 4 => {
+                let held = self.held_in(range);
                 let hosts = u32::try_from(range.size() - 3).unwrap_or(u32::MAX);
                 // A bounded number of draws, then the first free address in order.
+                let mut chosen = None;
                 for _ in 0..64 {
                     let addr = range.nth(2 + self.rng.random_range(0..hosts));
-                    if self.used_ips.insert(addr) {
-                        return addr;
+                    if !held.contains(&addr) {
+                        chosen = Some(addr);
+                        break;
                     }
                 }
-                // `vpc_has_room` was checked before the create began.
-                (0..hosts)
-                    .map(|i| range.nth(2 + i))
-                    .find(|addr| self.used_ips.insert(*addr))
-                    .expect("the create checked the VPC has room")
+                // `vpc_has_room` was checked before the create began, and the droplets made in
+                // this create are live, so they count as held.
+                let addr = chosen
+                    .or_else(|| {
+                        (0..hosts)
+                            .map(|i| range.nth(2 + i))
+                            .find(|a| !held.contains(a))
+                    })
+                    .expect("the create checked the VPC has room");
+                self.used_ips.insert(addr);
+                addr
             }
             _ => self.new_private_ipv4(region),
         }

@@ -65,9 +65,18 @@ fn vpcs_hold_their_droplets_and_one_default_per_region() {
     let mut full = create(&["one-more"], "nyc3");
     full.vpc_uuid = Some(small.id.to_string());
     assert_eq!(
-        cloud.create_droplets(now, full).unwrap_err().message,
+        cloud
+            .create_droplets(now, full.clone())
+            .unwrap_err()
+            .message,
         msg::VPC_FULL
     );
+    // A destroyed droplet's address is free again.
+    let gone = cloud.vpc_members(now, small.id).unwrap()[0].urn.clone();
+    let gone: u64 = gone.trim_start_matches("do:droplet:").parse().unwrap();
+    cloud.delete_droplet(now, DropletId(gone)).unwrap();
+    cloud.create_droplets(now, full).unwrap();
+    assert_eq!(cloud.vpc_members(now, small.id).unwrap().len(), 13);
 
     // Making "apps" the default moves new droplets there and leaves one default in nyc3.
     cloud
