@@ -162,11 +162,24 @@ fn the_connection_past_the_limit_is_refused_with_53300() {
     // The 22nd connection is the last one.
     let last = psql("SELECT 1").join().expect("psql");
     assert_eq!(String::from_utf8_lossy(&last.stdout).trim(), "1");
-    cluster
-        .engine()
-        .lock()
-        .connect("defaultdb")
-        .expect("the 22nd session");
+    // psql has exited, but the server may not have seen its connection close yet: wait for the
+    // session it held to be released before taking the 22nd slot.
+    let mut tries = 0;
+    loop {
+        let taken = cluster.engine().lock().connect("defaultdb");
+        match taken {
+            Ok(session) => {
+                held.push(session);
+                break;
+            }
+            // 1,000 tries of 10 ms: ten seconds for the server to see psql's connection close.
+            Err(e) if tries == 1_000 => panic!("the 22nd session was never free: {e:?}"),
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
     let refused = psql("SELECT 1").join().expect("psql");
     abort.abort();
     let stderr = String::from_utf8_lossy(&refused.stderr);
