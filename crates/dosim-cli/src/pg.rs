@@ -65,6 +65,7 @@ impl PgDataPlane {
         let mut engine = Engine::new(EngineConfig {
             seed: engine_seed(self.seed, database),
             sessions_max: connections_max(&database.size),
+            memory_bytes_max: memory_max(&database.size),
             ..EngineConfig::default()
         });
         for db in &database.db_names {
@@ -148,16 +149,29 @@ async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
 /// (its connection pool documentation), so `db-s-1vcpu-1gb` takes 22 and `db-s-2vcpu-4gb` 97. A size
 /// whose slug does not end in its RAM (`…-<n>gb`) keeps the engine's default.
 fn connections_max(size: &str) -> usize {
-    let gib = size
-        .rsplit('-')
-        .next()
-        .and_then(|last| last.strip_suffix("gb"))
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| (1..=4096).contains(n));
-    match gib {
+    match size_gib(size) {
         Some(gib) => gib * 25 - 3,
         None => EngineConfig::default().sessions_max,
     }
+}
+
+/// The bytes a cluster of `size` may keep in row versions before a write is refused with `53200
+/// out of memory`: a quarter of its RAM, since dosim keeps in memory what PostgreSQL keeps on
+/// disk; a size whose slug does not end in its RAM keeps the engine's default.
+fn memory_max(size: &str) -> u64 {
+    match size_gib(size) {
+        Some(gib) => (gib as u64) << 28,
+        None => EngineConfig::default().memory_bytes_max,
+    }
+}
+
+/// The GiB of RAM a size's slug ends in (`…-<n>gb`).
+fn size_gib(size: &str) -> Option<usize> {
+    size.rsplit('-')
+        .next()
+        .and_then(|last| last.strip_suffix("gb"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| (1..=4096).contains(n))
 }
 
 /// The engine's seed (for `gen_random_uuid()`) from the server's seed and the cluster's id, so a serve run repeats.

@@ -130,6 +130,13 @@ pub struct EngineConfig {
     /// Row versions a table may hold, live and dead; dead ones are vacuumed when no transaction is open.
     pub row_versions_max: usize,
     pub savepoints_max: usize,
+    /// Units of work (expressions evaluated, rows visited) one run of a statement may do before
+    /// it is canceled with `57014`, as `statement_timeout` would cancel it; see
+    /// `exec::budget`.
+    pub statement_work_max: u64,
+    /// Bytes the cluster's row versions may take, live and dead, before a write is refused with
+    /// `53200 out of memory`; dead versions count until a vacuum removes them.
+    pub memory_bytes_max: u64,
 }
 
 impl Default for EngineConfig {
@@ -145,6 +152,8 @@ impl Default for EngineConfig {
             rows_per_statement_max: 10_000,
             row_versions_max: 100_000,
             savepoints_max: 64,
+            statement_work_max: 50_000_000,
+            memory_bytes_max: 256 << 20,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use dosim_pg::{Engine, EngineConfig, Outcome, SimTime};
 use dosim_pgwire::{PgCluster, WireConfig};
 
-use super::{advertised_host, connections_max, serve_on_own_thread};
+use super::{advertised_host, connections_max, memory_max, serve_on_own_thread};
 
 #[track_caller]
 fn check(bind: &str, shown: &str) {
@@ -116,6 +116,17 @@ fn a_cluster_accepts_digitaloceans_connections_for_its_size() {
     ] {
         assert_eq!(connections_max(size), max, "for {size}");
     }
+}
+
+/// A cluster keeps a quarter of its RAM in row versions.
+#[test]
+fn memory_follows_the_size() {
+    assert_eq!(memory_max("db-s-1vcpu-1gb"), 256 << 20);
+    assert_eq!(memory_max("db-s-2vcpu-4gb"), 1 << 30);
+    assert_eq!(
+        memory_max("custom"),
+        EngineConfig::default().memory_bytes_max
+    );
 }
 
 /// The connection past the size's limit is refused with PostgreSQL's error, over the wire.

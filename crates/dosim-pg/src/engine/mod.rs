@@ -19,7 +19,7 @@ use sqlparser::ast::Statement;
 pub(crate) use catalog::{
     key_text, Column, Database, ForeignKey, LockMode, Table, Tuple, UniqueIndex,
 };
-pub(crate) use mvcc::{Snapshot, XidInfo, XidState};
+pub(crate) use mvcc::{row_bytes, Snapshot, XidInfo, XidState};
 pub(crate) use ssi::SsiTx;
 
 use crate::error::{sqlstate, PgError};
@@ -150,6 +150,10 @@ pub struct Engine {
     pub(crate) uuid_rng: ChaCha8Rng,
     /// Tuple versions left by the last vacuum.
     pub(crate) vacuumed_tuples: usize,
+    /// Bytes of every row version, counted at the last vacuum and added to as versions are written.
+    pub(crate) stored_bytes: u64,
+    /// Bytes written or deleted since the last vacuum: enough of them makes the next idle moment vacuum.
+    pub(crate) churn_bytes: u64,
 }
 
 /// `gen_random_uuid()`: a version 4 UUID from the engine's seeded generator; `None` for any other function.
@@ -204,6 +208,8 @@ impl Engine {
             next_table_id: 1,
             uuid_rng: ChaCha8Rng::seed_from_u64(config.seed),
             vacuumed_tuples: 0,
+            stored_bytes: 0,
+            churn_bytes: 0,
         }
     }
 
@@ -442,7 +448,16 @@ impl Engine {
                 wait: None,
                 stack: pending.stack,
             });
+            let units = {
+                let s = self.sessions.get(&session).expect("exists");
+                crate::exec::budget::units_for(
+                    self.config.statement_work_max,
+                    s.settings.statement_timeout_ms,
+                )
+            };
+            let budget = crate::exec::budget::Budget::start(units);
             let step = self.step(session, current, &mut params, now);
+            drop(budget);
             if let Some(p) = self
                 .sessions
                 .get_mut(&session)

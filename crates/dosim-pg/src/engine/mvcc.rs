@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::catalog::Tuple;
 use super::{unix_us, Created, Engine, Tx};
-use crate::error::PgError;
+use crate::error::{sqlstate, PgError};
+use crate::value::Value;
 use crate::{Isolation, SessionId, TxId};
 
 /// Where a transaction id stands; a subtransaction's commit is its parent's.
@@ -35,6 +36,23 @@ pub(crate) struct Snapshot {
 
 /// Finished transaction ids kept before an idle moment forgets them.
 const XIDS_BEFORE_VACUUM: usize = 4096;
+
+/// Bytes written or deleted after which the next idle moment vacuums, so a large DELETE gives its
+/// memory back soon after it commits.
+const CHURN_BYTES_BEFORE_VACUUM: u64 = 16 << 20;
+
+/// What one row version costs in memory: its header, its values, and the text they hold.
+pub(crate) fn row_bytes(data: &[Value]) -> u64 {
+    let text: usize = data
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) => s.len(),
+            _ => 0,
+        })
+        .sum();
+    let bytes = std::mem::size_of::<Tuple>() + std::mem::size_of_val(data) + text;
+    u64::try_from(bytes).unwrap_or(u64::MAX)
+}
 
 impl Engine {
     pub(crate) fn new_xid(&mut self, session: SessionId, top: Option<TxId>) -> TxId {
@@ -262,7 +280,10 @@ impl Engine {
         }
         // Vacuum when versions have doubled since the last one, so its cost is amortized over the writes.
         let total = self.tuple_versions();
-        if total < 2 * self.vacuumed_tuples + 64 && self.xids.len() < XIDS_BEFORE_VACUUM {
+        if total < 2 * self.vacuumed_tuples + 64
+            && self.xids.len() < XIDS_BEFORE_VACUUM
+            && self.churn_bytes < CHURN_BYTES_BEFORE_VACUUM
+        {
             return;
         }
         let states: BTreeMap<TxId, XidState> =
@@ -280,11 +301,50 @@ impl Engine {
                     t.next = None;
                     t.lockers.clear();
                 }
+                if table.tuples.capacity() > 2 * table.tuples.len() + 16 {
+                    table.tuples.shrink_to_fit();
+                }
                 table.rebuild_unique_keys();
             }
         }
         self.xids.clear();
         self.vacuumed_tuples = self.tuple_versions();
+        self.stored_bytes = self.count_stored_bytes();
+        self.churn_bytes = 0;
+    }
+
+    /// Bytes of every row version of every table, counted.
+    pub(crate) fn count_stored_bytes(&self) -> u64 {
+        self.databases
+            .values()
+            .flat_map(|d| d.tables.values())
+            .flat_map(|t| t.tuples.iter())
+            .map(|t| row_bytes(&t.data))
+            .sum()
+    }
+
+    /// Makes room for a new row version of `bytes`, or refuses it as PostgreSQL refuses an
+    /// allocation past its memory: `53200 out of memory`.
+    pub(crate) fn reserve_row(&mut self, bytes: u64) -> Result<(), PgError> {
+        if self.stored_bytes.saturating_add(bytes) > self.config.memory_bytes_max {
+            // Dropped tables leave the running count high until a vacuum: count before refusing.
+            self.stored_bytes = self.count_stored_bytes();
+            if self.stored_bytes.saturating_add(bytes) > self.config.memory_bytes_max {
+                return Err(
+                    PgError::new(sqlstate::OUT_OF_MEMORY, "out of memory").with_detail(format!(
+                        "Failed on request of size {bytes} in memory context \"ExecutorState\"."
+                    )),
+                );
+            }
+        }
+        self.stored_bytes += bytes;
+        self.churn_bytes = self.churn_bytes.saturating_add(bytes);
+        Ok(())
+    }
+
+    /// A deleted row version of `bytes` becomes dead: its memory returns at a vacuum.
+    pub(crate) fn note_deleted(&mut self, bytes: u64) {
+        self.churn_bytes = self.churn_bytes.saturating_add(bytes);
     }
 
     /// Row versions held by every table of every database.

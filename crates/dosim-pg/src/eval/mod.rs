@@ -212,6 +212,7 @@ pub(crate) fn missing_column(qualifier: Option<&str>, name: &str) -> PgError {
 
 /// Evaluates an expression over the context's row.
 pub(crate) fn eval(expr: &Expr, ctx: &mut Ctx) -> Res<Value> {
+    crate::exec::budget::charge(1)?;
     Ok(match expr {
         Expr::Identifier(ident) => column_value(ctx, None, &ident_name(ident))?,
         Expr::CompoundIdentifier(parts) => match parts.as_slice() {

@@ -587,6 +587,7 @@ impl Engine {
         if let Some(x) = self.fk_children(session, table, &old, None, Some(idx))? {
             return Ok(RowStep::Wait(x));
         }
+        self.note_deleted(crate::engine::row_bytes(&old));
         let t = &mut self.table_by_id(session, &d.table, d.table_id)?.tuples[idx];
         t.xmax = Some(d.wxid);
         t.xmax_mode = LockMode::Exclusive;
@@ -675,6 +676,7 @@ impl Engine {
                 (mode, carried)
             }
         };
+        self.reserve_row(crate::engine::row_bytes(&data))?;
         let t = self.table_by_id(session, &d.table, d.table_id)?;
         let new_idx = t.push_tuple(Tuple {
             xmin: d.wxid,

@@ -4,9 +4,11 @@
 //! `parse` (syntax errors as PostgreSQL words them), `subquery` (run first, their results put in place), `txn` (BEGIN, COMMIT, savepoints),
 //! `settings` (SET, SHOW), `ddl` (CREATE and DROP), `constraints` (NOT NULL, CHECK, unique keys, foreign keys),
 //! `scan` (a table's visible rows, joins), `select` and `project` (SELECT, select lists, ORDER BY),
-//! `dml` and `insert` (writes and row locks, one row at a time), `advisory` (the builtins that need the engine).
+//! `dml` and `insert` (writes and row locks, one row at a time), `advisory` (the builtins that need the engine),
+//! `budget` (the work a statement may do before it is canceled).
 
 mod advisory;
+pub(crate) mod budget;
 mod constraints;
 mod ddl;
 mod dml;

@@ -3,7 +3,7 @@
 use sqlparser::ast::Expr;
 
 use super::select::{JoinKind, SelectPlan, Source, JOIN_ROWS_MAX};
-use super::{flow_to_step_err, Env};
+use super::{budget, flow_to_step_err, Env};
 use crate::engine::{Engine, Snapshot, Table, Tx};
 use crate::error::{sqlstate, PgError};
 use crate::eval::{check_names, eval_condition, ident_name, ColumnInfo, Qual, RowScope};
@@ -102,6 +102,7 @@ impl Engine {
             };
         let mut out = vec![];
         for i in candidates {
+            budget::charge(1)?;
             let t = &table.tuples[i];
             if !self.visible(t, snap) {
                 continue;
@@ -160,6 +161,7 @@ impl Engine {
             for left in &rows {
                 let mut matched = false;
                 for r in &right {
+                    budget::charge(1)?;
                     let mut combined = left.clone();
                     combined.extend(r.iter().cloned());
                     let pass = match &item.on {
