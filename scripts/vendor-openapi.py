@@ -4,6 +4,9 @@
 Reads the bundled spec (every external $ref already resolved), keeps the operations
 dosim implements, inlines the remaining internal $refs, turns OpenAPI 3.0 schema
 dialect into JSON Schema (draft 7), and writes tests/data/openapi/operations.json.
+It also writes tests/data/openapi/fuzz-openapi.json: the same operations as an OpenAPI 3.0
+document (parameters, request bodies and responses, $refs inlined, dialect kept), which the
+fuzz test hands to schemathesis.
 
 Usage: scripts/vendor-openapi.py [path/to/DigitalOcean-public.v2.bundled.yaml]
 Needs PyYAML. The output is committed; the tests never read the spec itself.
@@ -17,6 +20,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "do-openapi" / "DigitalOcean-public.v2.bundled.yaml"
 OUT = ROOT / "tests" / "data" / "openapi" / "operations.json"
+FUZZ_OUT = ROOT / "tests" / "data" / "openapi" / "fuzz-openapi.json"
 COVERAGE = ROOT / "docs" / "api-coverage.md"
 
 # The operations dosim implements, as (method, path) in the spec's own spelling.
@@ -177,6 +181,44 @@ def resolve(spec, node, depth=0):
     return out
 
 
+def inline(spec, node, depth=0):
+    """Inline internal $refs and drop prose, keeping OpenAPI 3.0's own schema dialect."""
+    if depth > 60:
+        raise SystemExit("schema nesting too deep: a recursive $ref?")
+    if isinstance(node, list):
+        return [inline(spec, item, depth + 1) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = spec
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return inline(spec, target, depth + 1)
+    return {key: inline(spec, value, depth + 1) for key, value in node.items()
+            if key not in ("example", "examples", "description", "title", "externalDocs",
+                           "x-codegen-request-body-name", "x-codeSamples")}
+
+
+def write_fuzz_spec(spec):
+    paths = {}
+    for method, path in OPERATIONS:
+        op = spec["paths"][path][method]
+        kept = {key: op[key] for key in ("operationId", "parameters", "requestBody", "responses")
+                if key in op}
+        shared = spec["paths"][path].get("parameters")
+        if shared:
+            kept["parameters"] = shared + kept.get("parameters", [])
+        paths.setdefault(path, {})[method] = inline(spec, kept)
+    doc = {
+        "openapi": spec["openapi"],
+        "info": {"title": "DigitalOcean API, the operations dosim serves", "version": "2.0",
+                 "x-origin": "github.com/digitalocean/openapi at "
+                             "7c1300c479fed9c353cda9fc21cd968619552304; Apache License 2.0"},
+        "paths": paths,
+    }
+    FUZZ_OUT.write_text(json.dumps(doc, sort_keys=True) + "\n")
+
+
 def write_coverage(coverage):
     done = sum(c["implemented"] for c in coverage)
     lines = [
@@ -233,6 +275,7 @@ def main():
         "coverage": coverage,
     }
     OUT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    write_fuzz_spec(spec)
     write_coverage(coverage)
     print(f"wrote {OUT.relative_to(ROOT)}: {len(operations)} operations, "
           f"{sum(c['implemented'] for c in coverage)}/{len(coverage)} of the areas' operations")

@@ -36,11 +36,12 @@ class Serve:
         return "dop_v1_" + hashlib.sha256(name.encode()).hexdigest()
 
 
-@pytest.fixture(scope="session")
-def serve():
+def start_serve(*extra):
+    """Starts `dosim serve` on a free loopback port and waits for its URL and token."""
     # --time-scale 100 turns a 30 s droplet boot into 0.3 s of wall time.
     proc = subprocess.Popen(
-        [dosim_binary(), "serve", "--addr", "127.0.0.1:0", "--seed", "7", "--time-scale", "100"],
+        [dosim_binary(), "serve", "--addr", "127.0.0.1:0", "--seed", "7", "--time-scale", "100",
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
     )
     lines = []
@@ -62,11 +63,22 @@ def serve():
         raise RuntimeError("dosim serve did not print its URL and token:\n" + "".join(lines))
     # Keep draining stdout so the server never blocks on a full pipe.
     threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
-    yield Serve(url, token, proc, lines)
-    proc.send_signal(signal.SIGINT)
+    return Serve(url, token, proc, lines)
+
+
+def stop_serve(served):
+    """Stops a server with Ctrl-C, as a user would, and checks it exits cleanly."""
+    served.proc.send_signal(signal.SIGINT)
     try:
-        code = proc.wait(timeout=15)
+        code = served.proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        served.proc.kill()
         raise AssertionError("dosim serve did not shut down within 15 s of Ctrl-C")
-    assert code == 0, f"dosim serve exited with {code} after Ctrl-C:\n" + "".join(lines)
+    assert code == 0, f"dosim serve exited with {code} after Ctrl-C:\n" + "".join(served.lines)
+
+
+@pytest.fixture(scope="session")
+def serve():
+    served = start_serve()
+    yield served
+    stop_serve(served)

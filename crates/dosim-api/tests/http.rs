@@ -849,6 +849,20 @@ async fn tags() {
             "root_causes": [r#"rpc error: code = InvalidArgument desc = Error validating resource tag: "tag-name \"not valid\" contains invalid characters""#],
         })
     );
+    // A body the service cannot read gets the same shape (found by fuzzing against the spec).
+    for body in ["[null, null]", "{}", "{\"name\": 7}"] {
+        let unreadable = api.call("POST", "/v2/tags", Some(body)).await;
+        assert_eq!(unreadable.status, 400, "{body}: {}", unreadable.raw);
+        assert!(unreadable.json["error"].is_string(), "{body}: {}", unreadable.raw);
+        assert_eq!(unreadable.json["messages"], Value::Null, "{body}");
+        assert!(
+            unreadable.json["root_causes"][0]
+                .as_str()
+                .is_some_and(|cause| cause.starts_with("rpc error: code = InvalidArgument")),
+            "{body}: {}",
+            unreadable.raw
+        );
+    }
     check(
         &api.call("POST", "/v2/tags", Some(r#"{"name":"Claimed"}"#))
             .await,

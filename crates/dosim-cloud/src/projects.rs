@@ -416,6 +416,14 @@ impl Cloud {
                     "resources: at most {PROJECT_ASSIGN_MAX} may be given"
                 )));
             }
+            // The answer's URNs must be URNs (the spec's pattern), so a malformed one refuses
+            // the whole request rather than coming back `not_found`.
+            if let Some(bad) = urns.iter().find(|urn| !urn_well_formed(urn)) {
+                return Err(Error::bad_request(format!(
+                    "invalid resource URN {bad:?}: expected do:<kind>:<id>, with kind one of {}",
+                    URN_KINDS.join(", ")
+                )));
+            }
             let placements: BTreeMap<String, (Uuid, SimTime)> = cloud
                 .placements()
                 .into_iter()
@@ -500,3 +508,26 @@ impl Cloud {
 
 /// The most URNs one assign request may name.
 pub const PROJECT_ASSIGN_MAX: usize = 1000;
+
+/// The kinds a resource URN may name: the spec's, and `reservedip` for `floatingip`.
+const URN_KINDS: [&str; 10] = [
+    "dbaas",
+    "domain",
+    "droplet",
+    "floatingip",
+    "reservedip",
+    "loadbalancer",
+    "space",
+    "volume",
+    "kubernetes",
+    "vpc",
+];
+
+/// Whether `urn` is `do:<kind>:<id>` with a kind of [`URN_KINDS`] and a non-empty id.
+fn urn_well_formed(urn: &str) -> bool {
+    let mut parts = urn.splitn(3, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("do"), Some(kind), Some(id)) if URN_KINDS.contains(&kind) && !id.is_empty()
+    )
+}

@@ -52,6 +52,18 @@ fn a_project_is_deleted_only_once_its_resources_have_left() {
             "do:droplet:1 not_found".to_owned()
         ]
     );
+    // A malformed URN refuses the whole request and moves nothing.
+    for bad in ["", "do:droplet:", "droplet:1", "do:teapot:1"] {
+        let refused = cloud
+            .assign_project_resources(now, default.id, &[format!("do:droplet:{web1}"), bad.into()])
+            .unwrap_err();
+        assert_eq!(refused.id(), "bad_request", "{bad:?}");
+        assert!(refused.message.contains("invalid resource URN"), "{bad:?}");
+    }
+    assert_eq!(
+        urns(&cloud.project_resources(now, staging.id).unwrap()),
+        [format!("do:droplet:{web1} ok")]
+    );
     // Moved back, the droplet is in the default at once, but staging still counts it for 10 s.
     cloud
         .assign_project_resources(now, default.id, &[format!("do:droplet:{web1}")])
