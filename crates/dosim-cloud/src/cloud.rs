@@ -3,6 +3,7 @@
 use crate::actions::{Effect, Pending};
 use crate::domains::Domain;
 use crate::firewalls::{Firewall, Firewalls};
+use crate::load_balancers::LoadBalancers;
 use crate::projects::{Assignment, Project};
 use crate::ssh_keys::SshKey;
 use crate::tags::TagRecord;
@@ -64,6 +65,9 @@ pub struct Cloud {
     /// Firewalls, oldest first.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub(crate) firewalls: Firewalls,
+    /// Load balancers, oldest first.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub(crate) load_balancers: LoadBalancers,
     /// SSH keys by id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) ssh_keys: BTreeMap<u64, SshKey>,
@@ -177,6 +181,7 @@ impl Cloud {
             projects: crate::projects::default_project(default_project_id),
             project_assignments: BTreeMap::new(),
             firewalls: IndexMap::new(),
+            load_balancers: IndexMap::new(),
             pending: BTreeSet::new(),
             used_ips: BTreeSet::new(),
             spaces_keys: IndexMap::new(),

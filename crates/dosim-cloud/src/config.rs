@@ -84,6 +84,9 @@ pub struct CloudConfig {
     /// that deleting that project is refused with 412 (DigitalOcean relocates asynchronously:
     /// seconds to minutes have been observed).
     pub project_move_ms: u64,
+    /// How long a load balancer stays `new` before it is `active` (DigitalOcean's take a minute
+    /// or two).
+    pub load_balancer_provision_ms: u64,
 }
 
 impl Default for CloudConfig {
@@ -110,6 +113,7 @@ impl Default for CloudConfig {
             actions_max: 100_000,
             locking_actions_listed: LockingActionsListed::WhileRunning,
             project_move_ms: 10_000,
+            load_balancer_provision_ms: 60_000,
         }
     }
 }
@@ -131,6 +135,7 @@ impl CloudConfig {
             &mut self.reserved_ip_action_ms,
             &mut self.database_provision_ms,
             &mut self.project_move_ms,
+            &mut self.load_balancer_provision_ms,
         ] {
             // The cast saturates, so a huge factor yields u64::MAX rather than wrapping.
             *ms = (*ms as f64 * factor).round() as u64;

@@ -725,6 +725,10 @@ impl Cloud {
                 reserved_ip.droplet_id = None;
             }
         }
+        // A destroyed droplet leaves the load balancers that named it.
+        for lb in self.load_balancers.values_mut() {
+            lb.droplet_ids.retain(|d| *d != id.0);
+        }
     }
 
     /// Gives a droplet an IPv6 address if it has none.

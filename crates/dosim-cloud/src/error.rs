@@ -146,6 +146,20 @@ pub mod msg {
     pub const FIREWALL_PORTS: &str = "You must specify a positive value for ports.";
     /// Observed: a firewall rule address that cannot be read, or a droplet that does not exist.
     pub const FIREWALL_ADDRESS: &str = "invalid address";
+    /// Chosen: a load balancer given both droplet ids and a tag, or droplets added to one
+    /// that targets a tag.
+    pub const LB_DROPLETS_AND_TAG: &str =
+        "a load balancer targets either droplet_ids or a tag, not both";
+    /// Chosen: a load balancer's droplet in another region.
+    pub const LB_DROPLET_REGION: &str =
+        "the load balancer and its Droplets must be in the same region";
+    /// Chosen: a load balancer beyond the account's limit of 10.
+    pub const LB_LIMIT: &str = "creating this load balancer will exceed your load balancer limit";
+    /// Chosen: a `project_id` the account does not have.
+    pub const LB_PROJECT: &str = "project_id: not a project of this account";
+    /// Chosen: changing droplets or rules of a load balancer still provisioning.
+    pub const LB_NOT_ACTIVE: &str =
+        "the load balancer is still being provisioned; try again once its status is active";
     /// Observed (412, the spec's example): deleting a project that holds resources.
     pub const PROJECT_NOT_EMPTY: &str =
         "cannot delete a project with resources. move or remove the resources first";

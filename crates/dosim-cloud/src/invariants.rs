@@ -39,7 +39,38 @@ impl Cloud {
         for sentence in crate::ssh_keys::check(&self.ssh_keys, self.next_ssh_key_id) {
             broken.say(format_args!("{sentence}"));
         }
+        self.check_load_balancers(&mut broken);
         broken.into_result()
+    }
+
+    fn check_load_balancers(&self, broken: &mut Broken) {
+        for lb in self.load_balancers.values() {
+            if lb.tag.is_some() && !lb.droplet_ids.is_empty() {
+                broken.say(format_args!(
+                    "load balancer {} names droplets and a tag",
+                    lb.id
+                ));
+            }
+            for id in &lb.droplet_ids {
+                match self.droplets.get(&DropletId(*id)) {
+                    None => broken.say(format_args!(
+                        "load balancer {} names droplet {id}, which does not exist",
+                        lb.id
+                    )),
+                    Some(d) if d.region != lb.region => broken.say(format_args!(
+                        "load balancer {} in {} names droplet {id} in {}",
+                        lb.id, lb.region, d.region
+                    )),
+                    Some(_) => {}
+                }
+            }
+            if lb.forwarding_rules.is_empty() {
+                broken.say(format_args!(
+                    "load balancer {} has no forwarding rule",
+                    lb.id
+                ));
+            }
+        }
     }
 
     fn check_droplets(&self, broken: &mut Broken) {

@@ -16,6 +16,7 @@ mod error;
 mod firewalls;
 mod ids;
 mod invariants;
+mod load_balancers;
 mod projects;
 mod reserved_ips;
 mod spaces_keys;
@@ -49,6 +50,10 @@ pub use firewalls::{
     FIREWALL_RULES_MAX,
 };
 pub use ids::{ActionId, DatabaseId, DropletId, VolumeId};
+pub use load_balancers::{
+    ForwardingRule, HealthCheck, LoadBalancer, LoadBalancerSpec, StickySessions,
+    FORWARDING_RULES_MAX, LB_DROPLETS_MAX, LOAD_BALANCERS_MAX,
+};
 pub use projects::{Project, ProjectEdit, ProjectResource, PROJECTS_MAX, PROJECT_PURPOSES};
 pub use reserved_ips::{ReservedIp, ReservedIpAction, ReservedIpCreate, ReservedIpCreated};
 pub use spaces_keys::{

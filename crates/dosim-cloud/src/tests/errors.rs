@@ -1741,3 +1741,223 @@ fn a_firewall_put_replaces_its_droplets_and_the_add_endpoint_does_not() {
         .unwrap();
     assert_eq!(w.cloud.firewall(now, id).unwrap().tags, vec!["web"]);
 }
+
+fn lb_spec(droplet_ids: Vec<u64>) -> LoadBalancerSpec {
+    LoadBalancerSpec {
+        name: "web-lb".into(),
+        region: "nyc3".into(),
+        size_unit: 1,
+        forwarding_rules: vec![ForwardingRule {
+            entry_protocol: "http".into(),
+            entry_port: 80,
+            target_protocol: "http".into(),
+            target_port: 8080,
+            certificate_id: String::new(),
+            tls_passthrough: false,
+        }],
+        droplet_ids,
+        http_idle_timeout_seconds: 60,
+        ..LoadBalancerSpec::default()
+    }
+}
+
+#[test]
+fn load_balancer_refusals() {
+    let none = |_: &mut CloudConfig| {};
+    let nothing = |_: &mut World| {};
+    let u = "unprocessable_entity";
+    let with = |f: fn(&mut LoadBalancerSpec)| {
+        let mut spec = lb_spec(vec![]);
+        f(&mut spec);
+        spec
+    };
+    let refused: Vec<(LoadBalancerSpec, &str)> = vec![
+        (
+            with(|s| s.forwarding_rules.clear()),
+            "forwarding_rules: at least one forwarding rule is required",
+        ),
+        (
+            with(|s| s.forwarding_rules[0].entry_protocol = "ftp".into()),
+            "forwarding_rules: entry_protocol \"ftp\" is not one of http, https, http2, http3, tcp, udp",
+        ),
+        (
+            with(|s| s.forwarding_rules[0].entry_protocol = "https".into()),
+            "forwarding_rules: an https entry needs a certificate_id or tls_passthrough",
+        ),
+        (
+            with(|s| s.forwarding_rules[0].entry_protocol = "udp".into()),
+            "forwarding_rules: udp must be both the entry and the target protocol",
+        ),
+        (
+            with(|s| s.forwarding_rules.push(s.forwarding_rules[0].clone())),
+            "forwarding_rules: entry_port 80 is used by more than one rule",
+        ),
+        (
+            with(|s| {
+                s.droplet_ids = vec![1];
+                s.tag = Some("web".into());
+            }),
+            msg::LB_DROPLETS_AND_TAG,
+        ),
+        (
+            with(|s| s.droplet_ids = vec![1]),
+            "droplet_ids: 1 is not a Droplet on this account",
+        ),
+        (
+            with(|s| s.size_unit = 0),
+            "size_unit: must be between 1 and 100",
+        ),
+        (
+            with(|s| s.http_idle_timeout_seconds = 5),
+            "http_idle_timeout_seconds: must be between 30 and 600",
+        ),
+        (
+            with(|s| s.region = "atlantis1".into()),
+            "region: \"atlantis1\" is not a region",
+        ),
+        (
+            with(|s| s.project_id = Some(uuid::Uuid::nil())),
+            msg::LB_PROJECT,
+        ),
+    ];
+    for (request, message) in refused {
+        check(
+            none,
+            nothing,
+            move |w| w.cloud.create_load_balancer(w.now, request),
+            u,
+            message,
+        );
+    }
+    check(
+        none,
+        nothing,
+        |w| {
+            let far = w.far.0;
+            w.cloud.create_load_balancer(w.now, lb_spec(vec![far]))
+        },
+        u,
+        msg::LB_DROPLET_REGION,
+    );
+    // Droplets cannot be added while the load balancer provisions, nor to one that targets a tag.
+    let made = |w: &mut World| {
+        w.cloud
+            .create_load_balancer(w.now, lb_spec(vec![]))
+            .unwrap();
+    };
+    check(
+        none,
+        made,
+        |w| {
+            let id = w.cloud.load_balancers(w.now)[0].id;
+            let web1 = w.web1.0;
+            w.cloud.load_balancer_droplets(w.now, id, &[web1], true)
+        },
+        u,
+        msg::LB_NOT_ACTIVE,
+    );
+    let tagged = |w: &mut World| {
+        let mut spec = lb_spec(vec![]);
+        spec.tag = Some("web".into());
+        w.cloud.create_load_balancer(w.now, spec).unwrap();
+        w.now = w.now.plus_ms(60_000);
+    };
+    check(
+        none,
+        tagged,
+        |w| {
+            let id = w.cloud.load_balancers(w.now)[0].id;
+            let web1 = w.web1.0;
+            w.cloud.load_balancer_droplets(w.now, id, &[web1], true)
+        },
+        u,
+        msg::LB_DROPLETS_AND_TAG,
+    );
+    let ten = |w: &mut World| {
+        for _ in 0..LOAD_BALANCERS_MAX {
+            w.cloud
+                .create_load_balancer(w.now, lb_spec(vec![]))
+                .unwrap();
+        }
+    };
+    check(
+        none,
+        ten,
+        |w| w.cloud.create_load_balancer(w.now, lb_spec(vec![])),
+        u,
+        msg::LB_LIMIT,
+    );
+}
+
+#[test]
+fn load_balancers_provision_then_lose_droplets_to_a_stale_put() {
+    let mut w = world(CloudConfig::default());
+    let (now, web1, web2) = (w.now, w.web1.0, w.web2.0);
+    let lb = w
+        .cloud
+        .create_load_balancer(now, lb_spec(vec![web1]))
+        .unwrap();
+    assert_eq!(lb.status(now), "new");
+    assert_eq!(lb.health_check, HealthCheck::default());
+    let active = now.plus_ms(60_000);
+    assert_eq!(
+        w.cloud.load_balancer(active, lb.id).unwrap().status(active),
+        "active"
+    );
+    // Two deploy jobs each read the droplets, add their own and PUT the whole load balancer:
+    // the second PUT, built from the same read, drops the first one's droplet.
+    let mut first = lb_spec(vec![web1, web2]);
+    first.name = lb.name.clone();
+    w.cloud.replace_load_balancer(active, lb.id, first).unwrap();
+    let stale = lb_spec(vec![web1]);
+    let after = w.cloud.replace_load_balancer(active, lb.id, stale).unwrap();
+    assert_eq!(after.droplet_ids, vec![web1]);
+    // The additive endpoint changes only what it names.
+    w.cloud
+        .load_balancer_droplets(active, lb.id, &[web2], true)
+        .unwrap();
+    assert_eq!(
+        w.cloud.load_balancer(active, lb.id).unwrap().droplet_ids,
+        vec![web1, web2]
+    );
+    // Rules are added and removed by value; the last one stays.
+    let tcp = ForwardingRule {
+        entry_protocol: "tcp".into(),
+        entry_port: 5432,
+        target_protocol: "tcp".into(),
+        target_port: 5432,
+        certificate_id: String::new(),
+        tls_passthrough: false,
+    };
+    w.cloud
+        .load_balancer_rules(active, lb.id, std::slice::from_ref(&tcp), true)
+        .unwrap();
+    let http = after.forwarding_rules[0].clone();
+    w.cloud
+        .load_balancer_rules(active, lb.id, std::slice::from_ref(&http), false)
+        .unwrap();
+    assert_eq!(
+        w.cloud
+            .load_balancer(active, lb.id)
+            .unwrap()
+            .forwarding_rules,
+        vec![tcp.clone()]
+    );
+    let last = w
+        .cloud
+        .load_balancer_rules(active, lb.id, &[tcp], false)
+        .unwrap_err();
+    assert_eq!(
+        last.message,
+        "forwarding_rules: at least one forwarding rule is required"
+    );
+    // A destroyed droplet leaves the load balancer; deleting it leaves nothing behind.
+    w.cloud.delete_droplet(active, DropletId(web2)).unwrap();
+    assert_eq!(
+        w.cloud.load_balancer(active, lb.id).unwrap().droplet_ids,
+        vec![web1]
+    );
+    w.cloud.delete_load_balancer(active, lb.id).unwrap();
+    assert!(w.cloud.load_balancers(active).is_empty());
+    w.cloud.check_invariants().unwrap();
+}
