@@ -142,12 +142,21 @@ OPERATIONS = [
     ("put", "/v2/spaces/keys/{access_key}"),
     ("patch", "/v2/spaces/keys/{access_key}"),
     ("delete", "/v2/spaces/keys/{access_key}"),
+    ("get", "/v2/load_balancers"),
+    ("post", "/v2/load_balancers"),
+    ("get", "/v2/load_balancers/{lb_id}"),
+    ("put", "/v2/load_balancers/{lb_id}"),
+    ("delete", "/v2/load_balancers/{lb_id}"),
+    ("post", "/v2/load_balancers/{lb_id}/droplets"),
+    ("delete", "/v2/load_balancers/{lb_id}/droplets"),
+    ("post", "/v2/load_balancers/{lb_id}/forwarding_rules"),
+    ("delete", "/v2/load_balancers/{lb_id}/forwarding_rules"),
 ]
 
 # Resource areas whose whole operation list is reported as coverage.
 AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", "/v2/actions",
          "/v2/databases", "/v2/account", "/v2/regions", "/v2/sizes", "/v2/images", "/v2/tags",
-         "/v2/domains", "/v2/vpcs", "/v2/projects", "/v2/firewalls", "/v2/spaces")
+         "/v2/domains", "/v2/vpcs", "/v2/projects", "/v2/firewalls", "/v2/spaces", "/v2/load_balancers")
 
 
 def resolve(spec, node, depth=0):

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use dosim_client::{
     Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, Firewall,
-    FirewallTarget, HyperTransport, InboundRule, ProjectEdit, SshKey, TagResource, TaggedCount,
-    VolumeCreate, VpcEdit,
+    FirewallTarget, ForwardingRule, HyperTransport, InboundRule, LoadBalancer, ProjectEdit, SshKey,
+    TagResource, TaggedCount, VolumeCreate, VpcEdit,
 };
 use dosim_tests::Serve;
 
@@ -325,6 +325,52 @@ async fn typed_client_against_dosim_serve() {
     assert_eq!(on_droplet.len(), 1);
     assert_eq!(on_droplet[0].droplet_ids, vec![droplet.id]);
     api.firewalls().delete(&firewall.id).await.unwrap();
+
+    // Load balancers: new, then active with an address; droplets join once it is active.
+    let http = ForwardingRule {
+        entry_protocol: "http".into(),
+        entry_port: 80,
+        target_protocol: "http".into(),
+        target_port: 8080,
+        ..ForwardingRule::default()
+    };
+    let lb = api
+        .load_balancers()
+        .create(&LoadBalancer {
+            name: "web-lb".into(),
+            region: "nyc3".into(),
+            forwarding_rules: vec![http],
+            ..LoadBalancer::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (lb.status.as_str(), lb.ip.as_str(), lb.region.as_str()),
+        ("new", "", "nyc3")
+    );
+    let early = api
+        .load_balancers()
+        .add_droplets(&lb.id, &[droplet.id])
+        .await;
+    assert_eq!(early.unwrap_err().status(), Some(422));
+    let mut active = lb.clone();
+    for _ in 0..500 {
+        active = api.load_balancers().get(&lb.id).await.unwrap();
+        if active.status == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(active.status, "active");
+    assert!(!active.ip.is_empty());
+    api.load_balancers()
+        .add_droplets(&lb.id, &[droplet.id])
+        .await
+        .unwrap();
+    let listed = api.load_balancers().list().all().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].droplet_ids, vec![droplet.id]);
+    api.load_balancers().delete(&lb.id).await.unwrap();
 
     // VPCs: a droplet created in one is its member; the VPC cannot go while it is.
     let vpc = api

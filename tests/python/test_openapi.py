@@ -241,6 +241,32 @@ def test_every_operation_matches_the_spec(serve):
     check("DELETE", "/v2/firewalls/{firewall_id}/rules", fw, body={"outbound_rules": [dns]}, expect=204)
     check("DELETE", "/v2/firewalls/{firewall_id}", fw, expect=204)
 
+    # Load balancers: new, then active (its address shows), replaced whole by PUT, changed part by part.
+    http = {"entry_protocol": "http", "entry_port": 80, "target_protocol": "http", "target_port": 8080}
+    tcp = {"entry_protocol": "tcp", "entry_port": 5432, "target_protocol": "tcp", "target_port": 5432}
+    lb = check("POST", "/v2/load_balancers", body={
+        "name": "web-lb", "region": "nyc3", "forwarding_rules": [http], "droplet_ids": [droplet_id]},
+        expect=202).body["load_balancer"]
+    assert lb["status"] == "new" and lb["ip"] == "", lb
+    lbp = {"lb_id": lb["id"]}
+    check("GET", "/v2/load_balancers", expect=200)
+    deadline = time.monotonic() + 20
+    while check("GET", "/v2/load_balancers/{lb_id}", lbp, expect=200).body["load_balancer"]["status"] != "active":
+        assert time.monotonic() < deadline, "the load balancer never became active"
+        time.sleep(0.05)
+    replaced = check("PUT", "/v2/load_balancers/{lb_id}", lbp, body={
+        "name": "web-lb", "region": "nyc3", "forwarding_rules": [http], "droplet_ids": []},
+        expect=200).body["load_balancer"]
+    assert replaced["droplet_ids"] == [] and replaced["ip"], replaced
+    check("POST", "/v2/load_balancers/{lb_id}/droplets", lbp, body={"droplet_ids": [droplet_id]}, expect=204)
+    check("DELETE", "/v2/load_balancers/{lb_id}/droplets", lbp, body={"droplet_ids": [droplet_id]}, expect=204)
+    check("POST", "/v2/load_balancers/{lb_id}/forwarding_rules", lbp, body={"forwarding_rules": [tcp]}, expect=204)
+    check("DELETE", "/v2/load_balancers/{lb_id}/forwarding_rules", lbp, body={"forwarding_rules": [tcp]},
+          expect=204)
+    check("POST", "/v2/load_balancers", body={"name": "both", "region": "nyc3", "forwarding_rules": [http],
+                                              "droplet_ids": [droplet_id], "tag": "schema"}, expect=422)
+    check("DELETE", "/v2/load_balancers/{lb_id}", lbp, expect=204)
+
     # Projects: the default holds what nobody moved; a droplet moves to a new project, which
     # then refuses deletion (412), and back.
     default = check("GET", "/v2/projects/default", expect=200).body["project"]

@@ -125,6 +125,7 @@ pub fn app(server: Server) -> Router {
         .merge(crate::vpcs::router())
         .merge(crate::projects::router())
         .merge(crate::firewalls::router())
+        .merge(crate::load_balancers::router())
         .merge(crate::spaces_keys::router())
         .merge(crate::catalogue::router())
         .merge(crate::control::router())

@@ -853,7 +853,11 @@ async fn tags() {
     for body in ["[null, null]", "{}", "{\"name\": 7}"] {
         let unreadable = api.call("POST", "/v2/tags", Some(body)).await;
         assert_eq!(unreadable.status, 400, "{body}: {}", unreadable.raw);
-        assert!(unreadable.json["error"].is_string(), "{body}: {}", unreadable.raw);
+        assert!(
+            unreadable.json["error"].is_string(),
+            "{body}: {}",
+            unreadable.raw
+        );
         assert_eq!(unreadable.json["messages"], Value::Null, "{body}");
         assert!(
             unreadable.json["root_causes"][0]

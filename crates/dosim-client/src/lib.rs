@@ -26,6 +26,7 @@ mod domains;
 mod droplets;
 mod error;
 mod firewalls;
+mod load_balancers;
 mod projects;
 mod reserved_ips;
 mod retry;
@@ -61,6 +62,7 @@ pub use droplets::{
 };
 pub use error::{ApiError, Error, RateLimit, BODY_EXCERPT_BYTES_MAX};
 pub use firewalls::{Firewall, FirewallTarget, FirewallsService, InboundRule, OutboundRule};
+pub use load_balancers::{ForwardingRule, LoadBalancer, LoadBalancersService};
 pub use projects::{Project, ProjectEdit, ProjectResource, ProjectsService};
 pub use reserved_ips::{FloatingIp, FloatingIpsService, ReservedIp, ReservedIpsService};
 pub use retry::{RetryPolicy, RETRIES_MAX};
@@ -109,6 +111,11 @@ impl Client {
     /// Cloud firewalls (`/v2/firewalls`).
     pub fn firewalls(&self) -> FirewallsService<'_> {
         FirewallsService { client: self }
+    }
+
+    /// Load balancers (`/v2/load_balancers`).
+    pub fn load_balancers(&self) -> LoadBalancersService<'_> {
+        LoadBalancersService { client: self }
     }
 
     /// Tags (`/v2/tags`).
