@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests drive (Debian's PostgreSQL
-# server and psql, python3-venv, pydo and jsonschema in .venv), then runs every Rust test, which
+# server and psql, redis, awscli, Go with godo, python3-venv, and the Python clients in .venv), then runs every Rust test, which
 # in turn runs the Python suite against the dosim binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,11 @@ fi
 if ! [ -x /usr/bin/aws ]; then
   missing+=(awscli)
 fi
+# tests/go drives `dosim serve` with godo, DigitalOcean's Go client, as Debian packages it, built
+# with Debian's Go (GOPATH mode, no network).
+if ! command -v go >/dev/null || ! [ -d /usr/share/gocode/src/github.com/digitalocean/godo ]; then
+  missing+=(golang-go golang-github-digitalocean-godo-dev)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian's ${missing[*]} (the differential suite, the psql tests and the Python suite need them)"
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -35,6 +40,8 @@ fi
 export DOSIM_REQUIRE_PSQL=1
 # So is redis-server: the Valkey differential suite must run, not skip.
 export DOSIM_REQUIRE_REDIS=1
+# And Go with godo: the godo test must run.
+export DOSIM_REQUIRE_GO=1
 
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt

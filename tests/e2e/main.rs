@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod godo;
 mod limits;
 mod persist;
 mod pg;
