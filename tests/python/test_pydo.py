@@ -97,3 +97,58 @@ def test_accounts_are_isolated(serve):
     a.volumes.create(body={"name": "only-a", "region": "nyc3", "size_gigabytes": 1}, **PLAIN)
     assert b.volumes.list(**PLAIN)["volumes"] == []
     assert [v["name"] for v in a.volumes.list(**PLAIN)["volumes"]] == ["only-a"]
+
+
+def test_pydo_drives_what_provisioning_touches(serve):
+    """Tags, SSH keys, VPCs, projects, domains, firewalls and load balancers, through pydo."""
+    do = client(serve, "pydo-resources")
+    droplet = do.droplets.create(body={
+        "name": "web-1", "region": "nyc3", "size": "s-1vcpu-1gb", "image": "ubuntu-22-04-x64"},
+        **PLAIN)["droplet"]
+
+    do.tags.create(body={"name": "claimed"}, **PLAIN)
+    do.tags.assign_resources("claimed", body={
+        "resources": [{"resource_id": str(droplet["id"]), "resource_type": "droplet"}]}, **PLAIN)
+    assert do.tags.get("claimed", **PLAIN)["tag"]["resources"]["count"] == 1
+    # pydo returns the tag service's documented 400 body rather than raising.
+    refused = do.tags.create(body={"name": "not valid"}, **PLAIN)
+    assert "contains invalid characters" in refused["error"], refused
+    assert refused["root_causes"], refused
+
+    key = do.ssh_keys.create(body={
+        "name": "ci",
+        "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB ci"},
+        **PLAIN)["ssh_key"]
+    assert do.ssh_keys.get(key["fingerprint"], **PLAIN)["ssh_key"]["id"] == key["id"]
+
+    vpc = do.vpcs.create(body={"name": "apps", "region": "nyc3", "ip_range": "10.250.0.0/24"}, **PLAIN)["vpc"]
+    assert any(v["id"] == vpc["id"] for v in do.vpcs.list(**PLAIN)["vpcs"])
+
+    project = do.projects.create(body={"name": "staging", "purpose": "Web Application"}, **PLAIN)["project"]
+    moved = do.projects.assign_resources(project["id"], body={"resources": [f"do:droplet:{droplet['id']}"]},
+                                         **PLAIN)["resources"]
+    assert [r["status"] for r in moved] == ["ok"], moved
+
+    do.domains.create(body={"name": "example.com"}, **PLAIN)
+    for _ in range(2):
+        do.domains.create_record("example.com", body={"type": "A", "name": "www", "data": "203.0.113.10"},
+                                 **PLAIN)
+    records = do.domains.list_records("example.com", type="A", name="www.example.com", **PLAIN)
+    assert len(records["domain_records"]) == 2, records
+
+    firewall = do.firewalls.create(body={"name": "web", "inbound_rules": [
+        {"protocol": "tcp", "ports": "443", "sources": {"addresses": ["0.0.0.0/0"]}}]}, **PLAIN)["firewall"]
+    do.firewalls.assign_droplets(firewall["id"], body={"droplet_ids": [droplet["id"]]}, **PLAIN)
+    assert do.firewalls.get(firewall["id"], **PLAIN)["firewall"]["droplet_ids"] == [droplet["id"]]
+
+    lb = do.load_balancers.create(body={"name": "web-lb", "region": "nyc3", "forwarding_rules": [
+        {"entry_protocol": "http", "entry_port": 80, "target_protocol": "http", "target_port": 8080}]},
+        **PLAIN)["load_balancer"]
+    assert lb["status"] == "new"
+    deadline = time.monotonic() + 20
+    while do.load_balancers.get(lb["id"], **PLAIN)["load_balancer"]["status"] != "active":
+        assert time.monotonic() < deadline, "the load balancer never became active"
+        time.sleep(0.05)
+    do.load_balancers.add_droplets(lb["id"], body={"droplet_ids": [droplet["id"]]}, **PLAIN)
+    assert do.load_balancers.get(lb["id"], **PLAIN)["load_balancer"]["droplet_ids"] == [droplet["id"]]
+    do.load_balancers.delete(lb["id"], **PLAIN)
