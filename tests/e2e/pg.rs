@@ -232,3 +232,38 @@ async fn pg_clusters_max_zero_serves_nothing() {
     assert!(connection.host.ends_with(".db.ondigitalocean.com"));
     assert_eq!(connection.port, 25060);
 }
+
+/// A served cluster refuses a connection without TLS, as DigitalOcean's do, unless
+/// `--pg-allow-plain` is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_connections_need_pg_allow_plain() {
+    if !psql_available() {
+        return;
+    }
+    for (flags, expect) in [
+        (
+            &["--seed", "12"][..],
+            Err("no pg_hba.conf entry for host \"127.0.0.1\", user \"doadmin\", database \"defaultdb\", no encryption"),
+        ),
+        (&["--seed", "12", "--pg-allow-plain"][..], Ok("1 row")),
+    ] {
+        let serve = Serve::start(flags);
+        let cluster = client(&serve)
+            .databases()
+            .create(&DatabaseCreate::new(
+                "plain",
+                "pg",
+                "nyc3",
+                "db-s-1vcpu-1gb",
+                1,
+            ))
+            .await
+            .unwrap();
+        let uri = cluster
+            .connection
+            .expect("a connection")
+            .uri
+            .replace("sslmode=require", "sslmode=disable");
+        check(&uri, "SELECT 1", expect);
+    }
+}

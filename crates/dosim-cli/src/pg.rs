@@ -35,6 +35,8 @@ pub struct PgDataPlane {
     time_base: tokio::time::Instant,
     /// Served clusters by port; a cluster's `endpoint` names its port.
     clusters: Mutex<BTreeMap<u16, Served>>,
+    /// Whether plain (unencrypted) connections are accepted.
+    plain_allowed: bool,
 }
 
 impl PgDataPlane {
@@ -47,7 +49,15 @@ impl PgDataPlane {
             clusters_max,
             time_base: tokio::time::Instant::now(),
             clusters: Mutex::new(BTreeMap::new()),
+            plain_allowed: false,
         }
+    }
+
+    /// Whether clusters accept connections without TLS (`--pg-allow-plain`); DigitalOcean's refuse
+    /// them.
+    pub fn allow_plain(mut self, allowed: bool) -> PgDataPlane {
+        self.plain_allowed = allowed;
+        self
     }
 
     fn served(&self, database: &Database) -> Option<PgCluster> {
@@ -76,7 +86,7 @@ impl PgDataPlane {
             WireConfig {
                 tls: true,
                 // DigitalOcean's clusters refuse unencrypted connections.
-                tls_required: true,
+                tls_required: !self.plain_allowed,
                 authentication_timeout: Some(std::time::Duration::from_secs(60)),
                 host: self.host.clone(),
                 ..WireConfig::default()

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::pg::PG_CLUSTERS_MAX)]
     pg_clusters_max: usize,
 
+    /// Accept PostgreSQL connections without TLS (sslmode=disable). DigitalOcean's clusters refuse them, and so does dosim unless this is given.
+    #[arg(long)]
+    pg_allow_plain: bool,
+
     /// Token required as `Authorization: Bearer <token>` on every /_dosim/ control request; needed when --addr is not a loopback address (or --control-open).
     #[arg(long, value_name = "TOKEN")]
     control_token: Option<String>,
@@ -124,6 +128,7 @@ struct Serve {
     config: ServerConfig,
     pg_host: String,
     pg_clusters_max: usize,
+    pg_allow_plain: bool,
 }
 
 impl ServeArgs {
@@ -229,6 +234,7 @@ impl ServeArgs {
             config,
             pg_host,
             pg_clusters_max: self.pg_clusters_max,
+            pg_allow_plain: self.pg_allow_plain,
         })
     }
 }
@@ -268,12 +274,15 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let _ = server.now();
     let mut planes: Vec<std::sync::Arc<dyn dosim_api::DataPlane>> = Vec::new();
     if serve.pg_clusters_max > 0 {
-        planes.push(std::sync::Arc::new(crate::pg::PgDataPlane::new(
-            local.ip(),
-            serve.pg_host.clone(),
-            seed,
-            serve.pg_clusters_max,
-        )));
+        planes.push(std::sync::Arc::new(
+            crate::pg::PgDataPlane::new(
+                local.ip(),
+                serve.pg_host.clone(),
+                seed,
+                serve.pg_clusters_max,
+            )
+            .allow_plain(serve.pg_allow_plain),
+        ));
     }
     // Valkey clusters show the same host as PostgreSQL's (--pg-host).
     planes.push(std::sync::Arc::new(crate::valkey::ValkeyDataPlane::new(
