@@ -16,7 +16,7 @@ mod value;
 use std::fmt;
 
 pub use dosim_base::SimTime;
-pub use engine::Engine;
+pub use engine::{DatabaseDump, Engine, EngineDump, TableDump};
 pub use error::{sqlstate, PgError};
 pub use exec::{on_stack, parse as parse_sql, stack_depth_exceeded, stack_for, EXPR_DEPTH_MAX};
 pub use value::{format_timestamptz, parse_timestamptz, Numeric, SqlType, Value};

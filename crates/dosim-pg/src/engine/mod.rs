@@ -5,6 +5,7 @@
 //! `ssi` SERIALIZABLE's conflict checks, and `waits` deadlines, deadlock detection and wakeups.
 
 mod catalog;
+mod dump;
 mod mvcc;
 mod ssi;
 mod waits;
@@ -19,6 +20,7 @@ use sqlparser::ast::Statement;
 pub(crate) use catalog::{
     key_text, Column, Database, ForeignKey, LockMode, Table, Tuple, UniqueIndex,
 };
+pub use dump::{DatabaseDump, EngineDump, TableDump};
 pub(crate) use mvcc::{row_bytes, Snapshot, XidInfo, XidState};
 pub(crate) use ssi::SsiTx;
 
