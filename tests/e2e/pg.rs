@@ -267,3 +267,68 @@ async fn plain_connections_need_pg_allow_plain() {
         check(&uri, "SELECT 1", expect);
     }
 }
+
+/// `--state` keeps a served cluster's committed tables: after a restart the cluster answers at a
+/// new port with the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clusters_data_survives_a_restart_with_state() {
+    if !psql_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dosim-pg-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.json");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let flags = ["--seed", "13", "--state", file_arg.as_str()];
+    let mut serve = Serve::start(&flags);
+    let token = serve.token.clone();
+    let cluster = client(&serve)
+        .databases()
+        .create(&DatabaseCreate::new(
+            "kept",
+            "pg",
+            "nyc3",
+            "db-s-1vcpu-1gb",
+            1,
+        ))
+        .await
+        .unwrap();
+    let uri = cluster.connection.expect("a connection").uri;
+    check(
+        &uri,
+        "CREATE TABLE t (id serial PRIMARY KEY, note text UNIQUE); \
+         INSERT INTO t (note) VALUES ('a'), ('b'); DELETE FROM t WHERE note = 'a'",
+        Ok("DELETE 1"),
+    );
+    // SIGTERM: the server saves before it exits.
+    // The shell's own `kill`, so that no procps is needed.
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", serve.child.id())])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(serve.child.wait().unwrap().success());
+
+    let serve = Serve::start(&flags);
+    let api = Client::builder()
+        .base_url(&serve.url)
+        .token(&token)
+        .timeout(Duration::from_secs(10))
+        .transport(HyperTransport::http())
+        .build()
+        .unwrap();
+    let again = api.databases().connection(&cluster.id).await.unwrap();
+    check(&again.uri, "SELECT id, note FROM t", Ok("  2 | b\n(1 row)"));
+    check(
+        &again.uri,
+        "INSERT INTO t (note) VALUES ('c') RETURNING id",
+        Ok("  3\n(1 row)"),
+    );
+    check(
+        &again.uri,
+        "INSERT INTO t (note) VALUES ('b')",
+        Err("duplicate key value violates unique constraint \"t_note_key\""),
+    );
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -40,6 +40,15 @@ pub trait DataPlane: Send + Sync {
     fn reset(&self);
     /// A Valkey cluster's eviction policy changed; `cluster` already shows the new one.
     fn eviction_policy_changed(&self, _cluster: &Database) {}
+    /// The data a served cluster holds, for `dosim serve --state`; `None` if this plane keeps
+    /// none for it.
+    fn save_data(&self, _cluster: &Database) -> Option<serde_json::Value> {
+        None
+    }
+    /// Puts a cluster's saved data back, once the cluster is served again after a load.
+    fn load_data(&self, _cluster: &Database, _data: &serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 pub fn router() -> Router<Server> {

@@ -1,5 +1,6 @@
 //! The server: configuration, shared state (accounts, rate limits, history, faults) and the clock.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -407,6 +408,10 @@ struct Saved {
     /// The request-id stream's word position, in decimal.
     request_rng_word_pos: String,
     accounts: Vec<SavedAccount>,
+    /// What the data planes keep of each served cluster (a PostgreSQL cluster's committed
+    /// tables), by the cluster's id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    data: BTreeMap<String, Value>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -456,6 +461,18 @@ impl Server {
                 state.request_rng.get_word_pos().to_string(),
             )
         };
+        // The data planes are asked outside the lock: a cluster busy with a statement must not
+        // hold up the API.
+        let mut data = BTreeMap::new();
+        if let Some(plane) = self.data_plane() {
+            for account in &accounts {
+                for database in account.cloud.cloud.databases_view() {
+                    if let Some(saved) = plane.save_data(database) {
+                        data.insert(database.id.to_string(), saved);
+                    }
+                }
+            }
+        }
         let saved = Saved {
             format: SAVED_FORMAT.to_owned(),
             seed: self.inner.seed,
@@ -463,6 +480,7 @@ impl Server {
             next_seq,
             request_rng_word_pos: word_pos,
             accounts,
+            data,
         };
         serde_json::to_vec(&saved).expect("a saved state always serializes")
     }
@@ -544,6 +562,16 @@ impl Server {
                         let _ = account
                             .cloud
                             .set_database_endpoint(now, database.id, &host, port);
+                        let Some(data) = saved.data.get(&database.id.to_string()) else {
+                            continue;
+                        };
+                        let mut served = database.clone();
+                        served.endpoint = Some((host, port));
+                        // The accounts are in; a cluster whose data does not read back starts
+                        // empty, and says so.
+                        if let Err(error) = plane.load_data(&served, data) {
+                            eprintln!("dosim serve: --state: {error}; the cluster starts empty");
+                        }
                     }
                 }
             }

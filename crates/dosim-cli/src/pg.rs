@@ -247,6 +247,22 @@ impl DataPlane for PgDataPlane {
             served.task.abort();
         }
     }
+
+    fn save_data(&self, database: &Database) -> Option<serde_json::Value> {
+        let cluster = self.served(database)?;
+        let dump = cluster.engine().lock().dump();
+        serde_json::to_value(dump).ok()
+    }
+
+    fn load_data(&self, database: &Database, data: &serde_json::Value) -> Result<(), String> {
+        let Some(cluster) = self.served(database) else {
+            return Ok(());
+        };
+        let dump: dosim_pg::EngineDump = serde_json::from_value(data.clone())
+            .map_err(|e| format!("cluster {}: not a PostgreSQL dump: {e}", database.name))?;
+        let restored = cluster.engine().lock().restore(&dump);
+        restored.map_err(|e| format!("cluster {}: {e}", database.name))
+    }
 }
 
 /// The host connection objects show for listeners bound to `ip`: the IP itself, in brackets if it is IPv6, or loopback for an unspecified address.

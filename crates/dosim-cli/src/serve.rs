@@ -78,7 +78,7 @@ pub struct ServeArgs {
     #[arg(long)]
     control_open: bool,
 
-    /// Keep the accounts in FILE: loaded on start (if it exists), saved atomically after changes (debounced) and on shutdown. PostgreSQL clusters' data is not saved.
+    /// Keep the accounts in FILE: loaded on start (if it exists), saved atomically after changes (debounced) and on shutdown, with PostgreSQL clusters' committed tables.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
 

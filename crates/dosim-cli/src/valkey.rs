@@ -194,6 +194,16 @@ impl DataPlane for DataPlanes {
         self.0.iter().for_each(|plane| plane.reset());
     }
 
+    fn save_data(&self, cluster: &Database) -> Option<serde_json::Value> {
+        self.0.iter().find_map(|plane| plane.save_data(cluster))
+    }
+
+    fn load_data(&self, cluster: &Database, data: &serde_json::Value) -> Result<(), String> {
+        self.0
+            .iter()
+            .try_for_each(|plane| plane.load_data(cluster, data))
+    }
+
     fn eviction_policy_changed(&self, cluster: &Database) {
         self.0
             .iter()
