@@ -24,7 +24,10 @@ pub mod retry_storm;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
 pub mod valkey_lease;
+pub mod valkey_rate_limit;
+pub mod valkey_setnx_expire;
 pub mod valkey_unlock;
+pub mod valkey_watch;
 pub mod write_skew;
 
 use dosim::Scenario;
@@ -67,5 +70,11 @@ pub fn catalog() -> Vec<Scenario> {
         valkey_lease::fixed(),
         valkey_unlock::buggy(),
         valkey_unlock::fixed(),
+        valkey_setnx_expire::buggy(),
+        valkey_setnx_expire::fixed(),
+        valkey_rate_limit::buggy(),
+        valkey_rate_limit::fixed(),
+        valkey_watch::buggy(),
+        valkey_watch::fixed(),
     ]
 }

@@ -196,6 +196,36 @@ fn valkey_unlock_del_fixed() {
     check("valkey_unlock_del_fixed", Expect::Clean);
 }
 
+#[test]
+fn valkey_setnx_expire() {
+    check("valkey_setnx_expire", Expect::Race);
+}
+
+#[test]
+fn valkey_setnx_expire_fixed() {
+    check("valkey_setnx_expire_fixed", Expect::Clean);
+}
+
+#[test]
+fn valkey_rate_limit() {
+    check("valkey_rate_limit", Expect::Race);
+}
+
+#[test]
+fn valkey_rate_limit_fixed() {
+    check("valkey_rate_limit_fixed", Expect::Clean);
+}
+
+#[test]
+fn valkey_watch_late() {
+    check("valkey_watch_late", Expect::Race);
+}
+
+#[test]
+fn valkey_watch_late_fixed() {
+    check("valkey_watch_late_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -203,7 +233,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 35, "{names:?}");
+    assert_eq!(names.len(), 41, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -228,7 +258,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 16, "{names:?}");
+    assert_eq!(races, 19, "{names:?}");
 }
 
 #[test]

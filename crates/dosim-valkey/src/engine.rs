@@ -201,6 +201,16 @@ impl Engine {
         }
     }
 
+    /// A key's remaining time to live at `now`, for checks over the final keyspace: `None` if absent or expired, `Some(None)` if it never expires.
+    pub fn peek_ttl(&self, db: usize, key: &[u8], now: SimTime) -> Option<Option<u64>> {
+        let entry = self.dbs.get(db)?.get(key)?;
+        match entry.expire_at {
+            Some(at) if at < now.as_ms() => None,
+            Some(at) => Some(Some(at - now.as_ms())),
+            None => Some(None),
+        }
+    }
+
     /// Every live key of a database at `now` with its type name, in key order.
     pub fn peek_keys(&self, db: usize, now: SimTime) -> Vec<(Vec<u8>, &'static str)> {
         let Some(d) = self.dbs.get(db) else {

@@ -190,3 +190,23 @@ fn eviction_policy_names() {
     assert_eq!(EvictionPolicy::AllkeysLru.server_name(), "allkeys-lru");
     assert_eq!(EvictionPolicy::from_api_name("allkeys_lfu"), None);
 }
+
+#[test]
+fn final_keyspace_ttl() {
+    let mut engine = Engine::new(EngineConfig::default());
+    let client = engine.connect().expect("room for clients");
+    let args =
+        |line: &str| -> Vec<Vec<u8>> { line.split(' ').map(|a| a.as_bytes().to_vec()).collect() };
+    for line in ["SET lease x PX 1500", "SET claim y", "SET gone z PX 10"] {
+        assert!(matches!(
+            engine.execute(client, &args(line), SimTime::ZERO),
+            Outcome::Reply(_)
+        ));
+    }
+    let at = SimTime::ZERO.plus_ms(500);
+    assert_eq!(engine.peek_ttl(0, b"lease", at), Some(Some(1000)));
+    assert_eq!(engine.peek_ttl(0, b"claim", at), Some(None));
+    assert_eq!(engine.peek_ttl(0, b"gone", at), None);
+    assert_eq!(engine.peek_ttl(0, b"missing", at), None);
+    assert_eq!(engine.peek_ttl(1, b"claim", at), None);
+}

@@ -50,6 +50,14 @@ impl RunValkey {
             .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
+    /// A key's time to live in database 0 when the run ended: `None` if absent or expired, `Some(None)` if it never expires.
+    pub fn ttl(&self, key: &str) -> Option<Option<std::time::Duration>> {
+        self.engine
+            .lock()
+            .peek_ttl(0, key.as_bytes(), self.end())
+            .map(|ttl| ttl.map(std::time::Duration::from_millis))
+    }
+
     /// The live keys of database 0 when the run ended, in key order, with their types.
     pub fn keys(&self) -> Vec<(String, &'static str)> {
         self.engine
