@@ -25,6 +25,10 @@ fi
 if ! [ -x /usr/bin/aws ]; then
   missing+=(awscli)
 fi
+# tests/anylang/retry_create.sh, the shell example `dosim test` explores, drives curl.
+if ! command -v curl >/dev/null; then
+  missing+=(curl)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian's ${missing[*]} (the differential suite, the psql tests and the Python suite need them)"
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

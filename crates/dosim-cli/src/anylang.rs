@@ -426,7 +426,10 @@ fn print(
                     config.strategy
                 )?;
             } else {
-                writeln!(out, "{seeds_run} seeds run, {seeds_per_second:.2} seeds/s")?;
+                writeln!(
+                    out,
+                    "{seeds_run} seed(s) run, {seeds_per_second:.2} seeds/s"
+                )?;
             }
         }
     }

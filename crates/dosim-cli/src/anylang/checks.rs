@@ -78,9 +78,7 @@ pub fn run(
     let mut violations = Vec::new();
     for name in names {
         let failed = match name.as_str() {
-            "exit-status" => {
-                (*exit != Exit::Code(0)).then(|| format!("the command ended with {exit}"))
-            }
+            "exit-status" => (*exit != Exit::Code(0)).then(|| format!("the command {exit}")),
             "no-duplicate-droplets" => duplicate_droplets(state),
             "no-duplicate-volumes" => duplicate_volumes(state),
             "model-invariants" => invariants.clone().err(),

@@ -255,7 +255,12 @@ fn faults(
             let fault = entry.fault.as_ref()?;
             Some(format!(
                 "{} {}: {} {} {}",
-                seconds(entry.received_ms.saturating_sub(start_ms)),
+                seconds(
+                    entry
+                        .committed_ms
+                        .unwrap_or(entry.received_ms)
+                        .saturating_sub(start_ms)
+                ),
                 describe(fault),
                 name(names, &entry.actor),
                 entry.method,

@@ -29,9 +29,9 @@ pub enum Exit {
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Exit::Code(code) => write!(f, "exit status {code}"),
-            Exit::Signal => f.write_str("killed by a signal"),
-            Exit::Timeout => f.write_str("timed out"),
+            Exit::Code(code) => write!(f, "exited with status {code}"),
+            Exit::Signal => f.write_str("was killed by a signal"),
+            Exit::Timeout => f.write_str("timed out; its process group was killed"),
         }
     }
 }
@@ -113,7 +113,7 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
                 .into_iter()
                 .chain(tail(&dir.join("check-stderr.txt"), 10))
                 .collect::<Vec<_>>();
-            let mut message = format!("`{check_command}` ended with {check_exit}");
+            let mut message = format!("`{check_command}` {check_exit}");
             for line in output {
                 message.push_str(&format!("\n{line}"));
             }
