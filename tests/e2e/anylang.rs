@@ -119,6 +119,8 @@ fn the_fixed_pydo_program_is_clean_over_fifty_seeds() {
 
 #[test]
 fn a_curl_script_that_retries_a_create_after_a_lost_response_makes_two_droplets() {
+    let saved = std::env::temp_dir().join(format!("dosim-anylang-saved-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&saved);
     let output = dosim_test(&[
         "--seeds",
         "0..20",
@@ -126,6 +128,8 @@ fn a_curl_script_that_retries_a_create_after_a_lost_response_makes_two_droplets(
         "tests/anylang/lost-create.toml",
         "--reproduce",
         "2",
+        "--save-failures",
+        saved.to_str().expect("a UTF-8 path"),
         "--",
         "sh",
         "tests/anylang/retry_create.sh",
@@ -144,6 +148,43 @@ fn a_curl_script_that_retries_a_create_after_a_lost_response_makes_two_droplets(
         "{text}"
     );
     assert!(text.contains("reproduced: "), "{text}");
+    let seed = text
+        .split(", seed ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the first line names the seed");
+    for file in ["txt", "json", "history.json", "state.json", "stderr.txt"] {
+        let path = if file == "txt" || file == "json" {
+            saved.join(format!("seed-{seed}.{file}"))
+        } else {
+            saved.join(format!("seed-{seed}-{file}"))
+        };
+        assert!(path.exists(), "--save-failures wrote {}", path.display());
+    }
+    let history = std::fs::read_to_string(saved.join(format!("seed-{seed}-history.json")))
+        .expect("the history is saved");
+    assert!(history.contains("drop_response"), "{history}");
+    let _ = std::fs::remove_dir_all(&saved);
+}
+
+#[test]
+fn help_lists_the_checks_the_environment_and_the_exit_statuses() {
+    let output = dosim_test(&["--help"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for needle in [
+        "* exit-status",
+        "no-unattached-volumes",
+        "DIGITALOCEAN_API_URL",
+        "TF_VAR_do_token",
+        "x-dosim-actor",
+        "--strategy",
+        "--reproduce",
+        "--check-command",
+        "Exit status: 0",
+    ] {
+        assert!(text.contains(needle), "--help mentions {needle}: {text}");
+    }
 }
 
 #[test]

@@ -361,6 +361,87 @@ mod tests {
         assert!(run(7).iter().all(|&choice| choice < 3));
     }
 
+    fn operation(actor: &str) -> Operation {
+        Operation {
+            plane: dosim_base::gate::Plane::Api,
+            server: "127.0.0.1".to_owned(),
+            actor: actor.to_owned(),
+            session: None,
+            summary: format!("POST /v2/volumes from {actor}"),
+        }
+    }
+
+    /// Two connections, one request each, arriving in the given order: which commits first.
+    async fn first_of_two(seed: u64, arrival: [&'static str; 2]) -> String {
+        let gate = WindowGate::start(
+            Strategy::Random,
+            seed,
+            3,
+            Timing {
+                // Far above the 2 ms between the two arrivals, even on a loaded machine.
+                window: Duration::from_millis(200),
+                hold_max: Duration::from_secs(4),
+            },
+        );
+        gate.connection_opened();
+        gate.connection_opened();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for actor in arrival {
+            let admission = gate.admit(operation(actor));
+            let order = order.clone();
+            tasks.push(tokio::spawn(async move {
+                let permit = admission.await;
+                order.lock().push(actor.to_owned());
+                drop(permit);
+            }));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for task in tasks {
+            task.await.expect("the task ends");
+        }
+        gate.stop();
+        let first = order.lock()[0].clone();
+        first
+    }
+
+    #[tokio::test]
+    async fn the_seed_not_the_arrival_order_picks_which_request_commits_first() {
+        let mut firsts = std::collections::BTreeSet::new();
+        for seed in 0..8 {
+            let one = first_of_two(seed, ["worker-1", "worker-2"]).await;
+            let other = first_of_two(seed, ["worker-2", "worker-1"]).await;
+            assert_eq!(
+                one, other,
+                "seed {seed}: the same choice whichever arrives first"
+            );
+            firsts.insert(one);
+        }
+        assert_eq!(firsts.len(), 2, "some seeds pick each worker: {firsts:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lone_request_waits_for_no_window() {
+        let gate = WindowGate::start(
+            Strategy::Pct,
+            1,
+            3,
+            Timing {
+                window: Duration::from_secs(3600),
+                hold_max: Duration::from_secs(3600),
+            },
+        );
+        gate.connection_opened();
+        // The connection opened a window ago: nothing else can be coming.
+        gate.inner.state.lock().last_connection -= Duration::from_secs(7200);
+        let permit = tokio::time::timeout(Duration::from_secs(10), gate.admit(operation("solo")))
+            .await
+            .expect("admitted without waiting for the window");
+        drop(permit);
+        assert_eq!(gate.decisions(), (Vec::new(), 1));
+        gate.stop();
+    }
+
     #[test]
     fn pct_names_connections_by_order_of_appearance_and_keeps_the_top_actor() {
         let mut chooser = Chooser::new(Strategy::Pct, 3, 1);
