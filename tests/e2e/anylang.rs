@@ -247,3 +247,33 @@ fn bad_flags_exit_2_naming_the_flag() {
     let output = dosim_test(&["--seeds", "0..2"]);
     assert_eq!(output.status.code(), Some(2), "no command is a usage error");
 }
+
+#[test]
+fn no_orphans_names_the_droplets_whose_create_response_was_lost() {
+    // Seed 0 loses the first create's response (the script is sequential, so its fault
+    // decisions replay exactly).
+    let output = dosim_test(&[
+        "--seed",
+        "0",
+        "--check",
+        "no-orphans",
+        "--faults",
+        "tests/anylang/lost-create.toml",
+        "--reproduce",
+        "0",
+        "--",
+        "sh",
+        "tests/anylang/retry_create.sh",
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("failed: no-orphans in "), "{text}");
+    assert!(
+        text.contains("created by POST /v2/droplets") && text.contains("is never named again"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("check failed: no-duplicate-droplets"),
+        "only the checks asked for run: {text}"
+    );
+}

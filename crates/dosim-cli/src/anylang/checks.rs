@@ -35,6 +35,11 @@ pub const CHECKS: &[(&str, bool, &str)] = &[
         "the account's cross-references hold (a volume attached to at most one droplet, one reserved IP per droplet, …)",
     ),
     (
+        "no-orphans",
+        false,
+        "no droplet or volume whose create response was lost (a lost-response fault, or the client gone) is left with no later request naming its id; a program that finds it again by listing is flagged too",
+    ),
+    (
         "no-unattached-volumes",
         false,
         "every volume ends attached to a droplet",
@@ -74,6 +79,7 @@ pub fn run(
     exit: &Exit,
     state: &dosim::CloudState,
     invariants: Result<(), String>,
+    history: &[dosim_api::HistoryEntry],
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
     for name in names {
@@ -82,6 +88,7 @@ pub fn run(
             "no-duplicate-droplets" => duplicate_droplets(state),
             "no-duplicate-volumes" => duplicate_volumes(state),
             "model-invariants" => invariants.clone().err(),
+            "no-orphans" => orphans(state, history),
             "no-unattached-volumes" => {
                 let unattached: Vec<String> = state
                     .volumes
@@ -151,6 +158,55 @@ fn duplicate_volumes(state: &dosim::CloudState) -> Option<String> {
                 volume.region,
                 others.join(", ")
             ));
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Droplets and volumes created by a request whose response never reached the program, still
+/// there at the end, that no later request names.
+fn orphans(state: &dosim::CloudState, history: &[dosim_api::HistoryEntry]) -> Option<String> {
+    let unheard = |entry: &dosim_api::HistoryEntry| {
+        entry.client_gone
+            || matches!(
+                entry.fault,
+                Some(dosim_api::faults::InjectedFault::DropResponse { .. })
+            )
+    };
+    let mut lines = Vec::new();
+    for entry in history {
+        if entry.method != "POST" || !(200..300).contains(&entry.status) || !unheard(entry) {
+            continue;
+        }
+        let Some(summary) = &entry.summary else {
+            continue;
+        };
+        let created: Vec<(&str, String)> = if let Some(ids) = summary.strip_prefix("droplet ") {
+            ids.split(',')
+                .map(|id| ("droplet", id.trim().to_owned()))
+                .collect()
+        } else if let Some(id) = summary.strip_prefix("volume ") {
+            vec![("volume", id.trim().to_owned())]
+        } else {
+            continue;
+        };
+        for (kind, id) in created {
+            let exists = match kind {
+                "droplet" => state
+                    .droplets
+                    .iter()
+                    .any(|droplet| droplet.id.to_string() == id),
+                _ => state.volumes.iter().any(|volume| volume.id == id),
+            };
+            let named_later = history
+                .iter()
+                .any(|later| later.seq > entry.seq && later.path.contains(id.as_str()));
+            if exists && !named_later {
+                lines.push(format!(
+                    "{kind} {id}, created by {} {} (request {}), whose response was lost, is never named again",
+                    entry.method, entry.path, entry.request_id
+                ));
+            }
         }
     }
     (!lines.is_empty()).then(|| lines.join("\n"))

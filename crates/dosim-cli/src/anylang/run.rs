@@ -92,7 +92,8 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
     )?;
     std::fs::write(&history_path, serde_json::to_vec_pretty(&history)?)?;
 
-    let mut violations: Vec<Violation> = checks::run(&config.checks, &exit, &state, invariants);
+    let mut violations: Vec<Violation> =
+        checks::run(&config.checks, &exit, &state, invariants, &history);
     if let Some(check_command) = &config.check_command {
         let extra = [
             ("DOSIM_STATE", state_path.display().to_string()),
