@@ -30,6 +30,10 @@ fi
 if ! command -v go >/dev/null || ! [ -d /usr/share/gocode/src/github.com/digitalocean/godo ]; then
   missing+=(golang-go golang-github-digitalocean-godo-dev)
 fi
+# tests/anylang/retry_create.sh, the shell example `dosim test` explores, drives curl.
+if ! command -v curl >/dev/null; then
+  missing+=(curl)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian's ${missing[*]} (the differential suite, the psql tests and the Python suite need them)"
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -1,5 +1,6 @@
 //! End-to-end tests: real clients against `dosim serve`, the CLI, determinism.
 
+mod anylang;
 mod cli;
 mod client;
 mod godo;

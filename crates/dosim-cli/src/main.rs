@@ -1,5 +1,6 @@
 //! The dosim command line.
 
+mod anylang;
 mod pg;
 mod serve;
 mod spaces;
@@ -21,6 +22,9 @@ struct Cli {
 enum Command {
     /// Serve the DigitalOcean API v2 fakes over HTTP on localhost.
     Serve(serve::ServeArgs),
+    /// Runs a program in any language against a fresh server per seed, with the order of its
+    /// concurrent requests drawn from the seed, and reports the seeds that fail a check.
+    Test(anylang::TestArgs),
     #[command(flatten)]
     Harness(dosim::cli::Command),
 }
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Test(args) => anylang::main(args),
         Command::Harness(command) => dosim::cli::run(command, &dosim_sims::catalog()),
     }
 }

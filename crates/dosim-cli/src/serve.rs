@@ -239,7 +239,7 @@ impl ServeArgs {
     }
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<FaultPlan> {
+pub(crate) fn read_plan(path: &Path) -> anyhow::Result<FaultPlan> {
     let text = std::fs::read_to_string(path).context("cannot read the fault plan")?;
     let plan = match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => FaultPlan::from_toml(&text),

@@ -1,0 +1,233 @@
+//! One seed: a fresh server, the command against it, the checks, the report.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use dosim_api::{Server, ServerConfig};
+
+use super::checks::{self, Violation};
+use super::gate::{Timing, WindowGate};
+use super::report::{self, Report};
+use super::Config;
+
+/// How long a process group has after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+/// How the command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal ended it.
+    Signal,
+    /// It ran past `--timeout` and its process group was killed.
+    Timeout,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exited with status {code}"),
+            Exit::Signal => f.write_str("was killed by a signal"),
+            Exit::Timeout => f.write_str("timed out; its process group was killed"),
+        }
+    }
+}
+
+/// Runs the command once against a fresh server with `seed`, in the working folder `dir`
+/// (created; the command's output, the state and the history are written there).
+pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<Report> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let server = Server::new(ServerConfig {
+        seed,
+        faults: config.faults.clone(),
+        time_scale: config.time_scale,
+        body_timeout: Some(Duration::from_secs(30)),
+        ..ServerConfig::default()
+    });
+    let _ = server.now();
+    let gate = WindowGate::start(
+        config.strategy,
+        seed,
+        config.pct_depth,
+        Timing {
+            window: config.window,
+            hold_max: config.hold_max,
+        },
+    );
+    server.set_gate(gate.handle());
+    let listening = super::listen::listen(&server, &gate).await?;
+    let url = format!("http://{}", listening.addr);
+    let token = server.token();
+    let env = environment(&url, &token, seed);
+
+    let started = tokio::time::Instant::now();
+    let exit = run_command(
+        &config.command,
+        &env,
+        &[],
+        config.timeout,
+        &dir.join("stdout.txt"),
+        &dir.join("stderr.txt"),
+    )
+    .await?;
+    let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    gate.stop();
+
+    let history = server.history();
+    let (state, invariants) = server.with_account(&token, |cloud| {
+        cloud.advance(server.now());
+        (
+            dosim::CloudState::from_cloud(cloud),
+            cloud.check_invariants(),
+        )
+    });
+    let state_path = dir.join("state.json");
+    let history_path = dir.join("history.json");
+    std::fs::write(
+        &state_path,
+        serde_json::to_vec_pretty(&server.state_dump())?,
+    )?;
+    std::fs::write(&history_path, serde_json::to_vec_pretty(&history)?)?;
+
+    let mut violations: Vec<Violation> =
+        checks::run(&config.checks, &exit, &state, invariants, &history);
+    if let Some(check_command) = &config.check_command {
+        let extra = [
+            ("DOSIM_STATE", state_path.display().to_string()),
+            ("DOSIM_HISTORY", history_path.display().to_string()),
+        ];
+        let shell = vec!["sh".to_owned(), "-c".to_owned(), check_command.clone()];
+        let check_exit = run_command(
+            &shell,
+            &env,
+            &extra,
+            config.timeout,
+            &dir.join("check-stdout.txt"),
+            &dir.join("check-stderr.txt"),
+        )
+        .await?;
+        if check_exit != Exit::Code(0) {
+            let output = tail(&dir.join("check-stdout.txt"), 10)
+                .into_iter()
+                .chain(tail(&dir.join("check-stderr.txt"), 10))
+                .collect::<Vec<_>>();
+            let mut message = format!("`{check_command}` {check_exit}");
+            for line in output {
+                message.push_str(&format!("\n{line}"));
+            }
+            violations.push(Violation {
+                check: "check-command".to_owned(),
+                message,
+            });
+        }
+    }
+    drop(listening);
+    let (decisions, admitted) = gate.decisions();
+    Ok(Report::new(report::Parts {
+        command: config.command.join(" "),
+        seed,
+        strategy: config.strategy,
+        exit,
+        violations,
+        history: &history,
+        state: &state,
+        sim_ms: server.now().0,
+        wall_ms,
+        decisions: &decisions,
+        admitted,
+        stderr_tail: tail(&dir.join("stderr.txt"), 20),
+        replay: config.replay_line(seed),
+    }))
+}
+
+/// The environment the command runs with: where the API is and its token, as each client reads them.
+fn environment(url: &str, token: &str, seed: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("DIGITALOCEAN_API_URL", url.to_owned()),
+        ("DIGITALOCEAN_END_POINT", format!("{url}/v2/")),
+        ("DIGITALOCEAN_TOKEN", token.to_owned()),
+        ("DIGITALOCEAN_ACCESS_TOKEN", token.to_owned()),
+        ("TF_VAR_do_api_url", url.to_owned()),
+        ("TF_VAR_do_token", token.to_owned()),
+        ("DOSIM_SEED", seed.to_string()),
+    ]
+}
+
+/// Runs `argv` in a process group of its own, with its output in two files, and kills the group
+/// when it outlives `timeout` (and whatever it left behind when it exits).
+async fn run_command(
+    argv: &[String],
+    env: &[(&'static str, String)],
+    extra: &[(&'static str, String)],
+    timeout: Duration,
+    stdout: &Path,
+    stderr: &Path,
+) -> anyhow::Result<Exit> {
+    let (program, args) = argv.split_first().context("no command to run")?;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(stdout)?)
+        .stderr(std::fs::File::create(stderr)?)
+        .kill_on_drop(true);
+    for (name, value) in env.iter().chain(extra) {
+        command.env(name, value);
+    }
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run {program}"))?;
+    let pid = child.id();
+    let exit = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => {
+            let status = status?;
+            status.code().map_or(Exit::Signal, Exit::Code)
+        }
+        Err(_) => {
+            signal_group(pid, "TERM");
+            if tokio::time::timeout(TERM_GRACE, child.wait())
+                .await
+                .is_err()
+            {
+                signal_group(pid, "KILL");
+                let _ = child.wait().await;
+            }
+            Exit::Timeout
+        }
+    };
+    // Whatever the command left running in its group goes with it.
+    signal_group(pid, "KILL");
+    Ok(exit)
+}
+
+/// Sends `signal` to the process group `pid` leads, with kill(1): the workspace has no unsafe code.
+fn signal_group(pid: Option<u32>, signal: &str) {
+    #[cfg(unix)]
+    if let Some(pid) = pid {
+        let _ = std::process::Command::new("kill")
+            .args([format!("-{signal}"), "--".to_owned(), format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, signal);
+}
+
+/// The last `lines` lines of a file, each cut to 300 characters.
+fn tail(path: &Path, lines: usize) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|line| line.chars().take(300).collect())
+        .collect()
+}
