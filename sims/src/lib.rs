@@ -21,6 +21,8 @@ pub mod ranked_failover;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
 pub mod retry_storm;
+pub mod spaces_lock_flag;
+pub mod spaces_upload_if_absent;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
 pub mod valkey_lease;
@@ -67,5 +69,9 @@ pub fn catalog() -> Vec<Scenario> {
         valkey_lease::fixed(),
         valkey_unlock::buggy(),
         valkey_unlock::fixed(),
+        spaces_upload_if_absent::buggy(),
+        spaces_upload_if_absent::fixed(),
+        spaces_lock_flag::buggy(),
+        spaces_lock_flag::fixed(),
     ]
 }
