@@ -21,6 +21,7 @@ pub mod ranked_failover;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
 pub mod retry_storm;
+pub mod spaces_delete_upload;
 pub mod spaces_lock_flag;
 pub mod spaces_upload_if_absent;
 pub mod two_pods_attach_one_volume;
@@ -73,5 +74,7 @@ pub fn catalog() -> Vec<Scenario> {
         spaces_upload_if_absent::fixed(),
         spaces_lock_flag::buggy(),
         spaces_lock_flag::fixed(),
+        spaces_delete_upload::buggy(),
+        spaces_delete_upload::fixed(),
     ]
 }

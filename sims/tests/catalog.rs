@@ -216,6 +216,16 @@ fn spaces_lock_flag_fixed() {
     check("spaces_lock_flag_fixed", Expect::Clean);
 }
 
+#[test]
+fn spaces_delete_upload() {
+    check("spaces_delete_upload", Expect::Race);
+}
+
+#[test]
+fn spaces_delete_upload_fixed() {
+    check("spaces_delete_upload_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -223,7 +233,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 39, "{names:?}");
+    assert_eq!(names.len(), 41, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -248,7 +258,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 18, "{names:?}");
+    assert_eq!(races, 19, "{names:?}");
 }
 
 #[test]
