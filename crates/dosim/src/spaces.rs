@@ -11,6 +11,7 @@
 //! - The buckets exist from time zero, owned by the account; the key is called `dosim` and has `fullaccess`.
 //! - The conditional-PUT switch ([`SpacesSpec::conditional_put`]) is the scenario's, default as `dosim serve`'s.
 //! - Plain HTTP on port 80; signatures are checked against simulated time, which clients sign with.
+//! - An S3 request's operation is recorded by the Spaces host when the request arrives and when its response leaves, so its times in the timeline are the server's, without the network's latency either way.
 
 mod run;
 #[cfg(feature = "s3-sdk")]
