@@ -2,7 +2,7 @@
 //!
 //! `Scenario::spaces(SpacesSpec::new("nyc3").bucket("uploads"))` creates a Spaces key with full access in the account before the actors start, as `POST /v2/spaces/keys` would, and the named buckets under it.
 //! The harness then runs a host named `{region}.digitaloceanspaces.com`, serving `dosim_spaces` on port 80 (plain HTTP, as turmoil carries plain bytes), with every state-changing request admitted through the run's gate.
-//! Actors find the endpoint and the key pair with [`info`]; with the `s3-sdk` feature, [`sdk::client`] gives an ordinary `aws_sdk_s3::Client` whose only difference from a program talking to DigitalOcean is its HTTP client, which dials over turmoil.
+//! Actors find the endpoint and the key pair with [`info`]; with the `s3-sdk` feature, `sdk::client()` gives an ordinary `aws_sdk_s3::Client` whose only difference from a program talking to DigitalOcean is its HTTP client, which dials over turmoil.
 //!
 //! Every S3 request is recorded as an operation of the sending host: the HTTP method, the path and query as target, the status, the request id, and a summary with the operation, ETag, version id or error code.
 //! After the run, [`RunOutcome::spaces`](crate::RunOutcome::spaces) reads the final buckets and objects and the service's request log.
