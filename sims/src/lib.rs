@@ -21,6 +21,9 @@ pub mod ranked_failover;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
 pub mod retry_storm;
+pub mod spaces_delete_upload;
+pub mod spaces_lock_flag;
+pub mod spaces_upload_if_absent;
 pub mod two_pods_attach_one_volume;
 pub mod two_pods_create_one_volume;
 pub mod valkey_lease;
@@ -76,5 +79,11 @@ pub fn catalog() -> Vec<Scenario> {
         valkey_rate_limit::fixed(),
         valkey_watch::buggy(),
         valkey_watch::fixed(),
+        spaces_upload_if_absent::buggy(),
+        spaces_upload_if_absent::fixed(),
+        spaces_lock_flag::buggy(),
+        spaces_lock_flag::fixed(),
+        spaces_delete_upload::buggy(),
+        spaces_delete_upload::fixed(),
     ]
 }

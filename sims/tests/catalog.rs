@@ -226,6 +226,36 @@ fn valkey_watch_late_fixed() {
     check("valkey_watch_late_fixed", Expect::Clean);
 }
 
+#[test]
+fn spaces_upload_if_absent() {
+    check("spaces_upload_if_absent", Expect::Race);
+}
+
+#[test]
+fn spaces_upload_if_absent_fixed() {
+    check("spaces_upload_if_absent_fixed", Expect::Clean);
+}
+
+#[test]
+fn spaces_lock_flag() {
+    check("spaces_lock_flag", Expect::Race);
+}
+
+#[test]
+fn spaces_lock_flag_fixed() {
+    check("spaces_lock_flag_fixed", Expect::Clean);
+}
+
+#[test]
+fn spaces_delete_upload() {
+    check("spaces_delete_upload", Expect::Race);
+}
+
+#[test]
+fn spaces_delete_upload_fixed() {
+    check("spaces_delete_upload_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -233,7 +263,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 41, "{names:?}");
+    assert_eq!(names.len(), 47, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -258,7 +288,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 19, "{names:?}");
+    assert_eq!(races, 22, "{names:?}");
 }
 
 #[test]

@@ -2,13 +2,14 @@
 //!
 //! [`Check`] and [`Violation`] are the API (`check.rs`); the built-in checks are over the cloud's
 //! final state and the actors' beliefs (`cloud.rs`), over a database cluster's final data
-//! (`sql.rs`), and over its committed history (`serializable.rs`, whose search for a serial order
+//! (`sql.rs`), over the final Spaces objects (`spaces.rs`), and over its committed history (`serializable.rs`, whose search for a serial order
 //! is `search.rs`).
 
 mod check;
 mod cloud;
 mod search;
 mod serializable;
+mod spaces;
 mod sql;
 mod valkey;
 
@@ -20,5 +21,6 @@ pub use cloud::{
 pub use serializable::{
     serializable, SerialError, SerialHistory, SERIAL_REPLAYS_MAX, SERIAL_TRANSACTIONS_MAX,
 };
+pub use spaces::{spaces_no_orphaned_uploads, spaces_object_as_believed};
 pub use sql::{conserved, sql_equals};
 pub use valkey::single_holder;

@@ -25,6 +25,7 @@ pub mod run;
 pub mod scenario;
 pub mod seed;
 pub mod shrink;
+pub mod spaces;
 pub mod state;
 pub mod strategy;
 pub mod sweep;
@@ -41,6 +42,7 @@ pub use report::Report;
 pub use run::RunSpec;
 pub use scenario::Scenario;
 pub use seed::Seeds;
+pub use spaces::SpacesSpec;
 pub use state::CloudState;
 
 pub use dosim_api::{self as api, FaultPlan, FaultRule};

@@ -109,6 +109,9 @@ pub struct RunOutcome {
     /// The run's Valkey clusters, whose final keyspace and command log checks read with [`RunOutcome::valkey`].
     #[serde(skip)]
     pub valkey_clusters: Vec<crate::valkey::RunValkey>,
+    /// The run's Spaces, whose final buckets and request log checks read with [`RunOutcome::spaces`].
+    #[serde(skip)]
+    pub spaces: Option<crate::spaces::RunSpaces>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -137,6 +140,7 @@ impl RunOutcome {
             ops_dropped: 0,
             databases: Vec::new(),
             valkey_clusters: Vec::new(),
+            spaces: None,
         }
     }
 

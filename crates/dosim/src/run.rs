@@ -210,6 +210,8 @@ struct World<'a> {
     pg_guard: crate::pg::RunGuard,
     valkey_clusters: Vec<crate::valkey::RunValkey>,
     valkey_guard: crate::valkey::RunGuard,
+    spaces: Option<crate::spaces::RunSpaces>,
+    spaces_guard: crate::spaces::RunGuard,
     initial_state: crate::state::CloudState,
     service_errors: Arc<Mutex<Vec<String>>>,
     results: ActorResults,
@@ -284,6 +286,7 @@ impl World<'_> {
         let pg_specs: Vec<crate::pg::DatabaseSpec> = pg_specs.into_iter().cloned().collect();
         let databases = crate::pg::create(&server, TOKEN, &pg_specs, seed)?;
         let valkey_clusters = crate::valkey::create(&server, TOKEN, &valkey_specs, seed)?;
+        let spaces = crate::spaces::create(&server, TOKEN, scenario.spaces.as_ref(), seed)?;
         let initial_state = crate::state::snapshot(&server, TOKEN);
 
         let mut builder = turmoil::Builder::new();
@@ -313,9 +316,13 @@ impl World<'_> {
         for cluster in &valkey_clusters {
             crate::valkey::host(&mut sim, cluster, recorder.clone(), gate.handle());
         }
+        if let Some(spaces) = &spaces {
+            crate::spaces::host(&mut sim, spaces, recorder.clone(), gate.handle());
+        }
         // Actors find the clusters' connection details through these guards while the run lasts.
         let pg_guard = crate::pg::enter(&databases);
         let valkey_guard = crate::valkey::enter(&valkey_clusters);
+        let spaces_guard = crate::spaces::enter(spaces.as_ref());
         let gated_servers = std::iter::once(crate::net::API_HOST)
             .chain(
                 databases
@@ -323,6 +330,7 @@ impl World<'_> {
                     .map(|database| database.info().host.as_str()),
             )
             .chain(valkey_clusters.iter().map(|c| c.info().host.as_str()))
+            .chain(spaces.iter().map(|s| s.info().host.as_str()))
             .map(|host| sim.lookup(host))
             .collect();
         Ok(World {
@@ -339,6 +347,8 @@ impl World<'_> {
             pg_guard,
             valkey_clusters,
             valkey_guard,
+            spaces,
+            spaces_guard,
             initial_state,
             service_errors: Arc::default(),
             results: Arc::new(Mutex::new(vec![None; scenario.actors.len()])),
@@ -521,6 +531,8 @@ impl World<'_> {
             pg_guard,
             valkey_clusters,
             valkey_guard,
+            spaces,
+            spaces_guard,
             initial_state,
             service_errors,
             results,
@@ -535,6 +547,7 @@ impl World<'_> {
         drop(sim);
         drop(pg_guard);
         drop(valkey_guard);
+        drop(spaces_guard);
         crate::pg::finish(&databases, sim_ms);
         crate::valkey::finish(&valkey_clusters, sim_ms);
 
@@ -626,6 +639,7 @@ impl World<'_> {
             ops_dropped: recorded.ops_dropped,
             databases,
             valkey_clusters,
+            spaces,
         };
         RunRecord {
             outcome,

@@ -66,6 +66,7 @@ pub struct Scenario {
     pub(crate) actors: Vec<(String, Arc<ActorFn>)>,
     pub(crate) services: Vec<(String, Arc<ServiceFn>)>,
     pub(crate) databases: Vec<crate::pg::DatabaseSpec>,
+    pub(crate) spaces: Option<crate::spaces::SpacesSpec>,
     pub(crate) client_setup: crate::actor::ClientSetup,
     pub(crate) checks: Vec<Check>,
     pub(crate) tick: Duration,
@@ -108,6 +109,7 @@ impl Scenario {
             actors: Vec::new(),
             services: Vec::new(),
             databases: Vec::new(),
+            spaces: None,
             client_setup: Arc::new(|builder| builder),
             checks: Vec::new(),
             tick: TICK_DEFAULT,
@@ -229,6 +231,12 @@ impl Scenario {
             Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
         });
         self.services.push((name.into(), service));
+        self
+    }
+
+    /// Serves Spaces at `{region}.digitaloceanspaces.com` with the spec's buckets and a key pair with full access: see [`crate::spaces`].
+    pub fn spaces(mut self, spec: crate::spaces::SpacesSpec) -> Scenario {
+        self.spaces = Some(spec);
         self
     }
 

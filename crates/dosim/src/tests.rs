@@ -116,6 +116,7 @@ fn outcome(final_state: CloudState, ops: Vec<Op>, beliefs: Vec<Belief>) -> RunOu
         ops_dropped: 0,
         databases: Vec::new(),
         valkey_clusters: Vec::new(),
+        spaces: None,
     }
 }
 

@@ -1,0 +1,65 @@
+//! Checks over the run's final Spaces buckets and objects.
+
+use super::{Check, Violation};
+
+/// No bucket has a multipart upload still in progress when the run ends: every upload was completed or aborted.
+pub fn spaces_no_orphaned_uploads() -> Check {
+    const NAME: &str = "no multipart upload left in progress";
+    Check::new(NAME, |outcome| {
+        let Some(spaces) = outcome.spaces() else {
+            return Ok(());
+        };
+        let orphans: Vec<String> = spaces.service().with_store(|store| {
+            store
+                .buckets()
+                .flat_map(|bucket| {
+                    bucket.uploads.values().map(move |upload| {
+                        format!(
+                            "upload {} of {}/{}",
+                            upload.upload_id, bucket.name, upload.key
+                        )
+                    })
+                })
+                .collect()
+        });
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        Err(
+            Violation::new(NAME, format!("still in progress: {}", orphans.join(", ")))
+                .resources(orphans),
+        )
+    })
+}
+
+/// Every actor that believes `belief` (`Actor::believe(belief, content)`) finds that content as the latest body of `bucket/key` when the run ends.
+pub fn spaces_object_as_believed(
+    belief: impl Into<String>,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+) -> Check {
+    let (belief, bucket, key) = (belief.into(), bucket.into(), key.into());
+    let name = format!("{bucket}/{key} holds what its writers believe");
+    Check::new(name.clone(), move |outcome| {
+        let stored = outcome
+            .spaces()
+            .and_then(|spaces| spaces.object(&bucket, &key))
+            .map(|body| String::from_utf8_lossy(&body).into_owned());
+        for (actor, believed) in outcome.beliefs_about(&belief) {
+            let Some(believed) = believed else { continue };
+            if stored.as_deref() != Some(believed.as_str()) {
+                let holds = stored
+                    .as_deref()
+                    .map_or("nothing".to_owned(), |s| format!("{s:?}"));
+                return Err(Violation::new(
+                    &name,
+                    format!(
+                        "{actor} believes it wrote {believed:?}, but {bucket}/{key} holds {holds}"
+                    ),
+                )
+                .resources([actor.clone(), format!("object {bucket}/{key}")]));
+            }
+        }
+        Ok(())
+    })
+}
