@@ -17,6 +17,7 @@ pub mod job_double_claim;
 pub mod lease_expiry;
 pub mod lost_update;
 pub mod pending_event;
+pub mod pooled_advisory_lock;
 pub mod ranked_failover;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
@@ -67,5 +68,7 @@ pub fn catalog() -> Vec<Scenario> {
         valkey_lease::fixed(),
         valkey_unlock::buggy(),
         valkey_unlock::fixed(),
+        pooled_advisory_lock::buggy(),
+        pooled_advisory_lock::fixed(),
     ]
 }

@@ -196,6 +196,16 @@ fn valkey_unlock_del_fixed() {
     check("valkey_unlock_del_fixed", Expect::Clean);
 }
 
+#[test]
+fn pooled_advisory_lock() {
+    check("pooled_advisory_lock", Expect::Race);
+}
+
+#[test]
+fn pooled_advisory_lock_fixed() {
+    check("pooled_advisory_lock_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -203,7 +213,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 35, "{names:?}");
+    assert_eq!(names.len(), 37, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -228,7 +238,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 16, "{names:?}");
+    assert_eq!(races, 17, "{names:?}");
 }
 
 #[test]
