@@ -10,6 +10,7 @@ mod auth;
 mod codec;
 mod conn;
 mod describe;
+mod emit;
 pub mod observe;
 mod pool;
 mod scram;

@@ -273,3 +273,38 @@ fn a_statement_pool_refuses_transaction_blocks() {
         "{begin:?}"
     );
 }
+
+/// A setting made through a transaction-mode pool stays with the server connection; deleting the pool through the API stops new clients.
+#[test]
+fn settings_follow_the_server_connection_and_a_deleted_pool_is_gone() {
+    let outcome = run(pool_scenario("pg_pool_set", "transaction", 1).actor(
+        "app",
+        |cx: Actor| async move {
+            let first = pooled(&cx).await?;
+            let second = pooled(&cx).await?;
+            first.batch_execute("SET lock_timeout = '5s'").await?;
+            let seen: String = second.query_one("SHOW lock_timeout", &[]).await?.get(0);
+            cx.believe("other client's lock_timeout", seen);
+            let id = cluster_id(&cx).await?;
+            cx.client().databases().delete_pool(&id, "app").await?;
+            let gone = pooled(&cx)
+                .await
+                .err()
+                .map(|e| format!("{e:?}"))
+                .unwrap_or_default();
+            cx.believe("deleted pool", gone);
+            Ok::<_, Error>(())
+        },
+    ));
+    let beliefs = |key: &str| outcome.beliefs_about(key)["app"].clone();
+    assert_eq!(
+        beliefs("other client's lock_timeout").as_deref(),
+        Some("5s")
+    );
+    assert!(
+        beliefs("deleted pool").is_some_and(|e| e.contains("no such database: app")),
+        "{:?}",
+        beliefs("deleted pool")
+    );
+    assert_eq!(outcome.final_state.databases[0].pools, []);
+}
