@@ -17,6 +17,7 @@ pub mod job_double_claim;
 pub mod lease_expiry;
 pub mod lost_update;
 pub mod pending_event;
+pub mod pooled_advisory_lock;
 pub mod ranked_failover;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
@@ -85,5 +86,7 @@ pub fn catalog() -> Vec<Scenario> {
         spaces_lock_flag::fixed(),
         spaces_delete_upload::buggy(),
         spaces_delete_upload::fixed(),
+        pooled_advisory_lock::buggy(),
+        pooled_advisory_lock::fixed(),
     ]
 }

@@ -256,6 +256,16 @@ fn spaces_delete_upload_fixed() {
     check("spaces_delete_upload_fixed", Expect::Clean);
 }
 
+#[test]
+fn pooled_advisory_lock() {
+    check("pooled_advisory_lock", Expect::Race);
+}
+
+#[test]
+fn pooled_advisory_lock_fixed() {
+    check("pooled_advisory_lock_fixed", Expect::Clean);
+}
+
 /// Each buggy variant comes first, followed by its fixes: `<race>_fixed`, or `<race>_<how>` when a race has several.
 #[test]
 fn every_race_has_its_fix_side_by_side() {
@@ -263,7 +273,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 47, "{names:?}");
+    assert_eq!(names.len(), 49, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -288,7 +298,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 22, "{names:?}");
+    assert_eq!(races, 23, "{names:?}");
 }
 
 #[test]

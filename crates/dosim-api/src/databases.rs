@@ -49,6 +49,10 @@ pub trait DataPlane: Send + Sync {
     fn load_data(&self, _cluster: &Database, _data: &serde_json::Value) -> Result<(), String> {
         Ok(())
     }
+    /// A connection pool was created or updated; `cluster` already shows it.
+    fn pool_changed(&self, _cluster: &Database, _pool: &ConnectionPool) {}
+    /// A connection pool was deleted.
+    fn pool_deleted(&self, _cluster: &Database, _name: &str) {}
 }
 
 pub fn router() -> Router<Server> {
@@ -397,9 +401,14 @@ async fn create_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, body.req_str("name")?)?;
+    let data_plane = ctx.server.data_plane();
     let (database, pool) = ctx.cloud(|cloud, now| {
         let pool = cloud.create_database_pool(now, id, request)?;
-        Ok::<_, dosim_cloud::Error>((cloud.database(now, id)?, pool))
+        let database = cloud.database(now, id)?;
+        if let Some(plane) = &data_plane {
+            plane.pool_changed(&database, &pool);
+        }
+        Ok::<_, dosim_cloud::Error>((database, pool))
     })?;
     ctx.summary(format!("pool {}", pool.name));
     Ok(json_response(
@@ -431,7 +440,17 @@ async fn update_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, name.clone())?;
-    ctx.cloud(|cloud, now| cloud.update_database_pool(now, id, &name, request))?;
+    let data_plane = ctx.server.data_plane();
+    ctx.cloud(|cloud, now| {
+        cloud.update_database_pool(now, id, &name, request)?;
+        if let Some(plane) = &data_plane {
+            let database = cloud.database(now, id)?;
+            if let Some(pool) = database.pools.iter().find(|pool| pool.name == name) {
+                plane.pool_changed(&database, pool);
+            }
+        }
+        Ok::<_, dosim_cloud::Error>(())
+    })?;
     ctx.summary(format!("updated pool {name}"));
     Ok(no_content())
 }
@@ -441,7 +460,14 @@ async fn delete_pool(
     Path((uuid, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    ctx.cloud(|cloud, now| cloud.delete_database_pool(now, id, &name))?;
+    let data_plane = ctx.server.data_plane();
+    ctx.cloud(|cloud, now| {
+        cloud.delete_database_pool(now, id, &name)?;
+        if let Some(plane) = &data_plane {
+            plane.pool_deleted(&cloud.database(now, id)?, &name);
+        }
+        Ok::<_, dosim_cloud::Error>(())
+    })?;
     ctx.summary(format!("deleted pool {name}"));
     Ok(no_content())
 }

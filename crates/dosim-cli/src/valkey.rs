@@ -209,4 +209,16 @@ impl DataPlane for DataPlanes {
             .iter()
             .for_each(|plane| plane.eviction_policy_changed(cluster));
     }
+
+    fn pool_changed(&self, cluster: &Database, pool: &dosim_cloud::ConnectionPool) {
+        self.0
+            .iter()
+            .for_each(|plane| plane.pool_changed(cluster, pool));
+    }
+
+    fn pool_deleted(&self, cluster: &Database, name: &str) {
+        self.0
+            .iter()
+            .for_each(|plane| plane.pool_deleted(cluster, name));
+    }
 }

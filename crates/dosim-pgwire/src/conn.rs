@@ -11,12 +11,13 @@ use tokio::sync::Notify;
 
 use crate::codec::{malformed, Body, Io, ReadError};
 use crate::describe::describe;
+use crate::emit::{write_result, write_row, Emit};
 use crate::observe::{one_line, SUMMARY_CHARS_MAX};
 use crate::observe::{Observed, Running};
-use crate::types::{decode_param, encode_value, type_of_oid};
+use crate::types::{decode_param, type_of_oid};
 use crate::{
-    scram, PasswordAuth, PgCluster, SessionInfo, StatementOutcome, StatementResult, StatementStart,
-    TransactionStatus,
+    PasswordAuth, PgCluster, PoolMode, SessionInfo, StatementOutcome, StatementResult,
+    StatementStart, TransactionStatus,
 };
 
 const SSL_REQUEST: i32 = 80_877_103;
@@ -30,8 +31,17 @@ const TEXT_OID: u32 = 25;
 /// Closes the engine's session however the connection's task ends, even when it is dropped mid-wait, and tells the observer how its last statement and the session ended.
 struct SessionGuard {
     cluster: PgCluster,
-    session: SessionId,
+    /// The engine session; a pool's client holds one only while the pool lends it.
+    session: Option<SessionId>,
+    /// The pool a client of port 25061 borrows its sessions from.
+    pooled: Option<Pooled>,
     observed: Option<Observed>,
+}
+
+/// A pool client's pool: its name and mode.
+struct Pooled {
+    name: String,
+    mode: PoolMode,
 }
 
 impl Drop for SessionGuard {
@@ -41,7 +51,22 @@ impl Drop for SessionGuard {
                 StatementOutcome::Interrupted { results }
             });
         }
-        self.cluster.disconnect(self.session);
+        match (self.session.take(), &self.pooled) {
+            (Some(session), None) => self.cluster.disconnect(session),
+            // PgBouncer closes a server connection whose client left mid-transaction; an idle one goes back to the pool.
+            (Some(session), Some(pooled)) => {
+                let idle = self
+                    .cluster
+                    .with_engine_mut(|e, _| e.transaction_status(session))
+                    == b'I';
+                if idle && pooled.mode != PoolMode::Session {
+                    self.cluster.release(&pooled.name, session);
+                } else {
+                    self.cluster.discard(&pooled.name, session);
+                }
+            }
+            (None, _) => {}
+        }
         if let Some(observed) = &self.observed {
             observed
                 .observer
@@ -52,7 +77,8 @@ impl Drop for SessionGuard {
 
 /// A session that startup opened.
 struct Login {
-    session: SessionId,
+    session: Option<SessionId>,
+    pooled: Option<Pooled>,
     database: String,
     user: String,
     backend_pid: u32,
@@ -82,22 +108,8 @@ struct Remaining {
     tag: String,
 }
 
-/// How finished statements are written out.
-enum Emit<'a> {
-    /// Simple query: a `RowDescription` per row-returning statement, text values.
-    Simple,
-    /// Extended query: rows only, in the formats `Bind` asked for, typed as `Describe` said.
-    Extended {
-        columns: Option<&'a [ColumnDesc]>,
-        formats: &'a [bool],
-    },
-    /// Extended query: results kept for the caller, which sends them in row-limited parts.
-    Collect,
-}
-
 struct Conn {
     cluster: PgCluster,
-    session: SessionId,
     /// The cluster's number for the connection, which the gate's operations carry as their session.
     connection: u64,
     /// The label the caller gave the connection, the gate's actor.
@@ -117,6 +129,7 @@ pub(crate) async fn serve<S>(
     stream: S,
     connection: u64,
     peer: String,
+    pooled: bool,
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -128,7 +141,13 @@ where
         .config()
         .authentication_timeout
         .map(|t| tokio::time::Instant::now() + t);
-    match or_left(by(deadline, startup(&cluster, &mut io, tls, plain_refused)).await)? {
+    match or_left(
+        by(
+            deadline,
+            startup(&cluster, &mut io, tls, plain_refused, pooled),
+        )
+        .await,
+    )? {
         Started::End => Ok(()),
         Started::Session(login) => serve_session(cluster, io, login, connection, peer).await,
         Started::Upgrade => {
@@ -152,7 +171,7 @@ where
                 return Ok(());
             };
             let mut io = Io::new(stream);
-            match or_left(by(deadline, startup(&cluster, &mut io, false, None)).await)? {
+            match or_left(by(deadline, startup(&cluster, &mut io, false, None, pooled)).await)? {
                 Started::Session(login) => {
                     serve_session(cluster, io, login, connection, peer).await
                 }
@@ -193,7 +212,6 @@ async fn serve_session<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let session = login.session;
     let observed = cluster.observer().map(|observer| Observed {
         observer,
         info: SessionInfo {
@@ -210,15 +228,18 @@ where
             .observer
             .session_started(&observed.info, cluster.now());
     }
+    let notify = match login.session {
+        Some(session) => cluster.register(session),
+        None => Arc::new(Notify::new()),
+    };
     let guard = SessionGuard {
         cluster: cluster.clone(),
-        session,
+        session: login.session,
+        pooled: login.pooled,
         observed,
     };
-    let notify = cluster.register(session);
     let mut conn = Conn {
         cluster,
-        session,
         connection,
         peer,
         guard,
@@ -261,6 +282,7 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut Io<S>,
     tls: bool,
     plain_refused: Option<&str>,
+    pooled: bool,
 ) -> io::Result<Started> {
     let packet = loop {
         let packet = match io.read_startup().await {
@@ -346,17 +368,26 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
         )
         .await;
     }
+    // PgBouncer looks the pool up before it authenticates.
+    let pool = match pooled.then(|| cluster.pool_config(&database)).transpose() {
+        Ok(pool) => pool,
+        Err(e) => return fatal(io, e).await,
+    };
     let authenticated = match cluster.config().password_auth {
-        PasswordAuth::Cleartext => cleartext(cluster, io, &user).await?,
-        PasswordAuth::ScramSha256 => scram(cluster, io, &user).await?,
+        PasswordAuth::Cleartext => crate::auth::cleartext(cluster, io, &user).await?,
+        PasswordAuth::ScramSha256 => crate::auth::scram(cluster, io, &user).await?,
     };
     if let Err(e) = authenticated {
         return fatal(io, e).await;
     }
-    let connected = cluster.with_engine_mut(|e, _| {
-        e.connect(&database)
-            .map(|s| (s, e.backend_pid(s).unwrap_or(0)))
-    });
+    let connected = match &pool {
+        // A pool's client gets a server connection when it sends a statement; PgBouncer's key data is its own.
+        Some(_) => Ok((None, 0)),
+        None => cluster.with_engine_mut(|e, _| {
+            e.connect(&database)
+                .map(|s| (Some(s), e.backend_pid(s).unwrap_or(0)))
+        }),
+    };
     let (session, pid) = match connected {
         Ok(c) => c,
         Err(e) => return fatal(io, e).await,
@@ -390,124 +421,17 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
     io.flush().await?;
     Ok(Started::Session(Login {
         session,
-        database,
+        // A pool's client works in the pool's database, which its statements are described in.
+        database: pool
+            .as_ref()
+            .map_or(database.clone(), |config| config.db.clone()),
+        pooled: pool.map(|config| Pooled {
+            name: database,
+            mode: config.mode,
+        }),
         user,
         backend_pid: pid,
     }))
-}
-
-/// A `PasswordMessage`-family message (password, SASL initial response, SASL response); `Ok(Err)` ends the connection with that error, `None` means the client left.
-async fn auth_message<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut Io<S>,
-) -> io::Result<Option<Result<Vec<u8>, PgError>>> {
-    match io.read_message(10_000).await {
-        Ok(Some((b'p', body))) => Ok(Some(Ok(body))),
-        Ok(Some((tag, _))) => Ok(Some(Err(PgError::new(
-            "08P01",
-            format!("expected password response, got message type {tag}"),
-        )))),
-        Ok(None) => Ok(None),
-        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
-        Err(ReadError::Io(e)) => Err(e),
-        Err(ReadError::Protocol(m)) => Ok(Some(Err(PgError::new("08P01", m)))),
-    }
-}
-
-fn auth_failed(user: &str) -> PgError {
-    PgError::new(
-        "28P01",
-        format!("password authentication failed for user \"{user}\""),
-    )
-}
-
-/// The outcome of authentication: `Ok(Ok(()))` to go on, `Ok(Err(e))` to close with `e`; a client that left is an `UnexpectedEof`.
-type AuthResult = io::Result<Result<(), PgError>>;
-
-fn left() -> io::Error {
-    io::ErrorKind::UnexpectedEof.into()
-}
-
-async fn cleartext<S: AsyncRead + AsyncWrite + Unpin>(
-    cluster: &PgCluster,
-    io: &mut Io<S>,
-    user: &str,
-) -> AuthResult {
-    io.auth_request(3);
-    io.flush().await?;
-    let body = match auth_message(io).await?.ok_or_else(left)? {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
-    let password = match Body::new(&body).cstr() {
-        Ok(p) => p.to_string(),
-        Err(_) => return Ok(Err(malformed())),
-    };
-    if cluster.password(user).is_some_and(|p| p == password) {
-        Ok(Ok(()))
-    } else {
-        Ok(Err(auth_failed(user)))
-    }
-}
-
-/// SCRAM-SHA-256 as PostgreSQL runs it; an unknown user goes through the whole exchange and fails at the end, as there.
-async fn scram<S: AsyncRead + AsyncWrite + Unpin>(
-    cluster: &PgCluster,
-    io: &mut Io<S>,
-    user: &str,
-) -> AuthResult {
-    io.msg(b'R', |b| {
-        b.extend_from_slice(&10i32.to_be_bytes());
-        crate::codec::cstr(b, "SCRAM-SHA-256");
-        b.push(0);
-    });
-    io.flush().await?;
-    let body = match auth_message(io).await?.ok_or_else(left)? {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut b = Body::new(&body);
-    let (mechanism, client_first) = match (b.cstr(), b.i32()) {
-        (Ok(m), Ok(len)) if len >= 0 => match b.bytes(len as usize).map(std::str::from_utf8) {
-            Ok(Ok(first)) => (m.to_string(), first.to_string()),
-            _ => return Ok(Err(malformed())),
-        },
-        _ => return Ok(Err(malformed())),
-    };
-    if mechanism != "SCRAM-SHA-256" {
-        return Ok(Err(PgError::new(
-            "08P01",
-            "client selected an invalid SASL authentication mechanism",
-        )));
-    }
-    let nonce = scram::server_nonce(cluster.next_nonce());
-    let exchange = match scram::server_first(&client_first, &nonce, scram::salt_for(user)) {
-        Ok(x) => x,
-        Err(e) => return Ok(Err(e)),
-    };
-    io.msg(b'R', |b| {
-        b.extend_from_slice(&11i32.to_be_bytes());
-        b.extend_from_slice(exchange.server_first_message().as_bytes());
-    });
-    io.flush().await?;
-    let body = match auth_message(io).await?.ok_or_else(left)? {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
-    let Ok(client_final) = std::str::from_utf8(&body) else {
-        return Ok(Err(malformed()));
-    };
-    let password = cluster.password(user);
-    match exchange.server_final(client_final, password.as_deref().unwrap_or("")) {
-        Ok(Some(server_final)) if password.is_some() => {
-            io.msg(b'R', |b| {
-                b.extend_from_slice(&12i32.to_be_bytes());
-                b.extend_from_slice(server_final.as_bytes());
-            });
-            Ok(Ok(()))
-        }
-        Ok(_) => Ok(Err(auth_failed(user))),
-        Err(e) => Ok(Err(e)),
-    }
 }
 
 impl Conn {
@@ -574,9 +498,12 @@ impl Conn {
     }
 
     fn status(&self) -> u8 {
-        let session = self.session;
-        self.cluster
-            .with_engine_mut(|e, _| e.transaction_status(session))
+        match self.guard.session {
+            Some(session) => self
+                .cluster
+                .with_engine_mut(|e, _| e.transaction_status(session)),
+            None => b'I',
+        }
     }
 
     async fn simple_query<S: AsyncRead + AsyncWrite + Unpin>(
@@ -637,19 +564,88 @@ impl Conn {
             session: Some(self.connection),
             summary: one_line(sql, SUMMARY_CHARS_MAX),
         };
+        let session = match self.hold(io).await? {
+            Ok(session) => session,
+            Err(error) => {
+                self.finish_observed(&Err(error.clone()));
+                return Ok(Err(error));
+            }
+        };
         let permit = self.cluster.gate().admit(operation).await;
-        let session = self.session;
         let first = self
             .cluster
             .with_engine_mut(|e, now| e.execute(session, sql, params, now));
         // The permit covers the engine's run alone: a statement that must now wait for a lock lets the gate go, and its resumption is not admitted again.
         drop(permit);
         let ended = self.drive(io, first, emit, collected).await?;
+        self.finish_observed(&ended);
+        Ok(match self.hand_back() {
+            Some(error) => Err(error),
+            None => ended,
+        })
+    }
+
+    /// The engine session the next statement runs on: the connection's own, or one its pool lends it, waiting in the pool's line if need be.
+    ///
+    /// A client that waited past `query_wait_timeout` gets PgBouncer's error and is disconnected.
+    async fn hold<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut Io<S>,
+    ) -> io::Result<Result<SessionId, PgError>> {
+        if let Some(session) = self.guard.session {
+            return Ok(Ok(session));
+        }
+        let name = match &self.guard.pooled {
+            Some(pooled) => pooled.name.clone(),
+            None => return Ok(Err(PgError::new("08006", "the session has closed"))),
+        };
+        match self.cluster.acquire(&name).await {
+            Ok(session) => {
+                self.guard.session = Some(session);
+                self.notify = self.cluster.register(session);
+                Ok(Ok(session))
+            }
+            Err(error) if error.message == "query_wait_timeout" => {
+                io.error(&error, false);
+                io.flush().await?;
+                Err(io::ErrorKind::UnexpectedEof.into())
+            }
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
+    /// Hands a pool's server connection back when the pool's mode says the client is done with it; statement mode refuses a transaction block, closing its server connection.
+    fn hand_back(&mut self) -> Option<PgError> {
+        let name = self.guard.pooled.as_ref()?.name.clone();
+        let mode = self.guard.pooled.as_ref()?.mode;
+        let session = self.guard.session?;
+        let idle = self.status() == b'I';
+        match mode {
+            PoolMode::Session => None,
+            PoolMode::Transaction if !idle => None,
+            PoolMode::Statement if !idle => {
+                self.guard.session = None;
+                self.cluster.discard(&name, session);
+                Some(PgError::new(
+                    "08P01",
+                    "transaction blocks not allowed in statement pooling mode",
+                ))
+            }
+            PoolMode::Transaction | PoolMode::Statement => {
+                self.guard.session = None;
+                self.cluster.release(&name, session);
+                None
+            }
+        }
+    }
+
+    /// Tells the observer how the running statement ended.
+    fn finish_observed(&mut self, ended: &Result<usize, PgError>) {
         if self.guard.observed.is_some() {
             let after = TransactionStatus::from_byte(self.status());
             let now = self.cluster.now();
             if let Some(observed) = &mut self.guard.observed {
-                observed.finish(now, Some(after), |results| match &ended {
+                observed.finish(now, Some(after), |results| match ended {
                     Ok(_) => StatementOutcome::Done(results),
                     Err(error) => StatementOutcome::Failed {
                         results,
@@ -658,7 +654,6 @@ impl Conn {
                 });
             }
         }
-        Ok(ended)
     }
 
     /// Tells the observer of a statement that `Parse` or `Bind` refused, so the engine never ran it.
@@ -749,7 +744,10 @@ impl Conn {
     ) -> io::Result<Option<Outcome>> {
         let read_cap = self.cluster.config().message_bytes_max;
         loop {
-            if let Some(outcome) = self.cluster.take_resumed(self.session) {
+            let Some(session) = self.guard.session else {
+                return Ok(None);
+            };
+            if let Some(outcome) = self.cluster.take_resumed(session) {
                 return Ok(Some(outcome));
             }
             let deadline = self.cluster.with_engine_mut(|e, _| e.next_deadline());
@@ -1144,53 +1142,4 @@ fn format_codes(b: &mut Body<'_>) -> Result<Vec<bool>, PgError> {
             )),
         })
         .collect()
-}
-
-/// Writes one finished statement: its row description (simple query), notices, rows and command tag.
-fn write_result<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut Io<S>,
-    r: &QueryResult,
-    emit: &Emit<'_>,
-) -> Result<(), PgError> {
-    let (columns, formats): (&[ColumnDesc], &[bool]) = match emit {
-        Emit::Simple => {
-            if !r.columns.is_empty() {
-                io.row_description(&r.columns, &[]);
-            }
-            (&r.columns, &[])
-        }
-        Emit::Extended { columns, formats } => (columns.unwrap_or(&r.columns), formats),
-        Emit::Collect => (&r.columns, &[]),
-    };
-    for n in &r.notices {
-        io.notice(n);
-    }
-    for row in &r.rows {
-        write_row(io, row, columns, &r.columns, formats)?;
-    }
-    io.command_complete(&r.tag);
-    Ok(())
-}
-
-/// Writes one `DataRow`, each value converted to its described column type (or the engine's, when undescribed) in its format.
-fn write_row<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut Io<S>,
-    row: &[Value],
-    columns: &[ColumnDesc],
-    engine_columns: &[ColumnDesc],
-    formats: &[bool],
-) -> Result<(), PgError> {
-    let mut cells = Vec::with_capacity(row.len());
-    for (i, v) in row.iter().enumerate() {
-        let ty = columns
-            .get(i)
-            .or_else(|| engine_columns.get(i))
-            .map(|c| c.ty)
-            .or_else(|| v.sql_type())
-            .unwrap_or(SqlType::Text);
-        let binary = formats.get(i).copied().unwrap_or(false);
-        cells.push(encode_value(v, ty, binary)?);
-    }
-    io.data_row(&cells);
-    Ok(())
 }

@@ -6,10 +6,13 @@
 //! Each statement is admitted through the cluster's [`Gate`] just before the engine runs it, and an [`Observer`] set on the cluster hears of every session and statement (see [`observe`]).
 //! `docs/postgres.md`, "Wire protocol", says what is supported and where it differs from PostgreSQL.
 
+mod auth;
 mod codec;
 mod conn;
 mod describe;
+mod emit;
 pub mod observe;
+mod pool;
 mod scram;
 mod tls;
 mod types;
@@ -29,6 +32,7 @@ pub use observe::{
     Observer, SessionInfo, StatementOutcome, StatementRecord, StatementResult, StatementStart,
     TransactionStatus,
 };
+pub use pool::{PoolConfig, PoolMode, POOL_QUEUE_MAX, QUERY_WAIT_TIMEOUT};
 
 /// The peer of a connection served without a label, as the gate names an actor it cannot tell.
 pub const UNKNOWN_PEER: &str = "unknown";
@@ -109,6 +113,8 @@ struct Inner {
     gate: Mutex<Arc<dyn Gate>>,
     /// Who hears of each session and statement, if anyone.
     observer: Mutex<Option<Arc<dyn Observer>>>,
+    /// PgBouncer's pools by name, served by [`serve_pool_connection_from`].
+    pools: Mutex<BTreeMap<String, pool::Pool>>,
     config: WireConfig,
 }
 
@@ -134,6 +140,7 @@ impl PgCluster {
                 connections: Mutex::new(0),
                 gate: Mutex::new(Arc::new(Open)),
                 observer: Mutex::new(None),
+                pools: Mutex::new(BTreeMap::new()),
                 config,
             }),
         }
@@ -253,9 +260,12 @@ impl PgCluster {
     }
 
     pub(crate) fn register(&self, session: SessionId) -> Arc<Notify> {
-        let notify = Arc::new(Notify::new());
-        self.inner.waiters.lock().insert(session, notify.clone());
-        notify
+        self.inner
+            .waiters
+            .lock()
+            .entry(session)
+            .or_insert_with(|| Arc::new(Notify::new()))
+            .clone()
     }
 
     /// The next outcome the cluster resumed for this session, if any.
@@ -302,7 +312,22 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let connection = cluster.next_connection();
-    conn::serve(cluster, stream, connection, peer)
+    conn::serve(cluster, stream, connection, peer, false)
+}
+
+/// [`serve_connection_from`] for a client of a connection pool, as PgBouncer serves port 25061: the startup packet's database names the pool ([`PgCluster::set_pool`]), and the client borrows a server connection from it as the pool's mode says.
+///
+/// Client connections share the cluster's numbering with direct ones, and each statement is admitted through the gate and told to the observer with the client connection's number.
+pub fn serve_pool_connection_from<S>(
+    cluster: PgCluster,
+    stream: S,
+    peer: String,
+) -> impl Future<Output = std::io::Result<()>> + Send
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let connection = cluster.next_connection();
+    conn::serve(cluster, stream, connection, peer, true)
 }
 
 /// Accepts connections on a tokio listener forever, serving each on its own task, with the client's address as its peer.

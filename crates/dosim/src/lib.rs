@@ -44,6 +44,7 @@ pub use scenario::Scenario;
 pub use seed::Seeds;
 pub use spaces::SpacesSpec;
 pub use state::CloudState;
+pub use state::{DatabaseState, PoolState};
 
 pub use dosim_api::{self as api, FaultPlan, FaultRule};
 pub use dosim_client::{self as client, Client};

@@ -20,10 +20,13 @@
 //! - The cluster is created at time zero and its status is the model's (`creating` until
 //!   `CloudConfig::database_provision_ms` has passed; set it to 0 for a cluster that is `online`
 //!   from the start), but its data plane serves from the start, as if it had been provisioned long ago.
-//! - Only port 25060 is served; connection pools (25061) have no data plane here.
+//! - Connection pools are served on port 25061 of the cluster's host, as `dosim_pgwire`'s
+//!   PgBouncer model does (`docs/postgres.md`, "Connection pools"); the database a pool's client
+//!   names is the pool's name, as in the pool's `connection` object.
 //! - TLS is off, since turmoil's network carries plain bytes and a handshake would draw randomness
 //!   outside the seed; [`connect_with`] takes `sslmode=require` as `prefer`.
-//! - Users and databases created through the API after the run starts are not added to the data plane.
+//! - Users, databases and pools created through the API while the run goes on join the data
+//!   plane as they commit; a deleted database stays reachable (the engine cannot drop one).
 //!
 //! The module's parts: the spec and what actors use to connect (`connect.rs`), the scenario's
 //! wiring of each cluster (`run.rs`: create, host, finish, and the cluster after the run), and the
@@ -31,17 +34,19 @@
 
 mod connect;
 mod log;
+mod plane;
 mod run;
 
 pub use connect::{
-    connect, connect_with, connection_info, postgres_config, ActorPg, ConnectError, ConnectionInfo,
-    DatabaseSpec,
+    connect, connect_with, connection_info, pool_config, postgres_config, ActorPg, ConnectError,
+    ConnectionInfo, DatabaseSpec,
 };
 pub(crate) use connect::{enter, RunGuard};
 pub use log::{
     LoggedOutcome, LoggedResult, LoggedStatement, StatementLog, LOGGED_ROWS_MAX,
     LOGGED_STATEMENTS_MAX, SQL_CHARS_MAX,
 };
+pub(crate) use plane::Plane;
 pub use run::RunDatabase;
 pub(crate) use run::{create, finish, host};
 
@@ -49,6 +54,9 @@ pub use tokio_postgres;
 
 /// The port of a cluster's primary connection, as on DigitalOcean.
 pub const PORT: u16 = 25060;
+
+/// The port of a cluster's connection pools (PgBouncer), as on DigitalOcean.
+pub const POOL_PORT: u16 = 25061;
 
 /// The most clusters one scenario may have.
 pub const DATABASES_MAX: usize = 4;

@@ -285,6 +285,9 @@ impl World<'_> {
             .partition(|spec| spec.engine == "valkey");
         let pg_specs: Vec<crate::pg::DatabaseSpec> = pg_specs.into_iter().cloned().collect();
         let databases = crate::pg::create(&server, TOKEN, &pg_specs, seed)?;
+        if !databases.is_empty() {
+            server.set_data_plane(std::sync::Arc::new(crate::pg::Plane::new(&databases)));
+        }
         let valkey_clusters = crate::valkey::create(&server, TOKEN, &valkey_specs, seed)?;
         let spaces = crate::spaces::create(&server, TOKEN, scenario.spaces.as_ref(), seed)?;
         let initial_state = crate::state::snapshot(&server, TOKEN);

@@ -18,6 +18,46 @@ pub struct CloudState {
     /// Every firewall, oldest first; absent from the trace when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub firewalls: Vec<FirewallState>,
+    /// Every database cluster with its users, databases and pools, oldest first.
+    ///
+    /// Left out of the trace (and of reports), so that runs with clusters keep their trace hashes;
+    /// the API calls that change them are in the history, which the trace covers.
+    #[serde(skip_serializing)]
+    pub databases: Vec<DatabaseState>,
+}
+
+/// One managed database cluster as checks see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseState {
+    /// The cluster's UUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `pg`, `valkey`, ….
+    pub engine: String,
+    /// `creating`, `online`, ….
+    pub status: String,
+    /// Its users' names, `doadmin` first.
+    pub users: Vec<String>,
+    /// Its databases' names.
+    pub dbs: Vec<String>,
+    /// Its connection pools.
+    pub pools: Vec<PoolState>,
+}
+
+/// One connection pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolState {
+    /// The pool's name, which clients give as their database.
+    pub name: String,
+    /// `transaction`, `session` or `statement`.
+    pub mode: String,
+    /// Its most server connections.
+    pub size: u32,
+    /// The database it connects to.
+    pub db: String,
+    /// The user it connects as, if fixed.
+    pub user: Option<String>,
 }
 
 /// One firewall: what it applies to.
@@ -157,6 +197,8 @@ impl CloudState {
             reserved_ips,
             // DigitalOcean lists records per domain, not in an account-wide list.
             domain_records: Vec::new(),
+            // Nor does a state read from the wire carry clusters.
+            databases: Vec::new(),
             firewalls: list("firewalls")
                 .iter()
                 .filter_map(|firewall| {
@@ -350,6 +392,28 @@ impl CloudState {
                         .filter(|id| cloud.droplets_view().any(|d| d.id.0 == *id))
                         .collect(),
                     tags: firewall.tags.clone(),
+                })
+                .collect(),
+            databases: cloud
+                .databases_view()
+                .map(|database| DatabaseState {
+                    id: database.id.to_string(),
+                    name: database.name.clone(),
+                    engine: database.engine.clone(),
+                    status: database.status.as_str().to_owned(),
+                    users: database.users.iter().map(|u| u.name.clone()).collect(),
+                    dbs: database.db_names.clone(),
+                    pools: database
+                        .pools
+                        .iter()
+                        .map(|pool| PoolState {
+                            name: pool.name.clone(),
+                            mode: pool.mode.clone(),
+                            size: pool.size,
+                            db: pool.db.clone(),
+                            user: pool.user.clone(),
+                        })
+                        .collect(),
                 })
                 .collect(),
         }

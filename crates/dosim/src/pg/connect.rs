@@ -17,6 +17,12 @@ pub struct DatabaseSpec {
     pub size: String,
     /// SQL the harness runs on `defaultdb` before the actors start: the schema and its rows, as a migration would leave them.
     pub setup_sql: Vec<String>,
+    /// Users created with the cluster, as `POST /v2/databases/{uuid}/users` would.
+    pub users: Vec<String>,
+    /// Databases created with the cluster, besides `defaultdb`.
+    pub dbs: Vec<String>,
+    /// Connection pools created with the cluster, served on port 25061.
+    pub pools: Vec<dosim_cloud::PoolCreate>,
 }
 
 impl DatabaseSpec {
@@ -28,6 +34,9 @@ impl DatabaseSpec {
             region: "nyc3".to_owned(),
             size: "db-s-1vcpu-1gb".to_owned(),
             setup_sql: Vec::new(),
+            users: Vec::new(),
+            dbs: Vec::new(),
+            pools: Vec::new(),
         }
     }
 
@@ -54,6 +63,32 @@ impl DatabaseSpec {
     /// Adds SQL to run on `defaultdb` as `doadmin` before the actors start; it is not recorded in the history.
     pub fn setup(mut self, sql: impl Into<String>) -> DatabaseSpec {
         self.setup_sql.push(sql.into());
+        self
+    }
+}
+
+impl DatabaseSpec {
+    /// Adds a user created with the cluster; its password is the model's, in the cluster's `users`.
+    pub fn user(mut self, name: impl Into<String>) -> DatabaseSpec {
+        self.users.push(name.into());
+        self
+    }
+
+    /// Adds a database created with the cluster.
+    pub fn db(mut self, name: impl Into<String>) -> DatabaseSpec {
+        self.dbs.push(name.into());
+        self
+    }
+
+    /// Adds a connection pool on `defaultdb` (`mode` `transaction`, `session` or `statement`), used by whichever user connects.
+    pub fn pool(mut self, name: impl Into<String>, mode: &str, size: i64) -> DatabaseSpec {
+        self.pools.push(dosim_cloud::PoolCreate {
+            name: name.into(),
+            mode: mode.to_owned(),
+            size,
+            db: "defaultdb".to_owned(),
+            user: None,
+        });
         self
     }
 }
@@ -121,6 +156,20 @@ pub fn postgres_config(name: &str) -> Result<tokio_postgres::Config, String> {
         .user(&info.user)
         .password(&info.password)
         .dbname(&info.database);
+    Ok(config)
+}
+
+/// A `tokio_postgres::Config` for the pool `pool` of the cluster `name`, as the pool's `connection` object gives it: the cluster's host, port 25061, `doadmin`, and the pool's name as the database.
+pub fn pool_config(name: &str, pool: &str) -> Result<tokio_postgres::Config, String> {
+    let info = connection_info(name)
+        .ok_or_else(|| format!("the scenario has no database cluster called {name}"))?;
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&info.host)
+        .port(super::POOL_PORT)
+        .user(&info.user)
+        .password(&info.password)
+        .dbname(pool);
     Ok(config)
 }
 

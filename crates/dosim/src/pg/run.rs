@@ -9,7 +9,8 @@ use parking_lot::Mutex;
 
 use super::log::{Recording, StatementLog};
 use super::{
-    render_rows, text_rows, ConnectionInfo, DatabaseSpec, Rows, DATABASES_MAX, SETUP_SQL_BYTES_MAX,
+    render_rows, text_rows, ConnectionInfo, DatabaseSpec, Rows, DATABASES_MAX, POOL_PORT,
+    SETUP_SQL_BYTES_MAX,
 };
 use crate::history::Recorder;
 use crate::outcome::RunOutcome;
@@ -18,8 +19,11 @@ use crate::outcome::RunOutcome;
 #[derive(Clone)]
 pub struct RunDatabase {
     info: ConnectionInfo,
+    /// The cluster's id in the account, which the API's changes name.
+    pub(crate) id: String,
     engine: Arc<Mutex<Engine>>,
-    users: Vec<(String, String)>,
+    /// The data plane, made once per run so that its connections are numbered once; `host` serves it.
+    pub(crate) cluster: PgCluster,
     /// When the run ended, for the engine's clock in queries after it.
     end_ms: Arc<std::sync::atomic::AtomicU64>,
     /// Every statement the actors ran, in full, for checks that replay them.
@@ -128,7 +132,19 @@ pub(crate) fn create(
             ..Default::default()
         };
         let cluster = server
-            .with_account(token, |cloud| cloud.create_database(SimTime::ZERO, request))
+            .with_account(token, |cloud| {
+                let cluster = cloud.create_database(SimTime::ZERO, request)?;
+                for user in &spec.users {
+                    cloud.create_database_user(SimTime::ZERO, cluster.id, user)?;
+                }
+                for db in &spec.dbs {
+                    cloud.create_database_db(SimTime::ZERO, cluster.id, db)?;
+                }
+                for pool in &spec.pools {
+                    cloud.create_database_pool(SimTime::ZERO, cluster.id, pool.clone())?;
+                }
+                cloud.database(SimTime::ZERO, cluster.id)
+            })
             .map_err(|error| format!("database cluster {}: {error}", spec.name))?;
         let connection = cluster.connection();
         let mut engine = Engine::new(EngineConfig {
@@ -170,7 +186,23 @@ pub(crate) fn create(
             }
         }
         engine.disconnect(session);
+        let engine = Arc::new(Mutex::new(engine));
+        let served = PgCluster::with_engine(
+            engine.clone(),
+            WireConfig {
+                host: connection.host.clone(),
+                ..WireConfig::default()
+            },
+        );
+        for user in &cluster.users {
+            served.set_user(&user.name, &user.password);
+        }
+        for pool in &cluster.pools {
+            served.set_pool(&pool.name, super::plane::pool_config(pool));
+        }
         databases.push(RunDatabase {
+            id: cluster.id.to_string(),
+            cluster: served,
             info: ConnectionInfo {
                 name: spec.name.clone(),
                 host: connection.host.clone(),
@@ -179,12 +211,7 @@ pub(crate) fn create(
                 password: connection.password.clone(),
                 database: connection.database.clone(),
             },
-            engine: Arc::new(Mutex::new(engine)),
-            users: cluster
-                .users
-                .iter()
-                .map(|user| (user.name.clone(), user.password.clone()))
-                .collect(),
+            engine,
             end_ms: Arc::default(),
             log: Arc::default(),
             setup_sql: spec.setup_sql.clone(),
@@ -196,24 +223,16 @@ pub(crate) fn create(
 /// Adds the host that serves one cluster's data plane: every statement is admitted through `gate`, and the history and the cluster's statement log hear of it.
 ///
 /// The cluster is made once, outside the host, so that its connections are numbered once per run.
+/// The host serves the cluster on its port (25060) and its connection pools on [`POOL_PORT`], whose clients' statements go through the same gate and observer.
 pub(crate) fn host(
     sim: &mut turmoil::Sim<'_>,
     database: &RunDatabase,
     recorder: Recorder,
     gate: Arc<dyn Gate>,
 ) {
-    let cluster = PgCluster::with_engine(
-        database.engine.clone(),
-        WireConfig {
-            host: database.info.host.clone(),
-            ..WireConfig::default()
-        },
-    );
+    let cluster = database.cluster.clone();
     cluster.set_gate(gate);
     cluster.set_observer(Arc::new(Recording::new(recorder, database.log.clone())));
-    for (user, password) in &database.users {
-        cluster.set_user(user, password);
-    }
     let port = database.info.port;
     sim.host(database.info.host.clone(), move || {
         let cluster = cluster.clone();
@@ -223,17 +242,50 @@ pub(crate) fn host(
             // The engine's zero is the run's start, so its now() agrees with the cloud's clock.
             let elapsed = turmoil::sim_elapsed().unwrap_or_default();
             cluster.set_time_base(tokio::time::Instant::now() - elapsed);
+            let pools =
+                turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, POOL_PORT))
+                    .await?;
             loop {
-                let (stream, peer) = listener.accept().await?;
+                let (stream, peer, pooled) = tokio::select! {
+                    // In a fixed order: tokio's default draws from a thread RNG outside the seed.
+                    biased;
+                    accepted = listener.accept() => {
+                        let (stream, peer) = accepted?;
+                        (stream, peer, false)
+                    }
+                    accepted = pools.accept() => {
+                        let (stream, peer) = accepted?;
+                        (stream, peer, true)
+                    }
+                };
                 let actor =
                     turmoil::reverse_lookup(peer.ip()).unwrap_or_else(|| peer.ip().to_string());
-                let serving = dosim_pgwire::serve_connection_from(cluster.clone(), stream, actor);
-                tokio::spawn(async move {
-                    let _ = serving.await;
-                });
+                let serving = if pooled {
+                    futures_either(dosim_pgwire::serve_pool_connection_from(
+                        cluster.clone(),
+                        stream,
+                        actor,
+                    ))
+                } else {
+                    futures_either(dosim_pgwire::serve_connection_from(
+                        cluster.clone(),
+                        stream,
+                        actor,
+                    ))
+                };
+                tokio::spawn(serving);
             }
         }
     });
+}
+
+/// Boxes a connection's future, so that direct and pool connections spawn alike.
+fn futures_either(
+    serving: impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let _ = serving.await;
+    })
 }
 
 /// Marks the end of the run, for the engine's clock in queries after it.
