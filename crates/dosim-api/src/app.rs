@@ -113,30 +113,40 @@ pub fn no_content() -> Response {
 
 /// The whole application: the pipeline around every route.
 pub fn app(server: Server) -> Router {
-    let routes = Router::new()
-        .merge(crate::droplets::router())
-        .merge(crate::volumes::router())
-        .merge(crate::reserved_ips::router())
-        .merge(crate::actions::router())
-        .merge(crate::databases::router())
-        .merge(crate::tags::router())
-        .merge(crate::domains::router())
-        .merge(crate::ssh_keys::router())
-        .merge(crate::vpcs::router())
-        .merge(crate::projects::router())
-        .merge(crate::firewalls::router())
-        .merge(crate::spaces_keys::router())
-        .merge(crate::catalogue::router())
-        .merge(crate::control::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // The pipeline has already read the body within `max_body_bytes`.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(server.clone());
+    let routes = routes().clone();
     let pipeline = tower::Layer::layer(&from_fn_with_state(server, pipeline), routes);
     // Wrapping the routed service, rather than layering the router, lets the pipeline
     // rewrite the path before routing.
     Router::new().fallback_service(pipeline)
+}
+
+/// Every route, built once per process: inserting the routes into axum's tree, or even giving
+/// the tree a state, costs more than a short simulated run, which makes a server per run. So the
+/// routes take no state: a handler finds its server in its `Ctx`, and the control endpoints in
+/// the request's extensions, both put there by the pipeline.
+fn routes() -> &'static Router {
+    static ROUTES: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Router::new()
+            .merge(crate::droplets::router())
+            .merge(crate::volumes::router())
+            .merge(crate::reserved_ips::router())
+            .merge(crate::actions::router())
+            .merge(crate::databases::router())
+            .merge(crate::tags::router())
+            .merge(crate::domains::router())
+            .merge(crate::ssh_keys::router())
+            .merge(crate::vpcs::router())
+            .merge(crate::projects::router())
+            .merge(crate::firewalls::router())
+            .merge(crate::spaces_keys::router())
+            .merge(crate::catalogue::router())
+            .merge(crate::control::router())
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            // The pipeline has already read the body within `max_body_bytes`.
+            .layer(DefaultBodyLimit::disable())
+    })
 }
 
 async fn not_found() -> ApiError {
@@ -211,6 +221,9 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
         Err(response) => return finish(&server, &exchange, response, rate),
     };
 
+    if is_control {
+        parts.extensions.insert(server.clone());
+    }
     if let Some(token) = &token {
         let base_url = base_url(&server, &parts.headers);
         parts.extensions.insert(Ctx {

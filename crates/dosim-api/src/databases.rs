@@ -17,7 +17,6 @@ use crate::app::{json_response, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::render;
-use crate::server::Server;
 
 /// A real data plane behind the model's database clusters, as `dosim serve` runs one; the simulation harness sets none.
 ///
@@ -42,7 +41,7 @@ pub trait DataPlane: Send + Sync {
     fn eviction_policy_changed(&self, _cluster: &Database) {}
 }
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/databases", get(list).post(create))
         .route("/v2/databases/{uuid}", get(one).delete(delete))
