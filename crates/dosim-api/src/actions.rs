@@ -14,9 +14,8 @@ use crate::body::Params;
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render::{self, IpNoun};
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/actions", get(list))
         .route("/v2/actions/{action_id}", get(one))

@@ -113,31 +113,41 @@ pub fn no_content() -> Response {
 
 /// The whole application: the pipeline around every route.
 pub fn app(server: Server) -> Router {
-    let routes = Router::new()
-        .merge(crate::droplets::router())
-        .merge(crate::volumes::router())
-        .merge(crate::reserved_ips::router())
-        .merge(crate::actions::router())
-        .merge(crate::databases::router())
-        .merge(crate::tags::router())
-        .merge(crate::domains::router())
-        .merge(crate::ssh_keys::router())
-        .merge(crate::vpcs::router())
-        .merge(crate::projects::router())
-        .merge(crate::firewalls::router())
-        .merge(crate::load_balancers::router())
-        .merge(crate::spaces_keys::router())
-        .merge(crate::catalogue::router())
-        .merge(crate::control::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // The pipeline has already read the body within `max_body_bytes`.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(server.clone());
+    let routes = routes().clone();
     let pipeline = tower::Layer::layer(&from_fn_with_state(server, pipeline), routes);
     // Wrapping the routed service, rather than layering the router, lets the pipeline
     // rewrite the path before routing.
     Router::new().fallback_service(pipeline)
+}
+
+/// Every route, built once per process: inserting the routes into axum's tree, or even giving
+/// the tree a state, costs more than a short simulated run, which makes a server per run. So the
+/// routes take no state: a handler finds its server in its `Ctx`, and the control endpoints in
+/// the request's extensions, both put there by the pipeline.
+fn routes() -> &'static Router {
+    static ROUTES: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Router::new()
+            .merge(crate::droplets::router())
+            .merge(crate::volumes::router())
+            .merge(crate::reserved_ips::router())
+            .merge(crate::actions::router())
+            .merge(crate::databases::router())
+            .merge(crate::tags::router())
+            .merge(crate::domains::router())
+            .merge(crate::ssh_keys::router())
+            .merge(crate::vpcs::router())
+            .merge(crate::projects::router())
+            .merge(crate::firewalls::router())
+            .merge(crate::load_balancers::router())
+            .merge(crate::spaces_keys::router())
+            .merge(crate::catalogue::router())
+            .merge(crate::control::router())
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            // The pipeline has already read the body within `max_body_bytes`.
+            .layer(DefaultBodyLimit::disable())
+    })
 }
 
 async fn not_found() -> ApiError {
@@ -200,86 +210,21 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
         exchange.fault(fault);
     }
 
-    // Authentication and rate limits, for everything but the control endpoints.
-    let mut token: Option<String> = None;
-    let rate = if is_control {
-        if let Some(expected) = &server.inner.control_token {
-            let sent = parts
-                .headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if !sent.is_some_and(|sent| same_secret(sent.trim(), expected)) {
-                let response = ApiError::unauthorized().render(&exchange.request_id);
-                return finish(&server, &exchange, response, unlimited(&server, received));
-            }
-        }
-        unlimited(&server, received)
-    } else {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let Some(valid) = auth::parse_bearer(header) else {
-            let response = ApiError::unauthorized().render(&exchange.request_id);
-            return finish(&server, &exchange, response, unlimited(&server, received));
-        };
-        exchange.set_account(auth::fingerprint(valid));
-        token = Some(valid.to_owned());
-        match rate_check(&server, valid, received) {
-            Err(refusal) => {
-                let (response, status) =
-                    refusal.into_response(&exchange.request_id, &server, received);
-                return finish(&server, &exchange, response, status);
-            }
-            Ok(status) => status,
-        }
-    };
-
-    // The body, within its limit, before anything can commit.
-    let limit = server.inner.max_body_bytes;
-    // A body announced beyond the limit is refused before a byte of it is read.
-    let announced = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > limit as u64) {
-        let response = ApiError::payload_too_large(limit).render(&exchange.request_id);
-        return finish(&server, &exchange, response, rate);
-    }
-    let collect = http_body_util::Limited::new(body, limit).collect();
-    let collected = match server.inner.body_timeout {
-        Some(timeout) => match tokio::time::timeout(timeout, collect).await {
-            Ok(collected) => collected,
-            Err(_) => {
-                let response = ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    format!(
-                        "the request body did not arrive within {} s",
-                        timeout.as_secs_f64()
-                    ),
-                )
-                .render(&exchange.request_id);
-                return finish(&server, &exchange, close(response), rate);
-            }
-        },
-        None => collect.await,
-    };
-    let bytes = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            let api_error = if error.is::<http_body_util::LengthLimitError>() {
-                ApiError::payload_too_large(limit)
-            } else {
-                ApiError::bad_request("error reading request body")
-            };
-            let response = api_error.render(&exchange.request_id);
+    let (token, rate) = match authorize(&server, &parts, &exchange, is_control, received) {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            let (response, rate) = *refused;
             return finish(&server, &exchange, response, rate);
         }
     };
+    let bytes = match read_body(&server, &parts.headers, body, &exchange).await {
+        Ok(bytes) => bytes,
+        Err(response) => return finish(&server, &exchange, response, rate),
+    };
 
+    if is_control {
+        parts.extensions.insert(server.clone());
+    }
     if let Some(token) = &token {
         let base_url = base_url(&server, &parts.headers);
         parts.extensions.insert(Ctx {
@@ -317,6 +262,100 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
     let reply = faults::around_commit(&server, &exchange, at, rate, commit).await;
     // The entry is written before `reply._unheard` is dropped, so the client counts as served.
     finish(&server, &exchange, reply.response, reply.rate)
+}
+
+/// A request refused before its body is read: the response, and the rate status its headers show.
+type Refused = Box<(Response, RateStatus)>;
+
+/// Authentication and rate limits, for everything but the control endpoints (which need only the
+/// control token, when the server has one): the caller's token and its rate status, or the
+/// refusal with the rate status its headers show.
+fn authorize(
+    server: &Server,
+    parts: &Parts,
+    exchange: &Exchange,
+    is_control: bool,
+    received: SimTime,
+) -> Result<(Option<String>, RateStatus), Refused> {
+    if is_control {
+        if let Some(expected) = &server.inner.control_token {
+            let sent = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if !sent.is_some_and(|sent| same_secret(sent.trim(), expected)) {
+                let response = ApiError::unauthorized().render(&exchange.request_id);
+                return Err(Box::new((response, unlimited(server, received))));
+            }
+        }
+        return Ok((None, unlimited(server, received)));
+    }
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(valid) = auth::parse_bearer(header) else {
+        let response = ApiError::unauthorized().render(&exchange.request_id);
+        return Err(Box::new((response, unlimited(server, received))));
+    };
+    exchange.set_account(auth::fingerprint(valid));
+    match rate_check(server, valid, received) {
+        Err(refusal) => Err(Box::new(refusal.into_response(
+            &exchange.request_id,
+            server,
+            received,
+        ))),
+        Ok(status) => Ok((Some(valid.to_owned()), status)),
+    }
+}
+
+/// The body, within its limit and its timeout, before anything can commit; a body announced
+/// beyond the limit is refused before a byte of it is read.
+async fn read_body(
+    server: &Server,
+    headers: &HeaderMap,
+    body: Body,
+    exchange: &Exchange,
+) -> Result<axum::body::Bytes, Response> {
+    let limit = server.inner.max_body_bytes;
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::payload_too_large(limit).render(&exchange.request_id));
+    }
+    let collect = http_body_util::Limited::new(body, limit).collect();
+    let collected = match server.inner.body_timeout {
+        Some(timeout) => match tokio::time::timeout(timeout, collect).await {
+            Ok(collected) => collected,
+            Err(_) => {
+                let response = ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+                .render(&exchange.request_id);
+                return Err(close(response));
+            }
+        },
+        None => collect.await,
+    };
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) => {
+            let api_error = if error.is::<http_body_util::LengthLimitError>() {
+                ApiError::payload_too_large(limit)
+            } else {
+                ApiError::bad_request("error reading request body")
+            };
+            Err(api_error.render(&exchange.request_id))
+        }
+    }
 }
 
 /// The commit: admission through the gate (for `/v2/` requests, which carry an operation), then

@@ -14,9 +14,8 @@ use crate::body::Params;
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/account", get(account))
         .route("/v2/regions", get(regions))

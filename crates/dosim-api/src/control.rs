@@ -5,11 +5,11 @@
 //! control token, the pipeline asks for it on each of them.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use serde_json::json;
 
 use crate::app::{json_response, no_content};
@@ -18,7 +18,7 @@ use crate::faults::FaultPlan;
 use crate::history::HistoryEntry;
 use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/_dosim/reset", post(reset))
         .route("/_dosim/state", get(state))
@@ -26,13 +26,13 @@ pub fn router() -> Router<Server> {
         .route("/_dosim/faults", get(get_faults).put(put_faults))
 }
 
-async fn reset(State(server): State<Server>) -> Response {
+async fn reset(Extension(server): Extension<Server>) -> Response {
     server.reset();
     no_content()
 }
 
 /// The state dump; passwords are redacted unless the query says `secrets=true`.
-async fn state(State(server): State<Server>, RawQuery(query): RawQuery) -> Response {
+async fn state(Extension(server): Extension<Server>, RawQuery(query): RawQuery) -> Response {
     let secrets = query
         .as_deref()
         .unwrap_or("")
@@ -57,7 +57,7 @@ const HISTORY_CHUNK: usize = 128;
 /// `seq` order, and `next_after`, the `after` of the next page (null on the last). The page is
 /// copied under the lock and serialized as it is sent, a chunk at a time.
 async fn history(
-    State(server): State<Server>,
+    Extension(server): Extension<Server>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut after = None;
@@ -149,13 +149,13 @@ impl http_body::Body for HistoryBody {
     }
 }
 
-async fn get_faults(State(server): State<Server>) -> Response {
+async fn get_faults(Extension(server): Extension<Server>) -> Response {
     json_response(StatusCode::OK, &json!(server.fault_plan()))
 }
 
 /// Replaces the fault plan. JSON unless the content type says TOML.
 async fn put_faults(
-    State(server): State<Server>,
+    Extension(server): Extension<Server>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {

@@ -17,7 +17,6 @@ use crate::app::{json_response, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::render;
-use crate::server::Server;
 
 /// A real data plane behind the model's database clusters, as `dosim serve` runs one; the simulation harness sets none.
 ///
@@ -55,7 +54,7 @@ pub trait DataPlane: Send + Sync {
     fn pool_deleted(&self, _cluster: &Database, _name: &str) {}
 }
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/databases", get(list).post(create))
         .route("/v2/databases/{uuid}", get(one).delete(delete))

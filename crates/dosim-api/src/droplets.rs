@@ -19,9 +19,8 @@ use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render::{self, IpNoun};
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/droplets", get(list).post(create).delete(delete_by_tag))
         .route("/v2/droplets/actions", post(action_by_tag))

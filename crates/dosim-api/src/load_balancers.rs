@@ -18,9 +18,8 @@ use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/load_balancers", get(list).post(create))
         .route(

@@ -21,9 +21,8 @@ use crate::droplets::{self, created};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render::{self, IpNoun};
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     routes(IpNoun::Reserved).merge(routes(IpNoun::Floating))
 }
 
@@ -35,7 +34,7 @@ fn names(noun: IpNoun) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-fn routes(noun: IpNoun) -> Router<Server> {
+fn routes(noun: IpNoun) -> Router {
     let (segment, _, _) = names(noun);
     Router::new()
         .route(

@@ -14,9 +14,8 @@ use crate::app::{json_response, no_content, Ctx};
 use crate::body::{JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/account/keys", get(list).post(create))
         .route(

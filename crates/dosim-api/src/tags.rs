@@ -14,9 +14,8 @@ use crate::app::{json_response, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/tags", get(list).post(create))
         .route("/v2/tags/{tag}", get(one).delete(delete))

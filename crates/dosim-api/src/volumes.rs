@@ -18,9 +18,8 @@ use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render::{self, IpNoun};
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/volumes", get(list).post(create).delete(delete_by_name))
         .route("/v2/volumes/actions", post(action_by_name))

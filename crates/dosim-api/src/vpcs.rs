@@ -15,9 +15,8 @@ use crate::body::{JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
-use crate::server::Server;
 
-pub fn router() -> Router<Server> {
+pub fn router() -> Router {
     Router::new()
         .route("/v2/vpcs", get(list).post(create))
         .route(

@@ -272,53 +272,16 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let server = Server::new(serve.config);
     // Start the clock now rather than at the first request.
     let _ = server.now();
-    let mut planes: Vec<std::sync::Arc<dyn dosim_api::DataPlane>> = Vec::new();
-    if serve.pg_clusters_max > 0 {
-        planes.push(std::sync::Arc::new(
-            crate::pg::PgDataPlane::new(
-                local.ip(),
-                serve.pg_host.clone(),
-                seed,
-                serve.pg_clusters_max,
-            )
-            .allow_plain(serve.pg_allow_plain),
-        ));
-    }
-    // Valkey clusters show the same host as PostgreSQL's (--pg-host).
-    planes.push(std::sync::Arc::new(crate::valkey::ValkeyDataPlane::new(
+    attach_data_planes(
+        &server,
         local.ip(),
-        serve.pg_host.clone(),
+        &serve.pg_host,
         seed,
-        crate::valkey::VALKEY_CLUSTERS_MAX,
-    )));
-    server.set_data_plane(std::sync::Arc::new(crate::valkey::DataPlanes(planes)));
+        serve.pg_clusters_max,
+        serve.pg_allow_plain,
+    );
     let saver = match &serve.state {
-        Some(path) => {
-            match std::fs::read(path) {
-                Ok(bytes) => {
-                    let accounts = server
-                        .load(&bytes)
-                        .map_err(|e| anyhow::anyhow!(e))
-                        .with_context(|| format!("--state {}: cannot load it", path.display()))?;
-                    println!(
-                        "dosim serve: loaded {accounts} account(s) from {}",
-                        path.display()
-                    );
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => {
-                    return Err(error).with_context(|| format!("--state {}", path.display()))
-                }
-            }
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(save_on_change(
-                server.clone(),
-                path.clone(),
-                serve.state_save,
-                stopped,
-            ));
-            Some((stop, task))
-        }
+        Some(path) => Some(start_saver(&server, path, serve.state_save)?),
         None => None,
     };
     if serve.control_open_warning {
@@ -366,32 +329,14 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
                     refuse_over_cap(stream, serve.max_connections);
                     continue;
                 };
-                let router = router.clone();
-                let mut shutdown = shutdown_rx.clone();
-                let header_timeout = serve.header_timeout;
-                connections.spawn(async move {
-                    let _slot = slot;
-                    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                        request.extensions_mut().insert(PeerAddr(peer.to_string()));
-                        router.clone().oneshot(request.map(axum::body::Body::new))
-                    });
-                    let mut builder = hyper::server::conn::http1::Builder::new();
-                    // Responses carry no wall-clock `date` header: every header is simulated.
-                    builder.auto_date_header(false);
-                    // The head timer runs from the moment hyper waits for a request's head, so it
-                    // also closes a kept-alive connection left idle that long.
-                    builder.timer(hyper_util::rt::TokioTimer::new());
-                    builder.header_read_timeout(header_timeout);
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(connection);
-                    tokio::select! {
-                        _ = &mut connection => {}
-                        _ = shutdown.changed() => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
-                });
+                connections.spawn(serve_http_connection(
+                    stream,
+                    peer,
+                    slot,
+                    router.clone(),
+                    shutdown_rx.clone(),
+                    serve.header_timeout,
+                ));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -411,19 +356,116 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     {
         spaces_task.abort();
     }
-    if let (Some((stop, task)), Some(path)) = (saver, &serve.state) {
-        // The saver finishes the save it is writing, if any, so that the last save is this one.
-        let _ = stop.send(true);
-        let _ = task.await;
-        let bytes = server.save();
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
-            .await
-            .context("the final save stopped")?
-            .context("--state: cannot save")?;
+    if let (Some(saver), Some(path)) = (saver, &serve.state) {
+        final_save(&server, saver, path).await?;
     }
     println!("dosim serve: shut down");
     Ok(())
+}
+
+/// Gives the server its data planes: PostgreSQL (unless `--pg-clusters-max 0`) and Valkey, whose
+/// clusters show the same host as PostgreSQL's (`--pg-host`).
+fn attach_data_planes(
+    server: &Server,
+    listen_ip: std::net::IpAddr,
+    pg_host: &str,
+    seed: u64,
+    pg_clusters_max: usize,
+    pg_allow_plain: bool,
+) {
+    let mut planes: Vec<Arc<dyn dosim_api::DataPlane>> = Vec::new();
+    if pg_clusters_max > 0 {
+        planes.push(Arc::new(
+            crate::pg::PgDataPlane::new(listen_ip, pg_host.to_owned(), seed, pg_clusters_max)
+                .allow_plain(pg_allow_plain),
+        ));
+    }
+    planes.push(Arc::new(crate::valkey::ValkeyDataPlane::new(
+        listen_ip,
+        pg_host.to_owned(),
+        seed,
+        crate::valkey::VALKEY_CLUSTERS_MAX,
+    )));
+    server.set_data_plane(Arc::new(crate::valkey::DataPlanes(planes)));
+}
+
+/// The `--state` saver: its stop switch and its task.
+type Saver = (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Loads `--state` if the file exists, then starts the task that saves it on change.
+fn start_saver(server: &Server, path: &Path, every: Duration) -> anyhow::Result<Saver> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let accounts = server
+                .load(&bytes)
+                .map_err(|e| anyhow::anyhow!(e))
+                .with_context(|| format!("--state {}: cannot load it", path.display()))?;
+            println!(
+                "dosim serve: loaded {accounts} account(s) from {}",
+                path.display()
+            );
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("--state {}", path.display())),
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(save_on_change(
+        server.clone(),
+        path.to_owned(),
+        every,
+        stopped,
+    ));
+    Ok((stop, task))
+}
+
+/// Stops the saver, which finishes the save it is writing, if any, and then saves once more, so
+/// that the last save is this one.
+async fn final_save(server: &Server, (stop, task): Saver, path: &Path) -> anyhow::Result<()> {
+    let _ = stop.send(true);
+    let _ = task.await;
+    let bytes = server.save();
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+        .await
+        .context("the final save stopped")?
+        .context("--state: cannot save")
+}
+
+/// One HTTP/1 connection, holding its slot of the connection cap until it ends; at shutdown it
+/// finishes the request in flight and closes.
+async fn serve_http_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    router: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    header_timeout: Duration,
+) {
+    let _slot = slot;
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(PeerAddr(peer.to_string()));
+            router.clone().oneshot(request.map(axum::body::Body::new))
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // Responses carry no wall-clock `date` header: every header is simulated.
+    builder.auto_date_header(false);
+    // The head timer runs from the moment hyper waits for a request's head, so it also closes a
+    // kept-alive connection left idle that long.
+    builder.timer(hyper_util::rt::TokioTimer::new());
+    builder.header_read_timeout(header_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = &mut connection => {}
+        _ = shutdown.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM where there is one.

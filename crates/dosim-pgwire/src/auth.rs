@@ -92,7 +92,7 @@ pub(crate) async fn scram<S: AsyncRead + AsyncWrite + Unpin>(
         )));
     }
     let nonce = scram::server_nonce(cluster.next_nonce());
-    let exchange = match scram::server_first(&client_first, &nonce, scram::salt_for(user)) {
+    let exchange = match cluster.scram_first(&client_first, &nonce, user) {
         Ok(x) => x,
         Err(e) => return Ok(Err(e)),
     };

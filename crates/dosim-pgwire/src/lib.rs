@@ -33,6 +33,8 @@ pub use observe::{
     TransactionStatus,
 };
 pub use pool::{PoolConfig, PoolMode, POOL_QUEUE_MAX, QUERY_WAIT_TIMEOUT};
+/// PostgreSQL's default `scram_iterations`, which [`WireConfig`] uses unless told otherwise.
+pub use scram::ITERATIONS as SCRAM_ITERATIONS;
 
 /// The peer of a connection served without a label, as the gate names an actor it cannot tell.
 pub const UNKNOWN_PEER: &str = "unknown";
@@ -73,6 +75,11 @@ pub struct WireConfig {
     pub authentication_timeout: Option<std::time::Duration>,
     /// The host name clients reach the cluster by, which the gate's operations name as their server.
     pub host: String,
+    /// PBKDF2 iterations of SCRAM-SHA-256 (`i=` in the server's first message, at least 1):
+    /// PostgreSQL's default, [`SCRAM_ITERATIONS`], unless set. Both ends pay them on every
+    /// connection, so simulations, where no real client connects, set 1 (see
+    /// `docs/performance.md`); nothing a run records depends on it.
+    pub scram_iterations: u32,
 }
 
 impl Default for WireConfig {
@@ -86,6 +93,7 @@ impl Default for WireConfig {
             tls_required: false,
             authentication_timeout: None,
             host: "localhost".to_string(),
+            scram_iterations: SCRAM_ITERATIONS,
         }
     }
 }

@@ -7,7 +7,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// PostgreSQL's default `scram_iterations`.
-pub(crate) const ITERATIONS: u32 = 4096;
+pub const ITERATIONS: u32 = 4096;
 
 /// The exchange after the server's first message: what the client's final message is checked against.
 pub(crate) struct Exchange {
@@ -16,6 +16,7 @@ pub(crate) struct Exchange {
     server_first: String,
     nonce: String,
     salt: Vec<u8>,
+    iterations: u32,
 }
 
 fn malformed(detail: &str) -> PgError {
@@ -53,11 +54,26 @@ pub(crate) fn server_nonce(counter: u64) -> String {
     STANDARD.encode(&Sha256::digest(format!("dosim scram nonce {counter}").as_bytes())[..18])
 }
 
+impl crate::PgCluster {
+    /// The server's first message to `user`: this cluster's salt for the user and its
+    /// `scram_iterations`.
+    pub(crate) fn scram_first(
+        &self,
+        client_first: &str,
+        server_nonce: &str,
+        user: &str,
+    ) -> Result<Exchange, PgError> {
+        let iterations = self.config().scram_iterations.max(1);
+        server_first(client_first, server_nonce, salt_for(user), iterations)
+    }
+}
+
 /// Reads the client's first message and builds the server's first: the combined nonce, the salt and the iteration count.
 pub(crate) fn server_first(
     client_first: &str,
     server_nonce: &str,
     salt: Vec<u8>,
+    iterations: u32,
 ) -> Result<Exchange, PgError> {
     // gs2-header: "n,," (no channel binding) or "y,," (client could but thinks the server cannot); "p=" asks for binding.
     let gs2_header = if client_first.starts_with("n,,") || client_first.starts_with("y,,") {
@@ -77,13 +93,14 @@ pub(crate) fn server_first(
         .filter(|n| !n.is_empty() && n.bytes().all(|c| (0x21..=0x7e).contains(&c) && c != b','))
         .ok_or_else(|| malformed("Could not find the client nonce."))?;
     let nonce = format!("{client_nonce}{server_nonce}");
-    let server_first = format!("r={nonce},s={},i={ITERATIONS}", STANDARD.encode(&salt));
+    let server_first = format!("r={nonce},s={},i={iterations}", STANDARD.encode(&salt));
     Ok(Exchange {
         gs2_header: gs2_header.to_string(),
         client_first_bare: bare.to_string(),
         server_first,
         nonce,
         salt,
+        iterations,
     })
 }
 
@@ -125,7 +142,7 @@ impl Exchange {
             .ok()
             .filter(|p| p.len() == 32)
             .ok_or_else(|| malformed("Malformed proof in client-final-message."))?;
-        let salted = salted_password(password, &self.salt, ITERATIONS);
+        let salted = salted_password(password, &self.salt, self.iterations);
         let client_key = hmac(&salted, b"Client Key");
         let stored_key: [u8; 32] = Sha256::digest(client_key).into();
         let auth_message = format!(

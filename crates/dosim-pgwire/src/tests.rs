@@ -160,6 +160,7 @@ fn check_scram(password: &str, client_final: &str, expect: &str) {
         "n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
         "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
         salt,
+        crate::scram::ITERATIONS,
     )
     .expect("client-first parses");
     assert_eq!(

@@ -89,6 +89,31 @@ pub struct Exploration {
 pub const ORDERS_MAX: usize = 1_000_000;
 
 impl Exploration {
+    /// A sweep of `seeds` that has found nothing yet, having run no seed.
+    pub(crate) fn clean(
+        scenario: String,
+        expect: Expect,
+        seeds: String,
+        strategy: Strategy,
+    ) -> Self {
+        Exploration {
+            scenario,
+            expect,
+            found: Found::Clean,
+            seeds,
+            seeds_run: 0,
+            first_failing_seed: None,
+            report: None,
+            problem: None,
+            strategy,
+            schedules_run: None,
+            schedules_complete: None,
+            dfs_faults: None,
+            dfs_bound: None,
+            orders: None,
+        }
+    }
+
     /// Whether what was found is what the scenario expects.
     pub fn matches_expectation(&self) -> bool {
         matches!(
@@ -203,22 +228,12 @@ pub fn explore_strategy(
     strategy: Strategy,
     mut progress: impl FnMut(u64),
 ) -> Exploration {
-    let mut exploration = Exploration {
-        scenario: scenario.name().to_owned(),
-        expect: scenario.expectation(),
-        found: Found::Clean,
-        seeds: seeds.to_string(),
-        seeds_run: 0,
-        first_failing_seed: None,
-        report: None,
-        problem: None,
+    let mut exploration = Exploration::clean(
+        scenario.name().to_owned(),
+        scenario.expectation(),
+        seeds.to_string(),
         strategy,
-        schedules_run: None,
-        schedules_complete: None,
-        dfs_faults: None,
-        dfs_bound: None,
-        orders: None,
-    };
+    );
     if let Err(error) = scenario.validate() {
         exploration.found = Found::Invalid;
         exploration.problem = Some(error);

@@ -243,20 +243,8 @@ fn merge_scenario(name: &str, group: Vec<ExploreRow>) -> Result<ExploreRow, Stri
             }
         }
         None => Exploration {
-            scenario: name.to_owned(),
-            expect,
-            found: Found::Clean,
-            seeds: union,
             seeds_run: group.iter().map(|row| row.exploration.seeds_run).sum(),
-            first_failing_seed: None,
-            report: None,
-            problem: None,
-            strategy,
-            schedules_run: None,
-            schedules_complete: None,
-            dfs_faults: None,
-            dfs_bound: None,
-            orders: None,
+            ..Exploration::clean(name.to_owned(), expect, union, strategy)
         },
     };
     Ok(ExploreRow {
