@@ -321,23 +321,9 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
-    let mut params = BTreeMap::new();
-    let mut body = Body::new(&packet[4..]);
-    loop {
-        let key = match body.cstr() {
-            Ok(k) => k,
-            Err(_) => {
-                return fatal(io, PgError::new("08P01", "invalid startup packet layout")).await
-            }
-        };
-        if key.is_empty() {
-            break;
-        }
-        let Ok(value) = body.cstr() else {
-            return fatal(io, PgError::new("08P01", "invalid startup packet layout")).await;
-        };
-        params.insert(key.to_string(), value.to_string());
-    }
+    let Some(params) = startup_params(&packet[4..]) else {
+        return fatal(io, PgError::new("08P01", "invalid startup packet layout")).await;
+    };
     let Some(user) = params.get("user").cloned() else {
         return fatal(
             io,
@@ -392,6 +378,46 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(c) => c,
         Err(e) => return fatal(io, e).await,
     };
+    greet(cluster, io, &params, &user, pid).await?;
+    Ok(Started::Session(Login {
+        session,
+        // A pool's client works in the pool's database, which its statements are described in.
+        database: pool
+            .as_ref()
+            .map_or(database.clone(), |config| config.db.clone()),
+        pooled: pool.map(|config| Pooled {
+            name: database,
+            mode: config.mode,
+        }),
+        user,
+        backend_pid: pid,
+    }))
+}
+
+/// The startup packet's parameters (after its protocol code), or `None` if they are not
+/// null-terminated pairs ending in an empty name.
+fn startup_params(packet: &[u8]) -> Option<BTreeMap<String, String>> {
+    let mut params = BTreeMap::new();
+    let mut body = Body::new(packet);
+    loop {
+        let key = body.cstr().ok()?;
+        if key.is_empty() {
+            return Some(params);
+        }
+        let value = body.cstr().ok()?;
+        params.insert(key.to_string(), value.to_string());
+    }
+}
+
+/// After authentication: `AuthenticationOk`, the parameters PostgreSQL reports, the backend key
+/// and the first `ReadyForQuery`.
+async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    cluster: &PgCluster,
+    io: &mut Io<S>,
+    params: &BTreeMap<String, String>,
+    user: &str,
+    pid: u32,
+) -> io::Result<()> {
     io.auth_request(0);
     let application_name = params.get("application_name").cloned().unwrap_or_default();
     let server_version = cluster.config().server_version.clone();
@@ -406,7 +432,7 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
         ("is_superuser", "off"),
         ("server_encoding", "UTF8"),
         ("server_version", server_version.as_str()),
-        ("session_authorization", user.as_str()),
+        ("session_authorization", user),
         ("standard_conforming_strings", "on"),
         ("TimeZone", "UTC"),
     ] {
@@ -418,20 +444,7 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(
         b.extend_from_slice(&(pid.wrapping_mul(2_654_435_761) as i32).to_be_bytes());
     });
     io.ready_for_query(b'I');
-    io.flush().await?;
-    Ok(Started::Session(Login {
-        session,
-        // A pool's client works in the pool's database, which its statements are described in.
-        database: pool
-            .as_ref()
-            .map_or(database.clone(), |config| config.db.clone()),
-        pooled: pool.map(|config| Pooled {
-            name: database,
-            mode: config.mode,
-        }),
-        user,
-        backend_pid: pid,
-    }))
+    io.flush().await
 }
 
 impl Conn {
