@@ -232,6 +232,9 @@ static TABLE: &[Spec] = &[
     spec("zscore", 3, R, K1, zsets::zscore),
     spec("zcount", 4, R, K1, zsets::zcount),
     spec("zremrangebyscore", 4, W, K1, zsets::zremrangebyscore),
+    spec("zincrby", 4, WM, K1, zsets::zincrby),
+    spec("zrange", -4, R, K1, zsets::zrange),
+    spec("zrangebyscore", -4, R, K1, zsets::zrangebyscore),
 ];
 
 fn table() -> &'static BTreeMap<&'static str, &'static Spec> {

@@ -2,7 +2,7 @@
 //!
 //! Scores come back as bulk strings in both protocols (RESP3's double type is not modelled), formatted as Rust's shortest round-trip form, which matches Valkey's `%.17g` for integers and usual fractions.
 
-use super::{int, tri, Cx, OOM, SYNTAX};
+use super::{int, int_arg, tri, Cx, OOM, SYNTAX};
 use crate::keyspace::{Score, Value, ZSet};
 use crate::Reply;
 
@@ -216,4 +216,101 @@ pub(crate) fn zremrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     });
     cx.remove_if_empty(key);
     int(removed.unwrap_or(0))
+}
+
+pub(crate) fn zincrby(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let rewritten = [
+        args[0].clone(),
+        args[1].clone(),
+        b"INCR".to_vec(),
+        args[2].clone(),
+        args[3].clone(),
+    ];
+    zadd(cx, &rewritten)
+}
+
+/// Members and optionally scores, flat as RESP2 sends them.
+fn members_reply(picked: Vec<(f64, Vec<u8>)>, withscores: bool) -> Reply {
+    let mut out = Vec::with_capacity(picked.len() * 2);
+    for (s, m) in picked {
+        out.push(Reply::Bulk(m));
+        if withscores {
+            out.push(Reply::Bulk(fmt_score(s)));
+        }
+    }
+    Reply::Array(out)
+}
+
+/// `ZRANGE key start stop [WITHSCORES]`, by index only.
+pub(crate) fn zrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let withscores = match &args[4..] {
+        [] => false,
+        [w] if w.eq_ignore_ascii_case(b"withscores") => true,
+        _ => return Reply::err(SYNTAX),
+    };
+    let (start, stop) = (tri!(int_arg(&args[2])), tri!(int_arg(&args[3])));
+    let Some(z) = tri!(cx.get_zset(&args[1])) else {
+        return Reply::Array(Vec::new());
+    };
+    let len = z.len() as i64;
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        stop + len
+    } else {
+        stop.min(len - 1)
+    };
+    if start > stop || start >= len {
+        return Reply::Array(Vec::new());
+    }
+    let picked = z
+        .order
+        .iter()
+        .skip(start as usize)
+        .take((stop - start + 1) as usize)
+        .map(|(s, m)| (s.0, m.clone()))
+        .collect();
+    members_reply(picked, withscores)
+}
+
+/// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`.
+pub(crate) fn zrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let (min, max) = tri!(range_args(args));
+    let (mut withscores, mut offset, mut count) = (false, 0i64, -1i64);
+    let mut i = 4;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"withscores") {
+            withscores = true;
+            i += 1;
+        } else if args[i].eq_ignore_ascii_case(b"limit") && i + 2 < args.len() {
+            offset = tri!(int_arg(&args[i + 1]));
+            count = tri!(int_arg(&args[i + 2]));
+            i += 3;
+        } else {
+            return Reply::err(SYNTAX);
+        }
+    }
+    let Some(z) = tri!(cx.get_zset(&args[1])) else {
+        return Reply::Array(Vec::new());
+    };
+    if offset < 0 {
+        return Reply::Array(Vec::new());
+    }
+    let take = if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let picked = z
+        .order
+        .iter()
+        .filter(|(s, _)| in_range(s.0, min, max))
+        .skip(offset as usize)
+        .take(take)
+        .map(|(s, m)| (s.0, m.clone()))
+        .collect();
+    members_reply(picked, withscores)
 }
