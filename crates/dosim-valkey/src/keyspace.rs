@@ -133,6 +133,12 @@ impl ZSet {
     pub(crate) fn len(&self) -> usize {
         self.scores.len()
     }
+
+    /// The bytes its members and scores use, as the engine counts them.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 #[derive(Clone, Debug)]
