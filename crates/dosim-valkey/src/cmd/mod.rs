@@ -235,6 +235,9 @@ static TABLE: &[Spec] = &[
     spec("zincrby", 4, WM, K1, zsets::zincrby),
     spec("zrange", -4, R, K1, zsets::zrange),
     spec("zrangebyscore", -4, R, K1, zsets::zrangebyscore),
+    spec("zrevrange", -4, R, K1, zsets::zrevrange),
+    spec("zremrangebyrank", 4, W, K1, zsets::zremrangebyrank),
+    spec("zrank", 3, R, K1, zsets::zrank),
 ];
 
 fn table() -> &'static BTreeMap<&'static str, &'static Spec> {

@@ -241,18 +241,9 @@ fn members_reply(picked: Vec<(f64, Vec<u8>)>, withscores: bool) -> Reply {
     Reply::Array(out)
 }
 
-/// `ZRANGE key start stop [WITHSCORES]`, by index only.
-pub(crate) fn zrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let withscores = match &args[4..] {
-        [] => false,
-        [w] if w.eq_ignore_ascii_case(b"withscores") => true,
-        _ => return Reply::err(SYNTAX),
-    };
-    let (start, stop) = (tri!(int_arg(&args[2])), tri!(int_arg(&args[3])));
-    let Some(z) = tri!(cx.get_zset(&args[1])) else {
-        return Reply::Array(Vec::new());
-    };
-    let len = z.len() as i64;
+/// Valkey's index range: negative indexes from the end, clamped; `None` if empty.
+fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
     let start = if start < 0 {
         (start + len).max(0)
     } else {
@@ -263,16 +254,38 @@ pub(crate) fn zrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     } else {
         stop.min(len - 1)
     };
-    if start > stop || start >= len {
+    (start <= stop && start < len).then_some((start as usize, stop as usize))
+}
+
+/// `ZRANGE key start stop [WITHSCORES]`, by index only.
+pub(crate) fn zrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    range_by_index(cx, args, false)
+}
+
+/// `ZREVRANGE key start stop [WITHSCORES]`.
+pub(crate) fn zrevrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    range_by_index(cx, args, true)
+}
+
+fn range_by_index(cx: &mut Cx<'_>, args: &[Vec<u8>], rev: bool) -> Reply {
+    let withscores = match &args[4..] {
+        [] => false,
+        [w] if w.eq_ignore_ascii_case(b"withscores") => true,
+        _ => return Reply::err(SYNTAX),
+    };
+    let (start, stop) = (tri!(int_arg(&args[2])), tri!(int_arg(&args[3])));
+    let Some(z) = tri!(cx.get_zset(&args[1])) else {
         return Reply::Array(Vec::new());
-    }
-    let picked = z
-        .order
-        .iter()
-        .skip(start as usize)
-        .take((stop - start + 1) as usize)
-        .map(|(s, m)| (s.0, m.clone()))
-        .collect();
+    };
+    let Some((start, stop)) = index_range(start, stop, z.len()) else {
+        return Reply::Array(Vec::new());
+    };
+    let iter = z.order.iter().map(|(s, m)| (s.0, m.clone()));
+    let picked: Vec<_> = if rev {
+        iter.rev().skip(start).take(stop - start + 1).collect()
+    } else {
+        iter.skip(start).take(stop - start + 1).collect()
+    };
     members_reply(picked, withscores)
 }
 
@@ -313,4 +326,37 @@ pub(crate) fn zrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
         .map(|(s, m)| (s.0, m.clone()))
         .collect();
     members_reply(picked, withscores)
+}
+
+pub(crate) fn zremrangebyrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let (start, stop) = (tri!(int_arg(&args[2])), tri!(int_arg(&args[3])));
+    let key = &args[1];
+    let Some(z) = tri!(cx.get_zset(key)) else {
+        return Reply::Int(0);
+    };
+    let Some((start, stop)) = index_range(start, stop, z.len()) else {
+        return Reply::Int(0);
+    };
+    let removed = cx.modify(key, |e| {
+        let z = as_zset(e);
+        let doomed: Vec<Vec<u8>> = z
+            .order
+            .iter()
+            .skip(start)
+            .take(stop - start + 1)
+            .map(|(_, m)| m.clone())
+            .collect();
+        doomed.iter().filter(|m| z.remove(m).is_some()).count()
+    });
+    cx.remove_if_empty(key);
+    int(removed.unwrap_or(0))
+}
+
+pub(crate) fn zrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let z = tri!(cx.get_zset(&args[1]));
+    let rank = z.and_then(|z| {
+        let score = *z.scores.get(&args[2])?;
+        Some(z.order.range(..(Score(score), args[2].clone())).count())
+    });
+    rank.map_or(Reply::Nil, int)
 }
