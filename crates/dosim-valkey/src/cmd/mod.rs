@@ -238,6 +238,7 @@ static TABLE: &[Spec] = &[
     spec("zrevrange", -4, R, K1, zsets::zrevrange),
     spec("zremrangebyrank", 4, W, K1, zsets::zremrangebyrank),
     spec("zrank", 3, R, K1, zsets::zrank),
+    spec("zpopmin", -2, W, K1, zsets::zpopmin),
 ];
 
 fn table() -> &'static BTreeMap<&'static str, &'static Spec> {

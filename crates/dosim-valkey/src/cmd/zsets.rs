@@ -360,3 +360,35 @@ pub(crate) fn zrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     });
     rank.map_or(Reply::Nil, int)
 }
+
+/// `ZPOPMIN key [count]`: the lowest members with their scores, flat as RESP2 sends them.
+pub(crate) fn zpopmin(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let count = match args.get(2) {
+        None => 1,
+        Some(c) => match tri!(int_arg(c)) {
+            n if n < 0 => return Reply::err("ERR value is out of range, must be positive"),
+            n => n as usize,
+        },
+    };
+    if args.len() > 3 {
+        return Reply::err(SYNTAX);
+    }
+    let key = &args[1];
+    if tri!(cx.get_zset(key)).is_none() {
+        return Reply::Array(Vec::new());
+    }
+    let popped = cx.modify(key, |e| {
+        let z = as_zset(e);
+        let mut out = Vec::new();
+        while out.len() < count {
+            let Some((s, m)) = z.order.first().cloned() else {
+                break;
+            };
+            z.remove(&m);
+            out.push((s.0, m));
+        }
+        out
+    });
+    cx.remove_if_empty(key);
+    members_reply(popped.unwrap_or_default(), true)
+}
