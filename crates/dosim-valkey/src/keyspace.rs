@@ -85,11 +85,68 @@ impl Hash {
     }
 }
 
+/// A score with a total order, for a sorted set's index; scores are never NaN.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Score(pub(crate) f64);
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Adding 0.0 turns -0.0 into 0.0, which Valkey's comparisons treat as equal.
+        (self.0 + 0.0).total_cmp(&(other.0 + 0.0))
+    }
+}
+
+/// A sorted set: members by score then member bytes, as Valkey's skiplist orders them, with its bytes kept up to date.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ZSet {
+    pub(crate) scores: BTreeMap<Vec<u8>, f64>,
+    pub(crate) order: BTreeSet<(Score, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl ZSet {
+    /// Sets a member's score; its old score, if it had one.
+    pub(crate) fn insert(&mut self, member: Vec<u8>, score: f64) -> Option<f64> {
+        let old = self.remove(&member);
+        self.bytes += member.len() + 8 + ELEMENT_OVERHEAD_BYTES;
+        self.order.insert((Score(score), member.clone()));
+        self.scores.insert(member, score);
+        old
+    }
+
+    /// Removes a member; its score, if it was there.
+    pub(crate) fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let score = self.scores.remove(member)?;
+        self.order.remove(&(Score(score), member.to_vec()));
+        self.bytes -= member.len() + 8 + ELEMENT_OVERHEAD_BYTES;
+        Some(score)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// The bytes its members and scores use, as the engine counts them.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Value {
     Str(Vec<u8>),
     Hash(Hash),
     List(List),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -99,6 +156,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -107,6 +165,7 @@ impl Value {
             Value::Str(s) => s.len(),
             Value::Hash(h) => h.bytes,
             Value::List(l) => l.bytes,
+            Value::ZSet(z) => z.bytes,
         }) as u64
     }
 }

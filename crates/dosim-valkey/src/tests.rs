@@ -210,3 +210,19 @@ fn final_keyspace_ttl() {
     assert_eq!(engine.peek_ttl(0, b"missing", at), None);
     assert_eq!(engine.peek_ttl(1, b"claim", at), None);
 }
+
+#[test]
+fn sorted_set_bytes_and_order() {
+    use crate::keyspace::ZSet;
+    let mut z = ZSet::default();
+    assert_eq!(z.insert(b"b".to_vec(), 1.0), None);
+    assert_eq!(z.insert(b"a".to_vec(), 1.0), None);
+    assert_eq!(z.insert(b"c".to_vec(), -0.0), None);
+    assert_eq!(z.insert(b"b".to_vec(), 2.0), Some(1.0));
+    let order: Vec<&[u8]> = z.order.iter().map(|(_, m)| m.as_slice()).collect();
+    assert_eq!(order, [b"c".as_slice(), b"a", b"b"]);
+    for m in [b"a", b"b", b"c"] {
+        assert!(z.remove(m).is_some());
+    }
+    assert_eq!((z.len(), z.bytes()), (0, 0));
+}

@@ -8,12 +8,13 @@ mod lists;
 mod scripting;
 mod server;
 mod strings;
+mod zsets;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::engine::Engine;
-use crate::keyspace::{Entry, Hash, List, Value};
+use crate::keyspace::{Entry, Hash, List, Value, ZSet};
 use crate::{ClientId, Reply, SimTime};
 
 pub(crate) const WRONGTYPE: &str =
@@ -224,6 +225,20 @@ static TABLE: &[Spec] = &[
     spec("brpop", -3, W.with(NS), KBLOCK, lists::brpop),
     spec("blmove", 6, WM.with(NS), K12, lists::blmove),
     spec("brpoplpush", 4, WM.with(NS), K12, lists::brpoplpush),
+    // Sorted sets.
+    spec("zadd", -4, WM, K1, zsets::zadd),
+    spec("zrem", -3, W, K1, zsets::zrem),
+    spec("zcard", 2, R, K1, zsets::zcard),
+    spec("zscore", 3, R, K1, zsets::zscore),
+    spec("zcount", 4, R, K1, zsets::zcount),
+    spec("zremrangebyscore", 4, W, K1, zsets::zremrangebyscore),
+    spec("zincrby", 4, WM, K1, zsets::zincrby),
+    spec("zrange", -4, R, K1, zsets::zrange),
+    spec("zrangebyscore", -4, R, K1, zsets::zrangebyscore),
+    spec("zrevrange", -4, R, K1, zsets::zrevrange),
+    spec("zremrangebyrank", 4, W, K1, zsets::zremrangebyrank),
+    spec("zrank", 3, R, K1, zsets::zrank),
+    spec("zpopmin", -2, W, K1, zsets::zpopmin),
 ];
 
 fn table() -> &'static BTreeMap<&'static str, &'static Spec> {
@@ -364,6 +379,14 @@ impl<'a> Cx<'a> {
         }
     }
 
+    pub(crate) fn get_zset(&mut self, key: &[u8]) -> Result<Option<&ZSet>, Reply> {
+        match self.read(key).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Value::ZSet(z)) => Ok(Some(z)),
+            Some(_) => Err(Reply::err(WRONGTYPE)),
+        }
+    }
+
     /// Changes a present key in place and signals it; `None` if absent.
     pub(crate) fn modify<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
         let db = self.db();
@@ -406,6 +429,7 @@ impl<'a> Cx<'a> {
         let empty = match self.entry(key).map(|e| &e.value) {
             Some(Value::List(l)) => l.len() == 0,
             Some(Value::Hash(h)) => h.len() == 0,
+            Some(Value::ZSet(z)) => z.len() == 0,
             _ => false,
         };
         if empty {
