@@ -93,7 +93,8 @@ pub struct FirewallSpec {
     pub tags: Vec<String>,
 }
 
-fn check_name(name: &str) -> Result<(), Error> {
+/// A firewall's or load balancer's name: alphanumeric first, then alphanumerics, '.' or '-'.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let bytes = name.as_bytes();
     let valid = !bytes.is_empty()
         && name.len() <= 255

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalog;
+use crate::firewalls::check_name;
 use crate::validate::check_tags;
 use crate::{Cloud, DropletId, Error, SimTime};
 
@@ -251,23 +252,6 @@ fn check_rules(rules: &[ForwardingRule]) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn check_name(name: &str) -> Result<(), Error> {
-    let bytes = name.as_bytes();
-    let valid = !bytes.is_empty()
-        && name.len() <= 255
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::unprocessable(format!(
-            "name: {name:?} must begin with an alphanumeric character, followed by alphanumeric characters, '.' or '-'"
-        )))
-    }
 }
 
 impl Cloud {
