@@ -88,3 +88,79 @@ def test_redis_cli_uses_the_uri_verbatim(serve):
     assert cli("SET", "k", "w", "NX") == ""
     assert cli("GET", "k") == "v"
     assert cli("INCR", "k") == "ERR value is not an integer or out of range"
+
+
+def allow(r, key, now_ms, window_ms=1_000, limit=3):
+    """The sliding-window limiter people write with a sorted set: drop what left the window, add this request, count, all in one MULTI."""
+    with r.pipeline(transaction=True) as pipe:
+        pipe.zremrangebyscore(key, "-inf", now_ms - window_ms)
+        pipe.zadd(key, {f"req-{now_ms}": now_ms})
+        pipe.zcard(key)
+        pipe.pexpire(key, window_ms)
+        _, _, count, _ = pipe.execute()
+    return count <= limit
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """A private redis-server, the same one the differential suite compares with."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: scripts/test.sh installs Debian's redis-server")
+    import socket
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.05)
+    yield port
+    server.kill()
+    server.wait()
+
+
+def exercise(r):
+    """Sorted-set and set commands whose replies carry RESP3's doubles, pairs and sets; what redis-py makes of each."""
+    r.flushdb()
+    seen = [r.zadd("z", {"a": 1, "b": 2.5, "c": 4})]
+    seen.append(r.zscore("z", "b"))
+    seen.append(r.zrange("z", 0, -1, withscores=True))
+    seen.append(r.zrange("z", "(1", "+inf", byscore=True, withscores=True, offset=0, num=1))
+    seen.append(r.zrevrangebyscore("z", 10, 2, withscores=True))
+    seen.append(r.zincrby("z", 0.5, "a"))
+    seen.append(r.zmscore("z", ["a", "nope"]))
+    seen.append(r.zpopmin("z"))
+    seen.append(r.zpopmax("z", 2))
+    seen.append(r.sadd("s", 3, 1, 2))
+    seen.append(r.smembers("s"))
+    seen.append(r.sinter("s", "s"))
+    seen.append(r.smismember("s", [1, 9]))
+    seen.append(r.sunionstore("u", ["s", "nope"]))
+    seen.append(r.srandmember("u", 10))
+    return seen
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_py_sliding_window_limiter_and_resp3_types_match_redis_server(serve, reference, protocol):
+    cluster = create_cluster(serve, serve.fresh_token(f"valkey-window-{protocol}"), f"window-{protocol}")
+    ours = redis.from_url(cluster["connection"]["uri"], ssl_cert_reqs=None, socket_timeout=10, protocol=protocol)
+    theirs = redis.Redis(port=reference, socket_timeout=10, protocol=protocol)
+    for r in (ours, theirs):
+        r.flushdb()
+        decisions = [allow(r, "rate:ip", t) for t in (0, 100, 200, 300, 900, 1_150, 1_250)]
+        # Three in the first second. Refused requests are counted too, so at 1,150 (0 and 100 gone) and 1,250 (200 gone) the window still holds four.
+        assert decisions == [True, True, True, False, False, False, False], decisions
+    assert [allow(ours, "rate:b", t) for t in (0, 100, 200, 300, 900, 1_150, 1_250)] == \
+        [allow(theirs, "rate:b", t) for t in (0, 100, 200, 300, 900, 1_150, 1_250)]
+    assert ours.zcard("rate:b") == theirs.zcard("rate:b")
+    assert 0 < ours.pttl("rate:b") <= 1_000
+    assert exercise(ours) == exercise(theirs)

@@ -20,6 +20,8 @@ pub const KNOWN_DIFFERENCES: &[(&str, usize, &str)] = &[
     ("multi.txt", 36, "Redis 7.0 answers a nested MULTI itself (`MULTI calls can not be nested`) without aborting; Valkey 8 rejects it as a no-multi command and poisons the transaction (server.c rejectCommand)"),
     ("multi.txt", 38, "the nested MULTI above does not poison the transaction in Redis 7.0"),
     ("multi.txt", 42, "Redis 7.0 answers WATCH inside MULTI itself (`WATCH inside MULTI is not allowed`); Valkey 8 rejects it as a no-multi command"),
+    ("zranges.txt", 120, "Redis 7.0 writes doubles with `%.17g` (0.10000000000000001); Valkey 8 writes the shortest form that reads back the same (0.1)"),
+    ("zranges.txt", 124, "Redis 7.0 writes doubles with `%.17g`; Valkey 8 the shortest form"),
     ("scripting.txt", 70, "Redis 7.0 adds ` Please use EVAL.` to NOSCRIPT; Valkey 8 does not"),
 ];
 

@@ -537,6 +537,12 @@ impl Engine {
     }
 
     /// Makes room before a command that may use memory: evicts by the policy until the cluster fits; whether it fits.
+    /// A number below `n` (at least 1) from the engine's seeded sequence: random evictions, `SPOP`, `SRANDMEMBER`.
+    pub(crate) fn random_below(&mut self, n: usize) -> usize {
+        self.rng = self.rng.wrapping_add(1);
+        (splitmix64(self.rng) % n.max(1) as u64) as usize
+    }
+
     pub(crate) fn make_room(&mut self) -> bool {
         loop {
             let keys: usize = self.dbs.iter().map(Db::len).sum();
@@ -591,8 +597,7 @@ impl Engine {
                 if total == 0 {
                     return None;
                 }
-                self.rng = self.rng.wrapping_add(1);
-                let mut pick = (splitmix64(self.rng) % total as u64) as usize;
+                let mut pick = self.random_below(total);
                 for (i, db) in self.dbs.iter().enumerate() {
                     let n = candidates(db);
                     if pick < n {

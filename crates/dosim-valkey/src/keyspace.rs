@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 
 /// What every key costs beyond its bytes, roughly a Valkey dict entry and object header.
 pub(crate) const KEY_OVERHEAD_BYTES: u64 = 64;
@@ -141,11 +141,151 @@ impl ZSet {
     }
 }
 
+/// Valkey 8's default `set-max-intset-entries`.
+pub(crate) const SET_INTSET_ENTRIES_MAX: usize = 512;
+/// Valkey 8's default `set-max-listpack-entries`.
+pub(crate) const SET_LISTPACK_ENTRIES_MAX: usize = 128;
+/// Valkey 8's default `set-max-listpack-value`.
+pub(crate) const SET_LISTPACK_VALUE_MAX: usize = 64;
+
+/// How Valkey would be storing a set, which decides the order its members come back in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SetEncoding {
+    /// Integers only, kept sorted by value.
+    IntSet,
+    /// Small: insertion order.
+    Listpack,
+    /// Large: Valkey's order follows its hash table; this engine keeps insertion order (`docs/valkey.md`).
+    Table,
+}
+
+/// A set: members in the order Valkey's encoding would give them, with its bytes kept up to date.
+#[derive(Clone, Debug)]
+pub(crate) struct Set {
+    pub(crate) members: IndexSet<Vec<u8>>,
+    pub(crate) encoding: SetEncoding,
+    bytes: usize,
+}
+
+/// Valkey's `string2ll` on a member: whether an intset can hold it.
+fn as_int(member: &[u8]) -> Option<i64> {
+    crate::cmd::parse_i64(member)
+}
+
+impl Set {
+    /// An empty set for the first member of a command adding `size_hint` of them (Valkey's `setTypeCreate`).
+    pub(crate) fn for_first(first: &[u8], size_hint: usize) -> Set {
+        let encoding = if as_int(first).is_some() && size_hint <= SET_INTSET_ENTRIES_MAX {
+            SetEncoding::IntSet
+        } else if size_hint <= SET_LISTPACK_ENTRIES_MAX {
+            SetEncoding::Listpack
+        } else {
+            SetEncoding::Table
+        };
+        Set::with_encoding(encoding)
+    }
+
+    /// An empty set of a given kind, for the results of the set algebra.
+    pub(crate) fn with_encoding(encoding: SetEncoding) -> Set {
+        Set {
+            members: IndexSet::new(),
+            encoding,
+            bytes: 0,
+        }
+    }
+
+    /// Makes a set of integers only an intset, sorted, if it is small enough (Valkey's `maybeConvertToIntset`).
+    pub(crate) fn to_intset_if_integers(&mut self) {
+        if self.encoding == SetEncoding::IntSet || self.len() > SET_INTSET_ENTRIES_MAX {
+            return;
+        }
+        let Some(mut ints) = self
+            .members
+            .iter()
+            .map(|m| as_int(m).map(|v| (v, m.clone())))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
+        };
+        ints.sort_by_key(|(v, _)| *v);
+        self.members = ints.into_iter().map(|(_, m)| m).collect();
+        self.encoding = SetEncoding::IntSet;
+    }
+
+    /// Converts before adding `size_hint` members, as Valkey's `setTypeMaybeConvert` does.
+    pub(crate) fn expect(&mut self, size_hint: usize) {
+        if (self.encoding == SetEncoding::Listpack && size_hint > SET_LISTPACK_ENTRIES_MAX)
+            || (self.encoding == SetEncoding::IntSet && size_hint > SET_INTSET_ENTRIES_MAX)
+        {
+            self.encoding = SetEncoding::Table;
+        }
+    }
+
+    /// Adds a member; whether it is new.
+    pub(crate) fn insert(&mut self, member: Vec<u8>) -> bool {
+        if self.members.contains(&member) {
+            return false;
+        }
+        let len = self.members.len();
+        match (self.encoding, as_int(&member)) {
+            (SetEncoding::IntSet, Some(v)) => {
+                let at = self
+                    .members
+                    .partition_point(|m| as_int(m).is_some_and(|x| x < v));
+                self.bytes += member.len() + ELEMENT_OVERHEAD_BYTES;
+                self.members.shift_insert(at, member);
+                if self.members.len() > SET_INTSET_ENTRIES_MAX {
+                    self.encoding = SetEncoding::Table;
+                }
+                return true;
+            }
+            (SetEncoding::IntSet, None) => {
+                let widest = self.members.iter().map(Vec::len).max().unwrap_or(0);
+                self.encoding = if len < SET_LISTPACK_ENTRIES_MAX
+                    && member.len() <= SET_LISTPACK_VALUE_MAX
+                    && widest <= SET_LISTPACK_VALUE_MAX
+                {
+                    SetEncoding::Listpack
+                } else {
+                    SetEncoding::Table
+                };
+            }
+            (SetEncoding::Listpack, _) => {
+                if len >= SET_LISTPACK_ENTRIES_MAX || member.len() > SET_LISTPACK_VALUE_MAX {
+                    self.encoding = SetEncoding::Table;
+                }
+            }
+            (SetEncoding::Table, _) => {}
+        }
+        self.bytes += member.len() + ELEMENT_OVERHEAD_BYTES;
+        self.members.insert(member);
+        true
+    }
+
+    /// Removes a member, keeping the others' order; whether it was there.
+    pub(crate) fn remove(&mut self, member: &[u8]) -> bool {
+        let removed = self.members.shift_remove(member);
+        if removed {
+            self.bytes -= member.len() + ELEMENT_OVERHEAD_BYTES;
+        }
+        removed
+    }
+
+    pub(crate) fn contains(&self, member: &[u8]) -> bool {
+        self.members.contains(member)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Value {
     Str(Vec<u8>),
     Hash(Hash),
     List(List),
+    Set(Set),
     ZSet(ZSet),
 }
 
@@ -156,6 +296,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
+            Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
         }
     }
@@ -165,6 +306,7 @@ impl Value {
             Value::Str(s) => s.len(),
             Value::Hash(h) => h.bytes,
             Value::List(l) => l.bytes,
+            Value::Set(s) => s.bytes,
             Value::ZSet(z) => z.bytes,
         }) as u64
     }

@@ -16,6 +16,12 @@ pub enum Reply {
     /// A missing array (an aborted `EXEC`, a timed-out blocking pop): `*-1` in RESP2, `_` in RESP3.
     NilArray,
     Array(Vec<Reply>),
+    /// A set (`SMEMBERS`, `SINTER`): `~` in RESP3, an array in RESP2.
+    Set(Vec<Reply>),
+    /// A score: `,` in RESP3, a bulk string in RESP2, formatted as Valkey 8 formats doubles.
+    Double(f64),
+    /// Members with their scores (`ZRANGE … WITHSCORES`): two-element arrays in RESP3, one flat array in RESP2.
+    Pairs(Vec<(Reply, Reply)>),
     /// A map in RESP3 (`HGETALL`, `HELLO`), a flat array of keys and values in RESP2.
     Map(Vec<(Reply, Reply)>),
 }
@@ -39,6 +45,17 @@ impl Reply {
         bytes.map_or(Reply::Nil, |b| Reply::Bulk(b.to_vec()))
     }
 
+    /// A double as Valkey 8 writes it (`fpconv_dtoa`, the shortest form that reads back the same): `inf`, `-inf`, `1.5`, `3`.
+    pub fn fmt_double(v: f64) -> String {
+        if v == f64::INFINITY {
+            "inf".to_string()
+        } else if v == f64::NEG_INFINITY {
+            "-inf".to_string()
+        } else {
+            format!("{v}")
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }
@@ -50,6 +67,8 @@ impl Reply {
 }
 
 /// `+OK`, `-ERR syntax error`, `:1`, `"value"`, `nil`, `*nil`, `[:1, "a"]`, `{"f": "v"}`: one line, bytes outside printable ASCII escaped as `\xNN`.
+///
+/// Sets, doubles and scored pairs read as RESP2 shows them (an array, a quoted string, one flat array), so a script of expected replies holds for the engine and for a reference server spoken to in RESP2 alike.
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -59,16 +78,9 @@ impl fmt::Display for Reply {
             Reply::Bulk(b) => write_quoted(f, b),
             Reply::Nil => f.write_str("nil"),
             Reply::NilArray => f.write_str("*nil"),
-            Reply::Array(items) => {
-                f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_str("]")
-            }
+            Reply::Array(items) | Reply::Set(items) => write_list(f, items.iter()),
+            Reply::Double(v) => write_quoted(f, Reply::fmt_double(*v).as_bytes()),
+            Reply::Pairs(pairs) => write_list(f, pairs.iter().flat_map(|(m, s)| [m, s])),
             Reply::Map(pairs) => {
                 f.write_str("{")?;
                 for (i, (k, v)) in pairs.iter().enumerate() {
@@ -81,6 +93,17 @@ impl fmt::Display for Reply {
             }
         }
     }
+}
+
+fn write_list<'a>(f: &mut impl fmt::Write, items: impl Iterator<Item = &'a Reply>) -> fmt::Result {
+    f.write_str("[")?;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    f.write_str("]")
 }
 
 /// Writes bytes in double quotes, escaping quotes, backslashes and non-printable bytes.

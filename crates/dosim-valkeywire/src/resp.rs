@@ -107,6 +107,29 @@ pub(crate) fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
                 encode(item, resp3, out);
             }
         }
+        Reply::Set(items) => {
+            line(
+                out,
+                if resp3 { b'~' } else { b'*' },
+                items.len().to_string().as_bytes(),
+            );
+            for item in items {
+                encode(item, resp3, out);
+            }
+        }
+        Reply::Double(v) if resp3 => line(out, b',', Reply::fmt_double(*v).as_bytes()),
+        Reply::Double(v) => encode(&Reply::Bulk(Reply::fmt_double(*v).into_bytes()), false, out),
+        Reply::Pairs(pairs) => {
+            let n = if resp3 { pairs.len() } else { pairs.len() * 2 };
+            line(out, b'*', n.to_string().as_bytes());
+            for (member, score) in pairs {
+                if resp3 {
+                    out.extend_from_slice(b"*2\r\n");
+                }
+                encode(member, resp3, out);
+                encode(score, resp3, out);
+            }
+        }
         Reply::Map(pairs) => {
             if resp3 {
                 line(out, b'%', pairs.len().to_string().as_bytes());

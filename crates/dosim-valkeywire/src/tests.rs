@@ -196,6 +196,11 @@ fn raw_protocol() {
         ),
         ("", "+OK\r\n"),
         ("\r\n\r\n", "+OK\r\n"),
+        // RESP3's types, as redis-server answers the same commands (its doubles aside: `%.17g` there, the shortest form in Valkey 8).
+        (
+            "HELLO 3 AUTH default AVNS_test\r\nZADD z 1 a 2.5 b\r\nZSCORE z b\r\nZRANGE z 0 -1 WITHSCORES\r\nZPOPMIN z\r\nZADD z 1 a\r\nZPOPMAX z 2\r\nSADD s 2 1\r\nSMEMBERS s\r\nZADD z INCR 1 q\r\nZMSCORE z q x\r\nSPOP s 1\r\nSRANDMEMBER s 5\r\nZSCORE z nope\r\nZADD z 1 inf\r\nZADD z INCR -inf inf\r\n",
+            "%7\r\n$6\r\nserver\r\n$6\r\nvalkey\r\n$7\r\nversion\r\n$5\r\n8.0.2\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:1\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n:2\r\n,2.5\r\n*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n*2\r\n$1\r\na\r\n,1\r\n:1\r\n*2\r\n*2\r\n$1\r\nb\r\n,2.5\r\n*2\r\n$1\r\na\r\n,1\r\n:2\r\n~2\r\n$1\r\n1\r\n$1\r\n2\r\n,1\r\n*2\r\n,1\r\n_\r\n~1\r\n$1\r\n2\r\n*1\r\n$1\r\n1\r\n_\r\n:1\r\n,-inf\r\n+OK\r\n",
+        ),
         (
             "*1\r\n:1\r\n",
             "-ERR Protocol error: expected '$', got ':'\r\n",
@@ -214,6 +219,11 @@ fn raw_protocol() {
             "+OK\r\n+OK\r\n+OK\r\n+OK\r\n*-1\r\n",
         ),
         ("BLPOP q 0.01\r\n", "*-1\r\n"),
+        // Doubles, sets and scored pairs in RESP2: bulk strings and flat arrays.
+        (
+            "ZADD z 1 a 2.5 b\r\nZSCORE z b\r\nZRANGE z 0 -1 WITHSCORES\r\nZPOPMAX z 1\r\nSADD s 2 1\r\nSMEMBERS s\r\n",
+            ":2\r\n$3\r\n2.5\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n*2\r\n$1\r\nb\r\n$3\r\n2.5\r\n:2\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n",
+        ),
         // RESET logs the client out too, as Valkey's does when the default user has a password.
         (
             "CLIENT ID\r\nSELECT 2\r\nRESET\r\nGET k\r\n",

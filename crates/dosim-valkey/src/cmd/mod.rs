@@ -7,6 +7,7 @@ mod keys;
 mod lists;
 mod scripting;
 mod server;
+mod sets;
 mod strings;
 mod zsets;
 
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::engine::Engine;
-use crate::keyspace::{Entry, Hash, List, Value, ZSet};
+use crate::keyspace::{Entry, Hash, List, Set, Value, ZSet};
 use crate::{ClientId, Reply, SimTime};
 
 pub(crate) const WRONGTYPE: &str =
@@ -225,6 +226,24 @@ static TABLE: &[Spec] = &[
     spec("brpop", -3, W.with(NS), KBLOCK, lists::brpop),
     spec("blmove", 6, WM.with(NS), K12, lists::blmove),
     spec("brpoplpush", 4, WM.with(NS), K12, lists::brpoplpush),
+    // Sets.
+    spec("sadd", -3, WM, K1, sets::sadd),
+    spec("srem", -3, W, K1, sets::srem),
+    spec("smembers", 2, R, K1, sets::smembers),
+    spec("sismember", 3, R, K1, sets::sismember),
+    spec("smismember", -3, R, K1, sets::smismember),
+    spec("scard", 2, R, K1, sets::scard),
+    spec("spop", -2, W, K1, sets::spop),
+    spec("srandmember", -2, R, K1, sets::srandmember),
+    spec("smove", 4, W, K12, sets::smove),
+    spec("sinter", -2, R, KALL, sets::sinter),
+    spec("sintercard", -3, R, NOKEYS, sets::sintercard),
+    spec("sinterstore", -3, WM, KALL, sets::sinterstore),
+    spec("sunion", -2, R, KALL, sets::sunion),
+    spec("sunionstore", -3, WM, KALL, sets::sunionstore),
+    spec("sdiff", -2, R, KALL, sets::sdiff),
+    spec("sdiffstore", -3, WM, KALL, sets::sdiffstore),
+    spec("sscan", -3, R, K1, sets::sscan),
     // Sorted sets.
     spec("zadd", -4, WM, K1, zsets::zadd),
     spec("zrem", -3, W, K1, zsets::zrem),
@@ -237,8 +256,15 @@ static TABLE: &[Spec] = &[
     spec("zrangebyscore", -4, R, K1, zsets::zrangebyscore),
     spec("zrevrange", -4, R, K1, zsets::zrevrange),
     spec("zremrangebyrank", 4, W, K1, zsets::zremrangebyrank),
-    spec("zrank", 3, R, K1, zsets::zrank),
+    spec("zrevrangebyscore", -4, R, K1, zsets::zrevrangebyscore),
+    spec("zrangebylex", -4, R, K1, zsets::zrangebylex),
+    spec("zrevrangebylex", -4, R, K1, zsets::zrevrangebylex),
+    spec("zlexcount", 4, R, K1, zsets::zlexcount),
+    spec("zrank", -3, R, K1, zsets::zrank),
+    spec("zrevrank", -3, R, K1, zsets::zrevrank),
+    spec("zmscore", -3, R, K1, zsets::zmscore),
     spec("zpopmin", -2, W, K1, zsets::zpopmin),
+    spec("zpopmax", -2, W, K1, zsets::zpopmax),
 ];
 
 fn table() -> &'static BTreeMap<&'static str, &'static Spec> {
@@ -379,6 +405,14 @@ impl<'a> Cx<'a> {
         }
     }
 
+    pub(crate) fn get_set(&mut self, key: &[u8]) -> Result<Option<&Set>, Reply> {
+        match self.read(key).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Value::Set(s)) => Ok(Some(s)),
+            Some(_) => Err(Reply::err(WRONGTYPE)),
+        }
+    }
+
     pub(crate) fn get_zset(&mut self, key: &[u8]) -> Result<Option<&ZSet>, Reply> {
         match self.read(key).map(|e| &e.value) {
             None => Ok(None),
@@ -429,6 +463,7 @@ impl<'a> Cx<'a> {
         let empty = match self.entry(key).map(|e| &e.value) {
             Some(Value::List(l)) => l.len() == 0,
             Some(Value::Hash(h)) => h.len() == 0,
+            Some(Value::Set(s)) => s.len() == 0,
             Some(Value::ZSet(z)) => z.len() == 0,
             _ => false,
         };

@@ -346,14 +346,15 @@ fn to_lua(lua: &Lua, reply: &Reply) -> mlua::Result<Lua51> {
             t.set("err", e.as_str())?;
             Lua51::Table(t)
         }
-        Reply::Array(items) => {
+        Reply::Double(v) => Lua51::String(lua.create_string(Reply::fmt_double(*v))?),
+        Reply::Array(items) | Reply::Set(items) => {
             let t = lua.create_table()?;
             for (i, item) in items.iter().enumerate() {
                 t.set(i + 1, to_lua(lua, item)?)?;
             }
             Lua51::Table(t)
         }
-        Reply::Map(pairs) => {
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
             let t = lua.create_table()?;
             for (i, (k, v)) in pairs.iter().enumerate() {
                 t.set(2 * i + 1, to_lua(lua, k)?)?;

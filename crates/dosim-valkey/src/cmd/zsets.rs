@@ -1,8 +1,8 @@
 //! Sorted sets (Valkey's `t_zset.c`): the commands a sliding-window rate limiter uses.
 //!
-//! Scores come back as bulk strings in both protocols (RESP3's double type is not modelled), formatted as Rust's shortest round-trip form, which matches Valkey's `%.17g` for integers and usual fractions.
+//! Scores are doubles: bulk strings in RESP2, RESP3's `,` type otherwise, written as Valkey 8 writes them (the shortest form that reads back the same). With `WITHSCORES`, RESP3 nests each member with its score.
 
-use super::{int, int_arg, tri, Cx, OOM, SYNTAX};
+use super::{int, int_arg, is, tri, Cx, OOM, SYNTAX};
 use crate::keyspace::{Score, Value, ZSet};
 use crate::Reply;
 
@@ -14,17 +14,6 @@ fn parse_score(arg: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(arg).ok()?;
     let v: f64 = s.parse().ok()?;
     (!v.is_nan()).then_some(v)
-}
-
-/// A score as Valkey prints it.
-pub(crate) fn fmt_score(v: f64) -> Vec<u8> {
-    if v == f64::INFINITY {
-        b"inf".to_vec()
-    } else if v == f64::NEG_INFINITY {
-        b"-inf".to_vec()
-    } else {
-        format!("{v}").into_bytes()
-    }
 }
 
 /// One end of a score range: the value and whether it is exclusive (`(`).
@@ -115,7 +104,7 @@ pub(crate) fn zadd(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let outcome = cx.modify(key, |e| add_all(as_zset(e), &o, scores));
     cx.remove_if_empty(key);
     match outcome {
-        Some(Ok((_, last))) if o.incr => last.map_or(Reply::Nil, |v| Reply::Bulk(fmt_score(v))),
+        Some(Ok((_, last))) if o.incr => last.map_or(Reply::Nil, Reply::Double),
         Some(Ok((changed, _))) => int(changed),
         Some(Err(e)) => e,
         None => Reply::Int(0),
@@ -175,7 +164,7 @@ pub(crate) fn zcard(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
 pub(crate) fn zscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let z = tri!(cx.get_zset(&args[1]));
     match z.and_then(|z| z.scores.get(&args[2])) {
-        Some(v) => Reply::Bulk(fmt_score(*v)),
+        Some(v) => Reply::Double(*v),
         None => Reply::Nil,
     }
 }
@@ -229,16 +218,18 @@ pub(crate) fn zincrby(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     zadd(cx, &rewritten)
 }
 
-/// Members and optionally scores, flat as RESP2 sends them.
+/// Members, with their scores as pairs when asked.
 fn members_reply(picked: Vec<(f64, Vec<u8>)>, withscores: bool) -> Reply {
-    let mut out = Vec::with_capacity(picked.len() * 2);
-    for (s, m) in picked {
-        out.push(Reply::Bulk(m));
-        if withscores {
-            out.push(Reply::Bulk(fmt_score(s)));
-        }
+    if withscores {
+        Reply::Pairs(
+            picked
+                .into_iter()
+                .map(|(s, m)| (Reply::Bulk(m), Reply::Double(s)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(picked.into_iter().map(|(_, m)| Reply::Bulk(m)).collect())
     }
-    Reply::Array(out)
 }
 
 /// Valkey's index range: negative indexes from the end, clamped; `None` if empty.
@@ -257,75 +248,247 @@ fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     (start <= stop && start < len).then_some((start as usize, stop as usize))
 }
 
-/// `ZRANGE key start stop [WITHSCORES]`, by index only.
+/// One end of a lexicographic range: `-`, `+`, `[member` or `(member`.
+#[derive(Clone, Debug)]
+enum LexBound {
+    Min,
+    Max,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+fn parse_lex(arg: &[u8]) -> Option<LexBound> {
+    match arg.split_first()? {
+        (b'-', []) => Some(LexBound::Min),
+        (b'+', []) => Some(LexBound::Max),
+        (b'[', rest) => Some(LexBound::Incl(rest.to_vec())),
+        (b'(', rest) => Some(LexBound::Excl(rest.to_vec())),
+        _ => None,
+    }
+}
+
+fn lex_in_range(m: &[u8], min: &LexBound, max: &LexBound) -> bool {
+    let above = match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(b) => m >= b.as_slice(),
+        LexBound::Excl(b) => m > b.as_slice(),
+    };
+    let below = match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(b) => m <= b.as_slice(),
+        LexBound::Excl(b) => m < b.as_slice(),
+    };
+    above && below
+}
+
+/// How a range command picks members.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// What the `ZRANGE` family was asked, parsed as Valkey's `zrangeGenericCommand` does.
+struct RangeQuery {
+    by: By,
+    rev: bool,
+    withscores: bool,
+    /// `LIMIT offset count`: offset and count (negative: no limit).
+    limit: Option<(i64, i64)>,
+}
+
+/// The fixed parts of a family member: `ZRANGE` lets the options choose, `ZREVRANGEBYSCORE` fixes both.
+#[derive(Clone, Copy)]
+struct Family {
+    by: Option<By>,
+    rev: Option<bool>,
+}
+
+const ZRANGE: Family = Family {
+    by: None,
+    rev: None,
+};
+
+fn parse_query(args: &[Vec<u8>], family: Family) -> Result<RangeQuery, Reply> {
+    let (mut by, mut rev, mut withscores, mut limit) = (family.by, family.rev, false, None);
+    let mut i = 4;
+    while i < args.len() {
+        let left = args.len() - i - 1;
+        let a = &args[i];
+        if is(a, "withscores") {
+            withscores = true;
+        } else if is(a, "limit") && left >= 2 {
+            limit = Some((int_arg(&args[i + 1])?, int_arg(&args[i + 2])?));
+            i += 2;
+        } else if family.rev.is_none() && rev.is_none() && is(a, "rev") {
+            rev = Some(true);
+        } else if family.by.is_none() && by.is_none() && is(a, "bylex") {
+            by = Some(By::Lex);
+        } else if family.by.is_none() && by.is_none() && is(a, "byscore") {
+            by = Some(By::Score);
+        } else {
+            return Err(Reply::err(SYNTAX));
+        }
+        i += 1;
+    }
+    let by = by.unwrap_or(By::Rank);
+    if limit.is_some() && by == By::Rank {
+        return Err(Reply::err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && by == By::Lex {
+        return Err(Reply::err(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    Ok(RangeQuery {
+        by,
+        rev: rev.unwrap_or(false),
+        withscores,
+        limit,
+    })
+}
+
+/// The whole `ZRANGE` family: the range in `args[2..4]` (maximum first when reversed by score or lex), the options after.
+fn range_generic(cx: &mut Cx<'_>, args: &[Vec<u8>], family: Family) -> Reply {
+    let q = tri!(parse_query(args, family));
+    let (lo, hi) = if q.rev && q.by != By::Rank {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    // Parse the range before looking at the key, as Valkey does, so a bad range is an error on a missing key too.
+    enum Parsed {
+        Rank(i64, i64),
+        Score(Bound, Bound),
+        Lex(LexBound, LexBound),
+    }
+    let parsed = match q.by {
+        By::Rank => Parsed::Rank(tri!(int_arg(lo)), tri!(int_arg(hi))),
+        By::Score => match (parse_bound(lo), parse_bound(hi)) {
+            (Some(min), Some(max)) => Parsed::Score(min, max),
+            _ => return Reply::err(RANGE_NOT_FLOAT),
+        },
+        By::Lex => match (parse_lex(lo), parse_lex(hi)) {
+            (Some(min), Some(max)) => Parsed::Lex(min, max),
+            _ => return Reply::err("ERR min or max not valid string range item"),
+        },
+    };
+    let Some(z) = tri!(cx.get_zset(&args[1])) else {
+        return Reply::Array(Vec::new());
+    };
+    let ordered: Box<dyn Iterator<Item = &(Score, Vec<u8>)>> = if q.rev {
+        Box::new(z.order.iter().rev())
+    } else {
+        Box::new(z.order.iter())
+    };
+    let picked: Vec<(f64, Vec<u8>)> = match parsed {
+        Parsed::Rank(start, stop) => match index_range(start, stop, z.len()) {
+            Some((start, stop)) => ordered
+                .skip(start)
+                .take(stop - start + 1)
+                .map(|(s, m)| (s.0, m.clone()))
+                .collect(),
+            None => Vec::new(),
+        },
+        Parsed::Score(min, max) => limited(
+            ordered.filter(|(s, _)| in_range(s.0, min, max)),
+            q.limit,
+            z.len(),
+        ),
+        Parsed::Lex(min, max) => limited(
+            ordered.filter(|(_, m)| lex_in_range(m, &min, &max)),
+            q.limit,
+            z.len(),
+        ),
+    };
+    members_reply(picked, q.withscores)
+}
+
+/// Applies `LIMIT offset count` as Valkey does: a negative offset, or one past the end, gives nothing; a negative count no limit.
+fn limited<'a>(
+    matching: impl Iterator<Item = &'a (Score, Vec<u8>)>,
+    limit: Option<(i64, i64)>,
+    len: usize,
+) -> Vec<(f64, Vec<u8>)> {
+    let (offset, count) = limit.unwrap_or((0, -1));
+    if offset < 0 || (offset > 0 && offset as u64 >= len as u64) {
+        return Vec::new();
+    }
+    let take = usize::try_from(count).unwrap_or(usize::MAX);
+    matching
+        .skip(offset as usize)
+        .take(take)
+        .map(|(s, m)| (s.0, m.clone()))
+        .collect()
+}
+
+/// `ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`.
 pub(crate) fn zrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    range_by_index(cx, args, false)
+    range_generic(cx, args, ZRANGE)
 }
 
 /// `ZREVRANGE key start stop [WITHSCORES]`.
 pub(crate) fn zrevrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    range_by_index(cx, args, true)
-}
-
-fn range_by_index(cx: &mut Cx<'_>, args: &[Vec<u8>], rev: bool) -> Reply {
-    let withscores = match &args[4..] {
-        [] => false,
-        [w] if w.eq_ignore_ascii_case(b"withscores") => true,
-        _ => return Reply::err(SYNTAX),
+    let family = Family {
+        by: Some(By::Rank),
+        rev: Some(true),
     };
-    let (start, stop) = (tri!(int_arg(&args[2])), tri!(int_arg(&args[3])));
-    let Some(z) = tri!(cx.get_zset(&args[1])) else {
-        return Reply::Array(Vec::new());
-    };
-    let Some((start, stop)) = index_range(start, stop, z.len()) else {
-        return Reply::Array(Vec::new());
-    };
-    let iter = z.order.iter().map(|(s, m)| (s.0, m.clone()));
-    let picked: Vec<_> = if rev {
-        iter.rev().skip(start).take(stop - start + 1).collect()
-    } else {
-        iter.skip(start).take(stop - start + 1).collect()
-    };
-    members_reply(picked, withscores)
+    range_generic(cx, args, family)
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`.
 pub(crate) fn zrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let (min, max) = tri!(range_args(args));
-    let (mut withscores, mut offset, mut count) = (false, 0i64, -1i64);
-    let mut i = 4;
-    while i < args.len() {
-        if args[i].eq_ignore_ascii_case(b"withscores") {
-            withscores = true;
-            i += 1;
-        } else if args[i].eq_ignore_ascii_case(b"limit") && i + 2 < args.len() {
-            offset = tri!(int_arg(&args[i + 1]));
-            count = tri!(int_arg(&args[i + 2]));
-            i += 3;
-        } else {
-            return Reply::err(SYNTAX);
-        }
-    }
-    let Some(z) = tri!(cx.get_zset(&args[1])) else {
-        return Reply::Array(Vec::new());
+    let family = Family {
+        by: Some(By::Score),
+        rev: Some(false),
     };
-    if offset < 0 {
-        return Reply::Array(Vec::new());
-    }
-    let take = if count < 0 {
-        usize::MAX
-    } else {
-        count as usize
+    range_generic(cx, args, family)
+}
+
+/// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`.
+pub(crate) fn zrevrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let family = Family {
+        by: Some(By::Score),
+        rev: Some(true),
     };
-    let picked = z
-        .order
-        .iter()
-        .filter(|(s, _)| in_range(s.0, min, max))
-        .skip(offset as usize)
-        .take(take)
-        .map(|(s, m)| (s.0, m.clone()))
-        .collect();
-    members_reply(picked, withscores)
+    range_generic(cx, args, family)
+}
+
+/// `ZRANGEBYLEX key min max [LIMIT offset count]`.
+pub(crate) fn zrangebylex(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let family = Family {
+        by: Some(By::Lex),
+        rev: Some(false),
+    };
+    range_generic(cx, args, family)
+}
+
+/// `ZREVRANGEBYLEX key max min [LIMIT offset count]`.
+pub(crate) fn zrevrangebylex(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let family = Family {
+        by: Some(By::Lex),
+        rev: Some(true),
+    };
+    range_generic(cx, args, family)
+}
+
+/// `ZLEXCOUNT key min max`.
+pub(crate) fn zlexcount(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let (Some(min), Some(max)) = (parse_lex(&args[2]), parse_lex(&args[3])) else {
+        return Reply::err("ERR min or max not valid string range item");
+    };
+    let z = tri!(cx.get_zset(&args[1]));
+    int(z.map_or(0, |z| {
+        z.order
+            .iter()
+            .filter(|(_, m)| lex_in_range(m, &min, &max))
+            .count()
+    }))
 }
 
 pub(crate) fn zremrangebyrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
@@ -352,22 +515,68 @@ pub(crate) fn zremrangebyrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     int(removed.unwrap_or(0))
 }
 
+/// `ZRANK key member [WITHSCORE]`.
 pub(crate) fn zrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let z = tri!(cx.get_zset(&args[1]));
-    let rank = z.and_then(|z| {
-        let score = *z.scores.get(&args[2])?;
-        Some(z.order.range(..(Score(score), args[2].clone())).count())
-    });
-    rank.map_or(Reply::Nil, int)
+    rank(cx, args, false)
 }
 
-/// `ZPOPMIN key [count]`: the lowest members with their scores, flat as RESP2 sends them.
+/// `ZREVRANK key member [WITHSCORE]`.
+pub(crate) fn zrevrank(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    rank(cx, args, true)
+}
+
+fn rank(cx: &mut Cx<'_>, args: &[Vec<u8>], rev: bool) -> Reply {
+    let withscore = match &args[3..] {
+        [] => false,
+        [w] if is(w, "withscore") => true,
+        _ => return Reply::err(SYNTAX),
+    };
+    let z = tri!(cx.get_zset(&args[1]));
+    let found = z.and_then(|z| {
+        let score = *z.scores.get(&args[2])?;
+        let below = z.order.range(..(Score(score), args[2].clone())).count();
+        let rank = if rev { z.len() - 1 - below } else { below };
+        Some((rank, score))
+    });
+    match found {
+        Some((rank, score)) if withscore => Reply::Array(vec![int(rank), Reply::Double(score)]),
+        Some((rank, _)) => int(rank),
+        None if withscore => Reply::NilArray,
+        None => Reply::Nil,
+    }
+}
+
+/// `ZMSCORE key member [member ...]`: a score or nil for each.
+pub(crate) fn zmscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    let z = tri!(cx.get_zset(&args[1]));
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(|m| match z.and_then(|z| z.scores.get(m)) {
+                Some(v) => Reply::Double(*v),
+                None => Reply::Nil,
+            })
+            .collect(),
+    )
+}
+
+/// `ZPOPMIN key [count]`.
 pub(crate) fn zpopmin(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    pop(cx, args, false)
+}
+
+/// `ZPOPMAX key [count]`.
+pub(crate) fn zpopmax(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
+    pop(cx, args, true)
+}
+
+/// The lowest (or highest) members with their scores: one flat pair without a count, pairs with one (nested in RESP3).
+fn pop(cx: &mut Cx<'_>, args: &[Vec<u8>], max: bool) -> Reply {
     let count = match args.get(2) {
-        None => 1,
+        None => None,
         Some(c) => match tri!(int_arg(c)) {
             n if n < 0 => return Reply::err("ERR value is out of range, must be positive"),
-            n => n as usize,
+            n => Some(n as usize),
         },
     };
     if args.len() > 3 {
@@ -377,11 +586,13 @@ pub(crate) fn zpopmin(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     if tri!(cx.get_zset(key)).is_none() {
         return Reply::Array(Vec::new());
     }
+    let wanted = count.unwrap_or(1);
     let popped = cx.modify(key, |e| {
         let z = as_zset(e);
         let mut out = Vec::new();
-        while out.len() < count {
-            let Some((s, m)) = z.order.first().cloned() else {
+        while out.len() < wanted {
+            let next = if max { z.order.last() } else { z.order.first() };
+            let Some((s, m)) = next.cloned() else {
                 break;
             };
             z.remove(&m);
@@ -390,5 +601,14 @@ pub(crate) fn zpopmin(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
         out
     });
     cx.remove_if_empty(key);
-    members_reply(popped.unwrap_or_default(), true)
+    let popped = popped.unwrap_or_default();
+    match count {
+        Some(_) => members_reply(popped, true),
+        None => Reply::Array(
+            popped
+                .into_iter()
+                .flat_map(|(s, m)| [Reply::Bulk(m), Reply::Double(s)])
+                .collect(),
+        ),
+    }
 }
