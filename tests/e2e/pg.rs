@@ -156,7 +156,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
         connection.port
     );
     check(&app_uri, "SELECT 40 + 2 AS answer", Ok("     42\n(1 row)"));
-    // No PgBouncer runs, so a pool's connection is the cluster's endpoint with the pool's database.
+    // A pool answers on its own port (PgBouncer's), with its name as the database.
     let pool = api
         .databases()
         .create_pool(
@@ -165,15 +165,25 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
         )
         .await
         .unwrap();
-    let pool_uri = pool.connection.expect("a pool has a connection").uri;
+    let pool_connection = pool.connection.expect("a pool has a connection");
+    assert_ne!(pool_connection.port, connection.port);
     assert_eq!(
-        pool_uri,
+        pool_connection.uri,
         format!(
-            "postgres://doadmin:{}@127.0.0.1:{}/books?sslmode=require",
-            connection.password, connection.port
+            "postgres://doadmin:{}@127.0.0.1:{}/books-pool?sslmode=require",
+            connection.password, pool_connection.port
         )
     );
-    check(&pool_uri, "SELECT 1 AS one", Ok("   1\n(1 row)"));
+    check(
+        &pool_connection.uri,
+        "SELECT current_database()",
+        Ok(" books\n(1 row)"),
+    );
+    check(
+        &pool_connection.uri.replace("/books-pool?", "/nopool?"),
+        "SELECT 1",
+        Err("no such database: nopool"),
+    );
     check(
         &uri.replace("/defaultdb?", "/missing?"),
         "SELECT 1",
@@ -300,6 +310,19 @@ async fn a_clusters_data_survives_a_restart_with_state() {
          INSERT INTO t (note) VALUES ('a'), ('b'); DELETE FROM t WHERE note = 'a'",
         Ok("DELETE 1"),
     );
+    // A pool answers on its own port, with its name as the database, and reaches the same data.
+    let pool = client(&serve)
+        .databases()
+        .create_pool(
+            &cluster.id,
+            &ConnectionPoolCreate::new("app", "transaction", 2, "defaultdb"),
+        )
+        .await
+        .unwrap();
+    let pool_uri = pool.connection.expect("a pool has a connection").uri;
+    assert!(pool_uri.ends_with("/app?sslmode=require"), "{pool_uri}");
+    assert_ne!(pool_uri, uri);
+    check(&pool_uri, "SELECT note FROM t", Ok(" b\n(1 row)"));
     // SIGTERM: the server saves before it exits.
     // The shell's own `kill`, so that no procps is needed.
     let killed = Command::new("sh")
@@ -319,6 +342,10 @@ async fn a_clusters_data_survives_a_restart_with_state() {
         .unwrap();
     let again = api.databases().connection(&cluster.id).await.unwrap();
     check(&again.uri, "SELECT id, note FROM t", Ok("  2 | b\n(1 row)"));
+    // The pool is served again too, at the restarted cluster's pool port.
+    let pool = api.databases().get_pool(&cluster.id, "app").await.unwrap();
+    let pool_uri = pool.connection.expect("a pool has a connection").uri;
+    check(&pool_uri, "SELECT note FROM t", Ok(" b\n(1 row)"));
     check(
         &again.uri,
         "INSERT INTO t (note) VALUES ('c') RETURNING id",

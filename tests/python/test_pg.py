@@ -136,3 +136,61 @@ def test_for_update_serializable_and_advisory_locks(serve):
     finally:
         a.close()
         b.close()
+
+
+def api(serve, token, method, path, body=None):
+    request = urllib.request.Request(
+        serve.url + path, data=None if body is None else json.dumps(body).encode(), method=method,
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+        return response.status, (json.loads(text) if text else None)
+
+
+def test_a_transaction_mode_pool_hands_the_session_lock_to_the_next_client(serve):
+    token = serve.fresh_token("pg-pool")
+    cluster = create_cluster(serve, token, "pooled")
+    status, body = api(serve, token, "POST", f"/v2/databases/{cluster['id']}/pools", {
+        "name": "jobs", "mode": "transaction", "size": 1, "db": "defaultdb", "user": "doadmin",
+    })
+    assert status == 201
+    pool = body["pool"]
+    direct_port = cluster["connection"]["port"]
+    # PgBouncer answers on a port of its own, with the pool's name as the database.
+    assert pool["connection"]["port"] != direct_port
+    assert pool["connection"]["database"] == "jobs"
+    uri = pool["connection"]["uri"]
+    assert uri.endswith("/jobs?sslmode=require")
+
+    a = psycopg.connect(uri, connect_timeout=10, autocommit=True)
+    b = psycopg.connect(uri, connect_timeout=10, autocommit=True)
+    try:
+        assert a.execute("SELECT current_database()").fetchone()[0] == "defaultdb"
+        # One server connection behind the pool: both clients borrow it in turn.
+        assert a.execute("SELECT pg_backend_pid()").fetchone()[0] == b.execute("SELECT pg_backend_pid()").fetchone()[0]
+        # A session advisory lock stays on the server connection, not with the client that took it.
+        assert a.execute("SELECT pg_try_advisory_lock(42)").fetchone()[0] is True
+        assert b.execute("SELECT pg_try_advisory_lock(42)").fetchone()[0] is True, \
+            "through a transaction-mode pool the second client gets the lock the first holds"
+    finally:
+        a.close()
+        b.close()
+    # Through the cluster's own port, the lock excludes as it should.
+    direct_a, direct_b = connect(cluster["connection"]["uri"]), connect(cluster["connection"]["uri"])
+    try:
+        direct_a.autocommit = direct_b.autocommit = True
+        assert direct_a.execute("SELECT pg_try_advisory_lock(7)").fetchone()[0] is True
+        assert direct_b.execute("SELECT pg_try_advisory_lock(7)").fetchone()[0] is False
+    finally:
+        direct_a.close()
+        direct_b.close()
+
+    # A deleted pool is gone from the pooler too.
+    status, _ = api(serve, token, "DELETE", f"/v2/databases/{cluster['id']}/pools/jobs")
+    assert status == 204
+    try:
+        psycopg.connect(uri, connect_timeout=10).close()
+        raise AssertionError("connected to a deleted pool")
+    except psycopg.OperationalError as error:
+        assert "no such database: jobs" in str(error)

@@ -52,6 +52,10 @@ pub trait DataPlane: Send + Sync {
     fn pool_changed(&self, _cluster: &Database, _pool: &ConnectionPool) {}
     /// A connection pool was deleted.
     fn pool_deleted(&self, _cluster: &Database, _name: &str) {}
+    /// Where the cluster's pools are served, once [`DataPlane::cluster_created`] served it: a port on the same host, or `None` where no pooler runs (the pools' connections then name the cluster's own port and database).
+    fn pool_port(&self, _cluster: &Database) -> Option<u16> {
+        None
+    }
 }
 
 pub fn router() -> Router {
@@ -176,11 +180,16 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let data_plane = ctx.server.data_plane();
     let database = ctx.cloud(|cloud, now| {
         let database = cloud.create_database(now, request)?;
-        match data_plane
-            .as_ref()
-            .and_then(|plane| plane.cluster_created(&database))
-        {
-            Some((host, port)) => cloud.set_database_endpoint(now, database.id, &host, port),
+        let Some(plane) = data_plane.as_ref() else {
+            return Ok(database);
+        };
+        match plane.cluster_created(&database) {
+            Some((host, port)) => {
+                let mut served = database.clone();
+                served.endpoint = Some((host.clone(), port));
+                let pool_port = plane.pool_port(&served);
+                cloud.set_database_endpoint(now, database.id, &host, port, pool_port)
+            }
             None => Ok(database),
         }
     })?;

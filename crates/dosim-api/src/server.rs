@@ -559,14 +559,19 @@ impl Server {
                     .databases(now, dosim_cloud::DatabaseFilter::default())
                 {
                     if let Some((host, port)) = plane.cluster_created(&database) {
-                        let _ = account
-                            .cloud
-                            .set_database_endpoint(now, database.id, &host, port);
+                        let mut served = database.clone();
+                        served.endpoint = Some((host.clone(), port));
+                        let pool_port = plane.pool_port(&served);
+                        let _ = account.cloud.set_database_endpoint(
+                            now,
+                            database.id,
+                            &host,
+                            port,
+                            pool_port,
+                        );
                         let Some(data) = saved.data.get(&database.id.to_string()) else {
                             continue;
                         };
-                        let mut served = database.clone();
-                        served.endpoint = Some((host, port));
                         // The accounts are in; a cluster whose data does not read back starts
                         // empty, and says so.
                         if let Err(error) = plane.load_data(&served, data) {

@@ -1,10 +1,10 @@
-//! `dosim serve`'s PostgreSQL data plane: each managed PostgreSQL cluster created through the API is a `dosim-pgwire` server on a real local port.
+//! `dosim serve`'s PostgreSQL data plane: each managed PostgreSQL cluster created through the API is a `dosim-pgwire` server on a real local port, with its connection pools (PgBouncer, port 25061 on DigitalOcean) on a second port.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use dosim_api::DataPlane;
-use dosim_cloud::{Database, DatabaseUser};
+use dosim_cloud::{ConnectionPool, Database, DatabaseUser};
 use dosim_pg::{Engine, EngineConfig};
 use dosim_pgwire::{PgCluster, WireConfig};
 use parking_lot::Mutex;
@@ -12,12 +12,13 @@ use parking_lot::Mutex;
 /// The default cap on clusters served at once, across every account; beyond it a cluster keeps its DigitalOcean host and is not served.
 pub const PG_CLUSTERS_MAX: usize = 100;
 
-/// One served cluster: its wire server and the task that accepts and serves its connections.
+/// One served cluster: its wire server, the port its pools answer on, and the task that accepts and serves its connections.
 ///
 /// Each cluster runs on a thread of its own with a single-threaded runtime, off the HTTP server's
 /// workers: a heavy statement holds its cluster's thread (and its engine), never the API's.
 struct Served {
     cluster: PgCluster,
+    pool_port: u16,
     /// Aborting it drops the listener and every open connection, whose sessions then roll back, and
     /// ends the cluster's thread.
     task: tokio::task::AbortHandle,
@@ -69,9 +70,14 @@ impl PgDataPlane {
     }
 
     fn start(&self, database: &Database) -> std::io::Result<(u16, Served)> {
-        let listener = std::net::TcpListener::bind((self.bind_ip, 0))?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
+        let bind = || -> std::io::Result<(std::net::TcpListener, u16)> {
+            let listener = std::net::TcpListener::bind((self.bind_ip, 0))?;
+            listener.set_nonblocking(true)?;
+            let port = listener.local_addr()?.port();
+            Ok((listener, port))
+        };
+        let (listener, port) = bind()?;
+        let (pool_listener, pool_port) = bind()?;
         let mut engine = Engine::new(EngineConfig {
             seed: engine_seed(self.seed, database),
             sessions_max: connections_max(&database.size),
@@ -96,32 +102,46 @@ impl PgDataPlane {
         for user in &database.users {
             cluster.set_user(&user.name, &user.password);
         }
-        let abort = serve_on_own_thread(listener, cluster.clone())?;
+        for pool in &database.pools {
+            cluster.set_pool(&pool.name, dosim::pg::pool_settings(pool));
+        }
+        let abort = serve_on_own_thread(listener, pool_listener, cluster.clone())?;
         Ok((
             port,
             Served {
                 cluster,
+                pool_port,
                 task: abort,
             },
         ))
     }
 }
 
-/// Serves a cluster's connections on a thread of its own, with a single-threaded runtime, until the
-/// returned handle aborts it: SQL execution, however heavy, then never runs on the API's workers.
+/// Serves a cluster's direct and pooled connections on a thread of its own, with a single-threaded
+/// runtime, until the returned handle aborts it: SQL execution, however heavy, then never runs on
+/// the API's workers.
 fn serve_on_own_thread(
     listener: std::net::TcpListener,
+    pool_listener: std::net::TcpListener,
     cluster: PgCluster,
 ) -> std::io::Result<tokio::task::AbortHandle> {
     let port = listener.local_addr()?.port();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let listener = {
+    let (listener, pool_listener) = {
         let _entered = runtime.enter();
-        tokio::net::TcpListener::from_std(listener)?
+        (
+            tokio::net::TcpListener::from_std(listener)?,
+            tokio::net::TcpListener::from_std(pool_listener)?,
+        )
     };
-    let task = runtime.spawn(accept(listener, cluster));
+    let task = runtime.spawn(async move {
+        tokio::join!(
+            accept(listener, cluster.clone(), false),
+            accept(pool_listener, cluster, true)
+        );
+    });
     let abort = task.abort_handle();
     std::thread::Builder::new()
         .name(format!("dosim-pg-{port}"))
@@ -132,19 +152,26 @@ fn serve_on_own_thread(
     Ok(abort)
 }
 
-/// Accepts connections until aborted; the connections live in this task's `JoinSet`, so aborting it closes them too.
-async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster) {
+/// Accepts connections (pool clients if `pooled`) until aborted; the connections live in this task's `JoinSet`, so aborting it closes them too.
+async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster, pooled: bool) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let serving =
-                        dosim_pgwire::serve_connection_from(cluster.clone(), stream, peer.to_string());
-                    connections.spawn(async move {
-                        let _ = serving.await;
-                    });
+                    let (cluster, peer) = (cluster.clone(), peer.to_string());
+                    if pooled {
+                        let serving = dosim_pgwire::serve_pool_connection_from(cluster, stream, peer);
+                        connections.spawn(async move {
+                            let _ = serving.await;
+                        });
+                    } else {
+                        let serving = dosim_pgwire::serve_connection_from(cluster, stream, peer);
+                        connections.spawn(async move {
+                            let _ = serving.await;
+                        });
+                    }
                 }
                 // A connection reset before it was taken, or too many open files: skip it and go on, as PostgreSQL's postmaster does.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
@@ -252,6 +279,26 @@ impl DataPlane for PgDataPlane {
         let cluster = self.served(database)?;
         let dump = cluster.engine().lock().dump();
         serde_json::to_value(dump).ok()
+    }
+
+    fn pool_changed(&self, database: &Database, pool: &ConnectionPool) {
+        if let Some(cluster) = self.served(database) {
+            cluster.set_pool(&pool.name, dosim::pg::pool_settings(pool));
+        }
+    }
+
+    fn pool_deleted(&self, database: &Database, name: &str) {
+        if let Some(cluster) = self.served(database) {
+            cluster.remove_pool(name);
+        }
+    }
+
+    fn pool_port(&self, database: &Database) -> Option<u16> {
+        let (_, port) = database.endpoint.as_ref()?;
+        self.clusters
+            .lock()
+            .get(port)
+            .map(|served| served.pool_port)
     }
 
     fn load_data(&self, database: &Database, data: &serde_json::Value) -> Result<(), String> {

@@ -221,4 +221,8 @@ impl DataPlane for DataPlanes {
             .iter()
             .for_each(|plane| plane.pool_deleted(cluster, name));
     }
+
+    fn pool_port(&self, cluster: &Database) -> Option<u16> {
+        self.0.iter().find_map(|plane| plane.pool_port(cluster))
+    }
 }

@@ -140,6 +140,9 @@ pub struct Database {
     /// Where a real data plane serves this cluster (`dosim serve`), as host and port; the connection objects then show it instead of `host` and `port`, so their URIs reach it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<(String, u16)>,
+    /// Where the served cluster's connection pools answer (`dosim serve`: PgBouncer on a port of its own, on the endpoint's host); the pools' connection objects then show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_port: Option<u16>,
 }
 
 /// A database cluster create request.
@@ -250,29 +253,28 @@ impl Database {
 
     /// A pool's `connection`, on port 25061 with the pool's name as the database.
     ///
-    /// On a served endpoint no PgBouncer runs, so the pool's connection is the endpoint with the pool's database, which a client can reach.
+    /// On a served endpoint it is the pool port the data plane serves, or, where no pooler runs, the endpoint with the pool's database, which a client can reach.
     pub fn pool_connection(&self, pool: &ConnectionPool) -> Connection {
-        let user = pool
-            .user
-            .as_deref()
-            .and_then(|u| self.user(u))
-            .unwrap_or(self.primary_user());
-        match &self.endpoint {
-            Some((host, port)) => self.connection_for(host, *port, user, &pool.db),
-            None => self.connection_for(&self.host, POOL_PORT, user, &pool.name),
-        }
+        self.pool_connection_at(pool, &self.host)
     }
 
     /// A pool's `private_connection`.
     pub fn private_pool_connection(&self, pool: &ConnectionPool) -> Connection {
+        self.pool_connection_at(pool, &self.private_host())
+    }
+
+    fn pool_connection_at(&self, pool: &ConnectionPool, unserved_host: &str) -> Connection {
         let user = pool
             .user
             .as_deref()
             .and_then(|u| self.user(u))
             .unwrap_or(self.primary_user());
-        match &self.endpoint {
-            Some((host, port)) => self.connection_for(host, *port, user, &pool.db),
-            None => self.connection_for(&self.private_host(), POOL_PORT, user, &pool.name),
+        match (&self.endpoint, self.pool_port) {
+            (Some((host, _)), Some(pool_port)) => {
+                self.connection_for(host, pool_port, user, &pool.name)
+            }
+            (Some((host, port)), None) => self.connection_for(host, *port, user, &pool.db),
+            (None, _) => self.connection_for(unserved_host, POOL_PORT, user, &pool.name),
         }
     }
 
@@ -434,6 +436,7 @@ impl Cloud {
                 eviction_policy: (engine.slug == "valkey")
                     .then(|| DEFAULT_EVICTION_POLICY.to_string()),
                 endpoint: None,
+                pool_port: None,
             };
             cloud.adopt_tags(TaggedKind::Database, &id.to_string(), &mut database.tags);
             cloud.databases.insert(id, database);
@@ -480,17 +483,19 @@ impl Cloud {
         })
     }
 
-    /// Records where a real data plane serves a cluster; its connection objects show that host and port from now on.
+    /// Records where a real data plane serves a cluster (and its pools, if a pooler serves them); its connection objects show that host and port from now on.
     pub fn set_database_endpoint(
         &mut self,
         now: SimTime,
         id: DatabaseId,
         host: &str,
         port: u16,
+        pool_port: Option<u16>,
     ) -> Result<Database, Error> {
         self.enter(now, |cloud| {
             let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
             database.endpoint = Some((host.to_string(), port));
+            database.pool_port = pool_port;
             Ok(database.clone())
         })
     }

@@ -195,7 +195,7 @@ impl Set {
     }
 
     /// Makes a set of integers only an intset, sorted, if it is small enough (Valkey's `maybeConvertToIntset`).
-    pub(crate) fn to_intset_if_integers(&mut self) {
+    pub(crate) fn make_intset_if_integers(&mut self) {
         if self.encoding == SetEncoding::IntSet || self.len() > SET_INTSET_ENTRIES_MAX {
             return;
         }

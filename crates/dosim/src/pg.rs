@@ -46,6 +46,7 @@ pub use log::{
     LoggedOutcome, LoggedResult, LoggedStatement, StatementLog, LOGGED_ROWS_MAX,
     LOGGED_STATEMENTS_MAX, SQL_CHARS_MAX,
 };
+pub use plane::pool_settings;
 pub(crate) use plane::Plane;
 pub use run::RunDatabase;
 pub(crate) use run::{create, finish, host};

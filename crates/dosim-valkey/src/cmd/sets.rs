@@ -265,7 +265,7 @@ pub(crate) fn sinterstore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     for m in found {
         result.insert(m);
     }
-    result.to_intset_if_integers();
+    result.make_intset_if_integers();
     store(cx, &args[1], Some(result))
 }
 

@@ -29,7 +29,7 @@ impl Plane {
 }
 
 /// The wire's pool settings for a pool of the model; an unknown mode (the API refuses one) serves as transaction mode.
-pub(crate) fn pool_config(pool: &ConnectionPool) -> PoolConfig {
+pub fn pool_settings(pool: &ConnectionPool) -> PoolConfig {
     PoolConfig {
         mode: PoolMode::from_name(&pool.mode).unwrap_or(PoolMode::Transaction),
         size: pool.size as usize,
@@ -72,7 +72,7 @@ impl DataPlane for Plane {
 
     fn pool_changed(&self, database: &Database, pool: &ConnectionPool) {
         if let Some(cluster) = self.cluster(database) {
-            cluster.set_pool(&pool.name, pool_config(pool));
+            cluster.set_pool(&pool.name, pool_settings(pool));
         }
     }
 

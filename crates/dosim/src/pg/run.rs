@@ -201,7 +201,7 @@ pub(crate) fn create(
             served.set_user(&user.name, &user.password);
         }
         for pool in &cluster.pools {
-            served.set_pool(&pool.name, super::plane::pool_config(pool));
+            served.set_pool(&pool.name, super::plane::pool_settings(pool));
         }
         databases.push(RunDatabase {
             id: cluster.id.to_string(),
