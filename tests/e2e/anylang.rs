@@ -277,3 +277,114 @@ fn no_orphans_names_the_droplets_whose_create_response_was_lost() {
         "only the checks asked for run: {text}"
     );
 }
+
+/// PostgreSQL clusters the program creates answer at their URIs, Spaces at `AWS_ENDPOINT_URL` with
+/// the key pair in the environment, and `--require-db`/`--require-db-user` check what must exist.
+#[test]
+fn the_program_reaches_postgres_and_spaces_and_required_dbs_and_users_are_checked() {
+    let python = python();
+    let python = python.to_str().expect("a UTF-8 path");
+    let output = dosim_test(&[
+        "--seed",
+        "2",
+        "--require-db",
+        "ledger/books",
+        "--require-db-user",
+        "ledger/app",
+        "--check-command",
+        "grep -q '\"reports\"' \"$DOSIM_STATE\"",
+        "--format",
+        "json",
+        "--",
+        python,
+        "tests/anylang/provision_data.py",
+    ]);
+    let result = json(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{result:#}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(result["reports"][0]["violations"], serde_json::json!([]));
+
+    let output = dosim_test(&[
+        "--seed",
+        "2",
+        "--require-db",
+        "ledger/archive",
+        "--require-db-user",
+        "ledger/app",
+        "--require-db-user",
+        "audit/reader",
+        "--reproduce",
+        "0",
+        "--format",
+        "json",
+        "--",
+        python,
+        "tests/anylang/provision_data.py",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let result = json(&output);
+    let violations = &result["reports"][0]["violations"];
+    assert_eq!(violations[0]["check"], "database-users-and-dbs-present");
+    assert_eq!(
+        violations[0]["message"],
+        "no cluster audit (wanted its user reader)\ncluster ledger has no db archive"
+    );
+
+    let bad = dosim_test(&["--require-db", "ledger", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--require-db") && stderr.contains("CLUSTER/NAME"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_opt_in_checks_name_a_shared_claim_tag_and_a_volume_left_detached() {
+    let output = dosim_test(&[
+        "--seed",
+        "1",
+        "--check",
+        "no-shared-tags",
+        "--check",
+        "no-detached-volumes",
+        "--check",
+        "exit-status",
+        "--reproduce",
+        "0",
+        "--format",
+        "json",
+        "--",
+        "sh",
+        "tests/anylang/claim_and_detach.sh",
+    ]);
+    let result = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{result:#}");
+    let violations = result["reports"][0]["violations"]
+        .as_array()
+        .expect("violations")
+        .clone();
+    let checks: Vec<&str> = violations
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        ["no-shared-tags", "no-detached-volumes"],
+        "{result:#}"
+    );
+    let shared = violations[0]["message"].as_str().unwrap();
+    assert!(
+        shared.starts_with("tag primary is on 2: db-a (") && shared.contains("db-b ("),
+        "{shared}"
+    );
+    let detached = violations[1]["message"].as_str().unwrap();
+    assert!(
+        detached.starts_with("volumes attached during the run end attached to nothing: pgdata ("),
+        "{detached}"
+    );
+}

@@ -66,6 +66,16 @@ pub struct TestArgs {
     #[arg(long = "check", value_name = "NAME", value_parser = checks::parse_check)]
     checks: Vec<String>,
 
+    /// A database user that must exist at the end, as CLUSTER/USER (repeat for several); turns on
+    /// the `database-users-and-dbs-present` check.
+    #[arg(long, value_name = "CLUSTER/USER", value_parser = checks::parse_member)]
+    require_db_user: Vec<(String, String)>,
+
+    /// A database (db) that must exist at the end, as CLUSTER/DB (repeat for several); turns on
+    /// the `database-users-and-dbs-present` check.
+    #[arg(long, value_name = "CLUSTER/DB", value_parser = checks::parse_member)]
+    require_db: Vec<(String, String)>,
+
     /// A shell command run after the program, with DOSIM_STATE and DOSIM_HISTORY naming the
     /// final state dump and the request history (JSON files); the run fails when it exits non-zero.
     #[arg(long, value_name = "CMD")]
@@ -105,7 +115,10 @@ fn after_help() -> String {
     }
     text.push_str(
         "\nThe command's environment: DIGITALOCEAN_API_URL (http://127.0.0.1:PORT), DIGITALOCEAN_END_POINT (…/v2/),\n\
-         DIGITALOCEAN_TOKEN and DIGITALOCEAN_ACCESS_TOKEN, TF_VAR_do_api_url and TF_VAR_do_token, DOSIM_SEED.\n\
+         DIGITALOCEAN_TOKEN and DIGITALOCEAN_ACCESS_TOKEN, TF_VAR_do_api_url and TF_VAR_do_token, DOSIM_SEED;\n\
+         Spaces at AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_S3, SPACES_ENDPOINT_URL) with a full-access key pair in\n\
+         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and SPACES_ACCESS_KEY_ID / SPACES_SECRET_ACCESS_KEY), AWS_REGION=nyc3.\n\
+         Managed PostgreSQL and Valkey clusters the program creates answer at their connection URIs on loopback.\n\
          Name a thread's requests with an `x-dosim-actor` header; otherwise each connection is an actor.\n\
          Exit status: 0 when no seed fails, 1 when one does, 2 on bad flags. See docs/test-any-language.md.",
     );
@@ -127,6 +140,8 @@ pub struct Config {
     faults_flag: Option<PathBuf>,
     checks: Vec<String>,
     check_command: Option<String>,
+    /// What `--require-db-user` and `--require-db` name.
+    required: Vec<checks::Required>,
     window: Duration,
     hold_max: Duration,
 }
@@ -182,6 +197,26 @@ fn validate(args: &TestArgs) -> anyhow::Result<Config> {
         None => FaultPlan::default(),
     };
     let window = Duration::from_millis(args.window_ms);
+    let required: Vec<checks::Required> = args
+        .require_db_user
+        .iter()
+        .map(|m| (m, checks::MemberKind::User))
+        .chain(args.require_db.iter().map(|m| (m, checks::MemberKind::Db)))
+        .map(|((cluster, name), kind)| checks::Required {
+            cluster: cluster.clone(),
+            kind,
+            name: name.clone(),
+        })
+        .collect();
+    let mut checks = if args.checks.is_empty() {
+        checks::defaults()
+    } else {
+        args.checks.clone()
+    };
+    let present = "database-users-and-dbs-present";
+    if !required.is_empty() && !checks.iter().any(|c| c == present) {
+        checks.push(present.to_owned());
+    }
     Ok(Config {
         command: args.command.clone(),
         strategy: args.strategy,
@@ -190,12 +225,9 @@ fn validate(args: &TestArgs) -> anyhow::Result<Config> {
         time_scale: args.time_scale,
         faults,
         faults_flag: args.faults.clone(),
-        checks: if args.checks.is_empty() {
-            checks::defaults()
-        } else {
-            args.checks.clone()
-        },
+        checks,
         check_command: args.check_command.clone(),
+        required,
         window,
         hold_max: window * 20,
     })

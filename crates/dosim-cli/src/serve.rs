@@ -365,7 +365,7 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
 
 /// Gives the server its data planes: PostgreSQL (unless `--pg-clusters-max 0`) and Valkey, whose
 /// clusters show the same host as PostgreSQL's (`--pg-host`).
-fn attach_data_planes(
+pub(crate) fn attach_data_planes(
     server: &Server,
     listen_ip: std::net::IpAddr,
     pg_host: &str,

@@ -49,7 +49,34 @@ pub const CHECKS: &[(&str, bool, &str)] = &[
         false,
         "every reserved IP ends assigned to a droplet",
     ),
+    (
+        "no-detached-volumes",
+        false,
+        "no volume that was attached during the run ends attached to nothing",
+    ),
+    (
+        "no-shared-tags",
+        false,
+        "no tag is on two droplets (for programs that claim a droplet by tagging it)",
+    ),
+    (
+        "database-users-and-dbs-present",
+        false,
+        "the users and dbs named by --require-db-user and --require-db exist at the end (on whenever either flag is given)",
+    ),
 ];
+
+/// What the checks read beyond the final state and the history.
+pub struct Facts<'a> {
+    pub exit: &'a Exit,
+    pub state: &'a dosim::CloudState,
+    pub invariants: Result<(), String>,
+    pub history: &'a [dosim_api::HistoryEntry],
+    /// Volumes an attach action completed on during the run, by id.
+    pub attached_once: std::collections::BTreeSet<String>,
+    /// What `--require-db-user` and `--require-db` name.
+    pub required: &'a [Required],
+}
 
 /// The names of the default checks, comma-separated, for `--help`.
 pub fn defaults() -> Vec<String> {
@@ -74,17 +101,35 @@ pub fn parse_check(text: &str) -> Result<String, String> {
 }
 
 /// Runs the named checks.
-pub fn run(
-    names: &[String],
-    exit: &Exit,
-    state: &dosim::CloudState,
-    invariants: Result<(), String>,
-    history: &[dosim_api::HistoryEntry],
-) -> Vec<Violation> {
+pub fn run(names: &[String], facts: Facts<'_>) -> Vec<Violation> {
+    let Facts {
+        exit,
+        state,
+        invariants,
+        history,
+        attached_once,
+        required,
+    } = facts;
     let mut violations = Vec::new();
     for name in names {
         let failed = match name.as_str() {
             "exit-status" => (*exit != Exit::Code(0)).then(|| format!("the command {exit}")),
+            "no-detached-volumes" => {
+                let detached: Vec<String> = state
+                    .volumes
+                    .iter()
+                    .filter(|v| v.droplet_ids.is_empty() && attached_once.contains(&v.id))
+                    .map(|v| format!("{} ({})", v.name, v.id))
+                    .collect();
+                (!detached.is_empty()).then(|| {
+                    format!(
+                        "volumes attached during the run end attached to nothing: {}",
+                        detached.join(", ")
+                    )
+                })
+            }
+            "no-shared-tags" => shared_tags(state),
+            "database-users-and-dbs-present" => required_members(state, required),
             "no-duplicate-droplets" => duplicate_droplets(state),
             "no-duplicate-volumes" => duplicate_volumes(state),
             "model-invariants" => invariants.clone().err(),
@@ -119,6 +164,91 @@ pub fn run(
         }
     }
     violations
+}
+
+fn shared_tags(state: &dosim::CloudState) -> Option<String> {
+    let mut by_tag: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for droplet in &state.droplets {
+        for tag in &droplet.tags {
+            by_tag
+                .entry(tag.as_str())
+                .or_default()
+                .push(format!("{} ({})", droplet.name, droplet.id));
+        }
+    }
+    let lines: Vec<String> = by_tag
+        .into_iter()
+        .filter(|(_, droplets)| droplets.len() > 1)
+        .map(|(tag, droplets)| {
+            format!(
+                "tag {tag} is on {}: {}",
+                droplets.len(),
+                droplets.join(", ")
+            )
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// The users and dbs `--require-db-user` and `--require-db` name that no cluster of that name has at the end.
+fn required_members(state: &dosim::CloudState, required: &[Required]) -> Option<String> {
+    let lines: Vec<String> = required
+        .iter()
+        .filter(|r| {
+            !state.databases.iter().any(|db| {
+                db.name == r.cluster
+                    && match r.kind {
+                        MemberKind::User => db.users.contains(&r.name),
+                        MemberKind::Db => db.dbs.contains(&r.name),
+                    }
+            })
+        })
+        .map(
+            |r| match state.databases.iter().any(|db| db.name == r.cluster) {
+                true => format!("cluster {} has no {} {}", r.cluster, r.kind, r.name),
+                false => format!(
+                    "no cluster {} (wanted its {} {})",
+                    r.cluster, r.kind, r.name
+                ),
+            },
+        )
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// A user or db that must exist at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Required {
+    pub cluster: String,
+    pub kind: MemberKind,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    User,
+    Db,
+}
+
+impl std::fmt::Display for MemberKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MemberKind::User => "user",
+            MemberKind::Db => "db",
+        })
+    }
+}
+
+/// Parses `CLUSTER/NAME`, the value of `--require-db-user` and `--require-db`.
+pub fn parse_member(text: &str) -> Result<(String, String), String> {
+    match text.split_once('/') {
+        Some((cluster, name)) if !cluster.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((cluster.to_owned(), name.to_owned()))
+        }
+        _ => Err(format!(
+            "`{text}` is not CLUSTER/NAME: give the cluster's name and the user's or db's, as in `ledger/app`"
+        )),
+    }
 }
 
 fn duplicate_droplets(state: &dosim::CloudState) -> Option<String> {

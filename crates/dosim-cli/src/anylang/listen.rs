@@ -1,5 +1,5 @@
-//! One seed's server on a free loopback port: the API's router behind a small accept loop that
-//! tells the gate when connections open and close.
+//! One seed's servers on free loopback ports: the API's router and Spaces' behind a small accept
+//! loop that tells the gate when connections open and close.
 
 use std::net::SocketAddr;
 
@@ -7,6 +7,7 @@ use hyper_util::rt::TokioIo;
 use tower::ServiceExt;
 
 use dosim_api::{PeerAddr, Server};
+use dosim_spaces::{Peer, Spaces};
 
 use super::gate::WindowGate;
 
@@ -27,9 +28,36 @@ impl Drop for Listening {
 
 /// Serves `server` on `127.0.0.1:0`, admitting each `/v2/` request through `gate`.
 pub async fn listen(server: &Server, gate: &WindowGate) -> anyhow::Result<Listening> {
+    serve_router(
+        server.router(),
+        |request, peer| {
+            request.extensions_mut().insert(PeerAddr(peer));
+        },
+        gate,
+    )
+    .await
+}
+
+/// Serves Spaces' S3 API on `127.0.0.1:0`; its state-changing requests pass `gate` too.
+pub async fn listen_spaces(spaces: &Spaces, gate: &WindowGate) -> anyhow::Result<Listening> {
+    serve_router(
+        spaces.router(),
+        |request, peer| {
+            request.extensions_mut().insert(Peer(peer));
+        },
+        gate,
+    )
+    .await
+}
+
+/// Serves `router` on a free loopback port, naming each request's peer with `tag` and counting its connections at `gate`.
+async fn serve_router(
+    router: axum::Router,
+    tag: fn(&mut hyper::Request<hyper::body::Incoming>, String),
+    gate: &WindowGate,
+) -> anyhow::Result<Listening> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = server.router();
     let gate = gate.clone();
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
@@ -49,7 +77,7 @@ pub async fn listen(server: &Server, gate: &WindowGate) -> anyhow::Result<Listen
                     connections.spawn(async move {
                         let _closed = Closed(gate);
                         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                            request.extensions_mut().insert(PeerAddr(peer.to_string()));
+                            tag(&mut request, peer.to_string());
                             router.clone().oneshot(request.map(axum::body::Body::new))
                         });
                         let mut builder = hyper::server::conn::http1::Builder::new();

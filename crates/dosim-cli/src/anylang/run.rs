@@ -58,10 +58,32 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
         },
     );
     server.set_gate(gate.handle());
+    // Managed PostgreSQL and Valkey clusters the program creates are served as `dosim serve`
+    // serves them, on loopback ports; their statements and commands are not gated.
+    crate::serve::attach_data_planes(
+        &server,
+        std::net::Ipv4Addr::LOCALHOST.into(),
+        "127.0.0.1",
+        seed,
+        crate::pg::PG_CLUSTERS_MAX,
+        false,
+    );
+    let spaces = crate::spaces::build(
+        &server,
+        dosim_spaces::SpacesConfig::default(),
+        config.time_scale,
+    );
+    spaces.set_gate(gate.handle());
     let listening = super::listen::listen(&server, &gate).await?;
+    let spaces_listening = super::listen::listen_spaces(&spaces, &gate).await?;
     let url = format!("http://{}", listening.addr);
     let token = server.token();
-    let env = environment(&url, &token, seed);
+    let key = spaces_key(&server, &token)?;
+    let mut env = environment(&url, &token, seed);
+    env.extend(spaces_environment(
+        &format!("http://{}", spaces_listening.addr),
+        &key,
+    ));
 
     let started = tokio::time::Instant::now();
     let exit = run_command(
@@ -77,11 +99,21 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
     gate.stop();
 
     let history = server.history();
-    let (state, invariants) = server.with_account(&token, |cloud| {
-        cloud.advance(server.now());
+    let (state, invariants, attached_once) = server.with_account(&token, |cloud| {
+        let now = server.now();
+        cloud.advance(now);
+        let attached_once = cloud
+            .actions(now)
+            .into_iter()
+            .filter(|a| {
+                a.action_type == "attach_volume" && a.status == dosim_cloud::ActionStatus::Completed
+            })
+            .filter_map(|a| a.volume_id.map(|id| id.to_string()))
+            .collect();
         (
             dosim::CloudState::from_cloud(cloud),
             cloud.check_invariants(),
+            attached_once,
         )
     });
     let state_path = dir.join("state.json");
@@ -92,8 +124,17 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
     )?;
     std::fs::write(&history_path, serde_json::to_vec_pretty(&history)?)?;
 
-    let mut violations: Vec<Violation> =
-        checks::run(&config.checks, &exit, &state, invariants, &history);
+    let mut violations: Vec<Violation> = checks::run(
+        &config.checks,
+        checks::Facts {
+            exit: &exit,
+            state: &state,
+            invariants,
+            history: &history,
+            attached_once,
+            required: &config.required,
+        },
+    );
     if let Some(check_command) = &config.check_command {
         let extra = [
             ("DOSIM_STATE", state_path.display().to_string()),
@@ -125,6 +166,10 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
         }
     }
     drop(listening);
+    drop(spaces_listening);
+    if let Some(plane) = server.data_plane() {
+        plane.reset();
+    }
     let (decisions, admitted) = gate.decisions();
     Ok(Report::new(report::Parts {
         command: config.command.join(" "),
@@ -153,6 +198,39 @@ fn environment(url: &str, token: &str, seed: u64) -> Vec<(&'static str, String)>
         ("TF_VAR_do_api_url", url.to_owned()),
         ("TF_VAR_do_token", token.to_owned()),
         ("DOSIM_SEED", seed.to_string()),
+    ]
+}
+
+/// A key pair with full access to every bucket of the account, made before the command starts,
+/// so that S3 clients can sign without creating one.
+fn spaces_key(server: &Server, token: &str) -> anyhow::Result<dosim_cloud::SpacesKey> {
+    let now = server.now();
+    server
+        .with_account(token, |cloud| {
+            cloud.create_spaces_key(
+                now,
+                dosim_cloud::SpacesKeyCreate {
+                    name: Some("dosim-test".to_owned()),
+                    grants: vec![(String::new(), "fullaccess".to_owned())],
+                },
+            )
+        })
+        .map_err(|error| anyhow::anyhow!("cannot create the run's Spaces key: {error}"))
+}
+
+/// Where Spaces is and the key pair, under the names S3 clients and DigitalOcean's tools read:
+/// the AWS SDKs and CLIs (`AWS_ENDPOINT_URL` in current ones), Terraform's provider (`SPACES_…`).
+fn spaces_environment(endpoint: &str, key: &dosim_cloud::SpacesKey) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ENDPOINT_URL_S3", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", key.access_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", key.secret_key.clone()),
+        ("AWS_REGION", "nyc3".to_owned()),
+        ("AWS_DEFAULT_REGION", "nyc3".to_owned()),
+        ("SPACES_ENDPOINT_URL", endpoint.to_owned()),
+        ("SPACES_ACCESS_KEY_ID", key.access_key.clone()),
+        ("SPACES_SECRET_ACCESS_KEY", key.secret_key.clone()),
     ]
 }
 

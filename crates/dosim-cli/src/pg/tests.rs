@@ -67,7 +67,8 @@ fn a_heavy_statement_runs_off_the_runtime_that_serves_the_api() {
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();
     let (seen_busy, output) = runtime.block_on(async {
-        let abort = serve_on_own_thread(listener, unused_listener(), cluster.clone()).expect("serve");
+        let abort =
+            serve_on_own_thread(listener, unused_listener(), cluster.clone()).expect("serve");
         let psql = std::thread::spawn(move || {
             std::process::Command::new("psql")
                 .arg(format!(
@@ -168,7 +169,8 @@ fn the_connection_past_the_limit_is_refused_with_53300() {
                 .expect("psql runs")
         })
     };
-    let abort = runtime.block_on(async { serve_on_own_thread(listener, unused_listener(), cluster.clone()) });
+    let abort = runtime
+        .block_on(async { serve_on_own_thread(listener, unused_listener(), cluster.clone()) });
     let abort = abort.expect("serve");
     // The 22nd connection is the last one.
     let last = psql("SELECT 1").join().expect("psql");
