@@ -7,6 +7,7 @@ mod listen;
 mod report;
 mod run;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use dosim::cli::Format;
+use dosim::faults::FaultId;
 use dosim::Seeds;
 use dosim_api::FaultPlan;
 
@@ -25,6 +27,9 @@ use report::{Report, Reproduction};
 
 /// The most replays `--reproduce` runs.
 const REPRODUCE_MAX: u32 = 1000;
+
+/// The most runs shrinking a failing seed's faults takes.
+const SHRINK_RUNS_MAX: u64 = 32;
 
 #[derive(Debug, Args)]
 #[command(after_help = after_help())]
@@ -61,6 +66,15 @@ pub struct TestArgs {
     /// Fault plan file, TOML or JSON, as `dosim serve --faults` takes it.
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
+
+    /// Fires only these of the plan's faults, as a report's `replay minimal` line lists them
+    /// (`server:drop:0#1,…`, or `none`); the others are drawn but do not fire.
+    #[arg(long, value_name = "IDS", value_parser = parse_fault_set, requires = "faults")]
+    only_faults: Option<dosim::faults::FaultSet>,
+
+    /// Does not look for the fewest faults that still fail a failing seed.
+    #[arg(long)]
+    no_shrink: bool,
 
     /// A check to run (repeat for several); replaces the default set. See the list below.
     #[arg(long = "check", value_name = "NAME", value_parser = checks::parse_check)]
@@ -129,6 +143,10 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
     text.parse()
 }
 
+fn parse_fault_set(text: &str) -> Result<dosim::faults::FaultSet, String> {
+    text.parse()
+}
+
 /// The validated flags every run shares.
 pub struct Config {
     command: Vec<String>,
@@ -138,6 +156,8 @@ pub struct Config {
     time_scale: f64,
     faults: FaultPlan,
     faults_flag: Option<PathBuf>,
+    /// `--only-faults`.
+    only_faults: Option<dosim::faults::FaultSet>,
     checks: Vec<String>,
     check_command: Option<String>,
     /// What `--require-db-user` and `--require-db` name.
@@ -147,11 +167,20 @@ pub struct Config {
 }
 
 impl Config {
-    /// The command line that replays `seed`.
-    fn replay_line(&self, seed: u64) -> String {
+    /// The faults `--only-faults` allows, if it was given.
+    fn allowed(&self) -> Option<&BTreeSet<FaultId>> {
+        self.only_faults.as_ref().map(|set| &set.0)
+    }
+
+    /// The command line that replays `seed`, firing only `allowed` of the plan's faults when given.
+    fn replay_line(&self, seed: u64, allowed: Option<&BTreeSet<FaultId>>) -> String {
         let mut line = format!("dosim test --seed {seed} --strategy {}", self.strategy);
         if let Some(faults) = &self.faults_flag {
             line.push_str(&format!(" --faults {}", faults.display()));
+        }
+        if let Some(allowed) = allowed {
+            let set = dosim::faults::FaultSet(allowed.clone());
+            line.push_str(&format!(" --only-faults {set}"));
         }
         line.push_str(" -- ");
         line.push_str(&self.command.join(" "));
@@ -225,6 +254,7 @@ fn validate(args: &TestArgs) -> anyhow::Result<Config> {
         time_scale: args.time_scale,
         faults,
         faults_flag: args.faults.clone(),
+        only_faults: args.only_faults.clone(),
         checks,
         check_command: args.check_command.clone(),
         required,
@@ -268,6 +298,11 @@ fn finish(
 ) -> anyhow::Result<bool> {
     let (mut reports, seeds_run, elapsed) = outcome?;
     reports.sort_by_key(|report| report.seed);
+    if !args.no_shrink {
+        if let Some(first) = reports.iter_mut().find(|report| report.failed()) {
+            first.minimal = runtime.block_on(shrink(config, first, work))?;
+        }
+    }
     if args.reproduce > 0 {
         if let Some(first) = reports.iter_mut().find(|report| report.failed()) {
             let reproduction = runtime.block_on(reproduce(config, first, args.reproduce, work))?;
@@ -322,7 +357,7 @@ async fn sweep(
                     break;
                 }
                 let dir = work.join(format!("seed-{seed}"));
-                let report = run::run_seed(&config, seed, &dir).await?;
+                let report = run::run_seed(&config, seed, &dir, config.allowed()).await?;
                 ran.fetch_add(1, Ordering::SeqCst);
                 progress(&report);
                 if report.failed() {
@@ -364,6 +399,63 @@ fn progress(report: &Report) {
     );
 }
 
+/// Looks for the fewest of a failing seed's injected faults that still fail its first check:
+/// each fault in turn is left out, and stays out when the seed still fails that check without it.
+/// `None` when no fault fired (nothing to shrink).
+async fn shrink(
+    config: &Config,
+    report: &Report,
+    work: &std::path::Path,
+) -> anyhow::Result<Option<dosim::report::Minimal>> {
+    if report.fired.is_empty() {
+        return Ok(None);
+    }
+    let check = report.first_check().unwrap_or_default().to_owned();
+    let mut needed: Vec<(FaultId, String)> = report.fired.clone();
+    let (mut runs, mut complete) = (0u64, true);
+    let mut i = 0;
+    while i < needed.len() {
+        if runs == SHRINK_RUNS_MAX {
+            complete = false;
+            break;
+        }
+        let trial: BTreeSet<FaultId> = needed
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (id, _))| *id)
+            .collect();
+        let dir = work.join(format!("shrink-{}-{runs}", report.seed));
+        let run = run::run_seed(config, report.seed, &dir, Some(&trial)).await?;
+        let _ = std::fs::remove_dir_all(&dir);
+        runs += 1;
+        let still = run.violations.iter().any(|v| v.check == check);
+        eprintln!(
+            "dosim test: shrinking seed {}: without {} it {}",
+            report.seed,
+            needed[i].0,
+            if still { "still fails" } else { "passes" }
+        );
+        if still {
+            needed.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let ids: BTreeSet<FaultId> = needed.iter().map(|(id, _)| *id).collect();
+    let replay =
+        (ids.len() < report.fired.len()).then(|| config.replay_line(report.seed, Some(&ids)));
+    Ok(Some(dosim::report::Minimal {
+        check,
+        faults_injected: report.fired.len(),
+        faults: needed.into_iter().map(|(_, sentence)| sentence).collect(),
+        fault_ids: dosim::faults::FaultSet(ids).to_string(),
+        runs,
+        complete,
+        replay,
+    }))
+}
+
 /// Replays the report's seed `runs` times and counts the replays that fail its first check again.
 async fn reproduce(
     config: &Config,
@@ -375,7 +467,7 @@ async fn reproduce(
     let mut reproduced = 0;
     for attempt in 0..runs {
         let dir = work.join(format!("replay-{}-{attempt}", report.seed));
-        let replay = run::run_seed(config, report.seed, &dir).await?;
+        let replay = run::run_seed(config, report.seed, &dir, config.allowed()).await?;
         let _ = std::fs::remove_dir_all(&dir);
         let again = replay
             .violations

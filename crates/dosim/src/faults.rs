@@ -173,7 +173,7 @@ pub struct FiredFault {
 
 /// What a fault decider records for the harness: the decisions that fired, with the request's
 /// sequence number.
-pub(crate) type FiredDecisions = Arc<Mutex<Vec<(FaultId, u64)>>>;
+pub type FiredDecisions = Arc<Mutex<Vec<(FaultId, u64)>>>;
 
 /// The server's fault decider under the harness: draws exactly as the default decider does,
 /// so a plain run is unchanged, records which decisions fired, and, when given a set of
@@ -243,8 +243,20 @@ impl dosim_api::FaultDecider for RecordingDecider {
     }
 }
 
+/// A server's fault decider for a server outside the harness (`dosim test`): it draws as the
+/// seeded default does, so a plain run is unchanged, fires only `allowed` when given (shrinking,
+/// `--only-faults`), and records each fault that fired with its request's sequence number.
+pub fn recording_decider(
+    server_seed: u64,
+    allowed: Option<BTreeSet<FaultId>>,
+) -> (Box<dyn dosim_api::FaultDecider>, FiredDecisions) {
+    let fired: FiredDecisions = Arc::default();
+    let decider = RecordingDecider::new(server_seed, None, allowed, fired.clone());
+    (Box::new(decider), fired)
+}
+
 /// Describes a server fault that fired, from the request it hit.
-pub(crate) fn describe_fired_server_fault(
+pub fn describe_fired_server_fault(
     id: FaultId,
     entry: Option<&dosim_api::HistoryEntry>,
     plan: &dosim_api::FaultPlan,

@@ -45,6 +45,12 @@ pub struct Report {
     /// How often replaying this seed failed the same check, when measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reproduction: Option<Reproduction>,
+    /// The fewest injected faults that still fail the first check, when shrunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimal: Option<dosim::report::Minimal>,
+    /// The server faults that fired, in the order they fired, each with its sentence.
+    #[serde(skip)]
+    pub fired: Vec<(dosim::faults::FaultId, String)>,
     /// How to replay this seed.
     pub replay: String,
 }
@@ -73,6 +79,7 @@ pub struct Parts<'a> {
     pub admitted: u64,
     pub stderr_tail: Vec<String>,
     pub replay: String,
+    pub fired: Vec<(dosim::faults::FaultId, String)>,
 }
 
 impl Report {
@@ -119,6 +126,8 @@ impl Report {
             },
             stderr_tail: parts.stderr_tail,
             reproduction: None,
+            minimal: None,
+            fired: parts.fired,
             replay: parts.replay,
         }
     }
@@ -172,6 +181,11 @@ impl Report {
             out.push_str("  its standard error ended:\n");
             for line in &self.stderr_tail {
                 out.push_str(&format!("    | {line}\n"));
+            }
+        }
+        if let Some(minimal) = &self.minimal {
+            for line in minimal.lines() {
+                out.push_str(&format!("{line}\n"));
             }
         }
         if self.faults.is_empty() {

@@ -1,10 +1,12 @@
 //! One seed: a fresh server, the command against it, the checks, the report.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
+use dosim::faults::FaultId;
 use dosim_api::{Server, ServerConfig};
 
 use super::checks::{self, Violation};
@@ -37,8 +39,14 @@ impl std::fmt::Display for Exit {
 }
 
 /// Runs the command once against a fresh server with `seed`, in the working folder `dir`
-/// (created; the command's output, the state and the history are written there).
-pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<Report> {
+/// (created; the command's output, the state and the history are written there), firing only
+/// the server faults in `allowed` when it is given.
+pub async fn run_seed(
+    config: &Config,
+    seed: u64,
+    dir: &Path,
+    allowed: Option<&BTreeSet<FaultId>>,
+) -> anyhow::Result<Report> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let server = Server::new(ServerConfig {
         seed,
@@ -48,6 +56,8 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
         ..ServerConfig::default()
     });
     let _ = server.now();
+    let (decider, fired) = dosim::faults::recording_decider(seed, allowed.cloned());
+    server.set_fault_decider(decider);
     let gate = WindowGate::start(
         config.strategy,
         seed,
@@ -171,6 +181,15 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
         plane.reset();
     }
     let (decisions, admitted) = gate.decisions();
+    let fired = fired
+        .lock()
+        .iter()
+        .map(|&(id, seq)| {
+            let entry = history.iter().find(|entry| entry.seq == seq);
+            let sentence = dosim::faults::describe_fired_server_fault(id, entry, &config.faults);
+            (id, sentence.sentence)
+        })
+        .collect();
     Ok(Report::new(report::Parts {
         command: config.command.join(" "),
         seed,
@@ -184,7 +203,8 @@ pub async fn run_seed(config: &Config, seed: u64, dir: &Path) -> anyhow::Result<
         decisions: &decisions,
         admitted,
         stderr_tail: tail(&dir.join("stderr.txt"), 20),
-        replay: config.replay_line(seed),
+        replay: config.replay_line(seed, allowed),
+        fired,
     }))
 }
 
