@@ -4,8 +4,8 @@
 # Needs redis-tools and redis-server (scripts/test.sh installs them) and a release build of dosim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CERT=crates/dosim-valkeywire/src/tls/localhost.crt
-KEY=crates/dosim-valkeywire/src/tls/localhost.key
+CERT=crates/dosim-base/src/tls/localhost.crt
+KEY=crates/dosim-base/src/tls/localhost.key
 REQUESTS=${REQUESTS:-50000}
 TESTS=${TESTS:-set,get,incr,lpush,lpop}
 work=$(mktemp -d)

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import redis
 
-CERT = pathlib.Path(__file__).resolve().parents[2] / "crates" / "dosim-valkeywire" / "src" / "tls" / "localhost.crt"
+CERT = pathlib.Path(__file__).resolve().parents[2] / "crates" / "dosim-base" / "src" / "tls" / "localhost.crt"
 
 
 def api(serve, token, method, path, body=None):

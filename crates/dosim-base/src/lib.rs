@@ -12,6 +12,8 @@ pub mod gate;
 mod hash;
 mod seed;
 mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use delay::Delay;
 pub use hash::{hash_bytes, hash_text, Fnv1a};

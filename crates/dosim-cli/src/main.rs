@@ -2,6 +2,7 @@
 
 mod anylang;
 mod pg;
+mod planes;
 mod serve;
 mod spaces;
 mod valkey;

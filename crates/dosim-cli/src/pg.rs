@@ -1,41 +1,35 @@
 //! `dosim serve`'s PostgreSQL data plane: each managed PostgreSQL cluster created through the API is a `dosim-pgwire` server on a real local port, with its connection pools (PgBouncer, port 25061 on DigitalOcean) on a second port.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use dosim_api::DataPlane;
 use dosim_cloud::{ConnectionPool, Database, DatabaseUser};
 use dosim_pg::{Engine, EngineConfig};
 use dosim_pgwire::{PgCluster, WireConfig};
-use parking_lot::Mutex;
+
+use crate::planes::{engine_seed, Registry};
 
 /// The default cap on clusters served at once, across every account; beyond it a cluster keeps its DigitalOcean host and is not served.
 pub const PG_CLUSTERS_MAX: usize = 100;
 
-/// One served cluster: its wire server, the port its pools answer on, and the task that accepts and serves its connections.
+/// One served cluster: its wire server and the port its pools answer on.
 ///
 /// Each cluster runs on a thread of its own with a single-threaded runtime, off the HTTP server's
 /// workers: a heavy statement holds its cluster's thread (and its engine), never the API's.
+/// Aborting its task drops the listeners and every open connection, whose sessions then roll
+/// back, and ends the thread.
+#[derive(Clone)]
 struct Served {
     cluster: PgCluster,
     pool_port: u16,
-    /// Aborting it drops the listener and every open connection, whose sessions then roll back, and
-    /// ends the cluster's thread.
-    task: tokio::task::AbortHandle,
 }
 
 /// Serves PostgreSQL clusters on local ports, following the API's changes to their users and databases.
 pub struct PgDataPlane {
-    /// The address listeners bind to.
-    bind_ip: IpAddr,
-    /// The host the connection objects show.
-    host: String,
     seed: u64,
-    clusters_max: usize,
     /// The tokio instant the engines' clocks start from: when the server started.
     time_base: tokio::time::Instant,
-    /// Served clusters by port; a cluster's `endpoint` names its port.
-    clusters: Mutex<BTreeMap<u16, Served>>,
+    clusters: Registry<Served>,
     /// Whether plain (unencrypted) connections are accepted.
     plain_allowed: bool,
 }
@@ -44,12 +38,9 @@ impl PgDataPlane {
     /// A data plane binding `bind_ip` and showing `host`; call it inside the runtime that serves the API.
     pub fn new(bind_ip: IpAddr, host: String, seed: u64, clusters_max: usize) -> PgDataPlane {
         PgDataPlane {
-            bind_ip,
-            host,
             seed,
-            clusters_max,
             time_base: tokio::time::Instant::now(),
-            clusters: Mutex::new(BTreeMap::new()),
+            clusters: Registry::new("pg", "PostgreSQL", bind_ip, host, clusters_max),
             plain_allowed: false,
         }
     }
@@ -62,16 +53,15 @@ impl PgDataPlane {
     }
 
     fn served(&self, database: &Database) -> Option<PgCluster> {
-        let (_, port) = database.endpoint.as_ref()?;
-        self.clusters
-            .lock()
-            .get(port)
-            .map(|served| served.cluster.clone())
+        self.clusters.get(database).map(|served| served.cluster)
     }
 
-    fn start(&self, database: &Database) -> std::io::Result<(u16, Served)> {
+    fn start(
+        &self,
+        database: &Database,
+    ) -> std::io::Result<(u16, Served, tokio::task::AbortHandle)> {
         let bind = || -> std::io::Result<(std::net::TcpListener, u16)> {
-            let listener = std::net::TcpListener::bind((self.bind_ip, 0))?;
+            let listener = std::net::TcpListener::bind((self.clusters.bind_ip, 0))?;
             listener.set_nonblocking(true)?;
             let port = listener.local_addr()?.port();
             Ok((listener, port))
@@ -94,7 +84,7 @@ impl PgDataPlane {
                 // DigitalOcean's clusters refuse unencrypted connections.
                 tls_required: !self.plain_allowed,
                 authentication_timeout: Some(std::time::Duration::from_secs(60)),
-                host: self.host.clone(),
+                host: self.clusters.host.clone(),
                 ..WireConfig::default()
             },
         );
@@ -106,14 +96,7 @@ impl PgDataPlane {
             cluster.set_pool(&pool.name, dosim::pg::pool_settings(pool));
         }
         let abort = serve_on_own_thread(listener, pool_listener, cluster.clone())?;
-        Ok((
-            port,
-            Served {
-                cluster,
-                pool_port,
-                task: abort,
-            },
-        ))
+        Ok((port, Served { cluster, pool_port }, abort))
     }
 }
 
@@ -211,41 +194,13 @@ fn size_gib(size: &str) -> Option<usize> {
         .filter(|n| (1..=4096).contains(n))
 }
 
-/// The engine's seed (for `gen_random_uuid()`) from the server's seed and the cluster's id, so a serve run repeats.
-fn engine_seed(seed: u64, database: &Database) -> u64 {
-    let mut hash = dosim_base::Fnv1a::default();
-    hash.write(&seed.to_le_bytes());
-    hash.write(database.id.to_string().as_bytes());
-    hash.finish()
-}
-
 impl DataPlane for PgDataPlane {
     fn cluster_created(&self, database: &Database) -> Option<(String, u16)> {
-        if database.engine != "pg" || self.clusters.lock().len() >= self.clusters_max {
-            return None;
-        }
-        match self.start(database) {
-            Ok((port, served)) => {
-                self.clusters.lock().insert(port, served);
-                Some((self.host.clone(), port))
-            }
-            Err(error) => {
-                eprintln!(
-                    "database cluster {}: cannot serve PostgreSQL on {}: {error}",
-                    database.name, self.bind_ip
-                );
-                None
-            }
-        }
+        self.clusters.created(database, || self.start(database))
     }
 
     fn cluster_deleted(&self, database: &Database) {
-        let Some((_, port)) = &database.endpoint else {
-            return;
-        };
-        if let Some(served) = self.clusters.lock().remove(port) {
-            served.task.abort();
-        }
+        self.clusters.deleted(database);
     }
 
     fn user_changed(&self, database: &Database, user: &DatabaseUser) {
@@ -270,9 +225,7 @@ impl DataPlane for PgDataPlane {
     fn db_deleted(&self, _database: &Database, _name: &str) {}
 
     fn reset(&self) {
-        for (_, served) in std::mem::take(&mut *self.clusters.lock()) {
-            served.task.abort();
-        }
+        self.clusters.reset();
     }
 
     fn save_data(&self, database: &Database) -> Option<serde_json::Value> {
@@ -294,11 +247,7 @@ impl DataPlane for PgDataPlane {
     }
 
     fn pool_port(&self, database: &Database) -> Option<u16> {
-        let (_, port) = database.endpoint.as_ref()?;
-        self.clusters
-            .lock()
-            .get(port)
-            .map(|served| served.pool_port)
+        self.clusters.get(database).map(|served| served.pool_port)
     }
 
     fn load_data(&self, database: &Database, data: &serde_json::Value) -> Result<(), String> {

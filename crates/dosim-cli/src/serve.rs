@@ -386,7 +386,7 @@ pub(crate) fn attach_data_planes(
         seed,
         crate::valkey::VALKEY_CLUSTERS_MAX,
     )));
-    server.set_data_plane(Arc::new(crate::valkey::DataPlanes(planes)));
+    server.set_data_plane(Arc::new(crate::planes::DataPlanes(planes)));
 }
 
 /// The `--state` saver: its stop switch and its task.

@@ -162,7 +162,7 @@ where
             }
             io.write_raw(b"S");
             io.flush().await?;
-            let accepting = crate::tls::acceptor().accept(io.into_inner());
+            let accepting = dosim_base::tls::acceptor().accept(io.into_inner());
             let accepted = match deadline {
                 Some(d) => tokio::time::timeout_at(d, accepting).await.ok(),
                 None => Some(accepting.await),

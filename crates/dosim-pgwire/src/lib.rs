@@ -14,7 +14,6 @@ mod emit;
 pub mod observe;
 mod pool;
 mod scram;
-mod tls;
 mod types;
 
 use std::collections::{BTreeMap, VecDeque};

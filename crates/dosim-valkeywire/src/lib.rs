@@ -9,7 +9,6 @@
 mod conn;
 pub mod observe;
 mod resp;
-mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -246,7 +245,7 @@ pub async fn serve_listener(listener: tokio::net::TcpListener, cluster: ValkeyCl
                     let peer = peer.to_string();
                     if cluster.config().tls {
                         connections.spawn(async move {
-                            if let Ok(stream) = tls::acceptor().accept(stream).await {
+                            if let Ok(stream) = dosim_base::tls::acceptor().accept(stream).await {
                                 let _ = serve_connection_from(cluster, stream, peer).await;
                             }
                         });

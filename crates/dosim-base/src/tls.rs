@@ -1,7 +1,7 @@
-//! TLS for `sslmode=require`: a fixed self-signed certificate for `localhost` and 127.0.0.1, so DigitalOcean's connection URIs work verbatim against `dosim serve`.
+//! TLS for the data planes (PostgreSQL's `sslmode=require`, Valkey's `rediss://`): a fixed self-signed certificate for `localhost` and 127.0.0.1, so DigitalOcean's connection URIs work verbatim against `dosim serve`.
 //!
-//! The key is public, in this repository: the certificate encrypts a local connection and proves nothing, which is all `sslmode=require` asks for.
-//! `verify-ca` and `verify-full` fail, as they should against a certificate no authority signed.
+//! The key is public, in this repository: the certificate encrypts a local connection and proves nothing, which is all `sslmode=require`, `redis-cli --tls --insecure` and redis-py with `ssl_cert_reqs=None` ask for.
+//! Clients that verify it (`verify-ca`, `verify-full`, a CA bundle) fail, as they should against a certificate no authority signed.
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,7 +14,7 @@ const CERTIFICATE_PEM: &[u8] = include_bytes!("tls/localhost.crt");
 const KEY_PEM: &[u8] = include_bytes!("tls/localhost.key");
 
 /// The acceptor, built once; the certificate and key are compiled in, so building it cannot fail at run time.
-pub(crate) fn acceptor() -> TlsAcceptor {
+pub fn acceptor() -> TlsAcceptor {
     static ACCEPTOR: OnceLock<TlsAcceptor> = OnceLock::new();
     ACCEPTOR
         .get_or_init(|| {
