@@ -27,9 +27,31 @@ fn parse_bound(arg: &[u8]) -> Option<Bound> {
 }
 
 fn in_range(v: f64, min: Bound, max: Bound) -> bool {
-    let above = if min.1 { v > min.0 } else { v >= min.0 };
-    let below = if max.1 { v < max.0 } else { v <= max.0 };
-    above && below
+    above(v, min) && below(v, max)
+}
+
+fn above(v: f64, min: Bound) -> bool {
+    if min.1 {
+        v > min.0
+    } else {
+        v >= min.0
+    }
+}
+
+fn below(v: f64, max: Bound) -> bool {
+    if max.1 {
+        v < max.0
+    } else {
+        v <= max.0
+    }
+}
+
+/// The members whose scores lie between `min` and `max`, lowest first, found through the score index rather than by walking the whole set.
+fn by_score(z: &ZSet, min: Bound, max: Bound) -> impl Iterator<Item = &(Score, Vec<u8>)> {
+    z.order
+        .range((Score(min.0), Vec::new())..)
+        .skip_while(move |(s, _)| !above(s.0, min))
+        .take_while(move |(s, _)| below(s.0, max))
 }
 
 fn as_zset(e: &mut crate::keyspace::Entry) -> &mut ZSet {
@@ -179,12 +201,7 @@ fn range_args(args: &[Vec<u8>]) -> Result<(Bound, Bound), Reply> {
 pub(crate) fn zcount(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let (min, max) = tri!(range_args(args));
     let z = tri!(cx.get_zset(&args[1]));
-    int(z.map_or(0, |z| {
-        z.order
-            .iter()
-            .filter(|(s, _)| in_range(s.0, min, max))
-            .count()
-    }))
+    int(z.map_or(0, |z| by_score(z, min, max).count()))
 }
 
 pub(crate) fn zremrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
@@ -195,12 +212,7 @@ pub(crate) fn zremrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     }
     let removed = cx.modify(key, |e| {
         let z = as_zset(e);
-        let doomed: Vec<Vec<u8>> = z
-            .order
-            .iter()
-            .filter(|(s, _)| in_range(s.0, min, max))
-            .map(|(_, m)| m.clone())
-            .collect();
+        let doomed: Vec<Vec<u8>> = by_score(z, min, max).map(|(_, m)| m.clone()).collect();
         doomed.iter().filter(|m| z.remove(m).is_some()).count()
     });
     cx.remove_if_empty(key);
@@ -312,6 +324,14 @@ const ZRANGE: Family = Family {
     rev: None,
 };
 
+/// A family member with its way and direction fixed.
+const fn fixed(by: By, rev: bool) -> Family {
+    Family {
+        by: Some(by),
+        rev: Some(rev),
+    }
+}
+
 fn parse_query(args: &[Vec<u8>], family: Family) -> Result<RangeQuery, Reply> {
     let (mut by, mut rev, mut withscores, mut limit) = (family.by, family.rev, false, None);
     let mut i = 4;
@@ -395,6 +415,7 @@ fn range_generic(cx: &mut Cx<'_>, args: &[Vec<u8>], family: Family) -> Reply {
                 .collect(),
             None => Vec::new(),
         },
+        Parsed::Score(min, max) if !q.rev => limited(by_score(z, min, max), q.limit, z.len()),
         Parsed::Score(min, max) => limited(
             ordered.filter(|(s, _)| in_range(s.0, min, max)),
             q.limit,
@@ -434,47 +455,27 @@ pub(crate) fn zrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
 
 /// `ZREVRANGE key start stop [WITHSCORES]`.
 pub(crate) fn zrevrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let family = Family {
-        by: Some(By::Rank),
-        rev: Some(true),
-    };
-    range_generic(cx, args, family)
+    range_generic(cx, args, fixed(By::Rank, true))
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`.
 pub(crate) fn zrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let family = Family {
-        by: Some(By::Score),
-        rev: Some(false),
-    };
-    range_generic(cx, args, family)
+    range_generic(cx, args, fixed(By::Score, false))
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`.
 pub(crate) fn zrevrangebyscore(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let family = Family {
-        by: Some(By::Score),
-        rev: Some(true),
-    };
-    range_generic(cx, args, family)
+    range_generic(cx, args, fixed(By::Score, true))
 }
 
 /// `ZRANGEBYLEX key min max [LIMIT offset count]`.
 pub(crate) fn zrangebylex(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let family = Family {
-        by: Some(By::Lex),
-        rev: Some(false),
-    };
-    range_generic(cx, args, family)
+    range_generic(cx, args, fixed(By::Lex, false))
 }
 
 /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`.
 pub(crate) fn zrevrangebylex(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let family = Family {
-        by: Some(By::Lex),
-        rev: Some(true),
-    };
-    range_generic(cx, args, family)
+    range_generic(cx, args, fixed(By::Lex, true))
 }
 
 /// `ZLEXCOUNT key min max`.
