@@ -356,6 +356,28 @@ async fn a_clusters_data_survives_a_restart_with_state() {
         "INSERT INTO t (note) VALUES ('b')",
         Err("duplicate key value violates unique constraint \"t_note_key\""),
     );
+    // An SQL write alone is saved too: after the save interval, kill -9 loses nothing.
+    check(
+        &again.uri,
+        "UPDATE t SET note = 'sql only' WHERE id = 3",
+        Ok("UPDATE 1"),
+    );
+    std::thread::sleep(Duration::from_millis(1_500));
+    drop(serve); // SIGKILL: no save on the way out.
+    let serve = Serve::start(&flags);
+    let api = Client::builder()
+        .base_url(&serve.url)
+        .token(&token)
+        .timeout(Duration::from_secs(10))
+        .transport(HyperTransport::http())
+        .build()
+        .unwrap();
+    let third = api.databases().connection(&cluster.id).await.unwrap();
+    check(
+        &third.uri,
+        "SELECT note FROM t WHERE id = 3",
+        Ok(" sql only\n(1 row)"),
+    );
     drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
 }

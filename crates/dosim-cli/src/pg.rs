@@ -1,6 +1,8 @@
 //! `dosim serve`'s PostgreSQL data plane: each managed PostgreSQL cluster created through the API is a `dosim-pgwire` server on a real local port, with its connection pools (PgBouncer, port 25061 on DigitalOcean) on a second port.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use dosim_api::DataPlane;
 use dosim_cloud::{ConnectionPool, Database, DatabaseUser};
@@ -32,6 +34,37 @@ pub struct PgDataPlane {
     clusters: Registry<Served>,
     /// Whether plain (unencrypted) connections are accepted.
     plain_allowed: bool,
+    /// Statements that changed data, across every cluster, so `--state` saves after SQL writes too.
+    writes: Arc<AtomicU64>,
+}
+
+/// Counts the statements that may have changed a cluster's data once they are committed: a
+/// write or DDL outside a transaction block, or a `COMMIT`.
+struct WriteCounter(Arc<AtomicU64>);
+
+impl dosim_pgwire::observe::Observer for WriteCounter {
+    fn statement_finished(
+        &self,
+        _session: &dosim_pgwire::observe::SessionInfo,
+        statement: &dosim_pgwire::observe::StatementRecord,
+    ) {
+        use dosim_pgwire::observe::{StatementOutcome, TransactionStatus};
+        let results = match &statement.outcome {
+            StatementOutcome::Done(results) | StatementOutcome::Failed { results, .. } => results,
+            _ => return,
+        };
+        let committed = statement.transaction_after == Some(TransactionStatus::Idle);
+        let wrote = results.iter().any(|r| {
+            let verb = r.tag.split(' ').next().unwrap_or_default();
+            !matches!(
+                verb,
+                "SELECT" | "SHOW" | "SET" | "RESET" | "BEGIN" | "START" | "ROLLBACK" | "EXPLAIN"
+            )
+        });
+        if committed && wrote {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl PgDataPlane {
@@ -42,7 +75,13 @@ impl PgDataPlane {
             time_base: tokio::time::Instant::now(),
             clusters: Registry::new("pg", "PostgreSQL", bind_ip, host, clusters_max),
             plain_allowed: false,
+            writes: Arc::default(),
         }
+    }
+
+    /// A counter of the statements that changed data on any cluster of this plane.
+    pub fn writes(&self) -> Arc<AtomicU64> {
+        self.writes.clone()
     }
 
     /// Whether clusters accept connections without TLS (`--pg-allow-plain`); DigitalOcean's refuse
@@ -89,6 +128,7 @@ impl PgDataPlane {
             },
         );
         cluster.set_time_base(self.time_base);
+        cluster.set_observer(Arc::new(WriteCounter(self.writes.clone())));
         for user in &database.users {
             cluster.set_user(&user.name, &user.password);
         }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -272,7 +273,7 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let server = Server::new(serve.config);
     // Start the clock now rather than at the first request.
     let _ = server.now();
-    attach_data_planes(
+    let sql_writes = attach_data_planes(
         &server,
         local.ip(),
         &serve.pg_host,
@@ -281,7 +282,7 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
         serve.pg_allow_plain,
     );
     let saver = match &serve.state {
-        Some(path) => Some(start_saver(&server, path, serve.state_save)?),
+        Some(path) => Some(start_saver(&server, sql_writes, path, serve.state_save)?),
         None => None,
     };
     if serve.control_open_warning {
@@ -364,7 +365,8 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
 }
 
 /// Gives the server its data planes: PostgreSQL (unless `--pg-clusters-max 0`) and Valkey, whose
-/// clusters show the same host as PostgreSQL's (`--pg-host`).
+/// clusters show the same host as PostgreSQL's (`--pg-host`). Returns the count of SQL statements
+/// that changed data, which the `--state` saver watches beside the API's changes.
 pub(crate) fn attach_data_planes(
     server: &Server,
     listen_ip: std::net::IpAddr,
@@ -372,13 +374,14 @@ pub(crate) fn attach_data_planes(
     seed: u64,
     pg_clusters_max: usize,
     pg_allow_plain: bool,
-) {
+) -> Arc<AtomicU64> {
     let mut planes: Vec<Arc<dyn dosim_api::DataPlane>> = Vec::new();
+    let mut sql_writes = Arc::default();
     if pg_clusters_max > 0 {
-        planes.push(Arc::new(
-            crate::pg::PgDataPlane::new(listen_ip, pg_host.to_owned(), seed, pg_clusters_max)
-                .allow_plain(pg_allow_plain),
-        ));
+        let pg = crate::pg::PgDataPlane::new(listen_ip, pg_host.to_owned(), seed, pg_clusters_max)
+            .allow_plain(pg_allow_plain);
+        sql_writes = pg.writes();
+        planes.push(Arc::new(pg));
     }
     planes.push(Arc::new(crate::valkey::ValkeyDataPlane::new(
         listen_ip,
@@ -387,6 +390,7 @@ pub(crate) fn attach_data_planes(
         crate::valkey::VALKEY_CLUSTERS_MAX,
     )));
     server.set_data_plane(Arc::new(crate::planes::DataPlanes(planes)));
+    sql_writes
 }
 
 /// The `--state` saver: its stop switch and its task.
@@ -396,7 +400,12 @@ type Saver = (
 );
 
 /// Loads `--state` if the file exists, then starts the task that saves it on change.
-fn start_saver(server: &Server, path: &Path, every: Duration) -> anyhow::Result<Saver> {
+fn start_saver(
+    server: &Server,
+    sql_writes: Arc<AtomicU64>,
+    path: &Path,
+    every: Duration,
+) -> anyhow::Result<Saver> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let accounts = server
@@ -414,6 +423,7 @@ fn start_saver(server: &Server, path: &Path, every: Duration) -> anyhow::Result<
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(save_on_change(
         server.clone(),
+        sql_writes,
         path.to_owned(),
         every,
         stopped,
@@ -484,21 +494,27 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
 }
 
-/// Saves the server to `path` whenever it has changed, at most once per `every`.
-/// Stops between saves when `stop` says so.
+/// Saves the server to `path` whenever it has changed (the API's state, or a cluster's data by
+/// an SQL write), at most once per `every`. Stops between saves when `stop` says so.
 async fn save_on_change(
     server: Server,
+    sql_writes: Arc<AtomicU64>,
     path: PathBuf,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut saved = server.changes();
+    let changes_now = || {
+        server
+            .changes()
+            .wrapping_add(sql_writes.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let mut saved = changes_now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        let changes = server.changes();
+        let changes = changes_now();
         if changes == saved {
             continue;
         }
