@@ -136,6 +136,7 @@ OPERATIONS = [
     ("delete", "/v2/domains/{domain_name}/records/{domain_record_id}"),
     ("get", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
     ("put", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
+    ("put", "/v2/databases/{database_cluster_uuid}/maintenance"),
     ("get", "/v2/spaces/keys"),
     ("post", "/v2/spaces/keys"),
     ("get", "/v2/spaces/keys/{access_key}"),

@@ -353,6 +353,12 @@ def test_every_operation_matches_the_spec(serve):
     assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "noeviction"}
     check("PUT", policy, vids, body={"eviction_policy": "allkeys_lru"}, expect=204)
     assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "allkeys_lru"}
+    # The maintenance window, as Terraform's provider sets it: the hour reads back with seconds.
+    check("PUT", "/v2/databases/{database_cluster_uuid}/maintenance", vids,
+          body={"day": "friday", "hour": "13:00"}, expect=204)
+    window = check("GET", "/v2/databases/{database_cluster_uuid}", vids, expect=200).body["database"]
+    assert window["maintenance_window"]["day"] == "friday", window
+    assert window["maintenance_window"]["hour"] == "13:00:00", window
     check("DELETE", "/v2/databases/{database_cluster_uuid}", vids, expect=204)
     # Spaces keys: create (the only response with the secret), list with a filter, get, rename both ways, delete.
     key = check("POST", "/v2/spaces/keys", body={

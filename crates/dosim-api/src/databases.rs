@@ -4,13 +4,13 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
 use dosim_cloud::{
     Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseId, DatabaseUser,
-    PoolCreate,
+    MaintenanceWindow, PoolCreate,
 };
 
 use crate::app::{json_response, no_content, Ctx};
@@ -75,6 +75,10 @@ pub fn router() -> Router {
             get(eviction_policy).put(set_eviction_policy),
         )
         .route(
+            "/v2/databases/{uuid}/maintenance",
+            put(set_maintenance_window),
+        )
+        .route(
             "/v2/databases/{uuid}/pools/{name}",
             get(pool).put(update_pool).delete(delete_pool),
         )
@@ -134,7 +138,12 @@ pub fn render(database: &Database) -> Value {
         "connection": connection(&database.connection()),
         "private_connection": connection(&database.private_connection()),
         "users": database.users.iter().map(user_object).collect::<Vec<_>>(),
-        "maintenance_window": { "day": "tuesday", "hour": "08:00:00", "pending": false, "description": [] },
+        "maintenance_window": {
+            "day": database.maintenance_window.day,
+            "hour": database.maintenance_window.hour,
+            "pending": false,
+            "description": [],
+        },
         "rules": [],
         "storage_size_mib": database.storage_size_mib,
         "metrics_endpoints": metrics_endpoints(database),
@@ -319,6 +328,21 @@ async fn set_eviction_policy(
         Ok::<_, dosim_cloud::Error>(())
     })?;
     ctx.summary(format!("eviction policy {policy}"));
+    Ok(no_content())
+}
+
+/// `PUT /v2/databases/{uuid}/maintenance`: 204, and the cluster shows the window from now on.
+async fn set_maintenance_window(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let body = JsonBody::parse(&body)?;
+    let window = MaintenanceWindow::parse(&body.req_str("day")?, &body.req_str("hour")?)?;
+    let summary = format!("maintenance window {} {}", window.day, window.hour);
+    ctx.cloud(|cloud, now| cloud.set_database_maintenance_window(now, id, window))?;
+    ctx.summary(summary);
     Ok(no_content())
 }
 

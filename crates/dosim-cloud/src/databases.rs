@@ -137,6 +137,9 @@ pub struct Database {
     /// The eviction policy (Valkey only), as DigitalOcean's API spells it: `noeviction`, `allkeys_lru`, …
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eviction_policy: Option<String>,
+    /// When automatic maintenance may run; saved states from before it was modelled get the default.
+    #[serde(default)]
+    pub maintenance_window: MaintenanceWindow,
     /// Where a real data plane serves this cluster (`dosim serve`), as host and port; the connection objects then show it instead of `host` and `port`, so their URIs reach it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<(String, u16)>,
@@ -316,6 +319,71 @@ impl Database {
     }
 }
 
+/// When a cluster's automatic maintenance may run: a weekday and a time of day in UTC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    /// The weekday in lowercase, `monday` to `sunday`.
+    pub day: String,
+    /// The time as `HH:MM:SS`, which is how DigitalOcean answers even when given `HH:MM`.
+    pub hour: String,
+}
+
+/// Chosen: the window a new cluster has. DigitalOcean assigns one of its own; this is the one dosim always rendered.
+impl Default for MaintenanceWindow {
+    fn default() -> MaintenanceWindow {
+        MaintenanceWindow {
+            day: "tuesday".to_string(),
+            hour: "08:00:00".to_string(),
+        }
+    }
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl MaintenanceWindow {
+    /// A window from a request's `day` and `hour` (`14:00` or `14:00:00`); the day in any case.
+    pub fn parse(day: &str, hour: &str) -> Result<MaintenanceWindow, Error> {
+        let day_lower = day.to_ascii_lowercase();
+        if !WEEKDAYS.contains(&day_lower.as_str()) {
+            return Err(Error::unprocessable(format!(
+                "day: {day:?} is not a day of the week"
+            )));
+        }
+        let fields: Vec<&str> = hour.split(':').collect();
+        let number = |text: &str, max: u8| -> Option<u8> {
+            if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            text.parse::<u8>().ok().filter(|&n| n <= max)
+        };
+        let parsed = match fields.as_slice() {
+            [h, m] => number(h, 23).zip(number(m, 59)).map(|(h, m)| (h, m, 0)),
+            [h, m, s] => number(h, 23)
+                .zip(number(m, 59))
+                .zip(number(s, 59))
+                .map(|((h, m), s)| (h, m, s)),
+            _ => None,
+        };
+        let Some((h, m, s)) = parsed else {
+            return Err(Error::unprocessable(format!(
+                "hour: {hour:?} is not a time of day as HH:MM"
+            )));
+        };
+        Ok(MaintenanceWindow {
+            day: day_lower,
+            hour: format!("{h:02}:{m:02}:{s:02}"),
+        })
+    }
+}
+
 /// DigitalOcean's eviction policies for Valkey (`models/eviction_policy_model.yml`).
 pub const EVICTION_POLICIES: [&str; 6] = [
     "noeviction",
@@ -435,6 +503,7 @@ impl Cloud {
                 port: engine.port,
                 eviction_policy: (engine.slug == "valkey")
                     .then(|| DEFAULT_EVICTION_POLICY.to_string()),
+                maintenance_window: MaintenanceWindow::default(),
                 endpoint: None,
                 pool_port: None,
             };
@@ -533,6 +602,20 @@ impl Cloud {
                 )));
             }
             database.eviction_policy = Some(policy.to_string());
+            Ok(database.clone())
+        })
+    }
+
+    /// Sets when a cluster's automatic maintenance may run.
+    pub fn set_database_maintenance_window(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        window: MaintenanceWindow,
+    ) -> Result<Database, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            database.maintenance_window = window;
             Ok(database.clone())
         })
     }

@@ -32,7 +32,7 @@ pub use cloud::{Cloud, SavedCloud};
 pub use config::{CloudConfig, LockingActionsListed, VolumeConflictId};
 pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
-    DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
+    DatabaseStatus, DatabaseUser, DatabaseUserRole, MaintenanceWindow, PoolCreate, DATABASES_MAX,
     DATABASE_OBJECTS_MAX, DEFAULT_EVICTION_POLICY, EVICTION_POLICIES, POOL_PORT,
 };
 pub use domains::{
