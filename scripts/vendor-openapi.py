@@ -137,6 +137,8 @@ OPERATIONS = [
     ("get", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
     ("put", "/v2/databases/{database_cluster_uuid}/eviction_policy"),
     ("put", "/v2/databases/{database_cluster_uuid}/maintenance"),
+    ("get", "/v2/databases/{database_cluster_uuid}/sql_mode"),
+    ("put", "/v2/databases/{database_cluster_uuid}/sql_mode"),
     ("get", "/v2/spaces/keys"),
     ("post", "/v2/spaces/keys"),
     ("get", "/v2/spaces/keys/{access_key}"),

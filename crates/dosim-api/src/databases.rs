@@ -79,6 +79,10 @@ pub fn router() -> Router {
             put(set_maintenance_window),
         )
         .route(
+            "/v2/databases/{uuid}/sql_mode",
+            get(sql_mode).put(set_sql_mode),
+        )
+        .route(
             "/v2/databases/{uuid}/pools/{name}",
             get(pool).put(update_pool).delete(delete_pool),
         )
@@ -97,7 +101,12 @@ fn connection(connection: &Connection) -> Value {
 }
 
 fn user_object(user: &DatabaseUser) -> Value {
-    json!({ "name": user.name, "role": user.role.as_str(), "password": user.password })
+    let mut object =
+        json!({ "name": user.name, "role": user.role.as_str(), "password": user.password });
+    if let Some(plugin) = &user.mysql_auth_plugin {
+        object["mysql_settings"] = json!({ "auth_plugin": plugin });
+    }
+    object
 }
 
 fn pool_object(database: &Database, pool: &ConnectionPool) -> Value {
@@ -331,6 +340,28 @@ async fn set_eviction_policy(
     Ok(no_content())
 }
 
+async fn sql_mode(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let sql_mode = ctx.cloud(|cloud, now| cloud.database_sql_mode(now, id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "sql_mode": sql_mode }),
+    ))
+}
+
+/// `PUT /v2/databases/{uuid}/sql_mode`: 204, and `GET` answers the mode as given.
+async fn set_sql_mode(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let sql_mode = JsonBody::parse(&body)?.req_str("sql_mode")?;
+    ctx.cloud(|cloud, now| cloud.set_database_sql_mode(now, id, &sql_mode))?;
+    ctx.summary(format!("sql mode {sql_mode}"));
+    Ok(no_content())
+}
+
 /// `PUT /v2/databases/{uuid}/maintenance`: 204, and the cluster shows the window from now on.
 async fn set_maintenance_window(
     ctx: Ctx,
@@ -358,10 +389,22 @@ async fn create_user(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    let name = JsonBody::parse(&body)?.req_str("name")?;
+    let body = JsonBody::parse(&body)?;
+    let name = body.req_str("name")?;
+    // `mysql_settings: {"auth_plugin": …}`; null, an empty object or an empty plugin is none.
+    let auth_plugin = match body.get("mysql_settings") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(settings)) => match settings.get("auth_plugin") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(plugin)) if plugin.is_empty() => None,
+            Some(Value::String(plugin)) => Some(plugin.clone()),
+            Some(_) => return Err(wrong_type("mysql_settings.auth_plugin", "a string")),
+        },
+        Some(_) => return Err(wrong_type("mysql_settings", "an object")),
+    };
     let data_plane = ctx.server.data_plane();
     let user = ctx.cloud(|cloud, now| {
-        let user = cloud.create_database_user(now, id, &name)?;
+        let user = cloud.create_database_user_with_auth(now, id, &name, auth_plugin.as_deref())?;
         if let Some(plane) = &data_plane {
             plane.user_changed(&cloud.database(now, id)?, &user);
         }

@@ -603,6 +603,129 @@ async fn database_maintenance_window_is_checked() {
     assert_eq!(unknown.status, 404, "{}", unknown.raw);
 }
 
+/// MySQL's extras in `database/resource_database_cluster.go` and `resource_database_user.go`: with `sql_mode`
+/// configured, the create sets it with `PUT /v2/databases/{id}/sql_mode` and the Read compares
+/// `GET /v2/databases/{id}/sql_mode` with it; `setDatabaseUserAttributes` reads `mysql_settings.auth_plugin` into
+/// `mysql_auth_plugin`, whose DiffSuppressFunc takes `caching_sha2_password` for an unset plugin, and which a user
+/// of another engine must not carry.
+#[tokio::test]
+async fn database_mysql_sql_mode_and_auth_plugin_read_back() {
+    let api = Api::new();
+    let created = api
+        .call(
+            "POST",
+            "/v2/databases",
+            Some(r#"{"name":"shop","engine":"mysql","version":"8","size":"db-s-1vcpu-1gb","region":"nyc3","num_nodes":1,"tags":[]}"#),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.raw);
+    let id = text(&created, "/database/id").to_owned();
+    let base = format!("/v2/databases/{id}");
+    let mode = api.call("GET", &format!("{base}/sql_mode"), None).await;
+    assert_eq!(mode.status, 200, "{}", mode.raw);
+    assert!(!text(&mode, "/sql_mode").is_empty());
+    // godo's `SetSQLMode` joins the modes with commas; the Read compares the string as configured.
+    let set = api
+        .call(
+            "PUT",
+            &format!("{base}/sql_mode"),
+            Some(r#"{"sql_mode":"ANSI,TRADITIONAL"}"#),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{}", set.raw);
+    check(
+        &api.call("GET", &format!("{base}/sql_mode"), None).await,
+        200,
+        &[("sql_mode", "/sql_mode", json!("ANSI,TRADITIONAL"))],
+    );
+    for body in [
+        r#"{"sql_mode":"ansi"}"#,
+        r#"{"sql_mode":"ANSI,,TRADITIONAL"}"#,
+        r#"{"sql_mode":""}"#,
+    ] {
+        let before = api.state();
+        let refused = api
+            .call("PUT", &format!("{base}/sql_mode"), Some(body))
+            .await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.raw);
+        assert_eq!(api.state(), before, "{body} changed the state");
+    }
+
+    // Users: no plugin configured reads back as MySQL 8's default; a configured one as configured.
+    for (body, name, plugin) in [
+        (r#"{"name":"app"}"#, "app", "caching_sha2_password"),
+        (
+            r#"{"name":"legacy","mysql_settings":{"auth_plugin":"mysql_native_password"}}"#,
+            "legacy",
+            "mysql_native_password",
+        ),
+    ] {
+        let created = api.call("POST", &format!("{base}/users"), Some(body)).await;
+        check(
+            &created,
+            201,
+            &[(
+                "mysql_auth_plugin",
+                "/user/mysql_settings/auth_plugin",
+                json!(plugin),
+            )],
+        );
+        check(
+            &api.call("GET", &format!("{base}/users/{name}"), None).await,
+            200,
+            &[(
+                "mysql_auth_plugin",
+                "/user/mysql_settings/auth_plugin",
+                json!(plugin),
+            )],
+        );
+    }
+    check(
+        &api.call("GET", &format!("{base}/users/doadmin"), None)
+            .await,
+        200,
+        &[(
+            "mysql_auth_plugin",
+            "/user/mysql_settings/auth_plugin",
+            json!("caching_sha2_password"),
+        )],
+    );
+    let refused = api
+        .call(
+            "POST",
+            &format!("{base}/users"),
+            Some(r#"{"name":"odd","mysql_settings":{"auth_plugin":"sha256_password"}}"#),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.raw);
+
+    // PostgreSQL has neither: its users carry no `mysql_settings`, and its SQL mode is refused.
+    let pg = api
+        .call(
+            "POST",
+            "/v2/databases",
+            Some(r#"{"name":"orders","engine":"pg","version":"16","size":"db-s-1vcpu-1gb","region":"nyc3","num_nodes":1}"#),
+        )
+        .await;
+    let pg_base = format!("/v2/databases/{}", text(&pg, "/database/id"));
+    let user = api
+        .call(
+            "POST",
+            &format!("{pg_base}/users"),
+            Some(r#"{"name":"app","mysql_settings":{"auth_plugin":"mysql_native_password"}}"#),
+        )
+        .await;
+    assert_eq!(user.status, 201, "{}", user.raw);
+    assert_eq!(
+        user.json["user"].get("mysql_settings"),
+        None,
+        "{}",
+        user.raw
+    );
+    let mode = api.call("GET", &format!("{pg_base}/sql_mode"), None).await;
+    assert_eq!(mode.status, 422, "{}", mode.raw);
+}
+
 /// `database/resource_database_db.go`, `resource_database_user.go` and `resource_database_connection_pool.go`: each
 /// is created with godo's request (`DatabaseCreateDBRequest`, `DatabaseCreateUserRequest`,
 /// `DatabaseCreatePoolRequest`) and read back with `GET …/dbs/{name}` (existence only), `GET …/users/{name}` (`role`,
