@@ -173,6 +173,78 @@ async fn droplet_without_features_reads_them_off() {
     assert_eq!(at(&read, "/droplet/networks/v6"), &json!([]));
 }
 
+/// `resourceDigitalOceanDropletUpdate` with a new `size`: power off and wait for `status` `off`, resize (godo's
+/// `DropletActions.Resize` with `resize_disk`) and wait on the action, power on and wait for `active`; the Read then
+/// shows the new size slug and the size's `disk`, `vcpus` and `memory`.
+#[tokio::test]
+async fn droplet_resize_reads_back_the_new_size() {
+    let api = Api::new();
+    let (id, _) = create_droplet(
+        &api,
+        r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64","ssh_keys":null,"backups":false,"ipv6":false,"private_networking":false,"monitoring":false,"tags":null}"#,
+    )
+    .await;
+    let actions = format!("/v2/droplets/{id}/actions");
+    let wait_for_status = |status: &'static str| {
+        let api = &api;
+        async move {
+            for _ in 0..20 {
+                let read = api.call("GET", &format!("/v2/droplets/{id}"), None).await;
+                if text(&read, "/droplet/status") == status && at(&read, "/droplet/locked") == false
+                {
+                    return read;
+                }
+                api.advance_ms(10_000);
+            }
+            panic!("droplet {id} never became {status}");
+        }
+    };
+    let off = api
+        .call("POST", &actions, Some(r#"{"type":"power_off"}"#))
+        .await;
+    assert_eq!(off.status, 201, "{}", off.raw);
+    wait_for_status("off").await;
+    let resize = api
+        .call(
+            "POST",
+            &actions,
+            Some(r#"{"type":"resize","size":"s-2vcpu-2gb","disk":true}"#),
+        )
+        .await;
+    assert_eq!(resize.status, 201, "{}", resize.raw);
+    let action_id = at(&resize, "/action/id").as_u64().unwrap();
+    wait_for_action(&api, &format!("/v2/actions/{action_id}")).await;
+    let on = api
+        .call("POST", &actions, Some(r#"{"type":"power_on"}"#))
+        .await;
+    assert_eq!(on.status, 201, "{}", on.raw);
+    let read = wait_for_status("active").await;
+    let size = api.call("GET", "/v2/sizes?per_page=200", None).await;
+    let slug = at(&size, "/sizes")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slug"] == "s-2vcpu-2gb")
+        .expect("s-2vcpu-2gb is in the catalogue")
+        .clone();
+    check(
+        &read,
+        200,
+        &[
+            ("size", "/droplet/size/slug", json!("s-2vcpu-2gb")),
+            ("disk", "/droplet/disk", slug["disk"].clone()),
+            ("vcpus", "/droplet/vcpus", slug["vcpus"].clone()),
+            ("memory", "/droplet/memory", slug["memory"].clone()),
+            (
+                "price_monthly",
+                "/droplet/size/price_monthly",
+                slug["price_monthly"].clone(),
+            ),
+            ("tags", "/droplet/tags", json!([])),
+        ],
+    );
+}
+
 /// `volume/resource_volume.go`: `resourceDigitalOceanVolumeCreate` sends godo's `VolumeCreateRequest` (no `omitempty`,
 /// so unset strings go as ""), then `resourceDigitalOceanVolumeRead` reads `GET /v2/volumes/{id}`.
 #[tokio::test]
@@ -233,6 +305,41 @@ async fn volume_reads_back_as_configured() {
         // `urn` is `do:volume:<id>`, from the id.
         assert!(uuid_like(&id), "{id}");
     }
+}
+
+/// `resourceDigitalOceanVolumeUpdate` grows a volume with godo's `StorageActions.Resize` (the region included),
+/// waits on the action with `util.WaitForAction`, and reads it back: `size` must be the new one.
+#[tokio::test]
+async fn volume_resize_reads_back_the_new_size() {
+    let api = Api::new();
+    let created = api
+        .call(
+            "POST",
+            "/v2/volumes",
+            Some(r#"{"region":"nyc3","name":"data-1","description":"","size_gigabytes":10,"snapshot_id":"","filesystem_type":"","filesystem_label":"","tags":null}"#),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.raw);
+    let id = text(&created, "/volume/id").to_owned();
+    let action = api
+        .call(
+            "POST",
+            &format!("/v2/volumes/{id}/actions"),
+            Some(r#"{"type":"resize","size_gigabytes":20,"region":"nyc3"}"#),
+        )
+        .await;
+    assert_eq!(action.status, 202, "{}", action.raw);
+    let action_id = at(&action, "/action/id").as_u64().unwrap();
+    wait_for_action(&api, &format!("/v2/actions/{action_id}")).await;
+    check(
+        &api.call("GET", &format!("/v2/volumes/{id}"), None).await,
+        200,
+        &[
+            ("size", "/volume/size_gigabytes", json!(20)),
+            // godo sends unset tags as null; they read back as none.
+            ("tags", "/volume/tags", json!([])),
+        ],
+    );
 }
 
 fn uuid_like(text: &str) -> bool {
