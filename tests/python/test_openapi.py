@@ -353,6 +353,26 @@ def test_every_operation_matches_the_spec(serve):
     assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "noeviction"}
     check("PUT", policy, vids, body={"eviction_policy": "allkeys_lru"}, expect=204)
     assert check("GET", policy, vids, expect=200).body == {"eviction_policy": "allkeys_lru"}
+    # The maintenance window, as Terraform's provider sets it: the hour reads back with seconds.
+    check("PUT", "/v2/databases/{database_cluster_uuid}/maintenance", vids,
+          body={"day": "friday", "hour": "13:00"}, expect=204)
+    window = check("GET", "/v2/databases/{database_cluster_uuid}", vids, expect=200).body["database"]
+    assert window["maintenance_window"]["day"] == "friday", window
+    assert window["maintenance_window"]["hour"] == "13:00:00", window
+    # MySQL's SQL mode, and its users' authentication plugin.
+    mysql = check("POST", "/v2/databases", body={
+        "name": "shop", "engine": "mysql", "version": "8", "region": "nyc3", "size": "db-s-1vcpu-1gb",
+        "num_nodes": 1}, expect=201).body["database"]
+    mids = {"database_cluster_uuid": mysql["id"]}
+    mode = "/v2/databases/{database_cluster_uuid}/sql_mode"
+    assert check("GET", mode, mids, expect=200).body["sql_mode"]
+    check("PUT", mode, mids, body={"sql_mode": "ANSI,TRADITIONAL"}, expect=204)
+    assert check("GET", mode, mids, expect=200).body == {"sql_mode": "ANSI,TRADITIONAL"}
+    legacy = check("POST", "/v2/databases/{database_cluster_uuid}/users", mids,
+                   body={"name": "legacy", "mysql_settings": {"auth_plugin": "mysql_native_password"}},
+                   expect=201).body["user"]
+    assert legacy["mysql_settings"] == {"auth_plugin": "mysql_native_password"}, legacy
+    check("DELETE", "/v2/databases/{database_cluster_uuid}", mids, expect=204)
     check("DELETE", "/v2/databases/{database_cluster_uuid}", vids, expect=204)
     # Spaces keys: create (the only response with the secret), list with a filter, get, rename both ways, delete.
     key = check("POST", "/v2/spaces/keys", body={

@@ -4,13 +4,13 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
 use dosim_cloud::{
     Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseId, DatabaseUser,
-    PoolCreate,
+    MaintenanceWindow, PoolCreate,
 };
 
 use crate::app::{json_response, no_content, Ctx};
@@ -75,6 +75,14 @@ pub fn router() -> Router {
             get(eviction_policy).put(set_eviction_policy),
         )
         .route(
+            "/v2/databases/{uuid}/maintenance",
+            put(set_maintenance_window),
+        )
+        .route(
+            "/v2/databases/{uuid}/sql_mode",
+            get(sql_mode).put(set_sql_mode),
+        )
+        .route(
             "/v2/databases/{uuid}/pools/{name}",
             get(pool).put(update_pool).delete(delete_pool),
         )
@@ -93,7 +101,12 @@ fn connection(connection: &Connection) -> Value {
 }
 
 fn user_object(user: &DatabaseUser) -> Value {
-    json!({ "name": user.name, "role": user.role.as_str(), "password": user.password })
+    let mut object =
+        json!({ "name": user.name, "role": user.role.as_str(), "password": user.password });
+    if let Some(plugin) = &user.mysql_auth_plugin {
+        object["mysql_settings"] = json!({ "auth_plugin": plugin });
+    }
+    object
 }
 
 fn pool_object(database: &Database, pool: &ConnectionPool) -> Value {
@@ -134,7 +147,12 @@ pub fn render(database: &Database) -> Value {
         "connection": connection(&database.connection()),
         "private_connection": connection(&database.private_connection()),
         "users": database.users.iter().map(user_object).collect::<Vec<_>>(),
-        "maintenance_window": { "day": "tuesday", "hour": "08:00:00", "pending": false, "description": [] },
+        "maintenance_window": {
+            "day": database.maintenance_window.day,
+            "hour": database.maintenance_window.hour,
+            "pending": false,
+            "description": [],
+        },
         "rules": [],
         "storage_size_mib": database.storage_size_mib,
         "metrics_endpoints": metrics_endpoints(database),
@@ -322,6 +340,43 @@ async fn set_eviction_policy(
     Ok(no_content())
 }
 
+async fn sql_mode(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let sql_mode = ctx.cloud(|cloud, now| cloud.database_sql_mode(now, id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "sql_mode": sql_mode }),
+    ))
+}
+
+/// `PUT /v2/databases/{uuid}/sql_mode`: 204, and `GET` answers the mode as given.
+async fn set_sql_mode(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let sql_mode = JsonBody::parse(&body)?.req_str("sql_mode")?;
+    ctx.cloud(|cloud, now| cloud.set_database_sql_mode(now, id, &sql_mode))?;
+    ctx.summary(format!("sql mode {sql_mode}"));
+    Ok(no_content())
+}
+
+/// `PUT /v2/databases/{uuid}/maintenance`: 204, and the cluster shows the window from now on.
+async fn set_maintenance_window(
+    ctx: Ctx,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&uuid)?;
+    let body = JsonBody::parse(&body)?;
+    let window = MaintenanceWindow::parse(&body.req_str("day")?, &body.req_str("hour")?)?;
+    let summary = format!("maintenance window {} {}", window.day, window.hour);
+    ctx.cloud(|cloud, now| cloud.set_database_maintenance_window(now, id, window))?;
+    ctx.summary(summary);
+    Ok(no_content())
+}
+
 async fn users(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
     let database = fetch(&ctx, &uuid)?;
     let users: Vec<Value> = database.users.iter().map(user_object).collect();
@@ -334,10 +389,22 @@ async fn create_user(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    let name = JsonBody::parse(&body)?.req_str("name")?;
+    let body = JsonBody::parse(&body)?;
+    let name = body.req_str("name")?;
+    // `mysql_settings: {"auth_plugin": …}`; null, an empty object or an empty plugin is none.
+    let auth_plugin = match body.get("mysql_settings") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(settings)) => match settings.get("auth_plugin") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(plugin)) if plugin.is_empty() => None,
+            Some(Value::String(plugin)) => Some(plugin.clone()),
+            Some(_) => return Err(wrong_type("mysql_settings.auth_plugin", "a string")),
+        },
+        Some(_) => return Err(wrong_type("mysql_settings", "an object")),
+    };
     let data_plane = ctx.server.data_plane();
     let user = ctx.cloud(|cloud, now| {
-        let user = cloud.create_database_user(now, id, &name)?;
+        let user = cloud.create_database_user_with_auth(now, id, &name, auth_plugin.as_deref())?;
         if let Some(plane) = &data_plane {
             plane.user_changed(&cloud.database(now, id)?, &user);
         }

@@ -57,6 +57,9 @@ pub struct DatabaseUser {
     pub role: DatabaseUserRole,
     /// The password.
     pub password: String,
+    /// MySQL only: how the user authenticates, one of [`MYSQL_AUTH_PLUGINS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql_auth_plugin: Option<String>,
 }
 
 /// A PostgreSQL connection pool.
@@ -137,6 +140,12 @@ pub struct Database {
     /// The eviction policy (Valkey only), as DigitalOcean's API spells it: `noeviction`, `allkeys_lru`, …
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eviction_policy: Option<String>,
+    /// MySQL only: the SQL mode set with `PUT …/sql_mode`; `None` until then, which reads as [`DEFAULT_SQL_MODE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql_mode: Option<String>,
+    /// When automatic maintenance may run; saved states from before it was modelled get the default.
+    #[serde(default)]
+    pub maintenance_window: MaintenanceWindow,
     /// Where a real data plane serves this cluster (`dosim serve`), as host and port; the connection objects then show it instead of `host` and `port`, so their URIs reach it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<(String, u16)>,
@@ -316,6 +325,81 @@ impl Database {
     }
 }
 
+/// When a cluster's automatic maintenance may run: a weekday and a time of day in UTC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    /// The weekday in lowercase, `monday` to `sunday`.
+    pub day: String,
+    /// The time as `HH:MM:SS`, which is how DigitalOcean answers even when given `HH:MM`.
+    pub hour: String,
+}
+
+/// Chosen: the window a new cluster has. DigitalOcean assigns one of its own; this is the one dosim always rendered.
+impl Default for MaintenanceWindow {
+    fn default() -> MaintenanceWindow {
+        MaintenanceWindow {
+            day: "tuesday".to_string(),
+            hour: "08:00:00".to_string(),
+        }
+    }
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl MaintenanceWindow {
+    /// A window from a request's `day` and `hour` (`14:00` or `14:00:00`); the day in any case.
+    pub fn parse(day: &str, hour: &str) -> Result<MaintenanceWindow, Error> {
+        let day_lower = day.to_ascii_lowercase();
+        if !WEEKDAYS.contains(&day_lower.as_str()) {
+            return Err(Error::unprocessable(format!(
+                "day: {day:?} is not a day of the week"
+            )));
+        }
+        let fields: Vec<&str> = hour.split(':').collect();
+        let number = |text: &str, max: u8| -> Option<u8> {
+            if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            text.parse::<u8>().ok().filter(|&n| n <= max)
+        };
+        let parsed = match fields.as_slice() {
+            [h, m] => number(h, 23).zip(number(m, 59)).map(|(h, m)| (h, m, 0)),
+            [h, m, s] => number(h, 23)
+                .zip(number(m, 59))
+                .zip(number(s, 59))
+                .map(|((h, m), s)| (h, m, s)),
+            _ => None,
+        };
+        let Some((h, m, s)) = parsed else {
+            return Err(Error::unprocessable(format!(
+                "hour: {hour:?} is not a time of day as HH:MM"
+            )));
+        };
+        Ok(MaintenanceWindow {
+            day: day_lower,
+            hour: format!("{h:02}:{m:02}:{s:02}"),
+        })
+    }
+}
+
+/// The authentication plugins a MySQL user may have (`models/mysql_settings.yml`).
+pub const MYSQL_AUTH_PLUGINS: [&str; 2] = ["mysql_native_password", "caching_sha2_password"];
+
+/// A MySQL user's plugin when the create names none: MySQL 8's default, as the spec says.
+pub const DEFAULT_MYSQL_AUTH_PLUGIN: &str = "caching_sha2_password";
+
+/// Chosen: a MySQL cluster's SQL mode until one is set, the spec's example of a configured mode.
+pub const DEFAULT_SQL_MODE: &str =
+    "ANSI,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE,NO_ZERO_IN_DATE,STRICT_ALL_TABLES";
+
 /// DigitalOcean's eviction policies for Valkey (`models/eviction_policy_model.yml`).
 pub const EVICTION_POLICIES: [&str; 6] = [
     "noeviction",
@@ -430,11 +514,15 @@ impl Cloud {
                     name: engine.admin_user.to_string(),
                     role: DatabaseUserRole::Primary,
                     password,
+                    mysql_auth_plugin: (engine.slug == "mysql")
+                        .then(|| DEFAULT_MYSQL_AUTH_PLUGIN.to_string()),
                 }],
                 pools: Vec::new(),
                 port: engine.port,
                 eviction_policy: (engine.slug == "valkey")
                     .then(|| DEFAULT_EVICTION_POLICY.to_string()),
+                sql_mode: None,
+                maintenance_window: MaintenanceWindow::default(),
                 endpoint: None,
                 pool_port: None,
             };
@@ -537,12 +625,78 @@ impl Cloud {
         })
     }
 
-    /// Adds a user with a fresh password.
+    /// Sets when a cluster's automatic maintenance may run.
+    pub fn set_database_maintenance_window(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        window: MaintenanceWindow,
+    ) -> Result<Database, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            database.maintenance_window = window;
+            Ok(database.clone())
+        })
+    }
+
+    /// A MySQL cluster's SQL mode.
+    pub fn database_sql_mode(&mut self, now: SimTime, id: DatabaseId) -> Result<String, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+            if database.engine != "mysql" {
+                return Err(Error::unprocessable(msg::DATABASE_SQL_MODE_UNSUPPORTED));
+            }
+            Ok(database
+                .sql_mode
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SQL_MODE.to_string()))
+        })
+    }
+
+    /// Sets a MySQL cluster's SQL mode: modes separated by commas, each in MySQL's spelling (capitals and `_`). It
+    /// reads back as given.
+    pub fn set_database_sql_mode(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        sql_mode: &str,
+    ) -> Result<Database, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            if database.engine != "mysql" {
+                return Err(Error::unprocessable(msg::DATABASE_SQL_MODE_UNSUPPORTED));
+            }
+            let valid = |mode: &str| {
+                !mode.is_empty() && mode.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            };
+            if !sql_mode.split(',').all(valid) {
+                return Err(Error::unprocessable(format!(
+                    "sql_mode: {sql_mode:?} is not a list of SQL modes separated by commas"
+                )));
+            }
+            database.sql_mode = Some(sql_mode.to_string());
+            Ok(database.clone())
+        })
+    }
+
+    /// Adds a user with a fresh password (and, on MySQL, the default authentication plugin).
     pub fn create_database_user(
         &mut self,
         now: SimTime,
         id: DatabaseId,
         name: &str,
+    ) -> Result<DatabaseUser, Error> {
+        self.create_database_user_with_auth(now, id, name, None)
+    }
+
+    /// Adds a user with a fresh password; on MySQL it authenticates with `mysql_auth_plugin`, or the default when
+    /// none is given. Other engines have no plugin and ignore it.
+    pub fn create_database_user_with_auth(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        name: &str,
+        mysql_auth_plugin: Option<&str>,
     ) -> Result<DatabaseUser, Error> {
         self.enter(now, |cloud| {
             let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
@@ -550,6 +704,18 @@ impl Cloud {
                 return Err(Error::unprocessable(msg::DATABASE_USERS_UNSUPPORTED));
             }
             check_db_object_name("name", name, 1, 63)?;
+            let mysql_auth_plugin = if database.engine == "mysql" {
+                let plugin = mysql_auth_plugin.unwrap_or(DEFAULT_MYSQL_AUTH_PLUGIN);
+                if !MYSQL_AUTH_PLUGINS.contains(&plugin) {
+                    return Err(Error::unprocessable(format!(
+                        "mysql_settings.auth_plugin: {plugin:?} is not one of {}",
+                        MYSQL_AUTH_PLUGINS.join(", ")
+                    )));
+                }
+                Some(plugin.to_string())
+            } else {
+                None
+            };
             if database.user(name).is_some() {
                 return Err(Error::unprocessable(format!(
                     "name: a user named {name:?} already exists"
@@ -564,6 +730,7 @@ impl Cloud {
                 name: name.to_string(),
                 role: DatabaseUserRole::Normal,
                 password: cloud.new_database_password(),
+                mysql_auth_plugin,
             };
             cloud.databases[&id].users.push(user.clone());
             Ok(user)

@@ -227,6 +227,9 @@ pub mod msg {
     /// Chosen, after the spec's summary ("for a Caching or Valkey cluster"): the eviction policy of another engine.
     pub const DATABASE_EVICTION_UNSUPPORTED: &str =
         "Eviction policy is only supported for Caching and Valkey clusters.";
+    /// Chosen, after the spec's summary ("for a MySQL cluster"): the SQL mode of another engine.
+    pub const DATABASE_SQL_MODE_UNSUPPORTED: &str =
+        "SQL mode is only supported for MySQL clusters.";
     /// Chosen: deleting a cluster's primary user.
     pub const DATABASE_PRIMARY_USER_DELETE: &str = "The primary user cannot be deleted.";
 }

@@ -111,7 +111,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// `22`, `1-65535`, or `0`.
+/// `22`, `1-65535`, or `0` (also given as `all`).
 fn valid_ports(ports: &str) -> bool {
     let port = |text: &str| text.parse::<u16>().is_ok_and(|p| p > 0);
     ports == "0"
@@ -139,6 +139,10 @@ impl Cloud {
     fn check_rule(&self, rule: &mut FirewallRule) -> Result<(), Error> {
         match rule.protocol.as_str() {
             "tcp" | "udp" => {
+                // `all` is taken for every port and reads back as "0", as Terraform's provider expects.
+                if rule.ports == "all" {
+                    rule.ports = "0".to_owned();
+                }
                 if !valid_ports(&rule.ports) {
                     return Err(Error::unprocessable(crate::error::msg::FIREWALL_PORTS));
                 }

@@ -32,8 +32,9 @@ pub use cloud::{Cloud, SavedCloud};
 pub use config::{CloudConfig, LockingActionsListed, VolumeConflictId};
 pub use databases::{
     pool_capacity, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter,
-    DatabaseStatus, DatabaseUser, DatabaseUserRole, PoolCreate, DATABASES_MAX,
-    DATABASE_OBJECTS_MAX, DEFAULT_EVICTION_POLICY, EVICTION_POLICIES, POOL_PORT,
+    DatabaseStatus, DatabaseUser, DatabaseUserRole, MaintenanceWindow, PoolCreate, DATABASES_MAX,
+    DATABASE_OBJECTS_MAX, DEFAULT_EVICTION_POLICY, DEFAULT_MYSQL_AUTH_PLUGIN, DEFAULT_SQL_MODE,
+    EVICTION_POLICIES, MYSQL_AUTH_PLUGINS, POOL_PORT,
 };
 pub use domains::{
     Domain, DomainRecord, DomainRecordFilter, DomainRecordSpec, DOMAINS_MAX, NAME_SERVERS,

@@ -1662,7 +1662,7 @@ fn firewall_refusals() {
             FirewallSpec { name: "-web".into(), ..spec(https_rule(anywhere())) },
             "name: \"-web\" must begin with an alphanumeric character, followed by alphanumeric characters, '.' or '-'",
         ),
-        (spec(FirewallRule { ports: "all".into(), ..https_rule(anywhere()) }), msg::FIREWALL_PORTS),
+        (spec(FirewallRule { ports: "any".into(), ..https_rule(anywhere()) }), msg::FIREWALL_PORTS),
         (spec(FirewallRule { ports: "9000-8000".into(), ..https_rule(anywhere()) }), msg::FIREWALL_PORTS),
         (
             spec(https_rule(FirewallTarget { addresses: vec!["10.0.0.0/33".into()], ..FirewallTarget::default() })),
@@ -1702,6 +1702,37 @@ fn firewall_refusals() {
         u,
         "droplet_ids: 1 is not a Droplet on this account",
     );
+}
+
+/// `all` is every port, as Terraform's provider sends it, and reads back as "0"; ICMP reads back "0" whatever it was given.
+#[test]
+fn firewall_ports_read_back_normalized() {
+    let mut w = world(CloudConfig::default());
+    let now = w.now;
+    let rule = |protocol: &str, ports: &str| FirewallRule {
+        protocol: protocol.into(),
+        ports: ports.into(),
+        target: anywhere(),
+    };
+    let firewall = w
+        .cloud
+        .create_firewall(
+            now,
+            FirewallSpec {
+                name: "web".into(),
+                inbound_rules: vec![
+                    rule("tcp", "all"),
+                    rule("udp", "all"),
+                    rule("icmp", "1-65535"),
+                ],
+                outbound_rules: vec![rule("tcp", "1-65535")],
+                ..FirewallSpec::default()
+            },
+        )
+        .unwrap();
+    let ports = |rules: &[FirewallRule]| rules.iter().map(|r| r.ports.clone()).collect::<Vec<_>>();
+    assert_eq!(ports(&firewall.inbound_rules), ["0", "0", "0"]);
+    assert_eq!(ports(&firewall.outbound_rules), ["1-65535"]);
 }
 
 #[test]
