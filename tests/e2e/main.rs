@@ -8,3 +8,4 @@ mod limits;
 mod persist;
 mod pg;
 mod python;
+mod valkey;

@@ -79,9 +79,10 @@ impl PgDataPlane {
         }
     }
 
-    /// A counter of the statements that changed data on any cluster of this plane.
-    pub fn writes(&self) -> Arc<AtomicU64> {
-        self.writes.clone()
+    /// Counts the statements that change data on `writes`, which the `--state` saver watches.
+    pub fn count_writes(mut self, writes: Arc<AtomicU64>) -> PgDataPlane {
+        self.writes = writes;
+        self
     }
 
     /// Whether clusters accept connections without TLS (`--pg-allow-plain`); DigitalOcean's refuse

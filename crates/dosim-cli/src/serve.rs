@@ -273,7 +273,7 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
     let server = Server::new(serve.config);
     // Start the clock now rather than at the first request.
     let _ = server.now();
-    let sql_writes = attach_data_planes(
+    let data_writes = attach_data_planes(
         &server,
         local.ip(),
         &serve.pg_host,
@@ -282,7 +282,7 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
         serve.pg_allow_plain,
     );
     let saver = match &serve.state {
-        Some(path) => Some(start_saver(&server, sql_writes, path, serve.state_save)?),
+        Some(path) => Some(start_saver(&server, data_writes, path, serve.state_save)?),
         None => None,
     };
     if serve.control_open_warning {
@@ -366,7 +366,7 @@ async fn serve_until_ctrl_c(serve: Serve) -> anyhow::Result<()> {
 
 /// Gives the server its data planes: PostgreSQL (unless `--pg-clusters-max 0`) and Valkey, whose
 /// clusters show the same host as PostgreSQL's (`--pg-host`). Returns the count of SQL statements
-/// that changed data, which the `--state` saver watches beside the API's changes.
+/// and Valkey commands that changed data, which the `--state` saver watches beside the API's changes.
 pub(crate) fn attach_data_planes(
     server: &Server,
     listen_ip: std::net::IpAddr,
@@ -376,21 +376,25 @@ pub(crate) fn attach_data_planes(
     pg_allow_plain: bool,
 ) -> Arc<AtomicU64> {
     let mut planes: Vec<Arc<dyn dosim_api::DataPlane>> = Vec::new();
-    let mut sql_writes = Arc::default();
+    let data_writes: Arc<AtomicU64> = Arc::default();
     if pg_clusters_max > 0 {
-        let pg = crate::pg::PgDataPlane::new(listen_ip, pg_host.to_owned(), seed, pg_clusters_max)
-            .allow_plain(pg_allow_plain);
-        sql_writes = pg.writes();
-        planes.push(Arc::new(pg));
+        planes.push(Arc::new(
+            crate::pg::PgDataPlane::new(listen_ip, pg_host.to_owned(), seed, pg_clusters_max)
+                .allow_plain(pg_allow_plain)
+                .count_writes(data_writes.clone()),
+        ));
     }
-    planes.push(Arc::new(crate::valkey::ValkeyDataPlane::new(
-        listen_ip,
-        pg_host.to_owned(),
-        seed,
-        crate::valkey::VALKEY_CLUSTERS_MAX,
-    )));
+    planes.push(Arc::new(
+        crate::valkey::ValkeyDataPlane::new(
+            listen_ip,
+            pg_host.to_owned(),
+            seed,
+            crate::valkey::VALKEY_CLUSTERS_MAX,
+        )
+        .count_writes(data_writes.clone()),
+    ));
     server.set_data_plane(Arc::new(crate::planes::DataPlanes(planes)));
-    sql_writes
+    data_writes
 }
 
 /// The `--state` saver: its stop switch and its task.
@@ -402,7 +406,7 @@ type Saver = (
 /// Loads `--state` if the file exists, then starts the task that saves it on change.
 fn start_saver(
     server: &Server,
-    sql_writes: Arc<AtomicU64>,
+    data_writes: Arc<AtomicU64>,
     path: &Path,
     every: Duration,
 ) -> anyhow::Result<Saver> {
@@ -423,7 +427,7 @@ fn start_saver(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(save_on_change(
         server.clone(),
-        sql_writes,
+        data_writes,
         path.to_owned(),
         every,
         stopped,
@@ -498,7 +502,7 @@ async fn shutdown_signal() -> std::io::Result<()> {
 /// an SQL write), at most once per `every`. Stops between saves when `stop` says so.
 async fn save_on_change(
     server: Server,
-    sql_writes: Arc<AtomicU64>,
+    data_writes: Arc<AtomicU64>,
     path: PathBuf,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -506,7 +510,7 @@ async fn save_on_change(
     let changes_now = || {
         server
             .changes()
-            .wrapping_add(sql_writes.load(std::sync::atomic::Ordering::Relaxed))
+            .wrapping_add(data_writes.load(std::sync::atomic::Ordering::Relaxed))
     };
     let mut saved = changes_now();
     loop {

@@ -1,6 +1,8 @@
 //! `dosim serve`'s Valkey data plane: each Managed Caching (Valkey) cluster created through the API is a `dosim-valkeywire` server on a real local port, in TLS, so its `connection.uri` works verbatim with `redis-cli --tls` and redis-py.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use dosim_api::DataPlane;
 use dosim_cloud::{Database, DatabaseUser};
@@ -18,6 +20,30 @@ pub struct ValkeyDataPlane {
     time_base: tokio::time::Instant,
     runtime: tokio::runtime::Handle,
     clusters: Registry<ValkeyCluster>,
+    /// Commands that may have changed a keyspace, across every cluster, so `--state` saves after them.
+    writes: Arc<AtomicU64>,
+}
+
+/// Counts the commands that may change a keyspace and did not fail.
+struct WriteCounter(Arc<AtomicU64>);
+
+impl dosim_valkeywire::observe::Observer for WriteCounter {
+    fn command_finished(
+        &self,
+        _session: &dosim_valkeywire::observe::SessionInfo,
+        command: &dosim_valkeywire::observe::CommandRecord,
+    ) {
+        let Some(name) = command.args.first() else {
+            return;
+        };
+        if dosim_valkey::may_write(name) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn keys_expired(&self, _keys: &[dosim_valkey::ExpiredKey]) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl ValkeyDataPlane {
@@ -28,7 +54,14 @@ impl ValkeyDataPlane {
             time_base: tokio::time::Instant::now(),
             runtime: tokio::runtime::Handle::current(),
             clusters: Registry::new("valkey", "Valkey", bind_ip, host, clusters_max),
+            writes: Arc::default(),
         }
+    }
+
+    /// Counts the commands that may change data on `writes`, which the `--state` saver watches.
+    pub fn count_writes(mut self, writes: Arc<AtomicU64>) -> ValkeyDataPlane {
+        self.writes = writes;
+        self
     }
 
     fn start(
@@ -58,6 +91,7 @@ impl ValkeyDataPlane {
         );
         cluster.set_time_base(self.time_base);
         cluster.set_password(&database.primary_user().password);
+        cluster.set_observer(Arc::new(WriteCounter(self.writes.clone())));
         let task = self
             .runtime
             .spawn(dosim_valkeywire::serve_listener(listener, cluster.clone()));
@@ -93,6 +127,23 @@ impl DataPlane for ValkeyDataPlane {
 
     fn reset(&self) {
         self.clusters.reset();
+    }
+
+    fn save_data(&self, database: &Database) -> Option<serde_json::Value> {
+        let cluster = self.clusters.get(database)?;
+        let dump = cluster.engine().lock().dump(cluster.now());
+        serde_json::to_value(dump).ok()
+    }
+
+    fn load_data(&self, database: &Database, data: &serde_json::Value) -> Result<(), String> {
+        let Some(cluster) = self.clusters.get(database) else {
+            return Ok(());
+        };
+        let dump: dosim_valkey::EngineDump = serde_json::from_value(data.clone())
+            .map_err(|e| format!("cluster {}: not a Valkey dump: {e}", database.name))?;
+        let now = cluster.now();
+        let restored = cluster.engine().lock().restore(&dump, now);
+        restored.map_err(|e| format!("cluster {}: {e}", database.name))
     }
 
     fn eviction_policy_changed(&self, database: &Database) {

@@ -185,6 +185,19 @@ impl Set {
         Set::with_encoding(encoding)
     }
 
+    /// A set as a dump kept it: its kind and its members in order.
+    pub(crate) fn from_parts(encoding: SetEncoding, members: IndexSet<Vec<u8>>) -> Set {
+        let bytes = members
+            .iter()
+            .map(|m| m.len() + ELEMENT_OVERHEAD_BYTES)
+            .sum();
+        Set {
+            members,
+            encoding,
+            bytes,
+        }
+    }
+
     /// An empty set of a given kind, for the results of the set algebra.
     pub(crate) fn with_encoding(encoding: SetEncoding) -> Set {
         Set {

@@ -7,13 +7,16 @@
 //! `docs/valkey.md` lists the commands served and where they differ from DigitalOcean's Valkey 8.
 
 mod cmd;
+mod dump;
 mod engine;
 mod glob;
 mod keyspace;
 mod reply;
 pub mod script;
 
+pub use cmd::may_write;
 pub use dosim_base::SimTime;
+pub use dump::{DbDump, EngineDump, KeyDump, ValueDump};
 pub use engine::{Engine, ExpiredKey};
 pub use reply::Reply;
 

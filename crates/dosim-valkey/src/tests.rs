@@ -226,3 +226,89 @@ fn sorted_set_bytes_and_order() {
     }
     assert_eq!((z.len(), z.bytes()), (0, 0));
 }
+
+/// A dump keeps every type, the order each keeps, binary bytes and the time keys have left, and
+/// restores them in a fresh engine whose clock starts again at zero.
+#[test]
+fn dump_and_restore_round_trip() {
+    let mut engine = Engine::new(EngineConfig::default());
+    let client = engine.connect().expect("room for clients");
+    let run = |engine: &mut Engine, args: &[&[u8]], at: SimTime| -> Reply {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        match engine.execute(client, &args, at) {
+            Outcome::Reply(reply) => reply,
+            other => panic!("{other:?}"),
+        }
+    };
+    for args in [
+        &[b"SET".as_slice(), b"lease", b"me", b"PX", b"3000"][..],
+        &[b"SET", b"bin\xff", b"\x00\x01"],
+        &[b"SET", b"hex:looks", b"like hex"],
+        &[b"HSET", b"h", b"z", b"1", b"a", b"2"],
+        &[b"RPUSH", b"q", b"j1", b"j2"],
+        &[b"SADD", b"s", b"b", b"a"],
+        &[b"SADD", b"n", b"3", b"1"],
+        &[b"ZADD", b"z", b"-inf", b"lo", b"1.5", b"mid", b"inf", b"hi"],
+        &[b"SET", b"gone", b"x", b"PX", b"10"],
+        &[b"SELECT", b"3"],
+        &[b"SET", b"other", b"db"],
+    ] {
+        assert!(
+            !run(&mut engine, args, SimTime::ZERO).is_error(),
+            "{args:?}"
+        );
+    }
+    let dump = engine.dump(SimTime::ZERO.plus_ms(1_000));
+    let json = serde_json::to_string(&dump).expect("serializes");
+    let back: crate::EngineDump = serde_json::from_str(&json).expect("parses");
+    assert_eq!(back, dump);
+    assert!(json.contains("\"hex:62696eff\""), "{json}");
+    assert!(json.contains("\"hex:6865783a6c6f6f6b73\""), "{json}");
+
+    let mut fresh = Engine::new(EngineConfig::default());
+    fresh.restore(&back, SimTime::ZERO).expect("restores");
+    let client = fresh.connect().expect("room for clients");
+    let run = |engine: &mut Engine, args: &[&[u8]]| -> String {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        match engine.execute(client, &args, SimTime::ZERO) {
+            Outcome::Reply(reply) => reply.to_string(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(run(&mut fresh, &[b"GET", b"bin\xff"]), "\"\\x00\\x01\"");
+    assert_eq!(run(&mut fresh, &[b"GET", b"hex:looks"]), "\"like hex\"");
+    assert_eq!(
+        run(&mut fresh, &[b"HGETALL", b"h"]),
+        "{\"z\": \"1\", \"a\": \"2\"}"
+    );
+    assert_eq!(
+        run(&mut fresh, &[b"LRANGE", b"q", b"0", b"-1"]),
+        "[\"j1\", \"j2\"]"
+    );
+    assert_eq!(run(&mut fresh, &[b"SMEMBERS", b"s"]), "[\"b\", \"a\"]");
+    assert_eq!(run(&mut fresh, &[b"SMEMBERS", b"n"]), "[\"1\", \"3\"]");
+    assert_eq!(
+        run(&mut fresh, &[b"ZRANGE", b"z", b"0", b"-1", b"WITHSCORES"]),
+        "[\"lo\", \"-inf\", \"mid\", \"1.5\", \"hi\", \"inf\"]"
+    );
+    assert_eq!(run(&mut fresh, &[b"EXISTS", b"gone"]), ":0");
+    assert_eq!(run(&mut fresh, &[b"GET", b"other"]), "nil");
+    run(&mut fresh, &[b"SELECT", b"3"]);
+    assert_eq!(run(&mut fresh, &[b"GET", b"other"]), "\"db\"");
+    // The lease had 3,000 ms at zero and the dump was taken at 1,000 ms: 2,000 ms are left.
+    run(&mut fresh, &[b"SELECT", b"0"]);
+    assert_eq!(run(&mut fresh, &[b"PTTL", b"lease"]), ":2000");
+
+    let bad = crate::EngineDump {
+        dbs: vec![crate::DbDump {
+            db: 99,
+            keys: Vec::new(),
+        }],
+    };
+    assert!(fresh.restore(&bad, SimTime::ZERO).is_err());
+    assert_eq!(
+        run(&mut fresh, &[b"DBSIZE"]),
+        ":8",
+        "a refused restore changes nothing"
+    );
+}

@@ -70,7 +70,7 @@ pub async fn run_seed(
     server.set_gate(gate.handle());
     // Managed PostgreSQL and Valkey clusters the program creates are served as `dosim serve`
     // serves them, on loopback ports; their statements and commands are not gated.
-    let _sql_writes = crate::serve::attach_data_planes(
+    let _data_writes = crate::serve::attach_data_planes(
         &server,
         std::net::Ipv4Addr::LOCALHOST.into(),
         "127.0.0.1",

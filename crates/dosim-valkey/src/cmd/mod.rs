@@ -277,6 +277,12 @@ pub(crate) fn lookup(name: &str) -> Option<&'static Spec> {
     table().get(name).copied()
 }
 
+/// Whether a command (its name in any case) may change the keyspace: a write, or `EXEC`, which runs a transaction's writes.
+pub fn may_write(name: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    name == "exec" || lookup(&name).is_some_and(|spec| spec.flags.contains(Flags::WRITE))
+}
+
 /// The names of every command served, in table order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     TABLE.iter().map(|s| s.name)
