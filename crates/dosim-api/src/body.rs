@@ -85,21 +85,9 @@ impl JsonBody {
 
     /// An array of strings; `null` reads as absent.
     pub fn opt_str_list(&self, field: &str) -> Result<Option<Vec<String>>, ApiError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Array(items)) => {
-                check_len(field, items.len())?;
-                items
-                    .iter()
-                    .map(|item| match item {
-                        Value::String(s) => Ok(s.clone()),
-                        _ => Err(wrong_type(field, "an array of strings")),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some)
-            }
-            Some(_) => Err(wrong_type(field, "an array of strings")),
-        }
+        self.get(field)
+            .map(|value| str_list(Some(value), field))
+            .transpose()
     }
 
     /// An array of any JSON values; `null` reads as absent.
@@ -113,6 +101,44 @@ impl JsonBody {
             Some(_) => Err(wrong_type(field, "an array")),
         }
     }
+}
+
+/// A list of items of one kind anywhere in a body (`value` is the field's, `field` its path for
+/// errors); absent or `null` reads as empty.
+fn list_of<T>(
+    value: Option<&Value>,
+    field: &str,
+    expected: &str,
+    item: impl Fn(&Value) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            check_len(field, items.len())?;
+            items
+                .iter()
+                .map(|v| item(v).ok_or_else(|| wrong_type(field, expected)))
+                .collect()
+        }
+        Some(_) => Err(wrong_type(field, expected)),
+    }
+}
+
+/// An array of strings anywhere in a body; absent or `null` reads as empty.
+pub fn str_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    list_of(value, field, "an array of strings", |v| {
+        v.as_str().map(str::to_owned)
+    })
+}
+
+/// An array of Droplet ids anywhere in a body; absent or `null` reads as empty.
+pub fn droplet_id_list(value: Option<&Value>, field: &str) -> Result<Vec<u64>, ApiError> {
+    list_of(value, field, "an array of Droplet ids", Value::as_u64)
+}
+
+/// A resource id from a path that must be a UUID: anything else is a 404, as for an unknown id.
+pub fn uuid_path(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
 }
 
 fn check_len(field: &str, len: usize) -> Result<(), ApiError> {

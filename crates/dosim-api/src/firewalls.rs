@@ -7,12 +7,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use dosim_cloud::{DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
 
 use crate::app::{json_response, no_content, Ctx};
-use crate::body::{missing, wrong_type, JsonBody, Params};
+use crate::body::{droplet_id_list, missing, str_list, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
@@ -84,35 +83,6 @@ fn render(firewall: &Firewall) -> Value {
     })
 }
 
-fn strings(value: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| wrong_type(field, "an array of strings"))
-            })
-            .collect(),
-        Some(_) => Err(wrong_type(field, "an array of strings")),
-    }
-}
-
-fn ids(value: Option<&Value>, field: &str) -> Result<Vec<u64>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_u64()
-                    .ok_or_else(|| wrong_type(field, "an array of Droplet ids"))
-            })
-            .collect(),
-        Some(_) => Err(wrong_type(field, "an array of Droplet ids")),
-    }
-}
-
 fn target(value: Option<&Value>, field: &str) -> Result<FirewallTarget, ApiError> {
     let object = match value {
         Some(Value::Object(object)) => object,
@@ -120,17 +90,17 @@ fn target(value: Option<&Value>, field: &str) -> Result<FirewallTarget, ApiError
         None => return Err(missing(field)),
     };
     Ok(FirewallTarget {
-        addresses: strings(object.get("addresses"), &format!("{field}.addresses"))?,
-        droplet_ids: ids(object.get("droplet_ids"), &format!("{field}.droplet_ids"))?,
-        load_balancer_uids: strings(
+        addresses: str_list(object.get("addresses"), &format!("{field}.addresses"))?,
+        droplet_ids: droplet_id_list(object.get("droplet_ids"), &format!("{field}.droplet_ids"))?,
+        load_balancer_uids: str_list(
             object.get("load_balancer_uids"),
             &format!("{field}.load_balancer_uids"),
         )?,
-        kubernetes_ids: strings(
+        kubernetes_ids: str_list(
             object.get("kubernetes_ids"),
             &format!("{field}.kubernetes_ids"),
         )?,
-        tags: strings(object.get("tags"), &format!("{field}.tags"))?,
+        tags: str_list(object.get("tags"), &format!("{field}.tags"))?,
     })
 }
 
@@ -173,16 +143,12 @@ fn spec(body: &[u8]) -> Result<FirewallSpec, ApiError> {
         name: body.req_str("name")?,
         inbound_rules: rules(&body, "inbound_rules", "sources")?,
         outbound_rules: rules(&body, "outbound_rules", "destinations")?,
-        droplet_ids: ids(body.get("droplet_ids"), "droplet_ids")?,
-        tags: strings(body.get("tags"), "tags")?,
+        droplet_ids: droplet_id_list(body.get("droplet_ids"), "droplet_ids")?,
+        tags: str_list(body.get("tags"), "tags")?,
     })
 }
 
 /// A firewall id from a path; anything but a UUID is a 404, as for an unknown id.
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
-}
-
 async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let spec = spec(&body)?;
     let firewall = ctx.cloud(|cloud, now| cloud.create_firewall(now, spec))?;
@@ -204,7 +170,7 @@ async fn list(ctx: Ctx, params: Params) -> Response {
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let firewall = ctx.cloud(|cloud, now| cloud.firewall(now, id))?;
     Ok(json_response(
         StatusCode::OK,
@@ -213,7 +179,7 @@ async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let spec = spec(&body)?;
     let firewall = ctx.cloud(|cloud, now| cloud.replace_firewall(now, id, spec))?;
     ctx.summary(format!(
@@ -227,7 +193,7 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     ctx.cloud(|cloud, now| cloud.delete_firewall(now, id))?;
     ctx.summary(format!("firewall {id} deleted"));
     Ok(no_content())
@@ -239,11 +205,11 @@ async fn droplets(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let body = JsonBody::parse(&body)?;
     let droplet_ids = match body.get("droplet_ids") {
         None => return Err(missing("droplet_ids")),
-        value => ids(value, "droplet_ids")?,
+        value => droplet_id_list(value, "droplet_ids")?,
     };
     ctx.cloud(|cloud, now| cloud.firewall_droplets(now, id, &droplet_ids, add))?;
     let verb = if add { "added" } else { "removed" };
@@ -257,11 +223,11 @@ async fn tags(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let body = JsonBody::parse(&body)?;
     let tags = match body.get("tags") {
         None => return Err(missing("tags")),
-        value => strings(value, "tags")?,
+        value => str_list(value, "tags")?,
     };
     ctx.cloud(|cloud, now| cloud.firewall_tags(now, id, &tags, add))?;
     let verb = if add { "added" } else { "removed" };
@@ -275,7 +241,7 @@ async fn rules_route(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let body = JsonBody::parse(&body)?;
     let inbound = rules(&body, "inbound_rules", "sources")?;
     let outbound = rules(&body, "outbound_rules", "destinations")?;

@@ -14,7 +14,7 @@ use dosim_cloud::{
 };
 
 use crate::app::{json_response, no_content, Ctx};
-use crate::body::{missing, wrong_type, JsonBody, Params};
+use crate::body::{droplet_id_list, missing, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
@@ -219,20 +219,6 @@ fn sticky_sessions(body: &JsonBody) -> Result<StickySessions, ApiError> {
     }
 }
 
-fn ids(value: Option<&Value>) -> Result<Vec<u64>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_u64()
-                    .ok_or_else(|| wrong_type("droplet_ids", "an array of Droplet ids"))
-            })
-            .collect(),
-        Some(_) => Err(wrong_type("droplet_ids", "an array of Droplet ids")),
-    }
-}
-
 fn uuid_field(body: &JsonBody, field: &str) -> Result<Option<Uuid>, ApiError> {
     match body.opt_str(field)? {
         None => Ok(None),
@@ -261,7 +247,7 @@ fn spec(body: &[u8]) -> Result<LoadBalancerSpec, ApiError> {
         forwarding_rules: rules(&body)?,
         health_check: health_check(&body)?,
         sticky_sessions: sticky_sessions(&body)?,
-        droplet_ids: ids(body.get("droplet_ids"))?,
+        droplet_ids: droplet_id_list(body.get("droplet_ids"), "droplet_ids")?,
         tag: body.opt_str("tag")?,
         redirect_http_to_https: body.opt_bool("redirect_http_to_https")?.unwrap_or(false),
         enable_proxy_protocol: body.opt_bool("enable_proxy_protocol")?.unwrap_or(false),
@@ -275,10 +261,6 @@ fn spec(body: &[u8]) -> Result<LoadBalancerSpec, ApiError> {
 }
 
 /// A load balancer id from a path; anything but a UUID is a 404, as for an unknown id.
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
-}
-
 async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let spec = spec(&body)?;
     let (id, rendered) = ctx.cloud(|cloud, now| {
@@ -309,7 +291,7 @@ async fn list(ctx: Ctx, params: Params) -> Response {
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let rendered =
         ctx.cloud(|cloud, now| cloud.load_balancer(now, id).map(|lb| render(&lb, now)))?;
     Ok(json_response(
@@ -319,7 +301,7 @@ async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let spec = spec(&body)?;
     let (droplets, rendered) = ctx.cloud(|cloud, now| {
         cloud
@@ -334,7 +316,7 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     ctx.cloud(|cloud, now| cloud.delete_load_balancer(now, id))?;
     ctx.summary(format!("load balancer {id} deleted"));
     Ok(no_content())
@@ -346,11 +328,11 @@ async fn droplets(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let body = JsonBody::parse(&body)?;
     let droplet_ids = match body.get("droplet_ids") {
         None => return Err(missing("droplet_ids")),
-        value => ids(value)?,
+        value => droplet_id_list(value, "droplet_ids")?,
     };
     ctx.cloud(|cloud, now| cloud.load_balancer_droplets(now, id, &droplet_ids, add))?;
     let verb = if add { "added" } else { "removed" };
@@ -366,7 +348,7 @@ async fn rules_route(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let body = JsonBody::parse(&body)?;
     if body.get("forwarding_rules").is_none() {
         return Err(missing("forwarding_rules"));

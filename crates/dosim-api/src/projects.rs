@@ -12,7 +12,7 @@ use uuid::Uuid;
 use dosim_cloud::{Cloud, Project, ProjectEdit, ProjectResource, SimTime};
 
 use crate::app::{json_response, no_content, Ctx};
-use crate::body::{missing, wrong_type, JsonBody, Params};
+use crate::body::{missing, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
@@ -53,7 +53,7 @@ fn project_id(cloud: &mut Cloud, now: SimTime, raw: &str) -> Result<Uuid, ApiErr
     if raw == "default" {
         return Ok(cloud.default_project(now).id);
     }
-    Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
+    uuid_path(raw)
 }
 
 /// A resource's `self` link, from its URN.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use dosim_cloud::{Vpc, VpcCreate, VpcUpdate};
 
 use crate::app::{json_response, no_content, Ctx};
-use crate::body::{JsonBody, Params};
+use crate::body::{uuid_path, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
 use crate::render;
@@ -40,10 +40,6 @@ fn render(vpc: &Vpc) -> Value {
 }
 
 /// A VPC id from a path; anything but a UUID is a 404, as for an unknown id.
-fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
-}
-
 async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&body)?;
     let request = VpcCreate {
@@ -71,7 +67,7 @@ async fn list(ctx: Ctx, params: Params) -> Response {
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let vpc = ctx.cloud(|cloud, now| cloud.vpc(now, id))?;
     Ok(json_response(
         StatusCode::OK,
@@ -80,7 +76,7 @@ async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
 }
 
 async fn update(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let body = JsonBody::parse(&body)?;
     let update = VpcUpdate {
         name: body.opt_str("name")?,
@@ -96,7 +92,7 @@ async fn update(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respons
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     ctx.cloud(|cloud, now| cloud.delete_vpc(now, id))?;
     ctx.summary(format!("vpc {id} deleted"));
     Ok(no_content())
@@ -104,7 +100,7 @@ async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> 
 
 /// `resource_type` filters by the URN's kind: `droplet`, or `dbaas` for database clusters.
 async fn members(ctx: Ctx, Path(id): Path<String>, params: Params) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = uuid_path(&id)?;
     let members = ctx.cloud(|cloud, now| cloud.vpc_members(now, id))?;
     let wanted = params
         .get("resource_type")
