@@ -68,7 +68,7 @@ pub struct TestArgs {
     faults: Option<PathBuf>,
 
     /// Fires only these of the plan's faults, as a report's `replay minimal` line lists them
-    /// (`server:drop:0#1,…`, or `none`); the others are drawn but do not fire.
+    /// (`drop.0.1,reject.1.0`, or `none`); the others are drawn but do not fire.
     #[arg(long, value_name = "IDS", value_parser = parse_fault_set, requires = "faults")]
     only_faults: Option<dosim::faults::FaultSet>,
 
