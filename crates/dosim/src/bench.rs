@@ -236,15 +236,18 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
 /// on `jobs` threads.
 pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
     let reference = scenario.run(0);
-    let per_actor: Vec<usize> = reference
+    // Each actor's requests and how long it lived: an actor that ends early stops costing steps,
+    // in dosim and in the floor alike.
+    let per_actor: Vec<(usize, u64)> = reference
         .actors
         .iter()
         .map(|actor| {
-            reference
+            let requests = reference
                 .ops
                 .iter()
                 .filter(|op| op.actor == actor.name)
-                .count()
+                .count();
+            (requests, actor.end_ms.unwrap_or(reference.sim_ms))
         })
         .collect();
     let hosts = scenario.host_count();
@@ -260,9 +263,9 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
     for seed in 0..seeds {
         floor_run(
             seed,
+            scenario.tick,
             hosts.saturating_sub(1 + per_actor.len()),
             &per_actor,
-            reference.sim_ms,
         );
     }
     let floor_s = started.elapsed_s();
@@ -324,13 +327,15 @@ fn run_on_threads(scenario: &Scenario, seeds: u64, jobs: usize) {
 
 /// Bare turmoil + hyper: an HTTP host answering `{}` and one client per actor sending that
 /// actor's number of requests in sequence over the same pooled hyper client dosim uses, spread
-/// over the same simulated time, since a step costs the same whether or not a host is busy.
-fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize], sim_ms: u64) {
+/// over the simulated time that actor lived in the scenario's run (`(requests, lifetime_ms)`),
+/// at the scenario's tick: a step costs the same whether or not a host is busy, a host that has
+/// ended costs none, and a scenario with a coarser tick takes fewer steps for the same time.
+fn floor_run(seed: u64, tick: Duration, services: usize, actors: &[(usize, u64)]) {
     let mut builder = turmoil::Builder::new();
     builder
         .rng_seed(seed)
         .epoch(crate::seed::epoch())
-        .tick_duration(crate::scenario::TICK_DEFAULT)
+        .tick_duration(tick)
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(20))
         .simulation_duration(Duration::from_secs(600));
@@ -349,12 +354,16 @@ fn floor_run(seed: u64, services: usize, requests_per_actor: &[usize], sim_ms: u
             Ok(())
         });
     }
-    for (index, &requests) in requests_per_actor.iter().enumerate() {
+    for (index, &(requests, lifetime_ms)) in actors.iter().enumerate() {
         sim.client(format!("pod-{index}"), async move {
             let client =
                 hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                     .build::<_, Full<Bytes>>(TurmoilConnector);
-            let pause = Duration::from_millis(sim_ms / u64::try_from(requests.max(1)).unwrap_or(1));
+            let pause =
+                Duration::from_millis(lifetime_ms / u64::try_from(requests.max(1)).unwrap_or(1));
+            if requests == 0 {
+                tokio::time::sleep(pause).await;
+            }
             for _ in 0..requests {
                 tokio::time::sleep(pause).await;
                 let request = http::Request::get(format!("http://{API_HOST}/v2/account"))
