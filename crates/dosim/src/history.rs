@@ -1,5 +1,7 @@
 //! The run's history: every operation as the actors saw it, every injected fault, every belief.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -256,23 +258,26 @@ pub fn summarize_request(body: &[u8]) -> Option<String> {
 /// DigitalOcean wraps every resource in an envelope named after it (`{"volume": {…}}`,
 /// `{"volumes": […]}`), so the envelope's key says what the ids are.
 pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<String>) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+    // Only the few fields a summary reads are kept; everything else is checked as JSON and
+    // skipped unbuilt: a parse into a `Value` tree was a fifth of a request-heavy seed.
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(body) else {
         if body.is_empty() {
             return (None, Vec::new());
         }
         return (Some("non-JSON body".to_owned()), Vec::new());
     };
-    let Some(object) = value.as_object() else {
+    let Envelope::Object(members) = envelope else {
         return (None, Vec::new());
     };
+    let text = |key: &str| match members.get(key) {
+        Some(Member::Scalar(scalar)) => scalar.text(),
+        _ => None,
+    };
     if status >= 400 {
-        let id = object
-            .get("id")
-            .and_then(|id| id.as_str())
-            .unwrap_or("error");
+        let id = text("id").unwrap_or("error");
         // The message is what tells DigitalOcean's 422s apart (a pending event, an attached
         // volume), so the summary carries it, clipped to keep the timeline one line per request.
-        let summary = match object.get("message").and_then(|message| message.as_str()) {
+        let summary = match text("message") {
             Some(message) => format!("{id}: {}", clip(message, ERROR_MESSAGE_CHARS_MAX)),
             None => id.to_owned(),
         };
@@ -280,24 +285,24 @@ pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<Stri
     }
     let mut resources = Vec::new();
     let mut summary = None;
-    for (key, item) in object {
+    for (key, item) in &members {
         if matches!(key.as_str(), "links" | "meta") {
             continue;
         }
         let kind = singular(key);
         match item {
-            serde_json::Value::Array(items) => {
+            Member::Array(items) => {
                 summary.get_or_insert_with(|| format!("{} {}", items.len(), key));
-                for item in items {
-                    if let Some(id) = resource_id(kind, item) {
+                for item in items.iter().flatten() {
+                    if let Some(id) = item.resource_id(kind) {
                         resources.push(format!("{kind} {id}"));
                     }
                 }
             }
-            serde_json::Value::Object(_) => {
-                if let Some(id) = resource_id(kind, item) {
+            Member::Object(item) => {
+                if let Some(id) = item.resource_id(kind) {
                     // A status (`new`, `in-progress`, `completed`) is what a poll is waiting on.
-                    let status = item.get("status").and_then(|status| status.as_str());
+                    let status = item.status.as_ref().and_then(Scalar::text);
                     summary.get_or_insert_with(|| match status {
                         Some(status) => format!("{kind} {} {status}", short(&id)),
                         None => format!("{kind} {}", short(&id)),
@@ -306,19 +311,249 @@ pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<Stri
                 }
                 // A droplet lists its volumes, and an action its resource: both are
                 // things the reader now knows exist.
-                if let Some(volume_ids) = item.get("volume_ids").and_then(|ids| ids.as_array()) {
-                    for id in volume_ids.iter().filter_map(|id| id.as_str()) {
-                        resources.push(format!("volume {id}"));
-                    }
+                for id in item.volume_ids.iter().filter_map(Scalar::text) {
+                    resources.push(format!("volume {id}"));
                 }
             }
-            _ => {}
+            Member::Scalar(_) => {}
         }
     }
     (summary, resources)
 }
 
-fn singular(key: &str) -> &str {
+/// A response body as [`summarize_response`] reads it: an object's members by key, in key order
+/// as a `serde_json::Map` keeps them (the last of repeated keys wins), or anything else.
+enum Envelope {
+    Object(BTreeMap<String, Member>),
+    Other,
+}
+
+/// One member of the envelope: a list of resources (`None` for an item that is no object), one
+/// resource, or a plain value (an error body's `id` and `message`).
+enum Member {
+    Array(Vec<Option<Fields>>),
+    Object(Fields),
+    Scalar(Scalar),
+}
+
+/// The fields of a resource a summary reads; the others are skipped.
+#[derive(Default)]
+struct Fields {
+    id: Option<Scalar>,
+    ip: Option<Scalar>,
+    status: Option<Scalar>,
+    /// The items of `volume_ids`, when it is an array.
+    volume_ids: Vec<Scalar>,
+}
+
+impl Fields {
+    /// The id a resource of `kind` goes by: `ip` for reserved and floating IPs, `id` otherwise,
+    /// as text if it is a string or a number.
+    fn resource_id(&self, kind: &str) -> Option<String> {
+        let field = if matches!(kind, "reserved_ip" | "floating_ip") {
+            &self.ip
+        } else {
+            &self.id
+        };
+        match field.as_ref()? {
+            Scalar::Text(text) | Scalar::Number(text) => Some(text.clone()),
+            Scalar::Other => None,
+        }
+    }
+}
+
+/// A value: a string, a number in `serde_json`'s text form, or anything else (skipped).
+enum Scalar {
+    Text(String),
+    Number(String),
+    Other,
+}
+
+impl Scalar {
+    /// The string, if the value is one.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Scalar::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// What a visitor makes of each kind of JSON value; containers it does not read are skipped.
+trait Shape: Sized {
+    fn scalar(scalar: Scalar) -> Self;
+    fn map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    fn seq<'de, A: serde::de::SeqAccess<'de>>(seq: A) -> Result<Self, A::Error>;
+}
+
+/// Drives a [`Shape`] from any JSON value.
+struct ShapeVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Shape> serde::de::Visitor<'de> for ShapeVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<T, E> {
+        Ok(T::scalar(Scalar::Other))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<T, E> {
+        Ok(T::scalar(Scalar::Number(v.to_string())))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<T, E> {
+        Ok(T::scalar(Scalar::Number(v.to_string())))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<T, E> {
+        Ok(T::scalar(match serde_json::Number::from_f64(v) {
+            Some(n) => Scalar::Number(n.to_string()),
+            None => Scalar::Other,
+        }))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<T, E> {
+        Ok(T::scalar(Scalar::Text(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<T, E> {
+        Ok(T::scalar(Scalar::Text(v)))
+    }
+    fn visit_unit<E>(self) -> Result<T, E> {
+        Ok(T::scalar(Scalar::Other))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::map(map)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        T::seq(seq)
+    }
+}
+
+/// Skips the rest of a map or list.
+fn skip_map<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map
+        .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+        .is_some()
+    {}
+    Ok(())
+}
+
+fn skip_seq<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+impl Shape for Scalar {
+    fn scalar(scalar: Scalar) -> Self {
+        scalar
+    }
+    fn map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        skip_map(map).map(|()| Scalar::Other)
+    }
+    fn seq<'de, A: serde::de::SeqAccess<'de>>(seq: A) -> Result<Self, A::Error> {
+        skip_seq(seq).map(|()| Scalar::Other)
+    }
+}
+
+/// `volume_ids`: its items when it is an array, nothing otherwise.
+struct ScalarList(Vec<Scalar>);
+
+impl Shape for ScalarList {
+    fn scalar(_: Scalar) -> Self {
+        ScalarList(Vec::new())
+    }
+    fn map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        skip_map(map).map(|()| ScalarList(Vec::new()))
+    }
+    fn seq<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<Self, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Scalar>()? {
+            items.push(item);
+        }
+        Ok(ScalarList(items))
+    }
+}
+
+impl Shape for Option<Fields> {
+    fn scalar(_: Scalar) -> Self {
+        None
+    }
+    fn map<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "id" => fields.id = Some(map.next_value()?),
+                "ip" => fields.ip = Some(map.next_value()?),
+                "status" => fields.status = Some(map.next_value()?),
+                "volume_ids" => fields.volume_ids = map.next_value::<ScalarList>()?.0,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(fields))
+    }
+    fn seq<'de, A: serde::de::SeqAccess<'de>>(seq: A) -> Result<Self, A::Error> {
+        skip_seq(seq).map(|()| None)
+    }
+}
+
+impl Shape for Member {
+    fn scalar(scalar: Scalar) -> Self {
+        Member::Scalar(scalar)
+    }
+    fn map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        Ok(Member::Object(
+            <Option<Fields> as Shape>::map(map)?.unwrap_or_default(),
+        ))
+    }
+    fn seq<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<Self, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<OptionFields>()? {
+            items.push(item.0);
+        }
+        Ok(Member::Array(items))
+    }
+}
+
+/// An array item: its fields when it is an object.
+struct OptionFields(Option<Fields>);
+
+impl Shape for Envelope {
+    fn scalar(_: Scalar) -> Self {
+        Envelope::Other
+    }
+    fn map<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut members = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let member: Member = map.next_value()?;
+            members.insert(key, member);
+        }
+        Ok(Envelope::Object(members))
+    }
+    fn seq<'de, A: serde::de::SeqAccess<'de>>(seq: A) -> Result<Self, A::Error> {
+        skip_seq(seq).map(|()| Envelope::Other)
+    }
+}
+
+macro_rules! deserialize_by_shape {
+    ($($ty:ty => $shape:ty, $wrap:expr;)*) => {$(
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer
+                    .deserialize_any(ShapeVisitor::<$shape>(std::marker::PhantomData))
+                    .map($wrap)
+            }
+        }
+    )*};
+}
+
+deserialize_by_shape! {
+    Envelope => Envelope, |v| v;
+    Member => Member, |v| v;
+    Scalar => Scalar, |v| v;
+    ScalarList => ScalarList, |v| v;
+    OptionFields => Option<Fields>, OptionFields;
+}
+
+pub(crate) fn singular(key: &str) -> &str {
     match key {
         "droplets" => "droplet",
         "volumes" => "volume",
@@ -330,24 +565,11 @@ fn singular(key: &str) -> &str {
     }
 }
 
-fn resource_id(kind: &str, item: &serde_json::Value) -> Option<String> {
-    let key = if matches!(kind, "reserved_ip" | "floating_ip") {
-        "ip"
-    } else {
-        "id"
-    };
-    match item.get(key)? {
-        serde_json::Value::String(id) => Some(id.clone()),
-        serde_json::Value::Number(id) => Some(id.to_string()),
-        _ => None,
-    }
-}
-
 /// The longest error message a timeline line shows.
 const ERROR_MESSAGE_CHARS_MAX: usize = 60;
 
 /// `text` cut to `chars_max` characters, with an ellipsis when cut.
-fn clip(text: &str, chars_max: usize) -> String {
+pub(crate) fn clip(text: &str, chars_max: usize) -> String {
     if text.chars().count() <= chars_max {
         return text.to_owned();
     }

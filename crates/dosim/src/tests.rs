@@ -386,3 +386,120 @@ fn an_elided_timeline_keeps_the_lines_about_the_failed_check() {
     );
     assert!(report.timeline.len() <= crate::report::TIMELINE_LINES_MAX + 3);
 }
+
+/// The summary as it was read before it skipped what it does not need: a `Value` tree, walked.
+fn summarize_by_value(status: u16, body: &[u8]) -> (Option<String>, Vec<String>) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        if body.is_empty() {
+            return (None, Vec::new());
+        }
+        return (Some("non-JSON body".to_owned()), Vec::new());
+    };
+    let Some(object) = value.as_object() else {
+        return (None, Vec::new());
+    };
+    if status >= 400 {
+        let id = object
+            .get("id")
+            .and_then(|id| id.as_str())
+            .unwrap_or("error");
+        // The message is what tells DigitalOcean's 422s apart (a pending event, an attached
+        // volume), so the summary carries it, clipped to keep the timeline one line per request.
+        let summary = match object.get("message").and_then(|message| message.as_str()) {
+            Some(message) => format!("{id}: {}", crate::history::clip(message, 60)),
+            None => id.to_owned(),
+        };
+        return (Some(summary), Vec::new());
+    }
+    let mut resources = Vec::new();
+    let mut summary = None;
+    for (key, item) in object {
+        if matches!(key.as_str(), "links" | "meta") {
+            continue;
+        }
+        let kind = crate::history::singular(key);
+        match item {
+            serde_json::Value::Array(items) => {
+                summary.get_or_insert_with(|| format!("{} {}", items.len(), key));
+                for item in items {
+                    if let Some(id) = resource_id_by_value(kind, item) {
+                        resources.push(format!("{kind} {id}"));
+                    }
+                }
+            }
+            serde_json::Value::Object(_) => {
+                if let Some(id) = resource_id_by_value(kind, item) {
+                    // A status (`new`, `in-progress`, `completed`) is what a poll is waiting on.
+                    let status = item.get("status").and_then(|status| status.as_str());
+                    summary.get_or_insert_with(|| match status {
+                        Some(status) => format!("{kind} {} {status}", crate::history::short(&id)),
+                        None => format!("{kind} {}", crate::history::short(&id)),
+                    });
+                    resources.push(format!("{kind} {id}"));
+                }
+                // A droplet lists its volumes, and an action its resource: both are
+                // things the reader now knows exist.
+                if let Some(volume_ids) = item.get("volume_ids").and_then(|ids| ids.as_array()) {
+                    for id in volume_ids.iter().filter_map(|id| id.as_str()) {
+                        resources.push(format!("volume {id}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (summary, resources)
+}
+
+fn resource_id_by_value(kind: &str, item: &serde_json::Value) -> Option<String> {
+    let key = if matches!(kind, "reserved_ip" | "floating_ip") {
+        "ip"
+    } else {
+        "id"
+    };
+    match item.get(key)? {
+        serde_json::Value::String(id) => Some(id.clone()),
+        serde_json::Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+/// The streaming summary agrees with the `Value` walk on every shape a body can take.
+#[test]
+fn response_summaries_match_a_full_parse() {
+    let bodies = [
+        "",
+        "null",
+        "[]",
+        "[{\"id\": 1}]",
+        "\"text\"",
+        "{",
+        "{} trailing",
+        "{\"droplet\": {\"id\": 316479954, \"name\": \"web-1\", \"status\": \"new\", \"volume_ids\": [\"a-b\", 7, null], \"networks\": {\"v4\": [{\"ip_address\": \"1.2.3.4\"}]}}}",
+        "{\"droplets\": [{\"id\": 1}, {\"id\": \"two\"}, 3, null, [], {\"no\": 1}], \"links\": {}, \"meta\": {\"total\": 6}}",
+        "{\"reserved_ip\": {\"ip\": \"45.55.96.47\", \"droplet\": null}}",
+        "{\"floating_ips\": [{\"ip\": \"1.1.1.1\", \"id\": 9}]}",
+        "{\"action\": {\"id\": 12, \"status\": \"in-progress\", \"resource_id\": 3}}",
+        "{\"volume\": {\"id\": \"506f78a4-e098-11e5-ad9f-000f53306ae1\", \"volume_ids\": \"not a list\"}}",
+        "{\"droplet\": {\"id\": 1.5, \"status\": 3}}",
+        "{\"droplet\": {\"id\": true}}",
+        "{\"droplet\": {\"id\": -4}, \"actions\": [{\"id\": 1e3}]}",
+        "{\"a\": 1, \"a\": {\"id\": \"second\"}}",
+        "{\"dr\\u006fplet\": {\"id\": \"escaped key\"}}",
+        "{\"zeta\": {\"id\": \"z\"}, \"alpha\": [{\"id\": \"a\"}]}",
+        "{\"database\": {\"id\": \"x\", \"status\": \"creating\", \"deep\": [[[{\"id\": 1}]]]}}",
+        "{\"id\": \"unprocessable_entity\", \"message\": \"Droplet already has a pending event. This is a long message that the summary clips to sixty characters.\"}",
+        "{\"id\": 5, \"message\": [\"not text\"]}",
+        "{\"message\": \"no id\"}",
+        "{\"id\": \"not_found\"}",
+    ];
+    for body in bodies {
+        for status in [200, 202, 404, 422, 500] {
+            assert_eq!(
+                summarize_response(status, body.as_bytes()),
+                summarize_by_value(status, body.as_bytes()),
+                "{status} {body}"
+            );
+        }
+    }
+}
