@@ -439,14 +439,59 @@ pub(crate) fn decode_value<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|source| decode_error(response, source))
 }
 
-/// Decodes the object under `key` (`{"droplet": {…}}`).
+/// Decodes the object under `key` (`{"droplet": {…}}`) straight from the body: the other members
+/// are checked as JSON and skipped, not built.
 pub(crate) fn decode_key<T: DeserializeOwned>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<T, Error> {
-    let mut object = decode_object(response)?;
-    let value = take_key(response, &mut object, key)?;
-    decode_value(response, value)
+    let mut deserializer = serde_json::Deserializer::from_slice(response.body());
+    let decoded = serde::de::DeserializeSeed::deserialize(
+        Keyed::<T> {
+            key,
+            found: std::marker::PhantomData,
+        },
+        &mut deserializer,
+    )
+    .and_then(|value| deserializer.end().map(|()| value));
+    decoded.map_err(|source| decode_error(response, source))
+}
+
+/// The value under one key of a JSON object, as [`decode_key`] reads it; a repeated key is
+/// decoded each time and the last wins, as in a `serde_json::Map`.
+struct Keyed<'k, T> {
+    key: &'k str,
+    found: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> serde::de::DeserializeSeed<'de> for Keyed<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for Keyed<'_, T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an object with `{}`", self.key)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == self.key {
+                found = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        found.ok_or_else(|| {
+            <A::Error as serde::de::Error>::custom(format!("missing field `{}`", self.key))
+        })
+    }
 }
 
 pub(crate) fn take_key(

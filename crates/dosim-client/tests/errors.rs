@@ -157,3 +157,44 @@ fn success_remembers_rate_limit_and_bad_bodies_are_decode_errors() {
         "{error}"
     );
 }
+
+/// A resource decodes from its key alone: other members are skipped whatever they hold, a body
+/// without the key or with text after the object is a decode error that says so.
+#[test]
+fn a_resource_decodes_from_its_key_and_the_rest_is_skipped() {
+    let account = common::fixture("account_get_200_synth.json");
+    let inner = account
+        .trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .expect("the fixture is one object");
+    let (decoded, missing, trailing) = run(async {
+        let script = Script::new(vec![
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"links": {{"pages": {{}}}}, "extra": [1, {{"x": null}}, "s"], {inner}, "meta": {{"total": 1}}}}"#
+                ),
+            ),
+            Reply::json(200, r#"{"acct": {"droplet_limit": 25}}"#),
+            Reply::json(200, &format!("{account} trailing")),
+        ]);
+        let client = script.client();
+        (
+            client.account().get().await,
+            client.account().get().await.unwrap_err(),
+            client.account().get().await.unwrap_err(),
+        )
+    });
+    assert_eq!(decoded.expect("decodes").droplet_limit, 25);
+    for (error, text) in [
+        (&missing, "missing field `account`"),
+        (&trailing, "trailing characters"),
+    ] {
+        assert!(
+            matches!(error, Error::Decode { status: 200, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(text), "{error}");
+    }
+}
