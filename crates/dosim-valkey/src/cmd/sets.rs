@@ -126,7 +126,11 @@ pub(crate) fn srandmember(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let count = match args.get(2) {
         None => None,
         Some(c) => match tri!(int_arg(c)) {
-            i64::MIN => return Reply::err("ERR value is out of range"),
+            i64::MIN => {
+                return Reply::err(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                )
+            }
             n => Some(n),
         },
     };
