@@ -78,6 +78,7 @@ pub async fn run_seed(
         crate::pg::PG_CLUSTERS_MAX,
         false,
     );
+    let planes = StopPlanes(server.clone());
     let spaces = crate::spaces::build(
         &server,
         dosim_spaces::SpacesConfig::default(),
@@ -177,9 +178,7 @@ pub async fn run_seed(
     }
     drop(listening);
     drop(spaces_listening);
-    if let Some(plane) = server.data_plane() {
-        plane.reset();
-    }
+    drop(planes);
     let (decisions, admitted) = gate.decisions();
     let fired = fired
         .lock()
@@ -219,6 +218,18 @@ fn environment(url: &str, token: &str, seed: u64) -> Vec<(&'static str, String)>
         ("TF_VAR_do_token", token.to_owned()),
         ("DOSIM_SEED", seed.to_string()),
     ]
+}
+
+/// Stops every cluster the run's data planes serve when the run ends, however it ends (an I/O
+/// error included), so that their threads and ports do not outlive it.
+struct StopPlanes(Server);
+
+impl Drop for StopPlanes {
+    fn drop(&mut self) {
+        if let Some(plane) = self.0.data_plane() {
+            plane.reset();
+        }
+    }
 }
 
 /// A key pair with full access to every bucket of the account, made before the command starts,
