@@ -26,10 +26,6 @@ fn parse_bound(arg: &[u8]) -> Option<Bound> {
     }
 }
 
-fn in_range(v: f64, min: Bound, max: Bound) -> bool {
-    above(v, min) && below(v, max)
-}
-
 fn above(v: f64, min: Bound) -> bool {
     if min.1 {
         v > min.0
@@ -44,6 +40,22 @@ fn below(v: f64, max: Bound) -> bool {
     } else {
         v <= max.0
     }
+}
+
+/// The members whose scores lie between `min` and `max`, highest first, found through the score index as [`by_score`] finds them.
+fn by_score_rev(z: &ZSet, min: Bound, max: Bound) -> impl Iterator<Item = &(Score, Vec<u8>)> {
+    use std::ops::Bound as End;
+    // Every member with a score of `max` sorts below the first key of the next score up.
+    let upper = if max.0 == f64::INFINITY {
+        End::Unbounded
+    } else {
+        End::Excluded((Score(max.0.next_up()), Vec::new()))
+    };
+    z.order
+        .range((End::Unbounded, upper))
+        .rev()
+        .skip_while(move |(s, _)| !below(s.0, max))
+        .take_while(move |(s, _)| above(s.0, min))
 }
 
 /// The members whose scores lie between `min` and `max`, lowest first, found through the score index rather than by walking the whole set.
@@ -416,11 +428,7 @@ fn range_generic(cx: &mut Cx<'_>, args: &[Vec<u8>], family: Family) -> Reply {
             None => Vec::new(),
         },
         Parsed::Score(min, max) if !q.rev => limited(by_score(z, min, max), q.limit, z.len()),
-        Parsed::Score(min, max) => limited(
-            ordered.filter(|(s, _)| in_range(s.0, min, max)),
-            q.limit,
-            z.len(),
-        ),
+        Parsed::Score(min, max) => limited(by_score_rev(z, min, max), q.limit, z.len()),
         Parsed::Lex(min, max) => limited(
             ordered.filter(|(_, m)| lex_in_range(m, &min, &max)),
             q.limit,
