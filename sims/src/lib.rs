@@ -22,6 +22,7 @@ pub mod ranked_failover;
 pub mod reserved_ip_failover;
 pub mod retried_create_duplicates;
 pub mod retry_storm;
+pub mod spaces_copy_metadata;
 pub mod spaces_delete_upload;
 pub mod spaces_lock_flag;
 pub mod spaces_upload_if_absent;
@@ -86,6 +87,8 @@ pub fn catalog() -> Vec<Scenario> {
         spaces_lock_flag::fixed(),
         spaces_delete_upload::buggy(),
         spaces_delete_upload::fixed(),
+        spaces_copy_metadata::buggy(),
+        spaces_copy_metadata::fixed(),
         pooled_advisory_lock::buggy(),
         pooled_advisory_lock::fixed(),
     ]

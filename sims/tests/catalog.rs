@@ -257,6 +257,16 @@ fn spaces_delete_upload_fixed() {
 }
 
 #[test]
+fn spaces_copy_metadata() {
+    check("spaces_copy_metadata", Expect::Race);
+}
+
+#[test]
+fn spaces_copy_metadata_fixed() {
+    check("spaces_copy_metadata_fixed", Expect::Clean);
+}
+
+#[test]
 fn pooled_advisory_lock() {
     check("pooled_advisory_lock", Expect::Race);
 }
@@ -273,7 +283,7 @@ fn every_race_has_its_fix_side_by_side() {
         .iter()
         .map(|scenario| (scenario.name().to_owned(), scenario.expectation()))
         .collect();
-    assert_eq!(names.len(), 49, "{names:?}");
+    assert_eq!(names.len(), 51, "{names:?}");
     let mut races = 0;
     let mut current: Option<&str> = None;
     let mut fixes = 0;
@@ -298,7 +308,7 @@ fn every_race_has_its_fix_side_by_side() {
         }
     }
     assert!(fixes > 0, "the last race has no fix after it");
-    assert_eq!(races, 23, "{names:?}");
+    assert_eq!(races, 24, "{names:?}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Spaces with aws-sdk-s3 in simulations: the fixes that rely on conditional PUT fail where Spaces ignores the condition, and a seed replays the same.
+//! Spaces with aws-sdk-s3 in simulations: the fixes that rely on conditional PUT fail where Spaces ignores the condition, an ETag precondition does not guard a metadata-only copy, and a seed replays the same.
 
 use dosim::Expect;
 
@@ -12,6 +12,13 @@ fn upload_if_absent_fix_fails_where_the_condition_is_ignored() {
 #[test]
 fn lock_flag_fix_fails_where_the_condition_is_ignored() {
     let scenario = dosim_sims::spaces_lock_flag::ignored();
+    assert_eq!(scenario.expectation(), Expect::Race);
+    scenario.explore();
+}
+
+#[test]
+fn copy_metadata_if_match_does_not_see_a_metadata_only_copy() {
+    let scenario = dosim_sims::spaces_copy_metadata::if_match();
     assert_eq!(scenario.expectation(), Expect::Race);
     scenario.explore();
 }
@@ -55,6 +62,7 @@ fn a_seed_replays_byte_for_byte() {
     for scenario in [
         dosim_sims::spaces_upload_if_absent::buggy(),
         dosim_sims::spaces_lock_flag::fixed(),
+        dosim_sims::spaces_copy_metadata::buggy(),
     ] {
         for seed in [0, 7] {
             let first = scenario.run(seed);

@@ -21,6 +21,8 @@ pub use cloud::{
 pub use serializable::{
     serializable, SerialError, SerialHistory, SERIAL_REPLAYS_MAX, SERIAL_TRANSACTIONS_MAX,
 };
-pub use spaces::{spaces_no_orphaned_uploads, spaces_object_as_believed};
+pub use spaces::{
+    spaces_no_orphaned_uploads, spaces_object_as_believed, spaces_object_has_metadata,
+};
 pub use sql::{conserved, sql_equals};
 pub use valkey::single_holder;

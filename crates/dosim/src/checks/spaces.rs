@@ -63,3 +63,58 @@ pub fn spaces_object_as_believed(
         Ok(())
     })
 }
+
+/// The latest version of `bucket/key` carries every metadata key of `names` (`x-amz-meta-*`, without the prefix) when the run ends.
+/// A violation names the keys that are missing and the ones the object has.
+pub fn spaces_object_has_metadata<I, S>(
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+    names: I,
+) -> Check
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let (bucket, key) = (bucket.into(), key.into());
+    let names: Vec<String> = names.into_iter().map(|n| n.into().to_lowercase()).collect();
+    let name = format!("{bucket}/{key} has metadata {}", names.join(", "));
+    Check::new(name.clone(), move |outcome| {
+        let Some(spaces) = outcome.spaces() else {
+            return Ok(());
+        };
+        let metadata = spaces.service().with_store(|store| {
+            store
+                .get_object(&bucket, &key, None, &Default::default())
+                .ok()
+                .map(|version| version.metadata.clone())
+        });
+        let object = format!("object {bucket}/{key}");
+        let Some(metadata) = metadata else {
+            return Err(
+                Violation::new(&name, format!("{bucket}/{key} does not exist")).resources([object]),
+            );
+        };
+        let missing: Vec<&str> = names
+            .iter()
+            .filter(|n| !metadata.contains_key(n.as_str()))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let has: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let has = if has.is_empty() {
+            "none".to_owned()
+        } else {
+            has.join(", ")
+        };
+        Err(Violation::new(
+            &name,
+            format!(
+                "{bucket}/{key} lost metadata {}; it has {has}",
+                missing.join(", ")
+            ),
+        )
+        .resources([object]))
+    })
+}
