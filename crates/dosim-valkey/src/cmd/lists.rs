@@ -1,6 +1,6 @@
 //! Lists and the blocking pops (Valkey's `t_list.c`, `blocked.c`, `timeout.c`).
 
-use super::{int, int_arg, is, parse_f64, tri, Cx, OOM, SYNTAX};
+use super::{index_range, int, int_arg, is, parse_f64, tri, Cx, OOM, SYNTAX};
 use crate::keyspace::{List, Value};
 use crate::{Reply, SimTime};
 
@@ -97,29 +97,13 @@ pub(crate) fn llen(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     int(tri!(cx.get_list(&args[1])).map_or(0, List::len))
 }
 
-/// A Valkey index range (negative from the end) clamped to a list of `len`; `None` if empty.
-fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 {
-        len + stop
-    } else {
-        stop.min(len - 1)
-    };
-    (start <= stop && start < len).then_some((start as usize, stop as usize))
-}
-
 pub(crate) fn lrange(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let start = tri!(int_arg(&args[2]));
     let stop = tri!(int_arg(&args[3]));
     let Some(l) = tri!(cx.get_list(&args[1])) else {
         return Reply::Array(Vec::new());
     };
-    match range(start, stop, l.len()) {
+    match index_range(start, stop, l.len()) {
         None => Reply::Array(Vec::new()),
         Some((a, b)) => Reply::Array(
             l.items
@@ -193,7 +177,7 @@ pub(crate) fn ltrim(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let Some(l) = tri!(cx.get_list(key)) else {
         return Reply::ok();
     };
-    let keep = range(start, stop, l.len());
+    let keep = index_range(start, stop, l.len());
     cx.modify(key, |e| {
         let Value::List(l) = &mut e.value else {
             unreachable!("checked to be a list")

@@ -518,6 +518,23 @@ pub(crate) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// A Valkey index range (negative indexes count from the end) clamped to `len` items; `None` if
+/// it holds none. Lists and sorted sets share it.
+pub(crate) fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        stop + len
+    } else {
+        stop.min(len - 1)
+    };
+    (start <= stop && start < len).then_some((start as usize, stop as usize))
+}
+
 /// An integer reply from a count.
 pub(crate) fn int(n: usize) -> Reply {
     Reply::Int(n as i64)

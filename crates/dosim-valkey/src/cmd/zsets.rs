@@ -2,7 +2,7 @@
 //!
 //! Scores are doubles: bulk strings in RESP2, RESP3's `,` type otherwise, written as Valkey 8 writes them (the shortest form that reads back the same). With `WITHSCORES`, RESP3 nests each member with its score.
 
-use super::{int, int_arg, is, tri, Cx, OOM, SYNTAX};
+use super::{index_range, int, int_arg, is, tri, Cx, OOM, SYNTAX};
 use crate::keyspace::{Score, Value, ZSet};
 use crate::Reply;
 
@@ -254,22 +254,6 @@ fn members_reply(picked: Vec<(f64, Vec<u8>)>, withscores: bool) -> Reply {
     } else {
         Reply::Array(picked.into_iter().map(|(_, m)| Reply::Bulk(m)).collect())
     }
-}
-
-/// Valkey's index range: negative indexes from the end, clamped; `None` if empty.
-fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (start + len).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 {
-        stop + len
-    } else {
-        stop.min(len - 1)
-    };
-    (start <= stop && start < len).then_some((start as usize, stop as usize))
 }
 
 /// One end of a lexicographic range: `-`, `+`, `[member` or `(member`.
