@@ -212,6 +212,30 @@ def test_presigned_get_with_urllib(s3):
     assert e.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in e.value.read()
 
 
+def test_signature_version_2_header_and_share_link(serve, account, s3):
+    """boto3 signing with Signature Version 2 (`signature_version="s3"`), in the header and in a
+    presigned URL of the control panel's share-link shape (AWSAccessKeyId, Expires, Signature)."""
+    v2 = client(serve, account[1], signature_version="s3")
+    v2.create_bucket(Bucket="legacy-v2")
+    v2.put_object(Bucket="legacy-v2", Key="dir/a b.txt", Body=b"v2 body", ContentType="text/plain",
+                  Metadata={"owner": "ops"})
+    head = v2.head_object(Bucket="legacy-v2", Key="dir/a b.txt")
+    assert head["Metadata"] == {"owner": "ops"} and head["ContentType"] == "text/plain"
+    assert [o["Key"] for o in v2.list_objects_v2(Bucket="legacy-v2")["Contents"]] == ["dir/a b.txt"]
+    url = v2.generate_presigned_url("get_object", Params={"Bucket": "legacy-v2", "Key": "dir/a b.txt"},
+                                    ExpiresIn=3600)
+    assert "AWSAccessKeyId=" in url and "Expires=" in url and "X-Amz-" not in url
+    with urllib.request.urlopen(url) as resp:
+        assert resp.read() == b"v2 body"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url.replace("Signature=", "Signature=A"))
+    assert e.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in e.value.read()
+    wrong = client(serve, account[1], secret="x" * 40, signature_version="s3")
+    with pytest.raises(ClientError) as e:
+        wrong.get_object(Bucket="legacy-v2", Key="dir/a b.txt")
+    assert code(e) == ("SignatureDoesNotMatch", 403)
+
+
 def test_versioning(s3):
     s3.create_bucket(Bucket="versioned")
     s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
@@ -289,3 +313,51 @@ def test_awscli_cp_and_ls(serve, account, s3, tmp_path):
     buckets = run("s3", "ls")
     assert "cli-bucket" in buckets.stdout, buckets.stderr
 
+
+
+def set_faults(serve, plan):
+    req = urllib.request.Request(serve.url + "/_dosim/faults", method="PUT",
+                                 data=json.dumps(plan).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        assert resp.status == 200
+
+
+@pytest.fixture
+def faults(serve):
+    """Sets the server's fault plan for one test, and clears it after."""
+    yield lambda *rules: set_faults(serve, {"rules": list(rules)})
+    set_faults(serve, {"rules": []})
+
+
+def test_injected_slow_down_reaches_boto3_as_s3_xml(serve, account, s3, faults):
+    s3.create_bucket(Bucket="faulty")
+    faults({"service": "spaces", "method": "PUT", "path": "/faulty/**", "reject": {"status": 503}},
+           {"service": "spaces", "method": "PUT", "path": "/faulty-500/**",
+            "reject": {"status": 500}})
+    # boto3 retries SlowDown itself; with two attempts both are refused.
+    retrying = client(serve, account[1], retries={"mode": "standard", "total_max_attempts": 2})
+    with pytest.raises(ClientError) as e:
+        retrying.put_object(Bucket="faulty", Key="k", Body=b"x")
+    assert code(e) == ("SlowDown", 503)
+    assert e.value.response["Error"]["Message"] == "Please reduce your request rate."
+    assert e.value.response["ResponseMetadata"]["RetryAttempts"] == 1
+    # Reads are not covered by the rule, and the refused write committed nothing.
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket="faulty", Key="k")
+    assert code(e) == ("404", 404)
+
+
+def test_boto3_retrying_a_lost_put_writes_every_attempt(serve, account, s3, faults):
+    """Commit, then lose the response: each of boto3's retries commits again (a new version each)."""
+    s3.create_bucket(Bucket="lost-puts")
+    s3.put_bucket_versioning(Bucket="lost-puts", VersioningConfiguration={"Status": "Enabled"})
+    faults({"service": "spaces", "method": "PUT", "path": "/lost-puts/report.csv",
+            "drop_response": {}})
+    retrying = client(serve, account[1], retries={"mode": "standard", "total_max_attempts": 3})
+    with pytest.raises(Exception) as e:
+        retrying.put_object(Bucket="lost-puts", Key="report.csv", Body=b"rows")
+    assert "ClientError" not in type(e.value).__name__, e.value
+    versions = s3.list_object_versions(Bucket="lost-puts", Prefix="report.csv")["Versions"]
+    assert len(versions) == 3, versions
+    assert s3.get_object(Bucket="lost-puts", Key="report.csv")["Body"].read() == b"rows"

@@ -24,9 +24,10 @@ use crate::auth;
 use crate::clock::unix_seconds;
 use crate::error::ApiError;
 use crate::exchange::{self, Arrival, Exchange, Unheard};
-use crate::faults::{self, RequestAt};
+use crate::faults;
 use crate::ratelimit::RateStatus;
 use crate::server::{Account, Server};
+use dosim_base::faults::{FaultRequest, Service};
 
 /// Longest `x-dosim-actor` value kept in the history.
 const ACTOR_LEN_MAX: usize = 200;
@@ -175,7 +176,8 @@ async fn pipeline(State(server): State<Server>, request: Request, next: Next) ->
     };
     let is_api = path.starts_with("/v2/") || path == "/v2";
     let method = parts.method.to_string();
-    let at = RequestAt {
+    let at = FaultRequest {
+        service: Service::Api,
         seq,
         method: &method,
         path: &path,

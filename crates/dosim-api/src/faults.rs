@@ -10,47 +10,41 @@ mod apply;
 mod decide;
 mod plan;
 
-use serde::{Deserialize, Serialize};
-
 pub(crate) use apply::{around_commit, network_latency};
+pub(crate) use decide::Faults;
 pub use decide::{DecisionKind, DecisionPoint, FaultDecider, SeededDecider};
-pub(crate) use decide::{Faults, RequestAt};
+pub use dosim_base::faults::{DropMode, InjectedFault, LatencyStage, RejectBody, Service};
 pub use plan::{
-    path_matches, DropMode, DropResponse, FaultPlan, FaultRule, Latency, PlanError, Reject,
-    RejectBody, DEFAULT_HANG_MS, HANG_MS_MAX, LATENCY_MS_MAX, RULES_MAX,
+    path_matches, DropResponse, FaultPlan, FaultRule, Latency, PlanError, Reject, DEFAULT_HANG_MS,
+    HANG_MS_MAX, LATENCY_MS_MAX, RULES_MAX,
 };
-
-/// A fault that was injected into one request, as recorded in the history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum InjectedFault {
-    Latency {
-        rule: usize,
-        /// In transit (the client could cancel it) or at the API (the commit happened regardless).
-        stage: LatencyStage,
-        latency_ms: u64,
-    },
-    Reject {
-        rule: usize,
-        status: u16,
-        body: RejectBody,
-    },
-    DropResponse {
-        rule: usize,
-        mode: DropMode,
-        hang_ms: u64,
-    },
-}
-
-/// Where a request was slowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LatencyStage {
-    /// In transit, before it reached the API (`network_latency`).
-    Network,
-    /// At the API, before its commit (`latency`).
-    Processing,
-}
 
 #[cfg(test)]
 mod tests;
+
+/// The API server's plan and decider, for the other planes that take the plan's faults: a
+/// request of another service draws from the same decider, in the order requests arrive, so one
+/// seed decides every fault of a run and a harness's recording decider sees them all.
+impl dosim_base::faults::FaultHook for crate::Server {
+    fn network_latency(
+        &self,
+        request: dosim_base::faults::FaultRequest<'_>,
+    ) -> Option<(usize, u64)> {
+        self.inner.faults.lock().network_latency(request)
+    }
+
+    fn on_arrival(
+        &self,
+        request: dosim_base::faults::FaultRequest<'_>,
+    ) -> Option<dosim_base::faults::Arrival> {
+        self.inner.faults.lock().on_arrival(request)
+    }
+
+    fn lose_response(
+        &self,
+        request: dosim_base::faults::FaultRequest<'_>,
+        rule: usize,
+    ) -> Option<dosim_base::faults::Lost> {
+        self.inner.faults.lock().lose_response(request, rule)
+    }
+}

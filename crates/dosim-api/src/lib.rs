@@ -39,7 +39,7 @@ pub use databases::DataPlane;
 pub use error::ApiError;
 pub use faults::{
     DecisionKind, DecisionPoint, DropMode, DropResponse, FaultDecider, FaultPlan, FaultRule,
-    InjectedFault, Latency, LatencyStage, PlanError, Reject, RejectBody, SeededDecider,
+    InjectedFault, Latency, LatencyStage, PlanError, Reject, RejectBody, SeededDecider, Service,
 };
 pub use history::HistoryEntry;
 pub use ratelimit::RateLimitConfig;

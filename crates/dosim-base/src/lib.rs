@@ -1,15 +1,19 @@
 //! What every dosim crate shares, and nothing else: simulated time and its fixed epoch
 //! ([`SimTime`]), a hash that is stable across processes and platforms ([`Fnv1a`]), the named
 //! random streams one seed splits into ([`Stream`]), delays fixed or drawn from a distribution
-//! ([`Delay`]), and the operation gate every data plane passes an operation through before it
-//! commits ([`gate`]).
+//! ([`Delay`]), the operation gate every data plane passes an operation through before it
+//! commits ([`gate`]), and the hook through which a plane asks the fault plan about a request
+//! ([`faults`]).
 //!
 //! No I/O, no clock, no runtime: the model, the API, the engines and the harness all depend on
 //! this crate, so it depends on none of them.
 
 mod delay;
+pub mod faults;
 pub mod gate;
 mod hash;
+#[cfg(feature = "http")]
+pub mod lost;
 mod seed;
 mod time;
 #[cfg(feature = "tls")]

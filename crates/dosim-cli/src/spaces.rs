@@ -30,7 +30,7 @@ fn wall_clock_unix_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Builds the Spaces service over `server`'s accounts and clock, adds its buckets to `/_dosim/state` and has `/_dosim/reset` forget them.
+/// Builds the Spaces service over `server`'s accounts, clock and fault plan, adds its buckets to `/_dosim/state` and has `/_dosim/reset` forget them.
 pub fn build(server: &Server, mut config: SpacesConfig, time_scale: f64) -> Spaces {
     config.seed = server.seed();
     config.signing_origin_unix_secs = wall_clock_unix_secs() - (server.now().0 / 1000) as i64;
@@ -41,6 +41,8 @@ pub fn build(server: &Server, mut config: SpacesConfig, time_scale: f64) -> Spac
         Arc::new(ApiKeys(server.clone())),
         Arc::new(move || clock_server.now()),
     );
+    // The server's fault plan covers Spaces' requests too: its `service = "spaces"` rules.
+    spaces.set_faults(Arc::new(server.clone()));
     let dump = spaces.clone();
     server.add_state_section("spaces", Arc::new(move || dump.state_dump()));
     let reset = spaces.clone();

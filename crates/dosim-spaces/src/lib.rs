@@ -10,6 +10,7 @@ pub mod error;
 mod ops;
 pub mod payload;
 mod service;
+pub mod sigv2;
 pub mod sigv4;
 pub mod store;
 mod wire;
@@ -18,7 +19,7 @@ pub mod xml;
 pub use conditions::{ConditionalPut, Conditions};
 pub use error::S3Error;
 pub use ops::parse_range;
-pub use service::{Clock, KeyStore, LogEntry, Peer, Spaces, SpacesConfig};
+pub use service::{Clock, KeyStore, LogEntry, Logged, Peer, Spaces, SpacesConfig};
 pub use store::{Acl, Bucket, ObjectVersion, Store, StoreConfig, Versioning};
 pub use wire::DOMAIN;
 

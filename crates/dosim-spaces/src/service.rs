@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use dosim_base::faults::{FaultHook, InjectedFault, NoFaults};
 use dosim_base::gate::{Gate, Open};
 use dosim_base::SimTime;
 use dosim_cloud::SpacesKey;
@@ -77,6 +78,8 @@ pub struct LogEntry {
     pub error: Option<&'static str>,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// The fault the plan injected, if any (a rejection or a lost response over a latency).
+    pub fault: Option<InjectedFault>,
 }
 
 pub(crate) struct Inner {
@@ -85,6 +88,7 @@ pub(crate) struct Inner {
     pub(crate) keys: Arc<dyn KeyStore>,
     pub(crate) clock: Clock,
     pub(crate) gate: Mutex<Arc<dyn Gate>>,
+    pub(crate) faults: Mutex<Arc<dyn FaultHook>>,
     pub(crate) log: Mutex<Log>,
     /// Per bucket: the simulated second and the requests counted in it.
     pub(crate) rate: Mutex<BTreeMap<String, (u64, u32)>>,
@@ -110,6 +114,11 @@ impl std::fmt::Debug for Spaces {
     }
 }
 
+/// In a response's extensions: the sequence number its request was logged under
+/// ([`Spaces::log_entry`]), for a listener that records requests of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Logged(pub u64);
+
 /// The peer a request came from, which a listener may put in the request's extensions (the gate's actor).
 #[derive(Clone, Debug)]
 pub struct Peer(pub String);
@@ -124,6 +133,7 @@ impl Spaces {
                 keys,
                 clock,
                 gate: Mutex::new(Arc::new(Open)),
+                faults: Mutex::new(Arc::new(NoFaults)),
                 log: Mutex::new(Log::default()),
                 rate: Mutex::new(BTreeMap::new()),
             }),
@@ -142,6 +152,17 @@ impl Spaces {
 
     pub(crate) fn gate(&self) -> Arc<dyn Gate> {
         self.inner.gate.lock().clone()
+    }
+
+    /// Asks `faults` (the run's fault plan, through the API server that holds it) what happens
+    /// to each S3 request: latency in transit or in processing, a 503 `SlowDown` or 500
+    /// `InternalError` instead of the commit, a response lost after it.
+    pub fn set_faults(&self, faults: Arc<dyn FaultHook>) {
+        *self.inner.faults.lock() = faults;
+    }
+
+    pub(crate) fn faults(&self) -> Arc<dyn FaultHook> {
+        self.inner.faults.lock().clone()
     }
 
     /// Runs `f` on the store (for checks over the final buckets and objects).
@@ -168,6 +189,20 @@ impl Spaces {
     /// Every request logged, oldest first.
     pub fn log(&self) -> Vec<LogEntry> {
         self.inner.log.lock().entries.iter().cloned().collect()
+    }
+
+    /// The logged request with this sequence number, if the log still holds it.
+    pub fn log_entry(&self, seq: u64) -> Option<LogEntry> {
+        let log = self.inner.log.lock();
+        let first = log.entries.front()?.seq;
+        // Entries are logged when their responses leave, so a slow request's entry comes after
+        // later ones: look where its number puts it, then everywhere, newest first.
+        seq.checked_sub(first)
+            .and_then(|offset| usize::try_from(offset).ok())
+            .and_then(|near| log.entries.get(near))
+            .filter(|entry| entry.seq == seq)
+            .or_else(|| log.entries.iter().rev().find(|entry| entry.seq == seq))
+            .cloned()
     }
 
     /// Buckets and objects (not their bodies), for `/_dosim/state`.

@@ -86,11 +86,8 @@ pub fn uri_encode(raw: &[u8], keep_slash: bool) -> String {
 /// Reads the claim from the `Authorization` header or the query; `Ok(None)` for an anonymous request.
 pub fn claim(request: &Signable<'_>) -> Result<Option<Claim>, S3Error> {
     if let Some(auth) = header(request.headers, "authorization") {
+        // Signature Version 2 (`AWS key:signature`) is read by `sigv2::claim` first.
         let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
-            if auth.starts_with("AWS ") {
-                // Signature Version 2 in the header: Spaces accepts it, dosim does not yet.
-                return Err(S3Error::not_implemented());
-            }
             return Err(S3Error::invalid_argument("Unsupported Authorization Type"));
         };
         let mut credential = None;
@@ -133,10 +130,6 @@ pub fn claim(request: &Signable<'_>) -> Result<Option<Claim>, S3Error> {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    if get("AWSAccessKeyId").is_some() && get("Signature").is_some() {
-        // Signature Version 2 presigned URLs (the control panel's share links): not yet.
-        return Err(S3Error::not_implemented());
-    }
     let Some(algorithm) = get("X-Amz-Algorithm") else {
         return Ok(None);
     };
@@ -336,6 +329,6 @@ pub fn chunk_signature(verified: &Verified, previous: &str, chunk: &[u8]) -> Str
     hex(&hmac(&verified.signing_key, to_sign.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -675,3 +675,89 @@ fn signed_chunks_published_example() {
         Err("SignatureDoesNotMatch"),
     );
 }
+
+/// Signature Version 2: AWS's published examples (the `johnsmith` requests of S3's REST
+/// authentication guide), built as requests so that the string to sign is checked too.
+#[test]
+fn sigv2_matches_aws_examples() {
+    use crate::sigv2::{self, ClaimV2};
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    // (method, virtual-hosted bucket, path, query, headers, presigned Expires, signature)
+    let cases: &[(&str, Option<&str>, &str, &str, &[(&str, &str)], Option<i64>, &str)] = &[
+        (
+            "GET",
+            Some("johnsmith"),
+            "/photos/puppy.jpg",
+            "",
+            &[("date", "Tue, 27 Mar 2007 19:36:42 +0000")],
+            None,
+            "bWq2s1WEIj+Ydj0vQ697zp+IXMU=",
+        ),
+        (
+            "PUT",
+            None,
+            "/johnsmith/photos/puppy.jpg",
+            "",
+            &[
+                ("content-type", "image/jpeg"),
+                ("date", "Tue, 27 Mar 2007 21:15:45 +0000"),
+            ],
+            None,
+            "MyyxeRY7whkBe+bq8fHCL/2kKUg=",
+        ),
+        (
+            "PUT",
+            Some("static.johnsmith.net"),
+            "/db-backup.dat.gz",
+            "",
+            &[
+                ("date", "Tue, 27 Mar 2007 21:06:08 +0000"),
+                ("x-amz-acl", "public-read"),
+                ("content-type", "application/x-download"),
+                ("content-md5", "4gJE4saaMU4BqNR0kLY+lw=="),
+                ("x-amz-meta-reviewedby", "joe@johnsmith.net"),
+                ("x-amz-meta-reviewedby", "jane@johnsmith.net"),
+                ("x-amz-meta-filechecksum", "0x02661779"),
+                ("x-amz-meta-checksumalgorithm", "crc32"),
+            ],
+            None,
+            "ilyl83RwaSoYIEdixDQcA4OnAnc=",
+        ),
+        (
+            "GET",
+            Some("johnsmith"),
+            "/photos/puppy.jpg",
+            "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1175139620&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D",
+            &[],
+            Some(1175139620),
+            "NpgCjnDzrM+WFzoENXmpNDUsSn8=",
+        ),
+    ];
+    for (method, bucket, path, query, headers, expires, signature) in cases {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in *headers {
+            map.append(*name, value.parse().unwrap());
+        }
+        let signable = Signable {
+            method,
+            path,
+            query,
+            headers: &map,
+        };
+        let claim = ClaimV2 {
+            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+            signature: (*signature).to_owned(),
+            expires: *expires,
+        };
+        let to_sign = sigv2::string_to_sign(&signable, &claim, *bucket);
+        assert_eq!(sigv2::sign(SECRET, &to_sign), *signature, "{to_sign:?}");
+        if let Some(expires) = expires {
+            assert_eq!(sigv2::claim(&signable).unwrap(), Some(claim.clone()));
+            assert!(sigv2::verify(&signable, &claim, SECRET, expires - 1, *bucket).is_ok());
+            let late = sigv2::verify(&signable, &claim, SECRET, expires + 1, *bucket);
+            assert_eq!(late.unwrap_err().message, "Request has expired");
+            let wrong = sigv2::verify(&signable, &claim, "other", expires - 1, *bucket);
+            assert_eq!(wrong.unwrap_err().code, "SignatureDoesNotMatch");
+        }
+    }
+}

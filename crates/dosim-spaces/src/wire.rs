@@ -10,13 +10,18 @@ use axum::Router;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 
+use dosim_base::faults::{
+    DropMode, FaultRequest, InjectedFault, LatencyStage, Lost, RejectBody, Service,
+};
 use dosim_base::gate::{Operation, Plane};
+use dosim_base::lost::{commit_detached, proxy_error_page, ResetBody};
 use dosim_base::SimTime;
 use dosim_cloud::{SpacesKey, SpacesPermission};
 
 use crate::conditions::{parse_http_date, Conditions};
 use crate::error::S3Error;
-use crate::service::{LogEntry, Peer, Spaces};
+use crate::service::{LogEntry, Logged, Peer, Spaces};
+use crate::sigv2;
 use crate::sigv4::{self, query_pairs, Signable};
 use crate::store::{Acl, CopyRequest, Directive, NewObject, ObjectVersion, Versioning};
 use crate::xml::{self, escape, iso8601};
@@ -78,12 +83,16 @@ pub(crate) struct Outcome {
     pub(crate) version_id: Option<String>,
 }
 
+/// Where a request points: its region, bucket and key, and whether the bucket was named in the host.
+struct Address {
+    region: String,
+    bucket: Option<String>,
+    key: Option<String>,
+    virtual_hosted: bool,
+}
+
 /// Splits the host and path into region, bucket and key: virtual-hosted `{bucket}.{region}.digitaloceanspaces.com`, else path-style.
-fn address(
-    host: &str,
-    path: &str,
-    default_region: &str,
-) -> (String, Option<String>, Option<String>) {
+fn address(host: &str, path: &str, default_region: &str) -> Address {
     let host = host
         .rsplit_once(':')
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
@@ -108,15 +117,20 @@ fn address(
         virtual_bucket = Some(bucket.to_owned());
     }
     match virtual_bucket {
-        Some(bucket) => {
-            let key = (!path.is_empty()).then(|| decoded(path));
-            (region, Some(bucket), key)
-        }
+        Some(bucket) => Address {
+            region,
+            bucket: Some(bucket),
+            key: (!path.is_empty()).then(|| decoded(path)),
+            virtual_hosted: true,
+        },
         None => {
             let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-            let bucket = (!bucket.is_empty()).then(|| decoded(bucket));
-            let key = (!key.is_empty()).then(|| decoded(key));
-            (region, bucket, key)
+            Address {
+                region,
+                bucket: (!bucket.is_empty()).then(|| decoded(bucket)),
+                key: (!key.is_empty()).then(|| decoded(key)),
+                virtual_hosted: false,
+            }
         }
     }
 }
@@ -134,9 +148,39 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
         .extensions
         .get::<Peer>()
         .map_or_else(|| "unknown".to_owned(), |p| p.0.clone());
-    let (region, bucket, key) = address(&host, parts.uri.path(), &spaces.inner.config.region);
-    let now = spaces.now();
+    let Address {
+        region,
+        bucket,
+        key,
+        virtual_hosted,
+    } = address(&host, parts.uri.path(), &spaces.inner.config.region);
     let seq = spaces.next_seq();
+    let method = parts.method.to_string();
+    // The path-style path whatever the addressing: what a fault-plan rule matches and what an
+    // error's `Resource` names.
+    let resource = match (&bucket, &key) {
+        (Some(b), Some(k)) => format!("/{b}/{k}"),
+        (Some(b), None) => format!("/{b}"),
+        _ => "/".to_owned(),
+    };
+    let faults = spaces.faults();
+    let at = FaultRequest {
+        service: Service::Spaces,
+        seq,
+        method: &method,
+        path: &resource,
+    };
+    // In transit: a client that gives up now cancels the request before Spaces sees it.
+    let mut fault = None;
+    if let Some((rule, latency_ms)) = faults.network_latency(at) {
+        tokio::time::sleep(std::time::Duration::from_millis(latency_ms)).await;
+        fault = Some(InjectedFault::Latency {
+            rule,
+            stage: LatencyStage::Network,
+            latency_ms,
+        });
+    }
+    let now = spaces.now();
     let request_id = request_id(&spaces, seq, now, &region);
     let is_head = parts.method == Method::HEAD;
     let mut entry = LogEntry {
@@ -145,18 +189,14 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
         request_id: request_id.clone(),
         actor: actor.clone(),
         operation: "",
-        method: parts.method.to_string(),
+        method: method.clone(),
         bucket: bucket.clone(),
         key: key.clone(),
         status: 0,
         error: None,
         etag: None,
         version_id: None,
-    };
-    let resource = match (&bucket, &key) {
-        (Some(b), Some(k)) => format!("/{b}/{k}"),
-        (Some(b), None) => format!("/{b}"),
-        _ => "/".to_owned(),
+        fault,
     };
     let result = async {
         let raw = axum::body::to_bytes(body, spaces.inner.config.body_bytes_max)
@@ -168,26 +208,9 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
             query: parts.uri.query().unwrap_or(""),
             headers: &parts.headers,
         };
-        let claim = sigv4::claim(&signable)?;
-        let (principal, verified) = match claim {
-            None => (Principal::Anonymous, None),
-            Some(claim) => {
-                let (owner, key) = spaces
-                    .inner
-                    .keys
-                    .key(&claim.access_key)
-                    .ok_or_else(S3Error::invalid_access_key_id)?;
-                let now_unix = spaces.signing_time(now);
-                let verified = sigv4::verify(&signable, &claim, &key.secret_key, now_unix)?;
-                (
-                    Principal::Key {
-                        owner,
-                        key: Box::new(key),
-                    },
-                    Some(verified),
-                )
-            }
-        };
+        let virtual_bucket = bucket.as_deref().filter(|_| virtual_hosted);
+        let (principal, verified) =
+            authenticate(&spaces, &signable, spaces.signing_time(now), virtual_bucket)?;
         let body = crate::payload::decode(&parts.headers, raw, verified.as_ref())?;
         let req = Req {
             method: parts.method.clone(),
@@ -200,28 +223,234 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
             principal,
             host: host.clone(),
         };
-        dispatch(&spaces, &req, &actor, &mut entry).await
+        let (operation, changes) = admit(&spaces, &req, &mut entry)?;
+        Ok::<_, S3Error>(Admitted {
+            req,
+            operation,
+            changes,
+        })
     }
     .await;
-    let mut response = match result {
-        Ok((response, outcome)) => {
-            entry.etag = outcome.etag;
-            entry.version_id = outcome.version_id;
-            response
-        }
-        Err(error) => {
-            entry.error = Some(error.code);
-            error_response(&spaces, &error, &resource, &request_id, is_head)
-        }
+    let mut done = Done {
+        spaces: spaces.clone(),
+        entry,
+        resource: resource.clone(),
+        request_id,
+        is_head,
     };
-    entry.status = response.status().as_u16();
-    if entry.operation.is_empty() {
-        entry.operation = "Unknown";
+    let admitted = match result {
+        Ok(admitted) => admitted,
+        Err(error) => return done.refused(&error),
+    };
+    let Some(arrival) = faults.on_arrival(at) else {
+        let result = commit(spaces, admitted, actor).await;
+        return done.committed(result, None).await;
+    };
+    let rule = arrival.rule;
+    if let Some(reject) = arrival.reject {
+        done.entry.fault = Some(InjectedFault::Reject {
+            rule,
+            status: reject.status,
+            body: reject.body,
+        });
+        let status =
+            StatusCode::from_u16(reject.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return match (reject.body, status) {
+            (RejectBody::Html, status) => done.finish(proxy_page(status)),
+            (_, StatusCode::SERVICE_UNAVAILABLE) => done.refused(&S3Error::slow_down()),
+            _ => done.refused(&S3Error::internal_error()),
+        };
     }
-    spaces.record(entry);
-    let headers = response.headers_mut();
-    headers.insert("x-amz-request-id", value(&request_id));
-    headers.insert("x-amz-id-2", value(&host_id(&spaces)));
+    if let Some(latency_ms) = arrival.processing_latency_ms {
+        done.entry.fault = Some(InjectedFault::Latency {
+            rule,
+            stage: LatencyStage::Processing,
+            latency_ms,
+        });
+    }
+    // From the commit on, the request runs to its end, response lost or not.
+    let (seq, method, path) = (at.seq, at.method.to_owned(), at.path.to_owned());
+    let rest = async move {
+        let result = commit(spaces, admitted, actor).await;
+        let at = FaultRequest {
+            service: Service::Spaces,
+            seq,
+            method: &method,
+            path: &path,
+        };
+        let lost = if arrival.may_lose_response {
+            faults.lose_response(at, rule)
+        } else {
+            None
+        };
+        done.committed(result, lost.map(|lost| (rule, lost))).await
+    };
+    match arrival.processing_latency_ms {
+        None => rest.await,
+        // The request has reached Spaces: on a task of its own, it commits (and is logged)
+        // whether its client still waits or not.
+        Some(latency_ms) => commit_detached(latency_ms, rest).await,
+    }
+}
+
+/// Who signed the request, checked against the keys and the signing clock (`now_unix`): anonymous,
+/// Signature Version 2, or Signature Version 4, whose verification also gives what streaming
+/// chunks are verified with.
+fn authenticate(
+    spaces: &Spaces,
+    signable: &Signable<'_>,
+    now_unix: i64,
+    virtual_bucket: Option<&str>,
+) -> Result<(Principal, Option<sigv4::Verified>), S3Error> {
+    let principal = |access_key: &str| {
+        let (owner, key) = spaces
+            .inner
+            .keys
+            .key(access_key)
+            .ok_or_else(S3Error::invalid_access_key_id)?;
+        Ok::<_, S3Error>((owner, key))
+    };
+    if let Some(claim) = sigv2::claim(signable)? {
+        let (owner, key) = principal(&claim.access_key)?;
+        sigv2::verify(signable, &claim, &key.secret_key, now_unix, virtual_bucket)?;
+        let key = Box::new(key);
+        return Ok((Principal::Key { owner, key }, None));
+    }
+    let Some(claim) = sigv4::claim(signable)? else {
+        return Ok((Principal::Anonymous, None));
+    };
+    let (owner, key) = principal(&claim.access_key)?;
+    let verified = sigv4::verify(signable, &claim, &key.secret_key, now_unix)?;
+    let key = Box::new(key);
+    Ok((Principal::Key { owner, key }, Some(verified)))
+}
+
+/// A request that passed authentication, authorization and the rate limit.
+struct Admitted {
+    req: Req,
+    operation: &'static str,
+    /// Whether it changes state (and so passes the gate).
+    changes: bool,
+}
+
+/// A request on its way out: what its log entry and its error body need.
+struct Done {
+    spaces: Spaces,
+    entry: LogEntry,
+    resource: String,
+    request_id: String,
+    is_head: bool,
+}
+
+impl Done {
+    /// S3's refusal, as its XML.
+    fn refused(mut self, error: &S3Error) -> Response {
+        self.entry.error = Some(error.code);
+        let response = error_response(
+            &self.spaces,
+            error,
+            &self.resource,
+            &self.request_id,
+            self.is_head,
+        );
+        self.finish(response)
+    }
+
+    /// The commit's response, or its refusal; lost on the way when `lost` says so.
+    async fn committed(
+        mut self,
+        result: Result<(Response, Outcome), S3Error>,
+        lost: Option<(usize, Lost)>,
+    ) -> Response {
+        if let Some((rule, lost)) = lost {
+            self.entry.fault = Some(InjectedFault::DropResponse {
+                rule,
+                mode: lost.mode,
+                hang_ms: lost.hang_ms,
+            });
+        }
+        let response = match result {
+            Ok((response, outcome)) => {
+                self.entry.etag = outcome.etag;
+                self.entry.version_id = outcome.version_id;
+                self.finish(response)
+            }
+            Err(error) => self.refused(&error),
+        };
+        let Some((_, lost)) = lost else {
+            return response;
+        };
+        // Logged (by `finish`) before it hangs, so a run that ends meanwhile still sees the commit.
+        if lost.mode == DropMode::Hang {
+            tokio::time::sleep(std::time::Duration::from_millis(lost.hang_ms)).await;
+        }
+        let (parts, _) = response.into_parts();
+        let mut response = Response::from_parts(parts, Body::new(ResetBody));
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        response
+    }
+
+    /// Logs the request and stamps the response with its ids.
+    fn finish(mut self, mut response: Response) -> Response {
+        self.entry.status = response.status().as_u16();
+        if self.entry.operation.is_empty() {
+            self.entry.operation = "Unknown";
+        }
+        let seq = self.entry.seq;
+        self.spaces.record(self.entry);
+        response.extensions_mut().insert(Logged(seq));
+        let headers = response.headers_mut();
+        headers.insert("x-amz-request-id", value(&self.request_id));
+        headers.insert("x-amz-id-2", value(&host_id(&self.spaces)));
+        response
+    }
+}
+
+/// Passes the gate if the request changes state, then commits.
+async fn commit(
+    spaces: Spaces,
+    admitted: Admitted,
+    actor: String,
+) -> Result<(Response, Outcome), S3Error> {
+    let Admitted {
+        req,
+        operation,
+        changes,
+    } = admitted;
+    let _permit = if changes {
+        let summary = match (&req.bucket, &req.key) {
+            (Some(b), Some(k)) => format!("{operation} {b}/{k}"),
+            (Some(b), None) => format!("{operation} {b}"),
+            _ => operation.to_owned(),
+        };
+        Some(
+            spaces
+                .gate()
+                .admit(Operation {
+                    plane: Plane::Spaces,
+                    server: req.host.clone(),
+                    actor,
+                    session: None,
+                    summary,
+                })
+                .await,
+        )
+    } else {
+        None
+    };
+    // Time is read after admission: a write held at the gate commits when it is let through.
+    let now = spaces.now();
+    crate::ops::run(&spaces, &req, operation, now)
+}
+
+fn proxy_page(status: StatusCode) -> Response {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let mut response = Response::new(Body::from(proxy_error_page(status.as_u16(), reason)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     response
 }
 
@@ -343,15 +572,19 @@ const SUBRESOURCES: &[&str] = &[
     "X-Amz-SignedHeaders",
     "X-Amz-Signature",
     "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Expires",
+    "Signature",
     "x-amz-checksum-mode",
 ];
 
-async fn dispatch(
+/// Names the operation, then checks the key's grants and the bucket's request rate: the
+/// operation and whether it changes state.
+fn admit(
     spaces: &Spaces,
     req: &Req,
-    actor: &str,
     entry: &mut LogEntry,
-) -> Result<(Response, Outcome), S3Error> {
+) -> Result<(&'static str, bool), S3Error> {
     if req
         .query
         .iter()
@@ -430,30 +663,7 @@ async fn dispatch(
         }
         slot.1 += 1;
     }
-    let _permit = if changes {
-        let summary = match (&req.bucket, &req.key) {
-            (Some(b), Some(k)) => format!("{operation} {b}/{k}"),
-            (Some(b), None) => format!("{operation} {b}"),
-            _ => operation.to_owned(),
-        };
-        Some(
-            spaces
-                .gate()
-                .admit(Operation {
-                    plane: Plane::Spaces,
-                    server: req.host.clone(),
-                    actor: actor.to_owned(),
-                    session: None,
-                    summary,
-                })
-                .await,
-        )
-    } else {
-        None
-    };
-    // Time is read after admission: a write held at the gate commits when it is let through.
-    let now = spaces.now();
-    crate::ops::run(spaces, req, operation, now)
+    Ok((operation, changes))
 }
 
 /// Grants: read for GET, HEAD and lists; readwrite for object writes; fullaccess for bucket writes.

@@ -341,3 +341,168 @@ async fn slow_down_past_the_bucket_rate() {
         }
     }
 }
+
+/// Spaces with the API server's fault plan (its rules for `service = "spaces"`) as its fault hook.
+fn with_faults(plan: &str) -> Fixture {
+    let f = fixture();
+    let server = dosim_api::Server::new(dosim_api::ServerConfig {
+        faults: dosim_api::FaultPlan::from_toml(plan).unwrap(),
+        ..Default::default()
+    });
+    f.spaces.set_faults(Arc::new(server));
+    f
+}
+
+fn stored(spaces: &Spaces, key: &str) -> Option<String> {
+    spaces.with_store(|store| {
+        store
+            .get_object("bkt", key, None, &Default::default())
+            .ok()
+            .map(|v| String::from_utf8_lossy(&v.body).into_owned())
+    })
+}
+
+fn logged_fault(spaces: &Spaces, key: &str) -> Option<dosim_api::InjectedFault> {
+    let log = spaces.log();
+    let entry = log.iter().rfind(|e| e.key.as_deref() == Some(key)).unwrap();
+    entry.fault.clone()
+}
+
+/// Rejections answer S3's XML (or a proxy's page) and commit nothing; rules for the API leave Spaces alone.
+#[tokio::test]
+async fn injected_rejections_commit_nothing() {
+    let f = with_faults(
+        r#"
+        [[rules]]
+        path = "/bkt/**"
+        reject = { status = 503 }
+        [[rules]]
+        service = "spaces"
+        method = "PUT"
+        path = "/bkt/slow/**"
+        reject = { status = 503 }
+        [[rules]]
+        service = "spaces"
+        method = "PUT"
+        path = "/bkt/broken"
+        reject = { status = 500 }
+        [[rules]]
+        service = "spaces"
+        method = "PUT"
+        path = "/bkt/proxied"
+        reject = { status = 503, body = "html" }
+        "#,
+    );
+    let now = SimTime::ZERO;
+    let put = |path| signed("PUT", HOST, path, "", b"data", "DO00FULL", now);
+    let cases = [
+        ("/bkt", StatusCode::OK, ""),
+        ("/bkt/fine", StatusCode::OK, ""),
+        ("/bkt/slow/a", StatusCode::SERVICE_UNAVAILABLE, "<Code>SlowDown</Code><Message>Please reduce your request rate.</Message><Resource>/bkt/slow/a</Resource>"),
+        ("/bkt/broken", StatusCode::INTERNAL_SERVER_ERROR, "<Code>InternalError</Code>"),
+        ("/bkt/proxied", StatusCode::SERVICE_UNAVAILABLE, "<h1>503 Service Unavailable</h1>"),
+    ];
+    for (path, status, expect) in cases {
+        let (got, headers, body) = send(&f.spaces, put(path)).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body.contains(expect), "{path}: {body}");
+        assert!(headers.contains_key("x-amz-request-id"), "{path}");
+    }
+    assert_eq!(stored(&f.spaces, "fine").as_deref(), Some("data"));
+    for key in ["slow/a", "broken", "proxied"] {
+        assert_eq!(stored(&f.spaces, key), None, "{key}");
+        assert!(
+            matches!(
+                logged_fault(&f.spaces, key),
+                Some(dosim_api::InjectedFault::Reject { .. })
+            ),
+            "{key}"
+        );
+    }
+    // A rejected write never reached the gate.
+    assert_eq!(
+        *f.gate.0.lock(),
+        ["spaces CreateBucket bkt", "spaces PutObject bkt/fine"]
+    );
+}
+
+/// A lost response: the write commits, the client's read of the body fails, the log keeps the fault.
+#[tokio::test]
+async fn a_lost_response_still_commits() {
+    let f = with_faults(
+        r#"
+        [[rules]]
+        service = "spaces"
+        method = "PUT"
+        path = "/bkt/*"
+        drop_response = {}
+        "#,
+    );
+    let now = SimTime::ZERO;
+    send(
+        &f.spaces,
+        signed("PUT", HOST, "/bkt", "", b"", "DO00FULL", now),
+    )
+    .await;
+    let response = f
+        .spaces
+        .router()
+        .oneshot(signed("PUT", HOST, "/bkt/k", "", b"kept", "DO00FULL", now))
+        .await
+        .unwrap();
+    let read = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+    assert!(read.is_err(), "the body should fail: {read:?}");
+    assert_eq!(stored(&f.spaces, "k").as_deref(), Some("kept"));
+    assert_eq!(
+        logged_fault(&f.spaces, "k"),
+        Some(dosim_api::InjectedFault::DropResponse {
+            rule: 0,
+            mode: dosim_api::DropMode::Reset,
+            hang_ms: dosim_api::faults::DEFAULT_HANG_MS,
+        })
+    );
+}
+
+/// A client that gives up during network latency cancels its write; during processing latency it does not.
+#[tokio::test(start_paused = true)]
+async fn latency_in_transit_can_be_cancelled_latency_in_processing_cannot() {
+    let f = with_faults(
+        r#"
+        [[rules]]
+        service = "spaces"
+        path = "/bkt/in-transit"
+        network_latency = 500
+        [[rules]]
+        service = "spaces"
+        path = "/bkt/processing"
+        latency = 500
+        "#,
+    );
+    let now = SimTime::ZERO;
+    send(
+        &f.spaces,
+        signed("PUT", HOST, "/bkt", "", b"", "DO00FULL", now),
+    )
+    .await;
+    for key in ["in-transit", "processing"] {
+        let path = format!("/bkt/{key}");
+        let request = signed("PUT", HOST, &path, "", b"x", "DO00FULL", now);
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            send(&f.spaces, request),
+        )
+        .await;
+        assert!(gave_up.is_err(), "{key}: the client should time out");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(stored(&f.spaces, "in-transit"), None);
+    assert_eq!(stored(&f.spaces, "processing").as_deref(), Some("x"));
+    assert_eq!(
+        logged_fault(&f.spaces, "processing"),
+        Some(dosim_api::InjectedFault::Latency {
+            rule: 1,
+            stage: dosim_api::LatencyStage::Processing,
+            latency_ms: 500,
+        })
+    );
+}

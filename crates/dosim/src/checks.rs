@@ -23,6 +23,7 @@ pub use serializable::{
 };
 pub use spaces::{
     spaces_no_orphaned_uploads, spaces_object_as_believed, spaces_object_has_metadata,
+    spaces_version_as_believed,
 };
 pub use sql::{conserved, sql_equals};
 pub use valkey::single_holder;

@@ -171,9 +171,9 @@ pub struct FiredFault {
     pub sentence: String,
 }
 
-/// What a fault decider records for the harness: the decisions that fired, with the request's
-/// sequence number.
-pub type FiredDecisions = Arc<Mutex<Vec<(FaultId, u64)>>>;
+/// What a fault decider records for the harness: the decisions that fired, with the service of
+/// the request and its sequence number there (in the API's history or in Spaces' log).
+pub type FiredDecisions = Arc<Mutex<Vec<(FaultId, dosim_api::Service, u64)>>>;
 
 /// The server's fault decider under the harness: draws exactly as the default decider does,
 /// so a plain run is unchanged, records which decisions fired, and, when given a set of
@@ -229,7 +229,7 @@ impl dosim_api::FaultDecider for RecordingDecider {
             Some(allowed) => allowed.contains(&id),
         };
         if fire {
-            self.fired.lock().push((id, point.seq));
+            self.fired.lock().push((id, point.service, point.seq));
         }
         fire
     }
@@ -308,6 +308,76 @@ pub fn describe_fired_server_fault(
         id,
         at_ms: entry.received_ms,
         sentence,
+    }
+}
+
+/// Describes a fault that fired on a Spaces request, from the request's log entry.
+pub fn describe_fired_spaces_fault(
+    id: FaultId,
+    entry: Option<&dosim_spaces::LogEntry>,
+    plan: &dosim_api::FaultPlan,
+) -> FiredFault {
+    let Some(entry) = entry else {
+        return FiredFault {
+            id,
+            at_ms: 0,
+            sentence: format!("fault {id} (its Spaces request left the service's log)"),
+        };
+    };
+    let object = spaces_resource(entry);
+    let request = format!("{}'s {} {object}", entry.actor, entry.operation);
+    let sentence = match (id, &entry.fault) {
+        (_, Some(dosim_api::InjectedFault::DropResponse { mode, hang_ms, .. })) => {
+            let how = match mode {
+                dosim_api::DropMode::Hang => {
+                    format!("hung {}, then reset", crate::report::seconds(*hang_ms))
+                }
+                dosim_api::DropMode::Reset => "reset".to_owned(),
+            };
+            format!("the response to {request} was lost after commit ({how})")
+        }
+        (_, Some(dosim_api::InjectedFault::Reject { status, .. })) => format!(
+            "{request} was refused with {status} {} before commit",
+            entry.error.unwrap_or("(HTML page)")
+        ),
+        (FaultId::Server { rule, .. }, _) => match plan.rules.get(rule) {
+            Some(rule) if rule.reject.is_some() && entry.status >= 500 => {
+                format!("{request} was refused with {} before commit", entry.status)
+            }
+            _ => format!("the response to {request} was lost after commit"),
+        },
+        _ => format!("the response to {request} was lost after commit"),
+    };
+    FiredFault {
+        id,
+        at_ms: entry.at_ms,
+        sentence,
+    }
+}
+
+/// `bucket/key`, `bucket` or `/` for a Spaces request.
+pub(crate) fn spaces_resource(entry: &dosim_spaces::LogEntry) -> String {
+    match (&entry.bucket, &entry.key) {
+        (Some(bucket), Some(key)) => format!("{bucket}/{key}"),
+        (Some(bucket), None) => bucket.clone(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// A Spaces request's injected fault, for the report's list of faults.
+pub(crate) fn spaces_fault(
+    entry: &dosim_spaces::LogEntry,
+    fault: &dosim_api::InjectedFault,
+) -> InjectedFault {
+    InjectedFault {
+        at_ms: entry.at_ms,
+        kind: describe_server_fault(fault),
+        target: format!("{} {}", entry.operation, spaces_resource(entry)),
+        detail: format!(
+            "{}, request {}",
+            entry.actor,
+            crate::history::short(&entry.request_id)
+        ),
     }
 }
 

@@ -1,18 +1,17 @@
 //! The fault layer around the commit: latency and rejection before it, a lost response after it.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
-use super::decide::RequestAt;
-use super::plan::{DropMode, Reject, RejectBody};
+use dosim_base::faults::{DropMode, FaultRequest, RejectBody, Rejection};
+use dosim_base::lost::{commit_detached, proxy_error_page, ResetBody};
+
 use super::{InjectedFault, LatencyStage};
 use crate::error::ApiError;
 use crate::exchange::{Exchange, Unheard};
@@ -24,7 +23,7 @@ use crate::server::Server;
 /// record, if the request was slowed.
 pub(crate) async fn network_latency(
     server: &Server,
-    request: RequestAt<'_>,
+    request: FaultRequest<'_>,
 ) -> Option<InjectedFault> {
     let (rule, latency_ms) = server.inner.faults.lock().network_latency(request)?;
     tokio::time::sleep(Duration::from_millis(latency_ms)).await;
@@ -54,7 +53,7 @@ pub(crate) struct Reply {
 pub(crate) async fn around_commit<C>(
     server: &Server,
     exchange: &Arc<Exchange>,
-    request: RequestAt<'_>,
+    request: FaultRequest<'_>,
     rate: RateStatus,
     commit: C,
 ) -> Reply
@@ -101,29 +100,22 @@ where
                 stage: LatencyStage::Processing,
                 latency_ms,
             });
-            processing(latency_ms, commit).await
+            commit_detached(latency_ms, commit).await
         }
     };
 
-    let Some(drop) = decided.drop_response else {
+    let lost = if decided.may_lose_response {
+        server.inner.faults.lock().lose_response(request, rule)
+    } else {
+        None
+    };
+    let Some(drop) = lost else {
         return Reply {
             response,
             rate,
             _unheard: Some(unheard),
         };
     };
-    let dropped = server
-        .inner
-        .faults
-        .lock()
-        .drops_response(request, rule, &drop);
-    if !dropped {
-        return Reply {
-            response,
-            rate,
-            _unheard: Some(unheard),
-        };
-    }
     // A lost response: the commit stands, the client never hears of it.
     exchange.fault(InjectedFault::DropResponse {
         rule,
@@ -143,39 +135,12 @@ where
     }
 }
 
-/// Waits out the processing latency, then commits, on a task of its own.
-///
-/// If the client goes away meanwhile, the task still commits; the runtime then drops the reply it
-/// returns, and its [`Unheard`] writes the history entry saying the client was gone.
-async fn processing<C>(latency_ms: u64, commit: C) -> (Response, Unheard)
-where
-    C: Future<Output = (Response, Unheard)> + Send + 'static,
-{
-    let task = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
-        commit.await
-    });
-    match task.await {
-        Ok(reply) => reply,
-        // A handler that panics on its own task panics the request, as it would inline.
-        Err(error) => match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("the commit's task was cancelled: {error}"),
-        },
-    }
-}
-
 /// An injected rejection's response: DigitalOcean's error body, or a proxy's HTML page.
-fn rejection(reject: &Reject, exchange: &Exchange) -> Response {
+fn rejection(reject: &Rejection, exchange: &Exchange) -> Response {
     let status = StatusCode::from_u16(reject.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if reject.body == RejectBody::Html {
         let reason = status.canonical_reason().unwrap_or("Error");
-        let page = format!(
-            "<!DOCTYPE html>\n<html>\n<head><title>{code} {reason}</title></head>\n<body>\n\
-             <h1>{code} {reason}</h1>\n<p>Looks like something went wrong. If this continues, please open a support ticket so we can help you out.</p>\n\
-             </body>\n</html>\n",
-            code = status.as_u16()
-        );
+        let page = proxy_error_page(status.as_u16(), reason);
         let mut response = (status, page).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -192,22 +157,4 @@ fn rejection(reject: &Reject, exchange: &Exchange) -> Response {
     };
     exchange.summary_unless_set(&error.message);
     error.render(&exchange.request_id)
-}
-
-/// A response body that fails at once, so that hyper aborts the connection mid-response.
-struct ResetBody;
-
-impl HttpBody for ResetBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "dosim: the fault plan dropped this response",
-        ))))
-    }
 }

@@ -5,7 +5,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::plan::{DropResponse, FaultPlan, Latency, Reject};
+use dosim_base::faults::{Arrival, FaultRequest, Lost, Rejection, Service};
+
+use super::plan::{FaultPlan, Latency};
 
 /// The kind of a decision, so that a strategy can tell decisions apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +25,9 @@ pub enum DecisionKind {
 #[derive(Clone, Copy, Debug)]
 pub struct DecisionPoint<'a> {
     pub kind: DecisionKind,
-    /// The request's sequence number in the history.
+    /// The service the request went to.
+    pub service: Service,
+    /// The request's sequence number in its service's history.
     pub seq: u64,
     pub method: &'a str,
     pub path: &'a str,
@@ -75,45 +79,28 @@ pub(crate) struct Faults {
     pub(crate) decider: Box<dyn FaultDecider>,
 }
 
-/// What a request's rule decided when the request arrived.
-pub(crate) struct OnArrival {
-    /// The rule that matched.
-    pub(crate) rule: usize,
-    /// How long the request takes to commit once it reached the API, if it is slowed at all.
-    pub(crate) processing_latency_ms: Option<u64>,
-    /// The rejection it gets instead of its commit, if any.
-    pub(crate) reject: Option<Reject>,
-    /// The rule's lost-response fault, decided only after the commit.
-    pub(crate) drop_response: Option<DropResponse>,
-}
-
-/// A request as the decisions see it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RequestAt<'a> {
-    pub(crate) seq: u64,
-    pub(crate) method: &'a str,
-    /// The path without its query.
-    pub(crate) path: &'a str,
-}
-
 impl Faults {
     /// Draws a request's network latency, before anything else happens to it: the rule's index
     /// and the milliseconds, if its rule slows it at all.
-    pub(crate) fn network_latency(&mut self, request: RequestAt<'_>) -> Option<(usize, u64)> {
-        let index = self.plan.matching_rule(request.method, request.path)?;
+    pub(crate) fn network_latency(&mut self, request: FaultRequest<'_>) -> Option<(usize, u64)> {
+        let index = self
+            .plan
+            .matching_rule(request.service, request.method, request.path)?;
         let latency = self.plan.rules[index].network_latency.as_ref()?;
         let latency_ms = self
             .decider
-            .latency_ms(request.point(DecisionKind::NetworkLatency, index), latency);
+            .latency_ms(point(request, DecisionKind::NetworkLatency, index), latency);
         (latency_ms > 0).then_some((index, latency_ms))
     }
 
     /// Draws, in this order, the processing latency and the rejection of a request that reached
-    /// the API; `None` when no rule matches it.
-    pub(crate) fn on_arrival(&mut self, request: RequestAt<'_>) -> Option<OnArrival> {
-        let index = self.plan.matching_rule(request.method, request.path)?;
+    /// its service; `None` when no rule matches it.
+    pub(crate) fn on_arrival(&mut self, request: FaultRequest<'_>) -> Option<Arrival> {
+        let index = self
+            .plan
+            .matching_rule(request.service, request.method, request.path)?;
         let rule = &self.plan.rules[index];
-        let point = |kind| request.point(kind, index);
+        let point = |kind| point(request, kind, index);
         let processing_latency_ms = rule
             .latency
             .as_ref()
@@ -126,36 +113,37 @@ impl Faults {
             self.decider
                 .chance(point(DecisionKind::Reject), reject.probability)
         });
-        Some(OnArrival {
+        Some(Arrival {
             rule: index,
             processing_latency_ms,
-            reject: reject.cloned(),
-            drop_response: rule.drop_response.clone(),
+            reject: reject.map(|reject| Rejection {
+                status: reject.status,
+                body: reject.body_for(request.service),
+                retry_after_s: reject.retry_after_s,
+            }),
+            may_lose_response: rule.drop_response.is_some(),
         })
     }
 
-    /// Draws whether a committed request's response is lost.
-    pub(crate) fn drops_response(
-        &mut self,
-        request: RequestAt<'_>,
-        rule: usize,
-        drop: &DropResponse,
-    ) -> bool {
-        self.decider.chance(
-            request.point(DecisionKind::DropResponse, rule),
-            drop.probability,
-        )
+    /// Draws whether rule `rule` loses a committed request's response.
+    pub(crate) fn lose_response(&mut self, request: FaultRequest<'_>, rule: usize) -> Option<Lost> {
+        let drop = self.plan.rules.get(rule)?.drop_response.as_ref()?;
+        let lost = Lost {
+            mode: drop.mode,
+            hang_ms: drop.hang_ms,
+        };
+        let point = point(request, DecisionKind::DropResponse, rule);
+        self.decider.chance(point, drop.probability).then_some(lost)
     }
 }
 
-impl<'a> RequestAt<'a> {
-    fn point(self, kind: DecisionKind, rule_index: usize) -> DecisionPoint<'a> {
-        DecisionPoint {
-            kind,
-            seq: self.seq,
-            method: self.method,
-            path: self.path,
-            rule_index,
-        }
+fn point(request: FaultRequest<'_>, kind: DecisionKind, rule_index: usize) -> DecisionPoint<'_> {
+    DecisionPoint {
+        kind,
+        service: request.service,
+        seq: request.seq,
+        method: request.method,
+        path: request.path,
+        rule_index,
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use dosim_base::faults::{DropMode, RejectBody, Service};
+
 /// Limits on a plan, so that a bad file cannot make the server unusable.
 pub const RULES_MAX: usize = 1000;
 pub const LATENCY_MS_MAX: u64 = 600_000;
@@ -14,7 +16,8 @@ pub const HTTP_METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
 
-/// Rules matched against each `/v2/` request; the first rule that matches applies.
+/// Rules matched against each request of the service they name (the API's `/v2/` requests by
+/// default, or Spaces' S3 requests); the first rule of the request's service that matches applies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
@@ -27,10 +30,14 @@ pub struct FaultPlan {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
+    /// The service whose requests the rule matches: `api` (the default) or `spaces`.
+    #[serde(default, skip_serializing_if = "Service::is_api")]
+    pub service: Service,
     /// An HTTP method, or `*` for any.
     #[serde(default = "any")]
     pub method: String,
-    /// A path pattern: `*` matches one segment, a final `**` matches the rest.
+    /// A path pattern: `*` matches one segment, a final `**` matches the rest. Spaces requests
+    /// are matched by their path-style path, `/{bucket}/{key}`, however they were addressed.
     pub path: String,
     /// Network latency: the request is in transit for this long before it reaches the API, and a
     /// client that gives up meanwhile cancels it.
@@ -54,16 +61,18 @@ fn any() -> String {
 /// fixed or drawn from a distribution, as the cloud model's timings are.
 pub type Latency = dosim_base::Delay;
 
-/// Refuse the request before it reaches the model.
+/// Refuse the request before it commits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reject {
-    /// 429, 500, 502, 503 or 504.
+    /// For the API: 429, 500, 502, 503 or 504. For Spaces: 500 (`InternalError`) or 503 (`SlowDown`).
     pub status: u16,
     #[serde(default = "always")]
     pub probability: f64,
-    #[serde(default)]
-    pub body: RejectBody,
+    /// The body: the service's own when absent (DigitalOcean's JSON for the API, S3's XML for
+    /// Spaces), or `html`, a proxy's error page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<RejectBody>,
     /// The `retry-after` of an injected 429, in seconds.
     #[serde(default = "one")]
     pub retry_after_s: u64,
@@ -75,16 +84,6 @@ fn always() -> f64 {
 
 fn one() -> u64 {
     1
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RejectBody {
-    /// DigitalOcean's JSON error body.
-    #[default]
-    Json,
-    /// An HTML error page, as a proxy in front of the API returns.
-    Html,
 }
 
 /// Commit the request, then lose its response.
@@ -104,16 +103,6 @@ fn default_hang_ms() -> u64 {
     DEFAULT_HANG_MS
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DropMode {
-    /// The connection is reset while the response is sent.
-    #[default]
-    Reset,
-    /// Nothing is sent until `hang_ms` passes, then the connection is reset.
-    Hang,
-}
-
 /// Why a plan was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanError(pub String);
@@ -125,6 +114,16 @@ impl std::fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
+
+impl Reject {
+    /// The body this rejection answers with on `service`.
+    pub fn body_for(&self, service: Service) -> RejectBody {
+        self.body.unwrap_or(match service {
+            Service::Api => RejectBody::Json,
+            Service::Spaces => RejectBody::Xml,
+        })
+    }
+}
 
 impl FaultPlan {
     /// Parses TOML.
@@ -170,8 +169,12 @@ impl FaultPlan {
         }
         for (index, rule) in self.rules.iter().enumerate() {
             let at = |what: &str| {
+                let service = match rule.service {
+                    Service::Api => String::new(),
+                    service => format!("{service} "),
+                };
                 PlanError(format!(
-                    "rule {index} ({} {}): {what}",
+                    "rule {index} ({service}{} {}): {what}",
                     rule.method, rule.path
                 ))
             };
@@ -208,8 +211,25 @@ impl FaultPlan {
                 }
             }
             if let Some(reject) = &rule.reject {
-                if !matches!(reject.status, 429 | 500 | 502 | 503 | 504) {
-                    return Err(at("reject.status must be 429, 500, 502, 503 or 504"));
+                match rule.service {
+                    Service::Api if !matches!(reject.status, 429 | 500 | 502 | 503 | 504) => {
+                        return Err(at("reject.status must be 429, 500, 502, 503 or 504"));
+                    }
+                    Service::Spaces if !matches!(reject.status, 500 | 503) => {
+                        return Err(at(
+                            "reject.status must be 500 (InternalError) or 503 (SlowDown) for spaces",
+                        ));
+                    }
+                    _ => {}
+                }
+                match (rule.service, reject.body) {
+                    (Service::Api, Some(RejectBody::Xml)) => {
+                        return Err(at("reject.body must be json or html for the api"));
+                    }
+                    (Service::Spaces, Some(RejectBody::Json)) => {
+                        return Err(at("reject.body must be xml or html for spaces"));
+                    }
+                    _ => {}
                 }
                 check_probability(reject.probability).map_err(|m| at(&format!("reject.{m}")))?;
             }
@@ -226,10 +246,11 @@ impl FaultPlan {
         Ok(())
     }
 
-    /// The index of the first rule matching a request.
-    pub fn matching_rule(&self, method: &str, path: &str) -> Option<usize> {
+    /// The index of the first rule of `service` matching a request.
+    pub fn matching_rule(&self, service: Service, method: &str, path: &str) -> Option<usize> {
         self.rules.iter().position(|rule| {
-            (rule.method == "*" || rule.method.eq_ignore_ascii_case(method))
+            rule.service == service
+                && (rule.method == "*" || rule.method.eq_ignore_ascii_case(method))
                 && path_matches(&rule.path, path)
         })
     }

@@ -183,10 +183,20 @@ pub async fn run_seed(
     let fired = fired
         .lock()
         .iter()
-        .map(|&(id, seq)| {
-            let entry = history.iter().find(|entry| entry.seq == seq);
-            let sentence = dosim::faults::describe_fired_server_fault(id, entry, &config.faults);
-            (id, sentence.sentence)
+        .map(|&(id, service, seq)| {
+            let fired = match service {
+                dosim_api::Service::Spaces => dosim::faults::describe_fired_spaces_fault(
+                    id,
+                    spaces.log_entry(seq).as_ref(),
+                    &config.faults,
+                ),
+                _ => dosim::faults::describe_fired_server_fault(
+                    id,
+                    history.iter().find(|entry| entry.seq == seq),
+                    &config.faults,
+                ),
+            };
+            (id, fired.sentence)
         })
         .collect();
     Ok(Report::new(report::Parts {

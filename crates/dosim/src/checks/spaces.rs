@@ -64,6 +64,54 @@ pub fn spaces_object_as_believed(
     })
 }
 
+/// Every actor that believes `belief` (`Actor::believe(belief, version_id)`) finds that version
+/// to be the current version of `bucket/key` when the run ends: what a program that keeps "the
+/// version I wrote is the live one" (to read it back, to delete the old ones) relies on.
+pub fn spaces_version_as_believed(
+    belief: impl Into<String>,
+    bucket: impl Into<String>,
+    key: impl Into<String>,
+) -> Check {
+    let (belief, bucket, key) = (belief.into(), bucket.into(), key.into());
+    let name = format!("{bucket}/{key} is at the version its writers believe");
+    Check::new(name.clone(), move |outcome| {
+        let current = outcome.spaces().and_then(|spaces| {
+            spaces.service().with_store(|store| {
+                store
+                    .bucket(&bucket)
+                    .ok()
+                    .and_then(|b| b.current(&key).cloned())
+            })
+        });
+        for (actor, believed) in outcome.beliefs_about(&belief) {
+            let Some(believed) = believed else { continue };
+            let holds = match &current {
+                Some(version) if version.version_id == believed && !version.delete_marker => {
+                    continue
+                }
+                Some(version) if version.delete_marker => format!(
+                    "it is deleted (delete marker {})",
+                    crate::history::short(&version.version_id)
+                ),
+                Some(version) => format!(
+                    "its current version is {}",
+                    crate::history::short(&version.version_id)
+                ),
+                None => "it does not exist".to_owned(),
+            };
+            return Err(Violation::new(
+                &name,
+                format!(
+                    "{actor} believes version {} of {bucket}/{key} is current, but {holds}",
+                    crate::history::short(&believed)
+                ),
+            )
+            .resources([actor.clone(), format!("object {bucket}/{key}")]));
+        }
+        Ok(())
+    })
+}
+
 /// The latest version of `bucket/key` carries every metadata key of `names` (`x-amz-meta-*`, without the prefix) when the run ends.
 /// A violation names the keys that are missing and the ones the object has.
 pub fn spaces_object_has_metadata<I, S>(

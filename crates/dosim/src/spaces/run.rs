@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use dosim_base::gate::Gate;
 use dosim_base::SimTime;
-use dosim_spaces::{Acl, KeyStore, LogEntry, Peer, Spaces, SpacesConfig, StoreConfig};
+use dosim_spaces::{Acl, KeyStore, LogEntry, Logged, Peer, Spaces, SpacesConfig, StoreConfig};
 use hyper_util::rt::TokioIo;
 
 use super::{SpacesSpec, BUCKETS_MAX, PORT};
@@ -121,6 +121,9 @@ pub(crate) fn create(
         Arc::new(ApiKeys(server.clone())),
         Arc::new(move || clock_server.now()),
     );
+    // The run's fault plan covers Spaces' requests too (its `service = "spaces"` rules), drawn by
+    // the API server's decider, so one seed decides every fault and shrinking sees them all.
+    spaces.set_faults(Arc::new(server.clone()));
     spaces.with_store(|store| {
         for (bucket, versioned) in &spec.buckets {
             store
@@ -207,25 +210,25 @@ async fn serve_one(
         .await
         .unwrap_or_else(|never| match never {});
     if let Some(seq) = seq {
-        let request_id = response
-            .headers()
-            .get("x-amz-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let entry = request_id.as_deref().and_then(|id| {
-            spaces
-                .log()
-                .into_iter()
-                .rev()
-                .find(|entry| entry.request_id == id)
-        });
+        let entry = response
+            .extensions()
+            .get::<Logged>()
+            .and_then(|logged| spaces.log_entry(logged.0));
+        let request_id = entry.as_ref().map(|entry| entry.request_id.clone());
         let (summary, resources) = entry.as_ref().map_or((None, Vec::new()), summarize);
+        // The server's view: a response the fault plan loses never reaches the client.
+        let result = match entry.as_ref().and_then(|entry| entry.fault.as_ref()) {
+            Some(dosim_api::InjectedFault::DropResponse { .. }) => OpResult::TransportError {
+                message: "the response was lost after commit".to_owned(),
+            },
+            _ => OpResult::Status {
+                status: response.status().as_u16(),
+            },
+        };
         recorder.complete(
             seq,
             crate::history::now_ms(),
-            OpResult::Status {
-                status: response.status().as_u16(),
-            },
+            result,
             request_id,
             summary,
             resources,
