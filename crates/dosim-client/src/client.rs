@@ -512,16 +512,67 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<Page<T>, Error> {
-    let mut object = decode_object(response)?;
-    let items = take_key(response, &mut object, key)?;
-    let items: Option<Vec<T>> = decode_value(response, items)?;
-    let links: Option<Links> = decode_value(response, object.remove("links").unwrap_or_default())?;
-    let meta: Option<Meta> = decode_value(response, object.remove("meta").unwrap_or_default())?;
-    Ok(Page {
-        items: items.unwrap_or_default(),
-        links: links.unwrap_or_default(),
-        meta: meta.unwrap_or_default(),
-    })
+    let mut deserializer = serde_json::Deserializer::from_slice(response.body());
+    let decoded = serde::de::DeserializeSeed::deserialize(
+        PageOf::<T> {
+            key,
+            items: std::marker::PhantomData,
+        },
+        &mut deserializer,
+    )
+    .and_then(|page| deserializer.end().map(|()| page));
+    decoded.map_err(|source| decode_error(response, source))
+}
+
+/// A list page as [`decode_page`] reads it, straight from the body: the array under `key`,
+/// `links` and `meta` decoded, every other member checked as JSON and skipped; a `null` array,
+/// `links` or `meta` reads as empty, and a repeated key is decoded each time, the last winning.
+struct PageOf<'k, T> {
+    key: &'k str,
+    items: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> serde::de::DeserializeSeed<'de> for PageOf<'_, T> {
+    type Value = Page<T>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Page<T>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for PageOf<'_, T> {
+    type Value = Page<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a list page with `{}`", self.key)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Page<T>, A::Error> {
+        let mut items: Option<Option<Vec<T>>> = None;
+        let (mut links, mut meta) = (None, None);
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if name == self.key {
+                items = Some(map.next_value()?);
+            } else if name == "links" {
+                links = map.next_value::<Option<Links>>()?;
+            } else if name == "meta" {
+                meta = map.next_value::<Option<Meta>>()?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        let items = items.ok_or_else(|| {
+            <A::Error as serde::de::Error>::custom(format!("missing field `{}`", self.key))
+        })?;
+        Ok(Page {
+            items: items.unwrap_or_default(),
+            links: links.unwrap_or_default(),
+            meta: meta.unwrap_or_default(),
+        })
+    }
 }
 
 /// Percent-encodes one path segment or query value (everything but RFC 3986's unreserved characters).

@@ -137,3 +137,48 @@ fn a_page_reports_its_links_and_total() {
         Some("https://api.digitalocean.com/v2/sizes?page=64&per_page=1")
     );
 }
+
+/// A page decodes straight from the body: other members are skipped, `null` reads as empty,
+/// the last of a repeated key wins, and a missing array or trailing bytes are decode errors.
+#[test]
+fn a_page_decodes_from_its_key_and_the_rest_is_skipped() {
+    let outcome = run(async {
+        let script = Script::new(vec![
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"extra": [1, {{"x": null}}], "volumes": [{}], "links": null, "meta": {{"total": 9}}, "volumes": [{}]}}"#,
+                    volume("first"),
+                    volume("last")
+                ),
+            ),
+            Reply::json(200, r#"{"volumes": null, "links": {}, "meta": null}"#),
+            Reply::json(200, r#"{"links": {}, "meta": {"total": 0}}"#),
+            Reply::json(200, r#"{"volumes": []} trailing"#),
+        ]);
+        let client = script.client();
+        let mut results = Vec::new();
+        for _ in 0..4 {
+            results.push(client.volumes().list().all().await);
+        }
+        results
+    });
+    let names = |index: usize| -> Vec<String> {
+        outcome[index]
+            .as_ref()
+            .expect("decodes")
+            .iter()
+            .map(|v| v.name.clone())
+            .collect()
+    };
+    assert_eq!(names(0), ["last"]);
+    assert!(names(1).is_empty());
+    for (index, text) in [(2, "missing field `volumes`"), (3, "trailing characters")] {
+        let error = outcome[index].as_ref().unwrap_err();
+        assert!(
+            matches!(error, dosim_client::Error::Decode { status: 200, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(text), "{error}");
+    }
+}

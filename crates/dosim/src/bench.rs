@@ -1,15 +1,13 @@
-//! `dosim bench`: seeds per second of each scenario, the bare turmoil + hyper floor, and provisioning speed.
+//! `dosim bench`: seeds per second of each scenario, its floors (`floor.rs`: bare turmoil + hyper,
+//! the PostgreSQL floor, the model floor), and provisioning speed.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, Format};
 use crate::explore::{failure_rate, FailureRate};
-use crate::net::{TurmoilConnector, API_HOST, API_PORT};
+use crate::floor::ActorLoad;
 use crate::scenario::Scenario;
 use crate::Strategy;
 
@@ -76,6 +74,20 @@ pub struct BenchRow {
     pub floor_seeds_per_second: f64,
     /// How many times slower dosim is than the floor.
     pub ratio: f64,
+    /// For a scenario with SQL statements: seeds per wall-clock second of the PostgreSQL floor
+    /// (its SQL statements over the PostgreSQL protocol to a minimal server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_floor_seeds_per_second: Option<f64>,
+    /// How many times slower dosim is than the PostgreSQL floor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_ratio: Option<f64>,
+    /// For a scenario whose operations are all API requests: seeds per wall-clock second of the
+    /// model floor, seed 0's requests sent again to a fresh API server in process, no network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_floor_seeds_per_second: Option<f64>,
+    /// How many times slower dosim is than the model floor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_ratio: Option<f64>,
     /// Simulated seconds per wall-clock second through dosim.
     pub sim_seconds_per_second: f64,
 }
@@ -136,6 +148,8 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                 "speedup",
                 "floor seeds/s",
                 "floor/dosim",
+                "pg floor/dosim",
+                "model floor/dosim",
                 "sim s/wall s",
             ]
             .map(str::to_owned)
@@ -162,6 +176,10 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                     ),
                     format!("{:.1}", row.floor_seeds_per_second),
                     format!("{:.2}", row.ratio),
+                    row.pg_ratio
+                        .map_or("-".to_owned(), |ratio| format!("{ratio:.2}")),
+                    row.model_ratio
+                        .map_or("-".to_owned(), |ratio| format!("{ratio:.2}")),
                     format!("{:.0}", row.sim_seconds_per_second),
                 ]);
             }
@@ -235,22 +253,24 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
 /// Measures one scenario and its floor over the same number of seeds, then the scenario again
 /// on `jobs` threads.
 pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
-    let reference = scenario.run(0);
-    // Each actor's requests and how long it lived: an actor that ends early stops costing steps,
-    // in dosim and in the floor alike.
-    let per_actor: Vec<(usize, u64)> = reference
+    let (reference, requests) = crate::floor::capturing(|| scenario.run(0));
+    // Each actor's operations and how long it lived: an actor that ends early stops costing
+    // steps, in dosim and in the floors alike.
+    let per_actor: Vec<ActorLoad> = reference
         .actors
         .iter()
         .map(|actor| {
-            let requests = reference
-                .ops
-                .iter()
-                .filter(|op| op.actor == actor.name)
-                .count();
-            (requests, actor.end_ms.unwrap_or(reference.sim_ms))
+            let ops = reference.ops.iter().filter(|op| op.actor == actor.name);
+            let sql = ops.clone().filter(|op| op.method == "SQL").count();
+            ActorLoad {
+                http: ops.count() - sql,
+                sql,
+                lifetime_ms: actor.end_ms.unwrap_or(reference.sim_ms),
+            }
         })
         .collect();
     let hosts = scenario.host_count();
+    let services = hosts.saturating_sub(1 + per_actor.len());
 
     let started = WallClock::start();
     let mut sim_ms = 0u64;
@@ -261,14 +281,31 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
 
     let started = WallClock::start();
     for seed in 0..seeds {
-        floor_run(
-            seed,
-            scenario.tick,
-            hosts.saturating_sub(1 + per_actor.len()),
-            &per_actor,
-        );
+        // A floor is plain turmoil, hyper and tokio-postgres; it does not fail (its tests run it).
+        let _ = crate::floor::http_floor_run(seed, scenario.tick, services, &per_actor);
     }
     let floor_s = started.elapsed_s();
+
+    let pg_floor_s = per_actor.iter().any(|load| load.sql > 0).then(|| {
+        let started = WallClock::start();
+        for seed in 0..seeds {
+            let _ = crate::floor::pg_floor_run(seed, scenario.tick, services, &per_actor);
+        }
+        started.elapsed_s()
+    });
+
+    // Only where every operation is an API request: the model floor sends nothing else.
+    let model_s = (requests.len() == reference.ops.len()).then(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime builds");
+        let started = WallClock::start();
+        for _ in 0..seeds {
+            let _ = crate::floor::model_floor_run(scenario, &requests, &runtime);
+        }
+        started.elapsed_s()
+    });
 
     let per_second = |seconds: f64| {
         if seconds > 0.0 {
@@ -278,6 +315,15 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
         }
     };
     let (seeds_per_second, floor_seeds_per_second) = (per_second(dosim_s), per_second(floor_s));
+    let ratio = |floor: f64| {
+        if seeds_per_second > 0.0 {
+            floor / seeds_per_second
+        } else {
+            0.0
+        }
+    };
+    let pg_floor_seeds_per_second = pg_floor_s.map(per_second);
+    let model_floor_seeds_per_second = model_s.map(per_second);
     let seeds_per_second_jobs = if jobs == 1 {
         seeds_per_second
     } else {
@@ -295,11 +341,11 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
         seeds_per_second_jobs,
         strategies: Vec::new(),
         floor_seeds_per_second,
-        ratio: if seeds_per_second > 0.0 {
-            floor_seeds_per_second / seeds_per_second
-        } else {
-            0.0
-        },
+        ratio: ratio(floor_seeds_per_second),
+        pg_floor_seeds_per_second,
+        pg_ratio: pg_floor_seeds_per_second.map(ratio),
+        model_floor_seeds_per_second,
+        model_ratio: model_floor_seeds_per_second.map(ratio),
         sim_seconds_per_second: if dosim_s > 0.0 {
             sim_ms as f64 / 1000.0 / dosim_s
         } else {
@@ -323,59 +369,6 @@ fn run_on_threads(scenario: &Scenario, seeds: u64, jobs: usize) {
             });
         }
     });
-}
-
-/// Bare turmoil + hyper: an HTTP host answering `{}` and one client per actor sending that
-/// actor's number of requests in sequence over the same pooled hyper client dosim uses, spread
-/// over the simulated time that actor lived in the scenario's run (`(requests, lifetime_ms)`),
-/// at the scenario's tick: a step costs the same whether or not a host is busy, a host that has
-/// ended costs none, and a scenario with a coarser tick takes fewer steps for the same time.
-fn floor_run(seed: u64, tick: Duration, services: usize, actors: &[(usize, u64)]) {
-    let mut builder = turmoil::Builder::new();
-    builder
-        .rng_seed(seed)
-        .epoch(crate::seed::epoch())
-        .tick_duration(tick)
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(20))
-        .simulation_duration(Duration::from_secs(600));
-    let mut sim = builder.build();
-    let router = axum::Router::new().fallback(|| async { "{}" });
-    sim.host(API_HOST, move || {
-        let router = router.clone();
-        async move {
-            crate::net::serve_router(router, API_PORT).await?;
-            Ok(())
-        }
-    });
-    for index in 0..services {
-        sim.host(format!("service-{index}"), || async {
-            std::future::pending::<()>().await;
-            Ok(())
-        });
-    }
-    for (index, &(requests, lifetime_ms)) in actors.iter().enumerate() {
-        sim.client(format!("pod-{index}"), async move {
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build::<_, Full<Bytes>>(TurmoilConnector);
-            let pause =
-                Duration::from_millis(lifetime_ms / u64::try_from(requests.max(1)).unwrap_or(1));
-            if requests == 0 {
-                tokio::time::sleep(pause).await;
-            }
-            for _ in 0..requests {
-                tokio::time::sleep(pause).await;
-                let request = http::Request::get(format!("http://{API_HOST}/v2/account"))
-                    .body(Full::new(Bytes::new()))?;
-                let response = client.request(request).await?;
-                response.into_body().collect().await?;
-            }
-            Ok(())
-        });
-    }
-    // A floor that fails would measure nothing; it is plain turmoil and hyper, so it does not.
-    let _ = sim.run();
 }
 
 /// A scenario dominated by a provisioning wait: one droplet that takes a minute to boot,

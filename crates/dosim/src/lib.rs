@@ -15,6 +15,7 @@ pub mod checks;
 pub mod cli;
 pub mod explore;
 pub mod faults;
+mod floor;
 pub mod gate;
 pub mod history;
 pub mod net;

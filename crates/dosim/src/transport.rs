@@ -51,6 +51,7 @@ impl Drop for Pending {
 impl Transport for RecordingTransport {
     fn send(&self, req: http::Request<Bytes>) -> TransportFuture<'_> {
         Box::pin(async move {
+            crate::floor::capture(&req);
             let method = req.method().as_str().to_owned();
             let target = req.uri().path_and_query().map_or_else(
                 || req.uri().path().to_owned(),

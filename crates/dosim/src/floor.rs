@@ -1,0 +1,404 @@
+//! The floors `dosim bench` measures a scenario against, in the same process and run:
+//!
+//! - the HTTP floor: bare turmoil and hyper with the scenario's hosts and tick, each actor sending
+//!   as many requests as it made operations, answered by a trivial handler;
+//! - the PostgreSQL floor: the same, except that each actor's SQL statements go over the
+//!   PostgreSQL protocol with tokio-postgres to a minimal server that answers every statement at
+//!   once (`SELECT 0`, no rows), so a SQL scenario is compared with a world that speaks its
+//!   protocol;
+//! - the model floor: the HTTP requests of seed 0's run, captured whole, sent again in order to
+//!   a fresh API server in process (router, model, history; no turmoil, no sockets, no actors),
+//!   which is what the fakes cost without the simulated network and the harness around them.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::net::{TurmoilConnector, API_HOST, API_PORT};
+use crate::scenario::Scenario;
+
+/// What one actor did in the scenario's reference run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActorLoad {
+    /// HTTP requests (and, for the HTTP floor, every other operation too).
+    pub(crate) http: usize,
+    /// SQL statements.
+    pub(crate) sql: usize,
+    /// How long it lived, in simulated milliseconds.
+    pub(crate) lifetime_ms: u64,
+}
+
+/// The host and port of the PostgreSQL floor's server.
+const PG_HOST: &str = "pg-floor";
+const PG_PORT: u16 = 25060;
+
+fn world(seed: u64, tick: Duration) -> turmoil::Sim<'static> {
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(seed)
+        .epoch(crate::seed::epoch())
+        .tick_duration(tick)
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(20))
+        .simulation_duration(Duration::from_secs(600));
+    builder.build()
+}
+
+fn api_and_services(sim: &mut turmoil::Sim<'_>, services: usize) {
+    let router = axum::Router::new().fallback(|| async { "{}" });
+    sim.host(API_HOST, move || {
+        let router = router.clone();
+        async move {
+            crate::net::serve_router(router, API_PORT).await?;
+            Ok(())
+        }
+    });
+    for index in 0..services {
+        sim.host(format!("service-{index}"), || async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+}
+
+/// The HTTP floor: every operation of each actor is an HTTP request, sent in sequence over the
+/// same pooled hyper client dosim uses, the `i`th at `i × lifetime ÷ operations` or as soon as
+/// the one before it has its answer, so that the actor lives about as long as it did in the
+/// scenario, at the scenario's tick: a step costs the same whether or not a host is busy, a host
+/// that has ended costs none, and a coarser tick takes fewer steps for the same time.
+pub(crate) fn http_floor_run(
+    seed: u64,
+    tick: Duration,
+    services: usize,
+    actors: &[ActorLoad],
+) -> turmoil::Result {
+    let mut sim = world(seed, tick);
+    api_and_services(&mut sim, services);
+    for (index, load) in actors.iter().enumerate() {
+        let (requests, lifetime_ms) = (load.http + load.sql, load.lifetime_ms);
+        sim.client(format!("pod-{index}"), async move {
+            let schedule = Schedule::new(lifetime_ms, requests);
+            let client = http_client();
+            for _ in 0..requests {
+                schedule.next().await;
+                get(&client).await?;
+            }
+            schedule.end().await;
+            Ok(())
+        });
+    }
+    sim.run()
+}
+
+/// The PostgreSQL floor: each actor's HTTP requests as in the HTTP floor, and its SQL statements
+/// with tokio-postgres over one connection to the minimal server, each prepared and executed
+/// as `Client::execute` does.
+pub(crate) fn pg_floor_run(
+    seed: u64,
+    tick: Duration,
+    services: usize,
+    actors: &[ActorLoad],
+) -> turmoil::Result {
+    let mut sim = world(seed, tick);
+    api_and_services(&mut sim, services);
+    sim.host(PG_HOST, || async {
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PG_PORT)).await?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let _ = answer_pg(stream).await;
+            });
+        }
+    });
+    for (index, &load) in actors.iter().enumerate() {
+        sim.client(format!("pod-{index}"), async move {
+            let schedule = Schedule::new(load.lifetime_ms, load.http + load.sql);
+            let client = http_client();
+            for _ in 0..load.http {
+                schedule.next().await;
+                get(&client).await?;
+            }
+            if load.sql > 0 {
+                let stream = turmoil::net::TcpStream::connect((PG_HOST, PG_PORT)).await?;
+                let (pg, connection) = tokio_postgres::Config::new()
+                    .user("doadmin")
+                    .dbname("defaultdb")
+                    .connect_raw(stream, tokio_postgres::NoTls)
+                    .await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                for _ in 0..load.sql {
+                    schedule.next().await;
+                    pg.execute("SELECT 1", &[]).await?;
+                }
+            }
+            schedule.end().await;
+            Ok(())
+        });
+    }
+    sim.run()
+}
+
+/// When a floor actor's operations start: evenly over its lifetime, never two at once.
+struct Schedule {
+    start: tokio::time::Instant,
+    lifetime: Duration,
+    step: Duration,
+    next: std::cell::Cell<u32>,
+}
+
+impl Schedule {
+    fn new(lifetime_ms: u64, operations: usize) -> Schedule {
+        let lifetime = Duration::from_millis(lifetime_ms);
+        Schedule {
+            start: tokio::time::Instant::now(),
+            lifetime,
+            step: lifetime / u32::try_from(operations.max(1)).unwrap_or(u32::MAX),
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Waits for the next operation's time (at once if it has passed).
+    async fn next(&self) {
+        let index = self.next.get();
+        self.next.set(index.saturating_add(1));
+        tokio::time::sleep_until(self.start + self.step * index).await;
+    }
+
+    /// Waits out the rest of the actor's lifetime.
+    async fn end(&self) {
+        tokio::time::sleep_until(self.start + self.lifetime).await;
+    }
+}
+
+type HttpClient = hyper_util::client::legacy::Client<TurmoilConnector, Full<Bytes>>;
+
+fn http_client() -> HttpClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, Full<Bytes>>(TurmoilConnector)
+}
+
+async fn get(client: &HttpClient) -> Result<(), Box<dyn std::error::Error>> {
+    let request = http::Request::get(format!("http://{API_HOST}/v2/account"))
+        .body(Full::new(Bytes::new()))?;
+    let response = client.request(request).await?;
+    response.into_body().collect().await?;
+    Ok(())
+}
+
+/// The minimal PostgreSQL server: trust authentication, then every statement answered at once
+/// with `SELECT 0` and no rows, in the simple and the extended protocol.
+async fn answer_pg(mut stream: turmoil::net::TcpStream) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(4096);
+    // Startup, after an SSLRequest (answered "no") if the client sends one.
+    loop {
+        let length = loop {
+            if input.len() >= 4 {
+                break usize::try_from(u32::from_be_bytes([
+                    input[0], input[1], input[2], input[3],
+                ]))
+                .unwrap_or(usize::MAX);
+            }
+            if stream.read_buf(&mut input).await? == 0 {
+                return Ok(());
+            }
+        };
+        if !(8..=10_000).contains(&length) {
+            return Ok(());
+        }
+        while input.len() < length {
+            if stream.read_buf(&mut input).await? == 0 {
+                return Ok(());
+            }
+        }
+        let message = input.split_to(length);
+        if u32::from_be_bytes([message[4], message[5], message[6], message[7]]) == 80_877_103 {
+            stream.write_all(b"N").await?;
+            continue;
+        }
+        break;
+    }
+    let mut output = BytesMut::new();
+    message(&mut output, b'R', &0u32.to_be_bytes());
+    message(&mut output, b'K', &[0, 0, 0, 1, 0, 0, 0, 2]);
+    message(&mut output, b'Z', b"I");
+    stream.write_all(&output).await?;
+    output.clear();
+    loop {
+        while input.len() < 5 {
+            if stream.read_buf(&mut input).await? == 0 {
+                return Ok(());
+            }
+        }
+        let tag = input[0];
+        let length = usize::try_from(u32::from_be_bytes([input[1], input[2], input[3], input[4]]))
+            .unwrap_or(usize::MAX);
+        if !(4..=1_000_000).contains(&length) {
+            return Ok(());
+        }
+        while input.len() < 1 + length {
+            if stream.read_buf(&mut input).await? == 0 {
+                return Ok(());
+            }
+        }
+        input.advance(1 + length);
+        match tag {
+            b'Q' => {
+                message(&mut output, b'C', b"SELECT 0\0");
+                message(&mut output, b'Z', b"I");
+            }
+            b'P' => message(&mut output, b'1', b""),
+            // Describe: a statement has no parameters and returns no rows.
+            b'D' => {
+                message(&mut output, b't', &0u16.to_be_bytes());
+                message(&mut output, b'n', b"");
+            }
+            b'B' => message(&mut output, b'2', b""),
+            b'E' => message(&mut output, b'C', b"SELECT 0\0"),
+            b'C' => message(&mut output, b'3', b""),
+            b'S' => message(&mut output, b'Z', b"I"),
+            b'X' => return Ok(()),
+            _ => {}
+        }
+        if matches!(tag, b'Q' | b'S' | b'H') {
+            stream.write_all(&output).await?;
+            output.clear();
+        }
+    }
+}
+
+fn message(output: &mut BytesMut, tag: u8, body: &[u8]) {
+    output.put_u8(tag);
+    output.put_u32(u32::try_from(body.len() + 4).unwrap_or(u32::MAX));
+    output.put_slice(body);
+}
+
+/// One HTTP request as an actor sent it, captured whole for the model floor.
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    method: http::Method,
+    target: String,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+thread_local! {
+    /// The requests captured on this thread, while [`capturing`] runs.
+    static CAPTURED: RefCell<Option<Vec<Captured>>> = const { RefCell::new(None) };
+}
+
+/// Runs `run` (one simulation, on this thread) and returns, with its result, every HTTP request
+/// its actors sent through the recording transport, in the order they were sent.
+pub(crate) fn capturing<R>(run: impl FnOnce() -> R) -> (R, Vec<Captured>) {
+    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+    let result = run();
+    let requests = CAPTURED.with(|captured| captured.borrow_mut().take().unwrap_or_default());
+    (result, requests)
+}
+
+/// Called by the recording transport for each request: kept only while [`capturing`] runs.
+pub(crate) fn capture(request: &http::Request<Bytes>) {
+    CAPTURED.with(|captured| {
+        if let Some(requests) = captured.borrow_mut().as_mut() {
+            requests.push(Captured {
+                method: request.method().clone(),
+                target: request
+                    .uri()
+                    .path_and_query()
+                    .map_or_else(|| "/".to_owned(), |target| target.as_str().to_owned()),
+                headers: request.headers().clone(),
+                body: request.body().clone(),
+            });
+        }
+    });
+}
+
+/// The model floor for one seed: a fresh API server with the scenario's account set-up, then
+/// `requests` sent in order through its router on `runtime`; the statuses it answered. The
+/// server is seeded as seed 0's run was, so the captured requests name the ids it hands out.
+pub(crate) fn model_floor_run(
+    scenario: &Scenario,
+    requests: &[Captured],
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<u16> {
+    let server = dosim_api::Server::new(dosim_api::ServerConfig {
+        seed: crate::seed::derive(0, crate::seed::Stream::Cloud),
+        cloud: scenario.cloud_config.clone(),
+        rate_limit: scenario.rate_limit,
+        base_url: Some(crate::net::API_BASE_URL.to_owned()),
+        clock: Arc::new(dosim_api::ManualClock::new()),
+        ..Default::default()
+    });
+    for setup in &scenario.setup {
+        server.with_account(crate::scenario::TOKEN, |cloud| setup(cloud));
+    }
+    let router = server.router();
+    runtime.block_on(async {
+        let mut statuses = Vec::with_capacity(requests.len());
+        for captured in requests {
+            let mut request = http::Request::new(axum::body::Body::from(captured.body.clone()));
+            *request.method_mut() = captured.method.clone();
+            *request.headers_mut() = captured.headers.clone();
+            if let Ok(uri) = captured.target.parse() {
+                *request.uri_mut() = uri;
+            }
+            let Ok(response) = tower::ServiceExt::oneshot(router.clone(), request).await;
+            statuses.push(response.status().as_u16());
+            let _ = response.into_body().collect().await;
+        }
+        statuses
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(http: usize, sql: usize) -> ActorLoad {
+        ActorLoad {
+            http,
+            sql,
+            lifetime_ms: 200,
+        }
+    }
+
+    /// The floors are real worlds that must run to their end: a floor that failed would measure
+    /// nothing and look fast.
+    #[test]
+    fn the_http_and_postgresql_floors_run_every_operation() {
+        let tick = Duration::from_millis(1);
+        http_floor_run(3, tick, 1, &[load(4, 0), load(2, 3)]).expect("the HTTP floor runs");
+        pg_floor_run(3, tick, 0, &[load(1, 5), load(0, 0), load(2, 1)])
+            .expect("tokio-postgres is answered by the minimal server");
+    }
+
+    /// The model floor sends seed 0's requests again and gets the same answers.
+    #[test]
+    fn the_model_floor_replays_seed_0s_requests() {
+        let scenario = crate::bench::provisioning_scenario();
+        let (outcome, requests) = capturing(|| scenario.run(0));
+        assert!(!requests.is_empty());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let statuses = model_floor_run(&scenario, &requests, &runtime);
+        let seen: Vec<u16> = outcome
+            .ops
+            .iter()
+            .map(|op| match op.result {
+                crate::OpResult::Status { status } => status,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(statuses, seen);
+        // Nothing is captured outside `capturing`.
+        let (_, none) = capturing(|| ());
+        assert!(none.is_empty());
+    }
+}
