@@ -1,6 +1,7 @@
 //! Managed databases: clusters, their databases, users and connection pools.
 
 use http::Method;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{encode, with_query, Client};
@@ -454,51 +455,51 @@ impl<'a> DatabasesService<'a> {
         })
     }
 
+    /// A cluster's `dbs`, `users` or `pools`, whose objects are named `db`, `user`, `pool`.
+    fn children(&self, uuid: &str, list: &'static str, one: &'static str) -> Children<'a> {
+        Children {
+            client: self.client,
+            path: format!("{}/{list}", Self::cluster(uuid)),
+            list,
+            one,
+        }
+    }
+
+    fn dbs(&self, uuid: &str) -> Children<'a> {
+        self.children(uuid, "dbs", "db")
+    }
+
+    fn users(&self, uuid: &str) -> Children<'a> {
+        self.children(uuid, "users", "user")
+    }
+
+    fn pools(&self, uuid: &str) -> Children<'a> {
+        self.children(uuid, "pools", "pool")
+    }
+
     /// `GET /v2/databases/{uuid}/dbs`.
     pub async fn list_dbs(&self, uuid: &str) -> Result<Vec<Db>, Error> {
-        let dbs: Option<Vec<Db>> = self
-            .client
-            .get(&format!("{}/dbs", Self::cluster(uuid)), "dbs")
-            .await?;
-        Ok(dbs.unwrap_or_default())
+        self.dbs(uuid).list().await
     }
 
     /// `POST /v2/databases/{uuid}/dbs` (201).
     pub async fn create_db(&self, uuid: &str, name: &str) -> Result<Db, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/dbs", Self::cluster(uuid)),
-                &DbCreate { name },
-                "db",
-            )
-            .await
+        self.dbs(uuid).create(&DbCreate { name }).await
     }
 
     /// `GET /v2/databases/{uuid}/dbs/{name}`.
     pub async fn get_db(&self, uuid: &str, name: &str) -> Result<Db, Error> {
-        self.client
-            .get(
-                &format!("{}/dbs/{}", Self::cluster(uuid), encode(name)),
-                "db",
-            )
-            .await
+        self.dbs(uuid).get(name).await
     }
 
     /// `DELETE /v2/databases/{uuid}/dbs/{name}`.
     pub async fn delete_db(&self, uuid: &str, name: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("{}/dbs/{}", Self::cluster(uuid), encode(name)))
-            .await
+        self.dbs(uuid).delete(name).await
     }
 
     /// `GET /v2/databases/{uuid}/users`.
     pub async fn list_users(&self, uuid: &str) -> Result<Vec<DatabaseUser>, Error> {
-        let users: Option<Vec<DatabaseUser>> = self
-            .client
-            .get(&format!("{}/users", Self::cluster(uuid)), "users")
-            .await?;
-        Ok(users.unwrap_or_default())
+        self.users(uuid).list().await
     }
 
     /// `POST /v2/databases/{uuid}/users` (201); the response carries the password.
@@ -507,40 +508,22 @@ impl<'a> DatabasesService<'a> {
         uuid: &str,
         request: &DatabaseUserCreate,
     ) -> Result<DatabaseUser, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/users", Self::cluster(uuid)),
-                request,
-                "user",
-            )
-            .await
+        self.users(uuid).create(request).await
     }
 
     /// `GET /v2/databases/{uuid}/users/{name}`.
     pub async fn get_user(&self, uuid: &str, name: &str) -> Result<DatabaseUser, Error> {
-        self.client
-            .get(
-                &format!("{}/users/{}", Self::cluster(uuid), encode(name)),
-                "user",
-            )
-            .await
+        self.users(uuid).get(name).await
     }
 
     /// `DELETE /v2/databases/{uuid}/users/{name}`.
     pub async fn delete_user(&self, uuid: &str, name: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("{}/users/{}", Self::cluster(uuid), encode(name)))
-            .await
+        self.users(uuid).delete(name).await
     }
 
     /// `GET /v2/databases/{uuid}/pools`.
     pub async fn list_pools(&self, uuid: &str) -> Result<Vec<ConnectionPool>, Error> {
-        let pools: Option<Vec<ConnectionPool>> = self
-            .client
-            .get(&format!("{}/pools", Self::cluster(uuid)), "pools")
-            .await?;
-        Ok(pools.unwrap_or_default())
+        self.pools(uuid).list().await
     }
 
     /// `POST /v2/databases/{uuid}/pools` (201).
@@ -549,24 +532,12 @@ impl<'a> DatabasesService<'a> {
         uuid: &str,
         request: &ConnectionPoolCreate,
     ) -> Result<ConnectionPool, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/pools", Self::cluster(uuid)),
-                request,
-                "pool",
-            )
-            .await
+        self.pools(uuid).create(request).await
     }
 
     /// `GET /v2/databases/{uuid}/pools/{name}`.
     pub async fn get_pool(&self, uuid: &str, name: &str) -> Result<ConnectionPool, Error> {
-        self.client
-            .get(
-                &format!("{}/pools/{}", Self::cluster(uuid), encode(name)),
-                "pool",
-            )
-            .await
+        self.pools(uuid).get(name).await
     }
 
     /// `PUT /v2/databases/{uuid}/pools/{name}` (204).
@@ -576,17 +547,54 @@ impl<'a> DatabasesService<'a> {
         name: &str,
         request: &ConnectionPoolUpdate,
     ) -> Result<(), Error> {
-        let path = format!("{}/pools/{}", Self::cluster(uuid), encode(name));
-        self.client
-            .execute_json(Method::PUT, &path, request)
+        let pools = self.pools(uuid);
+        pools
+            .client
+            .send_empty(Method::PUT, &pools.item(name), request)
             .await
-            .map(drop)
     }
 
     /// `DELETE /v2/databases/{uuid}/pools/{name}`.
     pub async fn delete_pool(&self, uuid: &str, name: &str) -> Result<(), Error> {
+        self.pools(uuid).delete(name).await
+    }
+}
+
+/// One kind of a cluster's children, kept by name under the cluster: its databases, users or
+/// connection pools, which are listed, created, read and deleted alike.
+struct Children<'a> {
+    client: &'a Client,
+    /// `/v2/databases/{uuid}/{list}`.
+    path: String,
+    /// The key of the list in a response.
+    list: &'static str,
+    /// The key of one object in a response.
+    one: &'static str,
+}
+
+impl Children<'_> {
+    fn item(&self, name: &str) -> String {
+        format!("{}/{}", self.path, encode(name))
+    }
+
+    /// The whole list; DigitalOcean sends `null` for an empty one.
+    async fn list<T: DeserializeOwned>(&self) -> Result<Vec<T>, Error> {
+        let items: Option<Vec<T>> = self.client.get(&self.path, self.list).await?;
+        Ok(items.unwrap_or_default())
+    }
+
+    /// `POST` (201).
+    async fn create<T: DeserializeOwned>(&self, request: &impl Serialize) -> Result<T, Error> {
         self.client
-            .delete(&format!("{}/pools/{}", Self::cluster(uuid), encode(name)))
+            .send_json(Method::POST, &self.path, request, self.one)
             .await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
+        self.client.get(&self.item(name), self.one).await
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), Error> {
+        self.client.delete(&self.item(name)).await
     }
 }

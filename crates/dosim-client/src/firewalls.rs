@@ -4,7 +4,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{encode, Client, List};
-use crate::common::null_default;
+use crate::common::{null_default, DropletIds};
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -103,11 +103,6 @@ pub struct Firewall {
 }
 
 #[derive(Serialize)]
-struct DropletIds<'a> {
-    droplet_ids: &'a [u64],
-}
-
-#[derive(Serialize)]
 struct Tags<'a> {
     tags: &'a [String],
 }
@@ -167,37 +162,34 @@ impl<'a> FirewallsService<'a> {
         self.client.delete(&Self::path(id)).await
     }
 
-    async fn send(&self, method: Method, path: String, body: &impl Serialize) -> Result<(), Error> {
-        self.client
-            .execute_json(method, &path, body)
-            .await
-            .map(drop)
-    }
-
     /// Adds droplets, leaving the rest of the firewall as it is.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::POST, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(Method::POST, &Self::path(id), "droplets", &body)
             .await
     }
 
     /// Removes droplets.
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::DELETE, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(Method::DELETE, &Self::path(id), "droplets", &body)
             .await
     }
 
     /// Adds tags.
     pub async fn add_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
-        let path = format!("{}/tags", Self::path(id));
-        self.send(Method::POST, path, &Tags { tags }).await
+        self.client
+            .send_to_list(Method::POST, &Self::path(id), "tags", &Tags { tags })
+            .await
     }
 
     /// Removes tags.
     pub async fn remove_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
-        let path = format!("{}/tags", Self::path(id));
-        self.send(Method::DELETE, path, &Tags { tags }).await
+        self.client
+            .send_to_list(Method::DELETE, &Self::path(id), "tags", &Tags { tags })
+            .await
     }
 
     /// Adds rules.
@@ -207,12 +199,13 @@ impl<'a> FirewallsService<'a> {
         inbound_rules: &[InboundRule],
         outbound_rules: &[OutboundRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/rules", Self::path(id));
         let body = Rules {
             inbound_rules,
             outbound_rules,
         };
-        self.send(Method::POST, path, &body).await
+        self.client
+            .send_to_list(Method::POST, &Self::path(id), "rules", &body)
+            .await
     }
 
     /// Removes the rules equal to those given.
@@ -222,11 +215,12 @@ impl<'a> FirewallsService<'a> {
         inbound_rules: &[InboundRule],
         outbound_rules: &[OutboundRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/rules", Self::path(id));
         let body = Rules {
             inbound_rules,
             outbound_rules,
         };
-        self.send(Method::DELETE, path, &body).await
+        self.client
+            .send_to_list(Method::DELETE, &Self::path(id), "rules", &body)
+            .await
     }
 }

@@ -4,7 +4,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{encode, Client, List};
-use crate::common::null_default;
+use crate::common::{null_default, DropletIds};
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -78,11 +78,6 @@ fn region_slug<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Stri
 }
 
 #[derive(Serialize)]
-struct DropletIds<'a> {
-    droplet_ids: &'a [u64],
-}
-
-#[derive(Serialize)]
 struct Rules<'a> {
     forwarding_rules: &'a [ForwardingRule],
 }
@@ -131,24 +126,19 @@ impl<'a> LoadBalancersService<'a> {
         self.client.delete(&Self::path(id)).await
     }
 
-    async fn send(&self, method: Method, path: String, body: &impl Serialize) -> Result<(), Error> {
-        self.client
-            .execute_json(method, &path, body)
-            .await
-            .map(drop)
-    }
-
     /// Adds droplets, leaving the rest as it is; refused while the load balancer is `new`.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::POST, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(Method::POST, &Self::path(id), "droplets", &body)
             .await
     }
 
     /// Removes droplets.
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::DELETE, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(Method::DELETE, &Self::path(id), "droplets", &body)
             .await
     }
 
@@ -158,8 +148,9 @@ impl<'a> LoadBalancersService<'a> {
         id: &str,
         forwarding_rules: &[ForwardingRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/forwarding_rules", Self::path(id));
-        self.send(Method::POST, path, &Rules { forwarding_rules })
+        let body = Rules { forwarding_rules };
+        self.client
+            .send_to_list(Method::POST, &Self::path(id), "forwarding_rules", &body)
             .await
     }
 
@@ -169,8 +160,9 @@ impl<'a> LoadBalancersService<'a> {
         id: &str,
         forwarding_rules: &[ForwardingRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/forwarding_rules", Self::path(id));
-        self.send(Method::DELETE, path, &Rules { forwarding_rules })
+        let body = Rules { forwarding_rules };
+        self.client
+            .send_to_list(Method::DELETE, &Self::path(id), "forwarding_rules", &body)
             .await
     }
 }

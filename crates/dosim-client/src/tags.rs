@@ -145,9 +145,7 @@ impl<'a> TagsService<'a> {
         resources: &[TagResource],
     ) -> Result<(), Error> {
         let path = format!("{}/resources", Self::path(name));
-        self.client
-            .execute_json(method, &path, &ResourcesBody { resources })
-            .await
-            .map(drop)
+        let body = ResourcesBody { resources };
+        self.client.send_empty(method, &path, &body).await
     }
 }

@@ -143,6 +143,20 @@ struct VolumeActionBody<'b> {
     tags: Option<&'b [String]>,
 }
 
+impl<'b> VolumeActionBody<'b> {
+    /// An `attach` or `detach` of the volume to or from `droplet_id`, in `region`.
+    fn droplet(r#type: &'b str, droplet_id: u64, region: &'b str) -> Self {
+        VolumeActionBody {
+            r#type,
+            volume_name: None,
+            droplet_id: Some(droplet_id),
+            size_gigabytes: None,
+            region,
+            tags: None,
+        }
+    }
+}
+
 /// `client.volumes()`.
 pub struct VolumesService<'a> {
     pub(crate) client: &'a Client,
@@ -212,14 +226,7 @@ impl<'a> VolumesService<'a> {
         droplet_id: u64,
         region: &str,
     ) -> Result<Action, Error> {
-        let body = VolumeActionBody {
-            r#type: "attach",
-            volume_name: None,
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
-        };
+        let body = VolumeActionBody::droplet("attach", droplet_id, region);
         self.post_action(volume_id, &body).await
     }
 
@@ -232,12 +239,8 @@ impl<'a> VolumesService<'a> {
         tags: &[String],
     ) -> Result<Action, Error> {
         let body = VolumeActionBody {
-            r#type: "attach",
-            volume_name: None,
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
             tags: Some(tags),
+            ..VolumeActionBody::droplet("attach", droplet_id, region)
         };
         self.post_action(volume_id, &body).await
     }
@@ -249,14 +252,7 @@ impl<'a> VolumesService<'a> {
         droplet_id: u64,
         region: &str,
     ) -> Result<Action, Error> {
-        let body = VolumeActionBody {
-            r#type: "detach",
-            volume_name: None,
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
-        };
+        let body = VolumeActionBody::droplet("detach", droplet_id, region);
         self.post_action(volume_id, &body).await
     }
 
@@ -286,12 +282,8 @@ impl<'a> VolumesService<'a> {
         region: &str,
     ) -> Result<Action, Error> {
         let body = VolumeActionBody {
-            r#type: "attach",
             volume_name: Some(name),
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
+            ..VolumeActionBody::droplet("attach", droplet_id, region)
         };
         self.post_action_by_name(&body).await
     }
@@ -304,12 +296,8 @@ impl<'a> VolumesService<'a> {
         region: &str,
     ) -> Result<Action, Error> {
         let body = VolumeActionBody {
-            r#type: "detach",
             volume_name: Some(name),
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
+            ..VolumeActionBody::droplet("detach", droplet_id, region)
         };
         self.post_action_by_name(&body).await
     }
