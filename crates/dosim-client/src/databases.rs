@@ -1,10 +1,10 @@
 //! Managed databases: clusters, their databases, users and connection pools.
 
 use http::Method;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, with_query, Client};
+use crate::client::{with_query, Client};
+use crate::collection::Collection;
 use crate::common::null_default;
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -418,15 +418,13 @@ impl DatabaseList<'_> {
 }
 
 impl<'a> DatabasesService<'a> {
-    fn cluster(uuid: &str) -> String {
-        format!("/v2/databases/{}", encode(uuid))
+    fn clusters(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/databases", "database", "databases")
     }
 
     /// `POST /v2/databases` (201): the cluster starts `creating`.
     pub async fn create(&self, request: &DatabaseCreate) -> Result<DatabaseCluster, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/databases", request, "database")
-            .await
+        self.clusters().create(request).await
     }
 
     /// `GET /v2/databases`, filtered with `.tag(..)`.
@@ -439,12 +437,12 @@ impl<'a> DatabasesService<'a> {
 
     /// `GET /v2/databases/{uuid}`.
     pub async fn get(&self, uuid: &str) -> Result<DatabaseCluster, Error> {
-        self.client.get(&Self::cluster(uuid), "database").await
+        self.clusters().get(uuid).await
     }
 
     /// `DELETE /v2/databases/{uuid}`.
     pub async fn delete(&self, uuid: &str) -> Result<(), Error> {
-        self.client.delete(&Self::cluster(uuid)).await
+        self.clusters().delete(uuid).await
     }
 
     /// The cluster's public connection details.
@@ -456,30 +454,26 @@ impl<'a> DatabasesService<'a> {
     }
 
     /// A cluster's `dbs`, `users` or `pools`, whose objects are named `db`, `user`, `pool`.
-    fn children(&self, uuid: &str, list: &'static str, one: &'static str) -> Children<'a> {
-        Children {
-            client: self.client,
-            path: format!("{}/{list}", Self::cluster(uuid)),
-            list,
-            one,
-        }
+    fn children(&self, uuid: &str, list: &'static str, one: &'static str) -> Collection<'a> {
+        let path = format!("{}/{list}", self.clusters().item(uuid));
+        Collection::new(self.client, path, one, list)
     }
 
-    fn dbs(&self, uuid: &str) -> Children<'a> {
+    fn dbs(&self, uuid: &str) -> Collection<'a> {
         self.children(uuid, "dbs", "db")
     }
 
-    fn users(&self, uuid: &str) -> Children<'a> {
+    fn users(&self, uuid: &str) -> Collection<'a> {
         self.children(uuid, "users", "user")
     }
 
-    fn pools(&self, uuid: &str) -> Children<'a> {
+    fn pools(&self, uuid: &str) -> Collection<'a> {
         self.children(uuid, "pools", "pool")
     }
 
     /// `GET /v2/databases/{uuid}/dbs`.
     pub async fn list_dbs(&self, uuid: &str) -> Result<Vec<Db>, Error> {
-        self.dbs(uuid).list().await
+        self.dbs(uuid).list_unpaged().await
     }
 
     /// `POST /v2/databases/{uuid}/dbs` (201).
@@ -499,7 +493,7 @@ impl<'a> DatabasesService<'a> {
 
     /// `GET /v2/databases/{uuid}/users`.
     pub async fn list_users(&self, uuid: &str) -> Result<Vec<DatabaseUser>, Error> {
-        self.users(uuid).list().await
+        self.users(uuid).list_unpaged().await
     }
 
     /// `POST /v2/databases/{uuid}/users` (201); the response carries the password.
@@ -523,7 +517,7 @@ impl<'a> DatabasesService<'a> {
 
     /// `GET /v2/databases/{uuid}/pools`.
     pub async fn list_pools(&self, uuid: &str) -> Result<Vec<ConnectionPool>, Error> {
-        self.pools(uuid).list().await
+        self.pools(uuid).list_unpaged().await
     }
 
     /// `POST /v2/databases/{uuid}/pools` (201).
@@ -557,44 +551,5 @@ impl<'a> DatabasesService<'a> {
     /// `DELETE /v2/databases/{uuid}/pools/{name}`.
     pub async fn delete_pool(&self, uuid: &str, name: &str) -> Result<(), Error> {
         self.pools(uuid).delete(name).await
-    }
-}
-
-/// One kind of a cluster's children, kept by name under the cluster: its databases, users or
-/// connection pools, which are listed, created, read and deleted alike.
-struct Children<'a> {
-    client: &'a Client,
-    /// `/v2/databases/{uuid}/{list}`.
-    path: String,
-    /// The key of the list in a response.
-    list: &'static str,
-    /// The key of one object in a response.
-    one: &'static str,
-}
-
-impl Children<'_> {
-    fn item(&self, name: &str) -> String {
-        format!("{}/{}", self.path, encode(name))
-    }
-
-    /// The whole list; DigitalOcean sends `null` for an empty one.
-    async fn list<T: DeserializeOwned>(&self) -> Result<Vec<T>, Error> {
-        let items: Option<Vec<T>> = self.client.get(&self.path, self.list).await?;
-        Ok(items.unwrap_or_default())
-    }
-
-    /// `POST` (201).
-    async fn create<T: DeserializeOwned>(&self, request: &impl Serialize) -> Result<T, Error> {
-        self.client
-            .send_json(Method::POST, &self.path, request, self.one)
-            .await
-    }
-
-    async fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
-        self.client.get(&self.item(name), self.one).await
-    }
-
-    async fn delete(&self, name: &str) -> Result<(), Error> {
-        self.client.delete(&self.item(name)).await
     }
 }

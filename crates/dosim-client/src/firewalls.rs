@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
+use crate::client::{Client, List};
+use crate::collection::Collection;
 use crate::common::{null_default, DropletIds};
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -119,25 +120,23 @@ pub struct FirewallsService<'a> {
 }
 
 impl<'a> FirewallsService<'a> {
-    fn path(id: &str) -> String {
-        format!("/v2/firewalls/{}", encode(id))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/firewalls", "firewall", "firewalls")
     }
 
     /// Creates a firewall (202).
     pub async fn create(&self, firewall: &Firewall) -> Result<Firewall, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/firewalls", firewall, "firewall")
-            .await
+        self.collection().create(firewall).await
     }
 
     /// `GET /v2/firewalls/{id}`.
     pub async fn get(&self, id: &str) -> Result<Firewall, Error> {
-        self.client.get(&Self::path(id), "firewall").await
+        self.collection().get(id).await
     }
 
     /// `GET /v2/firewalls`.
     pub fn list(&self) -> List<'a, Firewall> {
-        List::new(self.client, "/v2/firewalls".to_owned(), "firewalls")
+        self.collection().list()
     }
 
     /// The firewalls that apply to a droplet, by id or tag.
@@ -152,21 +151,19 @@ impl<'a> FirewallsService<'a> {
     /// `PUT`: the firewall becomes exactly `firewall`, its droplets and tags included; to add one
     /// droplet, prefer [`FirewallsService::add_droplets`], which leaves others' changes alone.
     pub async fn replace(&self, id: &str, firewall: &Firewall) -> Result<Firewall, Error> {
-        self.client
-            .send_json(Method::PUT, &Self::path(id), firewall, "firewall")
-            .await
+        self.collection().send(Method::PUT, id, firewall).await
     }
 
     /// Deletes a firewall.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(id)).await
+        self.collection().delete(id).await
     }
 
     /// Adds droplets, leaving the rest of the firewall as it is.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
         let body = DropletIds { droplet_ids };
         self.client
-            .send_to_list(Method::POST, &Self::path(id), "droplets", &body)
+            .send_to_list(Method::POST, &self.collection().item(id), "droplets", &body)
             .await
     }
 
@@ -174,21 +171,36 @@ impl<'a> FirewallsService<'a> {
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
         let body = DropletIds { droplet_ids };
         self.client
-            .send_to_list(Method::DELETE, &Self::path(id), "droplets", &body)
+            .send_to_list(
+                Method::DELETE,
+                &self.collection().item(id),
+                "droplets",
+                &body,
+            )
             .await
     }
 
     /// Adds tags.
     pub async fn add_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
         self.client
-            .send_to_list(Method::POST, &Self::path(id), "tags", &Tags { tags })
+            .send_to_list(
+                Method::POST,
+                &self.collection().item(id),
+                "tags",
+                &Tags { tags },
+            )
             .await
     }
 
     /// Removes tags.
     pub async fn remove_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
         self.client
-            .send_to_list(Method::DELETE, &Self::path(id), "tags", &Tags { tags })
+            .send_to_list(
+                Method::DELETE,
+                &self.collection().item(id),
+                "tags",
+                &Tags { tags },
+            )
             .await
     }
 
@@ -204,7 +216,7 @@ impl<'a> FirewallsService<'a> {
             outbound_rules,
         };
         self.client
-            .send_to_list(Method::POST, &Self::path(id), "rules", &body)
+            .send_to_list(Method::POST, &self.collection().item(id), "rules", &body)
             .await
     }
 
@@ -220,7 +232,7 @@ impl<'a> FirewallsService<'a> {
             outbound_rules,
         };
         self.client
-            .send_to_list(Method::DELETE, &Self::path(id), "rules", &body)
+            .send_to_list(Method::DELETE, &self.collection().item(id), "rules", &body)
             .await
     }
 }

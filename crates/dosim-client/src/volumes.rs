@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::Action;
 use crate::client::{encode, with_query, Client, List};
+use crate::collection::Collection;
 use crate::common::{null_default, Region};
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -163,30 +164,28 @@ pub struct VolumesService<'a> {
 }
 
 impl<'a> VolumesService<'a> {
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/volumes", "volume", "volumes")
+    }
+
     /// `POST /v2/volumes` (201). A name already used in the region is a 409.
     pub async fn create(&self, request: &VolumeCreate) -> Result<Volume, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/volumes", request, "volume")
-            .await
+        self.collection().create(request).await
     }
 
     /// `GET /v2/volumes/{volume_id}`.
     pub async fn get(&self, volume_id: &str) -> Result<Volume, Error> {
-        self.client
-            .get(&format!("/v2/volumes/{}", encode(volume_id)), "volume")
-            .await
+        self.collection().get(volume_id).await
     }
 
     /// `GET /v2/volumes`, filtered with `.name(..)` and `.region(..)`.
     pub fn list(&self) -> List<'a, Volume> {
-        List::new(self.client, "/v2/volumes".to_owned(), "volumes")
+        self.collection().list()
     }
 
     /// `DELETE /v2/volumes/{volume_id}`. An attached volume is a 409.
     pub async fn delete(&self, volume_id: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("/v2/volumes/{}", encode(volume_id)))
-            .await
+        self.collection().delete(volume_id).await
     }
 
     /// `DELETE /v2/volumes?name=…&region=…`.
