@@ -2,7 +2,7 @@
 //! ([`SimTime`]), a hash that is stable across processes and platforms ([`Fnv1a`]), the named
 //! random streams one seed splits into ([`Stream`]), delays fixed or drawn from a distribution
 //! ([`Delay`]), and the operation gate every data plane passes an operation through before it
-//! commits ([`gate`]).
+//! commits ([`gate`]), and the lines of the engines' interleaving scripts ([`script`]).
 //!
 //! No I/O, no clock, no runtime: the model, the API, the engines and the harness all depend on
 //! this crate, so it depends on none of them.
@@ -10,6 +10,7 @@
 mod delay;
 pub mod gate;
 mod hash;
+pub mod script;
 mod seed;
 mod time;
 #[cfg(feature = "tls")]
