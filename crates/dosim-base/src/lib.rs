@@ -10,6 +10,8 @@
 mod delay;
 pub mod gate;
 mod hash;
+#[cfg(feature = "tls")]
+pub mod listen;
 pub mod script;
 mod seed;
 mod time;
