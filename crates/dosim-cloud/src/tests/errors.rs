@@ -55,6 +55,17 @@ fn check<T: Debug>(
     );
 }
 
+/// Expects `call` to refuse each request with 422 and its message, each on a fresh fixture.
+#[track_caller]
+fn check_unprocessable<R, T: Debug>(
+    call: impl Fn(&mut World, R) -> Result<T, Error>,
+    cases: Vec<(R, String)>,
+) {
+    for (request, message) in cases {
+        check(none, nothing, |w| call(w, request), UNPROCESSABLE, &message);
+    }
+}
+
 fn none(_: &mut CloudConfig) {}
 fn nothing(_: &mut World) {}
 

@@ -41,81 +41,16 @@ fn database_create_rules() {
         UNPROCESSABLE,
         "a database cluster with that name already exists",
     );
-    check(none, nothing, |w| w.cloud.create_database(w.now, db("my_db")), UNPROCESSABLE, "name: \"my_db\" is invalid; it must be 3 to 63 characters of lowercase letters, numbers and '-', begin with a letter and not end with '-'");
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_database(
-                w.now,
-                DatabaseCreate {
-                    engine: "redis".into(),
-                    ..db("cache")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "engine: Caching (redis) clusters can no longer be created; use valkey",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_database(
-                w.now,
-                DatabaseCreate {
-                    engine: "oracle".into(),
-                    ..db("x-db")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "engine: \"oracle\" is not a supported engine",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_database(
-                w.now,
-                DatabaseCreate {
-                    version: Some("9".into()),
-                    ..db("x-db")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "version: \"9\" is not a supported version of pg",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_database(
-                w.now,
-                DatabaseCreate {
-                    num_nodes: 4,
-                    ..db("x-db")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "num_nodes: must be between 1 and 3",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_database(
-                w.now,
-                DatabaseCreate {
-                    size: "db-huge".into(),
-                    ..db("x-db")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "size: \"db-huge\" is not a valid database size",
+    check_unprocessable(
+        |w, request| w.cloud.create_database(w.now, request),
+        vec![
+            (db("my_db"), "name: \"my_db\" is invalid; it must be 3 to 63 characters of lowercase letters, numbers and '-', begin with a letter and not end with '-'".into()),
+            (DatabaseCreate { engine: "redis".into(), ..db("cache") }, "engine: Caching (redis) clusters can no longer be created; use valkey".into()),
+            (DatabaseCreate { engine: "oracle".into(), ..db("x-db") }, "engine: \"oracle\" is not a supported engine".into()),
+            (DatabaseCreate { version: Some("9".into()), ..db("x-db") }, "version: \"9\" is not a supported version of pg".into()),
+            (DatabaseCreate { num_nodes: 4, ..db("x-db") }, "num_nodes: must be between 1 and 3".into()),
+            (DatabaseCreate { size: "db-huge".into(), ..db("x-db") }, "size: \"db-huge\" is not a valid database size".into()),
+        ],
     );
 }
 

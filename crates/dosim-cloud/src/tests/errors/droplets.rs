@@ -152,89 +152,20 @@ fn droplet_create_rules() {
         UNPROCESSABLE,
         "creating this/these droplet(s) will exceed your droplet limit",
     );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_droplets(
-                w.now,
-                DropletCreate {
-                    image: ImageRef::Slug("windows-11".into()),
-                    ..create(&["a"], "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "You specified an invalid image for Droplet creation.",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_droplets(
-                w.now,
-                DropletCreate {
-                    image: ImageRef::Id(42),
-                    ..create(&["a"], "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "You specified an invalid image for Droplet creation.",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_droplets(
-                w.now,
-                DropletCreate {
-                    size: "s-64vcpu-1tb".into(),
-                    ..create(&["a"], "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "You specified an invalid size for Droplet creation.",
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.create_droplets(w.now, create(&["a"], "mars1")),
-        UNPROCESSABLE,
-        "You specified an invalid region for Droplet creation.",
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.create_droplets(w.now, create(&[], "nyc3")),
-        UNPROCESSABLE,
-        "names: between 1 and 10 names must be given",
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.create_droplets(w.now, create(&["a"; 11], "nyc3")),
-        UNPROCESSABLE,
-        "names: between 1 and 10 names must be given",
-    );
-    check(none, nothing, |w| w.cloud.create_droplets(w.now, create(&["web_1"], "nyc3")), UNPROCESSABLE, "name: \"web_1\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters");
-    check(none, nothing, |w| w.cloud.create_droplets(w.now, create(&["web-"], "nyc3")), UNPROCESSABLE, "name: \"web-\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters");
-    check(none, nothing, |w| w.cloud.create_droplets(w.now, DropletCreate { tags: vec!["bad tag".into()], ..create(&["a"], "nyc3") }), UNPROCESSABLE, "tags: \"bad tag\" is not a valid tag name; only letters, numbers, ':', '-' and '_' are allowed, up to 255 characters");
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_droplets(
-                w.now,
-                DropletCreate {
-                    user_data: Some("x".repeat(65537)),
-                    ..create(&["a"], "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "user_data: must be at most 65536 bytes",
+    check_unprocessable(
+        |w, request| w.cloud.create_droplets(w.now, request),
+        vec![
+            (DropletCreate { image: ImageRef::Slug("windows-11".into()), ..create(&["a"], "nyc3") }, "You specified an invalid image for Droplet creation.".into()),
+            (DropletCreate { image: ImageRef::Id(42), ..create(&["a"], "nyc3") }, "You specified an invalid image for Droplet creation.".into()),
+            (DropletCreate { size: "s-64vcpu-1tb".into(), ..create(&["a"], "nyc3") }, "You specified an invalid size for Droplet creation.".into()),
+            (create(&["a"], "mars1"), "You specified an invalid region for Droplet creation.".into()),
+            (create(&[], "nyc3"), "names: between 1 and 10 names must be given".into()),
+            (create(&["a"; 11], "nyc3"), "names: between 1 and 10 names must be given".into()),
+            (create(&["web_1"], "nyc3"), "name: \"web_1\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters".into()),
+            (create(&["web-"], "nyc3"), "name: \"web-\" is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most 255 characters".into()),
+            (DropletCreate { tags: vec!["bad tag".into()], ..create(&["a"], "nyc3") }, "tags: \"bad tag\" is not a valid tag name; only letters, numbers, ':', '-' and '_' are allowed, up to 255 characters".into()),
+            (DropletCreate { user_data: Some("x".repeat(65537)), ..create(&["a"], "nyc3") }, "user_data: must be at most 65536 bytes".into()),
+        ],
     );
 }
 
@@ -245,25 +176,18 @@ fn droplet_create_volume_allocations() {
         volumes,
         ..create(&["a"], "nyc3")
     };
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud
-                .create_droplets(w.now, with(vec![VolumeRef::Id("not-a-uuid".into())]))
-        },
-        UNPROCESSABLE,
-        INVALID,
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud
-                .create_droplets(w.now, with(vec![VolumeRef::Name("missing".into())]))
-        },
-        UNPROCESSABLE,
-        INVALID,
+    check_unprocessable(
+        |w, request| w.cloud.create_droplets(w.now, request),
+        vec![
+            (
+                with(vec![VolumeRef::Id("not-a-uuid".into())]),
+                INVALID.into(),
+            ),
+            (
+                with(vec![VolumeRef::Name("missing".into())]),
+                INVALID.into(),
+            ),
+        ],
     );
     check(
         none,

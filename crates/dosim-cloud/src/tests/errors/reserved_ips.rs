@@ -73,27 +73,21 @@ fn reserved_ip_rules() {
         UNPROCESSABLE,
         "creating this reserved IP will exceed your reserved IP limit",
     );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.create_reserved_ip(w.now, region_ip("mars1")),
-        UNPROCESSABLE,
-        "region: \"mars1\" is not a valid region",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_reserved_ip(
-                w.now,
+    check_unprocessable(
+        |w, request| w.cloud.create_reserved_ip(w.now, request),
+        vec![
+            (
+                region_ip("mars1"),
+                "region: \"mars1\" is not a valid region".into(),
+            ),
+            (
                 ReservedIpCreate {
                     project_id: Some("nope".into()),
                     ..region_ip("nyc3")
                 },
-            )
-        },
-        UNPROCESSABLE,
-        "project_id: \"nope\" is not a valid UUID",
+                "project_id: \"nope\" is not a valid UUID".into(),
+            ),
+        ],
     );
     check(
         none,

@@ -32,91 +32,19 @@ fn volume_create_rules() {
         UNPROCESSABLE,
         "Storage is not supported for this region",
     );
-    check(none, nothing, |w| w.cloud.create_volume(w.now, volume("Data", "nyc3")), UNPROCESSABLE, "name: \"Data\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter");
-    check(none, nothing, |w| w.cloud.create_volume(w.now, volume("1data", "nyc3")), UNPROCESSABLE, "name: \"1data\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter");
-    check(none, nothing, |w| w.cloud.create_volume(w.now, volume(&"a".repeat(65), "nyc3")), UNPROCESSABLE, &format!("name: \"{}\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter", "a".repeat(65)));
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_volume(
-                w.now,
-                VolumeCreate {
-                    size_gigabytes: 0,
-                    ..volume("x", "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "size_gigabytes: must be between 1 and 16384",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_volume(
-                w.now,
-                VolumeCreate {
-                    size_gigabytes: 16385,
-                    ..volume("x", "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "size_gigabytes: must be between 1 and 16384",
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.create_volume(w.now, volume("x", "mars1")),
-        UNPROCESSABLE,
-        "region: \"mars1\" is not a valid region",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_volume(
-                w.now,
-                VolumeCreate {
-                    filesystem_type: Some("ntfs".into()),
-                    ..volume("x", "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "filesystem_type: \"ntfs\" is not supported; use ext4 or xfs",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_volume(
-                w.now,
-                VolumeCreate {
-                    filesystem_label: Some("l".into()),
-                    ..volume("x", "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "filesystem_label: may only be given together with filesystem_type",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_volume(
-                w.now,
-                VolumeCreate {
-                    filesystem_type: Some("xfs".into()),
-                    filesystem_label: Some("thirteen-char".into()),
-                    ..volume("x", "nyc3")
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "filesystem_label: must be at most 12 characters for xfs",
+    check_unprocessable(
+        |w, request| w.cloud.create_volume(w.now, request),
+        vec![
+            (volume("Data", "nyc3"), "name: \"Data\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter".into()),
+            (volume("1data", "nyc3"), "name: \"1data\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter".into()),
+            (volume(&"a".repeat(65), "nyc3"), format!("name: \"{}\" is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter", "a".repeat(65))),
+            (VolumeCreate { size_gigabytes: 0, ..volume("x", "nyc3") }, "size_gigabytes: must be between 1 and 16384".into()),
+            (VolumeCreate { size_gigabytes: 16385, ..volume("x", "nyc3") }, "size_gigabytes: must be between 1 and 16384".into()),
+            (volume("x", "mars1"), "region: \"mars1\" is not a valid region".into()),
+            (VolumeCreate { filesystem_type: Some("ntfs".into()), ..volume("x", "nyc3") }, "filesystem_type: \"ntfs\" is not supported; use ext4 or xfs".into()),
+            (VolumeCreate { filesystem_label: Some("l".into()), ..volume("x", "nyc3") }, "filesystem_label: may only be given together with filesystem_type".into()),
+            (VolumeCreate { filesystem_type: Some("xfs".into()), filesystem_label: Some("thirteen-char".into()), ..volume("x", "nyc3") }, "filesystem_label: must be at most 12 characters for xfs".into()),
+        ],
     );
 }
 
