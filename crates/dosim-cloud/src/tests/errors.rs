@@ -66,6 +66,12 @@ fn check_unprocessable<R, T: Debug>(
     }
 }
 
+/// Expects `call` to answer 404 on the default fixture.
+#[track_caller]
+fn check_not_found<T: Debug>(call: impl FnOnce(&mut World) -> Result<T, Error>) {
+    check(none, nothing, call, "not_found", NOT_FOUND);
+}
+
 fn none(_: &mut CloudConfig) {}
 fn nothing(_: &mut World) {}
 
@@ -106,95 +112,29 @@ fn fresh(w: &World) -> DropletId {
 
 #[test]
 fn unknown_resources_are_not_found() {
-    check(
-        none,
-        nothing,
-        |w| w.cloud.droplet(w.now, DropletId(1)),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.delete_droplet(w.now, DropletId(1)),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud
-                .droplet_action(w.now, DropletId(1), DropletActionRequest::PowerOn)
-        },
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.action(w.now, ActionId(1)),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.volume(w.now, VolumeId(uuid::Uuid::nil())),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.delete_volume_by_name(w.now, "data", "sfo3"),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            let v = w.data;
-            attach(w, v, DropletId(1))
-        },
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.reserved_ip(w.now, Ipv4Addr::new(1, 2, 3, 4)),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.delete_reserved_ip(w.now, Ipv4Addr::new(1, 2, 3, 4)),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.database(w.now, DatabaseId(uuid::Uuid::nil())),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.create_volume(
-                w.now,
-                VolumeCreate {
-                    snapshot_id: Some("123".into()),
-                    ..volume("snap", "nyc3")
-                },
-            )
-        },
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| w.cloud.droplet(w.now, DropletId(1)));
+    check_not_found(|w| w.cloud.delete_droplet(w.now, DropletId(1)));
+    check_not_found(|w| {
+        w.cloud
+            .droplet_action(w.now, DropletId(1), DropletActionRequest::PowerOn)
+    });
+    check_not_found(|w| w.cloud.action(w.now, ActionId(1)));
+    check_not_found(|w| w.cloud.volume(w.now, VolumeId(uuid::Uuid::nil())));
+    check_not_found(|w| w.cloud.delete_volume_by_name(w.now, "data", "sfo3"));
+    check_not_found(|w| {
+        let v = w.data;
+        attach(w, v, DropletId(1))
+    });
+    check_not_found(|w| w.cloud.reserved_ip(w.now, Ipv4Addr::new(1, 2, 3, 4)));
+    check_not_found(|w| w.cloud.delete_reserved_ip(w.now, Ipv4Addr::new(1, 2, 3, 4)));
+    check_not_found(|w| w.cloud.database(w.now, DatabaseId(uuid::Uuid::nil())));
+    check_not_found(|w| {
+        w.cloud.create_volume(
+            w.now,
+            VolumeCreate {
+                snapshot_id: Some("123".into()),
+                ..volume("snap", "nyc3")
+            },
+        )
+    });
 }

@@ -15,13 +15,7 @@ fn tag_requests_are_refused_whole() {
         w.cloud.create_tag(w.now, "web").unwrap();
     };
     // An unknown tag, under any other capitalization too.
-    check(
-        none,
-        nothing,
-        |w| w.cloud.tag(w.now, "web"),
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| w.cloud.tag(w.now, "web"));
     check(
         none,
         tagged,
@@ -29,24 +23,12 @@ fn tag_requests_are_refused_whole() {
         "not_found",
         NOT_FOUND,
     );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.delete_tag(w.now, "web"),
-        "not_found",
-        NOT_FOUND,
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            let web1 = w.web1;
-            w.cloud
-                .tag_resources(w.now, "web", &[target("droplet", web1)])
-        },
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| w.cloud.delete_tag(w.now, "web"));
+    check_not_found(|w| {
+        let web1 = w.web1;
+        w.cloud
+            .tag_resources(w.now, "web", &[target("droplet", web1)])
+    });
     check(
         none,
         nothing,
@@ -147,16 +129,10 @@ fn domain_and_record_refusals() {
         u,
         "Name already exists",
     );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud
-                .create_domain_record(w.now, "example.com", record("A", "api", "192.0.2.1"))
-        },
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| {
+        w.cloud
+            .create_domain_record(w.now, "example.com", record("A", "api", "192.0.2.1"))
+    });
     // (record, message) on an existing zone.
     let refused: [(DomainRecordSpec, &str); 8] = [
         (
@@ -253,13 +229,7 @@ fn ssh_key_refusals() {
         u,
         "name: must be 1 to 255 characters",
     );
-    check(
-        none,
-        nothing,
-        |w| w.cloud.ssh_key(w.now, "1"),
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| w.cloud.ssh_key(w.now, "1"));
     // A droplet create that names an unknown key is refused before it draws anything.
     check(
         none,

@@ -109,21 +109,15 @@ fn reserved_ip_rules() {
         UNPROCESSABLE,
         "The reserved IP is not assigned to a Droplet.",
     );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.reserved_ip_action(
-                w.now,
-                w.ip,
-                ReservedIpAction::Assign {
-                    droplet_id: DropletId(1),
-                },
-            )
-        },
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| {
+        w.cloud.reserved_ip_action(
+            w.now,
+            w.ip,
+            ReservedIpAction::Assign {
+                droplet_id: DropletId(1),
+            },
+        )
+    });
     // One reserved IP per droplet: a second address cannot be pointed at a droplet that holds one, nor created for it.
     let holds_one = |w: &mut World| {
         w.cloud

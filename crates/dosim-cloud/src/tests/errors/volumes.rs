@@ -181,20 +181,14 @@ fn volume_action_rules() {
         UNPROCESSABLE,
         "size_gigabytes: must be between 1 and 16384",
     );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Name {
-                    name: "data".into(),
-                    region: Some("sfo3".into()),
-                },
-                VolumeAction::Attach { droplet_id: w.far },
-            )
-        },
-        "not_found",
-        NOT_FOUND,
-    );
+    check_not_found(|w| {
+        w.cloud.volume_action(
+            w.now,
+            VolumeActionTarget::Name {
+                name: "data".into(),
+                region: Some("sfo3".into()),
+            },
+            VolumeAction::Attach { droplet_id: w.far },
+        )
+    });
 }
