@@ -1,6 +1,6 @@
 //! Every refusal: its exact DigitalOcean message and error id, and that it leaves the account untouched.
 
-use super::fixture::{create, volume, world, World};
+use super::fixture::{create, pg_cluster, volume, world, World};
 use crate::*;
 use std::fmt::Debug;
 use std::net::Ipv4Addr;
@@ -36,14 +36,7 @@ fn check<T: Debug>(
     );
     // The RNG is not in the dump; the next draw shows whether the refusal consumed any of it.
     let mut before = before;
-    let probe = DatabaseCreate {
-        name: "probe".into(),
-        engine: "pg".into(),
-        num_nodes: 1,
-        size: "db-s-1vcpu-1gb".into(),
-        region: "nyc1".into(),
-        ..DatabaseCreate::default()
-    };
+    let probe = pg_cluster("probe", "nyc1");
     let next = |c: &mut Cloud| {
         c.create_database(w.now, probe.clone())
             .map(|d| (d.id, d.primary_user().password.clone()))

@@ -3,14 +3,7 @@
 use super::*;
 
 fn db(name: &str) -> DatabaseCreate {
-    DatabaseCreate {
-        name: name.into(),
-        engine: "pg".into(),
-        num_nodes: 1,
-        size: "db-s-1vcpu-1gb".into(),
-        region: "nyc3".into(),
-        ..DatabaseCreate::default()
-    }
+    pg_cluster(name, "nyc3")
 }
 
 /// One PostgreSQL cluster, `backend`.
