@@ -4,20 +4,12 @@ use std::time::Duration;
 
 use dosim_client::{
     Client, ConnectionPoolCreate, DatabaseCreate, DomainRecordEdit, DropletCreate, Firewall,
-    FirewallTarget, ForwardingRule, HyperTransport, InboundRule, LoadBalancer, ProjectEdit, SshKey,
-    TagResource, TaggedCount, VolumeCreate, VpcEdit,
+    FirewallTarget, ForwardingRule, InboundRule, LoadBalancer, ProjectEdit, SshKey, TagResource,
+    TaggedCount, VolumeCreate, VpcEdit,
 };
 use dosim_tests::Serve;
 
-fn client(serve: &Serve, token: &str) -> Client {
-    Client::builder()
-        .base_url(&serve.url)
-        .token(token)
-        .timeout(Duration::from_secs(10))
-        .transport(HyperTransport::http())
-        .build()
-        .expect("the client configuration is valid")
-}
+use crate::api_client;
 
 /// A token of DigitalOcean's shape; each distinct one is an isolated account.
 fn token(n: u8) -> String {
@@ -36,7 +28,7 @@ async fn wait(api: &Client, action_id: u64) {
 async fn typed_client_against_dosim_serve() {
     // --time-scale 100: a 30 s boot takes 0.3 s of wall time.
     let serve = Serve::start(&["--seed", "3", "--time-scale", "100"]);
-    let api = client(&serve, &serve.token);
+    let api = api_client(&serve, &serve.token);
 
     assert!(api.droplets().list().all().await.unwrap().is_empty());
 
@@ -436,9 +428,9 @@ async fn typed_client_against_dosim_serve() {
     assert!(api.domains().list().all().await.unwrap().is_empty());
 
     // Another token sees none of it; a malformed one is refused.
-    let other = client(&serve, &token(9));
+    let other = api_client(&serve, &token(9));
     assert!(other.volumes().list().all().await.unwrap().is_empty());
-    let denied = client(&serve, "not-a-token")
+    let denied = api_client(&serve, "not-a-token")
         .droplets()
         .list()
         .all()

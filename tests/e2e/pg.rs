@@ -60,13 +60,12 @@ fn check(uri: &str, sql: &str, expect: Result<&str, &str>) {
 }
 
 fn client(serve: &Serve) -> Client {
-    Client::builder()
-        .base_url(&serve.url)
-        .token(&serve.token)
-        .timeout(Duration::from_secs(10))
-        .transport(HyperTransport::http())
-        .build()
-        .expect("the client configuration is valid")
+    crate::api_client(serve, &serve.token)
+}
+
+/// A one-node cluster of `engine` of the smallest size in nyc3.
+fn small_cluster(name: &str, engine: &str) -> DatabaseCreate {
+    DatabaseCreate::new(name, engine, "nyc3", "db-s-1vcpu-1gb", 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,13 +77,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
     let api = client(&serve);
     let cluster = api
         .databases()
-        .create(&DatabaseCreate::new(
-            "ledger",
-            "pg",
-            "nyc3",
-            "db-s-1vcpu-1gb",
-            1,
-        ))
+        .create(&small_cluster("ledger", "pg"))
         .await
         .unwrap();
     // The create response already shows the served endpoint, and later reads agree with it.
@@ -123,13 +116,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
     // A second cluster is a separate server with its own data.
     let other = api
         .databases()
-        .create(&DatabaseCreate::new(
-            "other",
-            "pg",
-            "nyc3",
-            "db-s-1vcpu-1gb",
-            1,
-        ))
+        .create(&small_cluster("other", "pg"))
         .await
         .unwrap();
     let other_uri = other.connection.expect("a connection").uri;
@@ -209,13 +196,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
     // Only PostgreSQL has a data plane: a MySQL cluster keeps DigitalOcean's host and port.
     let mysql = api
         .databases()
-        .create(&DatabaseCreate::new(
-            "cache",
-            "mysql",
-            "nyc3",
-            "db-s-1vcpu-1gb",
-            1,
-        ))
+        .create(&small_cluster("cache", "mysql"))
         .await
         .unwrap();
     let mysql_connection = mysql.connection.expect("a connection");
@@ -229,13 +210,7 @@ async fn pg_clusters_max_zero_serves_nothing() {
     let api = client(&serve);
     let cluster = api
         .databases()
-        .create(&DatabaseCreate::new(
-            "ledger",
-            "pg",
-            "nyc3",
-            "db-s-1vcpu-1gb",
-            1,
-        ))
+        .create(&small_cluster("ledger", "pg"))
         .await
         .unwrap();
     let connection = cluster.connection.expect("a pg cluster has a connection");
@@ -260,13 +235,7 @@ async fn plain_connections_need_pg_allow_plain() {
         let serve = Serve::start(flags);
         let cluster = client(&serve)
             .databases()
-            .create(&DatabaseCreate::new(
-                "plain",
-                "pg",
-                "nyc3",
-                "db-s-1vcpu-1gb",
-                1,
-            ))
+            .create(&small_cluster("plain", "pg"))
             .await
             .unwrap();
         let uri = cluster
@@ -294,13 +263,7 @@ async fn a_clusters_data_survives_a_restart_with_state() {
     let token = serve.token.clone();
     let cluster = client(&serve)
         .databases()
-        .create(&DatabaseCreate::new(
-            "kept",
-            "pg",
-            "nyc3",
-            "db-s-1vcpu-1gb",
-            1,
-        ))
+        .create(&small_cluster("kept", "pg"))
         .await
         .unwrap();
     let uri = cluster.connection.expect("a connection").uri;

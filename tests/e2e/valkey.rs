@@ -4,8 +4,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dosim_client::{Client, DatabaseCreate, HyperTransport};
+use dosim_client::DatabaseCreate;
 use dosim_tests::Serve;
+
+use crate::api_client;
 
 /// Runs `redis-cli --tls --insecure -u <uri> <args>` and returns its standard output, trimmed.
 fn redis_cli(uri: &str, args: &[&str]) -> String {
@@ -22,16 +24,6 @@ fn redis_cli(uri: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-fn client(serve: &Serve, token: &str) -> Client {
-    Client::builder()
-        .base_url(&serve.url)
-        .token(token)
-        .timeout(Duration::from_secs(10))
-        .transport(HyperTransport::http())
-        .build()
-        .expect("the client configuration is valid")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valkey_clusters_keys_survive_a_restart_with_state() {
     let dir = std::env::temp_dir().join(format!("dosim-valkey-state-{}", std::process::id()));
@@ -41,7 +33,7 @@ async fn a_valkey_clusters_keys_survive_a_restart_with_state() {
     let flags = ["--seed", "17", "--state", file_arg.as_str()];
     let serve = Serve::start(&flags);
     let token = serve.token.clone();
-    let cluster = client(&serve, &token)
+    let cluster = api_client(&serve, &token)
         .databases()
         .create(&DatabaseCreate::new(
             "cache",
@@ -68,7 +60,7 @@ async fn a_valkey_clusters_keys_survive_a_restart_with_state() {
     drop(serve); // SIGKILL: no save on the way out.
 
     let serve = Serve::start(&flags);
-    let again = client(&serve, &token)
+    let again = api_client(&serve, &token)
         .databases()
         .connection(&cluster.id)
         .await

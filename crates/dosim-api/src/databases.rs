@@ -9,8 +9,8 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use dosim_cloud::{
-    Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseId, DatabaseUser,
-    MaintenanceWindow, PoolCreate,
+    Cloud, Connection, ConnectionPool, Database, DatabaseCreate, DatabaseFilter, DatabaseId,
+    DatabaseUser, MaintenanceWindow, PoolCreate, SimTime,
 };
 
 use crate::app::{json_response, no_content, Ctx};
@@ -313,12 +313,12 @@ async fn delete_db(
 }
 
 async fn eviction_policy(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&uuid)?;
-    let policy = ctx.cloud(|cloud, now| cloud.database_eviction_policy(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "eviction_policy": policy }),
-    ))
+    setting(
+        &ctx,
+        &uuid,
+        "eviction_policy",
+        Cloud::database_eviction_policy,
+    )
 }
 
 async fn set_eviction_policy(
@@ -326,27 +326,26 @@ async fn set_eviction_policy(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&uuid)?;
-    let policy = JsonBody::parse(&body)?.req_str("eviction_policy")?;
     let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        let database = cloud.set_database_eviction_policy(now, id, &policy)?;
+    let commit = |cloud: &mut Cloud, now, id, policy: &str| {
+        let database = cloud.set_database_eviction_policy(now, id, policy)?;
         if let Some(plane) = &data_plane {
             plane.eviction_policy_changed(&database);
         }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
-    ctx.summary(format!("eviction policy {policy}"));
-    Ok(no_content())
+        Ok(())
+    };
+    set_setting(
+        &ctx,
+        &uuid,
+        &body,
+        "eviction_policy",
+        "eviction policy",
+        commit,
+    )
 }
 
 async fn sql_mode(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&uuid)?;
-    let sql_mode = ctx.cloud(|cloud, now| cloud.database_sql_mode(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "sql_mode": sql_mode }),
-    ))
+    setting(&ctx, &uuid, "sql_mode", Cloud::database_sql_mode)
 }
 
 /// `PUT /v2/databases/{uuid}/sql_mode`: 204, and `GET` answers the mode as given.
@@ -355,10 +354,37 @@ async fn set_sql_mode(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&uuid)?;
-    let sql_mode = JsonBody::parse(&body)?.req_str("sql_mode")?;
-    ctx.cloud(|cloud, now| cloud.set_database_sql_mode(now, id, &sql_mode))?;
-    ctx.summary(format!("sql mode {sql_mode}"));
+    let commit = |cloud: &mut Cloud, now, id, sql_mode: &str| {
+        cloud.set_database_sql_mode(now, id, sql_mode).map(drop)
+    };
+    set_setting(&ctx, &uuid, &body, "sql_mode", "sql mode", commit)
+}
+
+/// `GET` of one of a cluster's settings, as `{"<key>": value}`.
+fn setting(
+    ctx: &Ctx,
+    uuid: &str,
+    key: &str,
+    read: fn(&mut Cloud, SimTime, DatabaseId) -> Result<String, dosim_cloud::Error>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(uuid)?;
+    let value = ctx.cloud(|cloud, now| read(cloud, now, id))?;
+    Ok(json_response(StatusCode::OK, &json!({ key: value })))
+}
+
+/// `PUT` of one of a cluster's settings from the body's `key` (204); the summary is `{label} {value}`.
+fn set_setting(
+    ctx: &Ctx,
+    uuid: &str,
+    body: &[u8],
+    key: &str,
+    label: &str,
+    commit: impl FnOnce(&mut Cloud, SimTime, DatabaseId, &str) -> Result<(), dosim_cloud::Error>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(uuid)?;
+    let value = JsonBody::parse(body)?.req_str(key)?;
+    ctx.cloud(|cloud, now| commit(cloud, now, id, &value))?;
+    ctx.summary(format!("{label} {value}"));
     Ok(no_content())
 }
 

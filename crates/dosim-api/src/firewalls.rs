@@ -8,11 +8,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use dosim_cloud::{DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
+use dosim_cloud::{Cloud, DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
 
 use crate::app::{json_response, no_content, Ctx};
 use crate::body::{droplet_id_list, missing, str_list, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
+use crate::list_edit;
 use crate::pagination::paginate;
 use crate::render;
 
@@ -205,16 +206,7 @@ async fn droplets(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = uuid_path(&id)?;
-    let body = JsonBody::parse(&body)?;
-    let droplet_ids = match body.get("droplet_ids") {
-        None => return Err(missing("droplet_ids")),
-        value => droplet_id_list(value, "droplet_ids")?,
-    };
-    ctx.cloud(|cloud, now| cloud.firewall_droplets(now, id, &droplet_ids, add))?;
-    let verb = if add { "added" } else { "removed" };
-    ctx.summary(format!("firewall {id}: droplets {droplet_ids:?} {verb}"));
-    Ok(no_content())
+    list_edit::droplets(&ctx, "firewall", &id, &body, Cloud::firewall_droplets, add)
 }
 
 async fn tags(
@@ -223,16 +215,7 @@ async fn tags(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = uuid_path(&id)?;
-    let body = JsonBody::parse(&body)?;
-    let tags = match body.get("tags") {
-        None => return Err(missing("tags")),
-        value => str_list(value, "tags")?,
-    };
-    ctx.cloud(|cloud, now| cloud.firewall_tags(now, id, &tags, add))?;
-    let verb = if add { "added" } else { "removed" };
-    ctx.summary(format!("firewall {id}: tags {tags:?} {verb}"));
-    Ok(no_content())
+    list_edit::firewall_tags(&ctx, &id, &body, add)
 }
 
 async fn rules_route(
@@ -241,15 +224,16 @@ async fn rules_route(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = uuid_path(&id)?;
-    let body = JsonBody::parse(&body)?;
-    let inbound = rules(&body, "inbound_rules", "sources")?;
-    let outbound = rules(&body, "outbound_rules", "destinations")?;
-    let count = inbound.len() + outbound.len();
-    ctx.cloud(|cloud, now| cloud.firewall_rules(now, id, inbound, outbound, add))?;
-    let verb = if add { "added" } else { "removed" };
-    ctx.summary(format!("firewall {id}: {count} rules {verb}"));
-    Ok(no_content())
+    let read = |body: &JsonBody| {
+        let inbound = rules(body, "inbound_rules", "sources")?;
+        let outbound = rules(body, "outbound_rules", "destinations")?;
+        let named = format!("{} rules", inbound.len() + outbound.len());
+        Ok(((inbound, outbound), named))
+    };
+    let commit = |cloud: &mut Cloud, now, id, (inbound, outbound)| {
+        cloud.firewall_rules(now, id, inbound, outbound, add)
+    };
+    list_edit::edit(&ctx, "firewall", &id, &body, read, commit, add)
 }
 
 async fn of_droplet(

@@ -19,6 +19,7 @@ mod exchange;
 pub mod faults;
 pub mod firewalls;
 pub mod history;
+mod list_edit;
 pub mod load_balancers;
 pub mod pagination;
 pub mod projects;

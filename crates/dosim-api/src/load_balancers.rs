@@ -10,12 +10,13 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use dosim_cloud::{
-    ForwardingRule, HealthCheck, LoadBalancer, LoadBalancerSpec, SimTime, StickySessions,
+    Cloud, ForwardingRule, HealthCheck, LoadBalancer, LoadBalancerSpec, SimTime, StickySessions,
 };
 
 use crate::app::{json_response, no_content, Ctx};
 use crate::body::{droplet_id_list, missing, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
+use crate::list_edit;
 use crate::pagination::paginate;
 use crate::render;
 
@@ -328,18 +329,14 @@ async fn droplets(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = uuid_path(&id)?;
-    let body = JsonBody::parse(&body)?;
-    let droplet_ids = match body.get("droplet_ids") {
-        None => return Err(missing("droplet_ids")),
-        value => droplet_id_list(value, "droplet_ids")?,
-    };
-    ctx.cloud(|cloud, now| cloud.load_balancer_droplets(now, id, &droplet_ids, add))?;
-    let verb = if add { "added" } else { "removed" };
-    ctx.summary(format!(
-        "load balancer {id}: droplets {droplet_ids:?} {verb}"
-    ));
-    Ok(no_content())
+    list_edit::droplets(
+        &ctx,
+        "load balancer",
+        &id,
+        &body,
+        Cloud::load_balancer_droplets,
+        add,
+    )
 }
 
 async fn rules_route(
@@ -348,17 +345,16 @@ async fn rules_route(
     body: Bytes,
     add: bool,
 ) -> Result<Response, ApiError> {
-    let id = uuid_path(&id)?;
-    let body = JsonBody::parse(&body)?;
-    if body.get("forwarding_rules").is_none() {
-        return Err(missing("forwarding_rules"));
-    }
-    let rules = rules(&body)?;
-    let count = rules.len();
-    ctx.cloud(|cloud, now| cloud.load_balancer_rules(now, id, &rules, add))?;
-    let verb = if add { "added" } else { "removed" };
-    ctx.summary(format!(
-        "load balancer {id}: {count} forwarding rules {verb}"
-    ));
-    Ok(no_content())
+    let read = |body: &JsonBody| {
+        if body.get("forwarding_rules").is_none() {
+            return Err(missing("forwarding_rules"));
+        }
+        let rules = rules(body)?;
+        let named = format!("{} forwarding rules", rules.len());
+        Ok((rules, named))
+    };
+    let commit = |cloud: &mut Cloud, now, id, rules: Vec<ForwardingRule>| {
+        cloud.load_balancer_rules(now, id, &rules, add)
+    };
+    list_edit::edit(&ctx, "load balancer", &id, &body, read, commit, add)
 }

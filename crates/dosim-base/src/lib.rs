@@ -2,8 +2,8 @@
 //! ([`SimTime`]), a hash that is stable across processes and platforms ([`Fnv1a`]), the named
 //! random streams one seed splits into ([`Stream`]), delays fixed or drawn from a distribution
 //! ([`Delay`]), the operation gate every data plane passes an operation through before it
-//! commits ([`gate`]), and the hook through which a plane asks the fault plan about a request
-//! ([`faults`]).
+//! commits ([`gate`]), the hook through which a plane asks the fault plan about a request
+//! ([`faults`]), and the lines of the engines' interleaving scripts ([`script`]).
 //!
 //! No I/O, no clock, no runtime: the model, the API, the engines and the harness all depend on
 //! this crate, so it depends on none of them.
@@ -12,8 +12,11 @@ mod delay;
 pub mod faults;
 pub mod gate;
 mod hash;
+#[cfg(feature = "tls")]
+pub mod listen;
 #[cfg(feature = "http")]
 pub mod lost;
+pub mod script;
 mod seed;
 mod time;
 #[cfg(feature = "tls")]

@@ -176,33 +176,26 @@ fn serve_on_own_thread(
     Ok(abort)
 }
 
+/// A connection being served, direct or through a pool.
+type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
+
 /// Accepts connections (pool clients if `pooled`) until aborted; the connections live in this task's `JoinSet`, so aborting it closes them too.
 async fn accept(listener: tokio::net::TcpListener, cluster: PgCluster, pooled: bool) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let (cluster, peer) = (cluster.clone(), peer.to_string());
-                    if pooled {
-                        let serving = dosim_pgwire::serve_pool_connection_from(cluster, stream, peer);
-                        connections.spawn(async move {
-                            let _ = serving.await;
-                        });
-                    } else {
-                        let serving = dosim_pgwire::serve_connection_from(cluster, stream, peer);
-                        connections.spawn(async move {
-                            let _ = serving.await;
-                        });
-                    }
-                }
-                // A connection reset before it was taken, or too many open files: skip it and go on, as PostgreSQL's postmaster does.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+    dosim_base::listen::accept(listener, |stream, peer| {
+        let cluster = cluster.clone();
+        // The connection takes its number now, in the order connections were accepted.
+        let serving: Serving = if pooled {
+            Box::pin(dosim_pgwire::serve_pool_connection_from(
+                cluster, stream, peer,
+            ))
+        } else {
+            Box::pin(dosim_pgwire::serve_connection_from(cluster, stream, peer))
+        };
+        async move {
+            let _ = serving.await;
         }
-    }
+    })
+    .await;
 }
 
 /// The connections a cluster of `size` accepts before answering `53300 sorry, too many clients

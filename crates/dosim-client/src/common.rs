@@ -11,6 +11,12 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// The body that adds droplets to, or removes them from, a firewall or a load balancer.
+#[derive(Serialize)]
+pub(crate) struct DropletIds<'a> {
+    pub(crate) droplet_ids: &'a [u64],
+}
+
 /// A link to an action, as returned by creates: `{"id": 7515, "rel": "create", "href": "…/v2/actions/7515"}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionLink {

@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, with_query, Client};
+use crate::client::{with_query, Client};
+use crate::collection::Collection;
 use crate::common::null_default;
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -417,15 +418,13 @@ impl DatabaseList<'_> {
 }
 
 impl<'a> DatabasesService<'a> {
-    fn cluster(uuid: &str) -> String {
-        format!("/v2/databases/{}", encode(uuid))
+    fn clusters(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/databases", "database", "databases")
     }
 
     /// `POST /v2/databases` (201): the cluster starts `creating`.
     pub async fn create(&self, request: &DatabaseCreate) -> Result<DatabaseCluster, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/databases", request, "database")
-            .await
+        self.clusters().create(request).await
     }
 
     /// `GET /v2/databases`, filtered with `.tag(..)`.
@@ -438,12 +437,12 @@ impl<'a> DatabasesService<'a> {
 
     /// `GET /v2/databases/{uuid}`.
     pub async fn get(&self, uuid: &str) -> Result<DatabaseCluster, Error> {
-        self.client.get(&Self::cluster(uuid), "database").await
+        self.clusters().get(uuid).await
     }
 
     /// `DELETE /v2/databases/{uuid}`.
     pub async fn delete(&self, uuid: &str) -> Result<(), Error> {
-        self.client.delete(&Self::cluster(uuid)).await
+        self.clusters().delete(uuid).await
     }
 
     /// The cluster's public connection details.
@@ -454,51 +453,47 @@ impl<'a> DatabasesService<'a> {
         })
     }
 
+    /// A cluster's `dbs`, `users` or `pools`, whose objects are named `db`, `user`, `pool`.
+    fn children(&self, uuid: &str, list: &'static str, one: &'static str) -> Collection<'a> {
+        let path = format!("{}/{list}", self.clusters().item(uuid));
+        Collection::new(self.client, path, one, list)
+    }
+
+    fn dbs(&self, uuid: &str) -> Collection<'a> {
+        self.children(uuid, "dbs", "db")
+    }
+
+    fn users(&self, uuid: &str) -> Collection<'a> {
+        self.children(uuid, "users", "user")
+    }
+
+    fn pools(&self, uuid: &str) -> Collection<'a> {
+        self.children(uuid, "pools", "pool")
+    }
+
     /// `GET /v2/databases/{uuid}/dbs`.
     pub async fn list_dbs(&self, uuid: &str) -> Result<Vec<Db>, Error> {
-        let dbs: Option<Vec<Db>> = self
-            .client
-            .get(&format!("{}/dbs", Self::cluster(uuid)), "dbs")
-            .await?;
-        Ok(dbs.unwrap_or_default())
+        self.dbs(uuid).list_unpaged().await
     }
 
     /// `POST /v2/databases/{uuid}/dbs` (201).
     pub async fn create_db(&self, uuid: &str, name: &str) -> Result<Db, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/dbs", Self::cluster(uuid)),
-                &DbCreate { name },
-                "db",
-            )
-            .await
+        self.dbs(uuid).create(&DbCreate { name }).await
     }
 
     /// `GET /v2/databases/{uuid}/dbs/{name}`.
     pub async fn get_db(&self, uuid: &str, name: &str) -> Result<Db, Error> {
-        self.client
-            .get(
-                &format!("{}/dbs/{}", Self::cluster(uuid), encode(name)),
-                "db",
-            )
-            .await
+        self.dbs(uuid).get(name).await
     }
 
     /// `DELETE /v2/databases/{uuid}/dbs/{name}`.
     pub async fn delete_db(&self, uuid: &str, name: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("{}/dbs/{}", Self::cluster(uuid), encode(name)))
-            .await
+        self.dbs(uuid).delete(name).await
     }
 
     /// `GET /v2/databases/{uuid}/users`.
     pub async fn list_users(&self, uuid: &str) -> Result<Vec<DatabaseUser>, Error> {
-        let users: Option<Vec<DatabaseUser>> = self
-            .client
-            .get(&format!("{}/users", Self::cluster(uuid)), "users")
-            .await?;
-        Ok(users.unwrap_or_default())
+        self.users(uuid).list_unpaged().await
     }
 
     /// `POST /v2/databases/{uuid}/users` (201); the response carries the password.
@@ -507,40 +502,22 @@ impl<'a> DatabasesService<'a> {
         uuid: &str,
         request: &DatabaseUserCreate,
     ) -> Result<DatabaseUser, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/users", Self::cluster(uuid)),
-                request,
-                "user",
-            )
-            .await
+        self.users(uuid).create(request).await
     }
 
     /// `GET /v2/databases/{uuid}/users/{name}`.
     pub async fn get_user(&self, uuid: &str, name: &str) -> Result<DatabaseUser, Error> {
-        self.client
-            .get(
-                &format!("{}/users/{}", Self::cluster(uuid), encode(name)),
-                "user",
-            )
-            .await
+        self.users(uuid).get(name).await
     }
 
     /// `DELETE /v2/databases/{uuid}/users/{name}`.
     pub async fn delete_user(&self, uuid: &str, name: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("{}/users/{}", Self::cluster(uuid), encode(name)))
-            .await
+        self.users(uuid).delete(name).await
     }
 
     /// `GET /v2/databases/{uuid}/pools`.
     pub async fn list_pools(&self, uuid: &str) -> Result<Vec<ConnectionPool>, Error> {
-        let pools: Option<Vec<ConnectionPool>> = self
-            .client
-            .get(&format!("{}/pools", Self::cluster(uuid)), "pools")
-            .await?;
-        Ok(pools.unwrap_or_default())
+        self.pools(uuid).list_unpaged().await
     }
 
     /// `POST /v2/databases/{uuid}/pools` (201).
@@ -549,24 +526,12 @@ impl<'a> DatabasesService<'a> {
         uuid: &str,
         request: &ConnectionPoolCreate,
     ) -> Result<ConnectionPool, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/pools", Self::cluster(uuid)),
-                request,
-                "pool",
-            )
-            .await
+        self.pools(uuid).create(request).await
     }
 
     /// `GET /v2/databases/{uuid}/pools/{name}`.
     pub async fn get_pool(&self, uuid: &str, name: &str) -> Result<ConnectionPool, Error> {
-        self.client
-            .get(
-                &format!("{}/pools/{}", Self::cluster(uuid), encode(name)),
-                "pool",
-            )
-            .await
+        self.pools(uuid).get(name).await
     }
 
     /// `PUT /v2/databases/{uuid}/pools/{name}` (204).
@@ -576,17 +541,15 @@ impl<'a> DatabasesService<'a> {
         name: &str,
         request: &ConnectionPoolUpdate,
     ) -> Result<(), Error> {
-        let path = format!("{}/pools/{}", Self::cluster(uuid), encode(name));
-        self.client
-            .execute_json(Method::PUT, &path, request)
+        let pools = self.pools(uuid);
+        pools
+            .client
+            .send_empty(Method::PUT, &pools.item(name), request)
             .await
-            .map(drop)
     }
 
     /// `DELETE /v2/databases/{uuid}/pools/{name}`.
     pub async fn delete_pool(&self, uuid: &str, name: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("{}/pools/{}", Self::cluster(uuid), encode(name)))
-            .await
+        self.pools(uuid).delete(name).await
     }
 }

@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
+use crate::client::{Client, List};
+use crate::collection::Collection;
 use crate::common::null_default;
 use crate::error::Error;
 
@@ -123,51 +124,49 @@ pub struct DomainsService<'a> {
 }
 
 impl<'a> DomainsService<'a> {
-    fn path(domain: &str) -> String {
-        format!("/v2/domains/{}", encode(domain))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/domains", "domain", "domains")
     }
 
-    fn record_path(domain: &str, id: u64) -> String {
-        format!("{}/records/{id}", Self::path(domain))
+    fn records_path(&self, domain: &str) -> String {
+        format!("{}/records", self.collection().item(domain))
+    }
+
+    fn record_path(&self, domain: &str, id: u64) -> String {
+        format!("{}/{id}", self.records_path(domain))
     }
 
     /// Creates a domain, with an `A` record for the apex when `ip_address` is given.
     pub async fn create(&self, name: &str, ip_address: Option<&str>) -> Result<Domain, Error> {
         let body = CreateBody { name, ip_address };
-        self.client
-            .send_json(Method::POST, "/v2/domains", &body, "domain")
-            .await
+        self.collection().create(&body).await
     }
 
     /// `GET /v2/domains/{name}`.
     pub async fn get(&self, name: &str) -> Result<Domain, Error> {
-        self.client.get(&Self::path(name), "domain").await
+        self.collection().get(name).await
     }
 
     /// `GET /v2/domains`.
     pub fn list(&self) -> List<'a, Domain> {
-        List::new(self.client, "/v2/domains".to_owned(), "domains")
+        self.collection().list()
     }
 
     /// Deletes the domain and its records.
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(name)).await
+        self.collection().delete(name).await
     }
 
     /// `GET /v2/domains/{name}/records`; filter with `.name("api.example.com")` (a fully
     /// qualified name) and `.record_type("A")`.
     pub fn records(&self, domain: &str) -> List<'a, DomainRecord> {
-        List::new(
-            self.client,
-            format!("{}/records", Self::path(domain)),
-            "domain_records",
-        )
+        List::new(self.client, self.records_path(domain), "domain_records")
     }
 
     /// `GET /v2/domains/{name}/records/{id}`.
     pub async fn record(&self, domain: &str, id: u64) -> Result<DomainRecord, Error> {
         self.client
-            .get(&Self::record_path(domain, id), "domain_record")
+            .get(&self.record_path(domain, id), "domain_record")
             .await
     }
 
@@ -177,7 +176,7 @@ impl<'a> DomainsService<'a> {
         domain: &str,
         record: &DomainRecordEdit,
     ) -> Result<DomainRecord, Error> {
-        let path = format!("{}/records", Self::path(domain));
+        let path = self.records_path(domain);
         self.client
             .send_json(Method::POST, &path, record, "domain_record")
             .await
@@ -193,7 +192,7 @@ impl<'a> DomainsService<'a> {
         self.client
             .send_json(
                 Method::PATCH,
-                &Self::record_path(domain, id),
+                &self.record_path(domain, id),
                 edit,
                 "domain_record",
             )
@@ -202,7 +201,7 @@ impl<'a> DomainsService<'a> {
 
     /// Deletes a record.
     pub async fn delete_record(&self, domain: &str, id: u64) -> Result<(), Error> {
-        self.client.delete(&Self::record_path(domain, id)).await
+        self.client.delete(&self.record_path(domain, id)).await
     }
 }
 

@@ -3,8 +3,9 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
-use crate::common::null_default;
+use crate::client::{Client, List};
+use crate::collection::Collection;
+use crate::common::{null_default, DropletIds};
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -103,11 +104,6 @@ pub struct Firewall {
 }
 
 #[derive(Serialize)]
-struct DropletIds<'a> {
-    droplet_ids: &'a [u64],
-}
-
-#[derive(Serialize)]
 struct Tags<'a> {
     tags: &'a [String],
 }
@@ -124,25 +120,23 @@ pub struct FirewallsService<'a> {
 }
 
 impl<'a> FirewallsService<'a> {
-    fn path(id: &str) -> String {
-        format!("/v2/firewalls/{}", encode(id))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/firewalls", "firewall", "firewalls")
     }
 
     /// Creates a firewall (202).
     pub async fn create(&self, firewall: &Firewall) -> Result<Firewall, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/firewalls", firewall, "firewall")
-            .await
+        self.collection().create(firewall).await
     }
 
     /// `GET /v2/firewalls/{id}`.
     pub async fn get(&self, id: &str) -> Result<Firewall, Error> {
-        self.client.get(&Self::path(id), "firewall").await
+        self.collection().get(id).await
     }
 
     /// `GET /v2/firewalls`.
     pub fn list(&self) -> List<'a, Firewall> {
-        List::new(self.client, "/v2/firewalls".to_owned(), "firewalls")
+        self.collection().list()
     }
 
     /// The firewalls that apply to a droplet, by id or tag.
@@ -157,47 +151,57 @@ impl<'a> FirewallsService<'a> {
     /// `PUT`: the firewall becomes exactly `firewall`, its droplets and tags included; to add one
     /// droplet, prefer [`FirewallsService::add_droplets`], which leaves others' changes alone.
     pub async fn replace(&self, id: &str, firewall: &Firewall) -> Result<Firewall, Error> {
-        self.client
-            .send_json(Method::PUT, &Self::path(id), firewall, "firewall")
-            .await
+        self.collection().send(Method::PUT, id, firewall).await
     }
 
     /// Deletes a firewall.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(id)).await
-    }
-
-    async fn send(&self, method: Method, path: String, body: &impl Serialize) -> Result<(), Error> {
-        self.client
-            .execute_json(method, &path, body)
-            .await
-            .map(drop)
+        self.collection().delete(id).await
     }
 
     /// Adds droplets, leaving the rest of the firewall as it is.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::POST, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(Method::POST, &self.collection().item(id), "droplets", &body)
             .await
     }
 
     /// Removes droplets.
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::DELETE, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(
+                Method::DELETE,
+                &self.collection().item(id),
+                "droplets",
+                &body,
+            )
             .await
     }
 
     /// Adds tags.
     pub async fn add_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
-        let path = format!("{}/tags", Self::path(id));
-        self.send(Method::POST, path, &Tags { tags }).await
+        self.client
+            .send_to_list(
+                Method::POST,
+                &self.collection().item(id),
+                "tags",
+                &Tags { tags },
+            )
+            .await
     }
 
     /// Removes tags.
     pub async fn remove_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
-        let path = format!("{}/tags", Self::path(id));
-        self.send(Method::DELETE, path, &Tags { tags }).await
+        self.client
+            .send_to_list(
+                Method::DELETE,
+                &self.collection().item(id),
+                "tags",
+                &Tags { tags },
+            )
+            .await
     }
 
     /// Adds rules.
@@ -207,12 +211,13 @@ impl<'a> FirewallsService<'a> {
         inbound_rules: &[InboundRule],
         outbound_rules: &[OutboundRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/rules", Self::path(id));
         let body = Rules {
             inbound_rules,
             outbound_rules,
         };
-        self.send(Method::POST, path, &body).await
+        self.client
+            .send_to_list(Method::POST, &self.collection().item(id), "rules", &body)
+            .await
     }
 
     /// Removes the rules equal to those given.
@@ -222,11 +227,12 @@ impl<'a> FirewallsService<'a> {
         inbound_rules: &[InboundRule],
         outbound_rules: &[OutboundRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/rules", Self::path(id));
         let body = Rules {
             inbound_rules,
             outbound_rules,
         };
-        self.send(Method::DELETE, path, &body).await
+        self.client
+            .send_to_list(Method::DELETE, &self.collection().item(id), "rules", &body)
+            .await
     }
 }

@@ -20,6 +20,7 @@
 mod account;
 mod actions;
 mod client;
+mod collection;
 mod common;
 mod databases;
 mod domains;

@@ -3,8 +3,9 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
-use crate::common::null_default;
+use crate::client::{Client, List};
+use crate::collection::Collection;
+use crate::common::{null_default, DropletIds};
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -78,11 +79,6 @@ fn region_slug<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Stri
 }
 
 #[derive(Serialize)]
-struct DropletIds<'a> {
-    droplet_ids: &'a [u64],
-}
-
-#[derive(Serialize)]
 struct Rules<'a> {
     forwarding_rules: &'a [ForwardingRule],
 }
@@ -93,62 +89,59 @@ pub struct LoadBalancersService<'a> {
 }
 
 impl<'a> LoadBalancersService<'a> {
-    fn path(id: &str) -> String {
-        format!("/v2/load_balancers/{}", encode(id))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(
+            self.client,
+            "/v2/load_balancers",
+            "load_balancer",
+            "load_balancers",
+        )
     }
 
     /// Creates a load balancer (202); it is `new` until it has provisioned.
     pub async fn create(&self, lb: &LoadBalancer) -> Result<LoadBalancer, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/load_balancers", lb, "load_balancer")
-            .await
+        self.collection().create(lb).await
     }
 
     /// `GET /v2/load_balancers/{id}`.
     pub async fn get(&self, id: &str) -> Result<LoadBalancer, Error> {
-        self.client.get(&Self::path(id), "load_balancer").await
+        self.collection().get(id).await
     }
 
     /// `GET /v2/load_balancers`.
     pub fn list(&self) -> List<'a, LoadBalancer> {
-        List::new(
-            self.client,
-            "/v2/load_balancers".to_owned(),
-            "load_balancers",
-        )
+        self.collection().list()
     }
 
     /// `PUT`: the load balancer becomes exactly `lb`, its droplets included; to add one droplet,
     /// prefer [`LoadBalancersService::add_droplets`], which leaves others' changes alone.
     pub async fn replace(&self, id: &str, lb: &LoadBalancer) -> Result<LoadBalancer, Error> {
-        self.client
-            .send_json(Method::PUT, &Self::path(id), lb, "load_balancer")
-            .await
+        self.collection().send(Method::PUT, id, lb).await
     }
 
     /// Deletes a load balancer.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(id)).await
-    }
-
-    async fn send(&self, method: Method, path: String, body: &impl Serialize) -> Result<(), Error> {
-        self.client
-            .execute_json(method, &path, body)
-            .await
-            .map(drop)
+        self.collection().delete(id).await
     }
 
     /// Adds droplets, leaving the rest as it is; refused while the load balancer is `new`.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::POST, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(Method::POST, &self.collection().item(id), "droplets", &body)
             .await
     }
 
     /// Removes droplets.
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
-        let path = format!("{}/droplets", Self::path(id));
-        self.send(Method::DELETE, path, &DropletIds { droplet_ids })
+        let body = DropletIds { droplet_ids };
+        self.client
+            .send_to_list(
+                Method::DELETE,
+                &self.collection().item(id),
+                "droplets",
+                &body,
+            )
             .await
     }
 
@@ -158,8 +151,14 @@ impl<'a> LoadBalancersService<'a> {
         id: &str,
         forwarding_rules: &[ForwardingRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/forwarding_rules", Self::path(id));
-        self.send(Method::POST, path, &Rules { forwarding_rules })
+        let body = Rules { forwarding_rules };
+        self.client
+            .send_to_list(
+                Method::POST,
+                &self.collection().item(id),
+                "forwarding_rules",
+                &body,
+            )
             .await
     }
 
@@ -169,8 +168,14 @@ impl<'a> LoadBalancersService<'a> {
         id: &str,
         forwarding_rules: &[ForwardingRule],
     ) -> Result<(), Error> {
-        let path = format!("{}/forwarding_rules", Self::path(id));
-        self.send(Method::DELETE, path, &Rules { forwarding_rules })
+        let body = Rules { forwarding_rules };
+        self.client
+            .send_to_list(
+                Method::DELETE,
+                &self.collection().item(id),
+                "forwarding_rules",
+                &body,
+            )
             .await
     }
 }

@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
+use crate::client::{Client, List};
+use crate::collection::Collection;
 use crate::common::null_default;
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -91,44 +92,40 @@ pub struct ProjectsService<'a> {
 }
 
 impl<'a> ProjectsService<'a> {
-    fn path(id: &str) -> String {
-        format!("/v2/projects/{}", encode(id))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/projects", "project", "projects")
     }
 
     /// Creates a project.
     pub async fn create(&self, project: &ProjectEdit) -> Result<Project, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/projects", project, "project")
-            .await
+        self.collection().create(project).await
     }
 
     /// A project by id, or `"default"`.
     pub async fn get(&self, id: &str) -> Result<Project, Error> {
-        self.client.get(&Self::path(id), "project").await
+        self.collection().get(id).await
     }
 
     /// `GET /v2/projects`.
     pub fn list(&self) -> List<'a, Project> {
-        List::new(self.client, "/v2/projects".to_owned(), "projects")
+        self.collection().list()
     }
 
     /// Changes the fields given (`PATCH`).
     pub async fn update(&self, id: &str, edit: &ProjectEdit) -> Result<Project, Error> {
-        self.client
-            .send_json(Method::PATCH, &Self::path(id), edit, "project")
-            .await
+        self.collection().send(Method::PATCH, id, edit).await
     }
 
     /// Deletes an empty project; 412 while it holds, or is still relocating, resources.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(id)).await
+        self.collection().delete(id).await
     }
 
     /// The project's resources.
     pub fn resources(&self, id: &str) -> List<'a, ProjectResource> {
         List::new(
             self.client,
-            format!("{}/resources", Self::path(id)),
+            format!("{}/resources", self.collection().item(id)),
             "resources",
         )
     }
@@ -139,7 +136,7 @@ impl<'a> ProjectsService<'a> {
         self.client
             .send_json(
                 Method::POST,
-                &format!("{}/resources", Self::path(id)),
+                &format!("{}/resources", self.collection().item(id)),
                 &AssignBody { resources: urns },
                 "resources",
             )

@@ -166,14 +166,7 @@ impl<'a> ReservedIpsService<'a> {
             r#type: "assign",
             droplet_id: Some(droplet_id),
         };
-        self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/actions", self.path(ip)),
-                &body,
-                "action",
-            )
-            .await
+        self.post_action(ip, &body).await
     }
 
     /// Unassigns the IP (201).
@@ -182,13 +175,13 @@ impl<'a> ReservedIpsService<'a> {
             r#type: "unassign",
             droplet_id: None,
         };
+        self.post_action(ip, &body).await
+    }
+
+    async fn post_action(&self, ip: &str, body: &ActionBody) -> Result<Action, Error> {
+        let path = format!("{}/actions", self.path(ip));
         self.client
-            .send_json(
-                Method::POST,
-                &format!("{}/actions", self.path(ip)),
-                &body,
-                "action",
-            )
+            .send_json(Method::POST, &path, body, "action")
             .await
     }
 

@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
+use crate::client::{Client, List};
+use crate::collection::Collection;
 use crate::droplets::SshKey;
 use crate::error::Error;
 
@@ -45,46 +46,36 @@ pub struct SshKeysService<'a> {
 }
 
 impl<'a> SshKeysService<'a> {
-    fn path(identifier: &str) -> String {
-        format!("/v2/account/keys/{}", encode(identifier))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/account/keys", "ssh_key", "ssh_keys")
     }
 
     /// Adds a public key (`type base64 [comment]`); 422 if the account has it already.
     pub async fn create(&self, name: &str, public_key: &str) -> Result<AccountKey, Error> {
-        self.client
-            .send_json(
-                Method::POST,
-                "/v2/account/keys",
-                &CreateBody { name, public_key },
-                "ssh_key",
-            )
+        self.collection()
+            .create(&CreateBody { name, public_key })
             .await
     }
 
     /// A key by id or fingerprint.
     pub async fn get(&self, identifier: &str) -> Result<AccountKey, Error> {
-        self.client.get(&Self::path(identifier), "ssh_key").await
+        self.collection().get(identifier).await
     }
 
     /// `GET /v2/account/keys`.
     pub fn list(&self) -> List<'a, AccountKey> {
-        List::new(self.client, "/v2/account/keys".to_owned(), "ssh_keys")
+        self.collection().list()
     }
 
     /// Renames a key (the only change DigitalOcean allows).
     pub async fn rename(&self, identifier: &str, name: &str) -> Result<AccountKey, Error> {
-        self.client
-            .send_json(
-                Method::PUT,
-                &Self::path(identifier),
-                &RenameBody { name },
-                "ssh_key",
-            )
+        self.collection()
+            .send(Method::PUT, identifier, &RenameBody { name })
             .await
     }
 
     /// Removes a key; droplets created with it keep it.
     pub async fn delete(&self, identifier: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(identifier)).await
+        self.collection().delete(identifier).await
     }
 }

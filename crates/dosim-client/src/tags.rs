@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
+use crate::client::{Client, List};
+use crate::collection::Collection;
 use crate::common::null_default;
 use crate::error::Error;
 
@@ -102,30 +103,28 @@ pub struct TagsService<'a> {
 }
 
 impl<'a> TagsService<'a> {
-    fn path(name: &str) -> String {
-        format!("/v2/tags/{}", encode(name))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/tags", "tag", "tags")
     }
 
     /// Creates a tag, or returns the one that exists under any capitalization (201 either way).
     pub async fn create(&self, name: &str) -> Result<Tag, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/tags", &CreateBody { name }, "tag")
-            .await
+        self.collection().create(&CreateBody { name }).await
     }
 
     /// `GET /v2/tags/{name}`, by the canonical name.
     pub async fn get(&self, name: &str) -> Result<Tag, Error> {
-        self.client.get(&Self::path(name), "tag").await
+        self.collection().get(name).await
     }
 
     /// `GET /v2/tags`.
     pub fn list(&self) -> List<'a, Tag> {
-        List::new(self.client, "/v2/tags".to_owned(), "tags")
+        self.collection().list()
     }
 
     /// Deletes the tag, untagging everything that carries it.
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(name)).await
+        self.collection().delete(name).await
     }
 
     /// Tags each resource (204); nothing is tagged if any is refused.
@@ -144,10 +143,8 @@ impl<'a> TagsService<'a> {
         name: &str,
         resources: &[TagResource],
     ) -> Result<(), Error> {
-        let path = format!("{}/resources", Self::path(name));
-        self.client
-            .execute_json(method, &path, &ResourcesBody { resources })
-            .await
-            .map(drop)
+        let path = format!("{}/resources", self.collection().item(name));
+        let body = ResourcesBody { resources };
+        self.client.send_empty(method, &path, &body).await
     }
 }

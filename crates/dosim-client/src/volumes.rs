@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::Action;
 use crate::client::{encode, with_query, Client, List};
+use crate::collection::Collection;
 use crate::common::{null_default, Region};
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -143,36 +144,48 @@ struct VolumeActionBody<'b> {
     tags: Option<&'b [String]>,
 }
 
+impl<'b> VolumeActionBody<'b> {
+    /// An `attach` or `detach` of the volume to or from `droplet_id`, in `region`.
+    fn droplet(r#type: &'b str, droplet_id: u64, region: &'b str) -> Self {
+        VolumeActionBody {
+            r#type,
+            volume_name: None,
+            droplet_id: Some(droplet_id),
+            size_gigabytes: None,
+            region,
+            tags: None,
+        }
+    }
+}
+
 /// `client.volumes()`.
 pub struct VolumesService<'a> {
     pub(crate) client: &'a Client,
 }
 
 impl<'a> VolumesService<'a> {
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/volumes", "volume", "volumes")
+    }
+
     /// `POST /v2/volumes` (201). A name already used in the region is a 409.
     pub async fn create(&self, request: &VolumeCreate) -> Result<Volume, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/volumes", request, "volume")
-            .await
+        self.collection().create(request).await
     }
 
     /// `GET /v2/volumes/{volume_id}`.
     pub async fn get(&self, volume_id: &str) -> Result<Volume, Error> {
-        self.client
-            .get(&format!("/v2/volumes/{}", encode(volume_id)), "volume")
-            .await
+        self.collection().get(volume_id).await
     }
 
     /// `GET /v2/volumes`, filtered with `.name(..)` and `.region(..)`.
     pub fn list(&self) -> List<'a, Volume> {
-        List::new(self.client, "/v2/volumes".to_owned(), "volumes")
+        self.collection().list()
     }
 
     /// `DELETE /v2/volumes/{volume_id}`. An attached volume is a 409.
     pub async fn delete(&self, volume_id: &str) -> Result<(), Error> {
-        self.client
-            .delete(&format!("/v2/volumes/{}", encode(volume_id)))
-            .await
+        self.collection().delete(volume_id).await
     }
 
     /// `DELETE /v2/volumes?name=…&region=…`.
@@ -212,14 +225,7 @@ impl<'a> VolumesService<'a> {
         droplet_id: u64,
         region: &str,
     ) -> Result<Action, Error> {
-        let body = VolumeActionBody {
-            r#type: "attach",
-            volume_name: None,
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
-        };
+        let body = VolumeActionBody::droplet("attach", droplet_id, region);
         self.post_action(volume_id, &body).await
     }
 
@@ -232,12 +238,8 @@ impl<'a> VolumesService<'a> {
         tags: &[String],
     ) -> Result<Action, Error> {
         let body = VolumeActionBody {
-            r#type: "attach",
-            volume_name: None,
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
             tags: Some(tags),
+            ..VolumeActionBody::droplet("attach", droplet_id, region)
         };
         self.post_action(volume_id, &body).await
     }
@@ -249,14 +251,7 @@ impl<'a> VolumesService<'a> {
         droplet_id: u64,
         region: &str,
     ) -> Result<Action, Error> {
-        let body = VolumeActionBody {
-            r#type: "detach",
-            volume_name: None,
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
-        };
+        let body = VolumeActionBody::droplet("detach", droplet_id, region);
         self.post_action(volume_id, &body).await
     }
 
@@ -286,12 +281,8 @@ impl<'a> VolumesService<'a> {
         region: &str,
     ) -> Result<Action, Error> {
         let body = VolumeActionBody {
-            r#type: "attach",
             volume_name: Some(name),
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
+            ..VolumeActionBody::droplet("attach", droplet_id, region)
         };
         self.post_action_by_name(&body).await
     }
@@ -304,12 +295,8 @@ impl<'a> VolumesService<'a> {
         region: &str,
     ) -> Result<Action, Error> {
         let body = VolumeActionBody {
-            r#type: "detach",
             volume_name: Some(name),
-            droplet_id: Some(droplet_id),
-            size_gigabytes: None,
-            region,
-            tags: None,
+            ..VolumeActionBody::droplet("detach", droplet_id, region)
         };
         self.post_action_by_name(&body).await
     }

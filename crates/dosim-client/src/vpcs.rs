@@ -3,7 +3,8 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{encode, Client, List};
+use crate::client::{Client, List};
+use crate::collection::Collection;
 use crate::common::null_default;
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -92,44 +93,40 @@ pub struct VpcsService<'a> {
 }
 
 impl<'a> VpcsService<'a> {
-    fn path(id: &str) -> String {
-        format!("/v2/vpcs/{}", encode(id))
+    fn collection(&self) -> Collection<'a> {
+        Collection::new(self.client, "/v2/vpcs", "vpc", "vpcs")
     }
 
     /// Creates a VPC.
     pub async fn create(&self, vpc: &VpcEdit) -> Result<Vpc, Error> {
-        self.client
-            .send_json(Method::POST, "/v2/vpcs", vpc, "vpc")
-            .await
+        self.collection().create(vpc).await
     }
 
     /// `GET /v2/vpcs/{id}`.
     pub async fn get(&self, id: &str) -> Result<Vpc, Error> {
-        self.client.get(&Self::path(id), "vpc").await
+        self.collection().get(id).await
     }
 
     /// `GET /v2/vpcs`: each region's default and the account's own.
     pub fn list(&self) -> List<'a, Vpc> {
-        List::new(self.client, "/v2/vpcs".to_owned(), "vpcs")
+        self.collection().list()
     }
 
     /// Changes the fields given (`PATCH`).
     pub async fn update(&self, id: &str, edit: &VpcEdit) -> Result<Vpc, Error> {
-        self.client
-            .send_json(Method::PATCH, &Self::path(id), edit, "vpc")
-            .await
+        self.collection().send(Method::PATCH, id, edit).await
     }
 
     /// Deletes a VPC; 409 while anything is in it, 403 for a region's default.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        self.client.delete(&Self::path(id)).await
+        self.collection().delete(id).await
     }
 
     /// `GET /v2/vpcs/{id}/members`.
     pub fn members(&self, id: &str) -> List<'a, VpcMember> {
         List::new(
             self.client,
-            format!("{}/members", Self::path(id)),
+            format!("{}/members", self.collection().item(id)),
             "members",
         )
     }

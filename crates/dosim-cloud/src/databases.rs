@@ -571,6 +571,33 @@ impl Cloud {
         })
     }
 
+    /// Reads from one cluster.
+    fn read_database<R>(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        read: impl FnOnce(&Database) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.enter(now, |cloud| {
+            read(cloud.databases.get(&id).ok_or_else(Error::not_found)?)
+        })
+    }
+
+    /// Changes one cluster: `change` refuses before it changes anything, or changes it; the
+    /// cluster as it is afterwards.
+    fn change_database(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        change: impl FnOnce(&mut Database) -> Result<(), Error>,
+    ) -> Result<Database, Error> {
+        self.enter(now, |cloud| {
+            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+            change(database)?;
+            Ok(database.clone())
+        })
+    }
+
     /// Records where a real data plane serves a cluster (and its pools, if a pooler serves them); its connection objects show that host and port from now on.
     pub fn set_database_endpoint(
         &mut self,
@@ -580,11 +607,10 @@ impl Cloud {
         port: u16,
         pool_port: Option<u16>,
     ) -> Result<Database, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        self.change_database(now, id, |database| {
             database.endpoint = Some((host.to_string(), port));
             database.pool_port = pool_port;
-            Ok(database.clone())
+            Ok(())
         })
     }
 
@@ -594,8 +620,7 @@ impl Cloud {
         now: SimTime,
         id: DatabaseId,
     ) -> Result<String, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.read_database(now, id, |database| {
             database
                 .eviction_policy
                 .clone()
@@ -610,8 +635,7 @@ impl Cloud {
         id: DatabaseId,
         policy: &str,
     ) -> Result<Database, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        self.change_database(now, id, |database| {
             if database.eviction_policy.is_none() {
                 return Err(Error::unprocessable(msg::DATABASE_EVICTION_UNSUPPORTED));
             }
@@ -621,7 +645,7 @@ impl Cloud {
                 )));
             }
             database.eviction_policy = Some(policy.to_string());
-            Ok(database.clone())
+            Ok(())
         })
     }
 
@@ -632,17 +656,15 @@ impl Cloud {
         id: DatabaseId,
         window: MaintenanceWindow,
     ) -> Result<Database, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        self.change_database(now, id, |database| {
             database.maintenance_window = window;
-            Ok(database.clone())
+            Ok(())
         })
     }
 
     /// A MySQL cluster's SQL mode.
     pub fn database_sql_mode(&mut self, now: SimTime, id: DatabaseId) -> Result<String, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.read_database(now, id, |database| {
             if database.engine != "mysql" {
                 return Err(Error::unprocessable(msg::DATABASE_SQL_MODE_UNSUPPORTED));
             }
@@ -661,8 +683,7 @@ impl Cloud {
         id: DatabaseId,
         sql_mode: &str,
     ) -> Result<Database, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        self.change_database(now, id, |database| {
             if database.engine != "mysql" {
                 return Err(Error::unprocessable(msg::DATABASE_SQL_MODE_UNSUPPORTED));
             }
@@ -675,7 +696,7 @@ impl Cloud {
                 )));
             }
             database.sql_mode = Some(sql_mode.to_string());
-            Ok(database.clone())
+            Ok(())
         })
     }
 
@@ -744,8 +765,7 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<DatabaseUser, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.read_database(now, id, |database| {
             database.user(name).cloned().ok_or_else(Error::not_found)
         })
     }

@@ -492,12 +492,7 @@ impl Cloud {
         tag: &str,
     ) -> Result<Vec<DropletId>, Error> {
         self.enter(now, |cloud| {
-            let ids: Vec<DropletId> = cloud
-                .droplets
-                .values()
-                .filter(|d| d.tags.iter().any(|t| t == tag))
-                .map(|d| d.id)
-                .collect();
+            let ids = cloud.droplet_ids_tagged(tag);
             for id in &ids {
                 cloud.check_droplet_deletable(*id)?;
             }
@@ -542,12 +537,7 @@ impl Cloud {
                     req.action_type()
                 )));
             }
-            let ids: Vec<DropletId> = cloud
-                .droplets
-                .values()
-                .filter(|d| d.tags.iter().any(|t| t == tag))
-                .map(|d| d.id)
-                .collect();
+            let ids = cloud.droplet_ids_tagged(tag);
             let mut effects = Vec::with_capacity(ids.len());
             for id in &ids {
                 effects.push(cloud.check_droplet_action(*id, &req)?);
@@ -567,15 +557,30 @@ impl Cloud {
     }
 
     /// Checks that a droplet action may start, and returns what it will do.
+    /// The droplets that carry `tag`, by id.
+    fn droplet_ids_tagged(&self, tag: &str) -> Vec<DropletId> {
+        self.droplets
+            .values()
+            .filter(|d| d.tags.iter().any(|t| t == tag))
+            .map(|d| d.id)
+            .collect()
+    }
+
+    /// A droplet that exists and has no action in progress.
+    pub(crate) fn idle_droplet(&self, id: DropletId) -> Result<&Droplet, Error> {
+        let droplet = self.droplets.get(&id).ok_or_else(Error::not_found)?;
+        if droplet.pending_action.is_some() {
+            return Err(Error::unprocessable(msg::DROPLET_PENDING));
+        }
+        Ok(droplet)
+    }
+
     fn check_droplet_action(
         &self,
         id: DropletId,
         req: &DropletActionRequest,
     ) -> Result<Effect, Error> {
-        let droplet = self.droplets.get(&id).ok_or_else(Error::not_found)?;
-        if droplet.pending_action.is_some() {
-            return Err(Error::unprocessable(msg::DROPLET_PENDING));
-        }
+        let droplet = self.idle_droplet(id)?;
         Ok(match req {
             DropletActionRequest::PowerOff | DropletActionRequest::Shutdown => {
                 Effect::DropletPower(id, DropletStatus::Off)

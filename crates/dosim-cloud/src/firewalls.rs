@@ -352,19 +352,16 @@ impl Cloud {
                 cloud.check_firewall_droplets(droplet_ids)?;
             }
             let firewall = cloud.firewalls.get_mut(&id).expect("checked above");
+            let mut ids = edited(&firewall.droplet_ids, droplet_ids, add);
             if add {
-                let mut ids = firewall.droplet_ids.clone();
-                ids.extend_from_slice(droplet_ids);
                 dedup(&mut ids);
                 if ids.len() > FIREWALL_DROPLETS_MAX {
                     return Err(Error::unprocessable(format!(
                         "droplet_ids: a firewall may name at most {FIREWALL_DROPLETS_MAX} Droplets"
                     )));
                 }
-                firewall.droplet_ids = ids;
-            } else {
-                firewall.droplet_ids.retain(|d| !droplet_ids.contains(d));
             }
+            firewall.droplet_ids = ids;
             Ok(())
         })
     }
@@ -386,15 +383,12 @@ impl Cloud {
             }
             check_tags(tags)?;
             let firewall = cloud.firewalls.get_mut(&id).expect("checked above");
+            let mut all = edited(&firewall.tags, tags, add);
             if add {
-                let mut all = firewall.tags.clone();
-                all.extend_from_slice(tags);
                 dedup(&mut all);
                 check_tags(&all)?;
-                firewall.tags = all;
-            } else {
-                firewall.tags.retain(|t| !tags.contains(t));
             }
+            firewall.tags = all;
             Ok(())
         })
     }
@@ -430,16 +424,22 @@ impl Cloud {
                 )));
             }
             let firewall = cloud.firewalls.get_mut(&id).expect("checked above");
-            if add {
-                firewall.inbound_rules.extend(inbound);
-                firewall.outbound_rules.extend(outbound);
-            } else {
-                firewall.inbound_rules.retain(|r| !inbound.contains(r));
-                firewall.outbound_rules.retain(|r| !outbound.contains(r));
-            }
+            firewall.inbound_rules = edited(&firewall.inbound_rules, &inbound, add);
+            firewall.outbound_rules = edited(&firewall.outbound_rules, &outbound, add);
             Ok(())
         })
     }
+}
+
+/// `current` with `items` added at the end (`add`), or without every element equal to one of them.
+pub(crate) fn edited<T: PartialEq + Clone>(current: &[T], items: &[T], add: bool) -> Vec<T> {
+    let mut next = current.to_vec();
+    if add {
+        next.extend_from_slice(items);
+    } else {
+        next.retain(|item| !items.contains(item));
+    }
+    next
 }
 
 fn dedup<T: PartialEq + Clone>(items: &mut Vec<T>) {

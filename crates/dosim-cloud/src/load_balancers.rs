@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalog;
-use crate::firewalls::check_name;
+use crate::firewalls::{check_name, edited};
 use crate::validate::check_tags;
 use crate::{Cloud, DropletId, Error, SimTime};
 
@@ -456,13 +456,12 @@ impl Cloud {
                 }
             }
             let lb = cloud.load_balancers.get_mut(&id).expect("found above");
+            let mut next = edited(&lb.droplet_ids, droplet_ids, add);
             if add {
-                lb.droplet_ids.extend_from_slice(droplet_ids);
-                lb.droplet_ids.sort_unstable();
-                lb.droplet_ids.dedup();
-            } else {
-                lb.droplet_ids.retain(|d| !droplet_ids.contains(d));
+                next.sort_unstable();
+                next.dedup();
             }
+            lb.droplet_ids = next;
             Ok(())
         })
     }
@@ -481,12 +480,7 @@ impl Cloud {
             if lb.status(cloud.now) == "new" {
                 return Err(Error::unprocessable(crate::error::msg::LB_NOT_ACTIVE));
             }
-            let mut next = lb.forwarding_rules.clone();
-            if add {
-                next.extend_from_slice(rules);
-            } else {
-                next.retain(|r| !rules.contains(r));
-            }
+            let next = edited(&lb.forwarding_rules, rules, add);
             check_rules(&next)?;
             cloud
                 .load_balancers

@@ -83,13 +83,7 @@ impl Cloud {
                             Error::unprocessable(format!("region: {slug:?} is not a valid region"))
                         })?,
                     (None, Some(droplet_id)) => {
-                        let droplet = cloud
-                            .droplets
-                            .get(&droplet_id)
-                            .ok_or_else(Error::not_found)?;
-                        if droplet.pending_action.is_some() {
-                            return Err(Error::unprocessable(msg::DROPLET_PENDING));
-                        }
+                        let droplet = cloud.idle_droplet(droplet_id)?;
                         if cloud
                             .reserved_ips
                             .values()
@@ -175,13 +169,7 @@ impl Cloud {
             }
             let spec = match action {
                 ReservedIpAction::Assign { droplet_id } => {
-                    let droplet = cloud
-                        .droplets
-                        .get(&droplet_id)
-                        .ok_or_else(Error::not_found)?;
-                    if droplet.pending_action.is_some() {
-                        return Err(Error::unprocessable(msg::DROPLET_PENDING));
-                    }
+                    let droplet = cloud.idle_droplet(droplet_id)?;
                     if droplet.region != reserved_ip.region {
                         return Err(Error::unprocessable(msg::RESERVED_IP_REGION_MISMATCH));
                     }

@@ -296,27 +296,30 @@ impl Cloud {
         let carriers: [(TaggedKind, Vec<String>); 3] = [
             (
                 TaggedKind::Droplet,
-                self.droplets
-                    .values()
-                    .filter(|d| d.tags.iter().any(|t| t == name))
-                    .map(|d| d.id.0.to_string())
-                    .collect(),
+                carrying(
+                    self.droplets.values(),
+                    name,
+                    |d| &d.tags,
+                    |d| d.id.0.to_string(),
+                ),
             ),
             (
                 TaggedKind::Volume,
-                self.volumes
-                    .values()
-                    .filter(|v| v.tags.iter().any(|t| t == name))
-                    .map(|v| v.id.to_string())
-                    .collect(),
+                carrying(
+                    self.volumes.values(),
+                    name,
+                    |v| &v.tags,
+                    |v| v.id.to_string(),
+                ),
             ),
             (
                 TaggedKind::Database,
-                self.databases
-                    .values()
-                    .filter(|d| d.tags.iter().any(|t| t == name))
-                    .map(|d| d.id.to_string())
-                    .collect(),
+                carrying(
+                    self.databases.values(),
+                    name,
+                    |d| &d.tags,
+                    |d| d.id.to_string(),
+                ),
             ),
         ];
         let mut resources = BTreeMap::new();
@@ -378,3 +381,16 @@ fn check_tag_name(name: &str) -> Result<(), Error> {
 
 /// The most resources one tag request may name.
 pub const TAG_TARGETS_MAX: usize = 1000;
+
+/// The ids, as text and in the order given, of the resources whose `tags` include `name`.
+fn carrying<'r, R: 'r>(
+    resources: impl Iterator<Item = &'r R>,
+    name: &str,
+    tags: fn(&R) -> &Vec<String>,
+    id: fn(&R) -> String,
+) -> Vec<String> {
+    resources
+        .filter(|resource| tags(resource).iter().any(|t| t == name))
+        .map(id)
+        .collect()
+}

@@ -18,13 +18,11 @@ pub(crate) fn check_droplet_name(name: &str) -> Result<(), Error> {
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
         && bytes[bytes.len() - 1].is_ascii_alphanumeric();
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::unprocessable(format!(
+    valid_or(valid, || {
+        format!(
             "name: {name:?} is not a valid hostname; only a-z, A-Z, 0-9, '.' and '-' are allowed, it must end with a letter or digit, and it may be at most {DROPLET_NAME_LEN_MAX} characters"
-        )))
-    }
+        )
+    })
 }
 
 /// Checks tag names: letters, digits, `:`, `-`, `_`, at most 255 each, at most `TAGS_MAX` of them.
@@ -55,16 +53,12 @@ pub(crate) fn check_volume_name(name: &str) -> Result<(), Error> {
     let valid = !bytes.is_empty()
         && bytes.len() <= 64
         && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::unprocessable(format!(
+        && bytes.iter().all(is_lower_kebab);
+    valid_or(valid, || {
+        format!(
             "name: {name:?} is invalid; it must be lowercase and be composed only of numbers, letters and '-', up to a limit of 64 characters, and it must begin with a letter"
-        )))
-    }
+        )
+    })
 }
 
 /// Checks a database cluster name: lowercase letters, digits and '-', starting with a letter, 3 to 63 characters.
@@ -73,16 +67,12 @@ pub(crate) fn check_database_name(name: &str) -> Result<(), Error> {
     let valid = (3..=63).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
         && bytes[bytes.len() - 1] != b'-'
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::unprocessable(format!(
+        && bytes.iter().all(is_lower_kebab);
+    valid_or(valid, || {
+        format!(
             "name: {name:?} is invalid; it must be 3 to 63 characters of lowercase letters, numbers and '-', begin with a letter and not end with '-'"
-        )))
-    }
+        )
+    })
 }
 
 /// Checks the name of a database user, database or pool: letters, digits, '-' and '_', `min..=max` characters.
@@ -96,12 +86,24 @@ pub(crate) fn check_db_object_name(
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    valid_or(valid, || {
+        format!(
+            "{field}: {name:?} is invalid; it must be {min} to {max} characters of letters, numbers, '-' and '_'"
+        )
+    })
+}
+
+/// A lowercase letter, a digit or '-': what volume and cluster names are made of.
+fn is_lower_kebab(b: &u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-'
+}
+
+/// Nothing when `valid`, else a 422 with the message `message` writes.
+fn valid_or(valid: bool, message: impl FnOnce() -> String) -> Result<(), Error> {
     if valid {
         Ok(())
     } else {
-        Err(Error::unprocessable(format!(
-            "{field}: {name:?} is invalid; it must be {min} to {max} characters of letters, numbers, '-' and '_'"
-        )))
+        Err(Error::unprocessable(message()))
     }
 }
 

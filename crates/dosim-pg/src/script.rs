@@ -17,6 +17,8 @@
 //! Expectation lines are indented by two spaces and belong to the action above them.
 //! The parser takes any `sleep` that fits a `u64`; a runner that sleeps for real sets its own limit.
 
+use dosim_base::script::Raw;
+
 /// What a script line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -43,13 +45,7 @@ impl Line {
     }
 }
 
-/// Whether the script checks behaviour PostgreSQL does not share: its first line says `dosim-only`.
-pub fn is_dosim_only(script: &str) -> bool {
-    script
-        .lines()
-        .next()
-        .is_some_and(|l| l.contains("dosim-only"))
-}
+pub use dosim_base::script::is_dosim_only;
 
 /// Collapses runs of white space, so that empty values (`void`) compare as `| |`.
 pub fn normalize(line: &str) -> String {
@@ -58,45 +54,26 @@ pub fn normalize(line: &str) -> String {
 
 /// Parses a script; a malformed line is an error naming its line number.
 pub fn parse(script: &str) -> Result<Vec<Line>, String> {
-    let mut out: Vec<Line> = vec![];
-    for (n, raw) in script.lines().enumerate() {
-        let lineno = n + 1;
-        if raw.trim().is_empty() || raw.trim_start().starts_with("--") {
-            continue;
-        }
-        if raw.starts_with("  ") {
-            let last = out
-                .last_mut()
-                .ok_or_else(|| format!("line {lineno}: expectation before any step"))?;
-            last.expected.push(normalize(raw));
-            continue;
-        }
-        let action = if let Some(ms) = raw.strip_prefix("sleep ") {
-            let ms: u64 = ms
-                .trim()
-                .parse()
-                .map_err(|_| format!("line {lineno}: sleep takes milliseconds, got {ms:?}"))?;
-            Action::Sleep { ms }
-        } else if let Some(session) = raw.strip_suffix(" resumes:") {
-            Action::Resumes {
-                session: session.trim().to_string(),
-            }
-        } else {
-            let (session, sql) = raw
-                .split_once(": ")
-                .ok_or_else(|| format!("line {lineno}: expected `session: SQL`, got {raw:?}"))?;
-            Action::Step {
-                session: session.trim().to_string(),
-                sql: sql.trim().to_string(),
-            }
-        };
-        out.push(Line {
+    let lines = dosim_base::script::parse(script, "session: SQL", normalize, |raw, _| {
+        Ok(match raw {
+            Raw::Step { who, text } => Action::Step {
+                session: who.trim().to_string(),
+                sql: text.trim().to_string(),
+            },
+            Raw::Resumes { who } => Action::Resumes {
+                session: who.trim().to_string(),
+            },
+            Raw::Sleep { ms } => Action::Sleep { ms },
+        })
+    })?;
+    Ok(lines
+        .into_iter()
+        .map(|(action, expected, lineno)| Line {
             action,
-            expected: vec![],
+            expected,
             lineno,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -3,29 +3,10 @@
 //! error, and the session and the engine go on answering. The memory budget: a write past it is
 //! refused with `53200 out of memory`, and deleted rows give their memory back.
 
-use dosim_pg::{Engine, EngineConfig, Outcome, SessionId, SimTime, Value};
+mod common;
 
-fn run(engine: &mut Engine, s: SessionId, sql: &str) -> String {
-    match engine.execute(s, sql, &[], SimTime::ZERO) {
-        Outcome::Done(results) => results
-            .last()
-            .map(|r| {
-                r.rows
-                    .iter()
-                    .map(|row| {
-                        row.iter()
-                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                            .collect::<Vec<_>>()
-                            .join("|")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-        Outcome::Error { error, .. } => format!("ERROR {} {}", error.sqlstate, error.message),
-        Outcome::Blocked { .. } => "blocked".into(),
-    }
-}
+use common::run;
+use dosim_pg::{Engine, EngineConfig, Outcome, SessionId, SimTime, Value};
 
 /// An engine with two tables of `n` rows each.
 fn engine_with_rows(config: EngineConfig, n: usize) -> (Engine, SessionId) {

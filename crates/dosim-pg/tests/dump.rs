@@ -2,29 +2,10 @@
 //! constraints under the same names, sequences that go on where they were, and nothing that was
 //! not committed.
 
-use dosim_pg::{Engine, EngineConfig, EngineDump, Outcome, SessionId, SimTime};
+mod common;
 
-fn run(engine: &mut Engine, s: SessionId, sql: &str) -> String {
-    match engine.execute(s, sql, &[], SimTime::ZERO) {
-        Outcome::Done(results) => results
-            .last()
-            .map(|r| {
-                r.rows
-                    .iter()
-                    .map(|row| {
-                        row.iter()
-                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                            .collect::<Vec<_>>()
-                            .join("|")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-        Outcome::Error { error, .. } => format!("ERROR {} {}", error.sqlstate, error.message),
-        Outcome::Blocked { .. } => "blocked".into(),
-    }
-}
+use common::run;
+use dosim_pg::{Engine, EngineConfig, EngineDump};
 
 const READS: [&str; 4] = [
     "SELECT id, name, balance, opened, active, ref FROM accounts ORDER BY id",

@@ -805,21 +805,20 @@ impl Conn {
         sql: String,
         declared_oids: Vec<u32>,
     ) -> Result<(), PgError> {
-        if !name.is_empty() && self.prepared.contains_key(&name) {
-            return Err(PgError::new(
+        let prepared_max = self.cluster.config().prepared_max;
+        let taken = || {
+            PgError::new(
                 "42P05",
                 format!("prepared statement \"{name}\" already exists"),
-            ));
-        }
-        if !name.is_empty() && self.prepared.len() >= self.cluster.config().prepared_max {
-            return Err(PgError::new(
-                "54000",
-                format!(
-                    "too many prepared statements: dosim keeps at most {} per connection",
-                    self.cluster.config().prepared_max
-                ),
-            ));
-        }
+            )
+        };
+        check_room(
+            &self.prepared,
+            &name,
+            prepared_max,
+            taken,
+            "prepared statements",
+        )?;
         let mut declared = Vec::with_capacity(declared_oids.len());
         for oid in &declared_oids {
             declared.push(match *oid {
@@ -951,21 +950,9 @@ impl Conn {
                 ))
             }
         };
-        if !portal_name.is_empty() && self.portals.contains_key(&portal_name) {
-            return Err(PgError::new(
-                "42P03",
-                format!("cursor \"{portal_name}\" already exists"),
-            ));
-        }
-        if !portal_name.is_empty() && self.portals.len() >= self.cluster.config().prepared_max {
-            return Err(PgError::new(
-                "54000",
-                format!(
-                    "too many portals: dosim keeps at most {} per connection",
-                    self.cluster.config().prepared_max
-                ),
-            ));
-        }
+        let prepared_max = self.cluster.config().prepared_max;
+        let taken = || PgError::new("42P03", format!("cursor \"{portal_name}\" already exists"));
+        check_room(&self.portals, &portal_name, prepared_max, taken, "portals")?;
         let portal = Portal {
             sql: stmt.sql.clone(),
             params,
@@ -982,9 +969,7 @@ impl Conn {
         io: &mut Io<S>,
         body: &[u8],
     ) -> Result<(), PgError> {
-        let mut b = Body::new(body);
-        let kind = b.u8()?;
-        let name = b.cstr()?;
+        let (kind, name) = kind_and_name(body)?;
         match kind {
             b'S' => {
                 let stmt = self.prepared.get(name).ok_or_else(|| no_statement(name))?;
@@ -1110,9 +1095,7 @@ impl Conn {
         io: &mut Io<S>,
         body: &[u8],
     ) -> Result<(), PgError> {
-        let mut b = Body::new(body);
-        let kind = b.u8()?;
-        let name = b.cstr()?;
+        let (kind, name) = kind_and_name(body)?;
         match kind {
             b'S' => {
                 self.prepared.remove(name);
@@ -1125,6 +1108,12 @@ impl Conn {
         io.empty(b'3');
         Ok(())
     }
+}
+
+/// A Describe's or a Close's body: `S` (a statement) or `P` (a portal), and its name.
+fn kind_and_name(body: &[u8]) -> Result<(u8, &str), PgError> {
+    let mut b = Body::new(body);
+    Ok((b.u8()?, b.cstr()?))
 }
 
 fn no_statement(name: &str) -> PgError {
@@ -1155,4 +1144,28 @@ fn format_codes(b: &mut Body<'_>) -> Result<Vec<bool>, PgError> {
             )),
         })
         .collect()
+}
+
+/// Refuses to keep a named statement or portal under a name already taken (`taken`) or past the
+/// connection's limit of `max` of them; the unnamed one always has room.
+fn check_room<T>(
+    kept: &BTreeMap<String, T>,
+    name: &str,
+    max: usize,
+    taken: impl FnOnce() -> PgError,
+    what: &str,
+) -> Result<(), PgError> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    if kept.contains_key(name) {
+        return Err(taken());
+    }
+    if kept.len() >= max {
+        return Err(PgError::new(
+            "54000",
+            format!("too many {what}: dosim keeps at most {max} per connection"),
+        ));
+    }
+    Ok(())
 }

@@ -12,6 +12,8 @@
 //!
 //! Expectation lines are indented by two spaces and belong to the action above them, compared with trailing white space trimmed; a script whose first line says `dosim-only` checks behaviour the reference server does not share.
 
+use dosim_base::script::Raw;
+
 /// What a script line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -31,13 +33,7 @@ pub struct Line {
     pub lineno: usize,
 }
 
-/// Whether the script checks behaviour the reference server does not share: its first line says `dosim-only`.
-pub fn is_dosim_only(script: &str) -> bool {
-    script
-        .lines()
-        .next()
-        .is_some_and(|l| l.contains("dosim-only"))
-}
+pub use dosim_base::script::is_dosim_only;
 
 /// Splits a command line into arguments: spaces separate, double quotes group, and inside quotes `\"`, `\\`, `\n`, `\r`, `\t` and `\xNN` escape.
 pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
@@ -95,47 +91,36 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// Parses a script; a malformed line is an error naming its line number.
 pub fn parse(script: &str) -> Result<Vec<Line>, String> {
-    let mut out: Vec<Line> = vec![];
-    for (n, raw) in script.lines().enumerate() {
-        let lineno = n + 1;
-        if raw.trim().is_empty() || raw.trim_start().starts_with("--") {
-            continue;
-        }
-        if raw.starts_with("  ") {
-            let last = out
-                .last_mut()
-                .ok_or_else(|| format!("line {lineno}: expectation before any step"))?;
-            last.expected.push(raw.trim().to_string());
-            continue;
-        }
-        let action = if let Some(ms) = raw.strip_prefix("sleep ") {
-            let ms: u64 = ms
-                .trim()
-                .parse()
-                .map_err(|_| format!("line {lineno}: sleep takes milliseconds, got {ms:?}"))?;
-            Action::Sleep { ms }
-        } else if let Some(client) = raw.strip_suffix(" resumes:") {
-            Action::Resumes {
-                client: client.trim().to_string(),
-            }
-        } else {
-            let (client, command) = raw
-                .split_once(": ")
-                .ok_or_else(|| format!("line {lineno}: expected `client: COMMAND`, got {raw:?}"))?;
-            let args = split_args(command).map_err(|e| format!("line {lineno}: {e}"))?;
-            if args.is_empty() {
-                return Err(format!("line {lineno}: empty command"));
-            }
-            Action::Step {
-                client: client.trim().to_string(),
-                args,
-            }
-        };
-        out.push(Line {
+    let lines =
+        dosim_base::script::parse(script, "client: COMMAND", expectation, |raw, lineno| {
+            Ok(match raw {
+                Raw::Step { who, text } => {
+                    let args = split_args(text).map_err(|e| format!("line {lineno}: {e}"))?;
+                    if args.is_empty() {
+                        return Err(format!("line {lineno}: empty command"));
+                    }
+                    Action::Step {
+                        client: who.trim().to_string(),
+                        args,
+                    }
+                }
+                Raw::Resumes { who } => Action::Resumes {
+                    client: who.trim().to_string(),
+                },
+                Raw::Sleep { ms } => Action::Sleep { ms },
+            })
+        })?;
+    Ok(lines
+        .into_iter()
+        .map(|(action, expected, lineno)| Line {
             action,
-            expected: vec![],
+            expected,
             lineno,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
+}
+
+/// An expectation line as compared: without the indent and trailing white space.
+fn expectation(line: &str) -> String {
+    line.trim().to_string()
 }

@@ -235,32 +235,17 @@ where
 
 /// Accepts connections on a tokio listener until the task is aborted, each on its own task with the client's address as its peer, in TLS if the cluster's config says so.
 pub async fn serve_listener(listener: tokio::net::TcpListener, cluster: ValkeyCluster) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let cluster = cluster.clone();
-                    let peer = peer.to_string();
-                    if cluster.config().tls {
-                        connections.spawn(async move {
-                            if let Ok(stream) = dosim_base::tls::acceptor().accept(stream).await {
-                                let _ = serve_connection_from(cluster, stream, peer).await;
-                            }
-                        });
-                    } else {
-                        connections.spawn(async move {
-                            let _ = serve_connection_from(cluster, stream, peer).await;
-                        });
-                    }
-                }
-                // A connection reset before it was taken, or too many open files: skip it and go on.
-                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+    dosim_base::listen::accept(listener, |stream, peer| {
+        let cluster = cluster.clone();
+        async move {
+            if !cluster.config().tls {
+                let _ = serve_connection_from(cluster, stream, peer).await;
+            } else if let Ok(stream) = dosim_base::tls::acceptor().accept(stream).await {
+                let _ = serve_connection_from(cluster, stream, peer).await;
+            }
         }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]

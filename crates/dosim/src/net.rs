@@ -36,12 +36,28 @@ impl std::fmt::Debug for TurmoilListener {
     }
 }
 
+/// Binds `0.0.0.0:port` on the current turmoil host (turmoil accepts no other address).
+pub(crate) async fn bind(port: u16) -> io::Result<turmoil::net::TcpListener> {
+    turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port)).await
+}
+
+/// The run's start on tokio's clock: a data plane's engine counts from it, so that its clock
+/// agrees with the cloud's.
+pub(crate) fn run_start() -> tokio::time::Instant {
+    tokio::time::Instant::now() - turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// The host a connection comes from, by name, as the history names actors.
+pub(crate) fn peer_name(peer: SocketAddr) -> String {
+    turmoil::reverse_lookup(peer.ip()).unwrap_or_else(|| peer.ip().to_string())
+}
+
 impl TurmoilListener {
     /// Binds `0.0.0.0:port` on the current turmoil host (turmoil accepts no other address).
     pub async fn bind(port: u16) -> io::Result<Self> {
-        let listener =
-            turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port)).await?;
-        Ok(Self { listener })
+        Ok(Self {
+            listener: bind(port).await?,
+        })
     }
 
     /// Wraps a listener bound by the caller.

@@ -48,6 +48,20 @@ pub const DFS_BOUND_MAX: u64 = 10_000_000;
 type BoxedActorFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
 pub(crate) type ActorFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
 type ServiceFn = dyn Fn(Actor) -> BoxedActorFuture + Send + Sync;
+
+/// An actor's or a service's closure as the run holds it: its future boxed, its error as the
+/// chain of messages a report shows.
+fn boxed<F, Fut, E>(f: F) -> Arc<ActorFn>
+where
+    F: Fn(Actor) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + 'static,
+    E: Into<Box<dyn std::error::Error>> + 'static,
+{
+    Arc::new(move |cx| {
+        let future = f(cx);
+        Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
+    })
+}
 type CloudSetup = dyn Fn(&mut dosim_cloud::Cloud) + Send + Sync;
 
 /// A simulation: the initial cloud, faults, actors, services and checks, and what exploring it
@@ -190,10 +204,7 @@ impl Scenario {
         Fut: Future<Output = Result<(), E>> + 'static,
         E: Into<Box<dyn std::error::Error>> + 'static,
     {
-        let actor: Arc<ActorFn> = Arc::new(move |cx| {
-            let future = actor(cx);
-            Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
-        });
+        let actor = boxed(actor);
         for _ in 0..n {
             let name = format!("pod-{}", self.actors.len());
             self.actors.push((name, actor.clone()));
@@ -208,10 +219,7 @@ impl Scenario {
         Fut: Future<Output = Result<(), E>> + 'static,
         E: Into<Box<dyn std::error::Error>> + 'static,
     {
-        let actor: Arc<ActorFn> = Arc::new(move |cx| {
-            let future = actor(cx);
-            Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
-        });
+        let actor = boxed(actor);
         self.actors.push((name.into(), actor));
         self
     }
@@ -226,10 +234,7 @@ impl Scenario {
         Fut: Future<Output = Result<(), E>> + 'static,
         E: Into<Box<dyn std::error::Error>> + 'static,
     {
-        let service: Arc<ServiceFn> = Arc::new(move |cx| {
-            let future = service(cx);
-            Box::pin(async move { future.await.map_err(|error| error_chain(&*error.into())) })
-        });
+        let service: Arc<ServiceFn> = boxed(service);
         self.services.push((name.into(), service));
         self
     }

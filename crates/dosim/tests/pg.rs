@@ -1,10 +1,12 @@
 //! Managed PostgreSQL in scenarios end to end: the cluster in the API, tokio-postgres over the simulated network, statements in the history, checks over the final data.
 
+mod common;
+
 use std::str::FromStr;
 use std::time::Duration;
 
 use dosim::pg::tokio_postgres;
-use dosim::{checks, Actor, ActorPg, DatabaseSpec, OpResult, RunOutcome, Scenario};
+use dosim::{checks, Actor, ActorPg, DatabaseSpec, RunOutcome, Scenario};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -22,32 +24,12 @@ fn scenario(name: &str) -> Scenario {
 /// Runs one seed twice, checks the run repeats and its violations, and returns the outcome.
 #[track_caller]
 fn check(scenario: Scenario, violations: &[&str]) -> RunOutcome {
-    let outcome = scenario.run(3);
-    assert_eq!(outcome.sim_error, None);
-    let found: Vec<String> = scenario
-        .verdict(&outcome)
-        .into_iter()
-        .map(|violation| format!("{}: {}", violation.check, violation.message))
-        .collect();
-    assert_eq!(found, violations);
-    assert_eq!(scenario.run(3).trace(), outcome.trace(), "the seed repeats");
-    outcome
+    common::run_seed_3_twice(&scenario, violations)
 }
 
 /// The SQL operations of the run: actor, statement, outcome.
 fn sql_lines(outcome: &RunOutcome) -> Vec<String> {
-    outcome
-        .ops
-        .iter()
-        .filter(|op| op.method == "SQL")
-        .map(|op| {
-            let result = match &op.result {
-                OpResult::Answered => op.response.clone().unwrap_or_default(),
-                other => format!("{other:?}"),
-            };
-            format!("{} {} → {result}", op.actor, op.target)
-        })
-        .collect()
+    common::op_lines(outcome, "SQL")
 }
 
 async fn bump(cx: Actor) -> Result<(), Error> {

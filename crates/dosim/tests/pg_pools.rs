@@ -1,5 +1,7 @@
 //! Users, databases and PgBouncer pools created through the API, in the simulated data plane: users log in, databases can be connected to, pools lend server connections as their mode says, and the final state shows them.
 
+mod common;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -15,16 +17,7 @@ fn run(scenario: Scenario) -> RunOutcome {
     let scenario = scenario
         .check(checks::actors_ok())
         .max_sim_time(Duration::from_secs(300));
-    let outcome = scenario.run(3);
-    assert_eq!(outcome.sim_error, None);
-    let found: Vec<String> = scenario
-        .verdict(&outcome)
-        .into_iter()
-        .map(|violation| format!("{}: {}", violation.check, violation.message))
-        .collect();
-    assert_eq!(found, Vec::<String>::new());
-    assert_eq!(scenario.run(3).trace(), outcome.trace(), "the seed repeats");
-    outcome
+    common::run_seed_3_twice(&scenario, &[])
 }
 
 /// The first cluster's UUID, as an actor finds it.

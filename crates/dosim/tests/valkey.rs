@@ -1,9 +1,11 @@
 //! Managed Caching for Valkey in scenarios end to end: the cluster in the API, redis-rs over the simulated network, commands in the history, the final keyspace and the command log.
 
+mod common;
+
 use std::time::Duration;
 
 use dosim::valkey::redis::{self, AsyncCommands};
-use dosim::{checks, Actor, DatabaseSpec, OpResult, RunOutcome, Scenario};
+use dosim::{checks, Actor, DatabaseSpec, RunOutcome, Scenario};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -17,32 +19,12 @@ fn scenario(name: &str) -> Scenario {
 /// Runs one seed twice, checks the run repeats and has no violations, and returns the outcome.
 #[track_caller]
 fn check(scenario: Scenario) -> RunOutcome {
-    let outcome = scenario.run(3);
-    assert_eq!(outcome.sim_error, None);
-    let found: Vec<String> = scenario
-        .verdict(&outcome)
-        .into_iter()
-        .map(|violation| format!("{}: {}", violation.check, violation.message))
-        .collect();
-    assert_eq!(found, Vec::<String>::new());
-    assert_eq!(scenario.run(3).trace(), outcome.trace(), "the seed repeats");
-    outcome
+    common::run_seed_3_twice(&scenario, &[])
 }
 
 /// The Valkey operations of the run: actor, command, reply.
 fn valkey_lines(outcome: &RunOutcome) -> Vec<String> {
-    outcome
-        .ops
-        .iter()
-        .filter(|op| op.method == "VALKEY")
-        .map(|op| {
-            let result = match &op.result {
-                OpResult::Answered => op.response.clone().unwrap_or_default(),
-                other => format!("{other:?}"),
-            };
-            format!("{} {} → {result}", op.actor, op.target)
-        })
-        .collect()
+    common::op_lines(outcome, "VALKEY")
 }
 
 #[test]

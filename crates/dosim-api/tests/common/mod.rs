@@ -112,6 +112,35 @@ impl Api {
     }
 }
 
+/// Expects `status` and a body containing `expect`, with the headers every response carries and
+/// no `date`; an error body's `request_id` is the response's `x-request-id`.
+#[track_caller]
+pub fn check(resp: &Resp, status: u16, expect: Value) {
+    assert_eq!(resp.status, status, "body: {}", resp.raw);
+    if let Err(message) = contains(&resp.json, &expect) {
+        panic!("{message}\nbody: {}", resp.raw);
+    }
+    for header in [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-request-id",
+    ] {
+        assert!(resp.headers.contains_key(header), "no {header} header");
+    }
+    assert!(
+        !resp.headers.contains_key("date"),
+        "a date header leaks the wall clock"
+    );
+    if status >= 400 {
+        let request_id = resp.headers["x-request-id"].to_str().unwrap();
+        assert_eq!(
+            resp.json["request_id"], request_id,
+            "error body and header disagree"
+        );
+    }
+}
+
 /// Whether `actual` contains everything in `expect`: objects by key, arrays element-wise with equal length,
 /// and the string `"*"` matches any present value.
 pub fn contains(actual: &Value, expect: &Value) -> Result<(), String> {

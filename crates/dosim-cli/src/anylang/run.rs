@@ -48,58 +48,13 @@ pub async fn run_seed(
     allowed: Option<&BTreeSet<FaultId>>,
 ) -> anyhow::Result<Report> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let server = Server::new(ServerConfig {
-        seed,
-        faults: config.faults.clone(),
-        time_scale: config.time_scale,
-        body_timeout: Some(Duration::from_secs(30)),
-        ..ServerConfig::default()
-    });
-    let _ = server.now();
-    let (decider, fired) = dosim::faults::recording_decider(seed, allowed.cloned());
-    server.set_fault_decider(decider);
-    let gate = WindowGate::start(
-        config.strategy,
-        seed,
-        config.pct_depth,
-        Timing {
-            window: config.window,
-            hold_max: config.hold_max,
-        },
-    );
-    server.set_gate(gate.handle());
-    // Managed PostgreSQL and Valkey clusters the program creates are served as `dosim serve`
-    // serves them, on loopback ports; their statements and commands are not gated.
-    let _data_writes = crate::serve::attach_data_planes(
-        &server,
-        std::net::Ipv4Addr::LOCALHOST.into(),
-        "127.0.0.1",
-        seed,
-        crate::pg::PG_CLUSTERS_MAX,
-        false,
-    );
-    let planes = StopPlanes(server.clone());
-    let spaces = crate::spaces::build(
-        &server,
-        dosim_spaces::SpacesConfig::default(),
-        config.time_scale,
-    );
-    spaces.set_gate(gate.handle());
-    let listening = super::listen::listen(&server, &gate).await?;
-    let spaces_listening = super::listen::listen_spaces(&spaces, &gate).await?;
-    let url = format!("http://{}", listening.addr);
-    let token = server.token();
-    let key = spaces_key(&server, &token)?;
-    let mut env = environment(&url, &token, seed);
-    env.extend(spaces_environment(
-        &format!("http://{}", spaces_listening.addr),
-        &key,
-    ));
+    let (server, fired, gate) = start_server(config, seed, allowed);
+    let hosted = host(config, &server, &gate, seed).await?;
 
     let started = tokio::time::Instant::now();
     let exit = run_command(
         &config.command,
-        &env,
+        &hosted.env,
         &[],
         config.timeout,
         &dir.join("stdout.txt"),
@@ -110,23 +65,7 @@ pub async fn run_seed(
     gate.stop();
 
     let history = server.history();
-    let (state, invariants, attached_once) = server.with_account(&token, |cloud| {
-        let now = server.now();
-        cloud.advance(now);
-        let attached_once = cloud
-            .actions(now)
-            .into_iter()
-            .filter(|a| {
-                a.action_type == "attach_volume" && a.status == dosim_cloud::ActionStatus::Completed
-            })
-            .filter_map(|a| a.volume_id.map(|id| id.to_string()))
-            .collect();
-        (
-            dosim::CloudState::from_cloud(cloud),
-            cloud.check_invariants(),
-            attached_once,
-        )
-    });
+    let (state, invariants, attached_once) = final_state(&server, &hosted.token);
     let state_path = dir.join("state.json");
     let history_path = dir.join("history.json");
     std::fs::write(
@@ -147,38 +86,16 @@ pub async fn run_seed(
         },
     );
     if let Some(check_command) = &config.check_command {
-        let extra = [
+        let outputs = [
             ("DOSIM_STATE", state_path.display().to_string()),
             ("DOSIM_HISTORY", history_path.display().to_string()),
         ];
-        let shell = vec!["sh".to_owned(), "-c".to_owned(), check_command.clone()];
-        let check_exit = run_command(
-            &shell,
-            &env,
-            &extra,
-            config.timeout,
-            &dir.join("check-stdout.txt"),
-            &dir.join("check-stderr.txt"),
-        )
-        .await?;
-        if check_exit != Exit::Code(0) {
-            let output = tail(&dir.join("check-stdout.txt"), 10)
-                .into_iter()
-                .chain(tail(&dir.join("check-stderr.txt"), 10))
-                .collect::<Vec<_>>();
-            let mut message = format!("`{check_command}` {check_exit}");
-            for line in output {
-                message.push_str(&format!("\n{line}"));
-            }
-            violations.push(Violation {
-                check: "check-command".to_owned(),
-                message,
-            });
-        }
+        violations
+            .extend(run_check_command(config, check_command, &hosted.env, &outputs, dir).await?);
     }
-    drop(listening);
-    drop(spaces_listening);
-    drop(planes);
+    drop(hosted.listening);
+    drop(hosted.spaces_listening);
+    drop(hosted.planes);
     let (decisions, admitted) = gate.decisions();
     let fired = fired
         .lock()
@@ -187,7 +104,7 @@ pub async fn run_seed(
             let fired = match service {
                 dosim_api::Service::Spaces => dosim::faults::describe_fired_spaces_fault(
                     id,
-                    spaces.log_entry(seq).as_ref(),
+                    hosted.spaces.log_entry(seq).as_ref(),
                     &config.faults,
                 ),
                 _ => dosim::faults::describe_fired_server_fault(
@@ -214,6 +131,156 @@ pub async fn run_seed(
         stderr_tail: tail(&dir.join("stderr.txt"), 20),
         replay: config.replay_line(seed, allowed),
         fired,
+    }))
+}
+
+/// A fresh server for `seed`, its fault decider recording what fires, and the gate in front of
+/// its commits.
+fn start_server(
+    config: &Config,
+    seed: u64,
+    allowed: Option<&BTreeSet<FaultId>>,
+) -> (Server, dosim::faults::FiredDecisions, WindowGate) {
+    let server = Server::new(ServerConfig {
+        seed,
+        faults: config.faults.clone(),
+        time_scale: config.time_scale,
+        body_timeout: Some(Duration::from_secs(30)),
+        ..ServerConfig::default()
+    });
+    let _ = server.now();
+    let (decider, fired) = dosim::faults::recording_decider(seed, allowed.cloned());
+    server.set_fault_decider(decider);
+    let gate = WindowGate::start(
+        config.strategy,
+        seed,
+        config.pct_depth,
+        Timing {
+            window: config.window,
+            hold_max: config.hold_max,
+        },
+    );
+    server.set_gate(gate.handle());
+    (server, fired, gate)
+}
+
+/// What serves the command during a run: the API and Spaces listeners, the data planes, and the
+/// environment that tells the command where they are.
+struct Hosted {
+    listening: super::listen::Listening,
+    spaces_listening: super::listen::Listening,
+    planes: StopPlanes,
+    /// Kept to the end of the run (its log names the Spaces requests faults fired on), as the
+    /// data planes' write counter is.
+    spaces: dosim_spaces::Spaces,
+    _data_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    token: String,
+    env: Vec<(&'static str, String)>,
+}
+
+/// Puts the server, its data planes and its Spaces on loopback ports.
+async fn host(
+    config: &Config,
+    server: &Server,
+    gate: &WindowGate,
+    seed: u64,
+) -> anyhow::Result<Hosted> {
+    // Managed PostgreSQL and Valkey clusters the program creates are served as `dosim serve`
+    // serves them, on loopback ports; their statements and commands are not gated.
+    let data_writes = crate::serve::attach_data_planes(
+        server,
+        std::net::Ipv4Addr::LOCALHOST.into(),
+        "127.0.0.1",
+        seed,
+        crate::pg::PG_CLUSTERS_MAX,
+        false,
+    );
+    let planes = StopPlanes(server.clone());
+    let spaces = crate::spaces::build(
+        server,
+        dosim_spaces::SpacesConfig::default(),
+        config.time_scale,
+    );
+    spaces.set_gate(gate.handle());
+    let listening = super::listen::listen(server, gate).await?;
+    let spaces_listening = super::listen::listen_spaces(&spaces, gate).await?;
+    let url = format!("http://{}", listening.addr);
+    let token = server.token();
+    let key = spaces_key(server, &token)?;
+    let mut env = environment(&url, &token, seed);
+    env.extend(spaces_environment(
+        &format!("http://{}", spaces_listening.addr),
+        &key,
+    ));
+    Ok(Hosted {
+        listening,
+        spaces_listening,
+        planes,
+        spaces,
+        _data_writes: data_writes,
+        token,
+        env,
+    })
+}
+
+/// The account as the run left it, with due work completed: its state, whether it holds its
+/// invariants, and the volumes an attach completed on.
+fn final_state(
+    server: &Server,
+    token: &str,
+) -> (dosim::CloudState, Result<(), String>, BTreeSet<String>) {
+    server.with_account(token, |cloud| {
+        let now = server.now();
+        cloud.advance(now);
+        let attached_once = cloud
+            .actions(now)
+            .into_iter()
+            .filter(|a| {
+                a.action_type == "attach_volume" && a.status == dosim_cloud::ActionStatus::Completed
+            })
+            .filter_map(|a| a.volume_id.map(|id| id.to_string()))
+            .collect();
+        (
+            dosim::CloudState::from_cloud(cloud),
+            cloud.check_invariants(),
+            attached_once,
+        )
+    })
+}
+
+/// Runs the user's check command with the run's environment and where its outputs are; a
+/// violation, with the command's last lines, when it fails.
+async fn run_check_command(
+    config: &Config,
+    check_command: &str,
+    env: &[(&'static str, String)],
+    outputs: &[(&'static str, String)],
+    dir: &Path,
+) -> anyhow::Result<Option<Violation>> {
+    let shell = vec!["sh".to_owned(), "-c".to_owned(), check_command.to_owned()];
+    let check_exit = run_command(
+        &shell,
+        env,
+        outputs,
+        config.timeout,
+        &dir.join("check-stdout.txt"),
+        &dir.join("check-stderr.txt"),
+    )
+    .await?;
+    if check_exit == Exit::Code(0) {
+        return Ok(None);
+    }
+    let output = tail(&dir.join("check-stdout.txt"), 10)
+        .into_iter()
+        .chain(tail(&dir.join("check-stderr.txt"), 10))
+        .collect::<Vec<_>>();
+    let mut message = format!("`{check_command}` {check_exit}");
+    for line in output {
+        message.push_str(&format!("\n{line}"));
+    }
+    Ok(Some(Violation {
+        check: "check-command".to_owned(),
+        message,
     }))
 }
 

@@ -40,6 +40,18 @@ pub(super) fn volume(name: &str, region: &str) -> VolumeCreate {
     }
 }
 
+/// A one-node PostgreSQL cluster of the smallest size.
+pub(super) fn pg_cluster(name: &str, region: &str) -> DatabaseCreate {
+    DatabaseCreate {
+        name: name.to_string(),
+        engine: "pg".into(),
+        num_nodes: 1,
+        size: "db-s-1vcpu-1gb".into(),
+        region: region.to_string(),
+        ..DatabaseCreate::default()
+    }
+}
+
 pub(super) fn world(config: CloudConfig) -> World {
     let provision_ms = config.droplet_provision_ms;
     let mut cloud = Cloud::new(config, SEED);

@@ -1,7 +1,7 @@
 //! The invariants: a healthy account passes, and each cross-reference broken by hand, from
 //! either side, is caught with a sentence naming the resources.
 
-use super::fixture::{world, World};
+use super::fixture::{pg_cluster, world, World};
 use crate::actions::Pending;
 use crate::*;
 use std::net::Ipv4Addr;
@@ -55,17 +55,7 @@ fn linked() -> Linked {
         .unwrap();
     let db = w
         .cloud
-        .create_database(
-            t,
-            DatabaseCreate {
-                name: "backend".into(),
-                engine: "pg".into(),
-                num_nodes: 1,
-                size: "db-s-1vcpu-1gb".into(),
-                region: "nyc3".into(),
-                ..DatabaseCreate::default()
-            },
-        )
+        .create_database(t, pg_cluster("backend", "nyc3"))
         .unwrap()
         .id;
     w.cloud.create_database_user(t, db, "app").unwrap();

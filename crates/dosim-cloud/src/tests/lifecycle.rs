@@ -1,6 +1,6 @@
 //! Lifecycles: time, locks, moves, the effects of deletes, failures, and determinism.
 
-use super::fixture::{create, volume, world, World, SEED};
+use super::fixture::{create, pg_cluster, volume, world, World, SEED};
 use crate::*;
 use std::fmt::Debug;
 
@@ -400,14 +400,7 @@ fn a_failed_create_removes_the_droplet_and_frees_its_volume() {
 #[test]
 fn databases_come_online_after_provisioning() {
     let mut cloud = Cloud::new(CloudConfig::default(), SEED);
-    let req = DatabaseCreate {
-        name: "backend".into(),
-        engine: "pg".into(),
-        num_nodes: 1,
-        size: "db-s-1vcpu-1gb".into(),
-        region: "nyc3".into(),
-        ..DatabaseCreate::default()
-    };
+    let req = pg_cluster("backend", "nyc3");
     let db = cloud.create_database(SimTime(0), req).unwrap();
     check(
         (db.status, db.version.as_str(), db.db_names.clone()),

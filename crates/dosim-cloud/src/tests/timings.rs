@@ -1,7 +1,7 @@
 //! Timings: provisioning and action times fixed or drawn from a distribution, and what a drawn
 //! timing does to the seed's other draws.
 
-use super::fixture::{create, SEED};
+use super::fixture::{create, pg_cluster, SEED};
 use crate::*;
 
 /// Creates three droplets, powers them off by tag and one on again, under `config`; returns the
@@ -30,14 +30,7 @@ fn run(config: CloudConfig) -> (Cloud, Vec<u64>) {
 fn fingerprint(mut cloud: Cloud) -> (serde_json::Value, DatabaseId) {
     let mut dump = serde_json::to_value(&cloud).unwrap();
     dump.as_object_mut().unwrap().remove("config");
-    let probe = DatabaseCreate {
-        name: "probe".into(),
-        engine: "pg".into(),
-        num_nodes: 1,
-        size: "db-s-1vcpu-1gb".into(),
-        region: "nyc1".into(),
-        ..DatabaseCreate::default()
-    };
+    let probe = pg_cluster("probe", "nyc1");
     let next = cloud.create_database(cloud.now(), probe).unwrap().id;
     (dump, next)
 }

@@ -240,14 +240,9 @@ pub(crate) fn host(
     sim.host(database.info.host.clone(), move || {
         let cluster = cluster.clone();
         async move {
-            let listener =
-                turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port)).await?;
-            // The engine's zero is the run's start, so its now() agrees with the cloud's clock.
-            let elapsed = turmoil::sim_elapsed().unwrap_or_default();
-            cluster.set_time_base(tokio::time::Instant::now() - elapsed);
-            let pools =
-                turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, POOL_PORT))
-                    .await?;
+            let listener = crate::net::bind(port).await?;
+            cluster.set_time_base(crate::net::run_start());
+            let pools = crate::net::bind(POOL_PORT).await?;
             loop {
                 let (stream, peer, pooled) = tokio::select! {
                     // In a fixed order: tokio's default draws from a thread RNG outside the seed.
@@ -261,8 +256,7 @@ pub(crate) fn host(
                         (stream, peer, true)
                     }
                 };
-                let actor =
-                    turmoil::reverse_lookup(peer.ip()).unwrap_or_else(|| peer.ip().to_string());
+                let actor = crate::net::peer_name(peer);
                 let serving = if pooled {
                     futures_either(dosim_pgwire::serve_pool_connection_from(
                         cluster.clone(),

@@ -166,15 +166,11 @@ pub(crate) fn host(
     sim.host(cluster.info.host.clone(), move || {
         let served = served.clone();
         async move {
-            let listener =
-                turmoil::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port)).await?;
-            // The engine's zero is the run's start, so its clock agrees with the cloud's.
-            let elapsed = turmoil::sim_elapsed().unwrap_or_default();
-            served.set_time_base(tokio::time::Instant::now() - elapsed);
+            let listener = crate::net::bind(port).await?;
+            served.set_time_base(crate::net::run_start());
             loop {
                 let (stream, peer) = listener.accept().await?;
-                let actor =
-                    turmoil::reverse_lookup(peer.ip()).unwrap_or_else(|| peer.ip().to_string());
+                let actor = crate::net::peer_name(peer);
                 let serving =
                     dosim_valkeywire::serve_connection_from(served.clone(), stream, actor);
                 tokio::spawn(async move {

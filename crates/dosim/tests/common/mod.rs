@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use dosim::client::{DropletCreate, RetryPolicy, VolumeCreate};
-use dosim::{checks, Actor, Expect, FaultPlan, Scenario};
+use dosim::{checks, Actor, Expect, FaultPlan, OpResult, RunOutcome, Scenario};
 
 /// Check-then-create without handling the loser's 409: the buggy volume code.
 pub async fn ensure_volume(cx: Actor) -> Result<(), dosim::client::Error> {
@@ -93,4 +93,36 @@ pub fn lost_create(name: &str, probability: f64) -> Scenario {
         })
         .check(checks::no_duplicate_droplets_by_tag("create:"))
         .expect(Expect::Race)
+}
+
+/// Runs seed 3 twice: no simulation error, exactly `violations` (each `check: message`), and the
+/// same trace both times; returns the first run's outcome.
+#[track_caller]
+pub fn run_seed_3_twice(scenario: &Scenario, violations: &[&str]) -> RunOutcome {
+    let outcome = scenario.run(3);
+    assert_eq!(outcome.sim_error, None);
+    let found: Vec<String> = scenario
+        .verdict(&outcome)
+        .into_iter()
+        .map(|violation| format!("{}: {}", violation.check, violation.message))
+        .collect();
+    assert_eq!(found, violations);
+    assert_eq!(scenario.run(3).trace(), outcome.trace(), "the seed repeats");
+    outcome
+}
+
+/// The run's operations of one data plane (`SQL`, `VALKEY`), one line each: actor, target, outcome.
+pub fn op_lines(outcome: &RunOutcome, method: &str) -> Vec<String> {
+    outcome
+        .ops
+        .iter()
+        .filter(|op| op.method == method)
+        .map(|op| {
+            let result = match &op.result {
+                OpResult::Answered => op.response.clone().unwrap_or_default(),
+                other => format!("{other:?}"),
+            };
+            format!("{} {} → {result}", op.actor, op.target)
+        })
+        .collect()
 }
