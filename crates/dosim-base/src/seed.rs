@@ -17,6 +17,8 @@ pub enum Stream {
     Network,
     /// The strategy's own choices (PCT's priorities and change points).
     Schedule,
+    /// Where a steered strategy puts actor faults: at which of an actor's sleeps and operations.
+    FaultPoints,
     /// Actor `n`'s `cx.rng()`.
     Actor(u32),
     /// User service host `n`.
@@ -42,6 +44,7 @@ pub fn derive(seed: u64, stream: Stream) -> u64 {
         Stream::Cloud => run(1),
         Stream::Network => run(3),
         Stream::Schedule => run(4),
+        Stream::FaultPoints => run(5),
         Stream::Actor(n) => run(0x1_0000_0000 | u64::from(n)),
         Stream::Service(n) => run(0x2_0000_0000 | u64::from(n)),
         // "request\0"
@@ -88,6 +91,7 @@ mod tests {
             Stream::Cloud,
             Stream::Network,
             Stream::Schedule,
+            Stream::FaultPoints,
             Stream::Actor(0),
             Stream::Actor(1),
             Stream::Service(0),

@@ -32,6 +32,8 @@ struct Inner {
     client_setup: ClientSetup,
     rng: Mutex<ChaCha8Rng>,
     recorder: Recorder,
+    /// The actor's fault control (none for a service host's context).
+    control: Option<crate::faults::ActorControl>,
 }
 
 impl std::fmt::Debug for Actor {
@@ -53,6 +55,7 @@ impl Actor {
         client_setup: ClientSetup,
         rng: ChaCha8Rng,
         recorder: Recorder,
+        control: Option<crate::faults::ActorControl>,
     ) -> Actor {
         let transport = Arc::new(RecordingTransport::new(name.clone(), recorder.clone()));
         let client = build_client(&name, &token, &transport, &client_setup);
@@ -67,6 +70,7 @@ impl Actor {
                 client_setup,
                 rng: Mutex::new(rng),
                 recorder,
+                control,
             }),
         }
     }
@@ -134,8 +138,19 @@ impl Actor {
     }
 
     /// Sleeps for `duration` of simulated time.
+    ///
+    /// Its end is a fault point: under `pct` and `dfs` an actor fault may start as the actor
+    /// wakes, before it runs on (see [`crate::ActorFault`]).
     pub async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
+        if let Some(control) = &self.inner.control {
+            let now_ms = crate::history::now_ms();
+            if crate::faults::reached_point(control, crate::faults::Point::Woke, now_ms) {
+                // Stopped (or killed) here: the wrapper does not poll the actor again until
+                // the pause ends, so nothing after the sleep runs before then.
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     /// Simulated time since the run started.

@@ -17,8 +17,8 @@ use crate::history::{InjectedFault, Recorder};
 mod actor;
 mod net;
 
-pub use actor::ActorFault;
-pub(crate) use actor::{ActorControl, Controlled, Ended};
+pub(crate) use actor::{reached_point, ActorControl, Controlled, Ended, Point};
+pub use actor::{ActorFault, FAULT_POINTS_MAX};
 pub use net::{Endpoint, NetFault};
 
 /// The most fault ids a `--faults` list may hold.
@@ -527,12 +527,15 @@ pub(crate) struct Scheduled {
 /// endpoints network faults name to the run's host names.
 ///
 /// Only those in `allowed`, when it is given, will happen, but every draw is made so the stream
-/// stays aligned.
+/// stays aligned. `choose_point` is the strategy's say on where actor faults start (a fault
+/// point, or `None` for the drawn moment; see `actor.rs`).
 pub(crate) fn schedule(
     scenario: &crate::scenario::Scenario,
     databases: &[crate::pg::RunDatabase],
     rng: &mut rand_chacha::ChaCha8Rng,
     allowed: Option<&BTreeSet<FaultId>>,
+    choose_point: &mut dyn FnMut() -> crate::strategy::FaultPoint,
+    decisions: Option<&Arc<crate::strategy::Decisions>>,
 ) -> Result<Scheduled, String> {
     let net = net::schedule(&scenario.net_faults, databases, rng, allowed)?;
     let actor_names: Vec<&str> = scenario
@@ -540,14 +543,22 @@ pub(crate) fn schedule(
         .iter()
         .map(|(name, _)| name.as_str())
         .collect();
-    let actors = actor::schedule(&scenario.actor_faults, &actor_names, rng, allowed)?;
+    let actors = actor::schedule(
+        &scenario.actor_faults,
+        &actor_names,
+        rng,
+        allowed,
+        choose_point,
+    )?;
+    let controls: Vec<ActorControl> = actor_names
+        .iter()
+        .map(|_| ActorControl::default())
+        .collect();
+    actor::anchor(&actors, &controls, decisions);
     Ok(Scheduled {
         net,
         actors,
-        controls: actor_names
-            .iter()
-            .map(|_| ActorControl::default())
-            .collect(),
+        controls,
     })
 }
 

@@ -10,7 +10,7 @@
 //! real network either could have arrived first. Nothing is held when nothing else is in
 //! flight, so a lone request pays at most one tick.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +47,8 @@ pub struct Commit {
 pub(crate) struct RunGate {
     decisions: Option<Arc<Decisions>>,
     state: Mutex<GateState>,
+    /// Each actor's fault control: an operation reaching the gate is a fault point of its actor.
+    controls: Mutex<BTreeMap<String, crate::faults::ActorControl>>,
 }
 
 #[derive(Default)]
@@ -73,7 +75,13 @@ impl RunGate {
         Arc::new(RunGate {
             decisions,
             state: Mutex::new(GateState::default()),
+            controls: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The actors' fault controls, by name.
+    pub(crate) fn set_controls(&self, controls: BTreeMap<String, crate::faults::ActorControl>) {
+        *self.controls.lock() = controls;
     }
 
     /// The gate as the planes take it.
@@ -173,6 +181,9 @@ impl Gate for Handle {
     fn admit(&self, operation: Operation) -> Admission {
         let gate = self.0.clone();
         let now_ms = crate::history::now_ms();
+        if let Some(control) = gate.controls.lock().get(&operation.actor) {
+            crate::faults::reached_point(control, crate::faults::Point::Operation, now_ms);
+        }
         if !gate.steers() {
             record(&mut gate.state.lock(), now_ms, &operation);
             return Box::pin(std::future::ready(Permit::free()));

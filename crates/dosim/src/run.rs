@@ -179,11 +179,22 @@ pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
         Ok(world) => world,
         Err(error) => return refused(error),
     };
+    // A steered strategy may start actor faults at fault points instead of their drawn moment.
+    let mut points_rng = seed::rng(spec.seed, Stream::FaultPoints);
+    let decisions = world.decisions.clone();
+    let mut choose_point = || match &decisions {
+        Some(decisions) => {
+            decisions.choose_fault_point(crate::faults::FAULT_POINTS_MAX, &mut points_rng)
+        }
+        None => crate::strategy::FaultPoint::Drawn,
+    };
     let mut faults = match crate::faults::schedule(
         scenario,
         &world.databases,
         &mut seed::rng(spec.seed, Stream::Network),
         spec.faults.as_ref(),
+        &mut choose_point,
+        decisions.as_ref(),
     ) {
         Ok(faults) => faults,
         Err(error) => return refused(error),
@@ -364,7 +375,13 @@ impl World<'_> {
         for (index, (name, service)) in scenario.services.iter().enumerate() {
             let (name, service, errors) =
                 (name.clone(), service.clone(), self.service_errors.clone());
-            let context = self.context(scenario, index, &name, Stream::Service(index_u32(index)));
+            let context = self.context(
+                scenario,
+                index,
+                &name,
+                Stream::Service(index_u32(index)),
+                None,
+            );
             self.sim.host(name.clone(), move || {
                 let future = CatchUnwind {
                     future: Box::pin(service(context(0))),
@@ -386,8 +403,25 @@ impl World<'_> {
     /// The scenario's actors, each a turmoil client whose result the run collects, under the
     /// control through which actor faults pause, crash and restart it.
     fn host_actors(&mut self, scenario: &Scenario, controls: &[crate::faults::ActorControl]) {
+        // Only a steered run has fault points at the gate.
+        if self.decisions.is_some() {
+            self.gate.set_controls(
+                scenario
+                    .actors
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .zip(controls.iter().cloned())
+                    .collect(),
+            );
+        }
         for ((index, (name, actor)), control) in scenario.actors.iter().enumerate().zip(controls) {
-            let context = self.context(scenario, index, name, Stream::Actor(index_u32(index)));
+            let context = self.context(
+                scenario,
+                index,
+                name,
+                Stream::Actor(index_u32(index)),
+                Some(control.clone()),
+            );
             let first = CatchUnwind {
                 future: Box::pin(actor(context(0))),
             };
@@ -423,6 +457,7 @@ impl World<'_> {
         index: usize,
         name: &str,
         stream: Stream,
+        control: Option<crate::faults::ActorControl>,
     ) -> impl Fn(u64) -> Actor + Send + Sync + 'static {
         let (name, seed, setup, recorder) = (
             name.to_owned(),
@@ -443,6 +478,7 @@ impl World<'_> {
                 setup.clone(),
                 rng,
                 recorder.clone(),
+                control.clone(),
             )
         }
     }

@@ -123,6 +123,17 @@ impl Steering {
     }
 }
 
+/// Where a steered strategy starts an actor fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultPoint {
+    /// At the moment the seed drew (`random`).
+    Drawn,
+    /// At the actor's `n`th fault point, from 1 (`pct`).
+    At(u32),
+    /// At whichever point the strategy decides, as the actor reaches each (`dfs`).
+    Each,
+}
+
 /// The decisions of one steered run, shared by the gate and the fault decider.
 pub(crate) struct Decisions {
     state: Mutex<DecisionState>,
@@ -234,6 +245,47 @@ impl Decisions {
         };
         state.faults_fired += u32::from(fire);
         state.record(u32::from(fire), alternatives);
+        fire
+    }
+
+    /// Where an actor fault starts (see `faults::actor`). PCT draws one of the actor's first
+    /// `points_max` fault points, as a decision of `points_max` alternatives (so a recorded PCT
+    /// schedule replays it); dfs decides at each point, as the actor reaches it, whether the
+    /// fault starts there ([`Decisions::fault_at_point`]); `random` keeps the drawn moment.
+    pub(crate) fn choose_fault_point(
+        &self,
+        points_max: u32,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> FaultPoint {
+        let mut state = self.state.lock();
+        let choice = match (&state.steering, state.steering.strategy()) {
+            (Steering::Random, _) => return FaultPoint::Drawn,
+            (Steering::Pct { .. }, _) => rng.random_range(0..points_max),
+            (Steering::Forced { .. }, Strategy::Pct) => {
+                state.forced_next().unwrap_or(0).min(points_max - 1)
+            }
+            (Steering::Forced { .. }, _) => return FaultPoint::Each,
+        };
+        state.record(choice, points_max);
+        FaultPoint::At(choice + 1)
+    }
+
+    /// Under dfs, at an actor's fault point: whether its fault starts here, a decision of two
+    /// alternatives (the first, "not here"), counted against dfs's fault bound like a server
+    /// fault; no decision once the bound is reached.
+    pub(crate) fn fault_at_point(&self) -> bool {
+        let mut state = self.state.lock();
+        let forced = state.forced_next();
+        let fire = match &state.steering {
+            Steering::Forced {
+                faults_max: Some(max),
+                ..
+            } if state.faults_fired >= *max => return false,
+            Steering::Forced { .. } => forced.unwrap_or(0) > 0,
+            Steering::Pct { .. } | Steering::Random => return false,
+        };
+        state.faults_fired += u32::from(fire);
+        state.record(u32::from(fire), 2);
         fire
     }
 

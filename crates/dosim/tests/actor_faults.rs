@@ -586,3 +586,126 @@ fn actor_fault_ids_parse_and_print() {
     let error = "pause.x".parse::<FaultSet>().expect_err("not an id");
     assert!(error.contains("pause.<n> or crash.<n>"), "{error}");
 }
+
+/// `pod-0` sleeps three times and notes when it woke; `pod-1` sends three requests. Each has a
+/// fault timed long after it has finished, which under `random` never happens.
+fn fault_points() -> Scenario {
+    const CHECK: &str = "pod-0 was never paused";
+    Scenario::new("fault_points")
+        .actor_fault(
+            ActorFault::pause("pod-0")
+                .at(Duration::from_secs(30))
+                .lasting(Duration::from_secs(1)),
+        )
+        .actor_fault(ActorFault::crash("pod-1").at(Duration::from_secs(30)))
+        .actor("pod-0", |cx: Actor| async move {
+            for n in 1..=3 {
+                cx.sleep(ms(100)).await;
+                cx.believe(&format!("woke-{n}"), cx.now().as_millis().to_string());
+            }
+            Ok::<(), Error>(())
+        })
+        .actor("pod-1", |cx: Actor| async move {
+            for _ in 0..3 {
+                cx.client().account().get().await?;
+            }
+            Ok::<(), Error>(())
+        })
+        .check_fn(CHECK, |outcome| {
+            match outcome.faults.iter().find(|f| f.kind == "pause") {
+                None => Ok(()),
+                Some(fault) => Err(Violation::new(
+                    CHECK,
+                    format!("{} {}", fault.kind, fault.target),
+                )),
+            }
+        })
+        .max_sim_time(Duration::from_secs(60))
+        .expect(Expect::Race)
+}
+
+#[test]
+fn steered_strategies_start_actor_faults_at_fault_points() {
+    let scenario = fault_points();
+    for seed in 0..5 {
+        let outcome = scenario.run(seed);
+        assert!(
+            outcome.faults.is_empty(),
+            "random keeps the drawn moment: {:?}",
+            outcome.faults
+        );
+    }
+    let (mut paused, mut crashed) = (0, 0);
+    for seed in 0..40 {
+        let spec = RunSpec::seed(seed).strategy(dosim::Strategy::Pct);
+        let outcome = scenario.run(spec.clone());
+        assert_eq!(
+            outcome.trace(),
+            scenario.run(spec).trace(),
+            "seed {seed} repeats"
+        );
+        for fault in &outcome.faults {
+            match fault.kind.as_str() {
+                // Paused as it woke from its nth sleep: that wake-up is a second late, the ones
+                // before it on time.
+                "pause" => {
+                    paused += 1;
+                    let woke: Vec<u64> = (1..=3)
+                        .map(|n| belief_ms(&outcome, "pod-0", &format!("woke-{n}")))
+                        .collect();
+                    let late = woke
+                        .iter()
+                        .enumerate()
+                        .position(|(index, at)| *at >= 100 * (index as u64 + 1) + 1000)
+                        .expect("one wake-up is late");
+                    assert_eq!(fault.at_ms, 100 * (late as u64 + 1), "{woke:?}");
+                }
+                // Crashed as its nth request reached the API: it sent none after it, and that
+                // request commits or, its client gone before the gate let it through, is
+                // withdrawn.
+                "crash" => {
+                    crashed += 1;
+                    let sent = outcome.ops.iter().filter(|op| op.actor == "pod-1").count();
+                    assert!((1..=3).contains(&sent), "{sent}");
+                    let answered = outcome
+                        .server_ops
+                        .iter()
+                        .filter(|op| op.actor == "pod-1")
+                        .count();
+                    assert!(
+                        answered == sent || answered + 1 == sent,
+                        "{:?}",
+                        outcome.server_ops
+                    );
+                }
+                other => panic!("{other}"),
+            }
+        }
+    }
+    // Eight points are drawn from; pod-0 reaches three, pod-1 three.
+    assert!(paused > 3 && paused < 30, "{paused}");
+    assert!(crashed > 3 && crashed < 30, "{crashed}");
+
+    // The report names the point, and the fault shrinks like any other.
+    let failing = (0..40)
+        .map(|seed| scenario.report(RunSpec::seed(seed).strategy(dosim::Strategy::Pct)))
+        .find(|report| report.faults.iter().any(|fault| fault.kind == "pause"))
+        .expect("a paused seed");
+    let text = failing.to_text();
+    assert!(
+        text.contains(", as it woke from a sleep, for 1.000s"),
+        "{text}"
+    );
+
+    // dfs decides at each point: its first schedule stops nobody, and a later one does.
+    let dfs = dosim::explore::explore_strategy(
+        &scenario,
+        &dosim::Seeds(0..1),
+        1,
+        dosim::Strategy::Dfs,
+        |_| {},
+    );
+    let report = dfs.report.expect("dfs finds a stopped actor");
+    assert!(dfs.schedules_run.unwrap_or(0) > 1);
+    assert!(report.to_text().contains("as it"), "{}", report.to_text());
+}

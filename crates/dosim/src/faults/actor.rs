@@ -8,6 +8,15 @@
 //! tasks hyper and tokio-postgres run, are tasks of their own on the actor's host: they keep
 //! running while it is paused, so a request already handed to its connection still reaches the
 //! server, and they wind down when a crash drops the handles that fed them.
+//!
+//! Under `random` a fault starts at the moment the seed drew. Under `pct` and `dfs` it starts at
+//! a fault point the strategy picks instead: the actor's `n`th sleep ending (`Actor::sleep`) or
+//! operation reaching the operation gate (an API request, an SQL statement, a Valkey command, an
+//! S3 write), counted together, in order. Those are where a stopped or killed process hurts: as
+//! it wakes to act on what it holds (a lease, a lock, a plan), or with an operation it has sent
+//! committing while it cannot hear of it. A race that needs a pause in a 300 ms window between a
+//! grant and a write is hit at one seed in seventy by a moment drawn over 20 s, and at one in
+//! [`FAULT_POINTS_MAX`] by a fault point.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -20,6 +29,7 @@ use parking_lot::Mutex;
 
 use super::{enabled, FaultId, FiredFault, Length, Timing};
 use crate::history::{Belief, InjectedFault, Recorder};
+use crate::strategy::FaultPoint;
 
 /// A fault the harness injects into one actor: a pause or a crash.
 ///
@@ -147,6 +157,50 @@ impl ActorFault {
     }
 }
 
+/// The fault points a steered strategy picks among: an actor's first this many sleeps and
+/// operations.
+pub const FAULT_POINTS_MAX: u32 = 8;
+
+/// What happened at a fault point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Point {
+    /// The actor woke from a sleep.
+    Woke,
+    /// One of its operations reached the gate.
+    Operation,
+}
+
+/// A fault that starts at a fault point, and when it started.
+#[derive(Clone)]
+struct Anchor {
+    /// The fault point, from 1; or, under dfs, whichever point the decisions say.
+    point: Where,
+    kind: Kind,
+    restart: bool,
+    /// When and where the point was reached, once it has been.
+    reached: Option<(u64, Point)>,
+}
+
+/// Which fault point an anchored fault starts at.
+#[derive(Clone)]
+enum Where {
+    At(u32),
+    Decided(Arc<crate::strategy::Decisions>),
+}
+
+impl std::fmt::Debug for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let point = match &self.point {
+            Where::At(point) => point.to_string(),
+            Where::Decided(_) => "decided".to_owned(),
+        };
+        f.debug_struct("Anchor")
+            .field("point", &point)
+            .field("reached", &self.reached)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the step loop tells one actor's wrapper, and what the wrapper tells it back.
 #[derive(Debug, Default)]
 pub(crate) struct ControlState {
@@ -162,6 +216,41 @@ pub(crate) struct ControlState {
     finished: bool,
     /// The actor's task, to wake when it may run again.
     waker: Option<Waker>,
+    /// The fault points reached so far, counted only while a fault waits for one.
+    points: u32,
+    /// The fault (at most one per actor) that starts at a fault point.
+    anchor: Option<Anchor>,
+}
+
+/// Called at each fault point of the actor `control` belongs to: starts the fault anchored at
+/// this point, if there is one, and says whether it did. A pause or crash started here takes
+/// effect at once: the wrapper no longer polls the actor (or drops it) from its next poll.
+pub(crate) fn reached_point(control: &ActorControl, point: Point, now_ms: u64) -> bool {
+    let mut state = control.lock();
+    let Some(anchor) = state.anchor.clone() else {
+        return false;
+    };
+    if anchor.reached.is_some() || state.finished || state.points >= FAULT_POINTS_MAX {
+        return false;
+    }
+    state.points += 1;
+    let here = match &anchor.point {
+        Where::At(point) => state.points == *point,
+        Where::Decided(decisions) => decisions.fault_at_point(),
+    };
+    if !here {
+        return false;
+    }
+    match anchor.kind {
+        Kind::Pause => state.pauses = state.pauses.saturating_add(1),
+        Kind::Crash => state.crash = Some(anchor.restart),
+    }
+    state.anchor = Some(Anchor {
+        reached: Some((now_ms, point)),
+        ..anchor
+    });
+    wake(&mut state);
+    true
 }
 
 /// One actor's control, shared by the step loop and the wrapper around its future.
@@ -269,6 +358,8 @@ where
 /// A scheduled actor fault, with its start and length drawn from the seed.
 pub(crate) struct ScheduledActorFault {
     index: usize,
+    /// Where it starts: at its drawn moment, or at a fault point (its drawn start unused).
+    point: FaultPoint,
     kind: Kind,
     /// The actor's index and name.
     actor: usize,
@@ -281,14 +372,17 @@ pub(crate) struct ScheduledActorFault {
     ended: bool,
 }
 
-/// Draws each actor fault's timing in the order they were added, after the network faults'.
+/// Draws each actor fault's timing in the order they were added, after the network faults'; a
+/// steered strategy may then move the start of the first fault of each actor to a fault point
+/// (`choose_point`, asked once per such fault, in order).
 pub(super) fn schedule(
     faults: &[ActorFault],
     actors: &[&str],
     rng: &mut rand_chacha::ChaCha8Rng,
     allowed: Option<&BTreeSet<FaultId>>,
+    choose_point: &mut dyn FnMut() -> FaultPoint,
 ) -> Result<Vec<ScheduledActorFault>, String> {
-    let mut scheduled = Vec::new();
+    let mut scheduled: Vec<ScheduledActorFault> = Vec::new();
     for (index, fault) in faults.iter().enumerate() {
         let drawn = fault.timing.draw(rng);
         let actor = actors
@@ -304,8 +398,18 @@ pub(super) fn schedule(
             Kind::Pause => FaultId::Pause { index },
             Kind::Crash => FaultId::Crash { index },
         };
+        // One anchored fault per actor: its control counts one sequence of points.
+        let anchorable = !scheduled
+            .iter()
+            .any(|other| other.actor == actor && other.point != FaultPoint::Drawn);
+        let point = if anchorable {
+            choose_point()
+        } else {
+            FaultPoint::Drawn
+        };
         scheduled.push(ScheduledActorFault {
             index,
+            point,
             kind: fault.kind,
             actor,
             name: fault.actor.clone(),
@@ -320,8 +424,34 @@ pub(super) fn schedule(
     Ok(scheduled)
 }
 
+/// Hands each enabled fault that starts at a fault point to its actor's control, which starts it
+/// when the actor reaches the point.
+pub(super) fn anchor(
+    scheduled: &[ScheduledActorFault],
+    controls: &[ActorControl],
+    decisions: Option<&Arc<crate::strategy::Decisions>>,
+) {
+    for entry in scheduled.iter().filter(|entry| entry.enabled) {
+        let Some(control) = controls.get(entry.actor) else {
+            continue;
+        };
+        let point = match (entry.point, decisions) {
+            (FaultPoint::At(point), _) => Where::At(point),
+            (FaultPoint::Each, Some(decisions)) => Where::Decided(decisions.clone()),
+            _ => continue,
+        };
+        control.lock().anchor = Some(Anchor {
+            point,
+            kind: entry.kind,
+            restart: entry.restart,
+            reached: None,
+        });
+    }
+}
+
 /// Starts and ends the actor faults due at `now_ms`. A fault that comes due after its actor
-/// has finished does nothing and is not recorded.
+/// has finished does nothing and is not recorded. A fault anchored at a fault point was started
+/// by its actor's control when the point was reached; here it is recorded, and timed from then.
 pub(super) fn apply(
     scheduled: &mut [ScheduledActorFault],
     controls: &[ActorControl],
@@ -333,18 +463,54 @@ pub(super) fn apply(
         let Some(control) = controls.get(entry.actor) else {
             continue;
         };
-        if !entry.started && now_ms >= entry.start_ms {
+        let anchored = entry.point != FaultPoint::Drawn;
+        let reached = match anchored {
+            true if !entry.started => {
+                let reached = control
+                    .lock()
+                    .anchor
+                    .as_ref()
+                    .and_then(|anchor| anchor.reached);
+                let Some((at_ms, point)) = reached else {
+                    continue;
+                };
+                // Timed from the point: the step loop sees it at the step after.
+                let length = entry.end_ms - entry.start_ms;
+                entry.start_ms = at_ms;
+                entry.end_ms = at_ms.saturating_add(length);
+                Some(point)
+            }
+            _ => None,
+        };
+        if !entry.started && (reached.is_some() || (!anchored && now_ms >= entry.start_ms)) {
             entry.started = true;
             let mut state = control.lock();
-            if state.finished {
+            if state.finished && reached.is_none() {
                 entry.ended = true;
                 continue;
             }
-            let (name, at) = (&entry.name, crate::report::seconds(now_ms));
+            // A timed fault starts at the first step at or after its moment; an anchored one at
+            // its point.
+            let start_ms = if reached.is_some() {
+                entry.start_ms
+            } else {
+                now_ms
+            };
+            let (name, at) = (&entry.name, crate::report::seconds(start_ms));
             let length = crate::report::seconds(entry.end_ms - entry.start_ms);
+            let at = match reached {
+                Some(Point::Woke) => format!("{at}, as it woke from a sleep,"),
+                Some(Point::Operation) => {
+                    format!("{at}, as an operation it sent reached the server,")
+                }
+                None => at,
+            };
             let (id, sentence, detail) = match entry.kind {
                 Kind::Pause => {
-                    state.pauses = state.pauses.saturating_add(1);
+                    // An anchored pause was counted when its point was reached.
+                    if reached.is_none() {
+                        state.pauses = state.pauses.saturating_add(1);
+                    }
                     (
                         FaultId::Pause { index: entry.index },
                         format!("{name} was paused at {at} for {length}"),
@@ -352,13 +518,15 @@ pub(super) fn apply(
                     )
                 }
                 Kind::Crash => {
-                    state.crash = Some(entry.restart);
+                    if reached.is_none() {
+                        state.crash = Some(entry.restart);
+                    }
                     wake(&mut state);
                     if !entry.restart {
                         entry.ended = true;
                     }
                     let restarted =
-                        crate::report::seconds(now_ms + (entry.end_ms - entry.start_ms));
+                        crate::report::seconds(start_ms + (entry.end_ms - entry.start_ms));
                     (
                         FaultId::Crash { index: entry.index },
                         if entry.restart {
@@ -377,11 +545,11 @@ pub(super) fn apply(
             drop(state);
             fired.push(FiredFault {
                 id,
-                at_ms: now_ms,
+                at_ms: start_ms,
                 sentence,
             });
             recorder.fault(InjectedFault {
-                at_ms: now_ms,
+                at_ms: start_ms,
                 kind: match entry.kind {
                     Kind::Pause => "pause",
                     Kind::Crash => "crash",
@@ -391,7 +559,7 @@ pub(super) fn apply(
                 detail,
             });
             if entry.kind == Kind::Crash {
-                forget_everything(recorder, &entry.name, now_ms);
+                forget_everything(recorder, &entry.name, start_ms);
             }
         }
         if entry.started && !entry.ended && now_ms >= entry.end_ms {
