@@ -601,7 +601,7 @@ fn fault_points() -> Scenario {
         .actor("pod-0", |cx: Actor| async move {
             for n in 1..=3 {
                 cx.sleep(ms(100)).await;
-                cx.believe(&format!("woke-{n}"), cx.now().as_millis().to_string());
+                cx.believe(format!("woke-{n}"), cx.now().as_millis().to_string());
             }
             Ok::<(), Error>(())
         })
