@@ -349,26 +349,33 @@ fn next_schedule(mut decisions: Vec<(u32, u32)>) -> Option<Vec<u32>> {
     None
 }
 
-/// The commit order of each run of a sweep, by seed (or, under `dfs`, by schedule number),
-/// shared by its threads. Counted only up to the sweep's result, so that threads that ran past a
-/// failure do not change the count.
+/// The distinct commit orders of a sweep's runs, each with the first run (by seed, or under
+/// `dfs` by schedule number) that had it, shared by its threads. Counted only up to the sweep's
+/// result, so that threads that ran past a failure do not change the count.
 #[derive(Default)]
 struct Orders(parking_lot::Mutex<std::collections::BTreeMap<u64, u64>>);
 
 impl Orders {
+    /// Notes that run `run` had commit order `order`: each order is kept once, with the first
+    /// run that had it, so a long sweep over few orders holds few entries.
     fn insert(&self, run: u64, order: u64) {
-        let mut seen = self.0.lock();
-        if seen.len() < ORDERS_MAX {
-            seen.insert(run, order);
+        let mut first_run = self.0.lock();
+        let full = first_run.len() >= ORDERS_MAX;
+        match first_run.entry(order) {
+            std::collections::btree_map::Entry::Occupied(mut first) => {
+                *first.get_mut() = (*first.get()).min(run);
+            }
+            std::collections::btree_map::Entry::Vacant(new) if !full => {
+                new.insert(run);
+            }
+            std::collections::btree_map::Entry::Vacant(_) => {}
         }
     }
 
     /// How many distinct orders the runs numbered up to `last` had.
     fn count(&self, last: u64) -> u64 {
-        let seen = self.0.lock();
-        let distinct: std::collections::BTreeSet<u64> =
-            seen.range(..=last).map(|(_, order)| *order).collect();
-        distinct.len() as u64
+        let first_run = self.0.lock();
+        first_run.values().filter(|first| **first <= last).count() as u64
     }
 }
 
