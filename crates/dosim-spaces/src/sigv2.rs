@@ -13,7 +13,7 @@ use http::HeaderMap;
 use sha1::Sha1;
 
 use crate::error::S3Error;
-use crate::sigv4::{query_pairs, Signable, SKEW_SECS_MAX};
+use crate::sigv4::{query_pairs, query_param, Signable, SKEW_SECS_MAX};
 
 /// The query parameters that are part of the resource S3 signs (the rest are not signed).
 const SUBRESOURCES: &[&str] = &[
@@ -80,12 +80,7 @@ pub fn claim(request: &Signable<'_>) -> Result<Option<ClaimV2>, S3Error> {
         }));
     }
     let pairs = query_pairs(request.query);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| query_param(&pairs, name);
     let (Some(access_key), Some(signature)) = (get("AWSAccessKeyId"), get("Signature")) else {
         return Ok(None);
     };

@@ -66,6 +66,14 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The first value of query parameter `name` among decoded `pairs`.
+pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 fn decode(raw: &str) -> String {
     percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
@@ -124,12 +132,7 @@ pub fn claim(request: &Signable<'_>) -> Result<Option<Claim>, S3Error> {
         }));
     }
     let pairs = query_pairs(request.query);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| query_param(&pairs, name);
     let Some(algorithm) = get("X-Amz-Algorithm") else {
         return Ok(None);
     };

@@ -48,10 +48,7 @@ pub(crate) struct Req {
 
 impl Req {
     pub(crate) fn q(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        sigv4::query_param(&self.query, name)
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {

@@ -269,7 +269,56 @@ pub fn describe_fired_server_fault(
         };
     };
     let request = format!("{}'s {} {}", entry.actor, entry.method, entry.path);
-    let sentence = match (id, &entry.fault) {
+    FiredFault {
+        id,
+        at_ms: entry.received_ms,
+        sentence: fired_sentence(id, &request, entry.fault.as_ref(), None, plan),
+    }
+}
+
+/// Describes a fault that fired on a Spaces request, from the request's log entry; a rejection
+/// names the S3 error code it answered with.
+pub fn describe_fired_spaces_fault(
+    id: FaultId,
+    entry: Option<&dosim_spaces::LogEntry>,
+    plan: &dosim_api::FaultPlan,
+) -> FiredFault {
+    let Some(entry) = entry else {
+        return FiredFault {
+            id,
+            at_ms: 0,
+            sentence: format!("fault {id} (its Spaces request left the service's log)"),
+        };
+    };
+    let request = format!(
+        "{}'s {} {}",
+        entry.actor,
+        entry.operation,
+        spaces_resource(entry)
+    );
+    let code = Some(entry.error.unwrap_or("(HTML page)"));
+    FiredFault {
+        id,
+        at_ms: entry.at_ms,
+        sentence: fired_sentence(id, &request, entry.fault.as_ref(), code, plan),
+    }
+}
+
+/// The sentence for fault `id` on `request` (`pod-0's POST /v2/droplets`), from the fault its
+/// service recorded, or from the plan's rule when it recorded none; `code` follows a
+/// rejection's status (S3's error code).
+fn fired_sentence(
+    id: FaultId,
+    request: &str,
+    recorded: Option<&dosim_api::InjectedFault>,
+    code: Option<&str>,
+    plan: &dosim_api::FaultPlan,
+) -> String {
+    let refused = |status: u16| match code {
+        Some(code) => format!("{request} was refused with {status} {code} before commit"),
+        None => format!("{request} was refused with {status} before commit"),
+    };
+    match (id, recorded) {
         (
             _,
             Some(dosim_api::InjectedFault::DropResponse {
@@ -284,9 +333,7 @@ pub fn describe_fired_server_fault(
         (_, Some(dosim_api::InjectedFault::DropResponse { .. })) => {
             format!("the response to {request} was lost after commit (reset)")
         }
-        (_, Some(dosim_api::InjectedFault::Reject { status, .. })) => {
-            format!("{request} was refused with {status} before commit")
-        }
+        (_, Some(dosim_api::InjectedFault::Reject { status, .. })) => refused(*status),
         (
             FaultId::Server {
                 kind: ServerFaultKind::Reject,
@@ -294,64 +341,13 @@ pub fn describe_fired_server_fault(
                 ..
             },
             _,
-        ) => {
-            let status = plan
-                .rules
+        ) => refused(
+            plan.rules
                 .get(rule)
                 .and_then(|rule| rule.reject.as_ref())
-                .map_or(0, |reject| reject.status);
-            format!("{request} was refused with {status} before commit")
-        }
-        _ => format!("the response to {request} was lost after commit"),
-    };
-    FiredFault {
-        id,
-        at_ms: entry.received_ms,
-        sentence,
-    }
-}
-
-/// Describes a fault that fired on a Spaces request, from the request's log entry.
-pub fn describe_fired_spaces_fault(
-    id: FaultId,
-    entry: Option<&dosim_spaces::LogEntry>,
-    plan: &dosim_api::FaultPlan,
-) -> FiredFault {
-    let Some(entry) = entry else {
-        return FiredFault {
-            id,
-            at_ms: 0,
-            sentence: format!("fault {id} (its Spaces request left the service's log)"),
-        };
-    };
-    let object = spaces_resource(entry);
-    let request = format!("{}'s {} {object}", entry.actor, entry.operation);
-    let sentence = match (id, &entry.fault) {
-        (_, Some(dosim_api::InjectedFault::DropResponse { mode, hang_ms, .. })) => {
-            let how = match mode {
-                dosim_api::DropMode::Hang => {
-                    format!("hung {}, then reset", crate::report::seconds(*hang_ms))
-                }
-                dosim_api::DropMode::Reset => "reset".to_owned(),
-            };
-            format!("the response to {request} was lost after commit ({how})")
-        }
-        (_, Some(dosim_api::InjectedFault::Reject { status, .. })) => format!(
-            "{request} was refused with {status} {} before commit",
-            entry.error.unwrap_or("(HTML page)")
+                .map_or(0, |reject| reject.status),
         ),
-        (FaultId::Server { rule, .. }, _) => match plan.rules.get(rule) {
-            Some(rule) if rule.reject.is_some() && entry.status >= 500 => {
-                format!("{request} was refused with {} before commit", entry.status)
-            }
-            _ => format!("the response to {request} was lost after commit"),
-        },
         _ => format!("the response to {request} was lost after commit"),
-    };
-    FiredFault {
-        id,
-        at_ms: entry.at_ms,
-        sentence,
     }
 }
 

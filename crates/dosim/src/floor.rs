@@ -82,11 +82,7 @@ pub(crate) fn http_floor_run(
         let (requests, lifetime_ms) = (load.http + load.sql, load.lifetime_ms);
         sim.client(format!("pod-{index}"), async move {
             let schedule = Schedule::new(lifetime_ms, requests);
-            let client = http_client();
-            for _ in 0..requests {
-                schedule.next().await;
-                get(&client).await?;
-            }
+            http_requests(&schedule, requests).await?;
             schedule.end().await;
             Ok(())
         });
@@ -117,11 +113,7 @@ pub(crate) fn pg_floor_run(
     for (index, &load) in actors.iter().enumerate() {
         sim.client(format!("pod-{index}"), async move {
             let schedule = Schedule::new(load.lifetime_ms, load.http + load.sql);
-            let client = http_client();
-            for _ in 0..load.http {
-                schedule.next().await;
-                get(&client).await?;
-            }
+            http_requests(&schedule, load.http).await?;
             if load.sql > 0 {
                 let stream = turmoil::net::TcpStream::connect((PG_HOST, PG_PORT)).await?;
                 let (pg, connection) = tokio_postgres::Config::new()
@@ -181,6 +173,19 @@ type HttpClient = hyper_util::client::legacy::Client<TurmoilConnector, Full<Byte
 fn http_client() -> HttpClient {
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, Full<Bytes>>(TurmoilConnector)
+}
+
+/// Sends `requests` HTTP requests over one pooled client, each at its time in `schedule`.
+async fn http_requests(
+    schedule: &Schedule,
+    requests: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let client = http_client();
+    for _ in 0..requests {
+        schedule.next().await;
+        get(&client).await?;
+    }
+    Ok(())
 }
 
 async fn get(client: &HttpClient) -> Result<(), Box<dyn std::error::Error>> {
