@@ -312,6 +312,7 @@ fn explore_dfs(
 ) -> (SeedVerdict, u64, bool) {
     let mut prefix: Vec<u32> = Vec::new();
     let mut schedules_run = 0u64;
+    let mut walk = DfsWalk::default();
     loop {
         let steering = Steering::Forced {
             strategy: Strategy::Dfs,
@@ -326,13 +327,49 @@ fn explore_dfs(
         if !matches!(judged.verdict, SeedVerdict::Clean) {
             return (judged.verdict, schedules_run, false);
         }
-        match next_schedule(judged.decisions) {
+        match walk.next(judged.decisions, &judged.about_faults) {
             None => return (SeedVerdict::Clean, schedules_run, true),
             Some(next) => prefix = next,
         }
         if schedules_run >= scenario.dfs_bound {
             return (SeedVerdict::Clean, schedules_run, false);
         }
+    }
+}
+
+/// How dfs walks one seed's schedules: first the schedules that differ from the seed's own only
+/// in fault decisions (whether and where a fault starts), each ordering decision at its first
+/// choice, deepest fault decision first; then every schedule depth first, from the seed's own.
+/// A fault decision that comes early in a run (a crash at an actor's first operation) is thus
+/// tried within a few schedules, not after every ordering of the run's later operations; the
+/// second pass runs again the few schedules the first did.
+#[derive(Default)]
+struct DfsWalk {
+    /// Past the first pass.
+    all: bool,
+    /// The decisions of the seed's first schedule, where the second pass starts.
+    first: Option<Vec<(u32, u32)>>,
+}
+
+impl DfsWalk {
+    /// The choices of the schedule after one that took `decisions` (`about_faults` saying which
+    /// were about faults); `None` when every schedule has run.
+    fn next(&mut self, decisions: Vec<(u32, u32)>, about_faults: &[bool]) -> Option<Vec<u32>> {
+        let first = self.first.get_or_insert_with(|| decisions.clone()).clone();
+        if !self.all {
+            let fault = (0..decisions.len()).rev().find(|&index| {
+                let (choice, alternatives) = decisions[index];
+                about_faults.get(index).copied().unwrap_or(false) && choice + 1 < alternatives
+            });
+            if let Some(index) = fault {
+                let mut next: Vec<u32> = decisions[..index].iter().map(|(c, _)| *c).collect();
+                next.push(decisions[index].0 + 1);
+                return Some(next);
+            }
+            self.all = true;
+            return next_schedule(first);
+        }
+        next_schedule(decisions)
     }
 }
 
@@ -390,6 +427,7 @@ enum SeedVerdict {
 struct Judged {
     verdict: SeedVerdict,
     decisions: Vec<(u32, u32)>,
+    about_faults: Vec<bool>,
     order: u64,
 }
 
@@ -415,6 +453,7 @@ fn judge_steered(scenario: &Scenario, steering: &Steering, first: bool, seed: u6
     let judged = |verdict| Judged {
         verdict,
         decisions: record.decisions.clone(),
+        about_faults: record.about_faults.clone(),
         order,
     };
     if violations.is_empty() && !first {
@@ -694,6 +733,7 @@ pub fn failure_rate(
         let mut covered = 0u64;
         for seed in 0..runs {
             let mut prefix: Vec<u32> = Vec::new();
+            let mut walk = DfsWalk::default();
             loop {
                 let steering = Steering::Forced {
                     strategy,
@@ -707,7 +747,7 @@ pub fn failure_rate(
                     rate.failures += 1;
                     rate.runs_to_first_failure.get_or_insert(rate.runs);
                 }
-                match next_schedule(record.decisions) {
+                match walk.next(record.decisions, &record.about_faults) {
                     None => {
                         covered += 1;
                         break;
@@ -750,4 +790,29 @@ pub fn failure_rate(
     rate.runs_to_first_failure = failing.first().map(|seed| seed + 1);
     rate.orders = orders.count(u64::MAX);
     rate
+}
+
+#[cfg(test)]
+mod dfs_walk_tests {
+    use super::DfsWalk;
+
+    /// The first pass flips fault decisions only, deepest first, with every ordering decision at
+    /// its first choice; the second starts over from the seed's own schedule, depth first.
+    #[test]
+    fn faults_first_then_every_schedule() {
+        let mut walk = DfsWalk::default();
+        // An ordering decision of three, a fault decision, an ordering decision of two.
+        let first = vec![(0, 3), (0, 2), (0, 2)];
+        let about_faults = [false, true, false];
+        assert_eq!(walk.next(first.clone(), &about_faults), Some(vec![0, 1]));
+        // With the fault fired, the bound leaves later fault decisions no choice.
+        let faulted = vec![(0, 3), (1, 2), (0, 2)];
+        assert_eq!(walk.next(faulted, &about_faults), Some(vec![0, 0, 1]));
+        // Depth first from here: the last ordering decision's next choice.
+        assert_eq!(
+            walk.next(vec![(0, 3), (0, 2), (1, 2)], &about_faults),
+            Some(vec![0, 1])
+        );
+        assert_eq!(walk.next(vec![(2, 3)], &[false]), None);
+    }
 }

@@ -156,6 +156,8 @@ pub(crate) struct RunRecord {
     pub(crate) fired: Vec<FiredFault>,
     /// Every decision of a steered run: the choice and how many there were.
     pub(crate) decisions: Vec<(u32, u32)>,
+    /// For each decision, whether it was about a fault (whether or where one starts).
+    pub(crate) about_faults: Vec<bool>,
     /// How many of a steered run's fault decisions fired.
     pub(crate) faults_fired: u32,
 }
@@ -170,6 +172,7 @@ pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
         outcome: RunOutcome::refused(scenario.name(), spec.seed, steering.strategy(), error),
         fired: Vec::new(),
         decisions: Vec::new(),
+        about_faults: Vec::new(),
         faults_fired: 0,
     };
     if let Err(error) = scenario.validate() {
@@ -706,6 +709,9 @@ impl World<'_> {
             faults_fired: decisions
                 .as_ref()
                 .map_or(0, |decisions| decisions.faults_fired()),
+            about_faults: decisions
+                .as_ref()
+                .map_or_else(Vec::new, |decisions| decisions.about_faults()),
             decisions: decisions.map_or_else(Vec::new, |decisions| decisions.taken()),
         }
     }

@@ -150,6 +150,8 @@ struct DecisionState {
     faults_fired: u32,
     /// Every decision: the choice and how many there were.
     taken: Vec<(u32, u32)>,
+    /// Whether each decision was about a fault (whether or where one starts) rather than an order.
+    about_faults: Vec<bool>,
 }
 
 impl Decisions {
@@ -184,6 +186,7 @@ impl Decisions {
                 gate_decisions: 0,
                 faults_fired: 0,
                 taken: Vec::new(),
+                about_faults: Vec::new(),
             }),
         }
     }
@@ -223,7 +226,7 @@ impl Decisions {
             (Steering::Random, _) => 0,
         };
         state.gate_decisions += 1;
-        state.record(choice, alternatives);
+        state.record(choice, alternatives, false);
         usize::try_from(choice).unwrap_or(0)
     }
 
@@ -244,7 +247,7 @@ impl Decisions {
             Steering::Pct { .. } | Steering::Random => (drawn, 2),
         };
         state.faults_fired += u32::from(fire);
-        state.record(u32::from(fire), alternatives);
+        state.record(u32::from(fire), alternatives, true);
         fire
     }
 
@@ -266,7 +269,7 @@ impl Decisions {
             }
             (Steering::Forced { .. }, _) => return FaultPoint::Each,
         };
-        state.record(choice, points_max);
+        state.record(choice, points_max, true);
         FaultPoint::At(choice + 1)
     }
 
@@ -285,7 +288,7 @@ impl Decisions {
             Steering::Pct { .. } | Steering::Random => return false,
         };
         state.faults_fired += u32::from(fire);
-        state.record(u32::from(fire), 2);
+        state.record(u32::from(fire), 2, true);
         fire
     }
 
@@ -298,6 +301,11 @@ impl Decisions {
     pub(crate) fn taken(&self) -> Vec<(u32, u32)> {
         self.state.lock().taken.clone()
     }
+
+    /// For each decision so far, whether it was about a fault.
+    pub(crate) fn about_faults(&self) -> Vec<bool> {
+        self.state.lock().about_faults.clone()
+    }
 }
 
 impl DecisionState {
@@ -308,9 +316,10 @@ impl DecisionState {
         }
     }
 
-    fn record(&mut self, choice: u32, alternatives: u32) {
+    fn record(&mut self, choice: u32, alternatives: u32, about_faults: bool) {
         if self.taken.len() < DECISIONS_MAX {
             self.taken.push((choice, alternatives));
+            self.about_faults.push(about_faults);
         }
     }
 }
