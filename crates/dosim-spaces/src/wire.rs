@@ -145,17 +145,12 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
         .extensions
         .get::<Peer>()
         .map_or_else(|| "unknown".to_owned(), |p| p.0.clone());
-    let Address {
-        region,
-        bucket,
-        key,
-        virtual_hosted,
-    } = address(&host, parts.uri.path(), &spaces.inner.config.region);
+    let address = address(&host, parts.uri.path(), &spaces.inner.config.region);
     let seq = spaces.next_seq();
     let method = parts.method.to_string();
     // The path-style path whatever the addressing: what a fault-plan rule matches and what an
     // error's `Resource` names.
-    let resource = match (&bucket, &key) {
+    let resource = match (&address.bucket, &address.key) {
         (Some(b), Some(k)) => format!("/{b}/{k}"),
         (Some(b), None) => format!("/{b}"),
         _ => "/".to_owned(),
@@ -178,7 +173,7 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
         });
     }
     let now = spaces.now();
-    let request_id = request_id(&spaces, seq, now, &region);
+    let request_id = request_id(&spaces, seq, now, &address.region);
     let is_head = parts.method == Method::HEAD;
     let mut entry = LogEntry {
         seq,
@@ -187,47 +182,15 @@ async fn handle(State(spaces): State<Spaces>, request: Request) -> Response {
         actor: actor.clone(),
         operation: "",
         method: method.clone(),
-        bucket: bucket.clone(),
-        key: key.clone(),
+        bucket: address.bucket.clone(),
+        key: address.key.clone(),
         status: 0,
         error: None,
         etag: None,
         version_id: None,
         fault,
     };
-    let result = async {
-        let raw = axum::body::to_bytes(body, spaces.inner.config.body_bytes_max)
-            .await
-            .map_err(|_| S3Error::entity_too_large())?;
-        let signable = Signable {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
-        };
-        let virtual_bucket = bucket.as_deref().filter(|_| virtual_hosted);
-        let (principal, verified) =
-            authenticate(&spaces, &signable, spaces.signing_time(now), virtual_bucket)?;
-        let body = crate::payload::decode(&parts.headers, raw, verified.as_ref())?;
-        let req = Req {
-            method: parts.method.clone(),
-            region,
-            bucket,
-            key,
-            query: query_pairs(parts.uri.query().unwrap_or("")),
-            headers: parts.headers.clone(),
-            body,
-            principal,
-            host: host.clone(),
-        };
-        let (operation, changes) = admit(&spaces, &req, &mut entry)?;
-        Ok::<_, S3Error>(Admitted {
-            req,
-            operation,
-            changes,
-        })
-    }
-    .await;
+    let result = read_request(&spaces, &parts, body, address, &host, now, &mut entry).await;
     let mut done = Done {
         spaces: spaces.clone(),
         entry,
@@ -320,6 +283,49 @@ fn authenticate(
     let verified = sigv4::verify(signable, &claim, &key.secret_key, now_unix)?;
     let key = Box::new(key);
     Ok((Principal::Key { owner, key }, Some(verified)))
+}
+
+/// Reads a request's body, authenticates it against the keys and the signing clock at `now`,
+/// decodes the body the SDK sent, and checks its grants and its bucket's request rate.
+async fn read_request(
+    spaces: &Spaces,
+    parts: &http::request::Parts,
+    body: Body,
+    address: Address,
+    host: &str,
+    now: SimTime,
+    entry: &mut LogEntry,
+) -> Result<Admitted, S3Error> {
+    let raw = axum::body::to_bytes(body, spaces.inner.config.body_bytes_max)
+        .await
+        .map_err(|_| S3Error::entity_too_large())?;
+    let signable = Signable {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+    };
+    let virtual_bucket = address.bucket.as_deref().filter(|_| address.virtual_hosted);
+    let (principal, verified) =
+        authenticate(spaces, &signable, spaces.signing_time(now), virtual_bucket)?;
+    let body = crate::payload::decode(&parts.headers, raw, verified.as_ref())?;
+    let req = Req {
+        method: parts.method.clone(),
+        region: address.region,
+        bucket: address.bucket,
+        key: address.key,
+        query: query_pairs(parts.uri.query().unwrap_or("")),
+        headers: parts.headers.clone(),
+        body,
+        principal,
+        host: host.to_owned(),
+    };
+    let (operation, changes) = admit(spaces, &req, entry)?;
+    Ok(Admitted {
+        req,
+        operation,
+        changes,
+    })
 }
 
 /// A request that passed authentication, authorization and the rate limit.

@@ -255,6 +255,45 @@ pub fn recording_decider(
     (Box::new(decider), fired)
 }
 
+/// Describes each server fault that fired (`fired`, as a recording decider records them), from
+/// the request it hit: in the API's `history`, or in the log of `spaces`.
+pub fn describe_fired(
+    fired: &[(FaultId, dosim_api::Service, u64)],
+    history: &[dosim_api::HistoryEntry],
+    spaces: Option<&dosim_spaces::Spaces>,
+    plan: &dosim_api::FaultPlan,
+) -> Vec<FiredFault> {
+    fired
+        .iter()
+        .map(|&(id, service, seq)| match service {
+            dosim_api::Service::Spaces => describe_fired_spaces_fault(
+                id,
+                spaces.and_then(|spaces| spaces.log_entry(seq)).as_ref(),
+                plan,
+            ),
+            _ => {
+                describe_fired_server_fault(id, history.iter().find(|entry| entry.seq == seq), plan)
+            }
+        })
+        .collect()
+}
+
+/// The faults Spaces' log records that change what a client sees (rejections and lost
+/// responses; latency is in the log only), for a report's list of faults.
+pub(crate) fn spaces_faults(spaces: &dosim_spaces::Spaces) -> Vec<InjectedFault> {
+    spaces
+        .log()
+        .iter()
+        .filter_map(|entry| {
+            entry
+                .fault
+                .as_ref()
+                .filter(|fault| !matches!(fault, dosim_api::InjectedFault::Latency { .. }))
+                .map(|fault| spaces_fault(entry, fault))
+        })
+        .collect()
+}
+
 /// Describes a server fault that fired, from the request it hit.
 pub fn describe_fired_server_fault(
     id: FaultId,
@@ -361,10 +400,7 @@ pub(crate) fn spaces_resource(entry: &dosim_spaces::LogEntry) -> String {
 }
 
 /// A Spaces request's injected fault, for the report's list of faults.
-pub(crate) fn spaces_fault(
-    entry: &dosim_spaces::LogEntry,
-    fault: &dosim_api::InjectedFault,
-) -> InjectedFault {
+fn spaces_fault(entry: &dosim_spaces::LogEntry, fault: &dosim_api::InjectedFault) -> InjectedFault {
     InjectedFault {
         at_ms: entry.at_ms,
         kind: describe_server_fault(fault),

@@ -604,33 +604,14 @@ impl World<'_> {
         let recorded = recorder.snapshot();
         let mut faults = recorded.faults;
         let history = server.history();
-        for &(id, service, request_seq) in fired_decisions.lock().iter() {
-            fired.push(match service {
-                dosim_api::Service::Spaces => crate::faults::describe_fired_spaces_fault(
-                    id,
-                    spaces
-                        .as_ref()
-                        .and_then(|spaces| spaces.service().log_entry(request_seq))
-                        .as_ref(),
-                    &scenario.faults,
-                ),
-                _ => crate::faults::describe_fired_server_fault(
-                    id,
-                    history.iter().find(|entry| entry.seq == request_seq),
-                    &scenario.faults,
-                ),
-            });
-        }
+        fired.extend(crate::faults::describe_fired(
+            &fired_decisions.lock(),
+            &history,
+            spaces.as_ref().map(crate::spaces::RunSpaces::service),
+            &scenario.faults,
+        ));
         if let Some(spaces) = &spaces {
-            for entry in spaces.service().log() {
-                if let Some(fault) = entry
-                    .fault
-                    .as_ref()
-                    .filter(|fault| !matches!(fault, dosim_api::InjectedFault::Latency { .. }))
-                {
-                    faults.push(crate::faults::spaces_fault(&entry, fault));
-                }
-            }
+            faults.extend(crate::faults::spaces_faults(spaces.service()));
         }
         fired.sort_by_key(|fault| fault.at_ms);
         let mut server_ops = Vec::new();

@@ -97,25 +97,15 @@ pub async fn run_seed(
     drop(hosted.spaces_listening);
     drop(hosted.planes);
     let (decisions, admitted) = gate.decisions();
-    let fired = fired
-        .lock()
-        .iter()
-        .map(|&(id, service, seq)| {
-            let fired = match service {
-                dosim_api::Service::Spaces => dosim::faults::describe_fired_spaces_fault(
-                    id,
-                    hosted.spaces.log_entry(seq).as_ref(),
-                    &config.faults,
-                ),
-                _ => dosim::faults::describe_fired_server_fault(
-                    id,
-                    history.iter().find(|entry| entry.seq == seq),
-                    &config.faults,
-                ),
-            };
-            (id, fired.sentence)
-        })
-        .collect();
+    let fired = dosim::faults::describe_fired(
+        &fired.lock(),
+        &history,
+        Some(&hosted.spaces),
+        &config.faults,
+    )
+    .into_iter()
+    .map(|fired| (fired.id, fired.sentence))
+    .collect();
     Ok(Report::new(report::Parts {
         command: config.command.join(" "),
         seed,
