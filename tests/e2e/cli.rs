@@ -50,6 +50,7 @@ fn every_command_has_help() {
         "--control-open",
         "--spaces-addr",
         "--spaces-conditional-put",
+        "--spaces-conditional-put-for",
         "--spaces-rate-limit",
     ] {
         assert!(
@@ -177,6 +178,12 @@ fn bad_input_is_refused_with_the_flag_named() {
         &["serve", "--spaces-conditional-put", "sometimes"],
         "--spaces-conditional-put",
     );
+    for bad in ["no-equals", "acct-1=sometimes", "someone=ignored"] {
+        check_refused(
+            &["serve", "--spaces-conditional-put-for", bad],
+            "--spaces-conditional-put-for",
+        );
+    }
     check_refused(
         &["replay", "no_such_scenario", "--seed", "1"],
         "no_such_scenario",

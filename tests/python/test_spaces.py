@@ -361,3 +361,27 @@ def test_boto3_retrying_a_lost_put_writes_every_attempt(serve, account, s3, faul
     versions = s3.list_object_versions(Bucket="lost-puts", Prefix="report.csv")["Versions"]
     assert len(versions) == 3, versions
     assert s3.get_object(Bucket="lost-puts", Key="report.csv")["Body"].read() == b"rows"
+
+
+def test_conditional_put_switch_per_account():
+    """--spaces-conditional-put-for: one account's Spaces ignores If-None-Match, the others enforce it."""
+    from conftest import start_serve, stop_serve
+    lenient = "dop_v1_" + "1" * 64
+    served = start_serve("--spaces-conditional-put-for", f"{lenient}=ignored")
+    try:
+        strict_key = make_key(served, served.fresh_token("strict"), [{"bucket": "", "permission": "fullaccess"}])
+        lenient_key = make_key(served, lenient, [{"bucket": "", "permission": "fullaccess"}])
+        for name, key in (("strict-bucket", strict_key), ("lenient-bucket", lenient_key)):
+            s3 = client(served, key)
+            s3.create_bucket(Bucket=name)
+            s3.put_object(Bucket=name, Key="k", Body=b"first", IfNoneMatch="*")
+            if name == "strict-bucket":
+                with pytest.raises(ClientError) as e:
+                    s3.put_object(Bucket=name, Key="k", Body=b"second", IfNoneMatch="*")
+                assert code(e) == ("PreconditionFailed", 412)
+                assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"first"
+            else:
+                s3.put_object(Bucket=name, Key="k", Body=b"second", IfNoneMatch="*")
+                assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"second"
+    finally:
+        stop_serve(served)

@@ -59,6 +59,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MODE", default_value = "unquoted_only")]
     spaces_conditional_put: String,
 
+    /// The same switch for one account, which may differ from the others: ACCOUNT=MODE, where
+    /// ACCOUNT is the account's token (dop_v1_…) or its fingerprint as /_dosim/state lists it
+    /// (acct-…). Repeatable.
+    #[arg(long, value_name = "ACCOUNT=MODE")]
+    spaces_conditional_put_for: Vec<String>,
+
     /// Requests per bucket per simulated second before Spaces answers 503 SlowDown; 0 for no limit.
     #[arg(long, value_name = "N", default_value_t = 1500)]
     spaces_rate_limit: u32,
@@ -206,6 +212,8 @@ impl ServeArgs {
             ..dosim_spaces::SpacesConfig::default()
         };
         spaces.store.conditional_put = conditional_put;
+        spaces.store.conditional_put_by_account =
+            conditional_put_by_account(&self.spaces_conditional_put_for)?;
         let config = ServerConfig {
             seed: self.seed,
             rate_limit: dosim_api::RateLimitConfig {
@@ -674,4 +682,41 @@ fn announce_spaces(api: SocketAddr, spaces: SocketAddr) -> anyhow::Result<()> {
     )?;
     out.flush()?;
     Ok(())
+}
+
+/// The most accounts `--spaces-conditional-put-for` may name.
+const CONDITIONAL_PUT_ACCOUNTS_MAX: usize = 1000;
+
+/// Reads `--spaces-conditional-put-for ACCOUNT=MODE` values: by account fingerprint.
+fn conditional_put_by_account(
+    values: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, dosim_spaces::ConditionalPut>> {
+    if values.len() > CONDITIONAL_PUT_ACCOUNTS_MAX {
+        bail!(
+            "--spaces-conditional-put-for names at most {CONDITIONAL_PUT_ACCOUNTS_MAX} accounts, got {}",
+            values.len()
+        );
+    }
+    let mut by_account = std::collections::BTreeMap::new();
+    for value in values {
+        let Some((account, mode)) = value.split_once('=') else {
+            bail!("--spaces-conditional-put-for takes ACCOUNT=MODE, got {value:?}");
+        };
+        let Some(mode) = dosim_spaces::ConditionalPut::parse(mode) else {
+            bail!(
+                "--spaces-conditional-put-for {account}=…: the mode must be unquoted_only, rfc, ignored or not_implemented, got {mode:?}"
+            );
+        };
+        let fingerprint = if account.starts_with("acct-") {
+            account.to_owned()
+        } else if account.starts_with("dop_v1_") {
+            dosim_api::fingerprint(account)
+        } else {
+            bail!(
+                "--spaces-conditional-put-for: the account must be a token (dop_v1_…) or a fingerprint (acct-…), got {account:?}"
+            );
+        };
+        by_account.insert(fingerprint, mode);
+    }
+    Ok(by_account)
 }

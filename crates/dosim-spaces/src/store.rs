@@ -40,6 +40,9 @@ pub struct StoreConfig {
     pub uploads_per_bucket_max: usize,
     /// How conditional PUTs behave (notes §4: reports disagree).
     pub conditional_put: ConditionalPut,
+    /// Accounts whose conditional PUTs behave otherwise, by the owner a bucket records (the
+    /// account's fingerprint, `acct-…`): a bucket's writes follow its owner's setting.
+    pub conditional_put_by_account: BTreeMap<String, ConditionalPut>,
 }
 
 impl Default for StoreConfig {
@@ -55,6 +58,7 @@ impl Default for StoreConfig {
             versions_per_key_max: 10_000,
             uploads_per_bucket_max: 10_000,
             conditional_put: ConditionalPut::default(),
+            conditional_put_by_account: BTreeMap::new(),
         }
     }
 }
@@ -263,6 +267,16 @@ impl Store {
         self.config.conditional_put = mode;
     }
 
+    /// How conditional writes behave in `bucket`: as its owner's account is set, else as the
+    /// store's default.
+    pub fn conditional_put_for(&self, bucket: &Bucket) -> ConditionalPut {
+        self.config
+            .conditional_put_by_account
+            .get(&bucket.owner)
+            .copied()
+            .unwrap_or(self.config.conditional_put)
+    }
+
     /// Every bucket, by name.
     pub fn buckets(&self) -> impl Iterator<Item = &Bucket> {
         self.buckets.values()
@@ -382,8 +396,8 @@ impl Store {
         if object.body.len() as u64 > self.config.put_bytes_max {
             return Err(S3Error::entity_too_large());
         }
-        let mode = self.config.conditional_put;
         let b = self.bucket(bucket)?;
+        let mode = self.conditional_put_for(b);
         conditions.check_write(
             mode,
             b.current(key)
@@ -555,8 +569,8 @@ impl Store {
             },
         };
         check_metadata(&self.config, &object.metadata)?;
-        let mode = self.config.conditional_put;
         let b = self.bucket(&request.bucket)?;
+        let mode = self.conditional_put_for(b);
         request.conditions.check_write(
             mode,
             b.current(&request.key)
@@ -792,7 +806,7 @@ impl Store {
         conditions: &Conditions,
     ) -> Result<Written, S3Error> {
         let min = self.config.part_bytes_min;
-        let mode = self.config.conditional_put;
+        let mode = self.conditional_put_for(self.bucket(bucket)?);
         let upload = self.upload(bucket, key, upload_id)?;
         if parts.is_empty() {
             return Err(S3Error::malformed_xml());

@@ -761,3 +761,37 @@ fn sigv2_matches_aws_examples() {
         }
     }
 }
+
+/// The conditional-PUT switch per account: a bucket's writes follow its owner's setting, and
+/// every other account the store's default.
+#[test]
+fn conditional_put_is_per_account() {
+    let config = StoreConfig {
+        conditional_put_by_account: [("bob".to_owned(), ConditionalPut::Ignored)].into(),
+        ..StoreConfig::default()
+    };
+    let mut store = Store::new(config, 1);
+    for (owner, bucket) in [("alice", "alices"), ("bob", "bobs")] {
+        store
+            .create_bucket(T, owner, "nyc3", bucket, Acl::Private)
+            .unwrap();
+    }
+    let if_absent = Conditions {
+        if_none_match: Some("*".to_owned()),
+        ..Conditions::default()
+    };
+    let put = |store: &mut Store, bucket: &str| {
+        let object = NewObject {
+            body: Bytes::from_static(b"x"),
+            ..NewObject::default()
+        };
+        store.put_object(T, bucket, "k", object, &if_absent)
+    };
+    for bucket in ["alices", "bobs"] {
+        check_code(put(&mut store, bucket), Ok(()));
+    }
+    // Alice's account has the default, unquoted_only, which enforces `If-None-Match: *`.
+    check_code(put(&mut store, "alices"), Err("PreconditionFailed"));
+    // Bob's ignores it: the second write goes through.
+    check_code(put(&mut store, "bobs"), Ok(()));
+}
