@@ -181,12 +181,13 @@ impl Gate for Handle {
     fn admit(&self, operation: Operation) -> Admission {
         let gate = self.0.clone();
         let now_ms = crate::history::now_ms();
-        if let Some(control) = gate.controls.lock().get(&operation.actor) {
-            crate::faults::reached_point(control, crate::faults::Point::Operation, now_ms);
-        }
         if !gate.steers() {
             record(&mut gate.state.lock(), now_ms, &operation);
             return Box::pin(std::future::ready(Permit::free()));
+        }
+        // Only a steered run has fault points, and an operation reaching the gate is one.
+        if let Some(control) = gate.controls.lock().get(&operation.actor) {
+            crate::faults::reached_point(control, crate::faults::Point::Operation, now_ms);
         }
         let (release, released) = tokio::sync::oneshot::channel();
         gate.state.lock().waiting.push(Waiter {
