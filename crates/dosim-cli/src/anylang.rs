@@ -453,6 +453,7 @@ async fn shrink(
         runs,
         complete,
         replay,
+        delays: 0,
     }))
 }
 

@@ -82,9 +82,10 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "DIR")]
     pub save_failures: Option<PathBuf>,
     /// How decisions are drawn (default: each scenario's own, `random` unless it says):
-    /// `random`, `pct` (priorities over actors order concurrent commits), or `dfs` (for each
-    /// seed's timing, every order of concurrent commits and every fault choice up to
-    /// `--dfs-faults`, up to `--dfs-bound` schedules per seed).
+    /// `random`, `pct` (priorities over actors order concurrent commits, and each change point
+    /// delays an operation), or `dfs` (for each seed's timing, every order of concurrent
+    /// commits, every fault choice up to `--dfs-faults` and every delay up to `--dfs-delays`,
+    /// up to `--dfs-bound` schedules per seed).
     #[arg(long, value_enum)]
     pub strategy: Option<crate::Strategy>,
     /// PCT's depth: one more than the number of priority change points per run.
@@ -96,6 +97,10 @@ pub struct ExploreArgs {
     /// How many injected faults one `dfs` schedule may fire (default 1; 0 explores orders only).
     #[arg(long, value_parser = parse_dfs_faults)]
     pub dfs_faults: Option<u32>,
+    /// How many operations one `dfs` schedule may delay, holding each at its server until
+    /// another host's operation commits (default 1; 0 explores orders only).
+    #[arg(long, value_parser = parse_dfs_delays)]
+    pub dfs_delays: Option<u32>,
 }
 
 /// `dosim merge`.
@@ -205,19 +210,42 @@ fn parse_dfs_faults(text: &str) -> Result<u32, String> {
     }
 }
 
-/// The scenario with the command line's strategy settings applied.
-fn configured(
-    scenario: &Scenario,
+fn parse_dfs_delays(text: &str) -> Result<u32, String> {
+    let max = crate::scenario::DFS_DELAYS_MAX;
+    match text.trim().parse::<u32>() {
+        Ok(delays) if delays <= max => Ok(delays),
+        _ => Err(format!(
+            "`{text}` is not a dfs delay bound: write a whole number from 0 to {max}"
+        )),
+    }
+}
+
+/// The strategy settings a command line may give.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tuning {
     pct_depth: Option<u32>,
     dfs_bound: Option<u64>,
     dfs_faults: Option<u32>,
-) -> std::borrow::Cow<'_, Scenario> {
-    if pct_depth.is_none() && dfs_bound.is_none() && dfs_faults.is_none() {
+    dfs_delays: Option<u32>,
+}
+
+/// The scenario with the command line's strategy settings applied.
+fn configured(scenario: &Scenario, tuning: Tuning) -> std::borrow::Cow<'_, Scenario> {
+    let Tuning {
+        pct_depth,
+        dfs_bound,
+        dfs_faults,
+        dfs_delays,
+    } = tuning;
+    if pct_depth.is_none() && dfs_bound.is_none() && dfs_faults.is_none() && dfs_delays.is_none() {
         return std::borrow::Cow::Borrowed(scenario);
     }
     let mut scenario = scenario.clone();
     if let Some(faults) = dfs_faults {
         scenario = scenario.dfs_faults(faults);
+    }
+    if let Some(delays) = dfs_delays {
+        scenario = scenario.dfs_delays(delays);
     }
     if let Some(depth) = pct_depth {
         scenario = scenario.pct_depth(depth);
@@ -357,7 +385,15 @@ fn explore(args: &ExploreArgs, scenarios: &[Scenario]) -> ExitCode {
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let mut rows = Vec::new();
     for scenario in selected {
-        let scenario = configured(scenario, args.pct_depth, args.dfs_bound, args.dfs_faults);
+        let scenario = configured(
+            scenario,
+            Tuning {
+                pct_depth: args.pct_depth,
+                dfs_bound: args.dfs_bound,
+                dfs_faults: args.dfs_faults,
+                dfs_delays: args.dfs_delays,
+            },
+        );
         let scenario = scenario.as_ref();
         let strategy = args.strategy.unwrap_or(scenario.strategy);
         let seeds = args
@@ -530,7 +566,13 @@ fn replay(args: &ReplayArgs, scenarios: &[Scenario]) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    let scenario = configured(scenario, args.pct_depth, None, None);
+    let scenario = configured(
+        scenario,
+        Tuning {
+            pct_depth: args.pct_depth,
+            ..Tuning::default()
+        },
+    );
     let scenario = scenario.as_ref();
     let strategy = args.strategy.unwrap_or(scenario.strategy);
     let seed = args

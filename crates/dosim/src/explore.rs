@@ -76,6 +76,9 @@ pub struct Exploration {
     /// Under `dfs`: how many injected faults one schedule could fire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dfs_faults: Option<u32>,
+    /// Under `dfs`: how many operations one schedule could delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dfs_delays: Option<u32>,
     /// Under `dfs`: the most schedules each seed could run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dfs_bound: Option<u64>,
@@ -109,6 +112,7 @@ impl Exploration {
             schedules_run: None,
             schedules_complete: None,
             dfs_faults: None,
+            dfs_delays: None,
             dfs_bound: None,
             orders: None,
         }
@@ -136,7 +140,7 @@ impl Exploration {
     }
 
     /// What the sweep covered, in words: `50 seeds, 3 commit orders`, or for `dfs`,
-    /// `all 24 orderings of commits of seed 0's timing, up to 1 fault`.
+    /// `all 24 orderings of commits of seed 0's timing, up to 1 fault, up to 1 delay`.
     pub fn coverage(&self) -> String {
         let orders = match self.orders {
             Some(1) => ", 1 commit order".to_owned(),
@@ -157,6 +161,12 @@ impl Exploration {
             Some(1) => "up to 1 fault".to_owned(),
             Some(n) => format!("up to {n} faults"),
             None => "faults as drawn".to_owned(),
+        };
+        let faults = match self.dfs_delays {
+            Some(0) => format!("{faults}, delays off"),
+            Some(1) => format!("{faults}, up to 1 delay"),
+            Some(n) => format!("{faults}, up to {n} delays"),
+            None => faults,
         };
         let timing = if self.seeds_run == 1 {
             format!(
@@ -242,6 +252,7 @@ pub fn explore_strategy(
     let orders = Orders::default();
     if strategy == Strategy::Dfs {
         exploration.dfs_faults = Some(scenario.dfs_faults);
+        exploration.dfs_delays = Some(scenario.dfs_delays);
         exploration.dfs_bound = Some(scenario.dfs_bound);
         let mut schedules_run = 0u64;
         let mut complete = true;
@@ -318,6 +329,7 @@ fn explore_dfs(
             strategy: Strategy::Dfs,
             choices: prefix.clone(),
             faults_max: Some(scenario.dfs_faults),
+            delays_max: Some(scenario.dfs_delays),
         };
         let first = schedules_run == 0;
         let judged = judge_steered(scenario, &steering, first, seed);
@@ -327,7 +339,7 @@ fn explore_dfs(
         if !matches!(judged.verdict, SeedVerdict::Clean) {
             return (judged.verdict, schedules_run, false);
         }
-        match walk.next(judged.decisions, &judged.about_faults) {
+        match walk.next(judged.decisions, &judged.perturbs) {
             None => return (SeedVerdict::Clean, schedules_run, true),
             Some(next) => prefix = next,
         }
@@ -352,14 +364,14 @@ struct DfsWalk {
 }
 
 impl DfsWalk {
-    /// The choices of the schedule after one that took `decisions` (`about_faults` saying which
+    /// The choices of the schedule after one that took `decisions` (`perturbs` saying which
     /// were about faults); `None` when every schedule has run.
-    fn next(&mut self, decisions: Vec<(u32, u32)>, about_faults: &[bool]) -> Option<Vec<u32>> {
+    fn next(&mut self, decisions: Vec<(u32, u32)>, perturbs: &[bool]) -> Option<Vec<u32>> {
         let first = self.first.get_or_insert_with(|| decisions.clone()).clone();
         if !self.all {
             let fault = (0..decisions.len()).rev().find(|&index| {
                 let (choice, alternatives) = decisions[index];
-                about_faults.get(index).copied().unwrap_or(false) && choice + 1 < alternatives
+                perturbs.get(index).copied().unwrap_or(false) && choice + 1 < alternatives
             });
             if let Some(index) = fault {
                 let mut next: Vec<u32> = decisions[..index].iter().map(|(c, _)| *c).collect();
@@ -427,7 +439,7 @@ enum SeedVerdict {
 struct Judged {
     verdict: SeedVerdict,
     decisions: Vec<(u32, u32)>,
-    about_faults: Vec<bool>,
+    perturbs: Vec<bool>,
     order: u64,
 }
 
@@ -453,7 +465,7 @@ fn judge_steered(scenario: &Scenario, steering: &Steering, first: bool, seed: u6
     let judged = |verdict| Judged {
         verdict,
         decisions: record.decisions.clone(),
-        about_faults: record.about_faults.clone(),
+        perturbs: record.perturbs.clone(),
         order,
     };
     if violations.is_empty() && !first {
@@ -739,6 +751,7 @@ pub fn failure_rate(
                     strategy,
                     choices: prefix.clone(),
                     faults_max: Some(scenario.dfs_faults),
+                    delays_max: Some(scenario.dfs_delays),
                 };
                 let record = crate::run::run(scenario, &RunSpec::steered(seed, &steering));
                 orders.insert(rate.runs, record.outcome.commit_order_hash());
@@ -747,7 +760,7 @@ pub fn failure_rate(
                     rate.failures += 1;
                     rate.runs_to_first_failure.get_or_insert(rate.runs);
                 }
-                match walk.next(record.decisions, &record.about_faults) {
+                match walk.next(record.decisions, &record.perturbs) {
                     None => {
                         covered += 1;
                         break;
@@ -803,14 +816,14 @@ mod dfs_walk_tests {
         let mut walk = DfsWalk::default();
         // An ordering decision of three, a fault decision, an ordering decision of two.
         let first = vec![(0, 3), (0, 2), (0, 2)];
-        let about_faults = [false, true, false];
-        assert_eq!(walk.next(first.clone(), &about_faults), Some(vec![0, 1]));
+        let perturbs = [false, true, false];
+        assert_eq!(walk.next(first.clone(), &perturbs), Some(vec![0, 1]));
         // With the fault fired, the bound leaves later fault decisions no choice.
         let faulted = vec![(0, 3), (1, 2), (0, 2)];
-        assert_eq!(walk.next(faulted, &about_faults), Some(vec![0, 0, 1]));
+        assert_eq!(walk.next(faulted, &perturbs), Some(vec![0, 0, 1]));
         // Depth first from here: the last ordering decision's next choice.
         assert_eq!(
-            walk.next(vec![(0, 3), (0, 2), (1, 2)], &about_faults),
+            walk.next(vec![(0, 3), (0, 2), (1, 2)], &perturbs),
             Some(vec![0, 1])
         );
         assert_eq!(walk.next(vec![(2, 3)], &[false]), None);

@@ -9,6 +9,13 @@
 //! for that request too (at most the network's longest latency and a few ticks), since in a
 //! real network either could have arrived first. Nothing is held when nothing else is in
 //! flight, so a lone request pays at most one tick.
+//!
+//! The strategy may also *delay* an operation as it reaches the gate (PCT at its change points,
+//! dfs within its bound): the operation is held at its server, as a slow server or network
+//! would hold it, until an operation of another host commits or the run's longest delay
+//! passes. A delay is how a systematic strategy reaches races whose operations are not
+//! concurrent but a moment apart: the second host's read that lands between the first one's
+//! read and write. Each delay is listed in the report's faults.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -41,11 +48,26 @@ pub struct Commit {
     pub session: Option<u64>,
     /// What it was: `POST /v2/volumes`, an SQL statement.
     pub summary: String,
+    /// When the strategy delayed it: how long it was held at its server, and the host whose
+    /// commit ended the delay (none when the longest delay ran out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delayed: Option<Delayed>,
+}
+
+/// A delay the strategy gave an operation at the gate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Delayed {
+    /// Simulated milliseconds from its arrival at the gate to its commit.
+    pub held_ms: u64,
+    /// The host whose operation committed first and ended the delay.
+    pub until: Option<String>,
 }
 
 /// The gate of one run.
 pub(crate) struct RunGate {
     decisions: Option<Arc<Decisions>>,
+    /// The longest a delayed operation is held.
+    delay_max_ms: u64,
     state: Mutex<GateState>,
     /// Each actor's fault control: an operation reaching the gate is a fault point of its actor.
     controls: Mutex<BTreeMap<String, crate::faults::ActorControl>>,
@@ -65,15 +87,21 @@ struct GateState {
 struct Waiter {
     operation: Operation,
     since_ms: u64,
+    /// A delayed operation: held until this time, unless another host's operation commits first.
+    held_until_ms: Option<u64>,
+    /// Whether it was delayed, and by whose commit the delay ended.
+    delayed: Option<Option<String>>,
     /// Sends the waiter its admission number.
     release: tokio::sync::oneshot::Sender<u64>,
 }
 
 impl RunGate {
-    /// A gate that steers with `decisions`, or only records when there are none (`random`).
-    pub(crate) fn new(decisions: Option<Arc<Decisions>>) -> Arc<RunGate> {
+    /// A gate that steers with `decisions`, or only records when there are none (`random`),
+    /// holding a delayed operation for at most `delay_max`.
+    pub(crate) fn new(decisions: Option<Arc<Decisions>>, delay_max: Duration) -> Arc<RunGate> {
         Arc::new(RunGate {
             decisions,
+            delay_max_ms: millis(delay_max),
             state: Mutex::new(GateState::default()),
             controls: Mutex::new(BTreeMap::new()),
         })
@@ -119,29 +147,50 @@ impl RunGate {
         }
         // An operation whose client gave up is no longer a choice.
         state.waiting.retain(|waiter| !waiter.release.is_closed());
-        let Some(oldest_ms) = state.waiting.iter().map(|waiter| waiter.since_ms).min() else {
+        // A delayed operation is no choice until its delay ends.
+        let eligible: Vec<usize> = (0..state.waiting.len())
+            .filter(|&index| {
+                state.waiting[index]
+                    .held_until_ms
+                    .is_none_or(|until_ms| now_ms >= until_ms)
+            })
+            .collect();
+        let Some(oldest_ms) = eligible
+            .iter()
+            .map(|&index| state.waiting[index].since_ms)
+            .min()
+        else {
             return;
         };
         if in_flight && now_ms.saturating_sub(oldest_ms) < wait_max_ms {
             return;
         }
-        let index = if state.waiting.len() == 1 {
+        let chosen = if eligible.len() == 1 {
             0
         } else {
-            let actors: Vec<&str> = state
-                .waiting
+            let actors: Vec<&str> = eligible
                 .iter()
-                .map(|waiter| waiter.operation.actor.as_str())
+                .map(|&index| state.waiting[index].operation.actor.as_str())
                 .collect();
-            decisions.choose_request(&actors)
+            decisions.choose_request(&actors).min(eligible.len() - 1)
         };
-        let last = state.waiting.len() - 1;
-        let waiter = state.waiting.remove(index.min(last));
+        let waiter = state.waiting.remove(eligible[chosen]);
         let admission = state.admitted;
         if waiter.release.send(admission).is_ok() {
             state.admitted += 1;
             state.busy = Some((admission, now_ms));
-            record(&mut state, now_ms, &waiter.operation);
+            // Another host's commit ends the delays of the operations held for it.
+            for held in &mut state.waiting {
+                if held.held_until_ms.is_some() && held.operation.actor != waiter.operation.actor {
+                    held.held_until_ms = None;
+                    held.delayed = Some(Some(waiter.operation.actor.clone()));
+                }
+            }
+            let delayed = waiter.delayed.map(|until| Delayed {
+                held_ms: now_ms.saturating_sub(waiter.since_ms),
+                until,
+            });
+            record(&mut state, now_ms, &waiter.operation, delayed);
         }
     }
 
@@ -161,7 +210,7 @@ impl RunGate {
     }
 }
 
-fn record(state: &mut GateState, now_ms: u64, operation: &Operation) {
+fn record(state: &mut GateState, now_ms: u64, operation: &Operation, delayed: Option<Delayed>) {
     if state.commits.len() >= COMMITS_MAX {
         state.commits_dropped += 1;
         return;
@@ -172,6 +221,7 @@ fn record(state: &mut GateState, now_ms: u64, operation: &Operation) {
         actor: operation.actor.clone(),
         session: operation.session,
         summary: operation.summary.clone(),
+        delayed,
     });
 }
 
@@ -182,17 +232,23 @@ impl Gate for Handle {
         let gate = self.0.clone();
         let now_ms = crate::history::now_ms();
         if !gate.steers() {
-            record(&mut gate.state.lock(), now_ms, &operation);
+            record(&mut gate.state.lock(), now_ms, &operation, None);
             return Box::pin(std::future::ready(Permit::free()));
         }
         // Only a steered run has fault points, and an operation reaching the gate is one.
         if let Some(control) = gate.controls.lock().get(&operation.actor) {
             crate::faults::reached_point(control, crate::faults::Point::Operation, now_ms);
         }
+        let delay = gate
+            .decisions
+            .as_ref()
+            .is_some_and(|decisions| decisions.choose_delay(&operation.actor));
         let (release, released) = tokio::sync::oneshot::channel();
         gate.state.lock().waiting.push(Waiter {
             operation,
             since_ms: now_ms,
+            held_until_ms: delay.then(|| now_ms.saturating_add(gate.delay_max_ms)),
+            delayed: delay.then_some(None),
             release,
         });
         Box::pin(async move {

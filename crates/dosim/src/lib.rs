@@ -73,8 +73,8 @@ impl fmt::Display for Expect {
 /// How the decisions of a run are drawn.
 ///
 /// `random` draws every decision (host order, message latency, injected faults) from the seed.
-/// `pct` and `dfs` also put a gate in front of the API that decides the order in which
-/// concurrent requests reach their commit; see [`strategy`].
+/// `pct` and `dfs` also put a gate in front of every data plane that decides the order in which
+/// concurrent operations reach their commit, and which operations are delayed; see [`strategy`].
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
 )]
@@ -83,10 +83,12 @@ pub enum Strategy {
     /// Decisions drawn uniformly at random from the seed.
     #[default]
     Random,
-    /// PCT-style priorities over actors decide the commit order of concurrent requests; a few
-    /// random change points per run lower the priority of the actor that just went first.
+    /// PCT-style priorities over actors decide the commit order of concurrent operations; at a
+    /// few random change points per run an operation is delayed and its actor drops to the
+    /// lowest priority.
     Pct,
-    /// Every commit order and fault choice of one seed, enumerated depth first, up to a bound.
+    /// Every commit order, delay and fault choice of each seed's timing, enumerated, up to
+    /// bounds on delays, faults and schedules.
     Dfs,
 }
 

@@ -180,6 +180,14 @@ pub struct Minimal {
     /// How to replay the minimal run, when it differs from the seed's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// How many operations the strategy delayed in this schedule (listed under faults); a
+    /// delay is part of the interleaving, not an injected fault, and is not shrunk.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delays: u32,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 impl Minimal {
@@ -191,9 +199,14 @@ impl Minimal {
             " (shrinking stopped at its run limit; a smaller set may exist)"
         };
         let mut lines = Vec::new();
+        let interleaving = match self.delays {
+            0 => "the interleaving alone breaks the check".to_owned(),
+            1 => "the interleaving, with the one delay under faults, breaks the check".to_owned(),
+            n => format!("the interleaving, with the {n} delays under faults, breaks the check"),
+        };
         match self.faults.as_slice() {
             [] => lines.push(format!(
-                "  minimal: no faults needed; the interleaving alone breaks the check{qualifier}"
+                "  minimal: no faults needed; {interleaving}{qualifier}"
             )),
             [only] => lines.push(format!("  minimal: 1 fault needed: {only}{qualifier}")),
             many => {

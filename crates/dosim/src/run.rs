@@ -37,6 +37,8 @@ pub struct RunSpec {
     choices: Option<Vec<u32>>,
     /// dfs's bound on the faults one schedule may fire, when not the scenario's own.
     dfs_faults: Option<u32>,
+    /// dfs's bound on the operations one schedule may delay, when not the scenario's own.
+    dfs_delays: Option<u32>,
     /// When set, only these injected faults fire.
     faults: Option<BTreeSet<FaultId>>,
 }
@@ -50,6 +52,7 @@ impl RunSpec {
             pct_depth: None,
             choices: None,
             dfs_faults: None,
+            dfs_delays: None,
             faults: None,
         }
     }
@@ -62,6 +65,7 @@ impl RunSpec {
             pct_depth: None,
             choices: Some(schedule.choices.clone()),
             dfs_faults: None,
+            dfs_delays: None,
             faults: None,
         }
     }
@@ -101,10 +105,12 @@ impl RunSpec {
             Steering::Forced {
                 choices,
                 faults_max,
+                delays_max,
                 ..
             } => RunSpec {
                 choices: Some(choices.clone()),
                 dfs_faults: *faults_max,
+                dfs_delays: *delays_max,
                 ..spec
             },
         }
@@ -123,6 +129,7 @@ impl RunSpec {
                 strategy,
                 choices: choices.clone(),
                 faults_max: self.dfs_faults,
+                delays_max: self.dfs_delays,
             },
             (None, Strategy::Random) => Steering::Random,
             (None, Strategy::Pct) => Steering::Pct {
@@ -132,6 +139,7 @@ impl RunSpec {
                 strategy: Strategy::Dfs,
                 choices: Vec::new(),
                 faults_max: Some(self.dfs_faults.unwrap_or(scenario.dfs_faults)),
+                delays_max: Some(self.dfs_delays.unwrap_or(scenario.dfs_delays)),
             },
         }
     }
@@ -157,9 +165,11 @@ pub(crate) struct RunRecord {
     /// Every decision of a steered run: the choice and how many there were.
     pub(crate) decisions: Vec<(u32, u32)>,
     /// For each decision, whether it was about a fault (whether or where one starts).
-    pub(crate) about_faults: Vec<bool>,
+    pub(crate) perturbs: Vec<bool>,
     /// How many of a steered run's fault decisions fired.
     pub(crate) faults_fired: u32,
+    /// How many operations a steered run delayed.
+    pub(crate) delays: u32,
 }
 
 /// Each actor's result and end time, filled in as actors finish.
@@ -172,8 +182,9 @@ pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
         outcome: RunOutcome::refused(scenario.name(), spec.seed, steering.strategy(), error),
         fired: Vec::new(),
         decisions: Vec::new(),
-        about_faults: Vec::new(),
+        perturbs: Vec::new(),
         faults_fired: 0,
+        delays: 0,
     };
     if let Err(error) = scenario.validate() {
         return refused(error);
@@ -316,7 +327,7 @@ impl World<'_> {
             .max_message_latency(scenario.message_latency.1);
         let mut sim = builder.build();
 
-        let gate = RunGate::new(decisions.clone());
+        let gate = RunGate::new(decisions.clone(), scenario.delay_max);
         server.set_gate(gate.handle());
         let router = server.router();
         sim.host(crate::net::API_HOST, move || {
@@ -639,6 +650,8 @@ impl World<'_> {
                     .map(crate::faults::describe_server_fault),
             });
         }
+        let (commits, commits_dropped) = gate.commits();
+        faults.extend(commits.iter().filter_map(crate::faults::delay_fault));
         faults.sort_by_key(|fault| fault.at_ms);
 
         let results = results.lock().clone();
@@ -662,7 +675,6 @@ impl World<'_> {
         if sim_error.is_none() {
             sim_error = service_errors.lock().first().cloned();
         }
-        let (commits, commits_dropped) = gate.commits();
         let outcome = RunOutcome {
             scenario: scenario.name().to_owned(),
             commits,
@@ -690,9 +702,10 @@ impl World<'_> {
             faults_fired: decisions
                 .as_ref()
                 .map_or(0, |decisions| decisions.faults_fired()),
-            about_faults: decisions
+            delays: decisions.as_ref().map_or(0, |decisions| decisions.delays()),
+            perturbs: decisions
                 .as_ref()
-                .map_or_else(Vec::new, |decisions| decisions.about_faults()),
+                .map_or_else(Vec::new, |decisions| decisions.perturbs()),
             decisions: decisions.map_or_else(Vec::new, |decisions| decisions.taken()),
         }
     }

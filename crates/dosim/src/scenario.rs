@@ -42,6 +42,19 @@ pub const DFS_FAULTS_DEFAULT: u32 = 1;
 /// The most injected faults a `dfs` fault bound may allow.
 pub const DFS_FAULTS_MAX: u32 = 64;
 
+/// How many operations one `dfs` schedule may delay, unless the scenario says otherwise.
+pub const DFS_DELAYS_DEFAULT: u32 = 1;
+
+/// The most delays one `dfs` schedule may be allowed.
+pub const DFS_DELAYS_MAX: u32 = 64;
+
+/// The longest `pct` or `dfs` holds a delayed operation at its server, unless the scenario says
+/// otherwise.
+pub const DELAY_MAX_DEFAULT: Duration = Duration::from_secs(5);
+
+/// The longest delay a scenario may allow.
+pub const DELAY_MAX_LIMIT: Duration = Duration::from_secs(3600);
+
 /// The most schedules a `dfs` bound may allow.
 pub const DFS_BOUND_MAX: u64 = 10_000_000;
 
@@ -91,6 +104,8 @@ pub struct Scenario {
     pub(crate) pct_depth: u32,
     pub(crate) dfs_bound: u64,
     pub(crate) dfs_faults: u32,
+    pub(crate) dfs_delays: u32,
+    pub(crate) delay_max: Duration,
     pub(crate) snapshot: bool,
     pub(crate) errors: Vec<String>,
 }
@@ -134,6 +149,8 @@ impl Scenario {
             pct_depth: crate::strategy::PCT_DEPTH_DEFAULT,
             dfs_bound: DFS_BOUND_DEFAULT,
             dfs_faults: DFS_FAULTS_DEFAULT,
+            dfs_delays: DFS_DELAYS_DEFAULT,
+            delay_max: DELAY_MAX_DEFAULT,
             snapshot: true,
             errors: Vec::new(),
         }
@@ -356,6 +373,38 @@ impl Scenario {
             ));
         } else {
             self.dfs_faults = faults;
+        }
+        self
+    }
+
+    /// How many operations one `dfs` schedule may delay (default 1): dfs decides at each
+    /// operation reaching the gate whether to hold it at its server until another host's
+    /// operation commits, until that many have been delayed.
+    pub fn dfs_delays(mut self, delays: u32) -> Scenario {
+        if delays > DFS_DELAYS_MAX {
+            self.errors.push(format!(
+                "the dfs delay bound must be from 0 to {DFS_DELAYS_MAX}, not {delays}"
+            ));
+        } else {
+            self.dfs_delays = delays;
+        }
+        self
+    }
+
+    /// The longest `pct` and `dfs` hold a delayed operation at its server (default 5 s) when no
+    /// other host's operation commits first; zero turns delays into no more than a reordering
+    /// of operations already waiting. A delay is what a slow server or network can do to any
+    /// request, so a correct program survives it; keep this below the clients' own timeouts to
+    /// explore commits rather than timeouts.
+    pub fn delay_max(mut self, delay_max: Duration) -> Scenario {
+        if delay_max > DELAY_MAX_LIMIT {
+            self.errors.push(format!(
+                "the longest delay must be at most {} s, not {} ms",
+                DELAY_MAX_LIMIT.as_secs(),
+                delay_max.as_millis()
+            ));
+        } else {
+            self.delay_max = delay_max;
         }
         self
     }

@@ -128,6 +128,7 @@ pub(crate) fn shrunk_report(
             runs: 0,
             complete: true,
             replay: None,
+            delays: 0,
         });
         return report;
     }
@@ -180,6 +181,7 @@ pub(crate) fn shrunk_report(
         fault_ids,
         runs,
         complete,
+        delays: 0,
     });
     report
 }
@@ -219,6 +221,9 @@ pub(crate) fn report(
     } else {
         shrunk_report(scenario, steering, outcome, &record.fired, violations)
     };
+    if let Some(minimal) = &mut report.minimal {
+        minimal.delays = record.delays;
+    }
     if *steering != Steering::Random {
         let schedule = Schedule {
             strategy: steering.strategy(),
@@ -229,6 +234,7 @@ pub(crate) fn report(
             strategy: schedule.strategy,
             choices: schedule.choices.clone(),
             faults_max: None,
+            delays_max: None,
         };
         report.replay = match steering {
             Steering::Pct { .. } => vec![
@@ -243,11 +249,14 @@ pub(crate) fn report(
             .filter(|(_, alternatives)| *alternatives > 1)
             .count();
         report.schedule = Some(schedule.to_string());
+        let plural = |count: u32| if count == 1 { "" } else { "s" };
         report.schedule_size = Some(format!(
-            "{decisions} decision{}, {} injected fault{}",
+            "{decisions} decision{}, {} injected fault{}, {} delay{}",
             if decisions == 1 { "" } else { "s" },
             record.faults_fired,
-            if record.faults_fired == 1 { "" } else { "s" },
+            plural(record.faults_fired),
+            record.delays,
+            plural(record.delays),
         ));
     }
     report

@@ -1,8 +1,9 @@
 //! Steered runs: PCT priorities, forced schedules, and the schedule a run's decisions form.
 //!
-//! Under `pct` and `dfs` the operation gate ([`crate::gate`]) holds concurrent operations of
-//! every plane and asks `Decisions` which commits next; the server's fault layer asks it
-//! whether each fault with a probability fires. Those answers are the run's decisions; the list
+//! Under `pct` and `dfs` the operation gate ([`crate::gate`]) asks `Decisions`, as each
+//! operation of every plane arrives, whether to delay it, and, among concurrent operations,
+//! which commits next; the server's fault layer asks it whether each fault with a probability
+//! fires. Those answers are the run's decisions; the list
 //! of them is its schedule, which replays the run without the strategy that chose it. Under
 //! `random` nothing is asked, so its runs stay exactly what the seed draws.
 
@@ -22,7 +23,7 @@ pub const PCT_DEPTH_DEFAULT: u32 = 3;
 /// The most PCT depth a run may have.
 pub const PCT_DEPTH_MAX: u32 = 64;
 
-/// How many gate decisions PCT spreads its change points over.
+/// How many operations reaching the gate PCT spreads its change points over.
 pub const PCT_STEPS: u64 = 32;
 
 /// The most decisions a schedule records; later decisions take the first choice unrecorded.
@@ -36,10 +37,14 @@ pub struct Schedule {
     pub strategy: Strategy,
     /// The seed of everything else: latency, host order, ids.
     pub seed: u64,
-    /// The choice at each decision, in order: at the gate, the index among the waiting
-    /// requests in arrival order; for a fault, 1 when it fired.
+    /// The choice at each decision, in order: as an operation reaches the gate, 1 when it is
+    /// delayed; when the gate admits one, the index among the waiting operations in arrival
+    /// order; for a fault, 1 when it fired.
     pub choices: Vec<u32>,
 }
+
+/// A run of at least this many equal choices is written once with its count: `0*12`.
+const RUN_WRITTEN_AS_COUNT: usize = 4;
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,8 +52,22 @@ impl fmt::Display for Schedule {
         if self.choices.is_empty() {
             return f.write_str("-");
         }
-        let choices: Vec<String> = self.choices.iter().map(u32::to_string).collect();
-        f.write_str(&choices.join("."))
+        let mut parts: Vec<String> = Vec::new();
+        let mut index = 0;
+        while index < self.choices.len() {
+            let choice = self.choices[index];
+            let run = self.choices[index..]
+                .iter()
+                .take_while(|&&next| next == choice)
+                .count();
+            if run >= RUN_WRITTEN_AS_COUNT {
+                parts.push(format!("{choice}*{run}"));
+            } else {
+                parts.extend(std::iter::repeat_n(choice.to_string(), run));
+            }
+            index += run;
+        }
+        f.write_str(&parts.join("."))
     }
 }
 
@@ -57,7 +76,7 @@ impl FromStr for Schedule {
 
     fn from_str(text: &str) -> Result<Schedule, String> {
         let malformed = || {
-            format!("`{text}` is not a schedule: write <strategy>:<seed>:<choices>, such as pct:7:1.0.0")
+            format!("`{text}` is not a schedule: write <strategy>:<seed>:<choices>, such as pct:7:1.0.0 or pct:7:0*12.1")
         };
         let mut parts = text.trim().splitn(3, ':');
         let (Some(strategy), Some(seed), Some(choices)) =
@@ -74,20 +93,30 @@ impl FromStr for Schedule {
             _ => return Err(malformed()),
         };
         let seed = crate::seed::parse_seed(seed)?;
-        let choices = if choices == "-" {
-            Vec::new()
-        } else {
-            choices
-                .split('.')
-                .map(|choice| choice.parse::<u32>().map_err(|_| malformed()))
-                .collect::<Result<Vec<u32>, String>>()?
+        let too_long = |count: usize| {
+            format!("a schedule holds at most {DECISIONS_MAX} decisions, this one has {count}")
         };
-        if choices.len() > DECISIONS_MAX {
-            return Err(format!(
-                "a schedule holds at most {DECISIONS_MAX} decisions, this one has {}",
-                choices.len()
-            ));
+        let mut parsed: Vec<u32> = Vec::new();
+        if choices != "-" {
+            for part in choices.split('.') {
+                let (choice, count) = match part.split_once('*') {
+                    Some((choice, count)) => {
+                        (choice, count.parse::<usize>().map_err(|_| malformed())?)
+                    }
+                    None => (part, 1),
+                };
+                let choice = choice.parse::<u32>().map_err(|_| malformed())?;
+                if count == 0 {
+                    return Err(malformed());
+                }
+                let total = parsed.len().saturating_add(count);
+                if total > DECISIONS_MAX {
+                    return Err(too_long(total));
+                }
+                parsed.extend(std::iter::repeat_n(choice, count));
+            }
         }
+        let choices = parsed;
         Ok(Schedule {
             strategy,
             seed,
@@ -101,15 +130,17 @@ impl FromStr for Schedule {
 pub(crate) enum Steering {
     /// No gate; faults drawn from the seed.
     Random,
-    /// PCT priorities over actors at the gate; faults drawn from the seed.
+    /// PCT priorities over actors at the gate, with a delay at each change point; faults drawn
+    /// from the seed.
     Pct { depth: u32 },
-    /// Decisions taken from a list; past its end, the first choice (no fault). With
+    /// Decisions taken from a list; past its end, the first choice (no fault, no delay). With
     /// `faults_max`, once that many faults have fired every later fault decision is "no fault"
-    /// and is no choice (dfs's fault bound).
+    /// and is no choice (dfs's fault bound); `delays_max` bounds delays the same way.
     Forced {
         strategy: Strategy,
         choices: Vec<u32>,
         faults_max: Option<u32>,
+        delays_max: Option<u32>,
     },
 }
 
@@ -143,15 +174,20 @@ struct DecisionState {
     steering: Steering,
     /// PCT: each actor's priority; the highest goes first.
     priorities: BTreeMap<String, i64>,
-    /// PCT: the gate decisions after which the chosen actor drops to the lowest priority.
+    /// PCT: the operations (numbered as they reach the gate, from 0) that are delayed, their
+    /// actor dropping to the lowest priority.
     change_points: Vec<u64>,
-    gate_decisions: u64,
+    /// How many operations have reached the gate.
+    arrivals: u64,
     /// How many fault decisions fired.
     faults_fired: u32,
+    /// How many operations were delayed.
+    delays: u32,
     /// Every decision: the choice and how many there were.
     taken: Vec<(u32, u32)>,
-    /// Whether each decision was about a fault (whether or where one starts) rather than an order.
-    about_faults: Vec<bool>,
+    /// Whether each decision perturbed the run's timing (whether or where a fault starts,
+    /// whether an operation is delayed) rather than ordering concurrent operations.
+    perturbs: Vec<bool>,
 }
 
 impl Decisions {
@@ -183,10 +219,11 @@ impl Decisions {
                 steering,
                 priorities,
                 change_points,
-                gate_decisions: 0,
+                arrivals: 0,
                 faults_fired: 0,
+                delays: 0,
                 taken: Vec::new(),
-                about_faults: Vec::new(),
+                perturbs: Vec::new(),
             }),
         }
     }
@@ -210,24 +247,47 @@ impl Decisions {
                         )
                     })
                     .map_or(0, |(index, _)| index);
-                let decision = state.gate_decisions;
-                let lowered = state
-                    .change_points
-                    .iter()
-                    .position(|&point| point == decision);
-                if let Some(position) = lowered {
-                    // The jth of d - 1 change points drops the actor to priority d - j, below
-                    // every initial priority (d and up).
-                    let priority = i64::try_from(state.change_points.len() - position).unwrap_or(0);
-                    state.priorities.insert(waiting[best].to_owned(), priority);
-                }
                 u32::try_from(best).unwrap_or(0)
             }
             (Steering::Random, _) => 0,
         };
-        state.gate_decisions += 1;
         state.record(choice, alternatives, false);
         usize::try_from(choice).unwrap_or(0)
+    }
+
+    /// Whether the operation of `actor` that has just reached the gate is delayed: held at its
+    /// server until an operation of another host commits, or for the run's longest delay.
+    ///
+    /// Every operation reaching the gate is a decision of two alternatives (the first, "not
+    /// delayed"). PCT delays the operations at its change points and drops their actor to the
+    /// lowest priority, so that what another host does next, even a moment later and not
+    /// concurrently, can come first (the delay-bounded form of PCT for timed programs). dfs
+    /// decides at each operation, within its bound on delays.
+    pub(crate) fn choose_delay(&self, actor: &str) -> bool {
+        let mut state = self.state.lock();
+        let arrival = state.arrivals;
+        state.arrivals += 1;
+        let forced = state.forced_next();
+        let (delay, alternatives) = match &state.steering {
+            Steering::Random => return false,
+            Steering::Forced {
+                delays_max: Some(max),
+                ..
+            } if state.delays >= *max => (false, 1),
+            Steering::Forced { .. } => (forced.unwrap_or(0) > 0, 2),
+            Steering::Pct { .. } => (state.change_points.contains(&arrival), 2),
+        };
+        if delay {
+            state.delays += 1;
+            if let Some(position) = state.change_points.iter().position(|&at| at == arrival) {
+                // The jth of d - 1 change points drops the actor to priority d - j, below every
+                // initial priority (d and up).
+                let priority = i64::try_from(state.change_points.len() - position).unwrap_or(0);
+                state.priorities.insert(actor.to_owned(), priority);
+            }
+        }
+        state.record(u32::from(delay), alternatives, true);
+        delay
     }
 
     /// Whether a fault happens, given what the seed drew for it.
@@ -297,14 +357,19 @@ impl Decisions {
         self.state.lock().faults_fired
     }
 
+    /// How many operations were delayed so far.
+    pub(crate) fn delays(&self) -> u32 {
+        self.state.lock().delays
+    }
+
     /// Every decision so far: the choice and how many there were.
     pub(crate) fn taken(&self) -> Vec<(u32, u32)> {
         self.state.lock().taken.clone()
     }
 
-    /// For each decision so far, whether it was about a fault.
-    pub(crate) fn about_faults(&self) -> Vec<bool> {
-        self.state.lock().about_faults.clone()
+    /// For each decision so far, whether it perturbed timing (a fault or a delay).
+    pub(crate) fn perturbs(&self) -> Vec<bool> {
+        self.state.lock().perturbs.clone()
     }
 }
 
@@ -316,10 +381,10 @@ impl DecisionState {
         }
     }
 
-    fn record(&mut self, choice: u32, alternatives: u32, about_faults: bool) {
+    fn record(&mut self, choice: u32, alternatives: u32, perturbs: bool) {
         if self.taken.len() < DECISIONS_MAX {
             self.taken.push((choice, alternatives));
-            self.about_faults.push(about_faults);
+            self.perturbs.push(perturbs);
         }
     }
 }

@@ -678,6 +678,8 @@ fn steered_strategies_start_actor_faults_at_fault_points() {
                         outcome.server_ops
                     );
                 }
+                // PCT also delays the operations at its change points.
+                "delay" => {}
                 other => panic!("{other}"),
             }
         }

@@ -64,7 +64,7 @@ fn dfs_covers_a_small_scenario_in_full() {
     assert_eq!(
         two.coverage(),
         format!(
-            "all {} orderings of commits of seed 0's timing, up to 1 fault",
+            "all {} orderings of commits of seed 0's timing, up to 1 fault, up to 1 delay",
             two.schedules_run.unwrap_or(0)
         )
     );
@@ -219,7 +219,7 @@ fn dfs_runs_every_seed_of_its_range_and_says_so() {
     assert_eq!(
         three.coverage(),
         format!(
-            "all {} orderings of commits of the timings of seeds 0..3, up to 1 fault",
+            "all {} orderings of commits of the timings of seeds 0..3, up to 1 fault, up to 1 delay",
             three.schedules_run.unwrap_or(0)
         )
     );
@@ -229,19 +229,27 @@ fn dfs_runs_every_seed_of_its_range_and_says_so() {
 fn dfs_fires_no_more_faults_than_its_bound() {
     // The duplicate needs one lost response: with faults off every schedule is clean, and the
     // space of orders alone is covered; with one fault allowed the second schedule finds it.
-    let off = explore(&lost_create().dfs_faults(0), 0..1, Strategy::Dfs);
+    let off = explore(
+        &lost_create().dfs_faults(0).dfs_delays(0),
+        0..1,
+        Strategy::Dfs,
+    );
     assert_eq!(
         (off.found, off.schedules_complete),
         (Found::Clean, Some(true)),
         "{off:?}"
     );
-    assert!(off.coverage().ends_with("faults off"), "{}", off.coverage());
+    assert!(
+        off.coverage().ends_with("faults off, delays off"),
+        "{}",
+        off.coverage()
+    );
     let one = explore(&lost_create(), 0..1, Strategy::Dfs);
     assert_eq!(one.found, Found::Race, "{one:?}");
     let report = one.report.expect("a race");
     assert_eq!(
         report.schedule_size.as_deref(),
-        Some("1 decision, 1 injected fault")
+        Some("3 decisions, 1 injected fault, 0 delays")
     );
 }
 

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use dosim_base::gate::{Admission, Operation, Permit, Plane};
 
@@ -23,6 +24,11 @@ fn api_operation(actor: String, method: &str, path: &str) -> Operation {
     }
 }
 
+/// The longest delay of the gates under test.
+const DELAY_MAX: Duration = Duration::from_millis(100);
+
+/// A gate that takes its decisions from `choices`: one as each operation arrives (1 delays
+/// it), one each time it picks among several waiting.
 fn steered(choices: Vec<u32>) -> Arc<RunGate> {
     let actors = ["pod-0".to_owned(), "pod-1".to_owned(), "pod-2".to_owned()];
     let mut rng = crate::seed::rng(5, crate::seed::Stream::Schedule);
@@ -31,11 +37,12 @@ fn steered(choices: Vec<u32>) -> Arc<RunGate> {
             strategy: Strategy::Dfs,
             choices,
             faults_max: None,
+            delays_max: None,
         },
         &actors,
         &mut rng,
     );
-    RunGate::new(Some(Arc::new(decisions)))
+    RunGate::new(Some(Arc::new(decisions)), DELAY_MAX)
 }
 
 fn admit(gate: &Arc<RunGate>, actor: &str) -> Admission {
@@ -62,7 +69,7 @@ fn committed(gate: &RunGate) -> Vec<String> {
 
 #[test]
 fn random_admits_at_once_and_records_the_order() {
-    let gate = RunGate::new(None);
+    let gate = RunGate::new(None, DELAY_MAX);
     for actor in ["pod-1", "pod-0"] {
         assert!(poll(&mut admit(&gate, actor)).is_some(), "{actor}");
     }
@@ -71,7 +78,7 @@ fn random_admits_at_once_and_records_the_order() {
 
 #[test]
 fn a_steered_gate_lets_the_chosen_operation_in_first_and_one_at_a_time() {
-    let gate = steered(vec![1]);
+    let gate = steered(vec![0, 0, 1]);
     let mut first = admit(&gate, "pod-0");
     let mut second = admit(&gate, "pod-1");
     assert!(poll(&mut first).is_none() && poll(&mut second).is_none());
@@ -91,7 +98,7 @@ fn a_steered_gate_lets_the_chosen_operation_in_first_and_one_at_a_time() {
 
 #[test]
 fn a_client_that_gives_up_at_the_gate_is_no_longer_a_choice() {
-    let gate = steered(vec![0]);
+    let gate = steered(vec![0, 0, 0]);
     let gave_up = admit(&gate, "pod-0");
     let mut stayed = admit(&gate, "pod-1");
     drop(gave_up);
@@ -130,4 +137,47 @@ fn a_late_permit_does_not_free_the_gate_from_the_next_operation() {
     let mut third = admit(&gate, "pod-2");
     gate.settle(hold_ms + 1, false, 10);
     assert!(poll(&mut third).is_none());
+}
+
+#[test]
+fn a_delayed_operation_waits_for_another_hosts_commit() {
+    // pod-0's operation is delayed as it arrives; pod-1's is not.
+    let gate = steered(vec![1, 0]);
+    let mut delayed = admit(&gate, "pod-0");
+    let mut other = admit(&gate, "pod-1");
+    gate.settle(0, false, 10);
+    assert!(poll(&mut delayed).is_none());
+    drop(poll(&mut other).expect("the other host goes first"));
+    gate.settle(1, false, 10);
+    assert!(poll(&mut delayed).is_some());
+    assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
+    let commits = gate.commits().0;
+    let delay = commits[1].delayed.as_ref().expect("the second was delayed");
+    assert_eq!((delay.held_ms, delay.until.as_deref()), (1, Some("pod-1")));
+    assert_eq!(commits[0].delayed, None);
+}
+
+#[test]
+fn a_delay_ends_after_the_longest_delay_when_nobody_else_commits() {
+    let gate = steered(vec![1]);
+    let mut delayed = admit(&gate, "pod-0");
+    let delay_ms = u64::try_from(DELAY_MAX.as_millis()).unwrap_or(u64::MAX);
+    gate.settle(delay_ms - 1, false, 10);
+    assert!(poll(&mut delayed).is_none());
+    gate.settle(delay_ms, false, 10);
+    assert!(poll(&mut delayed).is_some());
+    let commits = gate.commits().0;
+    let delay = commits[0].delayed.as_ref().expect("delayed");
+    assert_eq!((delay.held_ms, delay.until.as_deref()), (delay_ms, None));
+}
+
+#[test]
+fn a_commit_of_the_same_host_does_not_end_its_delay() {
+    let gate = steered(vec![1, 0]);
+    let mut delayed = admit(&gate, "pod-0");
+    let mut same = admit(&gate, "pod-0");
+    gate.settle(0, false, 10);
+    drop(poll(&mut same).expect("its second operation was not delayed"));
+    gate.settle(1, false, 10);
+    assert!(poll(&mut delayed).is_none());
 }
