@@ -8,7 +8,7 @@ use crate::report::Report;
 use crate::run::RunSpec;
 use crate::scenario::Scenario;
 use crate::seed::{self, Seeds};
-use crate::strategy::Steering;
+use crate::strategy::{DecisionKind, Steering};
 use crate::{Expect, Strategy};
 
 /// The environment variable that sets the sweep: `DOSIM_SEEDS=0..20000`.
@@ -339,7 +339,7 @@ fn explore_dfs(
         if !matches!(judged.verdict, SeedVerdict::Clean) {
             return (judged.verdict, schedules_run, false);
         }
-        match walk.next(judged.decisions, &judged.perturbs) {
+        match walk.next(judged.decisions, &judged.kinds) {
             None => return (SeedVerdict::Clean, schedules_run, true),
             Some(next) => prefix = next,
         }
@@ -349,39 +349,55 @@ fn explore_dfs(
     }
 }
 
-/// How dfs walks one seed's schedules: first the schedules that differ from the seed's own only
-/// in fault decisions (whether and where a fault starts), each ordering decision at its first
-/// choice, deepest fault decision first; then every schedule depth first, from the seed's own.
-/// A fault decision that comes early in a run (a crash at an actor's first operation) is thus
-/// tried within a few schedules, not after every ordering of the run's later operations; the
-/// second pass runs again the few schedules the first did.
+/// How dfs walks one seed's schedules, in three passes: first the schedules that differ from the
+/// seed's own only in fault decisions (whether and where a fault starts), every other decision
+/// at its first choice, deepest fault decision first; then, from the seed's own schedule again,
+/// those that differ only in delay decisions, the same way; then every schedule depth first,
+/// from the seed's own. A fault or a delay that matters early in a run (a crash at an actor's
+/// first operation, a claim delayed past another worker's poll) is thus tried within a few
+/// schedules, not after every ordering of the run's later operations; the last pass runs again
+/// the few schedules the first two did.
 #[derive(Default)]
 struct DfsWalk {
-    /// Past the first pass.
-    all: bool,
-    /// The decisions of the seed's first schedule, where the second pass starts.
-    first: Option<Vec<(u32, u32)>>,
+    /// The pass: 0 flips faults, 1 flips delays, 2 walks everything.
+    pass: u8,
+    /// The decisions of the seed's first schedule and their kinds, where each pass starts.
+    first: Option<Decided>,
 }
 
+/// A run's decisions (the choice and how many there were) and what each was about.
+type Decided = (Vec<(u32, u32)>, Vec<DecisionKind>);
+
 impl DfsWalk {
-    /// The choices of the schedule after one that took `decisions` (`perturbs` saying which
-    /// were about faults); `None` when every schedule has run.
-    fn next(&mut self, decisions: Vec<(u32, u32)>, perturbs: &[bool]) -> Option<Vec<u32>> {
-        let first = self.first.get_or_insert_with(|| decisions.clone()).clone();
-        if !self.all {
-            let fault = (0..decisions.len()).rev().find(|&index| {
+    /// The choices of the schedule after one that took `decisions` (`kinds` saying what each
+    /// was about); `None` when every schedule has run.
+    fn next(&mut self, decisions: Vec<(u32, u32)>, kinds: &[DecisionKind]) -> Option<Vec<u32>> {
+        let (first, first_kinds) = self
+            .first
+            .get_or_insert_with(|| (decisions.clone(), kinds.to_vec()))
+            .clone();
+        let (mut decisions, mut kinds) = (decisions, kinds.to_vec());
+        loop {
+            let kind = match self.pass {
+                0 => DecisionKind::Fault,
+                1 => DecisionKind::Delay,
+                _ => return next_schedule(decisions),
+            };
+            let deepest = (0..decisions.len()).rev().find(|&index| {
                 let (choice, alternatives) = decisions[index];
-                perturbs.get(index).copied().unwrap_or(false) && choice + 1 < alternatives
+                kinds.get(index) == Some(&kind) && choice + 1 < alternatives
             });
-            if let Some(index) = fault {
+            if let Some(index) = deepest {
                 let mut next: Vec<u32> = decisions[..index].iter().map(|(c, _)| *c).collect();
                 next.push(decisions[index].0 + 1);
                 return Some(next);
             }
-            self.all = true;
-            return next_schedule(first);
+            self.pass += 1;
+            if self.pass == 2 {
+                return next_schedule(first);
+            }
+            (decisions, kinds) = (first.clone(), first_kinds.clone());
         }
-        next_schedule(decisions)
     }
 }
 
@@ -439,7 +455,7 @@ enum SeedVerdict {
 struct Judged {
     verdict: SeedVerdict,
     decisions: Vec<(u32, u32)>,
-    perturbs: Vec<bool>,
+    kinds: Vec<DecisionKind>,
     order: u64,
 }
 
@@ -465,7 +481,7 @@ fn judge_steered(scenario: &Scenario, steering: &Steering, first: bool, seed: u6
     let judged = |verdict| Judged {
         verdict,
         decisions: record.decisions.clone(),
-        perturbs: record.perturbs.clone(),
+        kinds: record.kinds.clone(),
         order,
     };
     if violations.is_empty() && !first {
@@ -760,7 +776,7 @@ pub fn failure_rate(
                     rate.failures += 1;
                     rate.runs_to_first_failure.get_or_insert(rate.runs);
                 }
-                match walk.next(record.decisions, &record.perturbs) {
+                match walk.next(record.decisions, &record.kinds) {
                     None => {
                         covered += 1;
                         break;
@@ -808,24 +824,31 @@ pub fn failure_rate(
 #[cfg(test)]
 mod dfs_walk_tests {
     use super::DfsWalk;
+    use crate::strategy::DecisionKind::{Delay, Fault, Order};
 
-    /// The first pass flips fault decisions only, deepest first, with every ordering decision at
-    /// its first choice; the second starts over from the seed's own schedule, depth first.
+    /// The first pass flips fault decisions only, deepest first, with every other decision at
+    /// its first choice; the second, from the seed's own schedule, flips delay decisions; the
+    /// last starts over from the seed's own schedule, depth first.
     #[test]
-    fn faults_first_then_every_schedule() {
+    fn faults_then_delays_then_every_schedule() {
         let mut walk = DfsWalk::default();
-        // An ordering decision of three, a fault decision, an ordering decision of two.
-        let first = vec![(0, 3), (0, 2), (0, 2)];
-        let perturbs = [false, true, false];
-        assert_eq!(walk.next(first.clone(), &perturbs), Some(vec![0, 1]));
-        // With the fault fired, the bound leaves later fault decisions no choice.
-        let faulted = vec![(0, 3), (1, 2), (0, 2)];
-        assert_eq!(walk.next(faulted, &perturbs), Some(vec![0, 0, 1]));
-        // Depth first from here: the last ordering decision's next choice.
+        // A delay decision, an ordering decision of three, a fault decision, an ordering
+        // decision of two.
+        let kinds = [Delay, Order, Fault, Order];
+        let first = vec![(0, 2), (0, 3), (0, 2), (0, 2)];
+        assert_eq!(walk.next(first.clone(), &kinds), Some(vec![0, 0, 1]));
+        // With the fault fired, the bound leaves later fault decisions no choice; the delay
+        // pass starts from the seed's own schedule.
+        let faulted = vec![(0, 2), (0, 3), (1, 2), (0, 2)];
+        assert_eq!(walk.next(faulted, &kinds), Some(vec![1]));
+        // With the delay taken, the walk starts over from the seed's own schedule, depth first:
+        // the last ordering decision's next choice.
+        let delayed = vec![(1, 2), (0, 3), (0, 2), (0, 2)];
+        assert_eq!(walk.next(delayed, &kinds), Some(vec![0, 0, 0, 1]));
         assert_eq!(
-            walk.next(vec![(0, 3), (0, 2), (1, 2)], &perturbs),
-            Some(vec![0, 1])
+            walk.next(vec![(0, 2), (0, 3), (0, 2), (1, 2)], &kinds),
+            Some(vec![0, 0, 1])
         );
-        assert_eq!(walk.next(vec![(2, 3)], &[false]), None);
+        assert_eq!(walk.next(vec![(1, 2), (2, 3)], &[Delay, Order]), None);
     }
 }

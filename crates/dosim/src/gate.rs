@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dosim_base::gate::{Admission, Gate, Operation, Permit};
+use dosim_base::gate::{Admission, Gate, Operation, Permit, Plane};
 use parking_lot::Mutex;
 
 use crate::strategy::Decisions;
@@ -63,11 +63,54 @@ pub struct Delayed {
     pub until: Option<String>,
 }
 
+/// The longest the strategy may hold a delayed operation at its server, per plane.
+///
+/// A delay is meant to change the order of commits, not to time clients out: each plane's
+/// default stays below what its usual client waits. The API's client waits a minute, and
+/// tokio-postgres and aws-sdk-s3 wait as long as it takes, so their operations may be held 5 s;
+/// redis-rs gives up on a command after 500 ms, so a Valkey command is held at most 400 ms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelayMax(BTreeMap<Plane, Duration>);
+
+impl DelayMax {
+    /// The longest delay of an operation on `plane`.
+    pub fn get(&self, plane: Plane) -> Duration {
+        self.0.get(&plane).copied().unwrap_or(DELAY_MAX_DEFAULT)
+    }
+
+    /// Sets the longest delay of operations on `plane`.
+    pub(crate) fn set(&mut self, plane: Plane, delay_max: Duration) {
+        self.0.insert(plane, delay_max);
+    }
+
+    /// Sets the longest delay of operations on every plane.
+    pub(crate) fn set_all(&mut self, delay_max: Duration) {
+        for plane in [Plane::Api, Plane::Postgres, Plane::Valkey, Plane::Spaces] {
+            self.0.insert(plane, delay_max);
+        }
+    }
+}
+
+impl Default for DelayMax {
+    fn default() -> DelayMax {
+        let mut delay_max = DelayMax(BTreeMap::new());
+        delay_max.set_all(DELAY_MAX_DEFAULT);
+        delay_max.set(Plane::Valkey, VALKEY_DELAY_MAX_DEFAULT);
+        delay_max
+    }
+}
+
+/// The longest delay of an API request, an SQL statement or a Spaces request, by default.
+pub const DELAY_MAX_DEFAULT: Duration = Duration::from_secs(5);
+
+/// The longest delay of a Valkey command, by default: below redis-rs's 500 ms response timeout.
+pub const VALKEY_DELAY_MAX_DEFAULT: Duration = Duration::from_millis(400);
+
 /// The gate of one run.
 pub(crate) struct RunGate {
     decisions: Option<Arc<Decisions>>,
-    /// The longest a delayed operation is held.
-    delay_max_ms: u64,
+    /// The longest a delayed operation of each plane is held.
+    delay_max: DelayMax,
     state: Mutex<GateState>,
     /// Each actor's fault control: an operation reaching the gate is a fault point of its actor.
     controls: Mutex<BTreeMap<String, crate::faults::ActorControl>>,
@@ -97,11 +140,11 @@ struct Waiter {
 
 impl RunGate {
     /// A gate that steers with `decisions`, or only records when there are none (`random`),
-    /// holding a delayed operation for at most `delay_max`.
-    pub(crate) fn new(decisions: Option<Arc<Decisions>>, delay_max: Duration) -> Arc<RunGate> {
+    /// holding a delayed operation for at most its plane's `delay_max`.
+    pub(crate) fn new(decisions: Option<Arc<Decisions>>, delay_max: DelayMax) -> Arc<RunGate> {
         Arc::new(RunGate {
             decisions,
-            delay_max_ms: millis(delay_max),
+            delay_max,
             state: Mutex::new(GateState::default()),
             controls: Mutex::new(BTreeMap::new()),
         })
@@ -147,14 +190,23 @@ impl RunGate {
         }
         // An operation whose client gave up is no longer a choice.
         state.waiting.retain(|waiter| !waiter.release.is_closed());
-        // A delayed operation is no choice until its delay ends.
-        let eligible: Vec<usize> = (0..state.waiting.len())
+        // A delayed operation is no choice until its delay ends, or until an operation of
+        // another host waits beside it (delayed too, perhaps): then the order is the choice.
+        // The alternatives are in arrival order, the delayed ones last, so that the first
+        // choice keeps a delay's meaning.
+        let waiting = &state.waiting;
+        let mut eligible: Vec<usize> = (0..waiting.len())
             .filter(|&index| {
-                state.waiting[index]
+                let waiter = &waiting[index];
+                waiter
                     .held_until_ms
                     .is_none_or(|until_ms| now_ms >= until_ms)
+                    || waiting
+                        .iter()
+                        .any(|other| other.operation.actor != waiter.operation.actor)
             })
             .collect();
+        eligible.sort_by_key(|&index| waiting[index].delayed.is_some());
         let Some(oldest_ms) = eligible
             .iter()
             .map(|&index| state.waiting[index].since_ms)
@@ -243,11 +295,13 @@ impl Gate for Handle {
             .decisions
             .as_ref()
             .is_some_and(|decisions| decisions.choose_delay(&operation.actor));
+        let held_until_ms =
+            delay.then(|| now_ms.saturating_add(millis(gate.delay_max.get(operation.plane))));
         let (release, released) = tokio::sync::oneshot::channel();
         gate.state.lock().waiting.push(Waiter {
             operation,
             since_ms: now_ms,
-            held_until_ms: delay.then(|| now_ms.saturating_add(gate.delay_max_ms)),
+            held_until_ms,
             delayed: delay.then_some(None),
             release,
         });

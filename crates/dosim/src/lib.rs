@@ -35,6 +35,7 @@ pub mod valkey;
 
 pub use actor::{Actor, ActorRng, SimClock};
 pub use checks::{Check, Violation};
+pub use dosim_base::gate::Plane;
 pub use faults::{ActorFault, Endpoint, NetFault};
 pub use history::{Belief, InjectedFault, Op, OpResult};
 pub use outcome::{ActorOutcome, ActorResult, RunOutcome, ServerOp};

@@ -165,7 +165,7 @@ pub(crate) struct RunRecord {
     /// Every decision of a steered run: the choice and how many there were.
     pub(crate) decisions: Vec<(u32, u32)>,
     /// For each decision, whether it was about a fault (whether or where one starts).
-    pub(crate) perturbs: Vec<bool>,
+    pub(crate) kinds: Vec<crate::strategy::DecisionKind>,
     /// How many of a steered run's fault decisions fired.
     pub(crate) faults_fired: u32,
     /// How many operations a steered run delayed.
@@ -182,7 +182,7 @@ pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
         outcome: RunOutcome::refused(scenario.name(), spec.seed, steering.strategy(), error),
         fired: Vec::new(),
         decisions: Vec::new(),
-        perturbs: Vec::new(),
+        kinds: Vec::new(),
         faults_fired: 0,
         delays: 0,
     };
@@ -327,7 +327,7 @@ impl World<'_> {
             .max_message_latency(scenario.message_latency.1);
         let mut sim = builder.build();
 
-        let gate = RunGate::new(decisions.clone(), scenario.delay_max);
+        let gate = RunGate::new(decisions.clone(), scenario.delay_max.clone());
         server.set_gate(gate.handle());
         let router = server.router();
         sim.host(crate::net::API_HOST, move || {
@@ -703,9 +703,9 @@ impl World<'_> {
                 .as_ref()
                 .map_or(0, |decisions| decisions.faults_fired()),
             delays: decisions.as_ref().map_or(0, |decisions| decisions.delays()),
-            perturbs: decisions
+            kinds: decisions
                 .as_ref()
-                .map_or_else(Vec::new, |decisions| decisions.perturbs()),
+                .map_or_else(Vec::new, |decisions| decisions.kinds()),
             decisions: decisions.map_or_else(Vec::new, |decisions| decisions.taken()),
         }
     }

@@ -48,10 +48,6 @@ pub const DFS_DELAYS_DEFAULT: u32 = 1;
 /// The most delays one `dfs` schedule may be allowed.
 pub const DFS_DELAYS_MAX: u32 = 64;
 
-/// The longest `pct` or `dfs` holds a delayed operation at its server, unless the scenario says
-/// otherwise.
-pub const DELAY_MAX_DEFAULT: Duration = Duration::from_secs(5);
-
 /// The longest delay a scenario may allow.
 pub const DELAY_MAX_LIMIT: Duration = Duration::from_secs(3600);
 
@@ -105,7 +101,7 @@ pub struct Scenario {
     pub(crate) dfs_bound: u64,
     pub(crate) dfs_faults: u32,
     pub(crate) dfs_delays: u32,
-    pub(crate) delay_max: Duration,
+    pub(crate) delay_max: crate::gate::DelayMax,
     pub(crate) snapshot: bool,
     pub(crate) errors: Vec<String>,
 }
@@ -150,7 +146,7 @@ impl Scenario {
             dfs_bound: DFS_BOUND_DEFAULT,
             dfs_faults: DFS_FAULTS_DEFAULT,
             dfs_delays: DFS_DELAYS_DEFAULT,
-            delay_max: DELAY_MAX_DEFAULT,
+            delay_max: crate::gate::DelayMax::default(),
             snapshot: true,
             errors: Vec::new(),
         }
@@ -391,22 +387,38 @@ impl Scenario {
         self
     }
 
-    /// The longest `pct` and `dfs` hold a delayed operation at its server (default 5 s) when no
-    /// other host's operation commits first; zero turns delays into no more than a reordering
-    /// of operations already waiting. A delay is what a slow server or network can do to any
-    /// request, so a correct program survives it; keep this below the clients' own timeouts to
-    /// explore commits rather than timeouts.
+    /// The longest `pct` and `dfs` hold a delayed operation of any plane at its server when no
+    /// other host's operation commits or waits first; zero turns a delay into no more than a
+    /// drop to the lowest priority. A delay is what a slow server or network can do to any
+    /// request, so a correct program survives it; keep it below the clients' own timeouts to
+    /// explore late commits rather than timeouts. By default 5 s for API requests, SQL
+    /// statements and Spaces requests, and 400 ms for Valkey commands (redis-rs gives up after
+    /// 500 ms); see [`Scenario::delay_max_for`].
     pub fn delay_max(mut self, delay_max: Duration) -> Scenario {
+        if self.valid_delay_max(delay_max) {
+            self.delay_max.set_all(delay_max);
+        }
+        self
+    }
+
+    /// [`Scenario::delay_max`] for the operations of one plane.
+    pub fn delay_max_for(mut self, plane: crate::Plane, delay_max: Duration) -> Scenario {
+        if self.valid_delay_max(delay_max) {
+            self.delay_max.set(plane, delay_max);
+        }
+        self
+    }
+
+    fn valid_delay_max(&mut self, delay_max: Duration) -> bool {
         if delay_max > DELAY_MAX_LIMIT {
             self.errors.push(format!(
                 "the longest delay must be at most {} s, not {} ms",
                 DELAY_MAX_LIMIT.as_secs(),
                 delay_max.as_millis()
             ));
-        } else {
-            self.delay_max = delay_max;
+            return false;
         }
-        self
+        true
     }
 
     /// The strategy this scenario explores with by default.

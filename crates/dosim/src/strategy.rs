@@ -165,6 +165,17 @@ pub(crate) enum FaultPoint {
     Each,
 }
 
+/// What a decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecisionKind {
+    /// Which of the waiting operations commits next.
+    Order,
+    /// Whether an operation reaching the gate is delayed.
+    Delay,
+    /// Whether, or where, a fault starts.
+    Fault,
+}
+
 /// The decisions of one steered run, shared by the gate and the fault decider.
 pub(crate) struct Decisions {
     state: Mutex<DecisionState>,
@@ -185,9 +196,8 @@ struct DecisionState {
     delays: u32,
     /// Every decision: the choice and how many there were.
     taken: Vec<(u32, u32)>,
-    /// Whether each decision perturbed the run's timing (whether or where a fault starts,
-    /// whether an operation is delayed) rather than ordering concurrent operations.
-    perturbs: Vec<bool>,
+    /// What each decision was about.
+    kinds: Vec<DecisionKind>,
 }
 
 impl Decisions {
@@ -223,7 +233,7 @@ impl Decisions {
                 faults_fired: 0,
                 delays: 0,
                 taken: Vec::new(),
-                perturbs: Vec::new(),
+                kinds: Vec::new(),
             }),
         }
     }
@@ -251,7 +261,7 @@ impl Decisions {
             }
             (Steering::Random, _) => 0,
         };
-        state.record(choice, alternatives, false);
+        state.record(choice, alternatives, DecisionKind::Order);
         usize::try_from(choice).unwrap_or(0)
     }
 
@@ -286,7 +296,7 @@ impl Decisions {
                 state.priorities.insert(actor.to_owned(), priority);
             }
         }
-        state.record(u32::from(delay), alternatives, true);
+        state.record(u32::from(delay), alternatives, DecisionKind::Delay);
         delay
     }
 
@@ -307,7 +317,7 @@ impl Decisions {
             Steering::Pct { .. } | Steering::Random => (drawn, 2),
         };
         state.faults_fired += u32::from(fire);
-        state.record(u32::from(fire), alternatives, true);
+        state.record(u32::from(fire), alternatives, DecisionKind::Fault);
         fire
     }
 
@@ -329,7 +339,7 @@ impl Decisions {
             }
             (Steering::Forced { .. }, _) => return FaultPoint::Each,
         };
-        state.record(choice, points_max, true);
+        state.record(choice, points_max, DecisionKind::Fault);
         FaultPoint::At(choice + 1)
     }
 
@@ -348,7 +358,7 @@ impl Decisions {
             Steering::Pct { .. } | Steering::Random => return false,
         };
         state.faults_fired += u32::from(fire);
-        state.record(u32::from(fire), 2, true);
+        state.record(u32::from(fire), 2, DecisionKind::Fault);
         fire
     }
 
@@ -367,9 +377,9 @@ impl Decisions {
         self.state.lock().taken.clone()
     }
 
-    /// For each decision so far, whether it perturbed timing (a fault or a delay).
-    pub(crate) fn perturbs(&self) -> Vec<bool> {
-        self.state.lock().perturbs.clone()
+    /// What each decision so far was about.
+    pub(crate) fn kinds(&self) -> Vec<DecisionKind> {
+        self.state.lock().kinds.clone()
     }
 }
 
@@ -381,10 +391,10 @@ impl DecisionState {
         }
     }
 
-    fn record(&mut self, choice: u32, alternatives: u32, perturbs: bool) {
+    fn record(&mut self, choice: u32, alternatives: u32, kind: DecisionKind) {
         if self.taken.len() < DECISIONS_MAX {
             self.taken.push((choice, alternatives));
-            self.perturbs.push(perturbs);
+            self.kinds.push(kind);
         }
     }
 }

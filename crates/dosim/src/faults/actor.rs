@@ -498,12 +498,18 @@ pub(super) fn apply(
             };
             let (name, at) = (&entry.name, crate::report::seconds(start_ms));
             let length = crate::report::seconds(entry.end_ms - entry.start_ms);
+            // `at` names the moment; `at_then` is followed by more of the sentence.
             let at = match reached {
-                Some(Point::Woke) => format!("{at}, as it woke from a sleep,"),
+                Some(Point::Woke) => format!("{at}, as it woke from a sleep"),
                 Some(Point::Operation) => {
-                    format!("{at}, as an operation it sent reached the server,")
+                    format!("{at}, as an operation it sent reached the server")
                 }
                 None => at,
+            };
+            let at_then = if reached.is_some() {
+                format!("{at},")
+            } else {
+                at.clone()
             };
             let (id, sentence, detail) = match entry.kind {
                 Kind::Pause => {
@@ -513,7 +519,7 @@ pub(super) fn apply(
                     }
                     (
                         FaultId::Pause { index: entry.index },
-                        format!("{name} was paused at {at} for {length}"),
+                        format!("{name} was paused at {at_then} for {length}"),
                         format!("for {length}"),
                     )
                 }
@@ -532,7 +538,7 @@ pub(super) fn apply(
                         if entry.restart {
                             format!("{name} crashed at {at}, restarted at {restarted}")
                         } else {
-                            format!("{name} crashed at {at} and stayed down")
+                            format!("{name} crashed at {at_then} and stayed down")
                         },
                         if entry.restart {
                             format!("restarted after {length}")

@@ -27,6 +27,12 @@ fn api_operation(actor: String, method: &str, path: &str) -> Operation {
 /// The longest delay of the gates under test.
 const DELAY_MAX: Duration = Duration::from_millis(100);
 
+fn delay_max() -> super::DelayMax {
+    let mut delay_max = super::DelayMax::default();
+    delay_max.set_all(DELAY_MAX);
+    delay_max
+}
+
 /// A gate that takes its decisions from `choices`: one as each operation arrives (1 delays
 /// it), one each time it picks among several waiting.
 fn steered(choices: Vec<u32>) -> Arc<RunGate> {
@@ -42,7 +48,7 @@ fn steered(choices: Vec<u32>) -> Arc<RunGate> {
         &actors,
         &mut rng,
     );
-    RunGate::new(Some(Arc::new(decisions)), DELAY_MAX)
+    RunGate::new(Some(Arc::new(decisions)), delay_max())
 }
 
 fn admit(gate: &Arc<RunGate>, actor: &str) -> Admission {
@@ -69,7 +75,7 @@ fn committed(gate: &RunGate) -> Vec<String> {
 
 #[test]
 fn random_admits_at_once_and_records_the_order() {
-    let gate = RunGate::new(None, DELAY_MAX);
+    let gate = RunGate::new(None, delay_max());
     for actor in ["pod-1", "pod-0"] {
         assert!(poll(&mut admit(&gate, actor)).is_some(), "{actor}");
     }
@@ -180,4 +186,18 @@ fn a_commit_of_the_same_host_does_not_end_its_delay() {
     drop(poll(&mut same).expect("its second operation was not delayed"));
     gate.settle(1, false, 10);
     assert!(poll(&mut delayed).is_none());
+}
+
+#[test]
+fn delayed_operations_of_two_hosts_do_not_wait_for_each_other() {
+    // Both are delayed; each waits for the other host, so the order between them is the choice.
+    let gate = steered(vec![1, 1, 1]);
+    let mut first = admit(&gate, "pod-0");
+    let mut second = admit(&gate, "pod-1");
+    gate.settle(0, false, 10);
+    drop(poll(&mut second).expect("the choice was the second"));
+    assert!(poll(&mut first).is_none());
+    gate.settle(1, false, 10);
+    assert!(poll(&mut first).is_some());
+    assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
 }

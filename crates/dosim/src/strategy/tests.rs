@@ -89,8 +89,12 @@ fn pct_delays_the_operations_at_its_change_points_and_lowers_their_actor() {
     // A delayed actor drops below every other: pod-0 now goes last.
     let waiting = ["pod-0", "pod-1", "pod-2"];
     assert_ne!(waiting[pct.choose_request(&waiting)], "pod-0");
-    // Every arrival was a decision of two alternatives, taken as it perturbs timing.
-    assert!(pct.perturbs().iter().take(32).all(|perturbs| *perturbs));
+    // Every arrival was a decision of two alternatives, about a delay.
+    assert!(pct
+        .kinds()
+        .iter()
+        .take(32)
+        .all(|kind| *kind == super::DecisionKind::Delay));
 }
 
 #[test]
