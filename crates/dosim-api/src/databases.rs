@@ -295,21 +295,36 @@ async fn db(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Resp
     ))
 }
 
-async fn delete_db(
+/// Deletes a cluster's db, user or pool (`kind`) with `delete`, then tells the data plane with
+/// `notify`, so that a served cluster forgets it too.
+fn delete_member(
     ctx: Ctx,
     Path((uuid, name)): Path<(String, String)>,
+    kind: &str,
+    delete: fn(&mut Cloud, SimTime, DatabaseId, &str) -> Result<(), dosim_cloud::Error>,
+    notify: fn(&(dyn DataPlane + 'static), &Database, &str),
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let data_plane = ctx.server.data_plane();
     ctx.cloud(|cloud, now| {
-        cloud.delete_database_db(now, id, &name)?;
+        delete(cloud, now, id, &name)?;
         if let Some(plane) = &data_plane {
-            plane.db_deleted(&cloud.database(now, id)?, &name);
+            notify(plane.as_ref(), &cloud.database(now, id)?, &name);
         }
         Ok::<_, dosim_cloud::Error>(())
     })?;
-    ctx.summary(format!("deleted db {name}"));
+    ctx.summary(format!("deleted {kind} {name}"));
     Ok(no_content())
+}
+
+async fn delete_db(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
+    delete_member(
+        ctx,
+        path,
+        "db",
+        Cloud::delete_database_db,
+        <dyn DataPlane>::db_deleted,
+    )
 }
 
 async fn eviction_policy(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
@@ -452,21 +467,14 @@ async fn user(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Re
     ))
 }
 
-async fn delete_user(
-    ctx: Ctx,
-    Path((uuid, name)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&uuid)?;
-    let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        cloud.delete_database_user(now, id, &name)?;
-        if let Some(plane) = &data_plane {
-            plane.user_deleted(&cloud.database(now, id)?, &name);
-        }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
-    ctx.summary(format!("deleted user {name}"));
-    Ok(no_content())
+async fn delete_user(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
+    delete_member(
+        ctx,
+        path,
+        "user",
+        Cloud::delete_database_user,
+        <dyn DataPlane>::user_deleted,
+    )
 }
 
 async fn pools(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
@@ -556,19 +564,12 @@ async fn update_pool(
     Ok(no_content())
 }
 
-async fn delete_pool(
-    ctx: Ctx,
-    Path((uuid, name)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&uuid)?;
-    let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        cloud.delete_database_pool(now, id, &name)?;
-        if let Some(plane) = &data_plane {
-            plane.pool_deleted(&cloud.database(now, id)?, &name);
-        }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
-    ctx.summary(format!("deleted pool {name}"));
-    Ok(no_content())
+async fn delete_pool(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
+    delete_member(
+        ctx,
+        path,
+        "pool",
+        Cloud::delete_database_pool,
+        <dyn DataPlane>::pool_deleted,
+    )
 }
