@@ -420,19 +420,6 @@ impl Client {
         self.execute_json(method, path, body).await.map(drop)
     }
 
-    /// Adds to or removes from one of a resource's lists (a firewall's `droplets`, a load
-    /// balancer's `forwarding_rules`): `method` on `{resource}/{list}`.
-    pub(crate) async fn send_to_list<B: Serialize + ?Sized>(
-        &self,
-        method: Method,
-        resource: &str,
-        list: &str,
-        body: &B,
-    ) -> Result<(), Error> {
-        self.send_empty(method, &format!("{resource}/{list}"), body)
-            .await
-    }
-
     /// DELETE `path`; any 2xx is success (DigitalOcean answers 204).
     pub(crate) async fn delete(&self, path: &str) -> Result<(), Error> {
         self.execute(Method::DELETE, path, None).await.map(drop)

@@ -36,6 +36,19 @@ impl<'a> Collection<'a> {
         format!("{}/{}", self.path, encode(id))
     }
 
+    /// Adds to or removes from one of an item's lists (a firewall's `droplets`, a load
+    /// balancer's `forwarding_rules`): `method` on `{path}/{id}/{list}`.
+    pub(crate) async fn edit_list<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        id: &str,
+        list: &str,
+        body: &B,
+    ) -> Result<(), Error> {
+        let path = format!("{}/{list}", self.item(id));
+        self.client.send_empty(method, &path, body).await
+    }
+
     /// `POST {path}`.
     pub(crate) async fn create<T: DeserializeOwned>(
         &self,

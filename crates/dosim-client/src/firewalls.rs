@@ -162,45 +162,30 @@ impl<'a> FirewallsService<'a> {
     /// Adds droplets, leaving the rest of the firewall as it is.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
         let body = DropletIds { droplet_ids };
-        self.client
-            .send_to_list(Method::POST, &self.collection().item(id), "droplets", &body)
+        self.collection()
+            .edit_list(Method::POST, id, "droplets", &body)
             .await
     }
 
     /// Removes droplets.
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
         let body = DropletIds { droplet_ids };
-        self.client
-            .send_to_list(
-                Method::DELETE,
-                &self.collection().item(id),
-                "droplets",
-                &body,
-            )
+        self.collection()
+            .edit_list(Method::DELETE, id, "droplets", &body)
             .await
     }
 
     /// Adds tags.
     pub async fn add_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
-        self.client
-            .send_to_list(
-                Method::POST,
-                &self.collection().item(id),
-                "tags",
-                &Tags { tags },
-            )
+        self.collection()
+            .edit_list(Method::POST, id, "tags", &Tags { tags })
             .await
     }
 
     /// Removes tags.
     pub async fn remove_tags(&self, id: &str, tags: &[String]) -> Result<(), Error> {
-        self.client
-            .send_to_list(
-                Method::DELETE,
-                &self.collection().item(id),
-                "tags",
-                &Tags { tags },
-            )
+        self.collection()
+            .edit_list(Method::DELETE, id, "tags", &Tags { tags })
             .await
     }
 
@@ -215,8 +200,8 @@ impl<'a> FirewallsService<'a> {
             inbound_rules,
             outbound_rules,
         };
-        self.client
-            .send_to_list(Method::POST, &self.collection().item(id), "rules", &body)
+        self.collection()
+            .edit_list(Method::POST, id, "rules", &body)
             .await
     }
 
@@ -231,8 +216,8 @@ impl<'a> FirewallsService<'a> {
             inbound_rules,
             outbound_rules,
         };
-        self.client
-            .send_to_list(Method::DELETE, &self.collection().item(id), "rules", &body)
+        self.collection()
+            .edit_list(Method::DELETE, id, "rules", &body)
             .await
     }
 }

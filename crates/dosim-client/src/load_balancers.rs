@@ -127,21 +127,16 @@ impl<'a> LoadBalancersService<'a> {
     /// Adds droplets, leaving the rest as it is; refused while the load balancer is `new`.
     pub async fn add_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
         let body = DropletIds { droplet_ids };
-        self.client
-            .send_to_list(Method::POST, &self.collection().item(id), "droplets", &body)
+        self.collection()
+            .edit_list(Method::POST, id, "droplets", &body)
             .await
     }
 
     /// Removes droplets.
     pub async fn remove_droplets(&self, id: &str, droplet_ids: &[u64]) -> Result<(), Error> {
         let body = DropletIds { droplet_ids };
-        self.client
-            .send_to_list(
-                Method::DELETE,
-                &self.collection().item(id),
-                "droplets",
-                &body,
-            )
+        self.collection()
+            .edit_list(Method::DELETE, id, "droplets", &body)
             .await
     }
 
@@ -152,13 +147,8 @@ impl<'a> LoadBalancersService<'a> {
         forwarding_rules: &[ForwardingRule],
     ) -> Result<(), Error> {
         let body = Rules { forwarding_rules };
-        self.client
-            .send_to_list(
-                Method::POST,
-                &self.collection().item(id),
-                "forwarding_rules",
-                &body,
-            )
+        self.collection()
+            .edit_list(Method::POST, id, "forwarding_rules", &body)
             .await
     }
 
@@ -169,13 +159,8 @@ impl<'a> LoadBalancersService<'a> {
         forwarding_rules: &[ForwardingRule],
     ) -> Result<(), Error> {
         let body = Rules { forwarding_rules };
-        self.client
-            .send_to_list(
-                Method::DELETE,
-                &self.collection().item(id),
-                "forwarding_rules",
-                &body,
-            )
+        self.collection()
+            .edit_list(Method::DELETE, id, "forwarding_rules", &body)
             .await
     }
 }
