@@ -12,8 +12,8 @@
 //!
 //! The strategy may also *delay* an operation as it reaches the gate (PCT at its change points,
 //! dfs within its bound): the operation is held at its server, as a slow server or network
-//! would hold it, until an operation of another host commits or the run's longest delay
-//! passes. A delay is how a systematic strategy reaches races whose operations are not
+//! would hold it, until an operation of another host commits or waits beside it, every other
+//! actor has finished, or the plane's longest delay passes. A delay is how a systematic strategy reaches races whose operations are not
 //! concurrent but a moment apart: the second host's read that lands between the first one's
 //! read and write. Each delay is listed in the report's faults.
 
@@ -177,7 +177,14 @@ impl RunGate {
 
     /// Called between steps: lets the next operation commit when the gate is free and no other
     /// request is on its way (`in_flight`), or has waited for it long enough (`wait_max_ms`).
-    pub(crate) fn settle(&self, now_ms: u64, in_flight: bool, wait_max_ms: u64) {
+    /// A delayed operation also ends its delay when no actor but its own is `running`.
+    pub(crate) fn settle(
+        &self,
+        now_ms: u64,
+        in_flight: bool,
+        wait_max_ms: u64,
+        running: &BTreeSet<&str>,
+    ) {
         let Some(decisions) = &self.decisions else {
             return;
         };
@@ -198,12 +205,12 @@ impl RunGate {
         let mut eligible: Vec<usize> = (0..waiting.len())
             .filter(|&index| {
                 let waiter = &waiting[index];
+                let actor = waiter.operation.actor.as_str();
                 waiter
                     .held_until_ms
                     .is_none_or(|until_ms| now_ms >= until_ms)
-                    || waiting
-                        .iter()
-                        .any(|other| other.operation.actor != waiter.operation.actor)
+                    || waiting.iter().any(|other| other.operation.actor != actor)
+                    || running.iter().all(|other| *other == actor)
             })
             .collect();
         eligible.sort_by_key(|&index| waiting[index].delayed.is_some());

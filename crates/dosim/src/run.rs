@@ -563,8 +563,20 @@ impl World<'_> {
         // A request in flight arrives within the longest message latency, plus the ticks it
         // takes to be read and reach the gate.
         let wait_max_ms = millis(scenario.message_latency.1) + 5 * millis(scenario.tick);
+        // A delay waits for another actor's operation; once every other actor has finished,
+        // none will come.
+        let running: BTreeSet<&str> = {
+            let results = self.results.lock();
+            scenario
+                .actors
+                .iter()
+                .zip(results.iter())
+                .filter(|(_, result)| result.is_none())
+                .map(|((name, _), _)| name.as_str())
+                .collect()
+        };
         self.gate
-            .settle(millis(self.sim.elapsed()), in_flight, wait_max_ms);
+            .settle(millis(self.sim.elapsed()), in_flight, wait_max_ms, &running);
     }
 
     /// What the run produced: both ends' history, the faults that fired, each actor's result,

@@ -24,6 +24,11 @@ fn api_operation(actor: String, method: &str, path: &str) -> Operation {
     }
 }
 
+/// Every actor of the gates under test, still running.
+fn running() -> std::collections::BTreeSet<&'static str> {
+    ["pod-0", "pod-1", "pod-2"].into_iter().collect()
+}
+
 /// The longest delay of the gates under test.
 const DELAY_MAX: Duration = Duration::from_millis(100);
 
@@ -89,15 +94,15 @@ fn a_steered_gate_lets_the_chosen_operation_in_first_and_one_at_a_time() {
     let mut second = admit(&gate, "pod-1");
     assert!(poll(&mut first).is_none() && poll(&mut second).is_none());
     // Another request in flight holds both, until the wait runs out.
-    gate.settle(0, true, 10);
+    gate.settle(0, true, 10, &running());
     assert!(poll(&mut first).is_none() && poll(&mut second).is_none());
-    gate.settle(10, true, 10);
+    gate.settle(10, true, 10, &running());
     let permit = poll(&mut second).expect("the choice was the second waiter");
     // While it commits, nobody else goes in.
-    gate.settle(11, false, 10);
+    gate.settle(11, false, 10, &running());
     assert!(poll(&mut first).is_none());
     drop(permit);
-    gate.settle(12, false, 10);
+    gate.settle(12, false, 10, &running());
     assert!(poll(&mut first).is_some());
     assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
 }
@@ -108,7 +113,7 @@ fn a_client_that_gives_up_at_the_gate_is_no_longer_a_choice() {
     let gave_up = admit(&gate, "pod-0");
     let mut stayed = admit(&gate, "pod-1");
     drop(gave_up);
-    gate.settle(0, false, 10);
+    gate.settle(0, false, 10, &running());
     assert!(poll(&mut stayed).is_some());
     assert_eq!(committed(&gate), ["pod-1"]);
 }
@@ -117,13 +122,13 @@ fn a_client_that_gives_up_at_the_gate_is_no_longer_a_choice() {
 fn a_permit_held_too_long_does_not_stall_the_gate() {
     let gate = steered(Vec::new());
     let mut first = admit(&gate, "pod-0");
-    gate.settle(0, false, 10);
+    gate.settle(0, false, 10, &running());
     let held = poll(&mut first).expect("alone at the gate");
     let mut second = admit(&gate, "pod-1");
-    gate.settle(1, false, 10);
+    gate.settle(1, false, 10, &running());
     assert!(poll(&mut second).is_none());
     let hold_ms = u64::try_from(HOLD_MAX.as_millis()).unwrap_or(u64::MAX);
-    gate.settle(hold_ms, false, 10);
+    gate.settle(hold_ms, false, 10, &running());
     assert!(poll(&mut second).is_some());
     drop(held);
 }
@@ -132,16 +137,16 @@ fn a_permit_held_too_long_does_not_stall_the_gate() {
 fn a_late_permit_does_not_free_the_gate_from_the_next_operation() {
     let gate = steered(Vec::new());
     let mut first = admit(&gate, "pod-0");
-    gate.settle(0, false, 10);
+    gate.settle(0, false, 10, &running());
     let held = poll(&mut first).expect("alone at the gate");
     let mut second = admit(&gate, "pod-1");
     let hold_ms = u64::try_from(HOLD_MAX.as_millis()).unwrap_or(u64::MAX);
-    gate.settle(hold_ms, false, 10);
+    gate.settle(hold_ms, false, 10, &running());
     let _committing = poll(&mut second).expect("let in after the first held too long");
     // The first permit goes now: the second is still committing, so a third must wait.
     drop(held);
     let mut third = admit(&gate, "pod-2");
-    gate.settle(hold_ms + 1, false, 10);
+    gate.settle(hold_ms + 1, false, 10, &running());
     assert!(poll(&mut third).is_none());
 }
 
@@ -151,10 +156,10 @@ fn a_delayed_operation_waits_for_another_hosts_commit() {
     let gate = steered(vec![1, 0]);
     let mut delayed = admit(&gate, "pod-0");
     let mut other = admit(&gate, "pod-1");
-    gate.settle(0, false, 10);
+    gate.settle(0, false, 10, &running());
     assert!(poll(&mut delayed).is_none());
     drop(poll(&mut other).expect("the other host goes first"));
-    gate.settle(1, false, 10);
+    gate.settle(1, false, 10, &running());
     assert!(poll(&mut delayed).is_some());
     assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
     let commits = gate.commits().0;
@@ -168,9 +173,9 @@ fn a_delay_ends_after_the_longest_delay_when_nobody_else_commits() {
     let gate = steered(vec![1]);
     let mut delayed = admit(&gate, "pod-0");
     let delay_ms = u64::try_from(DELAY_MAX.as_millis()).unwrap_or(u64::MAX);
-    gate.settle(delay_ms - 1, false, 10);
+    gate.settle(delay_ms - 1, false, 10, &running());
     assert!(poll(&mut delayed).is_none());
-    gate.settle(delay_ms, false, 10);
+    gate.settle(delay_ms, false, 10, &running());
     assert!(poll(&mut delayed).is_some());
     let commits = gate.commits().0;
     let delay = commits[0].delayed.as_ref().expect("delayed");
@@ -182,9 +187,9 @@ fn a_commit_of_the_same_host_does_not_end_its_delay() {
     let gate = steered(vec![1, 0]);
     let mut delayed = admit(&gate, "pod-0");
     let mut same = admit(&gate, "pod-0");
-    gate.settle(0, false, 10);
+    gate.settle(0, false, 10, &running());
     drop(poll(&mut same).expect("its second operation was not delayed"));
-    gate.settle(1, false, 10);
+    gate.settle(1, false, 10, &running());
     assert!(poll(&mut delayed).is_none());
 }
 
@@ -194,10 +199,20 @@ fn delayed_operations_of_two_hosts_do_not_wait_for_each_other() {
     let gate = steered(vec![1, 1, 1]);
     let mut first = admit(&gate, "pod-0");
     let mut second = admit(&gate, "pod-1");
-    gate.settle(0, false, 10);
+    gate.settle(0, false, 10, &running());
     drop(poll(&mut second).expect("the choice was the second"));
     assert!(poll(&mut first).is_none());
-    gate.settle(1, false, 10);
+    gate.settle(1, false, 10, &running());
     assert!(poll(&mut first).is_some());
     assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
+}
+
+#[test]
+fn a_delay_ends_when_every_other_actor_has_finished() {
+    let gate = steered(vec![1]);
+    let mut delayed = admit(&gate, "pod-0");
+    gate.settle(0, false, 10, &running());
+    assert!(poll(&mut delayed).is_none());
+    gate.settle(1, false, 10, &["pod-0"].into_iter().collect());
+    assert!(poll(&mut delayed).is_some());
 }
