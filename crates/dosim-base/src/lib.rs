@@ -25,4 +25,4 @@ pub mod tls;
 pub use delay::Delay;
 pub use hash::{hash_bytes, hash_text, Fnv1a};
 pub use seed::{derive, rng, splitmix64, Stream};
-pub use time::{epoch, SimTime, EPOCH_UNIX_S};
+pub use time::{civil_from_days, days_from_civil, epoch, SimTime, EPOCH_UNIX_S};

@@ -58,7 +58,7 @@ impl SimTime {
         let unix_s = self.unix_secs();
         let days = unix_s / 86_400;
         let secs_of_day = unix_s % 86_400;
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX));
         format!(
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
             secs_of_day / 3600,
@@ -74,18 +74,64 @@ impl std::fmt::Display for SimTime {
     }
 }
 
-/// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day).
-///
-/// This is Howard Hinnant's `civil_from_days`, restricted to dates after 1970 because simulated time never precedes its epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`),
+/// for any year, before 1970 included: the one calendar every crate's timestamps use.
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), the inverse of [`days_from_civil`].
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
-    let era = z / 146_097;
+    let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{civil_from_days, days_from_civil, SimTime};
+
+    #[test]
+    fn the_calendar_knows_leap_years_and_dates_before_1970() {
+        for (date, days) in [
+            ((1970, 1, 1), 0),
+            ((2000, 2, 29), 11_016),
+            ((2026, 1, 1), 20_454),
+            ((1969, 12, 31), -1),
+            ((1900, 3, 1), -25_508),
+            ((-4713, 11, 24), -2_440_588),
+        ] {
+            assert_eq!(days_from_civil(date.0, date.1, date.2), days, "{date:?}");
+            assert_eq!(civil_from_days(days), date, "{days}");
+        }
+        for days in (-1_000_000..1_000_000).step_by(997) {
+            let (year, month, day) = civil_from_days(days);
+            assert!(
+                (1..=12).contains(&month) && (1..=31).contains(&day),
+                "{days}"
+            );
+            assert_eq!(days_from_civil(year, month, day), days);
+        }
+    }
+
+    #[test]
+    fn simulated_time_renders_as_digitalocean_does() {
+        assert_eq!(
+            SimTime::ZERO.plus_ms(5_000).rfc3339(),
+            "2026-01-01T00:00:05Z"
+        );
+    }
 }

@@ -489,28 +489,17 @@ pub fn format_uuid(u: u128) -> String {
     )
 }
 
-/// Microseconds between the Unix epoch and the given civil date, proleptic Gregorian.
+/// Days between the Unix epoch and the given civil date, proleptic Gregorian.
 pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    dosim_base::days_from_civil(year, i64::from(month), i64::from(day))
 }
 
+/// The civil date of a day since the Unix epoch, proleptic Gregorian.
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let (year, month, day) = dosim_base::civil_from_days(days);
+    // A month is 1 to 12 and a day 1 to 31.
+    let small = |n: i64| u32::try_from(n).unwrap_or(0);
+    (year, small(month), small(day))
 }
 
 pub(crate) const US_PER_SECOND: i64 = 1_000_000;
