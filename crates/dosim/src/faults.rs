@@ -416,18 +416,15 @@ fn spaces_fault(entry: &dosim_spaces::LogEntry, fault: &dosim_api::InjectedFault
 /// The report's line for an operation the strategy delayed at the gate, if this one was.
 pub(crate) fn delay_fault(commit: &crate::gate::Commit) -> Option<InjectedFault> {
     let delayed = commit.delayed.as_ref()?;
-    let ended = match &delayed.until {
-        Some(host) => format!("until {host}'s operation committed"),
-        None => "until the longest delay ran out".to_owned(),
-    };
     Some(InjectedFault {
         at_ms: commit.at_ms.saturating_sub(delayed.held_ms),
         kind: "delay".to_owned(),
         target: format!("{} {}", commit.plane, commit.summary),
         detail: format!(
-            "{}, held at the server {} {ended}",
+            "{}, held at the server {} {}",
             commit.actor,
-            crate::report::seconds(delayed.held_ms)
+            crate::report::seconds(delayed.held_ms),
+            delayed.until
         ),
     })
 }

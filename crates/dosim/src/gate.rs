@@ -13,9 +13,10 @@
 //! The strategy may also *delay* an operation as it reaches the gate (PCT at its change points,
 //! dfs within its bound): the operation is held at its server, as a slow server or network
 //! would hold it, until an operation of another host commits or waits beside it, every other
-//! actor has finished, or the plane's longest delay passes. A delay is how a systematic strategy reaches races whose operations are not
-//! concurrent but a moment apart: the second host's read that lands between the first one's
-//! read and write. Each delay is listed in the report's faults.
+//! actor has finished, or the plane's longest delay passes. A delay is how a systematic
+//! strategy reaches races whose operations are not concurrent but a moment apart: the second
+//! host's read that lands between the first one's read and write. Each delay is listed in the
+//! report's faults.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -59,8 +60,9 @@ pub struct Commit {
 pub struct Delayed {
     /// Simulated milliseconds from its arrival at the gate to its commit.
     pub held_ms: u64,
-    /// The host whose operation committed first and ended the delay.
-    pub until: Option<String>,
+    /// What ended it: `until pod-1's operation committed`, `until pod-1's operation waited
+    /// beside it`, `until every other actor had finished`, `until the longest delay ran out`.
+    pub until: String,
 }
 
 /// The longest the strategy may hold a delayed operation at its server, per plane.
@@ -132,7 +134,7 @@ struct Waiter {
     since_ms: u64,
     /// A delayed operation: held until this time, unless another host's operation commits first.
     held_until_ms: Option<u64>,
-    /// Whether it was delayed, and by whose commit the delay ended.
+    /// Whether it was delayed, and the host whose commit ended the delay, if one did.
     delayed: Option<Option<String>>,
     /// Sends the waiter its admission number.
     release: tokio::sync::oneshot::Sender<u64>,
@@ -233,6 +235,10 @@ impl RunGate {
                 .collect();
             decisions.choose_request(&actors).min(eligible.len() - 1)
         };
+        let until = state.waiting[eligible[chosen]]
+            .delayed
+            .as_ref()
+            .map(|ended_by| delay_end(&state.waiting, eligible[chosen], ended_by, now_ms));
         let waiter = state.waiting.remove(eligible[chosen]);
         let admission = state.admitted;
         if waiter.release.send(admission).is_ok() {
@@ -245,7 +251,7 @@ impl RunGate {
                     held.delayed = Some(Some(waiter.operation.actor.clone()));
                 }
             }
-            let delayed = waiter.delayed.map(|until| Delayed {
+            let delayed = until.map(|until| Delayed {
                 held_ms: now_ms.saturating_sub(waiter.since_ms),
                 until,
             });
@@ -266,6 +272,31 @@ impl RunGate {
         if state.busy.is_some_and(|(busy, _)| busy == admission) {
             state.busy = None;
         }
+    }
+}
+
+/// What ended the delay of the waiting operation at `index`, which is about to commit:
+/// `ended_by`, the host whose commit ended it, if one did.
+fn delay_end(waiting: &[Waiter], index: usize, ended_by: &Option<String>, now_ms: u64) -> String {
+    let waiter = &waiting[index];
+    if let Some(host) = ended_by {
+        return format!("until {host}'s operation committed");
+    }
+    if waiter
+        .held_until_ms
+        .is_some_and(|until_ms| now_ms >= until_ms)
+    {
+        return "until the longest delay ran out".to_owned();
+    }
+    match waiting
+        .iter()
+        .find(|other| other.operation.actor != waiter.operation.actor)
+    {
+        Some(other) => format!(
+            "until {}'s operation waited beside it",
+            other.operation.actor
+        ),
+        None => "until every other actor had finished".to_owned(),
     }
 }
 

@@ -164,7 +164,10 @@ fn a_delayed_operation_waits_for_another_hosts_commit() {
     assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
     let commits = gate.commits().0;
     let delay = commits[1].delayed.as_ref().expect("the second was delayed");
-    assert_eq!((delay.held_ms, delay.until.as_deref()), (1, Some("pod-1")));
+    assert_eq!(
+        (delay.held_ms, delay.until.as_str()),
+        (1, "until pod-1's operation committed")
+    );
     assert_eq!(commits[0].delayed, None);
 }
 
@@ -179,7 +182,10 @@ fn a_delay_ends_after_the_longest_delay_when_nobody_else_commits() {
     assert!(poll(&mut delayed).is_some());
     let commits = gate.commits().0;
     let delay = commits[0].delayed.as_ref().expect("delayed");
-    assert_eq!((delay.held_ms, delay.until.as_deref()), (delay_ms, None));
+    assert_eq!(
+        (delay.held_ms, delay.until.as_str()),
+        (delay_ms, "until the longest delay ran out")
+    );
 }
 
 #[test]
@@ -205,6 +211,19 @@ fn delayed_operations_of_two_hosts_do_not_wait_for_each_other() {
     gate.settle(1, false, 10, &running());
     assert!(poll(&mut first).is_some());
     assert_eq!(committed(&gate), ["pod-1", "pod-0"]);
+    let commits = gate.commits().0;
+    let ended: Vec<&str> = commits
+        .iter()
+        .filter_map(|commit| commit.delayed.as_ref())
+        .map(|delay| delay.until.as_str())
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            "until pod-0's operation waited beside it",
+            "until pod-1's operation committed"
+        ]
+    );
 }
 
 #[test]
@@ -215,4 +234,7 @@ fn a_delay_ends_when_every_other_actor_has_finished() {
     assert!(poll(&mut delayed).is_none());
     gate.settle(1, false, 10, &["pod-0"].into_iter().collect());
     assert!(poll(&mut delayed).is_some());
+    let commits = gate.commits().0;
+    let delay = commits[0].delayed.as_ref().expect("delayed");
+    assert_eq!(delay.until, "until every other actor had finished");
 }
