@@ -3,9 +3,9 @@
 //! Under `pct` and `dfs` the operation gate ([`crate::gate`]) asks `Decisions`, as each
 //! operation of every plane arrives, whether to delay it, and, among concurrent operations,
 //! which commits next; the server's fault layer asks it whether each fault with a probability
-//! fires. Those answers are the run's decisions; the list
-//! of them is its schedule, which replays the run without the strategy that chose it. Under
-//! `random` nothing is asked, so its runs stay exactly what the seed draws.
+//! fires. Those answers are the run's decisions; the list of them is its schedule, which
+//! replays the run without the strategy that chose it. Under `random` nothing is asked, so its
+//! runs stay exactly what the seed draws.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -266,7 +266,8 @@ impl Decisions {
     }
 
     /// Whether the operation of `actor` that has just reached the gate is delayed: held at its
-    /// server until an operation of another host commits, or for the run's longest delay.
+    /// server until an operation of another host commits or waits beside it, every other actor
+    /// has finished, or its plane's longest delay passes (see [`crate::gate`]).
     ///
     /// Every operation reaching the gate is a decision of two alternatives (the first, "not
     /// delayed"). PCT delays the operations at its change points and drops their actor to the
