@@ -13,7 +13,7 @@ use dosim_cloud::{
     DatabaseUser, MaintenanceWindow, PoolCreate, SimTime,
 };
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::render;
@@ -212,9 +212,10 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         }
     })?;
     ctx.summary(format!("database {}", database.id));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "database": render(&database) }),
+        "database",
+        render(&database),
     ))
 }
 
@@ -225,7 +226,7 @@ async fn list(ctx: Ctx, params: Params) -> Response {
     };
     let databases = ctx.cloud(|cloud, now| cloud.databases(now, filter));
     let rendered: Vec<Value> = databases.iter().map(render).collect();
-    json_response(StatusCode::OK, &json!({ "databases": rendered }))
+    json_wrapped(StatusCode::OK, "databases", rendered)
 }
 
 fn fetch(ctx: &Ctx, uuid: &str) -> Result<Database, ApiError> {
@@ -235,10 +236,7 @@ fn fetch(ctx: &Ctx, uuid: &str) -> Result<Database, ApiError> {
 
 async fn one(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
     let database = fetch(&ctx, &uuid)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "database": render(&database) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "database", render(&database)))
 }
 
 async fn delete(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
@@ -263,7 +261,7 @@ async fn dbs(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
         .iter()
         .map(|name| json!({ "name": name }))
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "dbs": dbs })))
+    Ok(json_wrapped(StatusCode::OK, "dbs", dbs))
 }
 
 async fn create_db(ctx: Ctx, Path(uuid): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -278,9 +276,10 @@ async fn create_db(ctx: Ctx, Path(uuid): Path<String>, body: Bytes) -> Result<Re
         Ok::<_, dosim_cloud::Error>(name)
     })?;
     ctx.summary(format!("db {name}"));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "db": { "name": name } }),
+        "db",
+        json!({ "name": name }),
     ))
 }
 
@@ -289,10 +288,7 @@ async fn db(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Resp
     if !database.db_names.contains(&name) {
         return Err(ApiError::not_found());
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "db": { "name": name } }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "db", json!({ "name": name })))
 }
 
 /// Deletes a cluster's db, user or pool (`kind`) with `delete`, then tells the data plane with
@@ -384,7 +380,7 @@ fn setting(
 ) -> Result<Response, ApiError> {
     let id = parse_id(uuid)?;
     let value = ctx.cloud(|cloud, now| read(cloud, now, id))?;
-    Ok(json_response(StatusCode::OK, &json!({ key: value })))
+    Ok(json_wrapped(StatusCode::OK, key, value))
 }
 
 /// `PUT` of one of a cluster's settings from the body's `key` (204); the summary is `{label} {value}`.
@@ -421,7 +417,7 @@ async fn set_maintenance_window(
 async fn users(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
     let database = fetch(&ctx, &uuid)?;
     let users: Vec<Value> = database.users.iter().map(user_object).collect();
-    Ok(json_response(StatusCode::OK, &json!({ "users": users })))
+    Ok(json_wrapped(StatusCode::OK, "users", users))
 }
 
 async fn create_user(
@@ -452,19 +448,17 @@ async fn create_user(
         Ok::<_, dosim_cloud::Error>(user)
     })?;
     ctx.summary(format!("user {}", user.name));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "user": user_object(&user) }),
+        "user",
+        user_object(&user),
     ))
 }
 
 async fn user(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let user = ctx.cloud(|cloud, now| cloud.database_user(now, id, &name))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "user": user_object(&user) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "user", user_object(&user)))
 }
 
 async fn delete_user(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
@@ -484,7 +478,7 @@ async fn pools(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError>
         .iter()
         .map(|pool| pool_object(&database, pool))
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "pools": pools })))
+    Ok(json_wrapped(StatusCode::OK, "pools", pools))
 }
 
 fn parse_pool(body: &JsonBody, name: String) -> Result<PoolCreate, ApiError> {
@@ -520,9 +514,10 @@ async fn create_pool(
         Ok::<_, dosim_cloud::Error>((database, pool))
     })?;
     ctx.summary(format!("pool {}", pool.name));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "pool": pool_object(&database, &pool) }),
+        "pool",
+        pool_object(&database, &pool),
     ))
 }
 
@@ -533,9 +528,10 @@ async fn pool(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Re
         .iter()
         .find(|pool| pool.name == name)
         .ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::OK,
-        &json!({ "pool": pool_object(&database, pool) }),
+        "pool",
+        pool_object(&database, pool),
     ))
 }
 

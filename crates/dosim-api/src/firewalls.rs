@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use dosim_cloud::{Cloud, DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{droplet_id_list, missing, str_list, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::list_edit;
@@ -154,29 +154,23 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let spec = spec(&body)?;
     let firewall = ctx.cloud(|cloud, now| cloud.create_firewall(now, spec))?;
     ctx.summary(format!("firewall {}", firewall.id));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::ACCEPTED,
-        &json!({ "firewall": render(&firewall) }),
+        "firewall",
+        render(&firewall),
     ))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
     let firewalls = ctx.cloud(|cloud, now| cloud.firewalls(now));
     let rendered: Vec<Value> = firewalls.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/firewalls");
-    json_response(
-        StatusCode::OK,
-        &json!({ "firewalls": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/firewalls").response("firewalls")
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = uuid_path(&id)?;
     let firewall = ctx.cloud(|cloud, now| cloud.firewall(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "firewall": render(&firewall) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "firewall", render(&firewall)))
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -187,10 +181,7 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
         "firewall {} droplets {:?}",
         firewall.id, firewall.droplet_ids
     ));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "firewall": render(&firewall) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "firewall", render(&firewall)))
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -248,9 +239,5 @@ async fn of_droplet(
     let firewalls = ctx.cloud(|cloud, now| cloud.droplet_firewalls(now, droplet))?;
     let rendered: Vec<Value> = firewalls.iter().map(render).collect();
     let path = format!("/v2/droplets/{droplet_id}/firewalls");
-    let page = paginate(rendered, &params, &ctx.base_url, &path);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "firewalls": page.items, "links": page.links, "meta": page.meta }),
-    ))
+    Ok(paginate(rendered, &params, &ctx.base_url, &path).response("firewalls"))
 }

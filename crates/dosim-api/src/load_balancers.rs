@@ -13,7 +13,7 @@ use dosim_cloud::{
     Cloud, ForwardingRule, HealthCheck, LoadBalancer, LoadBalancerSpec, SimTime, StickySessions,
 };
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{droplet_id_list, missing, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::list_edit;
@@ -270,9 +270,10 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
             .map(|lb| (lb.id, render(&lb, now)))
     })?;
     ctx.summary(format!("load balancer {id}"));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::ACCEPTED,
-        &json!({ "load_balancer": rendered }),
+        "load_balancer",
+        rendered,
     ))
 }
 
@@ -284,21 +285,14 @@ async fn list(ctx: Ctx, params: Params) -> Response {
             .map(|lb| render(lb, now))
             .collect()
     });
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/load_balancers");
-    json_response(
-        StatusCode::OK,
-        &json!({ "load_balancers": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/load_balancers").response("load_balancers")
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = uuid_path(&id)?;
     let rendered =
         ctx.cloud(|cloud, now| cloud.load_balancer(now, id).map(|lb| render(&lb, now)))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "load_balancer": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "load_balancer", rendered))
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -310,10 +304,7 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
             .map(|lb| (lb.droplet_ids.clone(), render(&lb, now)))
     })?;
     ctx.summary(format!("load balancer {id} droplets {droplets:?}"));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "load_balancer": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "load_balancer", rendered))
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
