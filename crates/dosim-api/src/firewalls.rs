@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -21,21 +21,12 @@ pub fn router() -> Router {
     Router::new()
         .route("/v2/firewalls", get(list).post(create))
         .route("/v2/firewalls/{id}", get(one).put(replace).delete(delete))
-        .route(
-            "/v2/firewalls/{id}/droplets",
-            post(|ctx, path, body| droplets(ctx, path, body, true))
-                .delete(|ctx, path, body| droplets(ctx, path, body, false)),
-        )
+        .route("/v2/firewalls/{id}/droplets", list_edit::routes(droplets))
         .route(
             "/v2/firewalls/{id}/tags",
-            post(|ctx, path, body| tags(ctx, path, body, true))
-                .delete(|ctx, path, body| tags(ctx, path, body, false)),
+            list_edit::routes(list_edit::firewall_tags),
         )
-        .route(
-            "/v2/firewalls/{id}/rules",
-            post(|ctx, path, body| rules_route(ctx, path, body, true))
-                .delete(|ctx, path, body| rules_route(ctx, path, body, false)),
-        )
+        .route("/v2/firewalls/{id}/rules", list_edit::routes(edit_rules))
         .route("/v2/droplets/{droplet_id}/firewalls", get(of_droplet))
 }
 
@@ -191,30 +182,11 @@ async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> 
     Ok(no_content())
 }
 
-async fn droplets(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
-    list_edit::droplets(&ctx, "firewall", &id, &body, Cloud::firewall_droplets, add)
+fn droplets(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
+    list_edit::droplets(ctx, "firewall", id, body, Cloud::firewall_droplets, add)
 }
 
-async fn tags(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
-    list_edit::firewall_tags(&ctx, &id, &body, add)
-}
-
-async fn rules_route(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
+fn edit_rules(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
     let read = |body: &JsonBody| {
         let inbound = rules(body, "inbound_rules", "sources")?;
         let outbound = rules(body, "outbound_rules", "destinations")?;
@@ -224,7 +196,7 @@ async fn rules_route(
     let commit = |cloud: &mut Cloud, now, id, (inbound, outbound)| {
         cloud.firewall_rules(now, id, inbound, outbound, add)
     };
-    list_edit::edit(&ctx, "firewall", &id, &body, read, commit, add)
+    list_edit::edit(ctx, "firewall", id, body, read, commit, add)
 }
 
 async fn of_droplet(

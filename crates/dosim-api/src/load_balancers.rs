@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -29,13 +29,11 @@ pub fn router() -> Router {
         )
         .route(
             "/v2/load_balancers/{id}/droplets",
-            post(|ctx, path, body| droplets(ctx, path, body, true))
-                .delete(|ctx, path, body| droplets(ctx, path, body, false)),
+            list_edit::routes(droplets),
         )
         .route(
             "/v2/load_balancers/{id}/forwarding_rules",
-            post(|ctx, path, body| rules_route(ctx, path, body, true))
-                .delete(|ctx, path, body| rules_route(ctx, path, body, false)),
+            list_edit::routes(edit_rules),
         )
 }
 
@@ -314,28 +312,18 @@ async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> 
     Ok(no_content())
 }
 
-async fn droplets(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
+fn droplets(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
     list_edit::droplets(
-        &ctx,
+        ctx,
         "load balancer",
-        &id,
-        &body,
+        id,
+        body,
         Cloud::load_balancer_droplets,
         add,
     )
 }
 
-async fn rules_route(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
+fn edit_rules(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
     let read = |body: &JsonBody| {
         if body.get("forwarding_rules").is_none() {
             return Err(missing("forwarding_rules"));
@@ -347,5 +335,5 @@ async fn rules_route(
     let commit = |cloud: &mut Cloud, now, id, rules: Vec<ForwardingRule>| {
         cloud.load_balancer_rules(now, id, &rules, add)
     };
-    list_edit::edit(&ctx, "load balancer", &id, &body, read, commit, add)
+    list_edit::edit(ctx, "load balancer", id, body, read, commit, add)
 }
