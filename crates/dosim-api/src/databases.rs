@@ -267,14 +267,12 @@ async fn dbs(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
 async fn create_db(ctx: Ctx, Path(uuid): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let name = JsonBody::parse(&body)?.req_str("name")?;
-    let data_plane = ctx.server.data_plane();
-    let name = ctx.cloud(|cloud, now| {
-        let name = cloud.create_database_db(now, id, &name)?;
-        if let Some(plane) = &data_plane {
-            plane.db_created(&cloud.database(now, id)?, &name);
-        }
-        Ok::<_, dosim_cloud::Error>(name)
-    })?;
+    let name = commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| cloud.create_database_db(now, id, &name),
+        |plane, database, name| plane.db_created(database, name),
+    )?;
     ctx.summary(format!("db {name}"));
     Ok(json_wrapped(
         StatusCode::CREATED,
@@ -301,16 +299,34 @@ fn delete_member(
     notify: fn(&(dyn DataPlane + 'static), &Database, &str),
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        delete(cloud, now, id, &name)?;
-        if let Some(plane) = &data_plane {
-            notify(plane.as_ref(), &cloud.database(now, id)?, &name);
-        }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
+    commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| delete(cloud, now, id, &name),
+        |plane, database, ()| notify(plane, database, &name),
+    )?;
     ctx.summary(format!("deleted {kind} {name}"));
     Ok(no_content())
+}
+
+/// Commits a change to cluster `id` with `commit`; when serve runs data planes, then shows them
+/// the cluster as it now stands with `tell`, in the same lock, so that a served cluster has
+/// changed before the API answers.
+fn commit_and_tell<T>(
+    ctx: &Ctx,
+    id: DatabaseId,
+    commit: impl FnOnce(&mut Cloud, SimTime) -> Result<T, dosim_cloud::Error>,
+    tell: impl FnOnce(&(dyn DataPlane + 'static), &Database, &T),
+) -> Result<T, ApiError> {
+    let data_plane = ctx.server.data_plane();
+    let done = ctx.cloud(|cloud, now| {
+        let done = commit(cloud, now)?;
+        if let Some(plane) = &data_plane {
+            tell(plane.as_ref(), &cloud.database(now, id)?, &done);
+        }
+        Ok::<_, dosim_cloud::Error>(done)
+    })?;
+    Ok(done)
 }
 
 async fn delete_db(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
@@ -439,14 +455,12 @@ async fn create_user(
         },
         Some(_) => return Err(wrong_type("mysql_settings", "an object")),
     };
-    let data_plane = ctx.server.data_plane();
-    let user = ctx.cloud(|cloud, now| {
-        let user = cloud.create_database_user_with_auth(now, id, &name, auth_plugin.as_deref())?;
-        if let Some(plane) = &data_plane {
-            plane.user_changed(&cloud.database(now, id)?, &user);
-        }
-        Ok::<_, dosim_cloud::Error>(user)
-    })?;
+    let user = commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| cloud.create_database_user_with_auth(now, id, &name, auth_plugin.as_deref()),
+        |plane, database, user| plane.user_changed(database, user),
+    )?;
     ctx.summary(format!("user {}", user.name));
     Ok(json_wrapped(
         StatusCode::CREATED,
@@ -504,15 +518,15 @@ async fn create_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, body.req_str("name")?)?;
-    let data_plane = ctx.server.data_plane();
-    let (database, pool) = ctx.cloud(|cloud, now| {
-        let pool = cloud.create_database_pool(now, id, request)?;
-        let database = cloud.database(now, id)?;
-        if let Some(plane) = &data_plane {
-            plane.pool_changed(&database, &pool);
-        }
-        Ok::<_, dosim_cloud::Error>((database, pool))
-    })?;
+    let (database, pool) = commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| {
+            let pool = cloud.create_database_pool(now, id, request)?;
+            Ok((cloud.database(now, id)?, pool))
+        },
+        |plane, database, (_, pool)| plane.pool_changed(database, pool),
+    )?;
     ctx.summary(format!("pool {}", pool.name));
     Ok(json_wrapped(
         StatusCode::CREATED,
@@ -545,17 +559,12 @@ async fn update_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, name.clone())?;
-    let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        cloud.update_database_pool(now, id, &name, request)?;
-        if let Some(plane) = &data_plane {
-            let database = cloud.database(now, id)?;
-            if let Some(pool) = database.pools.iter().find(|pool| pool.name == name) {
-                plane.pool_changed(&database, pool);
-            }
-        }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
+    commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| cloud.update_database_pool(now, id, &name, request),
+        |plane, database, pool| plane.pool_changed(database, pool),
+    )?;
     ctx.summary(format!("updated pool {name}"));
     Ok(no_content())
 }
