@@ -255,16 +255,7 @@ async fn droplets_create_list_get_delete_and_actions() {
     .await;
     api.check_get("/v2/droplets?name=WEB-1", json!({"meta": {"total": 1}}))
         .await;
-    check(
-        &api.call(
-            "GET",
-            &format!("/v2/droplets/{id}/actions/{action_id}"),
-            None,
-        )
-        .await,
-        200,
-        json!({"action": {"id": action_id, "status": "in-progress", "type": "create", "resource_type": "droplet", "resource_id": id, "region_slug": "nyc3", "completed_at": null}}),
-    );
+    api.check_get(&format!("/v2/droplets/{id}/actions/{action_id}"), json!({"action": {"id": action_id, "status": "in-progress", "type": "create", "resource_type": "droplet", "resource_id": id, "region_slug": "nyc3", "completed_at": null}})).await;
     let pending = api
         .call(
             "POST",
@@ -439,16 +430,11 @@ async fn volumes_and_their_actions() {
         json!({"action": {"type": "attach_volume", "resource_type": "volume"}}),
     );
     let action_id = attached.json["action"]["id"].as_u64().unwrap();
-    check(
-        &api.call(
-            "GET",
-            &format!("/v2/volumes/{id}/actions/{action_id}"),
-            None,
-        )
-        .await,
-        200,
+    api.check_get(
+        &format!("/v2/volumes/{id}/actions/{action_id}"),
         json!({"action": {"id": action_id}}),
-    );
+    )
+    .await;
     api.check_get(
         &format!("/v2/volumes/{id}/actions"),
         json!({"actions": [{"id": action_id}]}),
@@ -538,16 +524,11 @@ async fn reserved_ips_and_the_floating_ip_alias() {
             json!({"action": {"type": "assign_ip", "resource_type": resource_type, "project_id": "*"}}),
         );
         let action_id = action.json["action"]["id"].as_u64().unwrap();
-        check(
-            &api.call(
-                "GET",
-                &format!("/v2/{segment}/{ip}/actions/{action_id}"),
-                None,
-            )
-            .await,
-            200,
+        api.check_get(
+            &format!("/v2/{segment}/{ip}/actions/{action_id}"),
             json!({"action": {"resource_type": resource_type}}),
-        );
+        )
+        .await;
         api.check_get(
             &format!("/v2/{segment}/{ip}/actions"),
             json!({"actions": [{"id": action_id}]}),
@@ -762,16 +743,11 @@ async fn ssh_keys() {
             json!({"id": "unprocessable_entity", "message": message}),
         );
     }
-    check(
-        &api.call(
-            "GET",
-            &format!("/v2/account/keys/{KEY_1_FINGERPRINT}"),
-            None,
-        )
-        .await,
-        200,
+    api.check_get(
+        &format!("/v2/account/keys/{KEY_1_FINGERPRINT}"),
         json!({"ssh_key": {"id": id}}),
-    );
+    )
+    .await;
     check(
         &api.call(
             "PUT",
