@@ -162,53 +162,56 @@ AREAS = ("/v2/droplets", "/v2/volumes", "/v2/reserved_ips", "/v2/floating_ips", 
          "/v2/domains", "/v2/vpcs", "/v2/projects", "/v2/firewalls", "/v2/spaces", "/v2/load_balancers")
 
 
-def resolve(spec, node, depth=0):
+def walk(spec, node, depth, rebuild):
+    """Walks a schema: lists item by item, internal $refs replaced by their targets, and every
+    other object made again by `rebuild(node, depth)`."""
+    if depth > 60:
+        raise SystemExit("schema nesting too deep: a recursive $ref?")
+    if isinstance(node, list):
+        return [walk(spec, item, depth + 1, rebuild) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = spec
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return walk(spec, target, depth + 1, rebuild)
+    return rebuild(node, depth)
+
+
+def resolve(spec, node):
     """Inline internal $refs and convert OpenAPI 3.0 schema dialect to JSON Schema draft 7."""
-    if depth > 60:
-        raise SystemExit("schema nesting too deep: a recursive $ref?")
-    if isinstance(node, list):
-        return [resolve(spec, item, depth + 1) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        target = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        return resolve(spec, target, depth + 1)
-    out = {}
-    for key, value in node.items():
-        if key in ("example", "examples", "description", "title", "x-codegen-request-body-name",
-                   "externalDocs", "deprecated", "xml", "discriminator"):
-            continue
-        out[key] = resolve(spec, value, depth + 1)
-    if out.pop("nullable", False):
-        if "type" in out:
-            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
-            out["type"] = types + ["null"]
-        if "enum" in out:
-            out["enum"] = list(out["enum"]) + [None]
-        if "type" not in out:
-            out = {"anyOf": [out, {"type": "null"}]}
-    # readOnly/writeOnly are annotations in draft 7 too; nothing to do.
-    return out
+
+    def rebuild(node, depth):
+        out = {}
+        for key, value in node.items():
+            if key in ("example", "examples", "description", "title", "x-codegen-request-body-name",
+                       "externalDocs", "deprecated", "xml", "discriminator"):
+                continue
+            out[key] = walk(spec, value, depth + 1, rebuild)
+        if out.pop("nullable", False):
+            if "type" in out:
+                types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+                out["type"] = types + ["null"]
+            if "enum" in out:
+                out["enum"] = list(out["enum"]) + [None]
+            if "type" not in out:
+                out = {"anyOf": [out, {"type": "null"}]}
+        # readOnly/writeOnly are annotations in draft 7 too; nothing to do.
+        return out
+
+    return walk(spec, node, 0, rebuild)
 
 
-def inline(spec, node, depth=0):
+def inline(spec, node):
     """Inline internal $refs and drop prose, keeping OpenAPI 3.0's own schema dialect."""
-    if depth > 60:
-        raise SystemExit("schema nesting too deep: a recursive $ref?")
-    if isinstance(node, list):
-        return [inline(spec, item, depth + 1) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        target = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        return inline(spec, target, depth + 1)
-    return {key: inline(spec, value, depth + 1) for key, value in node.items()
-            if key not in ("example", "examples", "description", "title", "externalDocs",
-                           "x-codegen-request-body-name", "x-codeSamples")}
+
+    def rebuild(node, depth):
+        return {key: walk(spec, value, depth + 1, rebuild) for key, value in node.items()
+                if key not in ("example", "examples", "description", "title", "externalDocs",
+                               "x-codegen-request-body-name", "x-codeSamples")}
+
+    return walk(spec, node, 0, rebuild)
 
 
 def write_fuzz_spec(spec):

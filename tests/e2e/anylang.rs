@@ -25,6 +25,15 @@ fn dosim_test(args: &[&str]) -> Output {
         .expect("dosim runs")
 }
 
+/// Runs `dosim test` with `args`, which must fail (exit 1); its text report.
+#[track_caller]
+fn failed_text(args: &[&str]) -> String {
+    let output = dosim_test(args);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    text
+}
+
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!(
@@ -121,7 +130,7 @@ fn the_fixed_pydo_program_is_clean_over_fifty_seeds() {
 fn a_curl_script_that_retries_a_create_after_a_lost_response_makes_two_droplets() {
     let saved = std::env::temp_dir().join(format!("dosim-anylang-saved-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&saved);
-    let output = dosim_test(&[
+    let text = failed_text(&[
         "--seeds",
         "0..20",
         "--faults",
@@ -134,8 +143,6 @@ fn a_curl_script_that_retries_a_create_after_a_lost_response_makes_two_droplets(
         "sh",
         "tests/anylang/retry_create.sh",
     ]);
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
         text.starts_with(
             "failed: no-duplicate-droplets in `sh tests/anylang/retry_create.sh`, seed "
@@ -197,7 +204,7 @@ fn help_lists_the_checks_the_environment_and_the_exit_statuses() {
 
 #[test]
 fn the_check_command_sees_the_state_and_history_and_can_fail_the_run() {
-    let output = dosim_test(&[
+    let text = failed_text(&[
         "--seed",
         "4",
         "--check-command",
@@ -208,8 +215,6 @@ fn the_check_command_sees_the_state_and_history_and_can_fail_the_run() {
         "sh",
         "tests/anylang/retry_create.sh",
     ]);
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("check failed: check-command"), "{text}");
     assert!(
         text.contains("exited with status 3") && text.contains("found it"),
@@ -219,7 +224,7 @@ fn the_check_command_sees_the_state_and_history_and_can_fail_the_run() {
 
 #[test]
 fn a_command_past_its_timeout_is_killed_with_its_group_and_reported() {
-    let output = dosim_test(&[
+    let text = failed_text(&[
         "--seed",
         "0",
         "--timeout",
@@ -231,8 +236,6 @@ fn a_command_past_its_timeout_is_killed_with_its_group_and_reported() {
         "-c",
         "sleep 30 & sleep 30",
     ]);
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("the command timed out"), "{text}");
 }
 
@@ -260,7 +263,7 @@ fn bad_flags_exit_2_naming_the_flag() {
 fn no_orphans_names_the_droplets_whose_create_response_was_lost() {
     // Seed 0 loses the first create's response (the script is sequential, so its fault
     // decisions replay exactly).
-    let output = dosim_test(&[
+    let text = failed_text(&[
         "--seed",
         "0",
         "--check",
@@ -273,8 +276,6 @@ fn no_orphans_names_the_droplets_whose_create_response_was_lost() {
         "sh",
         "tests/anylang/retry_create.sh",
     ]);
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.starts_with("failed: no-orphans in "), "{text}");
     assert!(
         text.contains("created by POST /v2/droplets") && text.contains("is never named again"),

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use dosim_client::{
-    Client, ConnectionPoolCreate, DatabaseCreate, DatabaseUserCreate, HyperTransport,
+    Client, ConnectionPoolCreate, DatabaseCluster, DatabaseCreate, DatabaseUserCreate,
 };
 use dosim_tests::Serve;
 
@@ -63,9 +63,10 @@ fn client(serve: &Serve) -> Client {
     crate::api_client(serve, &serve.token)
 }
 
-/// A one-node cluster of `engine` of the smallest size in nyc3.
-fn small_cluster(name: &str, engine: &str) -> DatabaseCreate {
-    DatabaseCreate::new(name, engine, "nyc3", "db-s-1vcpu-1gb", 1)
+/// Creates a one-node cluster of `engine`, of the smallest size, in nyc3.
+async fn create_cluster(api: &Client, name: &str, engine: &str) -> DatabaseCluster {
+    let request = DatabaseCreate::new(name, engine, "nyc3", "db-s-1vcpu-1gb", 1);
+    api.databases().create(&request).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,11 +76,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
     }
     let serve = Serve::start(&["--seed", "11"]);
     let api = client(&serve);
-    let cluster = api
-        .databases()
-        .create(&small_cluster("ledger", "pg"))
-        .await
-        .unwrap();
+    let cluster = create_cluster(&api, "ledger", "pg").await;
     // The create response already shows the served endpoint, and later reads agree with it.
     let created = cluster.connection.expect("a pg cluster has a connection");
     let connection = api.databases().connection(&cluster.id).await.unwrap();
@@ -114,11 +111,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
     );
 
     // A second cluster is a separate server with its own data.
-    let other = api
-        .databases()
-        .create(&small_cluster("other", "pg"))
-        .await
-        .unwrap();
+    let other = create_cluster(&api, "other", "pg").await;
     let other_uri = other.connection.expect("a connection").uri;
     assert_ne!(other_uri, connection.uri);
     check(
@@ -194,11 +187,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
     check(&other_uri, "SELECT 1", Ok("(1 row)"));
 
     // Only PostgreSQL has a data plane: a MySQL cluster keeps DigitalOcean's host and port.
-    let mysql = api
-        .databases()
-        .create(&small_cluster("cache", "mysql"))
-        .await
-        .unwrap();
+    let mysql = create_cluster(&api, "cache", "mysql").await;
     let mysql_connection = mysql.connection.expect("a connection");
     assert!(mysql_connection.host.ends_with(".db.ondigitalocean.com"));
     assert_eq!(mysql_connection.port, 25060);
@@ -208,11 +197,7 @@ async fn psql_reaches_a_cluster_at_its_connection_uri() {
 async fn pg_clusters_max_zero_serves_nothing() {
     let serve = Serve::start(&["--seed", "11", "--pg-clusters-max", "0"]);
     let api = client(&serve);
-    let cluster = api
-        .databases()
-        .create(&small_cluster("ledger", "pg"))
-        .await
-        .unwrap();
+    let cluster = create_cluster(&api, "ledger", "pg").await;
     let connection = cluster.connection.expect("a pg cluster has a connection");
     assert!(connection.host.ends_with(".db.ondigitalocean.com"));
     assert_eq!(connection.port, 25060);
@@ -233,11 +218,7 @@ async fn plain_connections_need_pg_allow_plain() {
         (&["--seed", "12", "--pg-allow-plain"][..], Ok("1 row")),
     ] {
         let serve = Serve::start(flags);
-        let cluster = client(&serve)
-            .databases()
-            .create(&small_cluster("plain", "pg"))
-            .await
-            .unwrap();
+        let cluster = create_cluster(&client(&serve), "plain", "pg").await;
         let uri = cluster
             .connection
             .expect("a connection")
@@ -261,11 +242,7 @@ async fn a_clusters_data_survives_a_restart_with_state() {
     let flags = ["--seed", "13", "--state", file_arg.as_str()];
     let mut serve = Serve::start(&flags);
     let token = serve.token.clone();
-    let cluster = client(&serve)
-        .databases()
-        .create(&small_cluster("kept", "pg"))
-        .await
-        .unwrap();
+    let cluster = create_cluster(&client(&serve), "kept", "pg").await;
     let uri = cluster.connection.expect("a connection").uri;
     check(
         &uri,
@@ -296,13 +273,7 @@ async fn a_clusters_data_survives_a_restart_with_state() {
     assert!(serve.child.wait().unwrap().success());
 
     let serve = Serve::start(&flags);
-    let api = Client::builder()
-        .base_url(&serve.url)
-        .token(&token)
-        .timeout(Duration::from_secs(10))
-        .transport(HyperTransport::http())
-        .build()
-        .unwrap();
+    let api = crate::api_client(&serve, &token);
     let again = api.databases().connection(&cluster.id).await.unwrap();
     check(&again.uri, "SELECT id, note FROM t", Ok("  2 | b\n(1 row)"));
     // The pool is served again too, at the restarted cluster's pool port.
@@ -328,13 +299,7 @@ async fn a_clusters_data_survives_a_restart_with_state() {
     std::thread::sleep(Duration::from_millis(1_500));
     drop(serve); // SIGKILL: no save on the way out.
     let serve = Serve::start(&flags);
-    let api = Client::builder()
-        .base_url(&serve.url)
-        .token(&token)
-        .timeout(Duration::from_secs(10))
-        .transport(HyperTransport::http())
-        .build()
-        .unwrap();
+    let api = crate::api_client(&serve, &token);
     let third = api.databases().connection(&cluster.id).await.unwrap();
     check(
         &third.uri,

@@ -5,11 +5,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use dosim_cloud::Action;
 
-use crate::app::{json_response, Ctx};
+use crate::app::{json_wrapped, Ctx};
 use crate::body::Params;
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -44,16 +44,9 @@ pub fn list_response(
         .iter()
         .map(|action| render::action(action, noun))
         .collect();
-    let page = paginate(rendered, params, &ctx.base_url, path);
-    json_response(
-        StatusCode::OK,
-        &json!({ "actions": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, params, &ctx.base_url, path).response("actions")
 }
 
 pub fn one_response(action: &Action, noun: IpNoun) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({ "action": render::action(action, noun) }),
-    )
+    json_wrapped(StatusCode::OK, "action", render::action(action, noun))
 }

@@ -15,6 +15,7 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
+use serde::Serialize;
 use serde_json::Value;
 
 use dosim_base::gate::{Operation, Plane};
@@ -105,6 +106,12 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+}
+
+/// A JSON response with one object under its noun, `{"droplet": {…}}`, as DigitalOcean wraps
+/// every object it answers with.
+pub fn json_wrapped(status: StatusCode, noun: &str, object: impl Serialize) -> Response {
+    json_response(status, &serde_json::json!({ noun: object }))
 }
 
 /// An empty 204.

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use dosim_cloud::catalog;
 
-use crate::app::{json_response, Ctx};
+use crate::app::{json_wrapped, Ctx};
 use crate::body::Params;
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -43,7 +43,7 @@ async fn account(ctx: Ctx) -> Response {
         "status_message": account.status_message,
         "team": { "uuid": uuid, "name": "My Team" },
     });
-    json_response(StatusCode::OK, &json!({ "account": account }))
+    json_wrapped(StatusCode::OK, "account", account)
 }
 
 async fn regions(ctx: Ctx, params: Params) -> Response {
@@ -51,20 +51,12 @@ async fn regions(ctx: Ctx, params: Params) -> Response {
         .iter()
         .map(render::region_object)
         .collect();
-    let page = paginate(all, &params, &ctx.base_url, "/v2/regions");
-    json_response(
-        StatusCode::OK,
-        &json!({ "regions": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(all, &params, &ctx.base_url, "/v2/regions").response("regions")
 }
 
 async fn sizes(ctx: Ctx, params: Params) -> Response {
     let all: Vec<_> = catalog::sizes().iter().map(render::size_object).collect();
-    let page = paginate(all, &params, &ctx.base_url, "/v2/sizes");
-    json_response(
-        StatusCode::OK,
-        &json!({ "sizes": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(all, &params, &ctx.base_url, "/v2/sizes").response("sizes")
 }
 
 /// Only public base images exist; `type=distribution` and `type=application` filter them as DigitalOcean does.
@@ -79,11 +71,7 @@ async fn images(ctx: Ctx, params: Params) -> Response {
         })
         .map(render::image_object)
         .collect();
-    let page = paginate(all, &params, &ctx.base_url, "/v2/images");
-    json_response(
-        StatusCode::OK,
-        &json!({ "images": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(all, &params, &ctx.base_url, "/v2/images").response("images")
 }
 
 /// An image by numeric id or by slug.
@@ -93,8 +81,9 @@ async fn image(Path(image_id): Path<String>) -> Result<Response, ApiError> {
         Err(_) => catalog::image_by_slug(&image_id),
     };
     let image = image.ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::OK,
-        &json!({ "image": render::image_object(image) }),
+        "image",
+        render::image_object(image),
     ))
 }

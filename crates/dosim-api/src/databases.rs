@@ -13,7 +13,7 @@ use dosim_cloud::{
     DatabaseUser, MaintenanceWindow, PoolCreate, SimTime,
 };
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::render;
@@ -212,9 +212,10 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         }
     })?;
     ctx.summary(format!("database {}", database.id));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "database": render(&database) }),
+        "database",
+        render(&database),
     ))
 }
 
@@ -225,7 +226,7 @@ async fn list(ctx: Ctx, params: Params) -> Response {
     };
     let databases = ctx.cloud(|cloud, now| cloud.databases(now, filter));
     let rendered: Vec<Value> = databases.iter().map(render).collect();
-    json_response(StatusCode::OK, &json!({ "databases": rendered }))
+    json_wrapped(StatusCode::OK, "databases", rendered)
 }
 
 fn fetch(ctx: &Ctx, uuid: &str) -> Result<Database, ApiError> {
@@ -235,10 +236,7 @@ fn fetch(ctx: &Ctx, uuid: &str) -> Result<Database, ApiError> {
 
 async fn one(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
     let database = fetch(&ctx, &uuid)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "database": render(&database) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "database", render(&database)))
 }
 
 async fn delete(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
@@ -263,24 +261,23 @@ async fn dbs(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
         .iter()
         .map(|name| json!({ "name": name }))
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "dbs": dbs })))
+    Ok(json_wrapped(StatusCode::OK, "dbs", dbs))
 }
 
 async fn create_db(ctx: Ctx, Path(uuid): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let name = JsonBody::parse(&body)?.req_str("name")?;
-    let data_plane = ctx.server.data_plane();
-    let name = ctx.cloud(|cloud, now| {
-        let name = cloud.create_database_db(now, id, &name)?;
-        if let Some(plane) = &data_plane {
-            plane.db_created(&cloud.database(now, id)?, &name);
-        }
-        Ok::<_, dosim_cloud::Error>(name)
-    })?;
+    let name = commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| cloud.create_database_db(now, id, &name),
+        |plane, database, name| plane.db_created(database, name),
+    )?;
     ctx.summary(format!("db {name}"));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "db": { "name": name } }),
+        "db",
+        json!({ "name": name }),
     ))
 }
 
@@ -289,10 +286,7 @@ async fn db(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Resp
     if !database.db_names.contains(&name) {
         return Err(ApiError::not_found());
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "db": { "name": name } }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "db", json!({ "name": name })))
 }
 
 /// Deletes a cluster's db, user or pool (`kind`) with `delete`, then tells the data plane with
@@ -305,16 +299,34 @@ fn delete_member(
     notify: fn(&(dyn DataPlane + 'static), &Database, &str),
 ) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
-    let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        delete(cloud, now, id, &name)?;
-        if let Some(plane) = &data_plane {
-            notify(plane.as_ref(), &cloud.database(now, id)?, &name);
-        }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
+    commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| delete(cloud, now, id, &name),
+        |plane, database, ()| notify(plane, database, &name),
+    )?;
     ctx.summary(format!("deleted {kind} {name}"));
     Ok(no_content())
+}
+
+/// Commits a change to cluster `id` with `commit`; when serve runs data planes, then shows them
+/// the cluster as it now stands with `tell`, in the same lock, so that a served cluster has
+/// changed before the API answers.
+fn commit_and_tell<T>(
+    ctx: &Ctx,
+    id: DatabaseId,
+    commit: impl FnOnce(&mut Cloud, SimTime) -> Result<T, dosim_cloud::Error>,
+    tell: impl FnOnce(&(dyn DataPlane + 'static), &Database, &T),
+) -> Result<T, ApiError> {
+    let data_plane = ctx.server.data_plane();
+    let done = ctx.cloud(|cloud, now| {
+        let done = commit(cloud, now)?;
+        if let Some(plane) = &data_plane {
+            tell(plane.as_ref(), &cloud.database(now, id)?, &done);
+        }
+        Ok::<_, dosim_cloud::Error>(done)
+    })?;
+    Ok(done)
 }
 
 async fn delete_db(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
@@ -384,7 +396,7 @@ fn setting(
 ) -> Result<Response, ApiError> {
     let id = parse_id(uuid)?;
     let value = ctx.cloud(|cloud, now| read(cloud, now, id))?;
-    Ok(json_response(StatusCode::OK, &json!({ key: value })))
+    Ok(json_wrapped(StatusCode::OK, key, value))
 }
 
 /// `PUT` of one of a cluster's settings from the body's `key` (204); the summary is `{label} {value}`.
@@ -421,7 +433,7 @@ async fn set_maintenance_window(
 async fn users(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError> {
     let database = fetch(&ctx, &uuid)?;
     let users: Vec<Value> = database.users.iter().map(user_object).collect();
-    Ok(json_response(StatusCode::OK, &json!({ "users": users })))
+    Ok(json_wrapped(StatusCode::OK, "users", users))
 }
 
 async fn create_user(
@@ -443,28 +455,24 @@ async fn create_user(
         },
         Some(_) => return Err(wrong_type("mysql_settings", "an object")),
     };
-    let data_plane = ctx.server.data_plane();
-    let user = ctx.cloud(|cloud, now| {
-        let user = cloud.create_database_user_with_auth(now, id, &name, auth_plugin.as_deref())?;
-        if let Some(plane) = &data_plane {
-            plane.user_changed(&cloud.database(now, id)?, &user);
-        }
-        Ok::<_, dosim_cloud::Error>(user)
-    })?;
+    let user = commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| cloud.create_database_user_with_auth(now, id, &name, auth_plugin.as_deref()),
+        |plane, database, user| plane.user_changed(database, user),
+    )?;
     ctx.summary(format!("user {}", user.name));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "user": user_object(&user) }),
+        "user",
+        user_object(&user),
     ))
 }
 
 async fn user(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Response, ApiError> {
     let id = parse_id(&uuid)?;
     let user = ctx.cloud(|cloud, now| cloud.database_user(now, id, &name))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "user": user_object(&user) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "user", user_object(&user)))
 }
 
 async fn delete_user(ctx: Ctx, path: Path<(String, String)>) -> Result<Response, ApiError> {
@@ -484,7 +492,7 @@ async fn pools(ctx: Ctx, Path(uuid): Path<String>) -> Result<Response, ApiError>
         .iter()
         .map(|pool| pool_object(&database, pool))
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "pools": pools })))
+    Ok(json_wrapped(StatusCode::OK, "pools", pools))
 }
 
 fn parse_pool(body: &JsonBody, name: String) -> Result<PoolCreate, ApiError> {
@@ -510,19 +518,20 @@ async fn create_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, body.req_str("name")?)?;
-    let data_plane = ctx.server.data_plane();
-    let (database, pool) = ctx.cloud(|cloud, now| {
-        let pool = cloud.create_database_pool(now, id, request)?;
-        let database = cloud.database(now, id)?;
-        if let Some(plane) = &data_plane {
-            plane.pool_changed(&database, &pool);
-        }
-        Ok::<_, dosim_cloud::Error>((database, pool))
-    })?;
+    let (database, pool) = commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| {
+            let pool = cloud.create_database_pool(now, id, request)?;
+            Ok((cloud.database(now, id)?, pool))
+        },
+        |plane, database, (_, pool)| plane.pool_changed(database, pool),
+    )?;
     ctx.summary(format!("pool {}", pool.name));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "pool": pool_object(&database, &pool) }),
+        "pool",
+        pool_object(&database, &pool),
     ))
 }
 
@@ -533,9 +542,10 @@ async fn pool(ctx: Ctx, Path((uuid, name)): Path<(String, String)>) -> Result<Re
         .iter()
         .find(|pool| pool.name == name)
         .ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::OK,
-        &json!({ "pool": pool_object(&database, pool) }),
+        "pool",
+        pool_object(&database, pool),
     ))
 }
 
@@ -549,17 +559,12 @@ async fn update_pool(
     let id = parse_id(&uuid)?;
     let body = JsonBody::parse(&body)?;
     let request = parse_pool(&body, name.clone())?;
-    let data_plane = ctx.server.data_plane();
-    ctx.cloud(|cloud, now| {
-        cloud.update_database_pool(now, id, &name, request)?;
-        if let Some(plane) = &data_plane {
-            let database = cloud.database(now, id)?;
-            if let Some(pool) = database.pools.iter().find(|pool| pool.name == name) {
-                plane.pool_changed(&database, pool);
-            }
-        }
-        Ok::<_, dosim_cloud::Error>(())
-    })?;
+    commit_and_tell(
+        &ctx,
+        id,
+        |cloud, now| cloud.update_database_pool(now, id, &name, request),
+        |plane, database, pool| plane.pool_changed(database, pool),
+    )?;
     ctx.summary(format!("updated pool {name}"));
     Ok(no_content())
 }

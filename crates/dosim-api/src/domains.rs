@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use dosim_cloud::{Domain, DomainRecord, DomainRecordFilter, DomainRecordSpec};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -57,28 +57,18 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let ip_address = body.opt_str("ip_address")?;
     let domain = ctx.cloud(|cloud, now| cloud.create_domain(now, &name, ip_address.as_deref()))?;
     ctx.summary(format!("domain {}", domain.name));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "domain": render(&domain) }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "domain", render(&domain)))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
     let domains = ctx.cloud(|cloud, now| cloud.domains(now));
     let rendered: Vec<Value> = domains.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/domains");
-    json_response(
-        StatusCode::OK,
-        &json!({ "domains": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/domains").response("domains")
 }
 
 async fn one(ctx: Ctx, Path(domain): Path<String>) -> Result<Response, ApiError> {
     let domain = ctx.cloud(|cloud, now| cloud.domain(now, &domain))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "domain": render(&domain) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "domain", render(&domain)))
 }
 
 async fn delete(ctx: Ctx, Path(domain): Path<String>) -> Result<Response, ApiError> {
@@ -99,11 +89,7 @@ async fn records(
     let records = ctx.cloud(|cloud, now| cloud.domain_records(now, &domain, &filter))?;
     let rendered: Vec<Value> = records.iter().map(render_record).collect();
     let path = format!("/v2/domains/{domain}/records");
-    let page = paginate(rendered, &params, &ctx.base_url, &path);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "domain_records": page.items, "links": page.links, "meta": page.meta }),
-    ))
+    Ok(paginate(rendered, &params, &ctx.base_url, &path).response("domain_records"))
 }
 
 /// A record id from a path; anything but a number is a 404, as for an unknown id.
@@ -156,9 +142,10 @@ async fn create_record(
         "record {} {} {} {}",
         record.id, record.record_type, record.name, record.data
     ));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::CREATED,
-        &json!({ "domain_record": render_record(&record) }),
+        "domain_record",
+        render_record(&record),
     ))
 }
 
@@ -168,9 +155,10 @@ async fn record(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let record = ctx.cloud(|cloud, now| cloud.domain_record(now, &domain, id))?;
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::OK,
-        &json!({ "domain_record": render_record(&record) }),
+        "domain_record",
+        render_record(&record),
     ))
 }
 
@@ -186,9 +174,10 @@ async fn update_record(
         "record {} {} {} {}",
         record.id, record.record_type, record.name, record.data
     ));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::OK,
-        &json!({ "domain_record": render_record(&record) }),
+        "domain_record",
+        render_record(&record),
     ))
 }
 

@@ -14,7 +14,7 @@ use dosim_cloud::{
 };
 
 use crate::actions::{list_response, one_response};
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_response, json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -217,20 +217,13 @@ async fn list(ctx: Ctx, params: Params) -> Response {
     } else {
         droplets.iter().map(render).collect()
     };
-    let page = paginate(droplets, &params, &ctx.base_url, "/v2/droplets");
-    json_response(
-        StatusCode::OK,
-        &json!({ "droplets": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(droplets, &params, &ctx.base_url, "/v2/droplets").response("droplets")
 }
 
 async fn one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_droplet_id(&droplet_id)?;
     let droplet = ctx.cloud(|cloud, now| cloud.droplet(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "droplet": render(&droplet) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "droplet", render(&droplet)))
 }
 
 async fn delete_one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {
@@ -333,10 +326,7 @@ async fn action_by_tag(ctx: Ctx, params: Params, body: Bytes) -> Result<Response
         .iter()
         .map(|a| render::action(a, IpNoun::Reserved))
         .collect();
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "actions": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "actions", rendered))
 }
 
 async fn actions(

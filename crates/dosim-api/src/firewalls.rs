@@ -4,13 +4,13 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
 use dosim_cloud::{Cloud, DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{droplet_id_list, missing, str_list, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::list_edit;
@@ -21,21 +21,12 @@ pub fn router() -> Router {
     Router::new()
         .route("/v2/firewalls", get(list).post(create))
         .route("/v2/firewalls/{id}", get(one).put(replace).delete(delete))
-        .route(
-            "/v2/firewalls/{id}/droplets",
-            post(|ctx, path, body| droplets(ctx, path, body, true))
-                .delete(|ctx, path, body| droplets(ctx, path, body, false)),
-        )
+        .route("/v2/firewalls/{id}/droplets", list_edit::routes(droplets))
         .route(
             "/v2/firewalls/{id}/tags",
-            post(|ctx, path, body| tags(ctx, path, body, true))
-                .delete(|ctx, path, body| tags(ctx, path, body, false)),
+            list_edit::routes(list_edit::firewall_tags),
         )
-        .route(
-            "/v2/firewalls/{id}/rules",
-            post(|ctx, path, body| rules_route(ctx, path, body, true))
-                .delete(|ctx, path, body| rules_route(ctx, path, body, false)),
-        )
+        .route("/v2/firewalls/{id}/rules", list_edit::routes(edit_rules))
         .route("/v2/droplets/{droplet_id}/firewalls", get(of_droplet))
 }
 
@@ -154,29 +145,23 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let spec = spec(&body)?;
     let firewall = ctx.cloud(|cloud, now| cloud.create_firewall(now, spec))?;
     ctx.summary(format!("firewall {}", firewall.id));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::ACCEPTED,
-        &json!({ "firewall": render(&firewall) }),
+        "firewall",
+        render(&firewall),
     ))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
     let firewalls = ctx.cloud(|cloud, now| cloud.firewalls(now));
     let rendered: Vec<Value> = firewalls.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/firewalls");
-    json_response(
-        StatusCode::OK,
-        &json!({ "firewalls": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/firewalls").response("firewalls")
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = uuid_path(&id)?;
     let firewall = ctx.cloud(|cloud, now| cloud.firewall(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "firewall": render(&firewall) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "firewall", render(&firewall)))
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -187,10 +172,7 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
         "firewall {} droplets {:?}",
         firewall.id, firewall.droplet_ids
     ));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "firewall": render(&firewall) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "firewall", render(&firewall)))
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -200,30 +182,11 @@ async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> 
     Ok(no_content())
 }
 
-async fn droplets(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
-    list_edit::droplets(&ctx, "firewall", &id, &body, Cloud::firewall_droplets, add)
+fn droplets(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
+    list_edit::droplets(ctx, "firewall", id, body, Cloud::firewall_droplets, add)
 }
 
-async fn tags(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
-    list_edit::firewall_tags(&ctx, &id, &body, add)
-}
-
-async fn rules_route(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
+fn edit_rules(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
     let read = |body: &JsonBody| {
         let inbound = rules(body, "inbound_rules", "sources")?;
         let outbound = rules(body, "outbound_rules", "destinations")?;
@@ -233,7 +196,7 @@ async fn rules_route(
     let commit = |cloud: &mut Cloud, now, id, (inbound, outbound)| {
         cloud.firewall_rules(now, id, inbound, outbound, add)
     };
-    list_edit::edit(&ctx, "firewall", &id, &body, read, commit, add)
+    list_edit::edit(ctx, "firewall", id, body, read, commit, add)
 }
 
 async fn of_droplet(
@@ -248,9 +211,5 @@ async fn of_droplet(
     let firewalls = ctx.cloud(|cloud, now| cloud.droplet_firewalls(now, droplet))?;
     let rendered: Vec<Value> = firewalls.iter().map(render).collect();
     let path = format!("/v2/droplets/{droplet_id}/firewalls");
-    let page = paginate(rendered, &params, &ctx.base_url, &path);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "firewalls": page.items, "links": page.links, "meta": page.meta }),
-    ))
+    Ok(paginate(rendered, &params, &ctx.base_url, &path).response("firewalls"))
 }

@@ -1,7 +1,10 @@
 //! Adding items to and removing them from one of a resource's lists: a firewall's droplets, tags
 //! and rules, a load balancer's droplets and forwarding rules.
 
+use axum::body::Bytes;
+use axum::extract::Path;
 use axum::response::Response;
+use axum::routing::{post, MethodRouter};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -10,6 +13,19 @@ use dosim_cloud::{Cloud, SimTime};
 use crate::app::{no_content, Ctx};
 use crate::body::{droplet_id_list, missing, str_list, uuid_path, JsonBody};
 use crate::error::ApiError;
+
+/// Edits one list: the resource's id from the path, the request's body, and whether to add.
+pub(crate) type Edit = fn(&Ctx, &str, &[u8], bool) -> Result<Response, ApiError>;
+
+/// The routes of one list: `POST` adds with `edit`, `DELETE` removes with it.
+pub(crate) fn routes(edit: Edit) -> MethodRouter {
+    post(move |ctx: Ctx, Path(id): Path<String>, body: Bytes| async move {
+        edit(&ctx, &id, &body, true)
+    })
+    .delete(move |ctx: Ctx, Path(id): Path<String>, body: Bytes| async move {
+        edit(&ctx, &id, &body, false)
+    })
+}
 
 /// One `POST` (`add`) or `DELETE` on `/v2/{resources}/{id}/{list}`: the resource's UUID from the
 /// path, the items and how the summary names them from `read`, the change from `commit`, and the

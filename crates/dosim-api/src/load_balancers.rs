@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use dosim_cloud::{
     Cloud, ForwardingRule, HealthCheck, LoadBalancer, LoadBalancerSpec, SimTime, StickySessions,
 };
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{droplet_id_list, missing, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::list_edit;
@@ -29,13 +29,11 @@ pub fn router() -> Router {
         )
         .route(
             "/v2/load_balancers/{id}/droplets",
-            post(|ctx, path, body| droplets(ctx, path, body, true))
-                .delete(|ctx, path, body| droplets(ctx, path, body, false)),
+            list_edit::routes(droplets),
         )
         .route(
             "/v2/load_balancers/{id}/forwarding_rules",
-            post(|ctx, path, body| rules_route(ctx, path, body, true))
-                .delete(|ctx, path, body| rules_route(ctx, path, body, false)),
+            list_edit::routes(edit_rules),
         )
 }
 
@@ -270,9 +268,10 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
             .map(|lb| (lb.id, render(&lb, now)))
     })?;
     ctx.summary(format!("load balancer {id}"));
-    Ok(json_response(
+    Ok(json_wrapped(
         StatusCode::ACCEPTED,
-        &json!({ "load_balancer": rendered }),
+        "load_balancer",
+        rendered,
     ))
 }
 
@@ -284,21 +283,14 @@ async fn list(ctx: Ctx, params: Params) -> Response {
             .map(|lb| render(lb, now))
             .collect()
     });
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/load_balancers");
-    json_response(
-        StatusCode::OK,
-        &json!({ "load_balancers": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/load_balancers").response("load_balancers")
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = uuid_path(&id)?;
     let rendered =
         ctx.cloud(|cloud, now| cloud.load_balancer(now, id).map(|lb| render(&lb, now)))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "load_balancer": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "load_balancer", rendered))
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -310,10 +302,7 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
             .map(|lb| (lb.droplet_ids.clone(), render(&lb, now)))
     })?;
     ctx.summary(format!("load balancer {id} droplets {droplets:?}"));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "load_balancer": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "load_balancer", rendered))
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -323,28 +312,18 @@ async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> 
     Ok(no_content())
 }
 
-async fn droplets(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
+fn droplets(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
     list_edit::droplets(
-        &ctx,
+        ctx,
         "load balancer",
-        &id,
-        &body,
+        id,
+        body,
         Cloud::load_balancer_droplets,
         add,
     )
 }
 
-async fn rules_route(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    body: Bytes,
-    add: bool,
-) -> Result<Response, ApiError> {
+fn edit_rules(ctx: &Ctx, id: &str, body: &[u8], add: bool) -> Result<Response, ApiError> {
     let read = |body: &JsonBody| {
         if body.get("forwarding_rules").is_none() {
             return Err(missing("forwarding_rules"));
@@ -356,5 +335,5 @@ async fn rules_route(
     let commit = |cloud: &mut Cloud, now, id, rules: Vec<ForwardingRule>| {
         cloud.load_balancer_rules(now, id, &rules, add)
     };
-    list_edit::edit(&ctx, "load balancer", &id, &body, read, commit, add)
+    list_edit::edit(ctx, "load balancer", id, body, read, commit, add)
 }

@@ -1,7 +1,11 @@
 //! Pagination: `page` and `per_page`, `links.pages` with absolute URLs, and `meta.total`.
 
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::app::json_response;
 use crate::body::{encode, Params};
 
 pub const DEFAULT_PER_PAGE: usize = 20;
@@ -39,6 +43,16 @@ pub struct Paged<T> {
     pub items: Vec<T>,
     pub links: Value,
     pub meta: Value,
+}
+
+impl<T: Serialize> Paged<T> {
+    /// The list's response: this page's items under `key`, with `links` and `meta`.
+    pub fn response(self, key: &str) -> Response {
+        json_response(
+            StatusCode::OK,
+            &json!({ key: self.items, "links": self.links, "meta": self.meta }),
+        )
+    }
 }
 
 /// Cuts one page out of `items` and builds links back to `path` on `base_url`.

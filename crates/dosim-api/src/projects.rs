@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use dosim_cloud::{Cloud, Project, ProjectEdit, ProjectResource, SimTime};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{missing, uuid_path, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -102,10 +102,7 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         Ok::<_, dosim_cloud::Error>((project.id, render(cloud, &project)))
     })?;
     ctx.summary(format!("project {}", rendered.0));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "project": rendered.1 }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "project", rendered.1))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
@@ -113,11 +110,7 @@ async fn list(ctx: Ctx, params: Params) -> Response {
         let projects = cloud.projects(now);
         projects.iter().map(|p| render(cloud, p)).collect()
     });
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/projects");
-    json_response(
-        StatusCode::OK,
-        &json!({ "projects": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/projects").response("projects")
 }
 
 async fn one(ctx: Ctx, Path(raw): Path<String>) -> Result<Response, ApiError> {
@@ -126,10 +119,7 @@ async fn one(ctx: Ctx, Path(raw): Path<String>) -> Result<Response, ApiError> {
         let project = cloud.project(now, id)?;
         Ok::<_, ApiError>(render(cloud, &project))
     })?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "project": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "project", rendered))
 }
 
 async fn update(ctx: Ctx, Path(raw): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -141,10 +131,7 @@ async fn update(ctx: Ctx, Path(raw): Path<String>, body: Bytes) -> Result<Respon
         Ok::<_, ApiError>(render(cloud, &project))
     })?;
     ctx.summary(format!("project {raw} updated"));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "project": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "project", rendered))
 }
 
 async fn delete(ctx: Ctx, Path(raw): Path<String>) -> Result<Response, ApiError> {
@@ -167,11 +154,7 @@ async fn resources(
     })?;
     let rendered: Vec<Value> = listed.1.iter().map(|r| render_resource(&ctx, r)).collect();
     let path = format!("/v2/projects/{raw}/resources");
-    let page = paginate(rendered, &params, &ctx.base_url, &path);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "resources": page.items, "links": page.links, "meta": page.meta }),
-    ))
+    Ok(paginate(rendered, &params, &ctx.base_url, &path).response("resources"))
 }
 
 async fn assign(ctx: Ctx, Path(raw): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -192,8 +175,5 @@ async fn assign(ctx: Ctx, Path(raw): Path<String>, body: Bytes) -> Result<Respon
     })?;
     ctx.summary(format!("project {raw}: {} assigned", urns.len()));
     let rendered: Vec<Value> = assigned.iter().map(|r| render_resource(&ctx, r)).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "resources": rendered }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "resources", rendered))
 }

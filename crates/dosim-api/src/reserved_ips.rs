@@ -15,7 +15,7 @@ use dosim_cloud::{
 };
 
 use crate::actions::{list_response, one_response};
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_response, json_wrapped, no_content, Ctx};
 use crate::body::{JsonBody, Params};
 use crate::droplets::{self, created};
 use crate::error::ApiError;
@@ -119,11 +119,7 @@ async fn list(ctx: Ctx, params: Params, noun: IpNoun) -> Response {
             .map(|reserved_ip| render(cloud, now, reserved_ip))
             .collect::<Vec<_>>()
     });
-    let page = paginate(rendered, &params, &ctx.base_url, &format!("/v2/{segment}"));
-    json_response(
-        StatusCode::OK,
-        &json!({ plural: page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, &format!("/v2/{segment}")).response(plural)
 }
 
 async fn one(ctx: Ctx, ip: String, noun: IpNoun) -> Result<Response, ApiError> {
@@ -133,7 +129,7 @@ async fn one(ctx: Ctx, ip: String, noun: IpNoun) -> Result<Response, ApiError> {
         let reserved_ip = cloud.reserved_ip(now, ip)?;
         Ok::<_, dosim_cloud::Error>(render(cloud, now, &reserved_ip))
     })?;
-    Ok(json_response(StatusCode::OK, &json!({ key: object })))
+    Ok(json_wrapped(StatusCode::OK, key, object))
 }
 
 async fn delete(ctx: Ctx, ip: String, noun: IpNoun) -> Result<Response, ApiError> {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use dosim_cloud::{SpacesKey, SpacesKeyCreate, SpacesKeyFilter};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -59,10 +59,7 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     ctx.summary(format!("spaces key {}", key.access_key));
     let mut object = render(&key);
     object["secret_key"] = json!(key.secret_key);
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "key": object }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "key", object))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Result<Response, ApiError> {
@@ -84,19 +81,12 @@ async fn list(ctx: Ctx, params: Params) -> Result<Response, ApiError> {
     };
     let keys = ctx.cloud(|cloud, now| cloud.spaces_keys(now, &filter));
     let rendered: Vec<Value> = keys.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/spaces/keys");
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "keys": page.items, "links": page.links, "meta": page.meta }),
-    ))
+    Ok(paginate(rendered, &params, &ctx.base_url, "/v2/spaces/keys").response("keys"))
 }
 
 async fn one(ctx: Ctx, Path(access_key): Path<String>) -> Result<Response, ApiError> {
     let key = ctx.cloud(|cloud, now| cloud.spaces_key(now, &access_key))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "key": render(&key) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "key", render(&key)))
 }
 
 async fn update(
@@ -108,10 +98,7 @@ async fn update(
     let name = body.opt_str("name")?;
     let key = ctx.cloud(|cloud, now| cloud.rename_spaces_key(now, &access_key, name))?;
     ctx.summary(format!("spaces key {}", key.access_key));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "key": render(&key) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "key", render(&key)))
 }
 
 async fn delete(ctx: Ctx, Path(access_key): Path<String>) -> Result<Response, ApiError> {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use dosim_cloud::SshKey;
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -39,10 +39,7 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let public_key = body.req_str("public_key")?;
     let key = ctx.cloud(|cloud, now| cloud.create_ssh_key(now, &name, &public_key))?;
     ctx.summary(format!("ssh_key {} {}", key.id, key.fingerprint));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "ssh_key": render(&key) }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "ssh_key", render(&key)))
 }
 
 /// DigitalOcean's own limit on listing SSH keys, apart from the token's: 10 per 60 seconds.
@@ -66,19 +63,12 @@ async fn list(ctx: Ctx, params: Params) -> Response {
     }
     let keys = ctx.cloud(|cloud, now| cloud.ssh_keys(now));
     let rendered: Vec<Value> = keys.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/account/keys");
-    json_response(
-        StatusCode::OK,
-        &json!({ "ssh_keys": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/account/keys").response("ssh_keys")
 }
 
 async fn one(ctx: Ctx, Path(key): Path<String>) -> Result<Response, ApiError> {
     let key = ctx.cloud(|cloud, now| cloud.ssh_key(now, &key))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "ssh_key": render(&key) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "ssh_key", render(&key)))
 }
 
 async fn rename(ctx: Ctx, Path(key): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -86,10 +76,7 @@ async fn rename(ctx: Ctx, Path(key): Path<String>, body: Bytes) -> Result<Respon
     let name = body.req_str("name")?;
     let key = ctx.cloud(|cloud, now| cloud.rename_ssh_key(now, &key, &name))?;
     ctx.summary(format!("ssh_key {} renamed", key.id));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "ssh_key": render(&key) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "ssh_key", render(&key)))
 }
 
 async fn delete(ctx: Ctx, Path(key): Path<String>) -> Result<Response, ApiError> {

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use dosim_cloud::{ErrorKind, Tag, TagTarget, TaggedKind};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_response, json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -101,10 +101,7 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         Err(error) => return Err(error.into()),
     };
     ctx.summary(format!("tag {}", tag.name));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "tag": render(&ctx, &tag) }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "tag", render(&ctx, &tag)))
 }
 
 /// The body DigitalOcean's tag service answers an invalid tag name with (the spec's
@@ -120,19 +117,12 @@ fn root_causes(message: &str) -> Value {
 async fn list(ctx: Ctx, params: Params) -> Response {
     let tags = ctx.cloud(|cloud, now| cloud.tags(now));
     let rendered: Vec<Value> = tags.iter().map(|tag| render(&ctx, tag)).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/tags");
-    json_response(
-        StatusCode::OK,
-        &json!({ "tags": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/tags").response("tags")
 }
 
 async fn one(ctx: Ctx, Path(name): Path<String>) -> Result<Response, ApiError> {
     let tag = ctx.cloud(|cloud, now| cloud.tag(now, &name))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "tag": render(&ctx, &tag) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "tag", render(&ctx, &tag)))
 }
 
 async fn delete(ctx: Ctx, Path(name): Path<String>) -> Result<Response, ApiError> {

@@ -13,7 +13,7 @@ use dosim_cloud::{
 };
 
 use crate::actions::{list_response, one_response};
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -85,10 +85,7 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     };
     let volume = ctx.cloud(|cloud, now| cloud.create_volume(now, request))?;
     ctx.summary(format!("volume {}", volume.id));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "volume": render(&volume) }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "volume", render(&volume)))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
@@ -98,20 +95,13 @@ async fn list(ctx: Ctx, params: Params) -> Response {
     };
     let volumes = ctx.cloud(|cloud, now| cloud.volumes(now, filter));
     let rendered: Vec<Value> = volumes.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/volumes");
-    json_response(
-        StatusCode::OK,
-        &json!({ "volumes": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/volumes").response("volumes")
 }
 
 async fn one(ctx: Ctx, Path(volume_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_volume_id(&volume_id)?;
     let volume = ctx.cloud(|cloud, now| cloud.volume(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "volume": render(&volume) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "volume", render(&volume)))
 }
 
 async fn delete_one(ctx: Ctx, Path(volume_id): Path<String>) -> Result<Response, ApiError> {

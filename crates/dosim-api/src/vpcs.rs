@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use dosim_cloud::{Vpc, VpcCreate, VpcUpdate};
 
-use crate::app::{json_response, no_content, Ctx};
+use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{uuid_path, JsonBody, Params};
 use crate::error::ApiError;
 use crate::pagination::paginate;
@@ -50,29 +50,19 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     };
     let vpc = ctx.cloud(|cloud, now| cloud.create_vpc(now, request))?;
     ctx.summary(format!("vpc {} {}", vpc.id, vpc.ip_range));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "vpc": render(&vpc) }),
-    ))
+    Ok(json_wrapped(StatusCode::CREATED, "vpc", render(&vpc)))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
     let vpcs = ctx.cloud(|cloud, now| cloud.vpcs(now));
     let rendered: Vec<Value> = vpcs.iter().map(render).collect();
-    let page = paginate(rendered, &params, &ctx.base_url, "/v2/vpcs");
-    json_response(
-        StatusCode::OK,
-        &json!({ "vpcs": page.items, "links": page.links, "meta": page.meta }),
-    )
+    paginate(rendered, &params, &ctx.base_url, "/v2/vpcs").response("vpcs")
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = uuid_path(&id)?;
     let vpc = ctx.cloud(|cloud, now| cloud.vpc(now, id))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "vpc": render(&vpc) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "vpc", render(&vpc)))
 }
 
 async fn update(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -85,10 +75,7 @@ async fn update(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respons
     };
     let vpc = ctx.cloud(|cloud, now| cloud.update_vpc(now, id, update))?;
     ctx.summary(format!("vpc {} updated", vpc.id));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "vpc": render(&vpc) }),
-    ))
+    Ok(json_wrapped(StatusCode::OK, "vpc", render(&vpc)))
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -114,14 +101,11 @@ async fn members(ctx: Ctx, Path(id): Path<String>, params: Params) -> Result<Res
         })
         .map(|m| json!({ "urn": m.urn, "name": m.name, "created_at": render::time(m.created_at) }))
         .collect();
-    let page = paginate(
+    Ok(paginate(
         rendered,
         &params,
         &ctx.base_url,
         &format!("/v2/vpcs/{id}/members"),
-    );
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "members": page.items, "links": page.links, "meta": page.meta }),
-    ))
+    )
+    .response("members"))
 }

@@ -25,16 +25,13 @@ async fn databases() {
         422,
         json!({"message": "num_nodes is required"}),
     );
-    check(
-        &api.call("GET", "/v2/databases?tag_name=x", None).await,
-        200,
+    api.check_get(
+        "/v2/databases?tag_name=x",
         json!({"databases": [{"id": id}]}),
-    );
-    check(
-        &api.call("GET", "/v2/databases?tag_name=y", None).await,
-        200,
-        json!({"databases": []}),
-    );
+    )
+    .await;
+    api.check_get("/v2/databases?tag_name=y", json!({"databases": []}))
+        .await;
     let base = format!("/v2/databases/{id}");
     check(
         &api.call("POST", &format!("{base}/dbs"), Some(r#"{"name":"alpha"}"#))
@@ -42,16 +39,16 @@ async fn databases() {
         201,
         json!({"db": {"name": "alpha"}}),
     );
-    check(
-        &api.call("GET", &format!("{base}/dbs"), None).await,
-        200,
+    api.check_get(
+        &format!("{base}/dbs"),
         json!({"dbs": [{"name": "defaultdb"}, {"name": "alpha"}]}),
-    );
-    check(
-        &api.call("GET", &format!("{base}/dbs/alpha"), None).await,
-        200,
+    )
+    .await;
+    api.check_get(
+        &format!("{base}/dbs/alpha"),
         json!({"db": {"name": "alpha"}}),
-    );
+    )
+    .await;
     check(
         &api.call("GET", &format!("{base}/dbs/nope"), None).await,
         404,
@@ -63,11 +60,11 @@ async fn databases() {
         201,
         json!({"user": {"name": "app", "role": "normal", "password": "*"}}),
     );
-    check(
-        &api.call("GET", &format!("{base}/users/app"), None).await,
-        200,
+    api.check_get(
+        &format!("{base}/users/app"),
         json!({"user": {"name": "app"}}),
-    );
+    )
+    .await;
     let pool = r#"{"name":"pool-1","mode":"transaction","size":10,"db":"alpha","user":"app"}"#;
     check(
         &api.call("POST", &format!("{base}/pools"), Some(pool)).await,
@@ -84,16 +81,16 @@ async fn databases() {
         204,
         Value::Null,
     );
-    check(
-        &api.call("GET", &format!("{base}/pools/pool-1"), None).await,
-        200,
+    api.check_get(
+        &format!("{base}/pools/pool-1"),
         json!({"pool": {"mode": "session", "size": 5}}),
-    );
-    check(
-        &api.call("GET", &format!("{base}/pools"), None).await,
-        200,
+    )
+    .await;
+    api.check_get(
+        &format!("{base}/pools"),
         json!({"pools": [{"name": "pool-1"}]}),
-    );
+    )
+    .await;
     for path in ["pools/pool-1", "users/app", "dbs/alpha"] {
         check(
             &api.call("DELETE", &format!("{base}/{path}"), None).await,

@@ -157,11 +157,7 @@ async fn reject_comes_before_the_commit() {
     );
     assert_eq!(n_droplets(&api), 0);
     // Only the matching method is rejected.
-    check(
-        &api.call("GET", "/v2/droplets", None).await,
-        200,
-        json!({"droplets": []}),
-    );
+    api.check_get("/v2/droplets", json!({"droplets": []})).await;
     let history = api.server.history();
     assert!(matches!(
         history[0].fault,
@@ -228,7 +224,7 @@ async fn drop_response_can_hang_first() {
 async fn latency_is_recorded_and_probabilities_are_seeded() {
     let api =
         with_plan("[[rules]]\npath = \"/v2/account\"\nlatency = { min_ms = 1, max_ms = 3 }\n");
-    check(&api.call("GET", "/v2/account", None).await, 200, json!({}));
+    api.check_get("/v2/account", json!({})).await;
     match api.server.history()[0].fault {
         Some(InjectedFault::Latency {
             latency_ms,
@@ -295,7 +291,7 @@ async fn burst_limit_refuses_the_251st_request_of_a_minute() {
 async fn hourly_limit_is_a_sliding_window() {
     let api = Api::with(|config| config.rate_limit.hourly = 3);
     for _ in 0..3 {
-        check(&api.call("GET", "/v2/account", None).await, 200, json!({}));
+        api.check_get("/v2/account", json!({})).await;
     }
     api.advance_ms(1_000_000);
     let refused = api.call("GET", "/v2/account", None).await;
@@ -307,7 +303,7 @@ async fn hourly_limit_is_a_sliding_window() {
         (1_767_225_600u64 + 3600).to_string()
     );
     api.advance_ms(2_600_000);
-    check(&api.call("GET", "/v2/account", None).await, 200, json!({}));
+    api.check_get("/v2/account", json!({})).await;
 }
 
 #[tokio::test]

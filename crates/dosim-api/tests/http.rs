@@ -243,31 +243,19 @@ async fn droplets_create_list_get_delete_and_actions() {
         json!({"droplets": [{"name": "a", "tags": ["t"]}, {"name": "b"}], "links": {"actions": [{"rel": "create"}, {"rel": "create"}]}}),
     );
 
-    check(
-        &api.call("GET", "/v2/droplets", None).await,
-        200,
+    api.check_get(
+        "/v2/droplets",
         json!({"droplets": [{"id": id}, {}, {}], "links": {}, "meta": {"total": 3}}),
-    );
-    check(
-        &api.call("GET", "/v2/droplets?tag_name=t", None).await,
-        200,
+    )
+    .await;
+    api.check_get(
+        "/v2/droplets?tag_name=t",
         json!({"droplets": [{"name": "a"}, {"name": "b"}], "meta": {"total": 2}}),
-    );
-    check(
-        &api.call("GET", "/v2/droplets?name=WEB-1", None).await,
-        200,
-        json!({"meta": {"total": 1}}),
-    );
-    check(
-        &api.call(
-            "GET",
-            &format!("/v2/droplets/{id}/actions/{action_id}"),
-            None,
-        )
-        .await,
-        200,
-        json!({"action": {"id": action_id, "status": "in-progress", "type": "create", "resource_type": "droplet", "resource_id": id, "region_slug": "nyc3", "completed_at": null}}),
-    );
+    )
+    .await;
+    api.check_get("/v2/droplets?name=WEB-1", json!({"meta": {"total": 1}}))
+        .await;
+    api.check_get(&format!("/v2/droplets/{id}/actions/{action_id}"), json!({"action": {"id": action_id, "status": "in-progress", "type": "create", "resource_type": "droplet", "resource_id": id, "region_slug": "nyc3", "completed_at": null}})).await;
     let pending = api
         .call(
             "POST",
@@ -282,17 +270,16 @@ async fn droplets_create_list_get_delete_and_actions() {
     );
 
     api.advance_ms(60_000);
-    check(
-        &api.call("GET", &format!("/v2/actions/{action_id}"), None)
-            .await,
-        200,
+    api.check_get(
+        &format!("/v2/actions/{action_id}"),
         json!({"action": {"status": "completed", "completed_at": "2026-01-01T00:00:30Z"}}),
-    );
-    check(
-        &api.call("GET", &format!("/v2/droplets/{id}"), None).await,
-        200,
+    )
+    .await;
+    api.check_get(
+        &format!("/v2/droplets/{id}"),
         json!({"droplet": {"status": "active"}}),
-    );
+    )
+    .await;
     let off = api
         .call(
             "POST",
@@ -305,12 +292,11 @@ async fn droplets_create_list_get_delete_and_actions() {
         201,
         json!({"action": {"type": "power_off", "status": "in-progress"}}),
     );
-    check(
-        &api.call("GET", &format!("/v2/droplets/{id}/actions"), None)
-            .await,
-        200,
+    api.check_get(
+        &format!("/v2/droplets/{id}/actions"),
         json!({"actions": [{"type": "create"}, {"type": "power_off"}], "meta": {"total": 2}}),
-    );
+    )
+    .await;
     let by_tag = api
         .call(
             "POST",
@@ -345,11 +331,11 @@ async fn droplets_create_list_get_delete_and_actions() {
         204,
         Value::Null,
     );
-    check(
-        &api.call("GET", "/v2/droplets", None).await,
-        200,
+    api.check_get(
+        "/v2/droplets",
         json!({"droplets": [], "meta": {"total": 0}}),
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -381,12 +367,11 @@ async fn tolerant_input() {
         202,
         json!({"droplet": {"image": {"id": 129211873}}}),
     );
-    check(
-        &api.call("GET", "/v2/droplets/?unknown=1&per_page=", None)
-            .await,
-        200,
+    api.check_get(
+        "/v2/droplets/?unknown=1&per_page=",
         json!({"meta": {"total": 2}}),
-    );
+    )
+    .await;
     let with_content_type = api
         .send(
             "GET",
@@ -445,28 +430,22 @@ async fn volumes_and_their_actions() {
         json!({"action": {"type": "attach_volume", "resource_type": "volume"}}),
     );
     let action_id = attached.json["action"]["id"].as_u64().unwrap();
-    check(
-        &api.call(
-            "GET",
-            &format!("/v2/volumes/{id}/actions/{action_id}"),
-            None,
-        )
-        .await,
-        200,
+    api.check_get(
+        &format!("/v2/volumes/{id}/actions/{action_id}"),
         json!({"action": {"id": action_id}}),
-    );
-    check(
-        &api.call("GET", &format!("/v2/volumes/{id}/actions"), None)
-            .await,
-        200,
+    )
+    .await;
+    api.check_get(
+        &format!("/v2/volumes/{id}/actions"),
         json!({"actions": [{"id": action_id}]}),
-    );
+    )
+    .await;
     api.advance_ms(60_000);
-    check(
-        &api.call("GET", &format!("/v2/volumes/{id}"), None).await,
-        200,
+    api.check_get(
+        &format!("/v2/volumes/{id}"),
         json!({"volume": {"droplet_ids": [droplet_id]}}),
-    );
+    )
+    .await;
     check(
         &api.call("DELETE", &format!("/v2/volumes/{id}"), None).await,
         409,
@@ -491,23 +470,19 @@ async fn volumes_and_their_actions() {
         202,
         json!({"action": {"type": "resize"}}),
     );
-    check(
-        &api.call("GET", "/v2/volumes?name=pgdata&region=nyc3", None)
-            .await,
-        200,
+    api.check_get(
+        "/v2/volumes?name=pgdata&region=nyc3",
         json!({"volumes": [{"id": id}], "meta": {"total": 1}}),
-    );
+    )
+    .await;
     check(
         &api.call("DELETE", "/v2/volumes?name=pgdata&region=nyc3", None)
             .await,
         204,
         Value::Null,
     );
-    check(
-        &api.call("GET", "/v2/volumes", None).await,
-        200,
-        json!({"volumes": [], "meta": {"total": 0}}),
-    );
+    api.check_get("/v2/volumes", json!({"volumes": [], "meta": {"total": 0}}))
+        .await;
 }
 
 #[tokio::test]
@@ -533,11 +508,8 @@ async fn reserved_ips_and_the_floating_ip_alias() {
             json!({key: {"droplet": null, "locked": false, "region": {"slug": "nyc3"}}, "links": {}}),
         );
         let ip = created.json[key]["ip"].as_str().unwrap().to_owned();
-        check(
-            &api.call("GET", &format!("/v2/{segment}/{ip}"), None).await,
-            200,
-            json!({key: {"ip": ip}}),
-        );
+        api.check_get(&format!("/v2/{segment}/{ip}"), json!({key: {"ip": ip}}))
+            .await;
         let assign = format!(r#"{{"type":"assign","droplet_id":{droplet_id}}}"#);
         let action = api
             .call(
@@ -552,28 +524,22 @@ async fn reserved_ips_and_the_floating_ip_alias() {
             json!({"action": {"type": "assign_ip", "resource_type": resource_type, "project_id": "*"}}),
         );
         let action_id = action.json["action"]["id"].as_u64().unwrap();
-        check(
-            &api.call(
-                "GET",
-                &format!("/v2/{segment}/{ip}/actions/{action_id}"),
-                None,
-            )
-            .await,
-            200,
+        api.check_get(
+            &format!("/v2/{segment}/{ip}/actions/{action_id}"),
             json!({"action": {"resource_type": resource_type}}),
-        );
-        check(
-            &api.call("GET", &format!("/v2/{segment}/{ip}/actions"), None)
-                .await,
-            200,
+        )
+        .await;
+        api.check_get(
+            &format!("/v2/{segment}/{ip}/actions"),
             json!({"actions": [{"id": action_id}]}),
-        );
+        )
+        .await;
         api.advance_ms(60_000);
-        check(
-            &api.call("GET", &format!("/v2/{segment}/{ip}"), None).await,
-            200,
+        api.check_get(
+            &format!("/v2/{segment}/{ip}"),
             json!({key: {"droplet": {"id": droplet_id}}}),
-        );
+        )
+        .await;
         check(
             &api.call(
                 "POST",
@@ -591,11 +557,11 @@ async fn reserved_ips_and_the_floating_ip_alias() {
             204,
             Value::Null,
         );
-        check(
-            &api.call("GET", &format!("/v2/{segment}"), None).await,
-            200,
+        api.check_get(
+            &format!("/v2/{segment}"),
             json!({plural: [], "meta": {"total": 0}}),
-        );
+        )
+        .await;
     }
     let on_droplet = api
         .call(
@@ -649,17 +615,12 @@ async fn pagination_links_are_absolute_and_keep_filters() {
         json!({"volumes": [{"name": "e"}], "links": {"pages": {"first": format!("{BASE}/v2/volumes?page=1&per_page=2"), "prev": "*"}}}),
     );
     assert!(last.json["links"]["pages"].get("next").is_none());
-    check(
-        &api.call("GET", "/v2/volumes?per_page=500&page=0", None)
-            .await,
-        200,
+    api.check_get(
+        "/v2/volumes?per_page=500&page=0",
         json!({"meta": {"total": 5}, "links": {}}),
-    );
-    check(
-        &api.call("GET", "/v2/volumes?per_page=0", None).await,
-        200,
-        json!({"volumes": [{"name": "a"}], "links": {"pages": {"next": format!("{BASE}/v2/volumes?page=2&per_page=1"), "last": "*"}}}),
-    );
+    )
+    .await;
+    api.check_get("/v2/volumes?per_page=0", json!({"volumes": [{"name": "a"}], "links": {"pages": {"next": format!("{BASE}/v2/volumes?page=2&per_page=1"), "last": "*"}}})).await;
     // Without a configured base URL, links use the request's Host header.
     let api = Api::with(|config| config.base_url = None);
     for name in ["a", "b"] {
@@ -672,11 +633,7 @@ async fn pagination_links_are_absolute_and_keep_filters() {
         )
         .await;
     }
-    check(
-        &api.call("GET", "/v2/volumes?per_page=1", None).await,
-        200,
-        json!({"links": {"pages": {"next": "http://dosim.test/v2/volumes?page=2&per_page=1", "last": "*"}}}),
-    );
+    api.check_get("/v2/volumes?per_page=1", json!({"links": {"pages": {"next": "http://dosim.test/v2/volumes?page=2&per_page=1", "last": "*"}}})).await;
 }
 
 /// Tags over HTTP: DigitalOcean's own error body for an invalid name, tagging by request, counts.
@@ -729,11 +686,7 @@ async fn tags() {
         .await;
     assert_eq!(tagged.status, 204, "{}", tagged.raw);
     let uri = format!("{BASE}/v2/droplets/{id}");
-    check(
-        &api.call("GET", "/v2/tags/Claimed", None).await,
-        200,
-        json!({"tag": {"resources": {"count": 1, "last_tagged_uri": uri, "droplets": {"count": 1, "last_tagged_uri": uri}}}}),
-    );
+    api.check_get("/v2/tags/Claimed", json!({"tag": {"resources": {"count": 1, "last_tagged_uri": uri, "droplets": {"count": 1, "last_tagged_uri": uri}}}})).await;
     check(
         &api.call("GET", "/v2/tags/claimed", None).await,
         404,
@@ -790,16 +743,11 @@ async fn ssh_keys() {
             json!({"id": "unprocessable_entity", "message": message}),
         );
     }
-    check(
-        &api.call(
-            "GET",
-            &format!("/v2/account/keys/{KEY_1_FINGERPRINT}"),
-            None,
-        )
-        .await,
-        200,
+    api.check_get(
+        &format!("/v2/account/keys/{KEY_1_FINGERPRINT}"),
         json!({"ssh_key": {"id": id}}),
-    );
+    )
+    .await;
     check(
         &api.call(
             "PUT",
@@ -837,11 +785,8 @@ async fn ssh_keys() {
     );
     // Ten lists a minute; the eleventh waits for the first to age out.
     for _ in 0..10 {
-        check(
-            &api.call("GET", "/v2/account/keys", None).await,
-            200,
-            json!({"ssh_keys": [{"id": id}]}),
-        );
+        api.check_get("/v2/account/keys", json!({"ssh_keys": [{"id": id}]}))
+            .await;
     }
     let limited = api.call("GET", "/v2/account/keys", None).await;
     check(&limited, 429, json!({"id": "too_many_requests"}));
@@ -861,31 +806,27 @@ async fn ssh_keys() {
 #[tokio::test]
 async fn catalogue() {
     let api = Api::new();
-    check(
-        &api.call("GET", "/v2/regions", None).await,
-        200,
+    api.check_get(
+        "/v2/regions",
         json!({"regions": "*", "meta": {"total": "*"}, "links": "*"}),
-    );
-    check(
-        &api.call("GET", "/v2/sizes?per_page=1", None).await,
-        200,
+    )
+    .await;
+    api.check_get(
+        "/v2/sizes?per_page=1",
         json!({"sizes": [{"slug": "*", "price_monthly": "*"}]}),
-    );
-    check(
-        &api.call("GET", "/v2/images", None).await,
-        200,
-        json!({"images": "*"}),
-    );
-    check(
-        &api.call("GET", "/v2/images/ubuntu-24-04-x64", None).await,
-        200,
+    )
+    .await;
+    api.check_get("/v2/images", json!({"images": "*"})).await;
+    api.check_get(
+        "/v2/images/ubuntu-24-04-x64",
         json!({"image": {"id": 160232537}}),
-    );
-    check(
-        &api.call("GET", "/v2/images/160232537", None).await,
-        200,
+    )
+    .await;
+    api.check_get(
+        "/v2/images/160232537",
         json!({"image": {"slug": "ubuntu-24-04-x64"}}),
-    );
+    )
+    .await;
     check(
         &api.call("GET", "/v2/images/1", None).await,
         404,

@@ -12,6 +12,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use common::{Api, Resp};
 use serde_json::{json, Value};
 
+/// The body godo sends for `web-1` with nothing optional configured.
+const PLAIN_DROPLET: &str = r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64","ssh_keys":null,"backups":false,"ipv6":false,"private_networking":false,"monitoring":false,"tags":[]}"#;
+
 /// One attribute the provider's Read sets into state: its name, where it comes from in the response body, and the
 /// value the configuration (or the provider's normalization of the response) leads it to expect there.
 type ReadBack<'a> = (&'a str, &'a str, Value);
@@ -30,6 +33,20 @@ fn check(resp: &Resp, status: u16, read_back: &[ReadBack]) {
     }
 }
 
+/// `method path` with `body`, which must answer `status`.
+async fn expect(api: &Api, method: &str, path: &str, body: Option<&str>, status: u16) -> Resp {
+    let resp = api.call(method, path, body).await;
+    assert_eq!(resp.status, status, "{method} {path}: {}", resp.raw);
+    resp
+}
+
+/// `GET path`, as the provider's Read reads it: 200, with every attribute in `read_back`.
+async fn read_at(api: &Api, path: &str, read_back: &[ReadBack<'_>]) -> Resp {
+    let resp = api.call("GET", path, None).await;
+    check(&resp, 200, read_back);
+    resp
+}
+
 /// The JSON at `pointer`, which must be there.
 #[track_caller]
 fn at<'a>(resp: &'a Resp, pointer: &str) -> &'a Value {
@@ -45,11 +62,18 @@ fn text<'a>(resp: &'a Resp, pointer: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{pointer} is not a string in {}", resp.raw))
 }
 
+/// Posts an action to `actions` with `body`, which must answer `status`, and waits for it to
+/// complete, polling it under `poll` (`/v2/actions`, or a reserved IP's own actions).
+async fn run_action(api: &Api, actions: &str, body: &str, status: u16, poll: &str) {
+    let action = expect(api, "POST", actions, Some(body), status).await;
+    let action_id = at(&action, "/action/id").as_u64().unwrap();
+    wait_for_action(api, &format!("{poll}/{action_id}")).await;
+}
+
 /// Polls an action the way `util.WaitForAction` and the reserved IP refresh functions do, until it is `completed`.
 async fn wait_for_action(api: &Api, path: &str) {
     for _ in 0..20 {
-        let action = api.call("GET", path, None).await;
-        assert_eq!(action.status, 200, "{}", action.raw);
+        let action = expect(api, "GET", path, None, 200).await;
         match text(&action, "/action/status") {
             "completed" => return,
             "in-progress" => api.advance_ms(3_000),
@@ -63,12 +87,10 @@ async fn wait_for_action(api: &Api, path: &str) {
 /// `waitForDropletAttribute` until `status` is `active`, and `setDropletAttributes` (what `resourceDigitalOceanDropletRead`
 /// calls after `GET /v2/droplets/{id}`) sets the state.
 async fn create_droplet(api: &Api, body: &str) -> (u64, Resp) {
-    let created = api.call("POST", "/v2/droplets", Some(body)).await;
-    assert_eq!(created.status, 202, "{}", created.raw);
+    let created = expect(api, "POST", "/v2/droplets", Some(body), 202).await;
     let id = at(&created, "/droplet/id").as_u64().expect("droplet id");
     for _ in 0..20 {
-        let read = api.call("GET", &format!("/v2/droplets/{id}"), None).await;
-        assert_eq!(read.status, 200, "{}", read.raw);
+        let read = expect(api, "GET", &format!("/v2/droplets/{id}"), None, 200).await;
         if text(&read, "/droplet/status") == "active" && at(&read, "/droplet/locked") == false {
             return (id, read);
         }
@@ -199,25 +221,17 @@ async fn droplet_resize_reads_back_the_new_size() {
             panic!("droplet {id} never became {status}");
         }
     };
-    let off = api
-        .call("POST", &actions, Some(r#"{"type":"power_off"}"#))
-        .await;
-    assert_eq!(off.status, 201, "{}", off.raw);
+    expect(&api, "POST", &actions, Some(r#"{"type":"power_off"}"#), 201).await;
     wait_for_status("off").await;
-    let resize = api
-        .call(
-            "POST",
-            &actions,
-            Some(r#"{"type":"resize","size":"s-2vcpu-2gb","disk":true}"#),
-        )
-        .await;
-    assert_eq!(resize.status, 201, "{}", resize.raw);
-    let action_id = at(&resize, "/action/id").as_u64().unwrap();
-    wait_for_action(&api, &format!("/v2/actions/{action_id}")).await;
-    let on = api
-        .call("POST", &actions, Some(r#"{"type":"power_on"}"#))
-        .await;
-    assert_eq!(on.status, 201, "{}", on.raw);
+    run_action(
+        &api,
+        &actions,
+        r#"{"type":"resize","size":"s-2vcpu-2gb","disk":true}"#,
+        201,
+        "/v2/actions",
+    )
+    .await;
+    expect(&api, "POST", &actions, Some(r#"{"type":"power_on"}"#), 201).await;
     let read = wait_for_status("active").await;
     let size = api.call("GET", "/v2/sizes?per_page=200", None).await;
     let slug = at(&size, "/sizes")
@@ -265,8 +279,7 @@ async fn volume_reads_back_as_configured() {
             "",
         ),
     ] {
-        let created = api.call("POST", "/v2/volumes", Some(body)).await;
-        assert_eq!(created.status, 201, "{}", created.raw);
+        let created = expect(&api, "POST", "/v2/volumes", Some(body), 201).await;
         let id = text(&created, "/volume/id").to_owned();
         let request: Value = serde_json::from_str(body).unwrap();
         let read = api.call("GET", &format!("/v2/volumes/{id}"), None).await;
@@ -312,34 +325,33 @@ async fn volume_reads_back_as_configured() {
 #[tokio::test]
 async fn volume_resize_reads_back_the_new_size() {
     let api = Api::new();
-    let created = api
-        .call(
-            "POST",
-            "/v2/volumes",
-            Some(r#"{"region":"nyc3","name":"data-1","description":"","size_gigabytes":10,"snapshot_id":"","filesystem_type":"","filesystem_label":"","tags":null}"#),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.raw);
+    let created = expect(
+        &api,
+        "POST",
+        "/v2/volumes",
+        Some(r#"{"region":"nyc3","name":"data-1","description":"","size_gigabytes":10,"snapshot_id":"","filesystem_type":"","filesystem_label":"","tags":null}"#),
+        201,
+    )
+    .await;
     let id = text(&created, "/volume/id").to_owned();
-    let action = api
-        .call(
-            "POST",
-            &format!("/v2/volumes/{id}/actions"),
-            Some(r#"{"type":"resize","size_gigabytes":20,"region":"nyc3"}"#),
-        )
-        .await;
-    assert_eq!(action.status, 202, "{}", action.raw);
-    let action_id = at(&action, "/action/id").as_u64().unwrap();
-    wait_for_action(&api, &format!("/v2/actions/{action_id}")).await;
-    check(
-        &api.call("GET", &format!("/v2/volumes/{id}"), None).await,
-        200,
+    run_action(
+        &api,
+        &format!("/v2/volumes/{id}/actions"),
+        r#"{"type":"resize","size_gigabytes":20,"region":"nyc3"}"#,
+        202,
+        "/v2/actions",
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("/v2/volumes/{id}"),
         &[
             ("size", "/volume/size_gigabytes", json!(20)),
             // godo sends unset tags as null; they read back as none.
             ("tags", "/volume/tags", json!([])),
         ],
-    );
+    )
+    .await;
 }
 
 fn uuid_like(text: &str) -> bool {
@@ -353,11 +365,7 @@ fn uuid_like(text: &str) -> bool {
 #[tokio::test]
 async fn volume_attachment_reads_back() {
     let api = Api::new();
-    let (droplet_id, _) = create_droplet(
-        &api,
-        r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64","ssh_keys":null,"backups":false,"ipv6":false,"private_networking":false,"monitoring":false,"tags":[]}"#,
-    )
-    .await;
+    let (droplet_id, _) = create_droplet(&api, PLAIN_DROPLET).await;
     let volume = api
         .call(
             "POST",
@@ -367,56 +375,52 @@ async fn volume_attachment_reads_back() {
         .await;
     let volume_id = text(&volume, "/volume/id").to_owned();
     // The create first reads the volume and attaches only if `droplet_ids[0]` is not the droplet.
-    check(
-        &api.call("GET", &format!("/v2/volumes/{volume_id}"), None)
-            .await,
-        200,
+    read_at(
+        &api,
+        &format!("/v2/volumes/{volume_id}"),
         &[("droplet_ids", "/volume/droplet_ids", json!([]))],
-    );
+    )
+    .await;
     // godo's `StorageActions.Attach` body.
     let attach = format!(r#"{{"type":"attach","droplet_id":{droplet_id}}}"#);
-    let action = api
-        .call(
-            "POST",
-            &format!("/v2/volumes/{volume_id}/actions"),
-            Some(&attach),
-        )
-        .await;
-    assert_eq!(action.status, 202, "{}", action.raw);
-    let action_id = at(&action, "/action/id").as_u64().unwrap();
     // `util.WaitForAction` polls `GET /v2/actions/{id}`.
-    wait_for_action(&api, &format!("/v2/actions/{action_id}")).await;
-    check(
-        &api.call("GET", &format!("/v2/volumes/{volume_id}"), None)
-            .await,
-        200,
+    run_action(
+        &api,
+        &format!("/v2/volumes/{volume_id}/actions"),
+        &attach,
+        202,
+        "/v2/actions",
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("/v2/volumes/{volume_id}"),
         &[("droplet_id", "/volume/droplet_ids/0", json!(droplet_id))],
-    );
-    check(
-        &api.call("GET", &format!("/v2/droplets/{droplet_id}"), None)
-            .await,
-        200,
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("/v2/droplets/{droplet_id}"),
         &[("volume_ids", "/droplet/volume_ids", json!([volume_id]))],
-    );
+    )
+    .await;
     // `resourceDigitalOceanVolumeAttachmentDelete` detaches with `StorageActions.DetachByDropletID`; the attachment's
     // Read then finds `droplet_ids` empty and drops it from state.
     let detach = format!(r#"{{"type":"detach","droplet_id":{droplet_id}}}"#);
-    let action = api
-        .call(
-            "POST",
-            &format!("/v2/volumes/{volume_id}/actions"),
-            Some(&detach),
-        )
-        .await;
-    assert_eq!(action.status, 202, "{}", action.raw);
-    let action_id = at(&action, "/action/id").as_u64().unwrap();
-    wait_for_action(&api, &format!("/v2/actions/{action_id}")).await;
-    check(
-        &api.call("GET", &format!("/v2/volumes/{volume_id}"), None)
-            .await,
-        200,
+    run_action(
+        &api,
+        &format!("/v2/volumes/{volume_id}/actions"),
+        &detach,
+        202,
+        "/v2/actions",
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("/v2/volumes/{volume_id}"),
         &[("droplet_ids", "/volume/droplet_ids", json!([]))],
-    );
+    )
+    .await;
 }
 
 /// `reservedip/resource_reserved_ip.go` and `resource_reserved_ip_assignment.go`: the reserved IP is created in a
@@ -427,56 +431,60 @@ async fn volume_attachment_reads_back() {
 #[tokio::test]
 async fn reserved_ip_and_assignment_read_back() {
     let api = Api::new();
-    let (droplet_id, _) = create_droplet(
+    let (droplet_id, _) = create_droplet(&api, PLAIN_DROPLET).await;
+    let created = expect(
         &api,
-        r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64","ssh_keys":null,"backups":false,"ipv6":false,"private_networking":false,"monitoring":false,"tags":[]}"#,
+        "POST",
+        "/v2/reserved_ips",
+        Some(r#"{"region":"nyc3"}"#),
+        202,
     )
     .await;
-    let created = api
-        .call("POST", "/v2/reserved_ips", Some(r#"{"region":"nyc3"}"#))
-        .await;
-    assert_eq!(created.status, 202, "{}", created.raw);
     let ip = text(&created, "/reserved_ip/ip").to_owned();
     ip.parse::<Ipv4Addr>().unwrap();
     let path = format!("/v2/reserved_ips/{ip}");
     // Unassigned: `region` from the reserved IP, `droplet` null (godo's nil).
-    check(
-        &api.call("GET", &path, None).await,
-        200,
+    read_at(
+        &api,
+        &path,
         &[
             ("ip_address", "/reserved_ip/ip", json!(ip)),
             ("region", "/reserved_ip/region/slug", json!("nyc3")),
             ("droplet_id", "/reserved_ip/droplet", Value::Null),
         ],
-    );
+    )
+    .await;
     let assign = format!(r#"{{"type":"assign","droplet_id":{droplet_id}}}"#);
-    let action = api
-        .call("POST", &format!("{path}/actions"), Some(&assign))
-        .await;
-    assert_eq!(action.status, 201, "{}", action.raw);
-    let action_id = at(&action, "/action/id").as_u64().unwrap();
-    wait_for_action(&api, &format!("{path}/actions/{action_id}")).await;
+    run_action(
+        &api,
+        &format!("{path}/actions"),
+        &assign,
+        201,
+        &format!("{path}/actions"),
+    )
+    .await;
     // Assigned: `droplet_id` and `region` both from the droplet object.
-    check(
-        &api.call("GET", &path, None).await,
-        200,
+    read_at(
+        &api,
+        &path,
         &[
             ("ip_address", "/reserved_ip/ip", json!(ip)),
             ("droplet_id", "/reserved_ip/droplet/id", json!(droplet_id)),
             ("region", "/reserved_ip/droplet/region/slug", json!("nyc3")),
             ("region", "/reserved_ip/region/slug", json!("nyc3")),
         ],
-    );
+    )
+    .await;
     // The legacy `digitalocean_floating_ip` resources read the same object under its old name.
-    check(
-        &api.call("GET", &format!("/v2/floating_ips/{ip}"), None)
-            .await,
-        200,
+    read_at(
+        &api,
+        &format!("/v2/floating_ips/{ip}"),
         &[
             ("ip_address", "/floating_ip/ip", json!(ip)),
             ("droplet_id", "/floating_ip/droplet/id", json!(droplet_id)),
         ],
-    );
+    )
+    .await;
 }
 
 /// `database/resource_database_cluster.go`: `resourceDigitalOceanDatabaseClusterCreate` sends godo's
@@ -486,20 +494,19 @@ async fn reserved_ip_and_assignment_read_back() {
 #[tokio::test]
 async fn database_cluster_reads_back_as_configured() {
     let api = Api::new();
-    let project = api
-        .call(
-            "POST",
-            "/v2/projects",
-            Some(r#"{"name":"data","purpose":"Service or API","environment":"Production"}"#),
-        )
-        .await;
-    assert_eq!(project.status, 201, "{}", project.raw);
+    let project = expect(
+        &api,
+        "POST",
+        "/v2/projects",
+        Some(r#"{"name":"data","purpose":"Service or API","environment":"Production"}"#),
+        201,
+    )
+    .await;
     let project_id = text(&project, "/project/id").to_owned();
     let body = format!(
         r#"{{"name":"orders","engine":"pg","version":"16","size":"db-s-2vcpu-4gb","region":"nyc3","num_nodes":2,"tags":["data"],"project_id":"{project_id}","storage_size_mib":61440}}"#
     );
-    let created = api.call("POST", "/v2/databases", Some(&body)).await;
-    assert_eq!(created.status, 201, "{}", created.raw);
+    let created = expect(&api, "POST", "/v2/databases", Some(&body), 201).await;
     let id = text(&created, "/database/id").to_owned();
     // The create response already carries the connection, and with it the password the provider keeps.
     let password = text(&created, "/database/connection/password").to_owned();
@@ -507,8 +514,7 @@ async fn database_cluster_reads_back_as_configured() {
     let path = format!("/v2/databases/{id}");
     let mut online = false;
     for _ in 0..40 {
-        let read = api.call("GET", &path, None).await;
-        assert_eq!(read.status, 200, "{}", read.raw);
+        let read = expect(&api, "GET", &path, None, 200).await;
         if text(&read, "/database/status") == "online" {
             online = true;
             break;
@@ -517,14 +523,14 @@ async fn database_cluster_reads_back_as_configured() {
     }
     assert!(online, "the cluster never came online");
     // `expandMaintWindowOpts`: godo's `DatabaseUpdateMaintenanceRequest` with the configured day and hour.
-    let maintenance = api
-        .call(
-            "PUT",
-            &format!("{path}/maintenance"),
-            Some(r#"{"day":"friday","hour":"13:00"}"#),
-        )
-        .await;
-    assert_eq!(maintenance.status, 204, "{}", maintenance.raw);
+    expect(
+        &api,
+        "PUT",
+        &format!("{path}/maintenance"),
+        Some(r#"{"day":"friday","hour":"13:00"}"#),
+        204,
+    )
+    .await;
     let read = api.call("GET", &path, None).await;
     check(
         &read,
@@ -614,14 +620,14 @@ async fn database_cluster_reads_back_as_configured() {
 #[tokio::test]
 async fn database_cluster_computed_fields_have_their_types() {
     let api = Api::new();
-    let created = api
-        .call(
-            "POST",
-            "/v2/databases",
-            Some(r#"{"name":"cache","engine":"valkey","version":"8","size":"db-s-1vcpu-1gb","region":"nyc3","num_nodes":1,"tags":[]}"#),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.raw);
+    let created = expect(
+        &api,
+        "POST",
+        "/v2/databases",
+        Some(r#"{"name":"cache","engine":"valkey","version":"8","size":"db-s-1vcpu-1gb","region":"nyc3","num_nodes":1,"tags":[]}"#),
+        201,
+    )
+    .await;
     let id = text(&created, "/database/id").to_owned();
     let read = api.call("GET", &format!("/v2/databases/{id}"), None).await;
     assert!(
@@ -641,20 +647,20 @@ async fn database_cluster_computed_fields_have_their_types() {
         ],
     );
     // `eviction_policy`, when configured, is set with `PUT …/eviction_policy` and read with `GET …/eviction_policy`.
-    let set = api
-        .call(
-            "PUT",
-            &format!("/v2/databases/{id}/eviction_policy"),
-            Some(r#"{"eviction_policy":"allkeys_lru"}"#),
-        )
-        .await;
-    assert_eq!(set.status, 204, "{}", set.raw);
-    check(
-        &api.call("GET", &format!("/v2/databases/{id}/eviction_policy"), None)
-            .await,
-        200,
+    expect(
+        &api,
+        "PUT",
+        &format!("/v2/databases/{id}/eviction_policy"),
+        Some(r#"{"eviction_policy":"allkeys_lru"}"#),
+        204,
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("/v2/databases/{id}/eviction_policy"),
         &[("eviction_policy", "/eviction_policy", json!("allkeys_lru"))],
-    );
+    )
+    .await;
 }
 
 /// A maintenance window the API cannot read is refused and changes nothing; the day is read in any case and shown in
@@ -684,13 +690,17 @@ async fn database_maintenance_window_is_checked() {
         assert_eq!(refused.status, 422, "{body}: {}", refused.raw);
         assert_eq!(api.state(), before, "{body} changed the state");
     }
-    let set = api
-        .call("PUT", &path, Some(r#"{"day":"Sunday","hour":"7:05"}"#))
-        .await;
-    assert_eq!(set.status, 204, "{}", set.raw);
-    check(
-        &api.call("GET", &format!("/v2/databases/{id}"), None).await,
-        200,
+    expect(
+        &api,
+        "PUT",
+        &path,
+        Some(r#"{"day":"Sunday","hour":"7:05"}"#),
+        204,
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("/v2/databases/{id}"),
         &[
             ("day", "/database/maintenance_window/day", json!("sunday")),
             (
@@ -699,15 +709,16 @@ async fn database_maintenance_window_is_checked() {
                 json!("07:05:00"),
             ),
         ],
-    );
-    let unknown = api
-        .call(
-            "PUT",
-            "/v2/databases/00000000-0000-4000-8000-000000000000/maintenance",
-            Some(r#"{"day":"friday","hour":"13:00"}"#),
-        )
-        .await;
-    assert_eq!(unknown.status, 404, "{}", unknown.raw);
+    )
+    .await;
+    expect(
+        &api,
+        "PUT",
+        "/v2/databases/00000000-0000-4000-8000-000000000000/maintenance",
+        Some(r#"{"day":"friday","hour":"13:00"}"#),
+        404,
+    )
+    .await;
 }
 
 /// MySQL's extras in `database/resource_database_cluster.go` and `resource_database_user.go`: with `sql_mode`
@@ -718,33 +729,33 @@ async fn database_maintenance_window_is_checked() {
 #[tokio::test]
 async fn database_mysql_sql_mode_and_auth_plugin_read_back() {
     let api = Api::new();
-    let created = api
-        .call(
-            "POST",
-            "/v2/databases",
-            Some(r#"{"name":"shop","engine":"mysql","version":"8","size":"db-s-1vcpu-1gb","region":"nyc3","num_nodes":1,"tags":[]}"#),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.raw);
+    let created = expect(
+        &api,
+        "POST",
+        "/v2/databases",
+        Some(r#"{"name":"shop","engine":"mysql","version":"8","size":"db-s-1vcpu-1gb","region":"nyc3","num_nodes":1,"tags":[]}"#),
+        201,
+    )
+    .await;
     let id = text(&created, "/database/id").to_owned();
     let base = format!("/v2/databases/{id}");
-    let mode = api.call("GET", &format!("{base}/sql_mode"), None).await;
-    assert_eq!(mode.status, 200, "{}", mode.raw);
+    let mode = expect(&api, "GET", &format!("{base}/sql_mode"), None, 200).await;
     assert!(!text(&mode, "/sql_mode").is_empty());
     // godo's `SetSQLMode` joins the modes with commas; the Read compares the string as configured.
-    let set = api
-        .call(
-            "PUT",
-            &format!("{base}/sql_mode"),
-            Some(r#"{"sql_mode":"ANSI,TRADITIONAL"}"#),
-        )
-        .await;
-    assert_eq!(set.status, 204, "{}", set.raw);
-    check(
-        &api.call("GET", &format!("{base}/sql_mode"), None).await,
-        200,
+    expect(
+        &api,
+        "PUT",
+        &format!("{base}/sql_mode"),
+        Some(r#"{"sql_mode":"ANSI,TRADITIONAL"}"#),
+        204,
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("{base}/sql_mode"),
         &[("sql_mode", "/sql_mode", json!("ANSI,TRADITIONAL"))],
-    );
+    )
+    .await;
     for body in [
         r#"{"sql_mode":"ansi"}"#,
         r#"{"sql_mode":"ANSI,,TRADITIONAL"}"#,
@@ -777,34 +788,35 @@ async fn database_mysql_sql_mode_and_auth_plugin_read_back() {
                 json!(plugin),
             )],
         );
-        check(
-            &api.call("GET", &format!("{base}/users/{name}"), None).await,
-            200,
+        read_at(
+            &api,
+            &format!("{base}/users/{name}"),
             &[(
                 "mysql_auth_plugin",
                 "/user/mysql_settings/auth_plugin",
                 json!(plugin),
             )],
-        );
+        )
+        .await;
     }
-    check(
-        &api.call("GET", &format!("{base}/users/doadmin"), None)
-            .await,
-        200,
+    read_at(
+        &api,
+        &format!("{base}/users/doadmin"),
         &[(
             "mysql_auth_plugin",
             "/user/mysql_settings/auth_plugin",
             json!("caching_sha2_password"),
         )],
-    );
-    let refused = api
-        .call(
-            "POST",
-            &format!("{base}/users"),
-            Some(r#"{"name":"odd","mysql_settings":{"auth_plugin":"sha256_password"}}"#),
-        )
-        .await;
-    assert_eq!(refused.status, 422, "{}", refused.raw);
+    )
+    .await;
+    expect(
+        &api,
+        "POST",
+        &format!("{base}/users"),
+        Some(r#"{"name":"odd","mysql_settings":{"auth_plugin":"sha256_password"}}"#),
+        422,
+    )
+    .await;
 
     // PostgreSQL has neither: its users carry no `mysql_settings`, and its SQL mode is refused.
     let pg = api
@@ -815,22 +827,21 @@ async fn database_mysql_sql_mode_and_auth_plugin_read_back() {
         )
         .await;
     let pg_base = format!("/v2/databases/{}", text(&pg, "/database/id"));
-    let user = api
-        .call(
-            "POST",
-            &format!("{pg_base}/users"),
-            Some(r#"{"name":"app","mysql_settings":{"auth_plugin":"mysql_native_password"}}"#),
-        )
-        .await;
-    assert_eq!(user.status, 201, "{}", user.raw);
+    let user = expect(
+        &api,
+        "POST",
+        &format!("{pg_base}/users"),
+        Some(r#"{"name":"app","mysql_settings":{"auth_plugin":"mysql_native_password"}}"#),
+        201,
+    )
+    .await;
     assert_eq!(
         user.json["user"].get("mysql_settings"),
         None,
         "{}",
         user.raw
     );
-    let mode = api.call("GET", &format!("{pg_base}/sql_mode"), None).await;
-    assert_eq!(mode.status, 422, "{}", mode.raw);
+    expect(&api, "GET", &format!("{pg_base}/sql_mode"), None, 422).await;
 }
 
 /// `database/resource_database_db.go`, `resource_database_user.go` and `resource_database_connection_pool.go`: each
@@ -852,21 +863,30 @@ async fn database_db_user_and_pool_read_back_as_configured() {
     let base = format!("/v2/databases/{id}");
 
     // resourceDigitalOceanDatabaseDBCreate, then resourceDigitalOceanDatabaseDBRead.
-    let db = api
-        .call("POST", &format!("{base}/dbs"), Some(r#"{"name":"shop"}"#))
-        .await;
-    assert_eq!(db.status, 201, "{}", db.raw);
-    check(
-        &api.call("GET", &format!("{base}/dbs/shop"), None).await,
-        200,
+    expect(
+        &api,
+        "POST",
+        &format!("{base}/dbs"),
+        Some(r#"{"name":"shop"}"#),
+        201,
+    )
+    .await;
+    read_at(
+        &api,
+        &format!("{base}/dbs/shop"),
         &[("name", "/db/name", json!("shop"))],
-    );
+    )
+    .await;
 
     // resourceDigitalOceanDatabaseUserCreate keeps the create response's password; the Read must not lose it.
-    let user = api
-        .call("POST", &format!("{base}/users"), Some(r#"{"name":"app"}"#))
-        .await;
-    assert_eq!(user.status, 201, "{}", user.raw);
+    let user = expect(
+        &api,
+        "POST",
+        &format!("{base}/users"),
+        Some(r#"{"name":"app"}"#),
+        201,
+    )
+    .await;
     let password = text(&user, "/user/password").to_owned();
     assert!(!password.is_empty());
     let read = api.call("GET", &format!("{base}/users/app"), None).await;
@@ -900,8 +920,7 @@ async fn database_db_user_and_pool_read_back_as_configured() {
     ] {
         let request: Value = serde_json::from_str(body).unwrap();
         let name = request["name"].as_str().unwrap();
-        let created = api.call("POST", &format!("{base}/pools"), Some(body)).await;
-        assert_eq!(created.status, 201, "{}", created.raw);
+        expect(&api, "POST", &format!("{base}/pools"), Some(body), 201).await;
         let read = api.call("GET", &format!("{base}/pools/{name}"), None).await;
         check(
             &read,
@@ -950,8 +969,7 @@ async fn firewall_rules_read_back_as_configured() {
     let body = format!(
         r#"{{"name":"web-fw","inbound_rules":[{{"protocol":"tcp","ports":"22","sources":{{"addresses":["0.0.0.0/0","::/0"]}}}},{{"protocol":"tcp","ports":"all","sources":{{"addresses":["192.168.1.1/32"]}}}},{{"protocol":"icmp","sources":{{"addresses":["192.168.1.1/32"]}}}},{{"protocol":"tcp","ports":"443","sources":{{"addresses":["192.168.1.0/24","2002:1001:1:2::/64"],"tags":["web"]}}}}],"outbound_rules":[{{"protocol":"udp","ports":"53","destinations":{{"addresses":["0.0.0.0/0","::/0"]}}}},{{"protocol":"tcp","ports":"8000-9000","destinations":{{"droplet_ids":[{droplet_id}]}}}}],"droplet_ids":[{droplet_id}],"tags":["web"]}}"#
     );
-    let created = api.call("POST", "/v2/firewalls", Some(&body)).await;
-    assert_eq!(created.status, 202, "{}", created.raw);
+    let created = expect(&api, "POST", "/v2/firewalls", Some(&body), 202).await;
     let id = text(&created, "/firewall/id").to_owned();
     let read = api.call("GET", &format!("/v2/firewalls/{id}"), None).await;
     check(
@@ -990,10 +1008,14 @@ async fn firewall_rules_read_back_as_configured() {
         read.raw
     );
     // `resourceDigitalOceanFirewallUpdate` PUTs the same request; the read back is unchanged.
-    let updated = api
-        .call("PUT", &format!("/v2/firewalls/{id}"), Some(&body))
-        .await;
-    assert_eq!(updated.status, 200, "{}", updated.raw);
+    expect(
+        &api,
+        "PUT",
+        &format!("/v2/firewalls/{id}"),
+        Some(&body),
+        200,
+    )
+    .await;
     let again = api.call("GET", &format!("/v2/firewalls/{id}"), None).await;
     assert_eq!(
         flatten_rules(at(&again, "/firewall/inbound_rules"), "sources"),
@@ -1001,8 +1023,7 @@ async fn firewall_rules_read_back_as_configured() {
     );
     // godo sends what is not configured as null: no outbound rules, no droplets.
     let minimal = r#"{"name":"ssh-only","inbound_rules":[{"protocol":"tcp","ports":"22","sources":{"addresses":["0.0.0.0/0"]}}],"outbound_rules":null,"droplet_ids":null,"tags":[]}"#;
-    let created = api.call("POST", "/v2/firewalls", Some(minimal)).await;
-    assert_eq!(created.status, 202, "{}", created.raw);
+    let created = expect(&api, "POST", "/v2/firewalls", Some(minimal), 202).await;
     let id = text(&created, "/firewall/id").to_owned();
     let read = api.call("GET", &format!("/v2/firewalls/{id}"), None).await;
     check(

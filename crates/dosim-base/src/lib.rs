@@ -6,7 +6,9 @@
 //! ([`faults`]), and the lines of the engines' interleaving scripts ([`script`]).
 //!
 //! No I/O, no clock, no runtime: the model, the API, the engines and the harness all depend on
-//! this crate, so it depends on none of them.
+//! this crate, so it depends on none of them. Only behind features does it reach tokio: the
+//! wires' TLS and accept loop (`tls`), a lost HTTP response (`http`), and a served cluster's
+//! clock, connection numbers, gate and observer (`wire`, `served`).
 
 mod delay;
 pub mod faults;
@@ -18,6 +20,8 @@ pub mod listen;
 pub mod lost;
 pub mod script;
 mod seed;
+#[cfg(feature = "wire")]
+pub mod served;
 mod time;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -13,6 +13,15 @@ pub enum Raw<'a> {
     Sleep { ms: u64 },
 }
 
+/// One action with its expectation lines, as the engine's `expectation` writes them, and its
+/// 1-based line number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line<A> {
+    pub action: A,
+    pub expected: Vec<String>,
+    pub lineno: usize,
+}
+
 /// Reads a script's lines: skips blank lines and comments, hands each action line to `action` with
 /// its 1-based line number, and gives each action the expectation lines under it as `expectation`
 /// writes them. `step_form` says what a step looks like (`session: SQL`) in the error for a line
@@ -22,18 +31,18 @@ pub fn parse<A>(
     step_form: &str,
     expectation: fn(&str) -> String,
     mut action: impl FnMut(Raw<'_>, usize) -> Result<A, String>,
-) -> Result<Vec<(A, Vec<String>, usize)>, String> {
-    let mut out: Vec<(A, Vec<String>, usize)> = vec![];
+) -> Result<Vec<Line<A>>, String> {
+    let mut out: Vec<Line<A>> = vec![];
     for (n, raw) in script.lines().enumerate() {
         let lineno = n + 1;
         if raw.trim().is_empty() || raw.trim_start().starts_with("--") {
             continue;
         }
         if raw.starts_with("  ") {
-            let (_, expected, _) = out
+            let line = out
                 .last_mut()
                 .ok_or_else(|| format!("line {lineno}: expectation before any step"))?;
-            expected.push(expectation(raw));
+            line.expected.push(expectation(raw));
             continue;
         }
         let line = if let Some(ms) = raw.strip_prefix("sleep ") {
@@ -50,7 +59,11 @@ pub fn parse<A>(
                 .ok_or_else(|| format!("line {lineno}: expected `{step_form}`, got {raw:?}"))?;
             Raw::Step { who, text }
         };
-        out.push((action(line, lineno)?, vec![], lineno));
+        out.push(Line {
+            action: action(line, lineno)?,
+            expected: vec![],
+            lineno,
+        });
     }
     Ok(out)
 }

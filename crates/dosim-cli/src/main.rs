@@ -1,6 +1,7 @@
 //! The dosim command line.
 
 mod anylang;
+mod http1;
 mod pg;
 mod planes;
 mod serve;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use hyper_util::rt::TokioIo;
-use tower::ServiceExt;
 
-use dosim_api::{FaultPlan, PeerAddr, Server, ServerConfig};
+use dosim_api::{FaultPlan, Server, ServerConfig};
+
+use crate::http1;
 
 /// How long Ctrl-C waits for requests in flight before the server exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -467,27 +467,11 @@ async fn serve_http_connection(
     header_timeout: Duration,
 ) {
     let _slot = slot;
-    let service =
-        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(PeerAddr(peer.to_string()));
-            router.clone().oneshot(request.map(axum::body::Body::new))
-        });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    // Responses carry no wall-clock `date` header: every header is simulated.
-    builder.auto_date_header(false);
-    // The head timer runs from the moment hyper waits for a request's head, so it also closes a
-    // kept-alive connection left idle that long.
-    builder.timer(hyper_util::rt::TokioTimer::new());
-    builder.header_read_timeout(header_timeout);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        _ = &mut connection => {}
-        _ = shutdown.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+    let shutdown = async move {
+        let _ = shutdown.changed().await;
+    };
+    let timeout = Some(header_timeout);
+    http1::serve_connection(stream, peer, router, http1::api_peer, timeout, shutdown).await;
 }
 
 /// Ctrl-C, or SIGTERM where there is one.

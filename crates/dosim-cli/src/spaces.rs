@@ -6,11 +6,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper_util::rt::TokioIo;
-use tower::ServiceExt;
-
 use dosim_api::Server;
-use dosim_spaces::{KeyStore, Peer, Spaces, SpacesConfig};
+use dosim_spaces::{KeyStore, Spaces, SpacesConfig};
+
+use crate::http1;
 
 /// The keys of every account of the API server.
 struct ApiKeys(Server);
@@ -66,23 +65,17 @@ pub async fn serve(
                 let Ok((stream, peer)) = accepted else { continue };
                 let router = router.clone();
                 let mut shutdown = shutdown.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                        request.extensions_mut().insert(Peer(peer.to_string()));
-                        router.clone().oneshot(request.map(axum::body::Body::new))
-                    });
-                    let mut builder = hyper::server::conn::http1::Builder::new();
-                    builder.auto_date_header(false);
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(connection);
-                    tokio::select! {
-                        _ = &mut connection => {}
-                        _ = shutdown.changed() => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
-                });
+                let shutdown = async move {
+                    let _ = shutdown.changed().await;
+                };
+                connections.spawn(http1::serve_connection(
+                    stream,
+                    peer,
+                    router,
+                    http1::spaces_peer,
+                    None,
+                    shutdown,
+                ));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }

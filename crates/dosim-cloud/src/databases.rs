@@ -591,10 +591,22 @@ impl Cloud {
         id: DatabaseId,
         change: impl FnOnce(&mut Database) -> Result<(), Error>,
     ) -> Result<Database, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             change(database)?;
             Ok(database.clone())
+        })
+    }
+
+    /// Edits one cluster: `edit` refuses before it changes anything, or changes it and says
+    /// what it did.
+    fn edit_database<R>(
+        &mut self,
+        now: SimTime,
+        id: DatabaseId,
+        edit: impl FnOnce(&mut Database) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.enter(now, |cloud| {
+            edit(cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?)
         })
     }
 
@@ -777,8 +789,7 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<(), Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             let user = database.user(name).ok_or_else(Error::not_found)?;
             if user.role == DatabaseUserRole::Primary {
                 return Err(Error::unprocessable(msg::DATABASE_PRIMARY_USER_DELETE));
@@ -793,7 +804,7 @@ impl Cloud {
                     pool.name
                 )));
             }
-            cloud.databases[&id].users.retain(|u| u.name != name);
+            database.users.retain(|u| u.name != name);
             Ok(())
         })
     }
@@ -826,8 +837,7 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<String, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             if database.engine_info().default_db.is_none() {
                 return Err(Error::unprocessable(msg::DATABASE_DBS_UNSUPPORTED));
             }
@@ -842,7 +852,7 @@ impl Cloud {
                     "a cluster may have at most {DATABASE_OBJECTS_MAX} databases"
                 )));
             }
-            cloud.databases[&id].db_names.push(name.to_string());
+            database.db_names.push(name.to_string());
             Ok(name.to_string())
         })
     }
@@ -854,8 +864,7 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<(), Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             if !database.db_names.iter().any(|d| d == name) {
                 return Err(Error::not_found());
             }
@@ -865,7 +874,7 @@ impl Cloud {
                     pool.name
                 )));
             }
-            cloud.databases[&id].db_names.retain(|d| d != name);
+            database.db_names.retain(|d| d != name);
             Ok(())
         })
     }
@@ -877,10 +886,9 @@ impl Cloud {
         id: DatabaseId,
         req: PoolCreate,
     ) -> Result<ConnectionPool, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             let pool = check_pool(database, req, None)?;
-            cloud.databases[&id].pools.push(pool.clone());
+            database.pools.push(pool.clone());
             Ok(pool)
         })
     }
@@ -895,8 +903,7 @@ impl Cloud {
         name: &str,
         req: PoolCreate,
     ) -> Result<ConnectionPool, Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             let index = database
                 .pools
                 .iter()
@@ -907,7 +914,7 @@ impl Cloud {
                 ..req
             };
             let pool = check_pool(database, req, Some(index))?;
-            cloud.databases[&id].pools[index] = pool.clone();
+            database.pools[index] = pool.clone();
             Ok(pool)
         })
     }
@@ -919,8 +926,7 @@ impl Cloud {
         id: DatabaseId,
         name: &str,
     ) -> Result<(), Error> {
-        self.enter(now, |cloud| {
-            let database = cloud.databases.get_mut(&id).ok_or_else(Error::not_found)?;
+        self.edit_database(now, id, |database| {
             let index = database
                 .pools
                 .iter()

@@ -290,7 +290,7 @@ impl Runner<'_> {
     }
 
     fn line(&mut self, line: &Line) -> Result<(), String> {
-        let want_detail = line.wants_detail();
+        let want_detail = script::wants_detail(line);
         match &line.action {
             Action::Step { session, sql } => {
                 self.unclaimed(line.lineno, "before this step");

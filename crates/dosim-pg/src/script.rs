@@ -31,18 +31,12 @@ pub enum Action {
 }
 
 /// One action with its expectation lines (normalized) and its 1-based line number.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Line {
-    pub action: Action,
-    pub expected: Vec<String>,
-    pub lineno: usize,
-}
+pub type Line = dosim_base::script::Line<Action>;
 
-impl Line {
-    /// Whether the script gives a DETAIL line, so that the runner renders the error's detail too.
-    pub fn wants_detail(&self) -> bool {
-        self.expected.iter().any(|l| l.starts_with("DETAIL:"))
-    }
+/// Whether the script gives a DETAIL line under `line`, so that the runner renders the error's
+/// detail too.
+pub fn wants_detail(line: &Line) -> bool {
+    line.expected.iter().any(|l| l.starts_with("DETAIL:"))
 }
 
 pub use dosim_base::script::is_dosim_only;
@@ -54,7 +48,7 @@ pub fn normalize(line: &str) -> String {
 
 /// Parses a script; a malformed line is an error naming its line number.
 pub fn parse(script: &str) -> Result<Vec<Line>, String> {
-    let lines = dosim_base::script::parse(script, "session: SQL", normalize, |raw, _| {
+    dosim_base::script::parse(script, "session: SQL", normalize, |raw, _| {
         Ok(match raw {
             Raw::Step { who, text } => Action::Step {
                 session: who.trim().to_string(),
@@ -65,15 +59,7 @@ pub fn parse(script: &str) -> Result<Vec<Line>, String> {
             },
             Raw::Sleep { ms } => Action::Sleep { ms },
         })
-    })?;
-    Ok(lines
-        .into_iter()
-        .map(|(action, expected, lineno)| Line {
-            action,
-            expected,
-            lineno,
-        })
-        .collect())
+    })
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ fn check(name: &str) {
     };
     let lines = script::parse(&script).unwrap_or_else(|e| panic!("{name}.txt: {e}"));
     for line in lines {
-        let want_detail = line.wants_detail();
+        let want_detail = script::wants_detail(&line);
         let (expected, lineno) = (line.expected, line.lineno);
         let where_ = format!("{name}.txt:{lineno}");
         match line.action {

@@ -18,10 +18,11 @@ mod types;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dosim_base::gate::{Gate, Open};
+use dosim_base::gate::Gate;
+use dosim_base::served::Served;
 use dosim_pg::{Engine, Outcome, SessionId, SimTime};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -110,16 +111,12 @@ struct Inner {
     waiters: Mutex<BTreeMap<SessionId, Arc<Notify>>>,
     /// Outcomes of waiting statements that the cluster resumed for their sessions, in order, until each session's task takes them.
     resumed: Mutex<BTreeMap<SessionId, VecDeque<Outcome>>>,
-    /// The tokio instant that is `SimTime::ZERO`; tokio's clock is turmoil's inside a simulation.
-    base: OnceLock<tokio::time::Instant>,
     /// Counts SCRAM exchanges, whose server nonces derive from it so that runs repeat.
     scram_exchanges: Mutex<u64>,
-    /// Counts connections handed to the cluster, which are numbered from it.
-    connections: Mutex<u64>,
-    /// What each statement is admitted through before the engine runs it.
-    gate: Mutex<Arc<dyn Gate>>,
-    /// Who hears of each session and statement, if anyone.
-    observer: Mutex<Option<Arc<dyn Observer>>>,
+    /// The clock (tokio's, which is turmoil's inside a simulation), the connections' numbering,
+    /// what each statement is admitted through before the engine runs it, and who hears of each
+    /// session and statement.
+    wire: Served<dyn Observer>,
     /// PgBouncer's pools by name, served by [`serve_pool_connection_from`].
     pools: Mutex<BTreeMap<String, pool::Pool>>,
     config: WireConfig,
@@ -142,11 +139,8 @@ impl PgCluster {
                 users: Mutex::new(BTreeMap::new()),
                 waiters: Mutex::new(BTreeMap::new()),
                 resumed: Mutex::new(BTreeMap::new()),
-                base: OnceLock::new(),
                 scram_exchanges: Mutex::new(0),
-                connections: Mutex::new(0),
-                gate: Mutex::new(Arc::new(Open)),
-                observer: Mutex::new(None),
+                wire: Served::default(),
                 pools: Mutex::new(BTreeMap::new()),
                 config,
             }),
@@ -155,19 +149,19 @@ impl PgCluster {
 
     /// Fixes the tokio instant that is `SimTime::ZERO`, so the engine's clock matches the caller's; otherwise it is the first connection's time.
     pub fn set_time_base(&self, base: tokio::time::Instant) {
-        let _ = self.inner.base.set(base);
+        self.inner.wire.set_time_base(base);
     }
 
     /// Admits every statement through `gate` from now on, just before the engine runs it; the default gate admits at once.
     ///
     /// The permit is held only while the engine runs the statement: a statement that must wait for a lock lets it go, and is not admitted again when it resumes.
     pub fn set_gate(&self, gate: Arc<dyn Gate>) {
-        *self.inner.gate.lock() = gate;
+        self.inner.wire.set_gate(gate);
     }
 
     /// Tells `observer` of every session that starts from now on, and of its statements.
     pub fn set_observer(&self, observer: Arc<dyn Observer>) {
-        *self.inner.observer.lock() = Some(observer);
+        self.inner.wire.set_observer(observer);
     }
 
     /// The shared engine.
@@ -203,32 +197,26 @@ impl PgCluster {
     }
 
     pub(crate) fn gate(&self) -> Arc<dyn Gate> {
-        self.inner.gate.lock().clone()
+        self.inner.wire.gate()
     }
 
     pub(crate) fn observer(&self) -> Option<Arc<dyn Observer>> {
-        self.inner.observer.lock().clone()
+        self.inner.wire.observer()
     }
 
     /// The next connection's number.
     fn next_connection(&self) -> u64 {
-        let mut n = self.inner.connections.lock();
-        *n += 1;
-        *n - 1
-    }
-
-    fn base(&self) -> tokio::time::Instant {
-        *self.inner.base.get_or_init(tokio::time::Instant::now)
+        self.inner.wire.next_connection()
     }
 
     /// The simulated time now, in whole milliseconds since the base.
     pub(crate) fn now(&self) -> SimTime {
-        SimTime::from_ms(self.base().elapsed().as_millis() as u64)
+        self.inner.wire.now()
     }
 
     /// The tokio instant of a simulated time, to sleep until an engine deadline.
     pub(crate) fn instant_of(&self, t: SimTime) -> tokio::time::Instant {
-        self.base() + Duration::from_millis(t.as_ms())
+        self.inner.wire.instant_of(t)
     }
 
     /// Runs `f` on the engine, then resumes every session the engine made runnable, first waiter first, and wakes their tasks.

@@ -1,7 +1,5 @@
 //! Each S3 operation: read the request, call the store, write S3's response.
 
-use std::fmt::Write as _;
-
 use axum::body::Body;
 use axum::response::Response;
 use http::{header, StatusCode};
@@ -12,14 +10,12 @@ use crate::error::S3Error;
 use crate::service::Spaces;
 use parking_lot::MutexGuard;
 
-use crate::store::{Acl, ListRequest, Store, Versioning, LIST_KEYS_MAX};
+use crate::store::{Acl, ListRequest, ObjectVersion, Store, Versioning, Written, LIST_KEYS_MAX};
 use crate::wire::{
-    conditions, contents, copy_request, empty, new_object, object_headers, owner, value, xml_ok,
-    Outcome, Principal, Req,
+    conditions, copy_request, empty, new_object, object_headers, value, xml_ok, Outcome, Principal,
+    Req,
 };
-use crate::xml::{self, escape, iso8601};
-
-const NS: &str = "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"";
+use crate::xml::{self, iso8601, Document};
 
 /// What every operation reads: the request and the names it addresses.
 #[derive(Clone, Copy)]
@@ -37,6 +33,39 @@ type Res = Result<(Response, Outcome), S3Error>;
 /// A response with nothing for the history.
 fn plain(response: Response) -> Res {
     Ok((response, Outcome::default()))
+}
+
+/// A `200` with the document as its XML body, and nothing for the history.
+fn document(doc: Document) -> Res {
+    plain(xml_ok(doc.finish()))
+}
+
+/// A response to a write: the version it made, if versioning made one, in `x-amz-version-id`,
+/// and its ETag and version for the history.
+fn written(mut response: Response, written: Written) -> Res {
+    if let Some(v) = &written.version_id {
+        response.headers_mut().insert("x-amz-version-id", value(v));
+    }
+    Ok((
+        response,
+        Outcome {
+            etag: Some(written.etag),
+            version_id: written.version_id,
+        },
+    ))
+}
+
+/// Echoes the checksums the client sent with a body, as S3 does on PutObject and UploadPart.
+fn echo_checksums(req: &Req, response: &mut Response) {
+    for name in [
+        "x-amz-checksum-crc32",
+        "x-amz-checksum-crc32c",
+        "x-amz-checksum-sha256",
+    ] {
+        if let Some(v) = req.h(name) {
+            response.headers_mut().insert(name, value(v));
+        }
+    }
 }
 
 /// Runs `operation` at `now`.
@@ -84,108 +113,92 @@ pub(crate) fn run(spaces: &Spaces, req: &Req, operation: &str, now: SimTime) -> 
 
 /// ListBuckets.
 fn list_buckets(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { req, owner_id, .. } = *c;
-    let mut out = format!("<ListAllMyBucketsResult {NS}>{}<Buckets>", owner(owner_id));
-    let key = match &req.principal {
+    let key = match &c.req.principal {
         Principal::Key { key, .. } => Some(key),
         Principal::Anonymous => None,
     };
-    for b in store.buckets().filter(|b| b.owner == owner_id) {
+    let mut doc = Document::new("ListAllMyBucketsResult");
+    doc.owner(c.owner_id).open("Buckets");
+    for b in store.buckets().filter(|b| b.owner == c.owner_id) {
         if key.is_some_and(|k| k.permission_on(&b.name).is_none()) {
             continue;
         }
-        let _ = write!(
-            out,
-            "<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>",
-            escape(&b.name),
-            iso8601(b.created)
-        );
+        doc.open("Bucket")
+            .text("Name", &b.name)
+            .value("CreationDate", iso8601(b.created))
+            .close("Bucket");
     }
-    out.push_str("</Buckets></ListAllMyBucketsResult>");
-    plain(xml_ok(out))
+    doc.close("Buckets");
+    document(doc)
 }
 
 /// CreateBucket.
 fn create_bucket(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        owner_id,
-        now,
-        ..
-    } = *c;
-    let acl = match req.h("x-amz-acl") {
+    let acl = match c.req.h("x-amz-acl") {
         None => Acl::Private,
         Some(raw) => Acl::parse(raw).ok_or_else(S3Error::not_implemented)?,
     };
-    store.create_bucket(now, owner_id, &req.region, bucket, acl)?;
+    store.create_bucket(c.now, c.owner_id, &c.req.region, c.bucket, acl)?;
     let mut response = empty(StatusCode::OK);
     response
         .headers_mut()
-        .insert(header::LOCATION, value(&format!("/{bucket}")));
+        .insert(header::LOCATION, value(&format!("/{}", c.bucket)));
     plain(response)
 }
 
 /// HeadBucket.
 fn head_bucket(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { bucket, .. } = *c;
-    store.bucket(bucket)?;
+    store.bucket(c.bucket)?;
     plain(empty(StatusCode::OK))
 }
 
 /// DeleteBucket.
 fn delete_bucket(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { bucket, .. } = *c;
-    store.delete_bucket(bucket)?;
+    store.delete_bucket(c.bucket)?;
     plain(empty(StatusCode::NO_CONTENT))
 }
 
-/// GetBucketLocation.
+/// GetBucketLocation: the region is the root element's text.
 fn get_bucket_location(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { bucket, .. } = *c;
-    let b = store.bucket(bucket)?;
+    let b = store.bucket(c.bucket)?;
     plain(xml_ok(format!(
-        "<LocationConstraint {NS}>{}</LocationConstraint>",
-        escape(&b.region)
+        "<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
+        xml::NS,
+        xml::escape(&b.region)
     )))
 }
 
 /// GetBucketVersioning.
 fn get_bucket_versioning(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { bucket, .. } = *c;
-    let b = store.bucket(bucket)?;
+    let b = store.bucket(c.bucket)?;
     let status = match b.versioning {
-        Versioning::Unversioned => String::new(),
-        Versioning::Enabled => "<Status>Enabled</Status>".to_owned(),
-        Versioning::Suspended => "<Status>Suspended</Status>".to_owned(),
+        Versioning::Unversioned => None,
+        Versioning::Enabled => Some("Enabled"),
+        Versioning::Suspended => Some("Suspended"),
     };
-    plain(xml_ok(format!(
-        "<VersioningConfiguration {NS}>{status}</VersioningConfiguration>"
-    )))
+    let mut doc = Document::new("VersioningConfiguration");
+    if let Some(status) = status {
+        doc.value("Status", status);
+    }
+    document(doc)
 }
 
 /// PutBucketVersioning.
 fn put_bucket_versioning(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { req, bucket, .. } = *c;
-    let text = std::str::from_utf8(&req.body).map_err(|_| S3Error::malformed_xml())?;
+    let text = std::str::from_utf8(&c.req.body).map_err(|_| S3Error::malformed_xml())?;
     let enabled = match xml::text(text, "Status")?.as_deref() {
         Some("Enabled") => true,
         Some("Suspended") => false,
         _ => return Err(S3Error::malformed_xml()),
     };
-    store.set_versioning(bucket, enabled)?;
+    store.set_versioning(c.bucket, enabled)?;
     plain(empty(StatusCode::OK))
 }
 
 /// ListObjects and ListObjectsV2.
 fn list_objects(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        operation,
-        ..
-    } = *c;
-    let v2 = operation == "ListObjectsV2";
+    let (req, bucket) = (c.req, c.bucket);
+    let v2 = c.operation == "ListObjectsV2";
     let max_keys = match req.q("max-keys") {
         None => LIST_KEYS_MAX,
         Some(raw) => raw.parse::<usize>().map_err(|_| {
@@ -208,126 +221,105 @@ fn list_objects(store: &mut Store, c: &Ctx) -> Res {
         max_keys,
     };
     let listing = store.list(bucket, &request)?;
-    let owner_xml = owner(&store.bucket(bucket)?.owner);
-    let mut out = String::new();
-    let root = "ListBucketResult";
-    let _ = write!(
-        out,
-        "<{root} {NS}><Name>{}</Name><Prefix>{}</Prefix><MaxKeys>{max_keys}</MaxKeys>",
-        escape(bucket),
-        escape(&request.prefix)
-    );
+    let owner = &store.bucket(bucket)?.owner;
+    let mut doc = Document::new("ListBucketResult");
+    doc.text("Name", bucket)
+        .text("Prefix", &request.prefix)
+        .value("MaxKeys", max_keys);
     if let Some(d) = &request.delimiter {
-        let _ = write!(out, "<Delimiter>{}</Delimiter>", escape(d));
+        doc.text("Delimiter", d);
     }
-    let _ = write!(out, "<IsTruncated>{}</IsTruncated>", listing.truncated);
+    doc.value("IsTruncated", listing.truncated);
+    let next = listing.last.as_ref().filter(|_| listing.truncated);
     if v2 {
         let count = listing.contents.len() + listing.common_prefixes.len();
-        let _ = write!(out, "<KeyCount>{count}</KeyCount>");
+        doc.value("KeyCount", count);
         if let Some(token) = &token {
-            let _ = write!(
-                out,
-                "<ContinuationToken>{}</ContinuationToken>",
-                escape(token)
-            );
+            doc.text("ContinuationToken", token);
         }
         if let Some(start) = req.q("start-after") {
-            let _ = write!(out, "<StartAfter>{}</StartAfter>", escape(start));
+            doc.text("StartAfter", start);
         }
-        if listing.truncated {
-            if let Some(last) = &listing.last {
-                let _ = write!(
-                    out,
-                    "<NextContinuationToken>{}</NextContinuationToken>",
-                    encode_token(last)
-                );
-            }
+        if let Some(last) = next {
+            doc.value("NextContinuationToken", encode_token(last));
         }
     } else {
-        let _ = write!(
-            out,
-            "<Marker>{}</Marker>",
-            escape(req.q("marker").unwrap_or(""))
-        );
-        if listing.truncated && request.delimiter.is_some() {
-            if let Some(last) = &listing.last {
-                let _ = write!(out, "<NextMarker>{}</NextMarker>", escape(last));
-            }
+        doc.text("Marker", req.q("marker").unwrap_or(""));
+        if let Some(last) = next.filter(|_| request.delimiter.is_some()) {
+            doc.text("NextMarker", last);
         }
     }
     let with_owner = !v2 || req.q("fetch-owner") == Some("true");
     for (key, version) in &listing.contents {
-        contents(
-            &mut out,
-            key,
-            version,
-            with_owner.then_some(owner_xml.as_str()),
-        );
+        doc.open("Contents");
+        version_fields(&mut doc, key, version);
+        if with_owner {
+            doc.owner(owner);
+        }
+        doc.close("Contents");
     }
     for prefix in &listing.common_prefixes {
-        let _ = write!(
-            out,
-            "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
-            escape(prefix)
-        );
+        doc.open("CommonPrefixes")
+            .text("Prefix", prefix)
+            .close("CommonPrefixes");
     }
-    let _ = write!(out, "</{root}>");
-    plain(xml_ok(out))
+    document(doc)
+}
+
+/// A version's key, modification time, ETag, size and storage class, as a listing shows them.
+fn version_fields(doc: &mut Document, key: &str, version: &ObjectVersion) {
+    doc.text("Key", key)
+        .value("LastModified", iso8601(version.last_modified))
+        .etag(&version.etag)
+        .value("Size", version.size)
+        .value("StorageClass", "STANDARD");
 }
 
 /// ListObjectVersions.
 fn list_object_versions(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { req, bucket, .. } = *c;
-    let prefix = req.q("prefix").unwrap_or("");
-    let max_keys = req
+    let prefix = c.req.q("prefix").unwrap_or("");
+    let max_keys = c
+        .req
         .q("max-keys")
         .and_then(|m| m.parse().ok())
         .unwrap_or(LIST_KEYS_MAX);
-    let (versions, truncated) = store.list_versions(bucket, prefix, max_keys)?;
-    let owner_xml = owner(&store.bucket(bucket)?.owner);
-    let mut out = format!(
-        "<ListVersionsResult {NS}><Name>{}</Name><Prefix>{}</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>{max_keys}</MaxKeys><IsTruncated>{truncated}</IsTruncated>",
-        escape(bucket),
-        escape(prefix)
-    );
+    let (versions, truncated) = store.list_versions(c.bucket, prefix, max_keys)?;
+    let owner = &store.bucket(c.bucket)?.owner;
+    let mut doc = Document::new("ListVersionsResult");
+    doc.text("Name", c.bucket)
+        .text("Prefix", prefix)
+        .text("KeyMarker", "")
+        .text("VersionIdMarker", "")
+        .value("MaxKeys", max_keys)
+        .value("IsTruncated", truncated);
     for (key, v, latest) in versions {
-        if v.delete_marker {
-            let _ = write!(
-                out,
-                "<DeleteMarker><Key>{}</Key><VersionId>{}</VersionId><IsLatest>{latest}</IsLatest><LastModified>{}</LastModified>{owner_xml}</DeleteMarker>",
-                escape(&key),
-                escape(&v.version_id),
-                iso8601(v.last_modified)
-            );
+        let element = if v.delete_marker {
+            "DeleteMarker"
         } else {
-            let _ = write!(
-                out,
-                "<Version><Key>{}</Key><VersionId>{}</VersionId><IsLatest>{latest}</IsLatest><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass>{owner_xml}</Version>",
-                escape(&key),
-                escape(&v.version_id),
-                iso8601(v.last_modified),
-                escape(&v.etag),
-                v.size
-            );
+            "Version"
+        };
+        doc.open(element)
+            .text("Key", &key)
+            .text("VersionId", &v.version_id)
+            .value("IsLatest", latest)
+            .value("LastModified", iso8601(v.last_modified));
+        if !v.delete_marker {
+            doc.etag(&v.etag)
+                .value("Size", v.size)
+                .value("StorageClass", "STANDARD");
         }
+        doc.owner(owner).close(element);
     }
-    out.push_str("</ListVersionsResult>");
-    plain(xml_ok(out))
+    document(doc)
 }
 
 /// GetObject and HeadObject.
 fn get_or_head_object(store: MutexGuard<'_, Store>, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        operation,
-        ..
-    } = *c;
+    let (req, bucket) = (c.req, c.bucket);
     if req.has("partNumber") {
         return Err(S3Error::not_implemented());
     }
-    let version = store.get_object(bucket, key, req.q("versionId"), &conditions(req, ""))?;
+    let version = store.get_object(bucket, c.key, req.q("versionId"), &conditions(req, ""))?;
     let versioning = store.bucket(bucket)?.versioning;
     drop(store);
     let total = version.body.len() as u64;
@@ -343,7 +335,7 @@ fn get_or_head_object(store: MutexGuard<'_, Store>, c: &Ctx) -> Res {
         None => (StatusCode::OK, version.body.clone()),
     };
     let length = body.len();
-    let mut response = if operation == "HeadObject" {
+    let mut response = if c.operation == "HeadObject" {
         Response::new(Body::empty())
     } else {
         Response::new(Body::from(body))
@@ -381,82 +373,39 @@ fn get_or_head_object(store: MutexGuard<'_, Store>, c: &Ctx) -> Res {
 
 /// PutObject.
 fn put_object(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        now,
-        ..
-    } = *c;
-    let object = new_object(req)?;
-    let written = store.put_object(now, bucket, key, object, &conditions(req, ""))?;
+    let object = new_object(c.req)?;
+    let done = store.put_object(c.now, c.bucket, c.key, object, &conditions(c.req, ""))?;
     let mut response = empty(StatusCode::OK);
-    let h = response.headers_mut();
-    h.insert(header::ETAG, value(&format!("\"{}\"", written.etag)));
-    if let Some(v) = &written.version_id {
-        h.insert("x-amz-version-id", value(v));
-    }
-    for name in [
-        "x-amz-checksum-crc32",
-        "x-amz-checksum-crc32c",
-        "x-amz-checksum-sha256",
-    ] {
-        if let Some(v) = req.h(name) {
-            h.insert(name, value(v));
-        }
-    }
-    Ok((
-        response,
-        Outcome {
-            etag: Some(written.etag),
-            version_id: written.version_id,
-        },
-    ))
+    response
+        .headers_mut()
+        .insert(header::ETAG, value(&format!("\"{}\"", done.etag)));
+    let (mut response, outcome) = written(response, done)?;
+    echo_checksums(c.req, &mut response);
+    Ok((response, outcome))
 }
 
 /// CopyObject.
 fn copy_object(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req, owner_id, now, ..
-    } = *c;
-    let request = copy_request(req)?;
-    if let Principal::Key { key: k, .. } = &req.principal {
+    let request = copy_request(c.req)?;
+    if let Principal::Key { key: k, .. } = &c.req.principal {
         let readable = k.permission_on(&request.source_bucket).is_some();
         let owned = store
             .bucket(&request.source_bucket)
-            .is_ok_and(|b| b.owner == owner_id);
+            .is_ok_and(|b| b.owner == c.owner_id);
         if !(readable && owned) && store.bucket(&request.source_bucket).is_ok() {
             return Err(S3Error::access_denied());
         }
     }
-    let written = store.copy_object(now, request)?;
-    let mut response = xml_ok(format!(
-        "<CopyObjectResult {NS}><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag></CopyObjectResult>",
-        iso8601(written.last_modified),
-        escape(&written.etag)
-    ));
-    if let Some(v) = &written.version_id {
-        response.headers_mut().insert("x-amz-version-id", value(v));
-    }
-    Ok((
-        response,
-        Outcome {
-            etag: Some(written.etag),
-            version_id: written.version_id,
-        },
-    ))
+    let done = store.copy_object(c.now, request)?;
+    let mut doc = Document::new("CopyObjectResult");
+    doc.value("LastModified", iso8601(done.last_modified))
+        .etag(&done.etag);
+    written(xml_ok(doc.finish()), done)
 }
 
 /// DeleteObject.
 fn delete_object(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        now,
-        ..
-    } = *c;
-    let deleted = store.delete_object(now, bucket, key, req.q("versionId"))?;
+    let deleted = store.delete_object(c.now, c.bucket, c.key, c.req.q("versionId"))?;
     let mut response = empty(StatusCode::NO_CONTENT);
     let h = response.headers_mut();
     if let Some(v) = &deleted.version_id {
@@ -476,9 +425,7 @@ fn delete_object(store: &mut Store, c: &Ctx) -> Res {
 
 /// DeleteObjects.
 fn delete_objects(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req, bucket, now, ..
-    } = *c;
+    let req = c.req;
     if req.h("content-md5").is_none()
         && !req.headers.keys().any(|n| {
             n.as_str().starts_with("x-amz-checksum-") && n.as_str() != "x-amz-checksum-algorithm"
@@ -495,82 +442,64 @@ fn delete_objects(store: &mut Store, c: &Ctx) -> Res {
     if objects.is_empty() || objects.len() > 1000 {
         return Err(S3Error::malformed_xml());
     }
-    let mut out = format!("<DeleteResult {NS}>");
-    store.bucket(bucket)?;
+    let mut doc = Document::new("DeleteResult");
+    store.bucket(c.bucket)?;
     for object in objects {
         let key = xml::text(object, "Key")?.ok_or_else(S3Error::malformed_xml)?;
         let version = xml::text(object, "VersionId")?;
-        match store.delete_object(now, bucket, &key, version.as_deref()) {
+        match store.delete_object(c.now, c.bucket, &key, version.as_deref()) {
+            Ok(_) if quiet => {}
             Ok(deleted) => {
-                if !quiet {
-                    let _ = write!(out, "<Deleted><Key>{}</Key>", escape(&key));
-                    if let Some(v) = &version {
-                        let _ = write!(out, "<VersionId>{}</VersionId>", escape(v));
-                    }
-                    if deleted.delete_marker && version.is_none() {
-                        let _ = write!(
-                            out,
-                            "<DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>{}</DeleteMarkerVersionId>",
-                            escape(deleted.version_id.as_deref().unwrap_or(""))
-                        );
-                    }
-                    out.push_str("</Deleted>");
+                doc.open("Deleted").text("Key", &key);
+                if let Some(v) = &version {
+                    doc.text("VersionId", v);
                 }
+                if deleted.delete_marker && version.is_none() {
+                    doc.value("DeleteMarker", true).text(
+                        "DeleteMarkerVersionId",
+                        deleted.version_id.as_deref().unwrap_or(""),
+                    );
+                }
+                doc.close("Deleted");
             }
             Err(error) => {
-                let _ = write!(
-                    out,
-                    "<Error><Key>{}</Key><Code>{}</Code><Message>{}</Message></Error>",
-                    escape(&key),
-                    error.code,
-                    escape(&error.message)
-                );
+                doc.open("Error")
+                    .text("Key", &key)
+                    .value("Code", error.code)
+                    .text("Message", &error.message)
+                    .close("Error");
             }
         }
     }
-    out.push_str("</DeleteResult>");
-    plain(xml_ok(out))
+    document(doc)
 }
 
 /// GetObjectTagging.
 fn get_object_tagging(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req, bucket, key, ..
-    } = *c;
-    let version = store.get_object(bucket, key, req.q("versionId"), &Default::default())?;
-    let mut out = format!("<Tagging {NS}><TagSet>");
+    let version = store.get_object(c.bucket, c.key, c.req.q("versionId"), &Default::default())?;
+    let mut doc = Document::new("Tagging");
+    doc.open("TagSet");
     for (k, v) in &version.tags {
-        let _ = write!(
-            out,
-            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
-            escape(k),
-            escape(v)
-        );
+        doc.open("Tag").text("Key", k).text("Value", v).close("Tag");
     }
-    out.push_str("</TagSet></Tagging>");
-    plain(xml_ok(out))
+    doc.close("TagSet");
+    document(doc)
 }
 
 /// PutObjectTagging and DeleteObjectTagging.
 fn put_or_delete_object_tagging(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        operation,
-        ..
-    } = *c;
     let mut tags = std::collections::BTreeMap::new();
-    if operation == "PutObjectTagging" {
-        let text = std::str::from_utf8(&req.body).map_err(|_| S3Error::malformed_xml())?;
+    let put = c.operation == "PutObjectTagging";
+    if put {
+        let text = std::str::from_utf8(&c.req.body).map_err(|_| S3Error::malformed_xml())?;
         for tag in xml::elements(text, "Tag")? {
             let k = xml::text(tag, "Key")?.ok_or_else(S3Error::malformed_xml)?;
             let v = xml::text(tag, "Value")?.unwrap_or_default();
             tags.insert(k, v);
         }
     }
-    store.set_tags(bucket, key, tags)?;
-    let status = if operation == "PutObjectTagging" {
+    store.set_tags(c.bucket, c.key, tags)?;
+    let status = if put {
         StatusCode::OK
     } else {
         StatusCode::NO_CONTENT
@@ -580,33 +509,19 @@ fn put_or_delete_object_tagging(store: &mut Store, c: &Ctx) -> Res {
 
 /// CreateMultipartUpload.
 fn create_multipart_upload(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        now,
-        ..
-    } = *c;
-    let object = new_object(req)?;
-    let upload_id = store.create_upload(now, bucket, key, object)?;
-    plain(xml_ok(format!(
-        "<InitiateMultipartUploadResult {NS}><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
-        escape(bucket),
-        escape(key),
-        escape(&upload_id)
-    )))
+    let object = new_object(c.req)?;
+    let upload_id = store.create_upload(c.now, c.bucket, c.key, object)?;
+    let mut doc = Document::new("InitiateMultipartUploadResult");
+    doc.text("Bucket", c.bucket)
+        .text("Key", c.key)
+        .text("UploadId", &upload_id);
+    document(doc)
 }
 
 /// UploadPart.
 fn upload_part(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        now,
-        ..
-    } = *c;
-    let number: u32 = req
+    let number: u32 = c
+        .req
         .q("partNumber")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| {
@@ -614,21 +529,14 @@ fn upload_part(store: &mut Store, c: &Ctx) -> Res {
                 "Part number must be an integer between 1 and 10000, inclusive",
             )
         })?;
-    let upload_id = req.q("uploadId").unwrap_or("");
-    let etag = store.upload_part(now, bucket, key, upload_id, number, req.body.clone())?;
+    let upload_id = c.req.q("uploadId").unwrap_or("");
+    let body = c.req.body.clone();
+    let etag = store.upload_part(c.now, c.bucket, c.key, upload_id, number, body)?;
     let mut response = empty(StatusCode::OK);
     response
         .headers_mut()
         .insert(header::ETAG, value(&format!("\"{etag}\"")));
-    for name in [
-        "x-amz-checksum-crc32",
-        "x-amz-checksum-crc32c",
-        "x-amz-checksum-sha256",
-    ] {
-        if let Some(v) = req.h(name) {
-            response.headers_mut().insert(name, value(v));
-        }
-    }
+    echo_checksums(c.req, &mut response);
     Ok((
         response,
         Outcome {
@@ -640,70 +548,50 @@ fn upload_part(store: &mut Store, c: &Ctx) -> Res {
 
 /// ListParts.
 fn list_parts(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req, bucket, key, ..
-    } = *c;
-    let upload_id = req.q("uploadId").unwrap_or("");
-    let upload = store.upload(bucket, key, upload_id)?;
-    let mut out = format!(
-        "<ListPartsResult {NS}><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><IsTruncated>false</IsTruncated>",
-        escape(bucket),
-        escape(key),
-        escape(upload_id)
-    );
+    let upload_id = c.req.q("uploadId").unwrap_or("");
+    let upload = store.upload(c.bucket, c.key, upload_id)?;
+    let mut doc = Document::new("ListPartsResult");
+    doc.text("Bucket", c.bucket)
+        .text("Key", c.key)
+        .text("UploadId", upload_id)
+        .value("IsTruncated", false);
     for (number, part) in &upload.parts {
-        let _ = write!(
-            out,
-            "<Part><PartNumber>{number}</PartNumber><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size></Part>",
-            iso8601(part.last_modified),
-            part.etag,
-            part.size
-        );
+        doc.open("Part")
+            .value("PartNumber", number)
+            .value("LastModified", iso8601(part.last_modified))
+            .etag(&part.etag)
+            .value("Size", part.size)
+            .close("Part");
     }
-    out.push_str("</ListPartsResult>");
-    plain(xml_ok(out))
+    document(doc)
 }
 
 /// ListMultipartUploads.
 fn list_multipart_uploads(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx { bucket, .. } = *c;
-    let b = store.bucket(bucket)?;
-    let mut out = format!(
-        "<ListMultipartUploadsResult {NS}><Bucket>{}</Bucket><IsTruncated>false</IsTruncated>",
-        escape(bucket)
-    );
+    let b = store.bucket(c.bucket)?;
+    let mut doc = Document::new("ListMultipartUploadsResult");
+    doc.text("Bucket", c.bucket).value("IsTruncated", false);
     for upload in b.uploads.values() {
-        let _ = write!(
-            out,
-            "<Upload><Key>{}</Key><UploadId>{}</UploadId><Initiated>{}</Initiated><StorageClass>STANDARD</StorageClass></Upload>",
-            escape(&upload.key),
-            escape(&upload.upload_id),
-            iso8601(upload.initiated)
-        );
+        doc.open("Upload")
+            .text("Key", &upload.key)
+            .text("UploadId", &upload.upload_id)
+            .value("Initiated", iso8601(upload.initiated))
+            .value("StorageClass", "STANDARD")
+            .close("Upload");
     }
-    out.push_str("</ListMultipartUploadsResult>");
-    plain(xml_ok(out))
+    document(doc)
 }
 
 /// AbortMultipartUpload.
 fn abort_multipart_upload(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req, bucket, key, ..
-    } = *c;
-    store.abort_upload(bucket, key, req.q("uploadId").unwrap_or(""))?;
+    store.abort_upload(c.bucket, c.key, c.req.q("uploadId").unwrap_or(""))?;
     plain(empty(StatusCode::NO_CONTENT))
 }
 
 /// CompleteMultipartUpload.
 fn complete_multipart_upload(store: &mut Store, c: &Ctx) -> Res {
-    let Ctx {
-        req,
-        bucket,
-        key,
-        now,
-        ..
-    } = *c;
-    let text = std::str::from_utf8(&req.body).map_err(|_| S3Error::malformed_xml())?;
+    let (bucket, key) = (c.bucket, c.key);
+    let text = std::str::from_utf8(&c.req.body).map_err(|_| S3Error::malformed_xml())?;
     let mut parts = Vec::new();
     for part in xml::elements(text, "Part")? {
         let number = xml::text(part, "PartNumber")?
@@ -712,27 +600,15 @@ fn complete_multipart_upload(store: &mut Store, c: &Ctx) -> Res {
         let etag = xml::text(part, "ETag")?.ok_or_else(S3Error::malformed_xml)?;
         parts.push((number, etag));
     }
-    let upload_id = req.q("uploadId").unwrap_or("");
-    let written =
-        store.complete_upload(now, bucket, key, upload_id, &parts, &conditions(req, ""))?;
-    let mut response = xml_ok(format!(
-        "<CompleteMultipartUploadResult {NS}><Location>/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
-        escape(bucket),
-        escape(key),
-        escape(bucket),
-        escape(key),
-        escape(&written.etag)
-    ));
-    if let Some(v) = &written.version_id {
-        response.headers_mut().insert("x-amz-version-id", value(v));
-    }
-    Ok((
-        response,
-        Outcome {
-            etag: Some(written.etag),
-            version_id: written.version_id,
-        },
-    ))
+    let upload_id = c.req.q("uploadId").unwrap_or("");
+    let conditions = conditions(c.req, "");
+    let done = store.complete_upload(c.now, bucket, key, upload_id, &parts, &conditions)?;
+    let mut doc = Document::new("CompleteMultipartUploadResult");
+    doc.text("Location", &format!("/{bucket}/{key}"))
+        .text("Bucket", bucket)
+        .text("Key", key)
+        .etag(&done.etag);
+    written(xml_ok(doc.finish()), done)
 }
 
 /// One `bytes=` range against an object of `total` bytes; `None` when the header does not apply.

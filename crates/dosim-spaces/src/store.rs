@@ -396,14 +396,7 @@ impl Store {
         if object.body.len() as u64 > self.config.put_bytes_max {
             return Err(S3Error::entity_too_large());
         }
-        let b = self.bucket(bucket)?;
-        let mode = self.conditional_put_for(b);
-        conditions.check_write(
-            mode,
-            b.current(key)
-                .filter(|v| !v.delete_marker)
-                .map(|v| v.etag.as_str()),
-        )?;
+        self.check_write(bucket, key, conditions)?;
         let etag = hex(&Md5::digest(&object.body));
         self.write(now, bucket, key, object, etag)
     }
@@ -569,14 +562,7 @@ impl Store {
             },
         };
         check_metadata(&self.config, &object.metadata)?;
-        let b = self.bucket(&request.bucket)?;
-        let mode = self.conditional_put_for(b);
-        request.conditions.check_write(
-            mode,
-            b.current(&request.key)
-                .filter(|v| !v.delete_marker)
-                .map(|v| v.etag.as_str()),
-        )?;
+        self.check_write(&request.bucket, &request.key, &request.conditions)?;
         // A copy keeps the content's ETag: a metadata-only self-copy does not change it.
         self.write(now, &request.bucket, &request.key, object, source.etag)
     }
@@ -806,7 +792,6 @@ impl Store {
         conditions: &Conditions,
     ) -> Result<Written, S3Error> {
         let min = self.config.part_bytes_min;
-        let mode = self.conditional_put_for(self.bucket(bucket)?);
         let upload = self.upload(bucket, key, upload_id)?;
         if parts.is_empty() {
             return Err(S3Error::malformed_xml());
@@ -825,13 +810,7 @@ impl Store {
         if chosen[..chosen.len() - 1].iter().any(|p| p.size < min) {
             return Err(S3Error::entity_too_small());
         }
-        let b = self.bucket(bucket)?;
-        conditions.check_write(
-            mode,
-            b.current(key)
-                .filter(|v| !v.delete_marker)
-                .map(|v| v.etag.as_str()),
-        )?;
+        self.check_write(bucket, key, conditions)?;
         let mut digests = Md5::new();
         let mut body = Vec::with_capacity(chosen.iter().map(|p| p.size as usize).sum());
         for part in &chosen {
@@ -850,6 +829,17 @@ impl Store {
         let written = self.write(now, bucket, key, object, etag)?;
         self.bucket_mut(bucket)?.uploads.remove(upload_id);
         Ok(written)
+    }
+
+    /// Checks a write's preconditions under the bucket's conditional-PUT switch, against the
+    /// object it would replace (a delete marker is none).
+    fn check_write(&self, bucket: &str, key: &str, conditions: &Conditions) -> Result<(), S3Error> {
+        let b = self.bucket(bucket)?;
+        let current = b
+            .current(key)
+            .filter(|v| !v.delete_marker)
+            .map(|v| v.etag.as_str());
+        conditions.check_write(self.conditional_put_for(b), current)
     }
 
     fn check_key(&self, key: &str) -> Result<(), S3Error> {

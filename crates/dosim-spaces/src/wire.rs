@@ -1,7 +1,6 @@
 //! The S3 wire API: addressing, authentication, the operations, and S3's XML responses and errors.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,7 +23,7 @@ use crate::service::{LogEntry, Logged, Peer, Spaces};
 use crate::sigv2;
 use crate::sigv4::{self, query_pairs, Signable};
 use crate::store::{Acl, CopyRequest, Directive, NewObject, ObjectVersion, Versioning};
-use crate::xml::{self, escape, iso8601};
+use crate::xml;
 
 /// The domain Spaces answers on: `{region}.digitaloceanspaces.com`.
 pub const DOMAIN: &str = "digitaloceanspaces.com";
@@ -769,25 +768,6 @@ pub(crate) mod render {
             );
         }
     }
-
-    pub fn owner(owner: &str) -> String {
-        format!(
-            "<Owner><ID>{0}</ID><DisplayName>{0}</DisplayName></Owner>",
-            escape(owner)
-        )
-    }
-
-    pub fn contents(out: &mut String, key: &str, v: &ObjectVersion, owner_xml: Option<&str>) {
-        let _ = write!(
-            out,
-            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass>{}</Contents>",
-            escape(key),
-            iso8601(v.last_modified),
-            escape(&v.etag),
-            v.size,
-            owner_xml.unwrap_or("")
-        );
-    }
 }
 
 /// Reads the object-describing headers of a PUT, copy with REPLACE, or multipart create.
@@ -872,7 +852,7 @@ pub(crate) fn copy_request(req: &Req) -> Result<CopyRequest, S3Error> {
     })
 }
 
-pub(crate) use self::render::{contents, object_headers, owner};
+pub(crate) use self::render::object_headers;
 
 pub(crate) fn xml_ok(body: String) -> Response {
     xml_response(body)

@@ -3,7 +3,75 @@
 //! The request bodies are flat lists of simple elements, so a small reader suffices: it finds
 //! elements by name, rejects markup it does not understand, and decodes the five predefined entities.
 
+use std::fmt::{Display, Write as _};
+
 use crate::error::S3Error;
+
+/// S3's namespace, on the root element of every response document.
+pub(crate) const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// A response document being written: `<Root xmlns="…">`, its elements in order, then `</Root>`.
+pub(crate) struct Document {
+    out: String,
+    root: &'static str,
+}
+
+impl Document {
+    /// Opens the root element, in S3's namespace.
+    pub(crate) fn new(root: &'static str) -> Document {
+        Document {
+            out: format!("<{root} xmlns=\"{NS}\">"),
+            root,
+        }
+    }
+
+    /// `<name>`, whose children follow until [`Document::close`].
+    pub(crate) fn open(&mut self, name: &str) -> &mut Document {
+        let _ = write!(self.out, "<{name}>");
+        self
+    }
+
+    /// `</name>`.
+    pub(crate) fn close(&mut self, name: &str) -> &mut Document {
+        let _ = write!(self.out, "</{name}>");
+        self
+    }
+
+    /// `<name>text</name>`, the text escaped.
+    pub(crate) fn text(&mut self, name: &str, text: &str) -> &mut Document {
+        let _ = write!(self.out, "<{name}>{}</{name}>", escape(text));
+        self
+    }
+
+    /// `<name>value</name>` for a value that is never markup: a number, a boolean, a timestamp, an
+    /// error code, a token in base64.
+    pub(crate) fn value(&mut self, name: &str, value: impl Display) -> &mut Document {
+        let _ = write!(self.out, "<{name}>{value}</{name}>");
+        self
+    }
+
+    /// `<ETag>"etag"</ETag>`, with the quotes S3 puts around an ETag, escaped.
+    pub(crate) fn etag(&mut self, etag: &str) -> &mut Document {
+        let _ = write!(self.out, "<ETag>&quot;{}&quot;</ETag>", escape(etag));
+        self
+    }
+
+    /// `<Owner>`: the owning account's fingerprint as its id and its display name.
+    pub(crate) fn owner(&mut self, owner: &str) -> &mut Document {
+        let owner = escape(owner);
+        let _ = write!(
+            self.out,
+            "<Owner><ID>{owner}</ID><DisplayName>{owner}</DisplayName></Owner>"
+        );
+        self
+    }
+
+    /// Closes the root element; the document's text.
+    pub(crate) fn finish(mut self) -> String {
+        let _ = write!(self.out, "</{}>", self.root);
+        self.out
+    }
+}
 
 /// Escapes text for an element's content.
 pub fn escape(text: &str) -> String {

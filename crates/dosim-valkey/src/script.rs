@@ -26,12 +26,7 @@ pub enum Action {
 }
 
 /// One action with its expectation lines and its 1-based line number.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Line {
-    pub action: Action,
-    pub expected: Vec<String>,
-    pub lineno: usize,
-}
+pub type Line = dosim_base::script::Line<Action>;
 
 pub use dosim_base::script::is_dosim_only;
 
@@ -91,33 +86,24 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// Parses a script; a malformed line is an error naming its line number.
 pub fn parse(script: &str) -> Result<Vec<Line>, String> {
-    let lines =
-        dosim_base::script::parse(script, "client: COMMAND", expectation, |raw, lineno| {
-            Ok(match raw {
-                Raw::Step { who, text } => {
-                    let args = split_args(text).map_err(|e| format!("line {lineno}: {e}"))?;
-                    if args.is_empty() {
-                        return Err(format!("line {lineno}: empty command"));
-                    }
-                    Action::Step {
-                        client: who.trim().to_string(),
-                        args,
-                    }
+    dosim_base::script::parse(script, "client: COMMAND", expectation, |raw, lineno| {
+        Ok(match raw {
+            Raw::Step { who, text } => {
+                let args = split_args(text).map_err(|e| format!("line {lineno}: {e}"))?;
+                if args.is_empty() {
+                    return Err(format!("line {lineno}: empty command"));
                 }
-                Raw::Resumes { who } => Action::Resumes {
+                Action::Step {
                     client: who.trim().to_string(),
-                },
-                Raw::Sleep { ms } => Action::Sleep { ms },
-            })
-        })?;
-    Ok(lines
-        .into_iter()
-        .map(|(action, expected, lineno)| Line {
-            action,
-            expected,
-            lineno,
+                    args,
+                }
+            }
+            Raw::Resumes { who } => Action::Resumes {
+                client: who.trim().to_string(),
+            },
+            Raw::Sleep { ms } => Action::Sleep { ms },
         })
-        .collect())
+    })
 }
 
 /// An expectation line as compared: without the indent and trailing white space.

@@ -12,10 +12,10 @@ mod resp;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use dosim_base::gate::{Gate, Open};
+use dosim_base::gate::Gate;
+use dosim_base::served::Served;
 use dosim_valkey::{ClientId, Engine, Reply, SimTime};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -69,12 +69,9 @@ struct Inner {
     waiters: Mutex<BTreeMap<ClientId, Arc<Notify>>>,
     /// Replies the engine gave blocked clients, until each client's task takes its own.
     served: Mutex<BTreeMap<ClientId, Reply>>,
-    /// The tokio instant that is `SimTime::ZERO`; tokio's clock is turmoil's inside a simulation.
-    base: OnceLock<tokio::time::Instant>,
-    /// Counts connections handed to the cluster, which are numbered from it.
-    connections: Mutex<u64>,
-    gate: Mutex<Arc<dyn Gate>>,
-    observer: Mutex<Option<Arc<dyn Observer>>>,
+    /// The clock (tokio's, which is turmoil's inside a simulation), the connections' numbering,
+    /// what each command is admitted through before the engine runs it, and who hears of it.
+    wire: Served<dyn Observer>,
     config: WireConfig,
 }
 
@@ -92,10 +89,7 @@ impl ValkeyCluster {
                 password: Mutex::new(None),
                 waiters: Mutex::new(BTreeMap::new()),
                 served: Mutex::new(BTreeMap::new()),
-                base: OnceLock::new(),
-                connections: Mutex::new(0),
-                gate: Mutex::new(Arc::new(Open)),
-                observer: Mutex::new(None),
+                wire: Served::default(),
                 config,
             }),
         }
@@ -108,19 +102,19 @@ impl ValkeyCluster {
 
     /// Fixes the tokio instant that is `SimTime::ZERO`; otherwise it is the first connection's time.
     pub fn set_time_base(&self, base: tokio::time::Instant) {
-        let _ = self.inner.base.set(base);
+        self.inner.wire.set_time_base(base);
     }
 
     /// Admits every command through `gate` from now on, just before the engine runs it.
     ///
     /// The permit is held only while the engine runs the command: a blocking pop that must wait lets it go, and is not admitted again when it is served.
     pub fn set_gate(&self, gate: Arc<dyn Gate>) {
-        *self.inner.gate.lock() = gate;
+        self.inner.wire.set_gate(gate);
     }
 
     /// Tells `observer` of every connection from now on, and of its commands.
     pub fn set_observer(&self, observer: Arc<dyn Observer>) {
-        *self.inner.observer.lock() = Some(observer);
+        self.inner.wire.set_observer(observer);
     }
 
     /// The shared engine.
@@ -130,7 +124,7 @@ impl ValkeyCluster {
 
     /// The simulated time now, in whole milliseconds since the base.
     pub fn now(&self) -> SimTime {
-        SimTime::from_ms(self.base().elapsed().as_millis() as u64)
+        self.inner.wire.now()
     }
 
     pub(crate) fn config(&self) -> &WireConfig {
@@ -142,26 +136,20 @@ impl ValkeyCluster {
     }
 
     pub(crate) fn gate(&self) -> Arc<dyn Gate> {
-        self.inner.gate.lock().clone()
+        self.inner.wire.gate()
     }
 
     pub(crate) fn observer(&self) -> Option<Arc<dyn Observer>> {
-        self.inner.observer.lock().clone()
+        self.inner.wire.observer()
     }
 
     fn next_connection(&self) -> u64 {
-        let mut n = self.inner.connections.lock();
-        *n += 1;
-        *n - 1
-    }
-
-    fn base(&self) -> tokio::time::Instant {
-        *self.inner.base.get_or_init(tokio::time::Instant::now)
+        self.inner.wire.next_connection()
     }
 
     /// The tokio instant of a simulated time, to sleep until a blocked client's deadline.
     pub(crate) fn instant_of(&self, t: SimTime) -> tokio::time::Instant {
-        self.base() + Duration::from_millis(t.as_ms())
+        self.inner.wire.instant_of(t)
     }
 
     /// Runs `f` on the engine at the current time, then hands the replies of blocked clients it served to their tasks, and the expired keys to the observer.

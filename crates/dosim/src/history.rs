@@ -197,6 +197,31 @@ impl Recorder {
         op.resources = resources;
     }
 
+    /// Records that operation `seq` on a data plane was answered with `response`, its line on the
+    /// timeline; a data plane's operations carry no request id and name no resources.
+    pub(crate) fn answered(&self, seq: u64, now_ms: u64, response: String) {
+        self.complete(
+            seq,
+            now_ms,
+            OpResult::Answered,
+            None,
+            Some(response),
+            Vec::new(),
+        );
+    }
+
+    /// Records that operation `seq`'s connection closed before its answer, `message` saying when.
+    /// When the world is torn down at the end of the run the operation stays unfinished instead,
+    /// which the report says as "no answer before the run ended".
+    pub(crate) fn connection_closed(&self, seq: u64, now_ms: u64, message: &str) {
+        if turmoil::in_simulation() {
+            let result = OpResult::TransportError {
+                message: message.to_owned(),
+            };
+            self.complete(seq, now_ms, result, None, None, Vec::new());
+        }
+    }
+
     /// Records an injected fault.
     pub fn fault(&self, fault: InjectedFault) {
         self.inner.lock().faults.push(fault);

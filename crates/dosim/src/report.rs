@@ -133,16 +133,7 @@ impl Report {
             }
         }
         out.push_str("  timeline, in commit order [sent–answered]:\n");
-        for line in &self.timeline {
-            out.push_str(&format!("    {line}\n"));
-        }
-        out.push_str(&format!("  final state after {}:\n", seconds(self.sim_ms)));
-        if self.final_state.is_empty() {
-            out.push_str("    (no resources)\n");
-        }
-        for line in &self.final_state {
-            out.push_str(&format!("    {line}\n"));
-        }
+        timeline_and_final_state(&mut out, &self.timeline, self.sim_ms, &self.final_state);
         if let Some(schedule) = &self.schedule {
             match &self.schedule_size {
                 Some(size) => out.push_str(&format!("  schedule: {schedule} ({size})\n")),
@@ -237,6 +228,26 @@ pub fn replay_lines(scenario: &str, seed: u64) -> Vec<String> {
 /// Simulated milliseconds as seconds with three decimals: `0.058s`.
 pub fn seconds(ms: u64) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// The sections a run's report and `dosim test`'s end alike: the timeline's lines, under the
+/// heading the caller wrote, then the account's final state after `sim_ms`.
+pub fn timeline_and_final_state(
+    out: &mut String,
+    timeline: &[String],
+    sim_ms: u64,
+    final_state: &[String],
+) {
+    for line in timeline {
+        out.push_str(&format!("    {line}\n"));
+    }
+    out.push_str(&format!("  final state after {}:\n", seconds(sim_ms)));
+    if final_state.is_empty() {
+        out.push_str("    (no resources)\n");
+    }
+    for line in final_state {
+        out.push_str(&format!("    {line}\n"));
+    }
 }
 
 /// Where an operation sits in the timeline: when the server committed it (or, without a commit,

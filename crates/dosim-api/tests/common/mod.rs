@@ -106,6 +106,13 @@ impl Api {
         }
     }
 
+    /// `GET path`, checked with [`check`]: 200, and a body containing `expect`.
+    pub async fn check_get(&self, path: &str, expect: Value) -> Resp {
+        let resp = self.call("GET", path, None).await;
+        check_in(&format!("GET {path}: "), &resp, 200, expect);
+        resp
+    }
+
     /// The model's state without the clock reading, for before/after comparisons.
     pub fn state(&self) -> Value {
         self.server.state_dump()["accounts"].clone()
@@ -116,9 +123,15 @@ impl Api {
 /// no `date`; an error body's `request_id` is the response's `x-request-id`.
 #[track_caller]
 pub fn check(resp: &Resp, status: u16, expect: Value) {
-    assert_eq!(resp.status, status, "body: {}", resp.raw);
+    check_in("", resp, status, expect);
+}
+
+/// [`check`], its failures prefixed with `request`, for checks made away from the test's line.
+#[track_caller]
+fn check_in(request: &str, resp: &Resp, status: u16, expect: Value) {
+    assert_eq!(resp.status, status, "{request}body: {}", resp.raw);
     if let Err(message) = contains(&resp.json, &expect) {
-        panic!("{message}\nbody: {}", resp.raw);
+        panic!("{request}{message}\nbody: {}", resp.raw);
     }
     for header in [
         "ratelimit-limit",

@@ -3,13 +3,11 @@
 
 use std::net::SocketAddr;
 
-use hyper_util::rt::TokioIo;
-use tower::ServiceExt;
-
-use dosim_api::{PeerAddr, Server};
-use dosim_spaces::{Peer, Spaces};
+use dosim_api::Server;
+use dosim_spaces::Spaces;
 
 use super::gate::WindowGate;
+use crate::http1::{self, TagPeer};
 
 /// The most connections one run's server holds at once.
 const CONNECTIONS_MAX: usize = 256;
@@ -28,32 +26,18 @@ impl Drop for Listening {
 
 /// Serves `server` on `127.0.0.1:0`, admitting each `/v2/` request through `gate`.
 pub async fn listen(server: &Server, gate: &WindowGate) -> anyhow::Result<Listening> {
-    serve_router(
-        server.router(),
-        |request, peer| {
-            request.extensions_mut().insert(PeerAddr(peer));
-        },
-        gate,
-    )
-    .await
+    serve_router(server.router(), http1::api_peer, gate).await
 }
 
 /// Serves Spaces' S3 API on `127.0.0.1:0`; its state-changing requests pass `gate` too.
 pub async fn listen_spaces(spaces: &Spaces, gate: &WindowGate) -> anyhow::Result<Listening> {
-    serve_router(
-        spaces.router(),
-        |request, peer| {
-            request.extensions_mut().insert(Peer(peer));
-        },
-        gate,
-    )
-    .await
+    serve_router(spaces.router(), http1::spaces_peer, gate).await
 }
 
 /// Serves `router` on a free loopback port, naming each request's peer with `tag` and counting its connections at `gate`.
 async fn serve_router(
     router: axum::Router,
-    tag: fn(&mut hyper::Request<hyper::body::Incoming>, String),
+    tag: TagPeer,
     gate: &WindowGate,
 ) -> anyhow::Result<Listening> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -76,13 +60,8 @@ async fn serve_router(
                     gate.connection_opened();
                     connections.spawn(async move {
                         let _closed = Closed(gate);
-                        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                            tag(&mut request, peer.to_string());
-                            router.clone().oneshot(request.map(axum::body::Body::new))
-                        });
-                        let mut builder = hyper::server::conn::http1::Builder::new();
-                        builder.auto_date_header(false);
-                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        let forever = std::future::pending();
+                        http1::serve_connection(stream, peer, router, tag, None, forever).await;
                     });
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use dosim::report::seconds;
+use dosim::report::{seconds, timeline_and_final_state};
 use dosim_api::faults::InjectedFault;
 use dosim_api::HistoryEntry;
 use serde::Serialize;
@@ -200,16 +200,7 @@ impl Report {
             "  timeline, in commit order ({} requests; gate: {}):\n",
             self.requests, self.gate
         ));
-        for line in &self.timeline {
-            out.push_str(&format!("    {line}\n"));
-        }
-        out.push_str(&format!("  final state after {}:\n", seconds(self.sim_ms)));
-        if self.final_state.is_empty() {
-            out.push_str("    (no resources)\n");
-        }
-        for line in &self.final_state {
-            out.push_str(&format!("    {line}\n"));
-        }
+        timeline_and_final_state(&mut out, &self.timeline, self.sim_ms, &self.final_state);
         out.push_str(&format!("  replay: {}\n", self.replay));
         out
     }

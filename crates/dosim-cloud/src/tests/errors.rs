@@ -81,11 +81,29 @@ fn region_ip(region: &str) -> ReservedIpCreate {
 }
 
 fn attach(w: &mut World, volume_id: VolumeId, droplet_id: DropletId) -> Result<ActionId, Error> {
-    w.cloud.volume_action(
-        w.now,
-        VolumeActionTarget::Id(volume_id),
-        VolumeAction::Attach { droplet_id },
-    )
+    w.act_on_volume(volume_id, VolumeAction::Attach { droplet_id })
+}
+
+impl World {
+    /// `action` on the volume with `id`.
+    fn act_on_volume(&mut self, id: VolumeId, action: VolumeAction) -> Result<ActionId, Error> {
+        let target = VolumeActionTarget::Id(id);
+        self.cloud.volume_action(self.now, target, action)
+    }
+
+    /// `action` on the volume called `name`, in `region`, or wherever it is without one.
+    fn act_on_named_volume(
+        &mut self,
+        name: &str,
+        region: Option<&str>,
+        action: VolumeAction,
+    ) -> Result<ActionId, Error> {
+        let target = VolumeActionTarget::Name {
+            name: name.into(),
+            region: region.map(Into::into),
+        };
+        self.cloud.volume_action(self.now, target, action)
+    }
 }
 
 fn new_droplet(w: &mut World) {

@@ -11,7 +11,7 @@ use dosim_pgwire::{
 use parking_lot::Mutex;
 
 use super::Rows;
-use crate::history::{OpResult, Recorder};
+use crate::history::Recorder;
 
 /// The most statements one cluster's log keeps; past it the log says it is incomplete.
 pub const LOGGED_STATEMENTS_MAX: usize = 10_000;
@@ -143,20 +143,8 @@ impl Observer for Recording {
         let Some(seq) = seq else { return };
         let now = crate::history::now_ms();
         let Some(answer) = answer_line(&statement.outcome) else {
-            // When the world is torn down at the end of the run, the operation stays unfinished,
-            // which the report says as "no answer before the run ended".
-            if turmoil::in_simulation() {
-                self.recorder.complete(
-                    seq,
-                    now,
-                    OpResult::TransportError {
-                        message: "the connection closed before an answer".to_owned(),
-                    },
-                    None,
-                    None,
-                    Vec::new(),
-                );
-            }
+            let message = "the connection closed before an answer";
+            self.recorder.connection_closed(seq, now, message);
             return;
         };
         let response = if statement.lock_wait_ms > 0 {
@@ -167,14 +155,7 @@ impl Observer for Recording {
         } else {
             answer
         };
-        self.recorder.complete(
-            seq,
-            now,
-            OpResult::Answered,
-            None,
-            Some(response),
-            Vec::new(),
-        );
+        self.recorder.answered(seq, now, response);
     }
 }
 

@@ -101,6 +101,22 @@ impl RunOutcome {
     }
 }
 
+impl DatabaseSpec {
+    /// The request that creates the cluster in the account: one node of the spec's size, in its
+    /// region, on its engine's default version.
+    pub(crate) fn create_request(&self) -> dosim_cloud::DatabaseCreate {
+        dosim_cloud::DatabaseCreate {
+            name: self.name.clone(),
+            engine: self.engine.clone(),
+            version: None,
+            num_nodes: 1,
+            size: self.size.clone(),
+            region: self.region.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Creates the scenario's clusters in the account and their engines, with the setup SQL run.
 pub(crate) fn create(
     server: &dosim_api::Server,
@@ -122,15 +138,7 @@ pub(crate) fn create(
                 spec.name, spec.engine
             ));
         }
-        let request = dosim_cloud::DatabaseCreate {
-            name: spec.name.clone(),
-            engine: spec.engine.clone(),
-            version: None,
-            num_nodes: 1,
-            size: spec.size.clone(),
-            region: spec.region.clone(),
-            ..Default::default()
-        };
+        let request = spec.create_request();
         let cluster = server
             .with_account(token, |cloud| {
                 let cluster = cloud.create_database(SimTime::ZERO, request)?;

@@ -8,7 +8,7 @@ use dosim_valkeywire::observe::one_line;
 use dosim_valkeywire::{CommandOutcome, CommandRecord, CommandStart, Observer, SessionInfo};
 use parking_lot::Mutex;
 
-use crate::history::{OpResult, Recorder};
+use crate::history::Recorder;
 
 /// The most commands (and, apart, expired keys) one cluster's log keeps; past it the log says it is incomplete.
 pub const LOGGED_COMMANDS_MAX: usize = 20_000;
@@ -129,19 +129,8 @@ impl Observer for Recording {
         }
         let Some(seq) = seq else { return };
         let Some(reply) = reply else {
-            // When the world is torn down at the end of the run, the operation stays unfinished, which the report says as "no answer before the run ended".
-            if turmoil::in_simulation() {
-                self.recorder.complete(
-                    seq,
-                    now,
-                    OpResult::TransportError {
-                        message: "the connection closed while the command was blocked".to_owned(),
-                    },
-                    None,
-                    None,
-                    Vec::new(),
-                );
-            }
+            let message = "the connection closed while the command was blocked";
+            self.recorder.connection_closed(seq, now, message);
             return;
         };
         let text = clip(&reply.to_string(), REPLY_CHARS_MAX);
@@ -151,14 +140,7 @@ impl Observer for Recording {
         } else {
             text
         };
-        self.recorder.complete(
-            seq,
-            now,
-            OpResult::Answered,
-            None,
-            Some(response),
-            Vec::new(),
-        );
+        self.recorder.answered(seq, now, response);
     }
 
     fn keys_expired(&self, keys: &[ExpiredKey]) {

@@ -102,15 +102,7 @@ pub(crate) fn create(
                 spec.name
             ));
         }
-        let request = dosim_cloud::DatabaseCreate {
-            name: spec.name.clone(),
-            engine: spec.engine.clone(),
-            version: None,
-            num_nodes: 1,
-            size: spec.size.clone(),
-            region: spec.region.clone(),
-            ..Default::default()
-        };
+        let request = spec.create_request();
         let cluster = server
             .with_account(token, |cloud| cloud.create_database(SimTime::ZERO, request))
             .map_err(|error| format!("Valkey cluster {}: {error}", spec.name))?;

@@ -100,13 +100,7 @@ fn a_droplet_with_an_action_in_flight_refuses_more() {
             let (v, d) = (w.data, w.web1);
             attach(w, v, d).unwrap();
         },
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Id(w.data),
-                VolumeAction::Detach { droplet_id: w.web1 },
-            )
-        },
+        |w| w.act_on_volume(w.data, VolumeAction::Detach { droplet_id: w.web1 }),
         UNPROCESSABLE,
         DROPLET_PENDING,
     );

@@ -80,29 +80,14 @@ fn volume_action_rules() {
     check(
         none,
         attached,
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Id(w.data),
-                VolumeAction::Detach { droplet_id: w.web2 },
-            )
-        },
+        |w| w.act_on_volume(w.data, VolumeAction::Detach { droplet_id: w.web2 }),
         "not_found",
         "error detaching volume from droplet: volume is not attached to droplet",
     );
     check(
         none,
         nothing,
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Name {
-                    name: "data".into(),
-                    region: None,
-                },
-                VolumeAction::Detach { droplet_id: w.web1 },
-            )
-        },
+        |w| w.act_on_named_volume("data", None, VolumeAction::Detach { droplet_id: w.web1 }),
         "not_found",
         "error detaching volume from droplet: volume is not attached to droplet",
     );
@@ -128,66 +113,33 @@ fn volume_action_rules() {
         |c| c.volumes_per_droplet_max = 1,
         more,
         |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Name {
-                    name: "more".into(),
-                    region: Some("nyc3".into()),
-                },
+            w.act_on_named_volume(
+                "more",
+                Some("nyc3"),
                 VolumeAction::Attach { droplet_id: w.web1 },
             )
         },
         UNPROCESSABLE,
         "cannot attach more volumes to the Droplet",
     );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Id(w.data),
-                VolumeAction::Resize { size_gigabytes: 10 },
-            )
-        },
-        UNPROCESSABLE,
-        "Volumes may only be resized upwards.",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Id(w.data),
-                VolumeAction::Resize { size_gigabytes: 5 },
-            )
-        },
-        UNPROCESSABLE,
-        "Volumes may only be resized upwards.",
-    );
-    check(
-        none,
-        nothing,
-        |w| {
-            w.cloud.volume_action(
-                w.now,
-                VolumeActionTarget::Id(w.data),
-                VolumeAction::Resize {
-                    size_gigabytes: 20_000,
-                },
-            )
-        },
-        UNPROCESSABLE,
-        "size_gigabytes: must be between 1 and 16384",
-    );
+    for (size_gigabytes, message) in [
+        (10, "Volumes may only be resized upwards."),
+        (5, "Volumes may only be resized upwards."),
+        (20_000, "size_gigabytes: must be between 1 and 16384"),
+    ] {
+        let resize = VolumeAction::Resize { size_gigabytes };
+        check(
+            none,
+            nothing,
+            |w| w.act_on_volume(w.data, resize),
+            UNPROCESSABLE,
+            message,
+        );
+    }
     check_not_found(|w| {
-        w.cloud.volume_action(
-            w.now,
-            VolumeActionTarget::Name {
-                name: "data".into(),
-                region: Some("sfo3".into()),
-            },
+        w.act_on_named_volume(
+            "data",
+            Some("sfo3"),
             VolumeAction::Attach { droplet_id: w.far },
         )
     });
