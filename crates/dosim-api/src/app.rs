@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde::Serialize;
-use serde_json::Value;
 
 use dosim_base::gate::{Operation, Plane};
 use dosim_cloud::{Cloud, SimTime};
@@ -98,8 +97,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 }
 
 /// A JSON response with DigitalOcean's content type.
-pub fn json_response(status: StatusCode, value: &Value) -> Response {
-    let bytes = serde_json::to_vec(value).expect("a JSON value always serializes");
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).expect("a response body always serializes");
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -109,9 +108,26 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
 }
 
 /// A JSON response with one object under its noun, `{"droplet": {…}}`, as DigitalOcean wraps
-/// every object it answers with.
+/// every object it answers with. The object is written straight out, not copied into a `Value`
+/// first, so it keeps its own key order: a `Value`'s keys are sorted, and so are a rendered
+/// object's fields (see `droplets::Rendered`).
 pub fn json_wrapped(status: StatusCode, noun: &str, object: impl Serialize) -> Response {
-    json_response(status, &serde_json::json!({ noun: object }))
+    json_response(status, &Wrapped { noun, object })
+}
+
+/// `{noun: object}`, serialized without building a `Value`.
+struct Wrapped<'a, T> {
+    noun: &'a str,
+    object: T,
+}
+
+impl<T: Serialize> Serialize for Wrapped<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.noun, &self.object)?;
+        map.end()
+    }
 }
 
 /// An empty 204.

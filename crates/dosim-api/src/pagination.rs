@@ -48,10 +48,34 @@ pub struct Paged<T> {
 impl<T: Serialize> Paged<T> {
     /// The list's response: this page's items under `key`, with `links` and `meta`.
     pub fn response(self, key: &str) -> Response {
-        json_response(
-            StatusCode::OK,
-            &json!({ key: self.items, "links": self.links, "meta": self.meta }),
-        )
+        json_response(StatusCode::OK, &PageBody { key, page: &self })
+    }
+}
+
+/// `{key: items, "links": …, "meta": …}` written straight out, its three keys in sorted order
+/// as a `Value` would write them.
+struct PageBody<'a, T> {
+    key: &'a str,
+    page: &'a Paged<T>,
+}
+
+impl<T: Serialize> Serialize for PageBody<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let items_at = usize::from(self.key > "links") + usize::from(self.key > "meta");
+        let mut map = serializer.serialize_map(Some(3))?;
+        if items_at == 0 {
+            map.serialize_entry(self.key, &self.page.items)?;
+        }
+        map.serialize_entry("links", &self.page.links)?;
+        if items_at == 1 {
+            map.serialize_entry(self.key, &self.page.items)?;
+        }
+        map.serialize_entry("meta", &self.page.meta)?;
+        if items_at == 2 {
+            map.serialize_entry(self.key, &self.page.items)?;
+        }
+        map.end()
     }
 }
 

@@ -1,5 +1,8 @@
 //! Wire JSON for the objects several resources share: regions, sizes, images and actions.
 
+use std::sync::OnceLock;
+
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use dosim_cloud::catalog;
@@ -63,6 +66,60 @@ pub fn image_object(image: &catalog::Image) -> Value {
         "status": image.status,
         "error_message": "",
     })
+}
+
+/// The catalogue's region, size and image objects, each serialized once per process. They never
+/// change, and a droplet carries all three whole (a region lists every size it offers, a size
+/// every region): building them anew for each droplet in each response was most of what
+/// answering a droplet cost.
+struct Serialized {
+    regions: Vec<(&'static str, Box<RawValue>)>,
+    sizes: Vec<(&'static str, Box<RawValue>)>,
+    images: Vec<(u64, Box<RawValue>)>,
+}
+
+fn serialized() -> &'static Serialized {
+    static SERIALIZED: OnceLock<Serialized> = OnceLock::new();
+    SERIALIZED.get_or_init(|| {
+        let raw = |value: Value| {
+            serde_json::value::to_raw_value(&value).expect("a JSON value always serializes")
+        };
+        Serialized {
+            regions: (catalog::regions().iter())
+                .map(|region| (region.slug, raw(region_object(region))))
+                .collect(),
+            sizes: (catalog::sizes().iter())
+                .map(|size| (size.slug, raw(size_object(size))))
+                .collect(),
+            images: (catalog::images().iter())
+                .map(|image| (image.id, raw(image_object(image))))
+                .collect(),
+        }
+    })
+}
+
+/// [`region_object`] of the catalogue's region `slug`, already serialized.
+pub fn region_json(slug: &str) -> Option<&'static RawValue> {
+    let regions = &serialized().regions;
+    regions
+        .iter()
+        .find(|(s, _)| *s == slug)
+        .map(|(_, raw)| &**raw)
+}
+
+/// [`size_object`] of the catalogue's size `slug`, already serialized.
+pub fn size_json(slug: &str) -> Option<&'static RawValue> {
+    let sizes = &serialized().sizes;
+    sizes
+        .iter()
+        .find(|(s, _)| *s == slug)
+        .map(|(_, raw)| &**raw)
+}
+
+/// [`image_object`] of the catalogue's image `id`, already serialized.
+pub fn image_json(id: u64) -> Option<&'static RawValue> {
+    let images = &serialized().images;
+    images.iter().find(|(i, _)| *i == id).map(|(_, raw)| &**raw)
 }
 
 /// How an action names reserved IPs: the legacy floating-IP paths keep the old name.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{check, Api, BASE, OTHER_TOKEN, TOKEN};
+use common::{check, Api, Resp, BASE, OTHER_TOKEN, TOKEN};
 use serde_json::{json, Value};
 
 /// Method, path, token, body, expected status, expected subset of the body.
@@ -209,6 +209,39 @@ async fn body_over_the_limit_is_413_and_changes_nothing() {
     let resp = api.call("POST", "/v2/droplets", Some(&body)).await;
     check(&resp, 413, json!({"id": "request_entity_too_large"}));
     assert_eq!(api.state(), before);
+}
+
+/// The bytes a `Value` of the same body would serialize to: keys sorted, nothing between tokens.
+fn canonical(resp: &Resp) -> String {
+    serde_json::to_string(&resp.json).unwrap()
+}
+
+#[tokio::test]
+async fn droplet_and_list_bodies_are_written_as_their_json_values_would_be() {
+    let api = Api::new();
+    let created = api.call("POST", "/v2/droplets", Some(DROPLET)).await;
+    let id = created.json["droplet"]["id"].as_u64().unwrap();
+    api.call(
+        "POST",
+        "/v2/volumes",
+        Some(r#"{"name":"v1","region":"nyc3","size_gigabytes":10}"#),
+    )
+    .await;
+    api.advance_ms(60_000);
+    let one = api.call("GET", &format!("/v2/droplets/{id}"), None).await;
+    check(
+        &one,
+        200,
+        json!({"droplet": {"status": "active", "networks": {"v4": [{"type": "public"}, {"type": "private"}]}}}),
+    );
+    for resp in [
+        one,
+        api.call("GET", "/v2/droplets", None).await,
+        api.call("GET", "/v2/volumes", None).await,
+        api.call("GET", "/v2/regions?per_page=2", None).await,
+    ] {
+        assert_eq!(resp.raw, canonical(&resp));
+    }
 }
 
 #[tokio::test]
