@@ -426,13 +426,6 @@ impl Client {
     }
 }
 
-/// The response body as a JSON object.
-pub(crate) fn decode_object(
-    response: &http::Response<Bytes>,
-) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    serde_json::from_slice(response.body()).map_err(|source| decode_error(response, source))
-}
-
 pub(crate) fn decode_error(response: &http::Response<Bytes>, source: serde_json::Error) -> Error {
     Error::Decode {
         status: response.status().as_u16(),
@@ -441,24 +434,27 @@ pub(crate) fn decode_error(response: &http::Response<Bytes>, source: serde_json:
     }
 }
 
-/// Decodes `value` as `T`, reporting a failure against `response`.
-pub(crate) fn decode_value<T: DeserializeOwned>(
-    response: &http::Response<Bytes>,
-    value: serde_json::Value,
-) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|source| decode_error(response, source))
-}
-
 /// Decodes the object under `key` (`{"droplet": {…}}`) straight from the body: the other members
 /// are checked as JSON and skipped, not built.
 pub(crate) fn decode_key<T: DeserializeOwned>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<T, Error> {
+    decode_keys::<T, serde::de::IgnoredAny>(response, key, None).map(|(found, _)| found)
+}
+
+/// As [`decode_key`], and the member `other` too when there is one and it is not `null` (the
+/// `links` beside a created droplet).
+pub(crate) fn decode_keys<T: DeserializeOwned, O: DeserializeOwned>(
+    response: &http::Response<Bytes>,
+    key: &str,
+    other: Option<&str>,
+) -> Result<(T, Option<O>), Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(response.body());
     let decoded = serde::de::DeserializeSeed::deserialize(
-        Keyed::<T> {
+        Keyed::<T, O> {
             key,
+            other,
             found: std::marker::PhantomData,
         },
         &mut deserializer,
@@ -467,54 +463,51 @@ pub(crate) fn decode_key<T: DeserializeOwned>(
     decoded.map_err(|source| decode_error(response, source))
 }
 
-/// The value under one key of a JSON object, as [`decode_key`] reads it; a repeated key is
-/// decoded each time and the last wins, as in a `serde_json::Map`.
-struct Keyed<'k, T> {
+/// The value under one key of a JSON object, and optionally under a second, as [`decode_keys`]
+/// reads them; a repeated key is decoded each time and the last wins, as in a `serde_json::Map`.
+struct Keyed<'k, T, O> {
     key: &'k str,
-    found: std::marker::PhantomData<T>,
+    other: Option<&'k str>,
+    found: std::marker::PhantomData<(T, O)>,
 }
 
-impl<'de, T: DeserializeOwned> serde::de::DeserializeSeed<'de> for Keyed<'_, T> {
-    type Value = T;
+impl<'de, T: DeserializeOwned, O: DeserializeOwned> serde::de::DeserializeSeed<'de>
+    for Keyed<'_, T, O>
+{
+    type Value = (T, Option<O>);
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for Keyed<'_, T> {
-    type Value = T;
+impl<'de, T: DeserializeOwned, O: DeserializeOwned> serde::de::Visitor<'de> for Keyed<'_, T, O> {
+    type Value = (T, Option<O>);
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "an object with `{}`", self.key)
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
+        let mut other = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == self.key {
                 found = Some(map.next_value::<T>()?);
+            } else if self.other == Some(&*key) {
+                other = map.next_value::<Option<O>>()?;
             } else {
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
-        found.ok_or_else(|| {
+        let found = found.ok_or_else(|| {
             <A::Error as serde::de::Error>::custom(format!("missing field `{}`", self.key))
-        })
+        })?;
+        Ok((found, other))
     }
-}
-
-pub(crate) fn take_key(
-    response: &http::Response<Bytes>,
-    object: &mut serde_json::Map<String, serde_json::Value>,
-    key: &str,
-) -> Result<serde_json::Value, Error> {
-    object.remove(key).ok_or_else(|| {
-        decode_error(
-            response,
-            <serde_json::Error as serde::de::Error>::custom(format!("missing field `{key}`")),
-        )
-    })
 }
 
 /// Decodes a list page: the array under `key`, `links` and `meta`.

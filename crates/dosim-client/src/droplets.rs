@@ -4,7 +4,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::Action;
-use crate::client::{decode_key, decode_object, decode_value, take_key, with_query, Client, List};
+use crate::client::{decode_key, decode_keys, with_query, Client, List};
 use crate::common::{null_default, ActionLink, DiskInfo, Links, Region, Size};
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -436,6 +436,22 @@ pub struct Created<T> {
     pub links: Links,
 }
 
+impl<T: serde::de::DeserializeOwned> Created<T> {
+    /// A create's 202: the resource under `key` and, beside it, the `links` to its actions.
+    pub(crate) fn decode(
+        response: &http::Response<bytes::Bytes>,
+        key: &str,
+    ) -> Result<Created<T>, Error> {
+        let (resource, links): (T, Option<Links>) = decode_keys(response, key, Some("links"))?;
+        let links = links.unwrap_or_default();
+        Ok(Created {
+            resource,
+            actions: links.actions.clone(),
+            links,
+        })
+    }
+}
+
 impl<T> Created<T> {
     /// The first action's id (the `create` action of a single droplet).
     pub fn action_id(&self) -> Option<u64> {
@@ -483,17 +499,7 @@ impl<'a> DropletsService<'a> {
             .client
             .execute_json(Method::POST, "/v2/droplets", request)
             .await?;
-        let mut object = decode_object(&response)?;
-        let droplet: Droplet =
-            decode_value(&response, take_key(&response, &mut object, "droplet")?)?;
-        let links: Option<Links> =
-            decode_value(&response, object.remove("links").unwrap_or_default())?;
-        let links = links.unwrap_or_default();
-        Ok(Created {
-            resource: droplet,
-            actions: links.actions.clone(),
-            links,
-        })
+        Created::decode(&response, "droplet")
     }
 
     /// `POST /v2/droplets` with `names`: up to ten droplets alike but for their names.
@@ -528,17 +534,7 @@ impl<'a> DropletsService<'a> {
             .client
             .execute_json(Method::POST, "/v2/droplets", &body)
             .await?;
-        let mut object = decode_object(&response)?;
-        let droplets: Vec<Droplet> =
-            decode_value(&response, take_key(&response, &mut object, "droplets")?)?;
-        let links: Option<Links> =
-            decode_value(&response, object.remove("links").unwrap_or_default())?;
-        let links = links.unwrap_or_default();
-        Ok(Created {
-            resource: droplets,
-            actions: links.actions.clone(),
-            links,
-        })
+        Created::decode(&response, "droplets")
     }
 
     /// `GET /v2/droplets/{droplet_id}`.

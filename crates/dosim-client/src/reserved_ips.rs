@@ -4,8 +4,8 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::Action;
-use crate::client::{decode_object, decode_value, encode, take_key, Client, List};
-use crate::common::{null_default, Links, Region};
+use crate::client::{encode, Client, List};
+use crate::common::{null_default, Region};
 use crate::droplets::{Created, Droplet};
 use crate::error::Error;
 
@@ -93,17 +93,7 @@ impl<'a> ReservedIpsService<'a> {
             .client
             .execute_json(Method::POST, self.root(), body)
             .await?;
-        let mut object = decode_object(&response)?;
-        let reserved_ip: ReservedIp =
-            decode_value(&response, take_key(&response, &mut object, self.key())?)?;
-        let links: Option<Links> =
-            decode_value(&response, object.remove("links").unwrap_or_default())?;
-        let links = links.unwrap_or_default();
-        Ok(Created {
-            resource: reserved_ip,
-            actions: links.actions.clone(),
-            links,
-        })
+        Created::decode(&response, self.key())
     }
 
     /// Reserves an IP in `region`, unassigned (202).
