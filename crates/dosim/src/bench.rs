@@ -81,6 +81,13 @@ pub struct BenchRow {
     /// How many times slower dosim is than the PostgreSQL floor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pg_ratio: Option<f64>,
+    /// For a scenario with Spaces requests: seeds per wall-clock second of the S3 floor (its
+    /// Spaces requests made with aws-sdk-s3 to a minimal server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_floor_seeds_per_second: Option<f64>,
+    /// How many times slower dosim is than the S3 floor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_ratio: Option<f64>,
     /// For a scenario whose operations are all API requests: seeds per wall-clock second of the
     /// model floor, seed 0's requests sent again to a fresh API server in process, no network.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,6 +156,7 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                 "floor seeds/s",
                 "floor/dosim",
                 "pg floor/dosim",
+                "s3 floor/dosim",
                 "model floor/dosim",
                 "sim s/wall s",
             ]
@@ -177,6 +185,8 @@ pub(crate) fn bench(args: &BenchArgs, scenarios: &[Scenario]) -> ExitCode {
                     format!("{:.1}", row.floor_seeds_per_second),
                     format!("{:.2}", row.ratio),
                     row.pg_ratio
+                        .map_or("-".to_owned(), |ratio| format!("{ratio:.2}")),
+                    row.s3_ratio
                         .map_or("-".to_owned(), |ratio| format!("{ratio:.2}")),
                     row.model_ratio
                         .map_or("-".to_owned(), |ratio| format!("{ratio:.2}")),
@@ -250,10 +260,14 @@ pub fn measure(scenario: &Scenario, seeds: u64) -> BenchRow {
     measure_jobs(scenario, seeds, 1)
 }
 
+/// Seeds in one turn of [`measure_jobs`]: dosim runs a block, then each floor the same block.
+const BLOCK_SEEDS: u64 = 10;
+
 /// Measures one scenario and its floor over the same number of seeds, then the scenario again
 /// on `jobs` threads.
 pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
-    let (reference, requests) = crate::floor::capturing(|| scenario.run(0));
+    let (reference, capture) = crate::floor::capturing(|| scenario.run(0));
+    let requests = capture.requests;
     // Each actor's operations and how long it lived: an actor that ends early stops costing
     // steps, in dosim and in the floors alike.
     let per_actor: Vec<ActorLoad> = reference
@@ -262,9 +276,13 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
         .map(|actor| {
             let ops = reference.ops.iter().filter(|op| op.actor == actor.name);
             let sql = ops.clone().filter(|op| op.method == "SQL").count();
+            let s3 = (capture.spaces_actors.iter())
+                .filter(|sender| **sender == actor.name)
+                .count();
             ActorLoad {
-                http: ops.count() - sql,
+                http: ops.count().saturating_sub(sql + s3),
                 sql,
+                s3,
                 lifetime_ms: actor.end_ms.unwrap_or(reference.sim_ms),
             }
         })
@@ -272,40 +290,68 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
     let hosts = scenario.host_count();
     let services = hosts.saturating_sub(1 + per_actor.len());
 
-    let started = WallClock::start();
-    let mut sim_ms = 0u64;
-    for seed in 0..seeds {
-        sim_ms += scenario.run(seed).sim_ms;
-    }
-    let dosim_s = started.elapsed_s();
-
-    let started = WallClock::start();
-    for seed in 0..seeds {
-        // A floor is plain turmoil, hyper and tokio-postgres; it does not fail (its tests run it).
-        let _ = crate::floor::http_floor_run(seed, scenario.tick, services, &per_actor);
-    }
-    let floor_s = started.elapsed_s();
-
-    let pg_floor_s = per_actor.iter().any(|load| load.sql > 0).then(|| {
-        let started = WallClock::start();
-        for seed in 0..seeds {
-            let _ = crate::floor::pg_floor_run(seed, scenario.tick, services, &per_actor);
-        }
-        started.elapsed_s()
-    });
-
+    let has_sql = per_actor.iter().any(|load| load.sql > 0);
+    let has_s3 = cfg!(feature = "s3-sdk") && per_actor.iter().any(|load| load.s3 > 0);
     // Only where every operation is an API request: the model floor sends nothing else.
-    let model_s = (requests.len() == reference.ops.len()).then(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a current-thread runtime builds");
+    let has_model = requests.len() == reference.ops.len();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime builds");
+
+    // dosim and its floors take turns over blocks of seeds, so that a machine whose speed
+    // drifts (a shared host, a neighbour's build) slows them alike and the ratios hold.
+    let mut sim_ms = 0u64;
+    let (mut dosim_s, mut floor_s, mut pg_floor_s, mut model_s) = (0.0, 0.0, 0.0, 0.0);
+    #[cfg_attr(not(feature = "s3-sdk"), allow(unused_mut))]
+    let mut s3_floor_s = 0.0;
+    let mut block_start = 0;
+    while block_start < seeds {
+        let block = block_start..seeds.min(block_start + BLOCK_SEEDS);
+        block_start = block.end;
+
         let started = WallClock::start();
-        for _ in 0..seeds {
-            let _ = crate::floor::model_floor_run(scenario, &requests, &runtime);
+        for seed in block.clone() {
+            sim_ms += scenario.run(seed).sim_ms;
         }
-        started.elapsed_s()
-    });
+        dosim_s += started.elapsed_s();
+
+        let started = WallClock::start();
+        for seed in block.clone() {
+            // A floor is plain turmoil, hyper and tokio-postgres; it does not fail (its tests
+            // run it).
+            let _ = crate::floor::http_floor_run(seed, scenario.tick, services, &per_actor);
+        }
+        floor_s += started.elapsed_s();
+
+        if has_sql {
+            let started = WallClock::start();
+            for seed in block.clone() {
+                let _ = crate::floor::pg_floor_run(seed, scenario.tick, services, &per_actor);
+            }
+            pg_floor_s += started.elapsed_s();
+        }
+
+        #[cfg(feature = "s3-sdk")]
+        if has_s3 {
+            let started = WallClock::start();
+            for seed in block.clone() {
+                let _ = crate::floor::s3_floor_run(seed, scenario.tick, services, &per_actor);
+            }
+            s3_floor_s += started.elapsed_s();
+        }
+
+        if has_model {
+            let started = WallClock::start();
+            for _ in block {
+                let _ = crate::floor::model_floor_run(scenario, &requests, &runtime);
+            }
+            model_s += started.elapsed_s();
+        }
+    }
+    let pg_floor_s = has_sql.then_some(pg_floor_s);
+    let s3_floor_s = has_s3.then_some(s3_floor_s);
+    let model_s = has_model.then_some(model_s);
 
     let per_second = |seconds: f64| {
         if seconds > 0.0 {
@@ -324,6 +370,7 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
     };
     let pg_floor_seeds_per_second = pg_floor_s.map(per_second);
     let model_floor_seeds_per_second = model_s.map(per_second);
+    let s3_floor_seeds_per_second = s3_floor_s.map(per_second);
     let seeds_per_second_jobs = if jobs == 1 {
         seeds_per_second
     } else {
@@ -344,6 +391,8 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
         ratio: ratio(floor_seeds_per_second),
         pg_floor_seeds_per_second,
         pg_ratio: pg_floor_seeds_per_second.map(ratio),
+        s3_floor_seeds_per_second,
+        s3_ratio: s3_floor_seeds_per_second.map(ratio),
         model_floor_seeds_per_second,
         model_ratio: model_floor_seeds_per_second.map(ratio),
         sim_seconds_per_second: if dosim_s > 0.0 {

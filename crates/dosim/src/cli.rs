@@ -44,8 +44,9 @@ pub enum Command {
     /// The report of one seed, identical on every run.
     Replay(ReplayArgs),
     /// Seeds per second of every scenario against its floors: bare turmoil and hyper with the same
-    /// hosts and requests, the same with SQL over the PostgreSQL protocol to a minimal server, and
-    /// the model floor (seed 0's requests sent again to the API in process, no network).
+    /// hosts and requests, the same with SQL over the PostgreSQL protocol or Spaces requests
+    /// through aws-sdk-s3 to a minimal server, and the model floor (seed 0's requests sent again
+    /// to the API in process, no network).
     Bench(BenchArgs),
     /// Merges the JSON results of several `explore` runs (the shards of one sweep) into one.
     Merge(MergeArgs),

@@ -6,6 +6,9 @@
 //!   PostgreSQL protocol with tokio-postgres to a minimal server that answers every statement at
 //!   once (`SELECT 0`, no rows), so a SQL scenario is compared with a world that speaks its
 //!   protocol;
+//! - the S3 floor (with the `s3-sdk` feature): the same, except that each actor's Spaces
+//!   requests are aws-sdk-s3 calls, configured as a scenario's actors get it, to a minimal server
+//!   that answers each at once;
 //! - the model floor: the HTTP requests of seed 0's run, captured whole, sent again in order to
 //!   a fresh API server in process (router, model, history; no turmoil, no sockets, no actors),
 //!   which is what the fakes cost without the simulated network and the harness around them.
@@ -24,10 +27,14 @@ use crate::scenario::Scenario;
 /// What one actor did in the scenario's reference run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ActorLoad {
-    /// HTTP requests (and, for the HTTP floor, every other operation too).
+    /// API requests and any other operation that is neither SQL nor Spaces (Valkey commands);
+    /// in the HTTP floor, every operation is a plain HTTP request.
     pub(crate) http: usize,
     /// SQL statements.
     pub(crate) sql: usize,
+    /// Spaces requests (S3 over HTTP): plain requests in the HTTP floor, aws-sdk-s3 calls in
+    /// the S3 floor.
+    pub(crate) s3: usize,
     /// How long it lived, in simulated milliseconds.
     pub(crate) lifetime_ms: u64,
 }
@@ -79,7 +86,7 @@ pub(crate) fn http_floor_run(
     let mut sim = world(seed, tick);
     api_and_services(&mut sim, services);
     for (index, load) in actors.iter().enumerate() {
-        let (requests, lifetime_ms) = (load.http + load.sql, load.lifetime_ms);
+        let (requests, lifetime_ms) = (load.http + load.sql + load.s3, load.lifetime_ms);
         sim.client(format!("pod-{index}"), async move {
             let schedule = Schedule::new(lifetime_ms, requests);
             http_requests(&schedule, requests).await?;
@@ -112,8 +119,8 @@ pub(crate) fn pg_floor_run(
     });
     for (index, &load) in actors.iter().enumerate() {
         sim.client(format!("pod-{index}"), async move {
-            let schedule = Schedule::new(load.lifetime_ms, load.http + load.sql);
-            http_requests(&schedule, load.http).await?;
+            let schedule = Schedule::new(load.lifetime_ms, load.http + load.sql + load.s3);
+            http_requests(&schedule, load.http + load.s3).await?;
             if load.sql > 0 {
                 let stream = turmoil::net::TcpStream::connect((PG_HOST, PG_PORT)).await?;
                 let (pg, connection) = tokio_postgres::Config::new()
@@ -127,6 +134,65 @@ pub(crate) fn pg_floor_run(
                 for _ in 0..load.sql {
                     schedule.next().await;
                     pg.execute("SELECT 1", &[]).await?;
+                }
+            }
+            schedule.end().await;
+            Ok(())
+        });
+    }
+    sim.run()
+}
+
+/// The host of the S3 floor's server.
+#[cfg(feature = "s3-sdk")]
+const S3_HOST: &str = "s3-floor";
+
+/// The S3 floor: each actor's other operations as in the HTTP floor, and its Spaces requests
+/// with aws-sdk-s3, configured as a scenario's actors get it (`spaces::sdk::client`: signed,
+/// path-style, retries off), each a `HeadObject` answered at once with `200` and an ETag by a
+/// minimal server. A Spaces scenario is then compared with a world that pays the SDK's request
+/// pipeline (endpoint resolution, SigV4 signing, interceptors, response parsing) as its actors do.
+#[cfg(feature = "s3-sdk")]
+pub(crate) fn s3_floor_run(
+    seed: u64,
+    tick: Duration,
+    services: usize,
+    actors: &[ActorLoad],
+) -> turmoil::Result {
+    let mut sim = world(seed, tick);
+    api_and_services(&mut sim, services);
+    let router = axum::Router::new().fallback(|| async {
+        (
+            [(http::header::ETAG, "\"d41d8cd98f00b204e9800998ecf8427e\"")],
+            "",
+        )
+    });
+    sim.host(S3_HOST, move || {
+        let router = router.clone();
+        async move {
+            crate::net::serve_router(router, crate::spaces::PORT).await?;
+            Ok(())
+        }
+    });
+    for (index, &load) in actors.iter().enumerate() {
+        sim.client(format!("pod-{index}"), async move {
+            let schedule = Schedule::new(load.lifetime_ms, load.http + load.sql + load.s3);
+            http_requests(&schedule, load.http + load.sql).await?;
+            if load.s3 > 0 {
+                let config = crate::spaces::sdk::config_for(
+                    format!("http://{S3_HOST}"),
+                    "nyc3".to_owned(),
+                    "DO00FLOORFLOORFLOOR0".to_owned(),
+                    "floor-secret".to_owned(),
+                );
+                let s3 = aws_sdk_s3::Client::from_conf(config.build());
+                for _ in 0..load.s3 {
+                    schedule.next().await;
+                    s3.head_object()
+                        .bucket("floor")
+                        .key("object")
+                        .send()
+                        .await?;
                 }
             }
             schedule.end().await;
@@ -292,25 +358,35 @@ pub(crate) struct Captured {
     body: Bytes,
 }
 
+/// What one run's actors sent, captured for the floors: every API request whole (for the model
+/// floor), and who sent each Spaces request (for the S3 floor).
+#[derive(Debug, Default)]
+pub(crate) struct Capture {
+    pub(crate) requests: Vec<Captured>,
+    /// The actor of each Spaces request, in the order they arrived.
+    pub(crate) spaces_actors: Vec<String>,
+}
+
 thread_local! {
-    /// The requests captured on this thread, while [`capturing`] runs.
-    static CAPTURED: RefCell<Option<Vec<Captured>>> = const { RefCell::new(None) };
+    /// What is captured on this thread, while [`capturing`] runs.
+    static CAPTURED: RefCell<Option<Capture>> = const { RefCell::new(None) };
 }
 
 /// Runs `run` (one simulation, on this thread) and returns, with its result, every HTTP request
-/// its actors sent through the recording transport, in the order they were sent.
-pub(crate) fn capturing<R>(run: impl FnOnce() -> R) -> (R, Vec<Captured>) {
-    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+/// its actors sent through the recording transport, in the order they were sent, and the
+/// senders of its Spaces requests.
+pub(crate) fn capturing<R>(run: impl FnOnce() -> R) -> (R, Capture) {
+    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Capture::default()));
     let result = run();
-    let requests = CAPTURED.with(|captured| captured.borrow_mut().take().unwrap_or_default());
-    (result, requests)
+    let capture = CAPTURED.with(|captured| captured.borrow_mut().take().unwrap_or_default());
+    (result, capture)
 }
 
 /// Called by the recording transport for each request: kept only while [`capturing`] runs.
 pub(crate) fn capture(request: &http::Request<Bytes>) {
     CAPTURED.with(|captured| {
-        if let Some(requests) = captured.borrow_mut().as_mut() {
-            requests.push(Captured {
+        if let Some(capture) = captured.borrow_mut().as_mut() {
+            capture.requests.push(Captured {
                 method: request.method().clone(),
                 target: request
                     .uri()
@@ -319,6 +395,15 @@ pub(crate) fn capture(request: &http::Request<Bytes>) {
                 headers: request.headers().clone(),
                 body: request.body().clone(),
             });
+        }
+    });
+}
+
+/// Called by the Spaces host for each request it receives: kept only while [`capturing`] runs.
+pub(crate) fn capture_spaces(actor: &str) {
+    CAPTURED.with(|captured| {
+        if let Some(capture) = captured.borrow_mut().as_mut() {
+            capture.spaces_actors.push(actor.to_owned());
         }
     });
 }
@@ -368,6 +453,7 @@ mod tests {
         ActorLoad {
             http,
             sql,
+            s3: 0,
             lifetime_ms: 200,
         }
     }
@@ -382,12 +468,27 @@ mod tests {
             .expect("tokio-postgres is answered by the minimal server");
     }
 
+    /// aws-sdk-s3 is answered by the S3 floor's minimal server: every call succeeds.
+    #[cfg(feature = "s3-sdk")]
+    #[test]
+    fn the_s3_floor_runs_every_operation() {
+        let tick = Duration::from_millis(1);
+        let s3 = |http, s3| ActorLoad {
+            s3,
+            ..load(http, 0)
+        };
+        s3_floor_run(3, tick, 0, &[s3(0, 4), s3(2, 1), s3(1, 0)])
+            .expect("aws-sdk-s3 is answered by the minimal server");
+    }
+
     /// The model floor sends seed 0's requests again and gets the same answers.
     #[test]
     fn the_model_floor_replays_seed_0s_requests() {
         let scenario = crate::bench::provisioning_scenario();
-        let (outcome, requests) = capturing(|| scenario.run(0));
+        let (outcome, capture) = capturing(|| scenario.run(0));
+        let requests = capture.requests;
         assert!(!requests.is_empty());
+        assert!(capture.spaces_actors.is_empty());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -404,6 +505,6 @@ mod tests {
         assert_eq!(statuses, seen);
         // Nothing is captured outside `capturing`.
         let (_, none) = capturing(|| ());
-        assert!(none.is_empty());
+        assert!(none.requests.is_empty() && none.spaces_actors.is_empty());
     }
 }

@@ -205,6 +205,7 @@ async fn serve_one(
         None,
         crate::history::now_ms(),
     );
+    crate::floor::capture_spaces(&actor);
     request.extensions_mut().insert(Peer(actor));
     let response = tower::ServiceExt::oneshot(spaces.router(), request.map(axum::body::Body::new))
         .await

@@ -116,23 +116,35 @@ impl std::error::Error for NoSpaces {}
 /// The S3 client config for the current run's Spaces, to adjust before building a client.
 pub fn config() -> Result<aws_sdk_s3::config::Builder, NoSpaces> {
     let info = super::info().ok_or(NoSpaces)?;
-    Ok(aws_sdk_s3::config::Builder::new()
+    Ok(config_for(
+        info.endpoint,
+        info.region,
+        info.access_key,
+        info.secret_key,
+    ))
+}
+
+/// The S3 client config for `endpoint`, as [`config`] makes it for a run's Spaces (the bench's
+/// S3 floor uses it for its own server).
+pub(crate) fn config_for(
+    endpoint: String,
+    region: String,
+    access_key: String,
+    secret_key: String,
+) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(info.endpoint)
-        .region(Region::new(info.region))
+        .endpoint_url(endpoint)
+        .region(Region::new(region))
         .force_path_style(true)
         .credentials_provider(Credentials::new(
-            info.access_key,
-            info.secret_key,
-            None,
-            None,
-            "dosim",
+            access_key, secret_key, None, None, "dosim",
         ))
         .http_client(SharedHttpClient::new(TurmoilHttpClient::default()))
         .time_source(SimTimeSource)
         .sleep_impl(TokioSleep::new())
         .retry_config(RetryConfig::disabled())
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired))
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
 }
 
 /// An `aws_sdk_s3::Client` for the current run's Spaces, signed with its key pair.
