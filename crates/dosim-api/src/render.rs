@@ -1,5 +1,6 @@
 //! Wire JSON for the objects several resources share: regions, sizes, images and actions.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use serde_json::value::RawValue;
@@ -105,6 +106,16 @@ pub fn region_json(slug: &str) -> Option<&'static RawValue> {
         .iter()
         .find(|(s, _)| *s == slug)
         .map(|(_, raw)| &**raw)
+}
+
+/// [`region`] as JSON: already serialized for a catalogue region, serialized now for any other.
+pub fn region_json_or_unknown(slug: &str) -> Cow<'static, RawValue> {
+    match region_json(slug) {
+        Some(raw) => Cow::Borrowed(raw),
+        None => Cow::Owned(
+            serde_json::value::to_raw_value(&region(slug)).expect("a JSON value always serializes"),
+        ),
+    }
 }
 
 /// [`size_object`] of the catalogue's size `slug`, already serialized.

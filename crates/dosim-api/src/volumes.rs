@@ -6,7 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use dosim_cloud::{
     DropletId, Volume, VolumeAction, VolumeActionTarget, VolumeCreate, VolumeFilter, VolumeId,
@@ -16,7 +20,7 @@ use crate::actions::{list_response, one_response};
 use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
-use crate::pagination::paginate;
+use crate::pagination::{paginate, Paged};
 use crate::render::{self, IpNoun};
 
 pub fn router() -> Router {
@@ -31,19 +35,38 @@ pub fn router() -> Router {
         )
 }
 
-pub fn render(volume: &Volume) -> Value {
-    json!({
-        "id": volume.id.to_string(),
-        "region": render::region(&volume.region),
-        "droplet_ids": volume.droplet_ids.iter().map(|d| d.0).collect::<Vec<_>>(),
-        "name": volume.name,
-        "description": volume.description,
-        "size_gigabytes": volume.size_gigabytes,
-        "created_at": render::time(volume.created_at),
-        "filesystem_type": volume.filesystem_type,
-        "filesystem_label": volume.filesystem_label,
-        "tags": volume.tags,
-    })
+/// The volume object, written straight to JSON with its region already serialized. Its fields
+/// are declared in alphabetical order, the order a `Value` (a `BTreeMap`) writes an object's
+/// keys, as every other object here is written.
+#[derive(Serialize)]
+pub struct Rendered<'a> {
+    created_at: String,
+    description: &'a str,
+    droplet_ids: Vec<u64>,
+    filesystem_label: &'a str,
+    filesystem_type: &'a str,
+    id: String,
+    name: &'a str,
+    region: Cow<'static, RawValue>,
+    size_gigabytes: u64,
+    tags: &'a [String],
+}
+
+impl<'a> Rendered<'a> {
+    pub fn of(volume: &'a Volume) -> Rendered<'a> {
+        Rendered {
+            created_at: volume.created_at.rfc3339(),
+            description: &volume.description,
+            droplet_ids: volume.droplet_ids.iter().map(|d| d.0).collect(),
+            filesystem_label: &volume.filesystem_label,
+            filesystem_type: &volume.filesystem_type,
+            id: volume.id.to_string(),
+            name: &volume.name,
+            region: render::region_json_or_unknown(&volume.region),
+            size_gigabytes: volume.size_gigabytes,
+            tags: &volume.tags,
+        }
+    }
 }
 
 /// A volume id from a path; anything but a UUID is a 404, as for an unknown id.
@@ -85,7 +108,11 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     };
     let volume = ctx.cloud(|cloud, now| cloud.create_volume(now, request))?;
     ctx.summary(format!("volume {}", volume.id));
-    Ok(json_wrapped(StatusCode::CREATED, "volume", render(&volume)))
+    Ok(json_wrapped(
+        StatusCode::CREATED,
+        "volume",
+        Rendered::of(&volume),
+    ))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
@@ -94,14 +121,25 @@ async fn list(ctx: Ctx, params: Params) -> Response {
         region: params.get("region").map(str::to_owned),
     };
     let volumes = ctx.cloud(|cloud, now| cloud.volumes(now, filter));
-    let rendered: Vec<Value> = volumes.iter().map(render).collect();
-    paginate(rendered, &params, &ctx.base_url, "/v2/volumes").response("volumes")
+    // Only the volumes on the page are rendered.
+    let page = paginate(volumes, &params, &ctx.base_url, "/v2/volumes");
+    let rendered: Vec<Rendered> = page.items.iter().map(Rendered::of).collect();
+    let page = Paged {
+        items: rendered,
+        links: page.links,
+        meta: page.meta,
+    };
+    page.response("volumes")
 }
 
 async fn one(ctx: Ctx, Path(volume_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_volume_id(&volume_id)?;
     let volume = ctx.cloud(|cloud, now| cloud.volume(now, id))?;
-    Ok(json_wrapped(StatusCode::OK, "volume", render(&volume)))
+    Ok(json_wrapped(
+        StatusCode::OK,
+        "volume",
+        Rendered::of(&volume),
+    ))
 }
 
 async fn delete_one(ctx: Ctx, Path(volume_id): Path<String>) -> Result<Response, ApiError> {

@@ -1,5 +1,5 @@
 //! Runs seeds `0..N` of one catalog scenario and nothing else: no checks, no report, no floor.
-//! It is the workload `scripts/profile-seeds.sh` profiles, the same `Scenario::run` that
+//! It is the workload profiled for `docs/performance.md`, the same `Scenario::run` that
 //! `dosim bench` times.
 //!
 //! ```sh

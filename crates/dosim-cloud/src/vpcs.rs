@@ -180,25 +180,26 @@ fn check_description(description: &str) -> Result<(), Error> {
 /// Each region's default VPC as the account is created with it: named `default-<region>`, on
 /// `10.<region's octet>.0.0/20`, where dosim draws droplets' private addresses.
 pub(crate) fn defaults(ids: &std::collections::BTreeMap<String, Uuid>) -> IndexMap<Uuid, Vpc> {
-    catalog::regions()
-        .iter()
-        .filter_map(|region| {
-            let id = *ids.get(region.slug)?;
-            let ip_range = Ipv4Net::new(Ipv4Addr::new(10, region.vpc_octet, 0, 0), 20)?;
-            Some((
+    // Sized up front: every account is made with these, so growing the map step by step
+    // showed in a short run's profile.
+    let mut defaults = IndexMap::with_capacity(catalog::regions().len());
+    defaults.extend(catalog::regions().iter().filter_map(|region| {
+        let id = *ids.get(region.slug)?;
+        let ip_range = Ipv4Net::new(Ipv4Addr::new(10, region.vpc_octet, 0, 0), 20)?;
+        Some((
+            id,
+            Vpc {
                 id,
-                Vpc {
-                    id,
-                    name: format!("default-{}", region.slug),
-                    description: String::new(),
-                    region: region.slug.to_owned(),
-                    ip_range,
-                    default: true,
-                    created_at: SimTime::ZERO,
-                },
-            ))
-        })
-        .collect()
+                name: format!("default-{}", region.slug),
+                description: String::new(),
+                region: region.slug.to_owned(),
+                ip_range,
+                default: true,
+                created_at: SimTime::ZERO,
+            },
+        ))
+    }));
+    defaults
 }
 
 impl Cloud {
