@@ -198,3 +198,38 @@ fn a_resource_decodes_from_its_key_and_the_rest_is_skipped() {
         assert!(error.to_string().contains(text), "{error}");
     }
 }
+
+/// A create's resource and its links decode in one pass: links may be absent or `null`, the
+/// resource may not.
+#[test]
+fn a_create_decodes_its_resource_and_links_together() {
+    let request = dosim_client::DropletCreate::new("web-1", "s-1vcpu-1gb", "ubuntu-24-04-x64");
+    let (linked, unlinked, missing) = run(async {
+        let script = Script::new(vec![
+            Reply::json(
+                202,
+                r#"{"links": {"actions": [{"id": 7, "rel": "create", "href": "x"}]}, "droplet": {"id": 3, "name": "web-1"}}"#,
+            ),
+            Reply::json(202, r#"{"droplet": {"id": 4}, "links": null}"#),
+            Reply::json(202, r#"{"links": {"actions": []}}"#),
+        ]);
+        let client = script.client();
+        (
+            client.droplets().create(&request).await,
+            client.droplets().create(&request).await,
+            client.droplets().create(&request).await.unwrap_err(),
+        )
+    });
+    let linked = linked.expect("decodes");
+    assert_eq!((linked.resource.id, linked.action_id()), (3, Some(7)));
+    let unlinked = unlinked.expect("decodes");
+    assert_eq!((unlinked.resource.id, unlinked.action_id()), (4, None));
+    assert!(
+        matches!(missing, Error::Decode { status: 202, .. }),
+        "{missing:?}"
+    );
+    assert!(
+        missing.to_string().contains("missing field `droplet`"),
+        "{missing}"
+    );
+}

@@ -326,8 +326,11 @@ pub fn measure_jobs(scenario: &Scenario, seeds: u64, jobs: usize) -> BenchRow {
 
         if has_sql {
             let started = WallClock::start();
+            // The floor's PostgreSQL server is one of the scenario's database hosts, not one
+            // more beside them.
+            let pg_services = services.saturating_sub(usize::from(!scenario.databases.is_empty()));
             for seed in block.clone() {
-                let _ = crate::floor::pg_floor_run(seed, scenario.tick, services, &per_actor);
+                let _ = crate::floor::pg_floor_run(seed, scenario.tick, pg_services, &per_actor);
             }
             pg_floor_s += started.elapsed_s();
         }
