@@ -48,7 +48,7 @@ pub fn render(droplet: &Droplet) -> Value {
 /// The droplet object, written straight to JSON with its catalogue parts already serialized: a
 /// polling client asks for droplets more than for anything else. Its fields are declared in
 /// alphabetical order, the order a `Value` (a `BTreeMap`) writes an object's keys, so the bytes
-/// are those of [`render`]'s `Value`.
+/// are those of [`render()`]'s `Value`.
 #[derive(Serialize)]
 pub struct Rendered<'a> {
     backup_ids: [u64; 0],
