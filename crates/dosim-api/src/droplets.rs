@@ -21,7 +21,7 @@ use crate::actions::{list_response, one_response};
 use crate::app::{json_response, json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
-use crate::pagination::{paginate, Paged};
+use crate::pagination::paginate;
 use crate::render::{self, IpNoun};
 
 pub fn router() -> Router {
@@ -298,15 +298,8 @@ async fn list(ctx: Ctx, params: Params) -> Response {
     if gpus_only {
         droplets.clear();
     }
-    // Only the droplets on the page are rendered.
-    let page = paginate(droplets, &params, &ctx.base_url, "/v2/droplets");
-    let rendered: Vec<Rendered> = page.items.iter().map(Rendered::of).collect();
-    let page = Paged {
-        items: rendered,
-        links: page.links,
-        meta: page.meta,
-    };
-    page.response("droplets")
+    paginate(droplets, &params, &ctx.base_url, "/v2/droplets")
+        .render_response("droplets", Rendered::of)
 }
 
 async fn one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {

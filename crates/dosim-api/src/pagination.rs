@@ -50,6 +50,21 @@ impl<T: Serialize> Paged<T> {
     pub fn response(self, key: &str) -> Response {
         json_response(StatusCode::OK, &PageBody { key, page: &self })
     }
+
+    /// The list's response with each item rendered by `render` first: only the page's items
+    /// are rendered, however long the list.
+    pub fn render_response<'a, U: Serialize>(
+        &'a self,
+        key: &str,
+        render: impl FnMut(&'a T) -> U,
+    ) -> Response {
+        let page = Paged {
+            items: self.items.iter().map(render).collect::<Vec<U>>(),
+            links: self.links.clone(),
+            meta: self.meta.clone(),
+        };
+        json_response(StatusCode::OK, &PageBody { key, page: &page })
+    }
 }
 
 /// `{key: items, "links": …, "meta": …}` written straight out, its three keys in sorted order

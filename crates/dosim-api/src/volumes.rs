@@ -20,7 +20,7 @@ use crate::actions::{list_response, one_response};
 use crate::app::{json_wrapped, no_content, Ctx};
 use crate::body::{missing, wrong_type, JsonBody, Params};
 use crate::error::ApiError;
-use crate::pagination::{paginate, Paged};
+use crate::pagination::paginate;
 use crate::render::{self, IpNoun};
 
 pub fn router() -> Router {
@@ -121,15 +121,8 @@ async fn list(ctx: Ctx, params: Params) -> Response {
         region: params.get("region").map(str::to_owned),
     };
     let volumes = ctx.cloud(|cloud, now| cloud.volumes(now, filter));
-    // Only the volumes on the page are rendered.
-    let page = paginate(volumes, &params, &ctx.base_url, "/v2/volumes");
-    let rendered: Vec<Rendered> = page.items.iter().map(Rendered::of).collect();
-    let page = Paged {
-        items: rendered,
-        links: page.links,
-        meta: page.meta,
-    };
-    page.response("volumes")
+    paginate(volumes, &params, &ctx.base_url, "/v2/volumes")
+        .render_response("volumes", Rendered::of)
 }
 
 async fn one(ctx: Ctx, Path(volume_id): Path<String>) -> Result<Response, ApiError> {

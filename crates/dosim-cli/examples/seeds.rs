@@ -7,23 +7,17 @@
 //! ./target/release/examples/seeds two_pods_create_one_volume 200
 //! ```
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [name, seeds] = args.as_slice() else {
-        eprintln!("usage: seeds SCENARIO N");
-        return ExitCode::from(2);
+    let (scenario, seeds) = match args::scenario_and_count("seeds SCENARIO N") {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
-    let Ok(seeds) = seeds.parse::<u64>() else {
-        eprintln!("N must be a whole number, got {seeds:?}");
-        return ExitCode::from(2);
-    };
-    let catalog = dosim_sims::catalog();
-    let Some(scenario) = catalog.iter().find(|scenario| scenario.name() == name) else {
-        eprintln!("no scenario named {name:?}");
-        return ExitCode::from(2);
-    };
+    let name = scenario.name();
     let mut ops = 0;
     for seed in 0..seeds {
         ops += scenario.run(seed).ops.len();

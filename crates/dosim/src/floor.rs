@@ -55,15 +55,24 @@ fn world(seed: u64, tick: Duration) -> turmoil::Sim<'static> {
     builder.build()
 }
 
-fn api_and_services(sim: &mut turmoil::Sim<'_>, services: usize) {
-    let router = axum::Router::new().fallback(|| async { "{}" });
-    sim.host(API_HOST, move || {
+/// A host serving `router` on `port`.
+fn serve_host(sim: &mut turmoil::Sim<'_>, host: &str, router: axum::Router, port: u16) {
+    sim.host(host, move || {
         let router = router.clone();
         async move {
-            crate::net::serve_router(router, API_PORT).await?;
+            crate::net::serve_router(router, port).await?;
             Ok(())
         }
     });
+}
+
+fn api_and_services(sim: &mut turmoil::Sim<'_>, services: usize) {
+    serve_host(
+        sim,
+        API_HOST,
+        axum::Router::new().fallback(|| async { "{}" }),
+        API_PORT,
+    );
     for index in 0..services {
         sim.host(format!("service-{index}"), || async {
             std::future::pending::<()>().await;
@@ -167,13 +176,7 @@ pub(crate) fn s3_floor_run(
             "",
         )
     });
-    sim.host(S3_HOST, move || {
-        let router = router.clone();
-        async move {
-            crate::net::serve_router(router, crate::spaces::PORT).await?;
-            Ok(())
-        }
-    });
+    serve_host(&mut sim, S3_HOST, router, crate::spaces::PORT);
     for (index, &load) in actors.iter().enumerate() {
         sim.client(format!("pod-{index}"), async move {
             let schedule = Schedule::new(load.lifetime_ms, load.http + load.sql + load.s3);
