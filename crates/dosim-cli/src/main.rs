@@ -12,6 +12,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// A seed allocates and frees thousands of small objects (requests, JSON, futures, records);
+/// mimalloc's thread-local free lists serve them at a fraction of the system allocator's cost.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Deterministic simulation testbed for code that drives DigitalOcean.
 #[derive(Debug, Parser)]
 #[command(name = "dosim", version, about)]

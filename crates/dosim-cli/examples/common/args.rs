@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+/// The allocator the `dosim` binary runs with, so that a profile counts what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `SCENARIO N` from the command line, or the exit code after saying what is wrong.
 pub fn scenario_and_count(usage: &str) -> Result<(dosim::Scenario, u64), ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
