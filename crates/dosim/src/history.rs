@@ -16,6 +16,10 @@ pub const OPS_MAX: usize = 100_000;
 /// The most beliefs one run records.
 pub const BELIEFS_MAX: usize = 100_000;
 
+/// The most response summaries one run remembers, and the most body bytes they may hold.
+const SUMMARIES_MAX: usize = 256;
+const SUMMARIES_BYTES_MAX: usize = 1024 * 1024;
+
 /// How one operation ended, as the actor saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -112,6 +116,18 @@ struct RecorderState {
     faults: Vec<InjectedFault>,
     beliefs: Vec<Belief>,
     ops_dropped: u64,
+    summaries: Summaries,
+}
+
+/// The summary of each response body already read in this run, by whether it was an error and
+/// the body: a poll reads the same body again and again (a droplet until it is active, a fleet's
+/// list page), and reading a body through was most of recording its exchange.
+#[derive(Debug, Default)]
+struct Summaries {
+    // Ordered by the bytes: a lookup compares a few bodies, each to where it first differs,
+    // which costs less than hashing the body whole.
+    by_body: BTreeMap<(bool, bytes::Bytes), (Option<String>, Vec<String>)>,
+    bytes: usize,
 }
 
 /// What a recorder held at the end of a run.
@@ -171,6 +187,28 @@ impl Recorder {
             resources: Vec::new(),
         });
         Some(seq)
+    }
+
+    /// [`summarize_response`], remembered for the rest of the run: a body read before is not
+    /// read again. The answer is the same either way; only what it costs differs.
+    pub fn summarize_response(
+        &self,
+        status: u16,
+        body: &bytes::Bytes,
+    ) -> (Option<String>, Vec<String>) {
+        let key = (status >= 400, body.clone());
+        if let Some(summarized) = self.inner.lock().summaries.by_body.get(&key) {
+            return summarized.clone();
+        }
+        let summarized = summarize_response(status, body);
+        let summaries = &mut self.inner.lock().summaries;
+        if summaries.by_body.len() < SUMMARIES_MAX
+            && summaries.bytes + body.len() <= SUMMARIES_BYTES_MAX
+        {
+            summaries.bytes += body.len();
+            summaries.by_body.insert(key, summarized.clone());
+        }
+        summarized
     }
 
     /// Records how operation `seq` ended.
@@ -278,7 +316,8 @@ pub fn summarize_request(body: &[u8]) -> Option<String> {
     None
 }
 
-/// The summary and the resources a response body tells its reader about.
+/// The summary and the resources a response body tells its reader about; the summary says
+/// what an error body's `id` and `message` are when `status` is 400 or more.
 ///
 /// DigitalOcean wraps every resource in an envelope named after it (`{"volume": {…}}`,
 /// `{"volumes": […]}`), so the envelope's key says what the ids are.

@@ -38,6 +38,46 @@ fn check_summary(status: u16, body: &str, summary: Option<&str>, resources: &[&s
     assert_eq!(got_resources, resources, "{body}");
 }
 
+/// The recorder remembers each body's summary: asked again, it answers as the first time, and a
+/// body read as an error is summarized as one even after the same bytes were read as a success.
+#[test]
+fn a_recorder_summarizes_a_body_it_has_seen_as_it_did_the_first_time() {
+    let recorder = crate::history::Recorder::default();
+    let droplet = bytes::Bytes::from_static(
+        br#"{"droplet": {"id": 7, "status": "new", "volume_ids": ["v-1"]}}"#,
+    );
+    let error = bytes::Bytes::from_static(br#"{"id": "not_found", "message": "gone"}"#);
+    for _ in 0..2 {
+        for (status, body) in [
+            (200, &droplet),
+            (404, &error),
+            (200, &error),
+            (422, &droplet),
+        ] {
+            assert_eq!(
+                recorder.summarize_response(status, body),
+                summarize_response(status, body),
+                "{status} {body:?}"
+            );
+        }
+    }
+    let (summary, resources) = recorder.summarize_response(200, &droplet);
+    assert_eq!(summary.as_deref(), Some("droplet 7 new"));
+    assert_eq!(resources, ["droplet 7", "volume v-1"]);
+    assert_eq!(
+        recorder.summarize_response(404, &error).0.as_deref(),
+        Some("not_found: gone")
+    );
+    // A body differing by one byte is its own entry.
+    let other = bytes::Bytes::from_static(
+        br#"{"droplet": {"id": 8, "status": "new", "volume_ids": ["v-1"]}}"#,
+    );
+    assert_eq!(
+        recorder.summarize_response(200, &other).0.as_deref(),
+        Some("droplet 8 new")
+    );
+}
+
 #[test]
 fn response_summaries() {
     check_summary(

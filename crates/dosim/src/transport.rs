@@ -78,9 +78,9 @@ impl Transport for RecordingTransport {
                             .get("x-request-id")
                             .and_then(|id| id.to_str().ok())
                             .map(str::to_owned);
-                        let body =
-                            &response.body()[..response.body().len().min(history::BODY_BYTES_MAX)];
-                        let (summary, resources) = history::summarize_response(status, body);
+                        let body = response.body();
+                        let body = body.slice(..body.len().min(history::BODY_BYTES_MAX));
+                        let (summary, resources) = self.recorder.summarize_response(status, &body);
                         self.recorder.complete(
                             seq,
                             now_ms,
