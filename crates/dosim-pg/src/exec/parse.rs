@@ -8,6 +8,8 @@
 //! ([`stack_for`]), and an expression nested deeper than [`EXPR_DEPTH_MAX`] is refused with PostgreSQL's
 //! `54001 stack depth limit exceeded`. Both figures are counted, never measured, so a seed replays alike.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Statement, Visit, Visitor};
@@ -45,6 +47,15 @@ pub fn stack_depth_exceeded() -> PgError {
 ///
 /// Counts the tokens that may be infix operators: a bound on how deep a chain of them can nest.
 pub fn stack_for(sql: &str) -> usize {
+    if let Some(stack) = remembered(sql, |entry| Some(entry.stack)) {
+        return stack;
+    }
+    let stack = count_stack(sql);
+    remember(sql, |entry| entry.stack = stack, stack);
+    stack
+}
+
+fn count_stack(sql: &str) -> usize {
     let dialect = PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
         // The parser reports the tokenizer's error without building anything.
@@ -110,6 +121,19 @@ pub fn on_stack<R: Send>(stack: usize, f: impl FnOnce() -> R + Send) -> R {
 ///
 /// Run it on the stack [`stack_for`] names: a refused statement is dropped here, and its drop recurses.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
+    if let Some(parsed) = remembered(sql, |entry| entry.parsed.clone()) {
+        return parsed;
+    }
+    let parsed = parse_now(sql);
+    // Only a string that runs on the caller's stack is kept: a deep one is parsed on a thread
+    // of its own, and dropping its copy here would recurse on this one.
+    if remembered(sql, |entry| Some(entry.stack)) == Some(0) {
+        remember(sql, |entry| entry.parsed = Some(parsed.clone()), 0);
+    }
+    parsed
+}
+
+fn parse_now(sql: &str) -> Result<Vec<Statement>, PgError> {
     let dialect = PostgreSqlDialect {};
     let statements = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -121,6 +145,46 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
         return Err(stack_depth_exceeded());
     }
     Ok(statements)
+}
+
+/// The longest query string remembered, and how many are, per thread.
+const REMEMBERED_SQL_BYTES_MAX: usize = 4096;
+const REMEMBERED_MAX: usize = 512;
+
+/// What this thread has learnt of each short query string: parsing is a pure function of the
+/// text, and clients send the same few statements again and again (every seed of a scenario
+/// sends the same ones), so a string is tokenized and parsed once and its statements cloned
+/// after. Tokenizing and parsing were a sixth of a SQL scenario's seed.
+#[derive(Default)]
+struct Remembered {
+    stack: usize,
+    parsed: Option<Result<Vec<Statement>, PgError>>,
+}
+
+thread_local! {
+    static REMEMBERED: RefCell<BTreeMap<Box<str>, Remembered>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+fn remembered<T>(sql: &str, read: impl FnOnce(&Remembered) -> Option<T>) -> Option<T> {
+    REMEMBERED.with_borrow(|remembered| remembered.get(sql).and_then(read))
+}
+
+/// Writes what was learnt of `sql` (whose stack is `stack`), making room by forgetting
+/// everything when the table is full.
+fn remember(sql: &str, write: impl FnOnce(&mut Remembered), stack: usize) {
+    if sql.len() > REMEMBERED_SQL_BYTES_MAX {
+        return;
+    }
+    REMEMBERED.with_borrow_mut(|remembered| {
+        if !remembered.contains_key(sql) && remembered.len() >= REMEMBERED_MAX {
+            remembered.clear();
+        }
+        let entry = remembered.entry(sql.into()).or_insert_with(|| Remembered {
+            stack,
+            parsed: None,
+        });
+        write(entry);
+    });
 }
 
 /// Counts expression nesting while sqlparser's visitor walks a statement; breaks past the limit, so the
@@ -168,5 +232,53 @@ fn syntax_error(e: &ParserError) -> PgError {
             format!("syntax error at or near \"{tok}\""),
         ),
         None => PgError::new(sqlstate::SYNTAX_ERROR, format!("syntax error: {text}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remembered string answers as a fresh parse would, statements and errors alike, also
+    /// after the table has filled and been forgotten.
+    #[test]
+    fn a_query_string_parsed_again_gives_what_it_gave_the_first_time() {
+        let cases = [
+            "SELECT balance FROM accounts WHERE id = $1",
+            "UPDATE accounts SET balance = balance + 1 WHERE id = 2",
+            "SELEC 1",
+            "SELECT (",
+        ];
+        let fresh: Vec<_> = cases
+            .iter()
+            .map(|sql| (count_stack(sql), parse_now(sql)))
+            .collect();
+        for round in 0..3 {
+            for (sql, (stack, parsed)) in cases.iter().zip(&fresh) {
+                assert_eq!(stack_for(sql), *stack, "{sql}");
+                assert_eq!(parse(sql), *parsed, "{sql} (round {round})");
+            }
+            // Enough other strings to fill the table, so the next round starts over.
+            for n in 0..=REMEMBERED_MAX {
+                let sql = format!("SELECT {n}");
+                assert_eq!(stack_for(&sql), 0);
+                assert!(parse(&sql).is_ok());
+            }
+        }
+        assert_eq!(
+            parse("SELEC 1").unwrap_err().message,
+            "syntax error at or near \"SELEC\""
+        );
+        let remembered = REMEMBERED.with_borrow(BTreeMap::len);
+        assert!(remembered <= REMEMBERED_MAX, "{remembered}");
+    }
+
+    /// A string too long to remember is parsed every time and never kept.
+    #[test]
+    fn a_long_query_string_is_not_remembered() {
+        let sql = format!("SELECT '{}'", "x".repeat(REMEMBERED_SQL_BYTES_MAX));
+        assert_eq!(stack_for(&sql), 0);
+        assert!(parse(&sql).is_ok());
+        assert!(REMEMBERED.with_borrow(|remembered| !remembered.contains_key(sql.as_str())));
     }
 }
