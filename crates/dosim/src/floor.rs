@@ -86,6 +86,7 @@ fn api_and_services(sim: &mut turmoil::Sim<'_>, services: usize) {
 /// the one before it has its answer, so that the actor lives about as long as it did in the
 /// scenario, at the scenario's tick: a step costs the same whether or not a host is busy, a host
 /// that has ended costs none, and a coarser tick takes fewer steps for the same time.
+#[inline(never)] // counted by name in scripts/floor-instructions.py
 pub(crate) fn http_floor_run(
     seed: u64,
     tick: Duration,
@@ -109,6 +110,7 @@ pub(crate) fn http_floor_run(
 /// The PostgreSQL floor: each actor's HTTP requests as in the HTTP floor, and its SQL statements
 /// with tokio-postgres over one connection to the minimal server, each prepared and executed
 /// as `Client::execute` does.
+#[inline(never)] // counted by name in scripts/floor-instructions.py
 pub(crate) fn pg_floor_run(
     seed: u64,
     tick: Duration,
@@ -162,6 +164,7 @@ const S3_HOST: &str = "s3-floor";
 /// minimal server. A Spaces scenario is then compared with a world that pays the SDK's request
 /// pipeline (endpoint resolution, SigV4 signing, interceptors, response parsing) as its actors do.
 #[cfg(feature = "s3-sdk")]
+#[inline(never)] // counted by name in scripts/floor-instructions.py
 pub(crate) fn s3_floor_run(
     seed: u64,
     tick: Duration,
@@ -414,6 +417,7 @@ pub(crate) fn capture_spaces(actor: &str) {
 /// The model floor for one seed: a fresh API server with the scenario's account set-up, then
 /// `requests` sent in order through its router on `runtime`; the statuses it answered. The
 /// server is seeded as seed 0's run was, so the captured requests name the ids it hands out.
+#[inline(never)] // counted by name in scripts/floor-instructions.py
 pub(crate) fn model_floor_run(
     scenario: &Scenario,
     requests: &[Captured],

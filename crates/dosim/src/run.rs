@@ -176,6 +176,7 @@ pub(crate) struct RunRecord {
 type ActorResults = Arc<Mutex<Vec<Option<(ActorResult, u64)>>>>;
 
 /// Runs one seed of `scenario` as `spec` says.
+#[inline(never)] // counted by name in scripts/floor-instructions.py
 pub(crate) fn run(scenario: &Scenario, spec: &RunSpec) -> RunRecord {
     let steering = spec.steering(scenario);
     let refused = |error: String| RunRecord {
