@@ -196,8 +196,14 @@ impl Recorder {
         status: u16,
         body: &bytes::Bytes,
     ) -> (Option<String>, Vec<String>) {
-        let key = (status >= 400, body.clone());
-        if let Some(summarized) = self.inner.lock().summaries.by_body.get(&key) {
+        let is_error = status >= 400;
+        if let Some(summarized) = self
+            .inner
+            .lock()
+            .summaries
+            .by_body
+            .get(&(is_error, body.clone()))
+        {
             return summarized.clone();
         }
         let summarized = summarize_response(status, body);
@@ -206,6 +212,8 @@ impl Recorder {
             && summaries.bytes + body.len() <= SUMMARIES_BYTES_MAX
         {
             summaries.bytes += body.len();
+            // A copy, so that a slice of a larger response does not keep all of it alive.
+            let key = (is_error, bytes::Bytes::copy_from_slice(body));
             summaries.by_body.insert(key, summarized.clone());
         }
         summarized

@@ -147,9 +147,11 @@ fn parse_now(sql: &str) -> Result<Vec<Statement>, PgError> {
     Ok(statements)
 }
 
-/// The longest query string remembered, and how many are, per thread.
+/// The longest query string remembered, and how many are, and how many bytes of text they may
+/// hold together, per thread (a statement's syntax tree is some tens of times its text).
 const REMEMBERED_SQL_BYTES_MAX: usize = 4096;
 const REMEMBERED_MAX: usize = 512;
+const REMEMBERED_BYTES_MAX: usize = 256 * 1024;
 
 /// What this thread has learnt of each short query string: parsing is a pure function of the
 /// text, and clients send the same few statements again and again (every seed of a scenario
@@ -161,12 +163,19 @@ struct Remembered {
     parsed: Option<Result<Vec<Statement>, PgError>>,
 }
 
+/// The remembered strings, and the bytes of their text.
+#[derive(Default)]
+struct Table {
+    by_sql: BTreeMap<Box<str>, Remembered>,
+    bytes: usize,
+}
+
 thread_local! {
-    static REMEMBERED: RefCell<BTreeMap<Box<str>, Remembered>> = const { RefCell::new(BTreeMap::new()) };
+    static REMEMBERED: RefCell<Table> = RefCell::new(Table::default());
 }
 
 fn remembered<T>(sql: &str, read: impl FnOnce(&Remembered) -> Option<T>) -> Option<T> {
-    REMEMBERED.with_borrow(|remembered| remembered.get(sql).and_then(read))
+    REMEMBERED.with_borrow(|table| table.by_sql.get(sql).and_then(read))
 }
 
 /// Writes what was learnt of `sql` (whose stack is `stack`), making room by forgetting
@@ -175,14 +184,22 @@ fn remember(sql: &str, write: impl FnOnce(&mut Remembered), stack: usize) {
     if sql.len() > REMEMBERED_SQL_BYTES_MAX {
         return;
     }
-    REMEMBERED.with_borrow_mut(|remembered| {
-        if !remembered.contains_key(sql) && remembered.len() >= REMEMBERED_MAX {
-            remembered.clear();
+    REMEMBERED.with_borrow_mut(|table| {
+        if !table.by_sql.contains_key(sql) {
+            if table.by_sql.len() >= REMEMBERED_MAX
+                || table.bytes + sql.len() > REMEMBERED_BYTES_MAX
+            {
+                *table = Table::default();
+            }
+            table.bytes += sql.len();
         }
-        let entry = remembered.entry(sql.into()).or_insert_with(|| Remembered {
-            stack,
-            parsed: None,
-        });
+        let entry = table
+            .by_sql
+            .entry(sql.into())
+            .or_insert_with(|| Remembered {
+                stack,
+                parsed: None,
+            });
         write(entry);
     });
 }
@@ -269,7 +286,7 @@ mod tests {
             parse("SELEC 1").unwrap_err().message,
             "syntax error at or near \"SELEC\""
         );
-        let remembered = REMEMBERED.with_borrow(BTreeMap::len);
+        let remembered = REMEMBERED.with_borrow(|table| table.by_sql.len());
         assert!(remembered <= REMEMBERED_MAX, "{remembered}");
     }
 
@@ -279,6 +296,23 @@ mod tests {
         let sql = format!("SELECT '{}'", "x".repeat(REMEMBERED_SQL_BYTES_MAX));
         assert_eq!(stack_for(&sql), 0);
         assert!(parse(&sql).is_ok());
-        assert!(REMEMBERED.with_borrow(|remembered| !remembered.contains_key(sql.as_str())));
+        assert!(REMEMBERED.with_borrow(|table| !table.by_sql.contains_key(sql.as_str())));
+    }
+
+    /// Long strings fill the table by their bytes before its count: it never holds more text
+    /// than its bound, and still answers.
+    #[test]
+    fn the_table_holds_at_most_its_bytes_of_text() {
+        for n in 0..2 * REMEMBERED_BYTES_MAX / REMEMBERED_SQL_BYTES_MAX {
+            let sql = format!(
+                "SELECT {n}, '{}'",
+                "y".repeat(REMEMBERED_SQL_BYTES_MAX - 20)
+            );
+            assert_eq!(stack_for(&sql), 0);
+            assert!(parse(&sql).is_ok());
+            let bytes = REMEMBERED.with_borrow(|table| table.bytes);
+            assert!(bytes <= REMEMBERED_BYTES_MAX, "{bytes}");
+            assert!(REMEMBERED.with_borrow(|table| table.by_sql.contains_key(sql.as_str())));
+        }
     }
 }
