@@ -18,7 +18,10 @@ use std::fmt;
 pub use dosim_base::SimTime;
 pub use engine::{DatabaseDump, Engine, EngineDump, TableDump};
 pub use error::{sqlstate, PgError};
-pub use exec::{on_stack, parse as parse_sql, stack_depth_exceeded, stack_for, EXPR_DEPTH_MAX};
+pub use exec::{
+    on_stack, parse as parse_sql, placeholders_max, stack_depth_exceeded, stack_for,
+    EXPR_DEPTH_MAX, PLACEHOLDER_MAX,
+};
 pub use value::{format_timestamptz, parse_timestamptz, Numeric, SqlType, Value};
 
 /// One connection's handle.

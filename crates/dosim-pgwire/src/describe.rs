@@ -12,11 +12,6 @@ use sqlparser::ast::{
     OnInsert, Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, UnaryOperator,
     Value as AstValue,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::tokenizer::{Token, Tokenizer};
-
-/// The highest `$n` a statement may use, as PostgreSQL's protocol counts parameters in an `int16`.
-pub(crate) const PARAMS_MAX: usize = 65_535;
 
 /// What `Describe` reports about a prepared statement.
 #[derive(Clone, Debug, Default)]
@@ -49,7 +44,7 @@ fn describe_here(
     declared: &[Option<SqlType>],
     now: SimTime,
 ) -> Result<Description, PgError> {
-    let n_params = count_params(sql);
+    let n_params = dosim_pg::placeholders_max(sql);
     let statements = match dosim_pg::parse_sql(sql) {
         Ok(s) => s,
         // The engine parses with the same sqlparser, so it fails the same way and words the error as PostgreSQL does; a statement that does not parse has no side effects.
@@ -242,23 +237,6 @@ fn probe_columns(
     n_params: usize,
 ) -> Result<Vec<ColumnDesc>, PgError> {
     probe.run(sql, n_params)
-}
-
-/// The largest `$n` in the statement: the number of parameters the client must bind.
-pub(crate) fn count_params(sql: &str) -> usize {
-    let dialect = PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
-        return 0;
-    };
-    tokens
-        .iter()
-        .filter_map(|t| match t {
-            Token::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
-            _ => None,
-        })
-        .filter(|n| *n <= PARAMS_MAX)
-        .max()
-        .unwrap_or(0)
 }
 
 /// A session of its own for describing, closed after each statement so that nothing it does outlives the probe.

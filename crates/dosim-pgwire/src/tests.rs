@@ -2,7 +2,7 @@
 
 use dosim_pg::{Engine, EngineConfig, Numeric, SimTime, SqlType};
 
-use crate::describe::{count_params, describe};
+use crate::describe::describe;
 use crate::types::{decode_numeric, encode_numeric};
 
 #[track_caller]
@@ -42,7 +42,7 @@ fn malformed_binary_numerics_are_refused() {
 
 #[track_caller]
 fn check_count(sql: &str, expect: usize) {
-    assert_eq!(count_params(sql), expect, "{sql}");
+    assert_eq!(dosim_pg::placeholders_max(sql), expect, "{sql}");
 }
 
 #[test]

@@ -21,7 +21,10 @@ mod settings;
 mod subquery;
 mod txn;
 
-pub use parse::{on_stack, parse, stack_depth_exceeded, stack_for, EXPR_DEPTH_MAX};
+pub use parse::{
+    on_stack, parse, placeholders_max, stack_depth_exceeded, stack_for, EXPR_DEPTH_MAX,
+    PLACEHOLDER_MAX,
+};
 
 use sqlparser::ast::Statement;
 

@@ -43,35 +43,69 @@ pub fn stack_depth_exceeded() -> PgError {
     )
 }
 
+/// The highest `$n` a query string may use: PostgreSQL's protocol counts parameters in an `int16`.
+pub const PLACEHOLDER_MAX: usize = 65_535;
+
 /// The stack a query string needs beyond the caller's, in bytes; 0 when it may run on the caller's stack.
 ///
 /// Counts the tokens that may be infix operators: a bound on how deep a chain of them can nest.
 pub fn stack_for(sql: &str) -> usize {
-    if let Some(stack) = remembered(sql, |entry| Some(entry.stack)) {
-        return stack;
-    }
-    let stack = count_stack(sql);
-    remember(sql, |entry| entry.stack = stack, stack);
-    stack
+    counted(sql).stack
 }
 
-fn count_stack(sql: &str) -> usize {
+/// The highest placeholder (`$n`, at most [`PLACEHOLDER_MAX`]) a query string uses, 0 for none or
+/// when it does not tokenize: how many parameters a prepared statement takes.
+pub fn placeholders_max(sql: &str) -> usize {
+    counted(sql).placeholders
+}
+
+/// What one pass of the tokenizer tells of a query string.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counted {
+    stack: usize,
+    placeholders: usize,
+}
+
+fn counted(sql: &str) -> Counted {
+    if let Some(counted) = remembered(sql, |entry| Some(entry.counted)) {
+        return counted;
+    }
+    let counted = count(sql);
+    remember(sql, |entry| entry.counted = counted, counted);
+    counted
+}
+
+fn count(sql: &str) -> Counted {
     let dialect = PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
         // The parser reports the tokenizer's error without building anything.
-        return 0;
+        return Counted::default();
     };
+    let placeholders = tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
+            _ => None,
+        })
+        .filter(|n| *n <= PLACEHOLDER_MAX)
+        .max()
+        .unwrap_or(0);
     let operators = tokens.iter().filter(|t| maybe_infix(t)).count();
-    if operators <= OPERATORS_ON_CALLER_STACK {
-        return 0;
+    let stack = if operators <= OPERATORS_ON_CALLER_STACK {
+        0
+    } else {
+        STACK_BASE
+            .saturating_add(tokens.len().saturating_mul(STACK_PER_TOKEN))
+            .saturating_add(
+                operators
+                    .min(EXPR_DEPTH_MAX + 1)
+                    .saturating_mul(STACK_PER_LEVEL),
+            )
+    };
+    Counted {
+        stack,
+        placeholders,
     }
-    STACK_BASE
-        .saturating_add(tokens.len().saturating_mul(STACK_PER_TOKEN))
-        .saturating_add(
-            operators
-                .min(EXPR_DEPTH_MAX + 1)
-                .saturating_mul(STACK_PER_LEVEL),
-        )
 }
 
 /// Whether a token may join two expressions (or follow one, as `IS NULL` and `::type` do).
@@ -127,8 +161,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
     let parsed = parse_now(sql);
     // Only a string that runs on the caller's stack is kept: a deep one is parsed on a thread
     // of its own, and dropping its copy here would recurse on this one.
-    if remembered(sql, |entry| Some(entry.stack)) == Some(0) {
-        remember(sql, |entry| entry.parsed = Some(parsed.clone()), 0);
+    if let Some(counted) = remembered(sql, |entry| Some(entry.counted)) {
+        if counted.stack == 0 {
+            remember(sql, |entry| entry.parsed = Some(parsed.clone()), counted);
+        }
     }
     parsed
 }
@@ -159,7 +195,7 @@ const REMEMBERED_BYTES_MAX: usize = 256 * 1024;
 /// after. Tokenizing and parsing were a sixth of a SQL scenario's seed.
 #[derive(Default)]
 struct Remembered {
-    stack: usize,
+    counted: Counted,
     parsed: Option<Result<Vec<Statement>, PgError>>,
 }
 
@@ -178,9 +214,9 @@ fn remembered<T>(sql: &str, read: impl FnOnce(&Remembered) -> Option<T>) -> Opti
     REMEMBERED.with_borrow(|table| table.by_sql.get(sql).and_then(read))
 }
 
-/// Writes what was learnt of `sql` (whose stack is `stack`), making room by forgetting
+/// Writes what was learnt of `sql` (which tokenizes to `counted`), making room by forgetting
 /// everything when the table is full.
-fn remember(sql: &str, write: impl FnOnce(&mut Remembered), stack: usize) {
+fn remember(sql: &str, write: impl FnOnce(&mut Remembered), counted: Counted) {
     if sql.len() > REMEMBERED_SQL_BYTES_MAX {
         return;
     }
@@ -197,7 +233,7 @@ fn remember(sql: &str, write: impl FnOnce(&mut Remembered), stack: usize) {
             .by_sql
             .entry(sql.into())
             .or_insert_with(|| Remembered {
-                stack,
+                counted,
                 parsed: None,
             });
         write(entry);
@@ -268,11 +304,12 @@ mod tests {
         ];
         let fresh: Vec<_> = cases
             .iter()
-            .map(|sql| (count_stack(sql), parse_now(sql)))
+            .map(|sql| (count(sql), parse_now(sql)))
             .collect();
         for round in 0..3 {
-            for (sql, (stack, parsed)) in cases.iter().zip(&fresh) {
-                assert_eq!(stack_for(sql), *stack, "{sql}");
+            for (sql, (counted, parsed)) in cases.iter().zip(&fresh) {
+                assert_eq!(stack_for(sql), counted.stack, "{sql}");
+                assert_eq!(placeholders_max(sql), counted.placeholders, "{sql}");
                 assert_eq!(parse(sql), *parsed, "{sql} (round {round})");
             }
             // Enough other strings to fill the table, so the next round starts over.
@@ -288,6 +325,18 @@ mod tests {
         );
         let remembered = REMEMBERED.with_borrow(|table| table.by_sql.len());
         assert!(remembered <= REMEMBERED_MAX, "{remembered}");
+    }
+
+    /// A prepared statement takes as many parameters as its highest placeholder says, up to
+    /// the protocol's bound; placeholders inside literals and comments do not count.
+    #[test]
+    fn placeholders_are_counted_to_the_highest_one_used() {
+        assert_eq!(placeholders_max("SELECT $2, $1"), 2);
+        assert_eq!(placeholders_max("SELECT '$9', $1 -- $8"), 1);
+        assert_eq!(placeholders_max("SELECT $70000"), 0);
+        assert_eq!(placeholders_max("SELECT 'unterminated"), 0);
+        let long = format!("SELECT $3, '{}'", "z".repeat(REMEMBERED_SQL_BYTES_MAX));
+        assert_eq!(placeholders_max(&long), 3);
     }
 
     /// A string too long to remember is parsed every time and never kept.
