@@ -7,6 +7,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// PostgreSQL's limit on a startup packet, `MAX_STARTUP_PACKET_LENGTH`.
 const STARTUP_BYTES_MAX: usize = 10_000;
+/// The most one read takes from the stream.
+const READ_BYTES: usize = 8192;
 /// Output is flushed once this much is buffered, so a large result does not sit in memory whole.
 const FLUSH_BYTES: usize = 64 << 10;
 
@@ -51,11 +53,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     }
 
     /// Reads more bytes into the buffer; 0 means the peer closed its side.
+    ///
+    /// At most [`READ_BYTES`] a call, read straight into the buffer's spare room: no chunk to
+    /// zero and copy (an 8 KiB `memset` per read was 4% of a SQL seed's instructions).
     pub(crate) async fn read_more(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).await?;
-        self.rbuf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        self.rbuf.reserve(READ_BYTES);
+        (&mut self.stream)
+            .take(READ_BYTES as u64)
+            .read_buf(&mut self.rbuf)
+            .await
     }
 
     async fn fill(&mut self, n: usize) -> Result<bool, ReadError> {

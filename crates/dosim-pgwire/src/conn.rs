@@ -141,15 +141,19 @@ where
         .config()
         .authentication_timeout
         .map(|t| tokio::time::Instant::now() + t);
+    // Each phase is boxed, so this future stays small: it is moved whole into its task, and a
+    // session's state machine is kilobytes.
     match or_left(
-        by(
+        Box::pin(by(
             deadline,
             startup(&cluster, &mut io, tls, plain_refused, pooled),
-        )
+        ))
         .await,
     )? {
         Started::End => Ok(()),
-        Started::Session(login) => serve_session(cluster, io, login, connection, peer).await,
+        Started::Session(login) => {
+            Box::pin(serve_session(cluster, io, login, connection, peer)).await
+        }
         Started::Upgrade => {
             // Bytes sent before the server's answer would be trusted as if encrypted (CVE-2021-23214); PostgreSQL refuses them.
             if io.buffered() > 0 {
@@ -162,22 +166,44 @@ where
             }
             io.write_raw(b"S");
             io.flush().await?;
-            let accepting = dosim_base::tls::acceptor().accept(io.into_inner());
-            let accepted = match deadline {
-                Some(d) => tokio::time::timeout_at(d, accepting).await.ok(),
-                None => Some(accepting.await),
-            };
-            let Some(Ok(stream)) = accepted else {
-                return Ok(());
-            };
-            let mut io = Io::new(stream);
-            match or_left(by(deadline, startup(&cluster, &mut io, false, None, pooled)).await)? {
-                Started::Session(login) => {
-                    serve_session(cluster, io, login, connection, peer).await
-                }
-                Started::End | Started::Upgrade => Ok(()),
-            }
+            Box::pin(serve_tls(
+                cluster,
+                io.into_inner(),
+                deadline,
+                connection,
+                peer,
+                pooled,
+            ))
+            .await
         }
+    }
+}
+
+/// The rest of a connection that asked for TLS: the handshake, then startup and the session
+/// over the encrypted stream.
+async fn serve_tls<S>(
+    cluster: PgCluster,
+    stream: S,
+    deadline: Option<tokio::time::Instant>,
+    connection: u64,
+    peer: String,
+    pooled: bool,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let accepting = dosim_base::tls::acceptor().accept(stream);
+    let accepted = match deadline {
+        Some(d) => tokio::time::timeout_at(d, accepting).await.ok(),
+        None => Some(accepting.await),
+    };
+    let Some(Ok(stream)) = accepted else {
+        return Ok(());
+    };
+    let mut io = Io::new(stream);
+    match or_left(by(deadline, startup(&cluster, &mut io, false, None, pooled)).await)? {
+        Started::Session(login) => serve_session(cluster, io, login, connection, peer).await,
+        Started::End | Started::Upgrade => Ok(()),
     }
 }
 
