@@ -203,11 +203,30 @@ impl Observed {
 
 /// A statement on one line, whitespace folded, cut to `chars_max` characters with an ellipsis.
 pub fn one_line(sql: &str, chars_max: usize) -> String {
-    let folded = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if folded.chars().count() <= chars_max {
-        return folded;
+    // Word by word into one string: every statement of every run comes through here.
+    let mut line = String::with_capacity(sql.len().min(chars_max.saturating_mul(4)));
+    let mut chars = 0;
+    for word in sql.split_whitespace() {
+        let space = usize::from(chars > 0);
+        let word_chars = word.chars().count();
+        if chars + space + word_chars <= chars_max {
+            if space == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            chars += space + word_chars;
+            continue;
+        }
+        // Longer than the limit: one character less than it, then the ellipsis.
+        let keep = chars_max.saturating_sub(1);
+        while chars > keep {
+            line.pop();
+            chars -= 1;
+        }
+        let space = if space == 1 { " " } else { "" };
+        line.extend(space.chars().chain(word.chars()).take(keep - chars));
+        line.push('…');
+        return line;
     }
-    let mut clipped: String = folded.chars().take(chars_max.saturating_sub(1)).collect();
-    clipped.push('…');
-    clipped
+    line
 }

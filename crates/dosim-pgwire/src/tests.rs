@@ -317,3 +317,19 @@ fn results_encode_in_binary_as_described() {
         "ERROR 22P02: invalid input syntax for type integer: \"x\"",
     );
 }
+
+/// A statement's one-line form folds every run of whitespace to one space and, when it is
+/// longer than asked, keeps one character less and an ellipsis: exactly the limit.
+#[test]
+fn a_statement_on_one_line_is_folded_and_cut_to_its_limit() {
+    use crate::observe::one_line;
+    assert_eq!(one_line("  SELECT\n\t1,   2  ", 20), "SELECT 1, 2");
+    assert_eq!(one_line("SELECT 1", 8), "SELECT 1");
+    assert_eq!(one_line("SELECT 12", 8), "SELECT …");
+    assert_eq!(one_line("SELECT   12", 7), "SELECT…");
+    assert_eq!(one_line("ab cd", 2), "a…");
+    assert_eq!(one_line("ééé ééé", 5), "ééé …");
+    assert_eq!(one_line("x", 0), "…");
+    assert_eq!(one_line(" \n ", 0), "");
+    assert_eq!(one_line("", 3), "");
+}
