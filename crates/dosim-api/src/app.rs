@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -412,13 +412,15 @@ fn finish(
     mut response: Response,
     rate: RateStatus,
 ) -> Response {
+    // Names made once, not parsed from text at every response.
+    const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     let headers = response.headers_mut();
-    headers.insert("ratelimit-limit", HeaderValue::from(rate.limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from(rate.remaining));
-    headers.insert(
-        "ratelimit-reset",
-        HeaderValue::from(unix_seconds(rate.reset_ms)),
-    );
+    headers.insert(LIMIT, HeaderValue::from(rate.limit));
+    headers.insert(REMAINING, HeaderValue::from(rate.remaining));
+    headers.insert(RESET, HeaderValue::from(unix_seconds(rate.reset_ms)));
     if let Some(retry_after_ms) = rate.retry_after_ms {
         headers.insert(
             header::RETRY_AFTER,
@@ -426,7 +428,7 @@ fn finish(
         );
     }
     if let Ok(value) = HeaderValue::from_str(&exchange.request_id) {
-        headers.insert("x-request-id", value);
+        headers.insert(REQUEST_ID, value);
     }
     exchange.record(server, response.status().as_u16());
     response

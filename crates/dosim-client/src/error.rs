@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::actions::Action;
 use crate::transport::TransportError;
@@ -81,17 +81,22 @@ impl RateLimit {
     /// Reads the headers; header names are case-insensitive. `None` when `ratelimit-limit` and
     /// `ratelimit-remaining` are both absent.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
-        let number =
-            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        let limit = number("ratelimit-limit");
-        let remaining = number("ratelimit-remaining");
+        // Names made once, not parsed from text at every response.
+        const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+        const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+        const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+        let number = |name: &HeaderName| -> Option<u64> {
+            headers.get(name)?.to_str().ok()?.trim().parse().ok()
+        };
+        let limit = number(&LIMIT);
+        let remaining = number(&REMAINING);
         if limit.is_none() && remaining.is_none() {
             return None;
         }
         Some(RateLimit {
             limit: limit.unwrap_or(0),
             remaining: remaining.unwrap_or(0),
-            reset: number("ratelimit-reset").unwrap_or(0),
+            reset: number(&RESET).unwrap_or(0),
             retry_after: retry_after(headers),
         })
     }
@@ -103,7 +108,7 @@ pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 /// Reads `retry-after` as delay seconds (DigitalOcean sends seconds, never an HTTP date).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let seconds: u64 = headers
-        .get("retry-after")?
+        .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim()
