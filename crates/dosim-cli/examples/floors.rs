@@ -19,11 +19,21 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let row = dosim::bench::measure(&scenario, seeds.max(1));
-    println!(
+    let mut line = format!(
         "{}: {:.1} seeds/s, HTTP floor ÷ dosim {:.2}",
         scenario.name(),
         row.seeds_per_second,
         row.ratio
     );
+    for (floor, ratio) in [
+        ("PostgreSQL", row.pg_ratio),
+        ("S3", row.s3_ratio),
+        ("model", row.model_ratio),
+    ] {
+        if let Some(ratio) = ratio {
+            line.push_str(&format!(", {floor} floor ÷ dosim {ratio:.2}"));
+        }
+    }
+    println!("{line}");
     ExitCode::SUCCESS
 }
