@@ -24,7 +24,7 @@ impl JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody::default());
         }
-        match serde_json::from_slice::<Value>(bytes) {
+        match dosim_base::json::decode::<Value>(bytes) {
             Ok(Value::Object(fields)) => Ok(JsonBody { fields }),
             Ok(_) => Err(ApiError::bad_request(
                 "error parsing request body: expected a JSON object",

@@ -3,7 +3,8 @@
 //! random streams one seed splits into ([`Stream`]), delays fixed or drawn from a distribution
 //! ([`Delay`]), the operation gate every data plane passes an operation through before it
 //! commits ([`gate`]), the hook through which a plane asks the fault plan about a request
-//! ([`faults`]), and the lines of the engines' interleaving scripts ([`script`]).
+//! ([`faults`]), the lines of the engines' interleaving scripts ([`script`]), and JSON read from a body that
+//! came over a wire ([`json`]).
 //!
 //! No I/O, no clock, no runtime: the model, the API, the engines and the harness all depend on
 //! this crate, so it depends on none of them. Only behind features does it reach tokio: the
@@ -14,6 +15,7 @@ mod delay;
 pub mod faults;
 pub mod gate;
 mod hash;
+pub mod json;
 #[cfg(feature = "tls")]
 pub mod listen;
 #[cfg(feature = "http")]

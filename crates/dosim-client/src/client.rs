@@ -450,17 +450,13 @@ pub(crate) fn decode_keys<T: DeserializeOwned, O: DeserializeOwned>(
     key: &str,
     other: Option<&str>,
 ) -> Result<(T, Option<O>), Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(response.body());
-    let decoded = serde::de::DeserializeSeed::deserialize(
-        Keyed::<T, O> {
-            key,
-            other,
-            found: std::marker::PhantomData,
-        },
-        &mut deserializer,
-    )
-    .and_then(|value| deserializer.end().map(|()| value));
-    decoded.map_err(|source| decode_error(response, source))
+    let keyed = Keyed::<T, O> {
+        key,
+        other,
+        found: std::marker::PhantomData,
+    };
+    dosim_base::json::decode_seed(response.body(), keyed)
+        .map_err(|source| decode_error(response, source))
 }
 
 /// The value under one key of a JSON object, and optionally under a second, as [`decode_keys`]
@@ -515,16 +511,12 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<Page<T>, Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(response.body());
-    let decoded = serde::de::DeserializeSeed::deserialize(
-        PageOf::<T> {
-            key,
-            items: std::marker::PhantomData,
-        },
-        &mut deserializer,
-    )
-    .and_then(|page| deserializer.end().map(|()| page));
-    decoded.map_err(|source| decode_error(response, source))
+    let page = PageOf::<T> {
+        key,
+        items: std::marker::PhantomData,
+    };
+    dosim_base::json::decode_seed(response.body(), page)
+        .map_err(|source| decode_error(response, source))
 }
 
 /// A list page as [`decode_page`] reads it, straight from the body: the array under `key`,

@@ -133,7 +133,7 @@ impl ApiError {
             message: Option<String>,
             request_id: Option<String>,
         }
-        let parsed = serde_json::from_slice::<Body>(body).ok();
+        let parsed = dosim_base::json::decode::<Body>(body).ok();
         let (id, message, body_request_id) = match parsed {
             Some(Body {
                 id,

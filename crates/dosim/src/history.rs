@@ -332,7 +332,7 @@ pub fn summarize_request(body: &[u8]) -> Option<String> {
 pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<String>) {
     // Only the few fields a summary reads are kept; everything else is checked as JSON and
     // skipped unbuilt: a parse into a `Value` tree was a fifth of a request-heavy seed.
-    let Ok(envelope) = serde_json::from_slice::<Envelope>(body) else {
+    let Ok(envelope) = dosim_base::json::decode::<Envelope>(body) else {
         if body.is_empty() {
             return (None, Vec::new());
         }
