@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use dosim_cloud::{
     ActionId, Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletId, ImageRef,
@@ -278,13 +278,35 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         .collect();
     let ids: Vec<String> = created.iter().map(|(d, _)| d.id.to_string()).collect();
     ctx.summary(format!("droplet {}", ids.join(",")));
-    let body = if is_multi {
-        let droplets: Vec<Value> = created.iter().map(|(d, _)| render(d)).collect();
-        json!({ "droplets": droplets, "links": { "actions": links } })
+    let links = CreatedLinks { actions: links };
+    let response = if is_multi {
+        let droplets: Vec<Rendered<'_>> = created.iter().map(|(d, _)| Rendered::of(d)).collect();
+        json_response(StatusCode::ACCEPTED, &CreatedMany { droplets, links })
     } else {
-        json!({ "droplet": render(&created[0].0), "links": { "actions": links } })
+        let droplet = Rendered::of(&created[0].0);
+        json_response(StatusCode::ACCEPTED, &CreatedOne { droplet, links })
     };
-    Ok(json_response(StatusCode::ACCEPTED, &body))
+    Ok(response)
+}
+
+/// `{"droplet": {…}, "links": {"actions": […]}}`, written straight out; the keys in sorted order,
+/// as a `Value` writes them.
+#[derive(Serialize)]
+struct CreatedOne<'a> {
+    droplet: Rendered<'a>,
+    links: CreatedLinks,
+}
+
+/// `{"droplets": […], "links": {"actions": […]}}`, as [`CreatedOne`].
+#[derive(Serialize)]
+struct CreatedMany<'a> {
+    droplets: Vec<Rendered<'a>>,
+    links: CreatedLinks,
+}
+
+#[derive(Serialize)]
+struct CreatedLinks {
+    actions: Vec<Value>,
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
@@ -448,4 +470,79 @@ async fn action_one(
 pub fn created(mut response: Response) -> Response {
     *response.status_mut() = StatusCode::CREATED;
     response
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use dosim_cloud::{Cloud, CloudConfig, ImageRef, SimTime};
+    use serde_json::json;
+
+    /// Two droplets, one with IPv6 and tags, in a fresh account.
+    pub(crate) fn droplets() -> (Cloud, Vec<Droplet>) {
+        let mut cloud = Cloud::new(CloudConfig::default(), 7);
+        let created = cloud
+            .create_droplets(
+                SimTime::ZERO,
+                dosim_cloud::DropletCreate {
+                    names: vec!["web-1".into(), "web-2.example.com".into()],
+                    region: Some("nyc3".into()),
+                    size: "s-1vcpu-1gb".into(),
+                    image: ImageRef::Slug("ubuntu-24-04-x64".into()),
+                    tags: vec!["web".into(), "env:prod".into()],
+                    volumes: Vec::new(),
+                    ipv6: true,
+                    monitoring: false,
+                    backups: false,
+                    vpc_uuid: None,
+                    user_data: None,
+                    ssh_keys: Vec::new(),
+                },
+            )
+            .unwrap();
+        let droplets = (created.iter())
+            .map(|(id, _)| cloud.droplet(SimTime::ZERO, *id).unwrap())
+            .collect();
+        (cloud, droplets)
+    }
+
+    /// A droplet written straight out has the bytes of its `Value`, whose keys are sorted, and
+    /// so has the create response built from it.
+    #[test]
+    fn a_rendered_droplet_has_the_bytes_of_its_value() {
+        let (_, droplets) = droplets();
+        for droplet in &droplets {
+            let direct = serde_json::to_string(&Rendered::of(droplet)).unwrap();
+            let value = serde_json::to_string(&render(droplet)).unwrap();
+            assert_eq!(direct, value);
+        }
+        let links = vec![render::action_link(
+            "http://api",
+            dosim_cloud::ActionId(9),
+            "create",
+        )];
+        let one = CreatedOne {
+            droplet: Rendered::of(&droplets[0]),
+            links: CreatedLinks {
+                actions: links.clone(),
+            },
+        };
+        let one_value = json!({ "droplet": render(&droplets[0]), "links": { "actions": links } });
+        assert_eq!(
+            serde_json::to_string(&one).unwrap(),
+            serde_json::to_string(&one_value).unwrap()
+        );
+        let many = CreatedMany {
+            droplets: droplets.iter().map(Rendered::of).collect(),
+            links: CreatedLinks {
+                actions: links.clone(),
+            },
+        };
+        let rendered: Vec<Value> = droplets.iter().map(render).collect();
+        let many_value = json!({ "droplets": rendered, "links": { "actions": links } });
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            serde_json::to_string(&many_value).unwrap()
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Reserved IPs, and the same endpoints under their legacy name, floating IPs.
 
+use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
 use axum::body::Bytes;
@@ -8,10 +9,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
+use serde_json::value::RawValue;
 
 use dosim_cloud::{
-    Cloud, DropletId, ReservedIp, ReservedIpAction, ReservedIpCreate, ResourceType, SimTime,
+    Cloud, Droplet, DropletId, ReservedIp, ReservedIpAction, ReservedIpCreate, ResourceType,
+    SimTime,
 };
 
 use crate::actions::{list_response, one_response};
@@ -65,18 +69,37 @@ fn routes(noun: IpNoun) -> Router {
 }
 
 /// The reserved IP object; `droplet` is the full droplet or null.
-fn render(cloud: &mut Cloud, now: SimTime, reserved_ip: &ReservedIp) -> Value {
-    let droplet = reserved_ip
-        .droplet_id
-        .and_then(|id| cloud.droplet(now, id).ok())
-        .map_or(Value::Null, |droplet| droplets::render(&droplet));
-    json!({
-        "ip": reserved_ip.ip.to_string(),
-        "region": render::region(&reserved_ip.region),
-        "droplet": droplet,
-        "locked": reserved_ip.locked,
-        "project_id": reserved_ip.project_id.to_string(),
-    })
+fn render(cloud: &mut Cloud, now: SimTime, reserved_ip: &ReservedIp) -> Rendered {
+    Rendered {
+        droplet: (reserved_ip.droplet_id).and_then(|id| cloud.droplet(now, id).ok()),
+        ip: reserved_ip.ip,
+        locked: reserved_ip.locked,
+        project_id: reserved_ip.project_id.to_string(),
+        region: render::region_json_or_unknown(&reserved_ip.region),
+    }
+}
+
+/// The reserved IP object, written straight to JSON: the droplet it is assigned to is rendered
+/// as `droplets::Rendered` is, never through a `Value`, and the region is the catalogue's
+/// serialized object. The fields are in sorted order, as a `Value` writes an object's keys.
+#[derive(Serialize)]
+struct Rendered {
+    #[serde(serialize_with = "droplet_or_null")]
+    droplet: Option<Droplet>,
+    ip: Ipv4Addr,
+    locked: bool,
+    project_id: String,
+    region: Cow<'static, RawValue>,
+}
+
+fn droplet_or_null<S: serde::Serializer>(
+    droplet: &Option<Droplet>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match droplet {
+        Some(droplet) => droplets::Rendered::of(droplet).serialize(serializer),
+        None => serializer.serialize_unit(),
+    }
 }
 
 /// An address from a path; anything but an IPv4 address is a 404, as for an unknown address.
@@ -190,4 +213,47 @@ async fn action_one(
         return Err(ApiError::not_found());
     }
     Ok(one_response(&action, noun))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reserved IP object as it was built before, through a `Value`.
+    fn as_value(cloud: &mut Cloud, now: SimTime, reserved_ip: &ReservedIp) -> serde_json::Value {
+        let droplet = (reserved_ip.droplet_id)
+            .and_then(|id| cloud.droplet(now, id).ok())
+            .map_or(serde_json::Value::Null, |droplet| {
+                droplets::render(&droplet)
+            });
+        json!({
+            "ip": reserved_ip.ip.to_string(),
+            "region": render::region(&reserved_ip.region),
+            "droplet": droplet,
+            "locked": reserved_ip.locked,
+            "project_id": reserved_ip.project_id.to_string(),
+        })
+    }
+
+    /// Assigned or not, a reserved IP written straight out has the bytes of its `Value`.
+    #[test]
+    fn a_rendered_reserved_ip_has_the_bytes_of_its_value() {
+        let (mut cloud, droplets) = droplets::tests::droplets();
+        // Once the droplets have booted: a new droplet's pending create blocks an assignment.
+        let now = SimTime(600_000);
+        let request = |droplet_id: Option<DropletId>| ReservedIpCreate {
+            region: droplet_id.is_none().then(|| "sfo3".to_owned()),
+            droplet_id,
+            project_id: None,
+        };
+        let free = cloud.create_reserved_ip(now, request(None)).unwrap();
+        let held = (cloud.create_reserved_ip(now, request(Some(droplets[0].id)))).unwrap();
+        for ip in [free.ip, held.ip] {
+            let reserved_ip = cloud.reserved_ip(now, ip).unwrap();
+            let direct = serde_json::to_string(&render(&mut cloud, now, &reserved_ip)).unwrap();
+            let value = serde_json::to_string(&as_value(&mut cloud, now, &reserved_ip)).unwrap();
+            assert_eq!(direct, value);
+        }
+        assert!(held.droplet_id.is_some());
+    }
 }
