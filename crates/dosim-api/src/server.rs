@@ -202,6 +202,22 @@ impl Server {
         crate::app::app(self.clone())
     }
 
+    /// The same as [`Server::router`], as a plain service: no router around it, so it costs
+    /// nothing to make, for a host that makes a server per short run.
+    pub fn service(
+        &self,
+    ) -> impl tower::Service<
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+           + Send
+           + Sync
+           + 'static {
+        crate::app::service(self.clone())
+    }
+
     pub fn seed(&self) -> u64 {
         self.inner.seed
     }

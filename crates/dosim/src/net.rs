@@ -96,6 +96,21 @@ impl axum::serve::Listener for TurmoilListener {
 /// Each connection is served by hyper's HTTP/1 server with the automatic `date` header
 /// turned off: that header reads the wall clock and would make traces differ between runs.
 pub async fn serve_router(router: axum::Router, port: u16) -> io::Result<()> {
+    serve_service(router, port).await
+}
+
+/// As [`serve_router`], for any service that answers axum's requests (`Server::service`).
+pub(crate) async fn serve_service<S>(service: S, port: u16) -> io::Result<()>
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let listener = TurmoilListener::bind(port).await?;
     loop {
         let (stream, _peer) = match listener.accept_stream().await {
@@ -105,18 +120,19 @@ pub async fn serve_router(router: axum::Router, port: u16) -> io::Result<()> {
                 continue;
             }
         };
-        let router = router.clone();
+        let service = service.clone();
         tokio::spawn(async move {
-            let service =
+            let answer =
                 hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let router = router.clone();
-                    async move { tower::ServiceExt::oneshot(router, request).await }
+                    let service = service.clone();
+                    let request = request.map(axum::body::Body::new);
+                    async move { tower::ServiceExt::oneshot(service, request).await }
                 });
             // A connection error here is the peer going away (a reset or a dropped
             // response); the client side records it, so the server ignores it.
             let _ = hyper::server::conn::http1::Builder::new()
                 .auto_date_header(false)
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), answer)
                 .await;
         });
     }

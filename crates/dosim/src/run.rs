@@ -330,11 +330,11 @@ impl World<'_> {
 
         let gate = RunGate::new(decisions.clone(), scenario.delay_max.clone());
         server.set_gate(gate.handle());
-        let router = server.router();
+        let service = server.service();
         sim.host(crate::net::API_HOST, move || {
-            let router = router.clone();
+            let service = service.clone();
             async move {
-                crate::net::serve_router(router, crate::net::API_PORT).await?;
+                crate::net::serve_service(service, crate::net::API_PORT).await?;
                 Ok(())
             }
         });
