@@ -177,6 +177,16 @@ fn check_description(description: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `default-<region>`, the name DigitalOcean gives a region's default VPC; made without the
+/// formatting machinery, since every account is made with one per region.
+fn default_name(region: &str) -> String {
+    const PREFIX: &str = "default-";
+    let mut name = String::with_capacity(PREFIX.len() + region.len());
+    name.push_str(PREFIX);
+    name.push_str(region);
+    name
+}
+
 /// Each region's default VPC as the account is created with it: named `default-<region>`, on
 /// `10.<region's octet>.0.0/20`, where dosim draws droplets' private addresses.
 pub(crate) fn defaults(ids: &std::collections::BTreeMap<String, Uuid>) -> IndexMap<Uuid, Vpc> {
@@ -190,7 +200,7 @@ pub(crate) fn defaults(ids: &std::collections::BTreeMap<String, Uuid>) -> IndexM
             id,
             Vpc {
                 id,
-                name: format!("default-{}", region.slug),
+                name: default_name(region.slug),
                 description: String::new(),
                 region: region.slug.to_owned(),
                 ip_range,

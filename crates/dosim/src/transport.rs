@@ -73,9 +73,11 @@ impl Transport for RecordingTransport {
                 match &result {
                     Ok(response) => {
                         let status = response.status().as_u16();
+                        const REQUEST_ID: http::HeaderName =
+                            http::HeaderName::from_static("x-request-id");
                         let request_id = response
                             .headers()
-                            .get("x-request-id")
+                            .get(REQUEST_ID)
                             .and_then(|id| id.to_str().ok())
                             .map(str::to_owned);
                         let body = response.body();
