@@ -646,11 +646,10 @@ impl State {
         self.next_seq += 1;
         let mut bytes = [0u8; 16];
         self.request_rng.fill_bytes(&mut bytes);
-        (
-            seq,
-            uuid::Builder::from_random_bytes(bytes)
-                .into_uuid()
-                .to_string(),
-        )
+        // Encoded straight into a buffer: `to_string` goes through the formatting machinery,
+        // once for every request.
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        (seq, id.hyphenated().encode_lower(&mut text).to_owned())
     }
 }
