@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use dosim_cloud::{Cloud, DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
 
@@ -15,7 +16,6 @@ use crate::body::{droplet_id_list, missing, str_list, uuid_path, wrong_type, Jso
 use crate::error::ApiError;
 use crate::list_edit;
 use crate::pagination::paginate;
-use crate::render;
 
 pub fn router() -> Router {
     Router::new()
@@ -30,49 +30,108 @@ pub fn router() -> Router {
         .route("/v2/droplets/{droplet_id}/firewalls", get(of_droplet))
 }
 
-fn render_target(target: &FirewallTarget) -> Value {
-    let mut object = serde_json::Map::new();
-    if !target.addresses.is_empty() {
-        object.insert("addresses".into(), json!(target.addresses));
-    }
-    if !target.droplet_ids.is_empty() {
-        object.insert("droplet_ids".into(), json!(target.droplet_ids));
-    }
-    if !target.load_balancer_uids.is_empty() {
-        object.insert(
-            "load_balancer_uids".into(),
-            json!(target.load_balancer_uids),
-        );
-    }
-    if !target.kubernetes_ids.is_empty() {
-        object.insert("kubernetes_ids".into(), json!(target.kubernetes_ids));
-    }
-    if !target.tags.is_empty() {
-        object.insert("tags".into(), json!(target.tags));
-    }
-    Value::Object(object)
+/// The firewall object, written straight out rather than built as a `Value` first; its changes
+/// apply at once, so `status` is `succeeded` and nothing is pending. Every object's keys are in
+/// sorted order, as a `Value` writes them, and a target lists only its non-empty lists.
+#[derive(Serialize)]
+struct Rendered<'a> {
+    created_at: String,
+    droplet_ids: &'a [u64],
+    id: String,
+    inbound_rules: Rules<'a>,
+    name: &'a str,
+    outbound_rules: Rules<'a>,
+    pending_changes: [(); 0],
+    status: &'static str,
+    tags: &'a [String],
 }
 
-fn render_rules(rules: &[FirewallRule], key: &str) -> Value {
-    rules
-        .iter()
-        .map(|rule| json!({ "protocol": rule.protocol, "ports": rule.ports, key: render_target(&rule.target) }))
-        .collect()
+impl<'a> Rendered<'a> {
+    fn of(firewall: &'a Firewall) -> Rendered<'a> {
+        Rendered {
+            created_at: firewall.created_at.rfc3339(),
+            droplet_ids: &firewall.droplet_ids,
+            id: firewall.id.to_string(),
+            inbound_rules: Rules {
+                rules: &firewall.inbound_rules,
+                key: "sources",
+            },
+            name: &firewall.name,
+            outbound_rules: Rules {
+                rules: &firewall.outbound_rules,
+                key: "destinations",
+            },
+            pending_changes: [],
+            status: "succeeded",
+            tags: &firewall.tags,
+        }
+    }
 }
 
-/// The firewall object; its changes apply at once, so `status` is `succeeded` and nothing is pending.
-fn render(firewall: &Firewall) -> Value {
-    json!({
-        "id": firewall.id.to_string(),
-        "name": firewall.name,
-        "status": "succeeded",
-        "created_at": render::time(firewall.created_at),
-        "pending_changes": [],
-        "inbound_rules": render_rules(&firewall.inbound_rules, "sources"),
-        "outbound_rules": render_rules(&firewall.outbound_rules, "destinations"),
-        "droplet_ids": firewall.droplet_ids,
-        "tags": firewall.tags,
-    })
+/// A firewall's inbound or outbound rules, each with its target under `key`.
+struct Rules<'a> {
+    rules: &'a [FirewallRule],
+    key: &'static str,
+}
+
+impl Serialize for Rules<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.rules.len()))?;
+        for rule in self.rules {
+            seq.serialize_element(&Rule {
+                rule,
+                key: self.key,
+            })?;
+        }
+        return seq.end();
+
+        struct Rule<'a> {
+            rule: &'a FirewallRule,
+            key: &'static str,
+        }
+
+        impl Serialize for Rule<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(3))?;
+                let target = Target(&self.rule.target);
+                if self.key < "ports" {
+                    map.serialize_entry(self.key, &target)?;
+                }
+                map.serialize_entry("ports", &self.rule.ports)?;
+                map.serialize_entry("protocol", &self.rule.protocol)?;
+                if self.key > "protocol" {
+                    map.serialize_entry(self.key, &target)?;
+                }
+                map.end()
+            }
+        }
+
+        struct Target<'a>(&'a FirewallTarget);
+
+        impl Serialize for Target<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let target = self.0;
+                let mut map = serializer.serialize_map(None)?;
+                if !target.addresses.is_empty() {
+                    map.serialize_entry("addresses", &target.addresses)?;
+                }
+                if !target.droplet_ids.is_empty() {
+                    map.serialize_entry("droplet_ids", &target.droplet_ids)?;
+                }
+                if !target.kubernetes_ids.is_empty() {
+                    map.serialize_entry("kubernetes_ids", &target.kubernetes_ids)?;
+                }
+                if !target.load_balancer_uids.is_empty() {
+                    map.serialize_entry("load_balancer_uids", &target.load_balancer_uids)?;
+                }
+                if !target.tags.is_empty() {
+                    map.serialize_entry("tags", &target.tags)?;
+                }
+                map.end()
+            }
+        }
+    }
 }
 
 fn target(value: Option<&Value>, field: &str) -> Result<FirewallTarget, ApiError> {
@@ -148,20 +207,24 @@ async fn create(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     Ok(json_wrapped(
         StatusCode::ACCEPTED,
         "firewall",
-        render(&firewall),
+        Rendered::of(&firewall),
     ))
 }
 
 async fn list(ctx: Ctx, params: Params) -> Response {
     let firewalls = ctx.cloud(|cloud, now| cloud.firewalls(now));
-    let rendered: Vec<Value> = firewalls.iter().map(render).collect();
-    paginate(rendered, &params, &ctx.base_url, "/v2/firewalls").response("firewalls")
+    paginate(firewalls, &params, &ctx.base_url, "/v2/firewalls")
+        .render_response("firewalls", Rendered::of)
 }
 
 async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = uuid_path(&id)?;
     let firewall = ctx.cloud(|cloud, now| cloud.firewall(now, id))?;
-    Ok(json_wrapped(StatusCode::OK, "firewall", render(&firewall)))
+    Ok(json_wrapped(
+        StatusCode::OK,
+        "firewall",
+        Rendered::of(&firewall),
+    ))
 }
 
 async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -172,7 +235,11 @@ async fn replace(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Respon
         "firewall {} droplets {:?}",
         firewall.id, firewall.droplet_ids
     ));
-    Ok(json_wrapped(StatusCode::OK, "firewall", render(&firewall)))
+    Ok(json_wrapped(
+        StatusCode::OK,
+        "firewall",
+        Rendered::of(&firewall),
+    ))
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -209,7 +276,99 @@ async fn of_droplet(
         .map(DropletId)
         .map_err(|_| ApiError::not_found())?;
     let firewalls = ctx.cloud(|cloud, now| cloud.droplet_firewalls(now, droplet))?;
-    let rendered: Vec<Value> = firewalls.iter().map(render).collect();
     let path = format!("/v2/droplets/{droplet_id}/firewalls");
-    Ok(paginate(rendered, &params, &ctx.base_url, &path).response("firewalls"))
+    Ok(paginate(firewalls, &params, &ctx.base_url, &path)
+        .render_response("firewalls", Rendered::of))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render;
+    use dosim_cloud::{CloudConfig, SimTime};
+    use serde_json::json;
+
+    /// The firewall object as it was built before, through a `Value`.
+    fn render(firewall: &Firewall) -> Value {
+        json!({
+            "id": firewall.id.to_string(),
+            "name": firewall.name,
+            "status": "succeeded",
+            "created_at": render::time(firewall.created_at),
+            "pending_changes": [],
+            "inbound_rules": render_rules(&firewall.inbound_rules, "sources"),
+            "outbound_rules": render_rules(&firewall.outbound_rules, "destinations"),
+            "droplet_ids": firewall.droplet_ids,
+            "tags": firewall.tags,
+        })
+    }
+
+    fn render_rules(rules: &[FirewallRule], key: &str) -> Value {
+        rules
+            .iter()
+            .map(|rule| json!({ "protocol": rule.protocol, "ports": rule.ports, key: render_target(&rule.target) }))
+            .collect()
+    }
+
+    fn render_target(target: &FirewallTarget) -> Value {
+        let mut object = serde_json::Map::new();
+        if !target.addresses.is_empty() {
+            object.insert("addresses".into(), json!(target.addresses));
+        }
+        if !target.droplet_ids.is_empty() {
+            object.insert("droplet_ids".into(), json!(target.droplet_ids));
+        }
+        if !target.load_balancer_uids.is_empty() {
+            object.insert(
+                "load_balancer_uids".into(),
+                json!(target.load_balancer_uids),
+            );
+        }
+        if !target.kubernetes_ids.is_empty() {
+            object.insert("kubernetes_ids".into(), json!(target.kubernetes_ids));
+        }
+        if !target.tags.is_empty() {
+            object.insert("tags".into(), json!(target.tags));
+        }
+        Value::Object(object)
+    }
+
+    /// A firewall written straight out has the bytes of its `Value`: keys sorted, targets with
+    /// only their non-empty lists, rules with their targets under `sources` or `destinations`.
+    #[test]
+    fn a_rendered_firewall_has_the_bytes_of_its_value() {
+        let mut cloud = Cloud::new(CloudConfig::default(), 11);
+        let target = |addresses: &[&str], tags: &[&str]| FirewallTarget {
+            addresses: addresses.iter().map(|a| (*a).to_owned()).collect(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            ..FirewallTarget::default()
+        };
+        let rule = |protocol: &str, ports: &str, target| FirewallRule {
+            protocol: protocol.to_owned(),
+            ports: ports.to_owned(),
+            target,
+        };
+        let specs = [
+            FirewallSpec {
+                name: "empty".into(),
+                ..FirewallSpec::default()
+            },
+            FirewallSpec {
+                name: "web".into(),
+                inbound_rules: vec![
+                    rule("tcp", "443", target(&["0.0.0.0/0", "::/0"], &[])),
+                    rule("tcp", "22", target(&[], &["bastion"])),
+                ],
+                outbound_rules: vec![rule("udp", "53", target(&["0.0.0.0/0"], &["dns"]))],
+                tags: vec!["web".into()],
+                ..FirewallSpec::default()
+            },
+        ];
+        for spec in specs {
+            let firewall = cloud.create_firewall(SimTime::ZERO, spec).unwrap();
+            let direct = serde_json::to_string(&Rendered::of(&firewall)).unwrap();
+            let value = serde_json::to_string(&render(&firewall)).unwrap();
+            assert_eq!(direct, value);
+        }
+    }
 }
