@@ -124,9 +124,10 @@ struct RecorderState {
 /// list page), and reading a body through was most of recording its exchange.
 #[derive(Debug, Default)]
 struct Summaries {
-    // Ordered by the bytes: a lookup compares a few bodies, each to where it first differs,
-    // which costs less than hashing the body whole.
-    by_body: BTreeMap<(bool, bytes::Bytes), (Option<String>, Vec<String>)>,
+    // Ordered by length, then by the bytes: a lookup compares a few bodies, and only those of
+    // the same length byte by byte, each to where it first differs, which costs less than
+    // hashing the body whole (bodies of one run share long prefixes: `{"droplet":{"backup_ids"`).
+    by_body: BTreeMap<(bool, usize, bytes::Bytes), (Option<String>, Vec<String>)>,
     bytes: usize,
 }
 
@@ -197,12 +198,12 @@ impl Recorder {
         body: &bytes::Bytes,
     ) -> (Option<String>, Vec<String>) {
         let is_error = status >= 400;
-        if let Some(summarized) = self
-            .inner
-            .lock()
-            .summaries
-            .by_body
-            .get(&(is_error, body.clone()))
+        if let Some(summarized) =
+            self.inner
+                .lock()
+                .summaries
+                .by_body
+                .get(&(is_error, body.len(), body.clone()))
         {
             return summarized.clone();
         }
@@ -213,7 +214,7 @@ impl Recorder {
         {
             summaries.bytes += body.len();
             // A copy, so that a slice of a larger response does not keep all of it alive.
-            let key = (is_error, bytes::Bytes::copy_from_slice(body));
+            let key = (is_error, body.len(), bytes::Bytes::copy_from_slice(body));
             summaries.by_body.insert(key, summarized.clone());
         }
         summarized
