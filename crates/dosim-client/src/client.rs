@@ -573,26 +573,39 @@ impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for PageOf<'_, T> {
 /// Percent-encodes one path segment or query value (everything but RFC 3986's unreserved characters).
 pub(crate) fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    encode_into(&mut out, value);
+    out
+}
+
+/// [`encode`] appended to `out`.
+fn encode_into(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
     }
-    out
 }
 
-/// Appends `query` to `path`.
+/// Appends `query` to `path`, each value percent-encoded.
 pub(crate) fn with_query(path: &str, query: &[(&str, String)]) -> String {
-    if query.is_empty() {
-        return path.to_owned();
-    }
-    let pairs: Vec<String> = query
+    let length = query
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
-    format!("{path}?{}", pairs.join("&"))
+        .map(|(name, value)| name.len() + value.len() + 2)
+        .sum::<usize>();
+    let mut out = String::with_capacity(path.len() + length);
+    out.push_str(path);
+    for (index, (name, value)) in query.iter().enumerate() {
+        out.push(if index == 0 { '?' } else { '&' });
+        out.push_str(name);
+        out.push('=');
+        encode_into(&mut out, value);
+    }
+    out
 }
 
 /// A list call: filters, then `.send()` for one page or `.all()` for every page.
@@ -686,5 +699,28 @@ impl<'a, T: DeserializeOwned> List<'a, T> {
             "{} has more than {LIST_PAGES_MAX} pages",
             self.path
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unreserved characters stay, every other byte is `%XX` in upper case; the first pair
+    /// follows `?`, the others `&`.
+    #[test]
+    fn a_query_is_encoded_and_joined() {
+        assert_eq!(with_query("/v2/volumes", &[]), "/v2/volumes");
+        assert_eq!(
+            with_query(
+                "/v2/volumes",
+                &[
+                    ("name", "pg data/ü".to_owned()),
+                    ("region", "nyc3".to_owned())
+                ]
+            ),
+            "/v2/volumes?name=pg%20data%2F%C3%BC&region=nyc3"
+        );
+        assert_eq!(encode("a-b.c_d~e&=?#%"), "a-b.c_d~e%26%3D%3F%23%25");
     }
 }
