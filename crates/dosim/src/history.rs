@@ -119,6 +119,9 @@ struct RecorderState {
     summaries: Summaries,
 }
 
+/// A remembered body: whether it was an error's, its length, and its bytes.
+type BodyKey = (bool, usize, bytes::Bytes);
+
 /// The summary of each response body already read in this run, by whether it was an error and
 /// the body: a poll reads the same body again and again (a droplet until it is active, a fleet's
 /// list page), and reading a body through was most of recording its exchange.
@@ -127,7 +130,7 @@ struct Summaries {
     // Ordered by length, then by the bytes: a lookup compares a few bodies, and only those of
     // the same length byte by byte, each to where it first differs, which costs less than
     // hashing the body whole (bodies of one run share long prefixes: `{"droplet":{"backup_ids"`).
-    by_body: BTreeMap<(bool, usize, bytes::Bytes), (Option<String>, Vec<String>)>,
+    by_body: BTreeMap<BodyKey, (Option<String>, Vec<String>)>,
     bytes: usize,
 }
 
