@@ -150,7 +150,7 @@ pub fn app(server: Server) -> Router {
 
 /// The whole application as a service, without the router [`app`] wraps it in: what a host that
 /// serves one server per short run uses, since making even an empty router inserts its fallback
-/// routes into axum's path tree, which cost a short run one percent.
+/// routes into axum's path tree, most of a percent of a short run.
 pub fn service(
     server: Server,
 ) -> impl tower::Service<
