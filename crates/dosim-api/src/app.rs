@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
@@ -145,31 +145,14 @@ pub fn no_content() -> Response {
 pub fn app(server: Server) -> Router {
     // Wrapping the routed service, rather than layering the router, lets the pipeline
     // rewrite the path before routing.
-    Router::new().fallback_service(service(server))
-}
-
-/// The whole application as a service, without the router [`app`] wraps it in: what a host that
-/// serves one server per short run uses, since making even an empty router inserts its fallback
-/// routes into axum's path tree, most of a percent of a short run.
-pub fn service(
-    server: Server,
-) -> impl tower::Service<
-    Request,
-    Response = Response,
-    Error = std::convert::Infallible,
-    Future: Send + 'static,
-> + Clone
-       + Send
-       + Sync
-       + 'static {
-    tower::Layer::layer(&from_fn_with_state(server, pipeline), routes().clone())
+    Router::new().fallback_service(server.service())
 }
 
 /// Every route, built once per process: inserting the routes into axum's tree, or even giving
 /// the tree a state, costs more than a short simulated run, which makes a server per run. So the
 /// routes take no state: a handler finds its server in its `Ctx`, and the control endpoints in
 /// the request's extensions, both put there by the pipeline.
-fn routes() -> &'static Router {
+pub(crate) fn routes() -> &'static Router {
     static ROUTES: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| {
         Router::new()
@@ -203,7 +186,11 @@ async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-async fn pipeline(State(server): State<Server>, request: Request, next: Next) -> Response {
+pub(crate) async fn pipeline(
+    State(server): State<Server>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     normalise_path(&mut parts.uri);
     let path = parts.uri.path().to_owned();

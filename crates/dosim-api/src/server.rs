@@ -202,8 +202,10 @@ impl Server {
         crate::app::app(self.clone())
     }
 
-    /// The same as [`Server::router`], as a plain service: no router around it, so it costs
-    /// nothing to make, for a host that makes a server per short run.
+    /// The same as [`Server::router`], as a plain service: the pipeline around the route table,
+    /// with no router around it. Making even an empty axum router inserts its fallback routes
+    /// into a path tree, most of a percent of a short run, so a host that makes a server per run
+    /// serves this.
     pub fn service(
         &self,
     ) -> impl tower::Service<
@@ -215,7 +217,8 @@ impl Server {
            + Send
            + Sync
            + 'static {
-        crate::app::service(self.clone())
+        let pipeline = axum::middleware::from_fn_with_state(self.clone(), crate::app::pipeline);
+        tower::Layer::layer(&pipeline, crate::app::routes().clone())
     }
 
     pub fn seed(&self) -> u64 {
