@@ -11,6 +11,7 @@ mod ssi;
 mod waits;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use dosim_base::SimTime;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -108,7 +109,7 @@ pub(crate) struct WaitState {
 /// A query string part-way through: the statements still to run and the one that waits.
 #[derive(Debug)]
 pub(crate) struct Pending {
-    pub queue: VecDeque<Statement>,
+    pub queue: VecDeque<Arc<Statement>>,
     pub current: Option<Current>,
     pub params: Vec<Value>,
     pub statement_start: SimTime,
@@ -424,7 +425,7 @@ impl Engine {
                 None => match pending.queue.pop_front() {
                     Some(stmt) => {
                         pending.statement_start = now;
-                        Current::Start(Box::new(stmt))
+                        Current::Start(stmt)
                     }
                     None => {
                         // End of the query string: an implicit transaction commits here.

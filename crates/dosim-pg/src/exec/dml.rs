@@ -1,6 +1,7 @@
 //! UPDATE, DELETE and locking SELECTs, and what INSERT shares with them: row by row, each row locked or waited for, resumable where a row made the statement wait.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use sqlparser::ast::{
     Assignment, AssignmentTarget, Delete, Expr, FromTable, NonBlock, OnConflict, OnInsert,
@@ -33,7 +34,8 @@ pub(super) enum DmlKind {
 /// A DML statement part-way through: what it targets, where it stands, and what it has done.
 #[derive(Debug)]
 pub(crate) struct DmlState {
-    pub(super) stmt: Statement,
+    /// Shared with the parse memo.
+    pub(super) stmt: Arc<Statement>,
     pub(super) kind: DmlKind,
     pub(super) table_id: u64,
     pub(super) table: String,
@@ -56,7 +58,7 @@ pub(crate) struct DmlState {
 impl DmlState {
     /// A statement of `kind` on `table` that has not yet touched any of its `targets`.
     pub(super) fn new(
-        stmt: Statement,
+        stmt: Arc<Statement>,
         kind: DmlKind,
         table: &Table,
         snap: Snapshot,
@@ -299,8 +301,8 @@ impl Dml<'_> {
 }
 
 impl Engine {
-    pub(super) fn start_dml(&mut self, env: Env, stmt: Statement) -> Result<Step, PgError> {
-        let what = match &stmt {
+    pub(super) fn start_dml(&mut self, env: Env, stmt: Arc<Statement>) -> Result<Step, PgError> {
+        let what = match &*stmt {
             Statement::Insert(_) => "INSERT",
             Statement::Update(_) => "UPDATE",
             _ => "DELETE",
@@ -311,7 +313,7 @@ impl Engine {
         let snap = self.statement_snapshot(env.session);
         let tx = self.tx_ref(env.session).clone();
         let db = self.db_name(env.session);
-        let (kind, table_name, targets, rows) = match &stmt {
+        let (kind, table_name, targets, rows) = match &*stmt {
             Statement::Insert(ins) => {
                 let (table_name, rows) = self.insert_targets(env, &stmt, ins)?;
                 let n = rows.len();
@@ -704,7 +706,7 @@ impl Engine {
         let scope = d.scope();
         let (tag, columns, rows) = match st.kind {
             DmlKind::Lock(..) => {
-                let Statement::Query(q) = &st.stmt else {
+                let Statement::Query(q) = &*st.stmt else {
                     unreachable!("locking SELECT")
                 };
                 let plan = plan_select(q, d.env.params)?;

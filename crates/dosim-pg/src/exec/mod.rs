@@ -26,6 +26,8 @@ pub use parse::{
     PLACEHOLDER_MAX,
 };
 
+use std::sync::Arc;
+
 use sqlparser::ast::Statement;
 
 use crate::engine::{unix_us, Engine, Snapshot, Step, Table, Tx};
@@ -36,16 +38,16 @@ use crate::SimTime;
 use crate::{Isolation, Notice, QueryResult, SessionId};
 
 use dml::DmlState;
-use subquery::{take_insert_query, take_subquery, SubKind, Subquery};
+use subquery::{may_hold_subquery, take_insert_query, take_subquery, SubKind, Subquery};
 
 /// A statement part-way through, kept while its session waits.
 #[derive(Debug)]
 pub(crate) enum Current {
-    Start(Box<Statement>),
+    Start(Arc<Statement>),
     /// A statement whose subquery runs first.
     Sub(Box<Subquery>),
     /// A plain SELECT that waited on an advisory lock runs again with its snapshot.
-    Restart(Box<Statement>, Snapshot),
+    Restart(Arc<Statement>, Snapshot),
     Dml(Box<DmlState>),
 }
 
@@ -243,7 +245,7 @@ impl Engine {
         now: SimTime,
     ) -> Step {
         let result = match current {
-            Current::Start(stmt) => self.start(session, *stmt, params, now),
+            Current::Start(stmt) => self.start(session, stmt, params, now),
             Current::Sub(sub) => self.step_subquery(session, *sub, params, now),
             Current::Restart(stmt, snap) => {
                 let env = self.env(session, params, now);
@@ -263,12 +265,12 @@ impl Engine {
     fn start(
         &mut self,
         session: SessionId,
-        mut stmt: Statement,
+        stmt: Arc<Statement>,
         params: &mut Vec<Value>,
         now: SimTime,
     ) -> Result<Step, PgError> {
         let is_control = matches!(
-            stmt,
+            *stmt,
             Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
@@ -279,7 +281,7 @@ impl Engine {
             .tx
             .as_ref()
             .is_some_and(|t| t.failed);
-        let ends_failure = matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. });
+        let ends_failure = matches!(*stmt, Statement::Commit { .. } | Statement::Rollback { .. });
         if failed && !ends_failure {
             return Err(PgError::new(
                 sqlstate::IN_FAILED_SQL_TRANSACTION,
@@ -294,7 +296,7 @@ impl Engine {
             self.sessions.get_mut(&session).expect("exists").tx = Some(tx);
         }
         if matches!(
-            stmt,
+            *stmt,
             Statement::Query(_)
                 | Statement::Insert(_)
                 | Statement::Update(_)
@@ -303,24 +305,32 @@ impl Engine {
             let tx = self.tx_ref(session);
             self.ssi_check_doomed(tx)?;
         }
-        if let Some(query) = take_insert_query(&mut stmt) {
-            let sub = Subquery {
-                outer: stmt,
-                kind: SubKind::InsertRows,
-                inner: Current::Start(Box::new(Statement::Query(Box::new(query)))),
-            };
-            return self.step_subquery(session, sub, params, now);
-        }
-        if let Some((query, kind)) = take_subquery(&mut stmt) {
-            let sub = Subquery {
-                outer: stmt,
-                kind,
-                inner: Current::Start(Box::new(Statement::Query(Box::new(query)))),
-            };
-            return self.step_subquery(session, sub, params, now);
-        }
+        // The statement is shared with the parse memo; only one whose subqueries run first is
+        // copied, to take them out.
+        let stmt = if may_hold_subquery(&stmt) {
+            let mut stmt = Arc::unwrap_or_clone(stmt);
+            if let Some(query) = take_insert_query(&mut stmt) {
+                let sub = Subquery {
+                    outer: stmt,
+                    kind: SubKind::InsertRows,
+                    inner: Current::Start(Arc::new(Statement::Query(Box::new(query)))),
+                };
+                return self.step_subquery(session, sub, params, now);
+            }
+            if let Some((query, kind)) = take_subquery(&mut stmt) {
+                let sub = Subquery {
+                    outer: stmt,
+                    kind,
+                    inner: Current::Start(Arc::new(Statement::Query(Box::new(query)))),
+                };
+                return self.step_subquery(session, sub, params, now);
+            }
+            Arc::new(stmt)
+        } else {
+            stmt
+        };
         let env = self.env(session, params, now);
-        match &stmt {
+        match &*stmt {
             Statement::Query(_) => self.run_select(env, &stmt, None),
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                 self.start_dml(env, stmt)

@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use sqlparser::ast::{Expr, Statement, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -153,8 +154,12 @@ pub fn on_stack<R: Send>(stack: usize, f: impl FnOnce() -> R + Send) -> R {
 
 /// Parses a query string and refuses expressions deeper than [`EXPR_DEPTH_MAX`].
 ///
+/// The statements are shared: a string parsed before gives the same trees again, which the engine
+/// reads in place (a syntax tree is a few kilobytes in hundreds of allocations; cloning one for each
+/// run of a statement cost more than running it).
+///
 /// Run it on the stack [`stack_for`] names: a refused statement is dropped here, and its drop recurses.
-pub fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
+pub fn parse(sql: &str) -> Result<Vec<Arc<Statement>>, PgError> {
     if let Some(parsed) = remembered(sql, |entry| entry.parsed.clone()) {
         return parsed;
     }
@@ -169,7 +174,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PgError> {
     parsed
 }
 
-fn parse_now(sql: &str) -> Result<Vec<Statement>, PgError> {
+fn parse_now(sql: &str) -> Result<Vec<Arc<Statement>>, PgError> {
     let dialect = PostgreSqlDialect {};
     let statements = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -180,7 +185,7 @@ fn parse_now(sql: &str) -> Result<Vec<Statement>, PgError> {
     if statements.visit(&mut depth).is_break() {
         return Err(stack_depth_exceeded());
     }
-    Ok(statements)
+    Ok(statements.into_iter().map(Arc::new).collect())
 }
 
 /// The longest query string remembered, and how many are, and how many bytes of text they may
@@ -191,12 +196,12 @@ const REMEMBERED_BYTES_MAX: usize = 256 * 1024;
 
 /// What this thread has learnt of each short query string: parsing is a pure function of the
 /// text, and clients send the same few statements again and again (every seed of a scenario
-/// sends the same ones), so a string is tokenized and parsed once and its statements cloned
+/// sends the same ones), so a string is tokenized and parsed once and its statements shared
 /// after. Tokenizing and parsing were a sixth of a SQL scenario's seed.
 #[derive(Default)]
 struct Remembered {
     counted: Counted,
-    parsed: Option<Result<Vec<Statement>, PgError>>,
+    parsed: Option<Result<Vec<Arc<Statement>>, PgError>>,
 }
 
 /// The remembered strings, and the bytes of their text.

@@ -1,6 +1,7 @@
 //! SELECT: planning its clauses, then filtering, grouping, aggregates, sorting, DISTINCT, LIMIT and the select list; advisory functions may make it wait.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use sqlparser::ast::{
     Expr, Function, GroupByExpr, LimitClause, LockType, NonBlock, OrderByExpr, OrderByKind, Query,
@@ -543,10 +544,10 @@ impl Engine {
     pub(super) fn run_select(
         &mut self,
         env: Env,
-        stmt: &Statement,
+        stmt: &Arc<Statement>,
         snap: Option<Snapshot>,
     ) -> Result<Step, PgError> {
-        let Statement::Query(query) = stmt else {
+        let Statement::Query(query) = &**stmt else {
             unreachable!("dispatched on Query")
         };
         let plan = plan_select(query, env.params)?;
@@ -582,7 +583,7 @@ impl Engine {
         let scope = RowScope::table(&name, alias.as_deref(), &infos);
         let ordered = order_rows(env, &plan, scope, table, rows)?;
         let kind = DmlKind::Lock(mode, nonblock);
-        let mut state = DmlState::new(stmt.clone(), kind, table, snap, ordered);
+        let mut state = DmlState::new(Arc::clone(stmt), kind, table, snap, ordered);
         state.limit = plan.limit;
         state.offset = plan.offset;
         self.continue_dml(env, state)
@@ -629,7 +630,7 @@ impl Engine {
     fn select_rows(
         &mut self,
         env: Env,
-        stmt: &Statement,
+        stmt: &Arc<Statement>,
         plan: &SelectPlan,
         source: Source,
         snap: &Snapshot,
@@ -698,7 +699,7 @@ impl Engine {
             Err(Flow::Block(target)) => {
                 self.undo_advisory(env.session, &acquired);
                 return Ok(Step::Blocked(
-                    Current::Restart(Box::new(stmt.clone()), *snap),
+                    Current::Restart(Arc::clone(stmt), *snap),
                     target,
                 ));
             }

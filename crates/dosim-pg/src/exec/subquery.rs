@@ -1,5 +1,8 @@
 //! Uncorrelated subqueries: taken out of their statement, run first as PostgreSQL's InitPlans run, and their results put back in their place.
 
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
 use sqlparser::ast::{
     Expr, InTarget, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, Statement,
 };
@@ -141,6 +144,31 @@ fn statement_exprs_mut(stmt: &mut Statement) -> Vec<&mut Expr> {
     out
 }
 
+/// Whether a statement may hold a subquery that [`take_insert_query`] or [`take_subquery`] would
+/// take out: an `INSERT` from a query, or a subquery anywhere in its expressions. A statement for
+/// which this is false is run as parsed, without a copy of its own.
+pub(super) fn may_hold_subquery(stmt: &Statement) -> bool {
+    if let Statement::Insert(ins) = stmt {
+        if ins
+            .source
+            .as_ref()
+            .is_some_and(|source| !matches!(source.body.as_ref(), SetExpr::Values(_)))
+        {
+            return true;
+        }
+    }
+    sqlparser::ast::visit_expressions(stmt, |e| match e {
+        Expr::Subquery(_)
+        | Expr::Exists { .. }
+        | Expr::In {
+            target: InTarget::Subquery(_),
+            ..
+        } => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
 /// Takes an `INSERT … SELECT`'s query out, leaving an empty VALUES list until its rows come back.
 pub(super) fn take_insert_query(stmt: &mut Statement) -> Option<Query> {
     let Statement::Insert(ins) = stmt else {
@@ -271,7 +299,7 @@ impl Engine {
                 value_keyword: true,
                 rows,
             });
-            return self.start(session, outer, params, now);
+            return self.start(session, Arc::new(outer), params, now);
         }
         if result.columns.len() != 1 {
             match kind {
@@ -345,6 +373,49 @@ impl Engine {
                 false
             });
         }
-        self.start(session, outer, params, now)
+        self.start(session, Arc::new(outer), params, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement a subquery is taken out of is one that gets a copy of its own; the others
+    /// run as parsed.
+    #[test]
+    fn only_statements_with_subqueries_to_take_out_are_copied() {
+        let cases = [
+            (
+                "SELECT balance FROM accounts WHERE id = $1 FOR UPDATE",
+                false,
+            ),
+            (
+                "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
+                false,
+            ),
+            (
+                "INSERT INTO t (a) VALUES (1), (2) ON CONFLICT (a) DO NOTHING",
+                false,
+            ),
+            ("DELETE FROM t WHERE a IN (1, 2)", false),
+            ("SELECT * FROM (SELECT 1) AS s", false),
+            ("INSERT INTO t (a) SELECT a FROM u", true),
+            ("SELECT (SELECT max(a) FROM u)", true),
+            ("DELETE FROM t WHERE a IN (SELECT a FROM u)", true),
+            (
+                "UPDATE t SET a = 1 WHERE NOT EXISTS (SELECT 1 FROM u)",
+                true,
+            ),
+            ("UPDATE t SET a = (SELECT 2) + 1 WHERE a = 1", true),
+        ];
+        for (sql, holds) in cases {
+            let stmt = crate::exec::parse(sql).expect(sql).remove(0);
+            assert_eq!(may_hold_subquery(&stmt), holds, "{sql}");
+            let mut copy = (*stmt).clone();
+            let taken =
+                take_insert_query(&mut copy).is_some() || take_subquery(&mut copy).is_some();
+            assert_eq!(taken, holds, "{sql}");
+        }
     }
 }
