@@ -80,7 +80,7 @@ impl Ctx {
 
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        [&*self.base_url, path].concat()
     }
 }
 
@@ -206,7 +206,7 @@ pub(crate) async fn pipeline(
         }
     };
     let is_api = path.starts_with("/v2/") || path == "/v2";
-    let method = parts.method.to_string();
+    let method = parts.method.as_str().to_owned();
     let at = FaultRequest {
         service: Service::Api,
         seq,
@@ -282,7 +282,7 @@ pub(crate) async fn pipeline(
         server: server_host(&parts.headers),
         actor: exchange.actor(),
         session: None,
-        summary: format!("{method} {path}"),
+        summary: [method.as_str(), " ", path.as_str()].concat(),
     };
     let request = Request::from_parts(parts, Body::from(bytes));
     let commit = commit(

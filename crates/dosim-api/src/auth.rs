@@ -30,7 +30,14 @@ pub fn valid_token(token: &str) -> bool {
 
 /// A short, stable name for an account that does not reveal its token.
 pub fn fingerprint(token: &str) -> String {
-    format!("acct-{:016x}", dosim_base::hash_text(token))
+    // Every request names its account: the digits are written without the formatter.
+    let hash = dosim_base::hash_text(token);
+    let mut text = String::with_capacity(21);
+    text.push_str("acct-");
+    text.extend((0..16).rev().map(|nibble| {
+        char::from_digit(((hash >> (nibble * 4)) & 0xf) as u32, 16).expect("a nibble is a digit")
+    }));
+    text
 }
 
 /// The seed of one account's cloud model: the server seed mixed with the token's hash.
@@ -49,4 +56,22 @@ pub fn token_for_seed(seed: u64, index: u64) -> String {
         token.push_str(&format!("{byte:02x}"));
     }
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_is_the_tokens_hash_in_sixteen_hex_digits() {
+        for index in 0..200 {
+            let token = token_for_seed(index, index);
+            let expected = format!("acct-{:016x}", dosim_base::hash_text(&token));
+            assert_eq!(fingerprint(&token), expected);
+        }
+        assert_eq!(
+            fingerprint(""),
+            format!("acct-{:016x}", dosim_base::hash_text(""))
+        );
+    }
 }

@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use dosim_cloud::{
     ActionId, Droplet, DropletActionRequest, DropletCreate, DropletFilter, DropletId, ImageRef,
-    ResourceType, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,
+    ResourceType, VolumeId, VolumeRef, DROPLET_NAMES_MAX, USER_DATA_BYTES_MAX,
 };
+use uuid::Uuid;
 
 use crate::actions::{list_response, one_response};
 use crate::app::{json_response, json_wrapped, no_content, Ctx};
@@ -71,8 +72,9 @@ pub struct Rendered<'a> {
     status: &'static str,
     tags: &'a [String],
     vcpus: u32,
-    volume_ids: Vec<String>,
-    vpc_uuid: String,
+    /// Ids are written as their UUIDs' text by their `Serialize`, as `Display` writes them.
+    volume_ids: &'a [VolumeId],
+    vpc_uuid: Uuid,
 }
 
 #[derive(Serialize)]
@@ -154,8 +156,8 @@ impl<'a> Rendered<'a> {
             status: droplet.status.as_str(),
             tags: &droplet.tags,
             vcpus: size.vcpus,
-            volume_ids: droplet.volume_ids.iter().map(ToString::to_string).collect(),
-            vpc_uuid: droplet.vpc_uuid.to_string(),
+            volume_ids: &droplet.volume_ids,
+            vpc_uuid: droplet.vpc_uuid,
         }
     }
 }
@@ -326,12 +328,12 @@ async fn list(ctx: Ctx, params: Params) -> Response {
 
 async fn one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_droplet_id(&droplet_id)?;
-    let droplet = ctx.cloud(|cloud, now| cloud.droplet(now, id))?;
-    Ok(json_wrapped(
-        StatusCode::OK,
-        "droplet",
-        Rendered::of(&droplet),
-    ))
+    ctx.cloud(|cloud, now| {
+        cloud.with_droplet(now, id, |droplet| {
+            json_wrapped(StatusCode::OK, "droplet", Rendered::of(droplet))
+        })
+    })
+    .map_err(ApiError::from)
 }
 
 async fn delete_one(ctx: Ctx, Path(droplet_id): Path<String>) -> Result<Response, ApiError> {
@@ -504,6 +506,22 @@ pub(crate) mod tests {
             .map(|(id, _)| cloud.droplet(SimTime::ZERO, *id).unwrap())
             .collect();
         (cloud, droplets)
+    }
+
+    /// Volume ids and the VPC's id are written as the text their `Display` gives.
+    #[test]
+    fn a_droplets_ids_are_written_as_their_text() {
+        let (_, droplets) = droplets();
+        let mut droplet = droplets[0].clone();
+        let volume = VolumeId(Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210));
+        droplet.volume_ids.push(volume);
+        let value = render(&droplet);
+        assert_eq!(value["volume_ids"], json!([volume.to_string()]));
+        assert_eq!(value["vpc_uuid"], json!(droplet.vpc_uuid.to_string()));
+        assert_eq!(
+            value["volume_ids"][0],
+            "01234567-89ab-cdef-fedc-ba9876543210"
+        );
     }
 
     /// A droplet written straight out has the bytes of its `Value`, whose keys are sorted, and

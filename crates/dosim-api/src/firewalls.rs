@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
+use uuid::Uuid;
 
 use dosim_cloud::{Cloud, DropletId, Firewall, FirewallRule, FirewallSpec, FirewallTarget};
 
@@ -37,7 +38,8 @@ pub fn router() -> Router {
 struct Rendered<'a> {
     created_at: String,
     droplet_ids: &'a [u64],
-    id: String,
+    /// Written as its UUID's text, without a `String` of its own.
+    id: Uuid,
     inbound_rules: Rules<'a>,
     name: &'a str,
     outbound_rules: Rules<'a>,
@@ -51,7 +53,7 @@ impl<'a> Rendered<'a> {
         Rendered {
             created_at: firewall.created_at.rfc3339(),
             droplet_ids: &firewall.droplet_ids,
-            id: firewall.id.to_string(),
+            id: firewall.id,
             inbound_rules: Rules {
                 rules: &firewall.inbound_rules,
                 key: "sources",

@@ -45,7 +45,8 @@ pub struct Rendered<'a> {
     droplet_ids: Vec<u64>,
     filesystem_label: &'a str,
     filesystem_type: &'a str,
-    id: String,
+    /// Written as its UUID's text, as `Display` writes it, without a `String` of its own.
+    id: VolumeId,
     name: &'a str,
     region: Cow<'static, RawValue>,
     size_gigabytes: u64,
@@ -60,7 +61,7 @@ impl<'a> Rendered<'a> {
             droplet_ids: volume.droplet_ids.iter().map(|d| d.0).collect(),
             filesystem_label: &volume.filesystem_label,
             filesystem_type: &volume.filesystem_type,
-            id: volume.id.to_string(),
+            id: volume.id,
             name: &volume.name,
             region: render::region_json_or_unknown(&volume.region),
             size_gigabytes: volume.size_gigabytes,

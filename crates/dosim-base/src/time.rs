@@ -59,12 +59,26 @@ impl SimTime {
         let days = unix_s / 86_400;
         let secs_of_day = unix_s % 86_400;
         let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX));
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-            secs_of_day / 3600,
-            secs_of_day / 60 % 60,
-            secs_of_day % 60
-        )
+        let (hour, minute, second) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+        let Ok(year @ 0..=9999) = u64::try_from(year) else {
+            return format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+        };
+        // Written digit by digit: every rendered resource carries a time, and the formatter's
+        // machinery cost more than the calendar.
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let mut digits = |at: usize, width: usize, mut value: u64| {
+            for place in text[at..at + width].iter_mut().rev() {
+                *place = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        digits(0, 4, year);
+        digits(5, 2, month as u64);
+        digits(8, 2, day as u64);
+        digits(11, 2, hour);
+        digits(14, 2, minute);
+        digits(17, 2, second);
+        text.iter().map(|&byte| char::from(byte)).collect()
     }
 }
 
@@ -103,6 +117,43 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::{civil_from_days, days_from_civil, SimTime};
+
+    /// The digit-by-digit rendering writes what `format!` writes, at the edges of every field
+    /// and past the four-digit years it does not handle itself.
+    #[test]
+    fn rfc3339_is_what_the_formatter_writes() {
+        let formatted = |time: SimTime| {
+            let unix_s = time.unix_secs();
+            let (year, month, day) =
+                civil_from_days(i64::try_from(unix_s / 86_400).unwrap_or(i64::MAX));
+            let secs_of_day = unix_s % 86_400;
+            format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                secs_of_day / 3600,
+                secs_of_day / 60 % 60,
+                secs_of_day % 60
+            )
+        };
+        let day_ms = 86_400_000;
+        let mut times = vec![
+            0,
+            999,
+            1_000,
+            59_999,
+            3_599_999,
+            day_ms - 1,
+            day_ms,
+            u64::MAX,
+        ];
+        times.extend((0..4_000).map(|n: u64| n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20));
+        times.extend((0..400).map(|year: u64| year * 365 * day_ms + 59 * day_ms));
+        times.extend((0..64).map(|shift| 1u64 << shift));
+        for ms in times {
+            let time = SimTime(ms);
+            assert_eq!(time.rfc3339(), formatted(time), "{ms}");
+        }
+        assert_eq!(SimTime(5_000).rfc3339(), "2026-01-01T00:00:05Z");
+    }
 
     #[test]
     fn the_calendar_knows_leap_years_and_dates_before_1970() {

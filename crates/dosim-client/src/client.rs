@@ -289,7 +289,7 @@ impl Client {
         body: Option<Bytes>,
     ) -> Result<http::Response<Bytes>, Error> {
         let inner = &*self.inner;
-        let uri = format!("{}{}", inner.base_url, path);
+        let uri = [inner.base_url.as_str(), path].concat();
         let idempotent = !(method == Method::POST || method == Method::PATCH);
         let method_retryable = idempotent || inner.retry.retry_post;
         let retries = inner.retry.retries();

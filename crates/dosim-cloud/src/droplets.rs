@@ -456,6 +456,23 @@ impl Cloud {
         })
     }
 
+    /// What `read` makes of droplet `id`, read in place rather than copied: a polling client
+    /// asks for one droplet more often than for anything else.
+    pub fn with_droplet<R>(
+        &mut self,
+        now: SimTime,
+        id: DropletId,
+        read: impl FnOnce(&Droplet) -> R,
+    ) -> Result<R, Error> {
+        self.enter(now, |cloud| {
+            cloud
+                .droplets
+                .get(&id)
+                .map(read)
+                .ok_or_else(Error::not_found)
+        })
+    }
+
     /// The droplets matching `filter`, by id.
     pub fn droplets(&mut self, now: SimTime, filter: DropletFilter) -> Vec<Droplet> {
         self.enter(now, |cloud| {
