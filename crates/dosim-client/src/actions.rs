@@ -57,7 +57,7 @@ pub struct Action {
     #[serde(default, deserialize_with = "null_default")]
     pub resource_type: String,
     /// The region.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::catalogue::remembered")]
     pub region: Option<Region>,
     /// The region's slug.
     #[serde(default)]

@@ -450,12 +450,15 @@ pub(crate) fn decode_keys<T: DeserializeOwned, O: DeserializeOwned>(
     key: &str,
     other: Option<&str>,
 ) -> Result<(T, Option<O>), Error> {
-    let keyed = Keyed::<T, O> {
+    let keyed = || Keyed::<T, O> {
         key,
         other,
         found: std::marker::PhantomData,
     };
-    dosim_base::json::decode_seed(response.body(), keyed)
+    dosim_base::json::decode_seed(response.body(), keyed())
+        .or_else(|_| {
+            crate::catalogue::plainly(|| dosim_base::json::decode_seed(response.body(), keyed()))
+        })
         .map_err(|source| decode_error(response, source))
 }
 
@@ -511,11 +514,14 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<Page<T>, Error> {
-    let page = PageOf::<T> {
+    let page = || PageOf::<T> {
         key,
         items: std::marker::PhantomData,
     };
-    dosim_base::json::decode_seed(response.body(), page)
+    dosim_base::json::decode_seed(response.body(), page())
+        .or_else(|_| {
+            crate::catalogue::plainly(|| dosim_base::json::decode_seed(response.body(), page()))
+        })
         .map_err(|source| decode_error(response, source))
 }
 

@@ -79,13 +79,13 @@ pub struct Droplet {
     #[serde(default, deserialize_with = "null_default")]
     pub snapshot_ids: Vec<u64>,
     /// The image it was built from.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::catalogue::remembered")]
     pub image: Option<Image>,
     /// Ids of the attached volumes.
     #[serde(default, deserialize_with = "null_default")]
     pub volume_ids: Vec<String>,
     /// The size.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::catalogue::remembered")]
     pub size: Option<Size>,
     /// The size's slug.
     #[serde(default, deserialize_with = "null_default")]
@@ -94,7 +94,7 @@ pub struct Droplet {
     #[serde(default, deserialize_with = "null_default")]
     pub networks: Networks,
     /// The region.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::catalogue::remembered")]
     pub region: Option<Region>,
     /// Tags.
     #[serde(default, deserialize_with = "null_default")]

@@ -19,6 +19,7 @@
 
 mod account;
 mod actions;
+mod catalogue;
 mod client;
 mod collection;
 mod common;

@@ -16,7 +16,7 @@ pub struct ReservedIp {
     #[serde(default, deserialize_with = "null_default")]
     pub ip: String,
     /// The region it is bound to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::catalogue::remembered")]
     pub region: Option<Region>,
     /// The droplet it is assigned to, or `None`.
     #[serde(default)]

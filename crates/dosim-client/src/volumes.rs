@@ -16,7 +16,7 @@ pub struct Volume {
     /// The volume's id (a UUID).
     pub id: String,
     /// The region.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::catalogue::remembered")]
     pub region: Option<Region>,
     /// The droplet it is attached to, if any (at most one).
     #[serde(default, deserialize_with = "null_default")]

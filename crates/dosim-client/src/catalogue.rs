@@ -1,0 +1,177 @@
+//! The catalogue objects a resource carries whole (a droplet's region, size and image; a volume's
+//! or reserved IP's region), decoded once per thread and copied after.
+//!
+//! Every droplet in every response carries its region, size and image, the same bytes each time,
+//! and they were two thirds of decoding one: some forty of its fifty-eight strings. Decoding is a
+//! pure function of the text, so a memo keyed by an object's exact text gives what decoding it
+//! again would. A text that does not decode is not remembered, and [`plainly`] decodes without
+//! the memo, so that an error names its position in the whole body.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::thread::LocalKey;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+/// The longest object text remembered; a catalogue object is a few hundred bytes.
+const TEXT_BYTES_MAX: usize = 16 * 1024;
+
+/// How many texts of one type are remembered per thread before the memo starts over: the
+/// catalogue has a few dozen regions, sizes and images.
+const ENTRIES_MAX: usize = 64;
+
+/// Decoded objects of one type by their text.
+pub(crate) struct Memo<T> {
+    by_text: BTreeMap<Box<str>, T>,
+}
+
+impl<T> Default for Memo<T> {
+    fn default() -> Memo<T> {
+        Memo {
+            by_text: BTreeMap::new(),
+        }
+    }
+}
+
+/// A catalogue type with a memo of its own on each thread.
+pub(crate) trait Catalogued: Clone + DeserializeOwned + 'static {
+    fn memo() -> &'static LocalKey<RefCell<Memo<Self>>>;
+}
+
+macro_rules! catalogued {
+    ($($t:ty),*) => {$(
+        impl Catalogued for $t {
+            fn memo() -> &'static LocalKey<RefCell<Memo<Self>>> {
+                thread_local! {
+                    static MEMO: RefCell<Memo<$t>> = RefCell::new(Memo::default());
+                }
+                &MEMO
+            }
+        }
+    )*};
+}
+
+catalogued!(
+    crate::common::Region,
+    crate::common::Size,
+    crate::droplets::Image
+);
+
+thread_local! {
+    /// Set while [`plainly`] decodes: catalogue objects are decoded in place, as any other field.
+    static PLAIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `decode` with the memo set aside.
+pub(crate) fn plainly<R>(decode: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PLAIN.set(self.0);
+        }
+    }
+    let _restore = Restore(PLAIN.replace(true));
+    decode()
+}
+
+/// Deserializes an optional catalogue object through the memo; `null` is `None`, as an absent
+/// field is with `#[serde(default)]`.
+pub(crate) fn remembered<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Catalogued,
+{
+    if PLAIN.get() {
+        return Option::<T>::deserialize(deserializer);
+    }
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    if let Some(known) = T::memo().with_borrow(|memo| memo.by_text.get(text).cloned()) {
+        return Ok(Some(known));
+    }
+    // The caller decodes again with `plainly` when this fails, for the error's position.
+    let value: T = serde_json::from_str(text).map_err(D::Error::custom)?;
+    if text.len() <= TEXT_BYTES_MAX {
+        T::memo().with_borrow_mut(|memo| {
+            if memo.by_text.len() >= ENTRIES_MAX {
+                memo.by_text.clear();
+            }
+            memo.by_text.insert(text.into(), value.clone());
+        });
+    }
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Region;
+    use crate::droplets::Droplet;
+
+    const DROPLET: &str = r#"{"id": 7, "name": "web", "region": {"name": "New York 3", "slug": "nyc3",
+        "features": ["backups", "ipv6"], "available": true, "sizes": ["s-1vcpu-1gb"]},
+        "size": {"slug": "s-1vcpu-1gb", "memory": 1024, "vcpus": 1, "disk": 25, "transfer": 1.0,
+        "price_monthly": 6.0, "price_hourly": 0.00893, "regions": ["nyc3"], "available": true,
+        "description": "Basic"},
+        "image": {"id": 160232537, "name": "24.04 (LTS) x64", "type": "base", "distribution":
+        "Ubuntu", "slug": "ubuntu-24-04-x64", "public": true, "regions": ["nyc3"]}}"#;
+
+    fn decoded<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+        dosim_base::json::decode::<T>(text.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    /// Through the memo, the first time and the times after, a droplet decodes as it does
+    /// without it; `null` and absent objects are `None`.
+    #[test]
+    fn a_remembered_object_decodes_as_it_does_in_place() {
+        let plain: Droplet = plainly(|| decoded(DROPLET)).unwrap();
+        assert_eq!(plain.region.as_ref().map(|r| r.slug.as_str()), Some("nyc3"));
+        for _ in 0..3 {
+            assert_eq!(decoded::<Droplet>(DROPLET).unwrap(), plain);
+        }
+        let without = DROPLET.replace(r#""region": {"#, r#""region": null, "old": {"#);
+        let droplet: Droplet = decoded(&without).unwrap();
+        assert_eq!(droplet.region, None);
+        assert_eq!(droplet, plainly(|| decoded::<Droplet>(&without)).unwrap());
+        let absent: Droplet = decoded(r#"{"id": 8}"#).unwrap();
+        assert_eq!(
+            (absent.region, absent.size, absent.image),
+            (None, None, None)
+        );
+    }
+
+    /// Two texts of one region are two entries; a full memo starts over and still answers.
+    #[test]
+    fn the_memo_is_keyed_by_the_exact_text_and_bounded() {
+        for n in 0..(ENTRIES_MAX * 2) {
+            let text =
+                format!(r#"{{"id": 1, "region": {{"slug": "r{n}", "name": "Region {n}"}}}}"#);
+            let droplet: Droplet = decoded(&text).unwrap();
+            assert_eq!(droplet.region.unwrap().slug, format!("r{n}"));
+        }
+        let remembered = Region::memo().with_borrow(|memo| memo.by_text.len());
+        assert!(remembered <= ENTRIES_MAX, "{remembered}");
+    }
+
+    /// With the memo set aside, a bad catalogue object fails as it would in place; `plainly`
+    /// restores the memo after.
+    #[test]
+    fn plainly_sets_the_memo_aside_and_restores_it() {
+        let bad = DROPLET.replace(r#""vcpus": 1,"#, r#""vcpus": "one","#);
+        let error = plainly(|| decoded::<Droplet>(&bad)).unwrap_err();
+        assert!(error.contains("invalid type: string \"one\""), "{error}");
+        assert!(!PLAIN.get());
+        assert!(decoded::<Droplet>(&bad).is_err());
+        // The client decodes a failed body again plainly, so its error is the in-place one.
+        let response = http::Response::new(bytes::Bytes::from(format!(r#"{{"droplet": {bad}}}"#)));
+        let through_memo = crate::client::decode_key::<Droplet>(&response, "droplet");
+        let in_place = plainly(|| crate::client::decode_key::<Droplet>(&response, "droplet"));
+        let (through_memo, in_place) = (through_memo.unwrap_err(), in_place.unwrap_err());
+        assert_eq!(format!("{through_memo:?}"), format!("{in_place:?}"));
+        assert!(format!("{in_place:?}").contains("column"), "{in_place:?}");
+    }
+}
