@@ -2,7 +2,7 @@
 //! or reserved IP's region), decoded once per thread and copied after.
 //!
 //! Every droplet in every response carries its region, size and image, the same bytes each time,
-//! and they were two thirds of decoding one: some forty of its fifty-eight strings. Decoding is a
+//! and they were three fifths of decoding one: forty-nine of its fifty-eight strings. Decoding is a
 //! pure function of the text, so a memo keyed by an object's exact text gives what decoding it
 //! again would. A text that does not decode is not remembered, and [`plainly`] decodes without
 //! the memo, so that an error names its position in the whole body.
