@@ -4,8 +4,10 @@
 //! Every droplet in every response carries its region, size and image, the same bytes each time,
 //! and they were three fifths of decoding one: forty-nine of its fifty-eight strings. Decoding is a
 //! pure function of the text, so a memo keyed by an object's exact text gives what decoding it
-//! again would. A text that does not decode is not remembered, and [`plainly`] decodes without
-//! the memo, so that an error names its position in the whole body.
+//! again would. The client turns the memo on around its own JSON decoding ([`remembering`]); any
+//! other deserializer (a user's `serde_json::from_value`, another format) decodes these fields as
+//! the derive would. A body that fails to decode with the memo is decoded again without it, so
+//! that its error names its position in the whole body.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -60,30 +62,30 @@ catalogued!(
 );
 
 thread_local! {
-    /// Set while [`plainly`] decodes: catalogue objects are decoded in place, as any other field.
-    static PLAIN: Cell<bool> = const { Cell::new(false) };
+    /// Set while [`remembering`] decodes: catalogue objects are read as text and looked up.
+    static REMEMBERING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `decode` with the memo set aside.
-pub(crate) fn plainly<R>(decode: impl FnOnce() -> R) -> R {
+/// Runs `decode`, which decodes a body with serde_json, with the memo on.
+pub(crate) fn remembering<R>(decode: impl FnOnce() -> R) -> R {
     struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            PLAIN.set(self.0);
+            REMEMBERING.set(self.0);
         }
     }
-    let _restore = Restore(PLAIN.replace(true));
+    let _restore = Restore(REMEMBERING.replace(true));
     decode()
 }
 
-/// Deserializes an optional catalogue object through the memo; `null` is `None`, as an absent
-/// field is with `#[serde(default)]`.
+/// Deserializes an optional catalogue object, through the memo inside [`remembering`]; `null`
+/// is `None`, as an absent field is with `#[serde(default)]`.
 pub(crate) fn remembered<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Catalogued,
 {
-    if PLAIN.get() {
+    if !REMEMBERING.get() {
         return Option::<T>::deserialize(deserializer);
     }
     let Some(raw) = Option::<Box<RawValue>>::deserialize(deserializer)? else {
@@ -93,7 +95,7 @@ where
     if let Some(known) = T::memo().with_borrow(|memo| memo.by_text.get(text).cloned()) {
         return Ok(Some(known));
     }
-    // The caller decodes again with `plainly` when this fails, for the error's position.
+    // The caller decodes again without the memo when this fails, for the error's position.
     let value: T = serde_json::from_str(text).map_err(D::Error::custom)?;
     if text.len() <= TEXT_BYTES_MAX {
         T::memo().with_borrow_mut(|memo| {
@@ -128,20 +130,23 @@ mod tests {
     /// without it; `null` and absent objects are `None`.
     #[test]
     fn a_remembered_object_decodes_as_it_does_in_place() {
-        let plain: Droplet = plainly(|| decoded(DROPLET)).unwrap();
+        let plain: Droplet = decoded(DROPLET).unwrap();
         assert_eq!(plain.region.as_ref().map(|r| r.slug.as_str()), Some("nyc3"));
         for _ in 0..3 {
-            assert_eq!(decoded::<Droplet>(DROPLET).unwrap(), plain);
+            assert_eq!(remembering(|| decoded::<Droplet>(DROPLET)).unwrap(), plain);
         }
         let without = DROPLET.replace(r#""region": {"#, r#""region": null, "old": {"#);
-        let droplet: Droplet = decoded(&without).unwrap();
+        let droplet: Droplet = remembering(|| decoded(&without)).unwrap();
         assert_eq!(droplet.region, None);
-        assert_eq!(droplet, plainly(|| decoded::<Droplet>(&without)).unwrap());
-        let absent: Droplet = decoded(r#"{"id": 8}"#).unwrap();
+        assert_eq!(droplet, decoded::<Droplet>(&without).unwrap());
+        let absent: Droplet = remembering(|| decoded(r#"{"id": 8}"#)).unwrap();
         assert_eq!(
             (absent.region, absent.size, absent.image),
             (None, None, None)
         );
+        // Outside the client's decoding, any deserializer reads the fields as the derive would.
+        let value = serde_json::to_value(&plain).unwrap();
+        assert_eq!(serde_json::from_value::<Droplet>(value).unwrap(), plain);
     }
 
     /// Two texts of one region are two entries; a full memo starts over and still answers.
@@ -150,28 +155,33 @@ mod tests {
         for n in 0..(ENTRIES_MAX * 2) {
             let text =
                 format!(r#"{{"id": 1, "region": {{"slug": "r{n}", "name": "Region {n}"}}}}"#);
-            let droplet: Droplet = decoded(&text).unwrap();
+            let droplet: Droplet = remembering(|| decoded(&text)).unwrap();
             assert_eq!(droplet.region.unwrap().slug, format!("r{n}"));
         }
         let remembered = Region::memo().with_borrow(|memo| memo.by_text.len());
         assert!(remembered <= ENTRIES_MAX, "{remembered}");
     }
 
-    /// With the memo set aside, a bad catalogue object fails as it would in place; `plainly`
-    /// restores the memo after.
+    /// A bad catalogue object fails through the memo too; the client's error is the one decoding
+    /// without the memo gives, with its position in the whole body, and the memo is off after.
     #[test]
-    fn plainly_sets_the_memo_aside_and_restores_it() {
+    fn a_body_that_fails_keeps_its_error() {
         let bad = DROPLET.replace(r#""vcpus": 1,"#, r#""vcpus": "one","#);
-        let error = plainly(|| decoded::<Droplet>(&bad)).unwrap_err();
-        assert!(error.contains("invalid type: string \"one\""), "{error}");
-        assert!(!PLAIN.get());
-        assert!(decoded::<Droplet>(&bad).is_err());
-        // The client decodes a failed body again plainly, so its error is the in-place one.
-        let response = http::Response::new(bytes::Bytes::from(format!(r#"{{"droplet": {bad}}}"#)));
-        let through_memo = crate::client::decode_key::<Droplet>(&response, "droplet");
-        let in_place = plainly(|| crate::client::decode_key::<Droplet>(&response, "droplet"));
-        let (through_memo, in_place) = (through_memo.unwrap_err(), in_place.unwrap_err());
-        assert_eq!(format!("{through_memo:?}"), format!("{in_place:?}"));
-        assert!(format!("{in_place:?}").contains("column"), "{in_place:?}");
+        assert!(remembering(|| decoded::<Droplet>(&bad)).is_err());
+        assert!(!REMEMBERING.get());
+        let in_place = decoded::<Droplet>(&bad).unwrap_err();
+        assert!(
+            in_place.contains("invalid type: string \"one\""),
+            "{in_place}"
+        );
+        let body = format!(r#"{{"droplet": {bad}}}"#);
+        let response = http::Response::new(bytes::Bytes::from(body.clone()));
+        let error = crate::client::decode_key::<Droplet>(&response, "droplet").unwrap_err();
+        let crate::Error::Decode { source, .. } = error else {
+            panic!("not a decoding error: {error:?}");
+        };
+        let plain = decoded::<std::collections::BTreeMap<String, Droplet>>(&body).unwrap_err();
+        assert_eq!(source.to_string(), plain);
+        assert_eq!((source.line(), source.column()), (3, 70));
     }
 }

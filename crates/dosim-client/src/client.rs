@@ -455,10 +455,8 @@ pub(crate) fn decode_keys<T: DeserializeOwned, O: DeserializeOwned>(
         other,
         found: std::marker::PhantomData,
     };
-    dosim_base::json::decode_seed(response.body(), keyed())
-        .or_else(|_| {
-            crate::catalogue::plainly(|| dosim_base::json::decode_seed(response.body(), keyed()))
-        })
+    crate::catalogue::remembering(|| dosim_base::json::decode_seed(response.body(), keyed()))
+        .or_else(|_| dosim_base::json::decode_seed(response.body(), keyed()))
         .map_err(|source| decode_error(response, source))
 }
 
@@ -518,10 +516,8 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
         key,
         items: std::marker::PhantomData,
     };
-    dosim_base::json::decode_seed(response.body(), page())
-        .or_else(|_| {
-            crate::catalogue::plainly(|| dosim_base::json::decode_seed(response.body(), page()))
-        })
+    crate::catalogue::remembering(|| dosim_base::json::decode_seed(response.body(), page()))
+        .or_else(|_| dosim_base::json::decode_seed(response.body(), page()))
         .map_err(|source| decode_error(response, source))
 }
 
