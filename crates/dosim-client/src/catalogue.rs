@@ -162,6 +162,27 @@ mod tests {
         assert!(remembered <= ENTRIES_MAX, "{remembered}");
     }
 
+    /// A catalogue object with a member nested 100,000 deep (skipped without recursing) or too
+    /// long to remember decodes as it does without the memo, and a long one is not kept.
+    #[test]
+    fn deep_and_long_objects_are_handled_as_without_the_memo() {
+        let deep = format!(
+            r#"{{"id": 1, "region": {{"slug": "x", "extra": {}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let through_memo = remembering(|| decoded::<Droplet>(&deep));
+        assert_eq!(through_memo, decoded::<Droplet>(&deep));
+        assert_eq!(through_memo.unwrap().region.unwrap().slug, "x");
+        let long_name = "n".repeat(TEXT_BYTES_MAX);
+        let long = format!(r#"{{"id": 1, "region": {{"slug": "long", "name": "{long_name}"}}}}"#);
+        let droplet: Droplet = remembering(|| decoded(&long)).unwrap();
+        assert_eq!(droplet.region.unwrap().name.len(), TEXT_BYTES_MAX);
+        let kept = Region::memo()
+            .with_borrow(|memo| memo.by_text.keys().any(|k| k.len() > TEXT_BYTES_MAX));
+        assert!(!kept);
+    }
+
     /// A bad catalogue object fails through the memo too; the client's error is the one decoding
     /// without the memo gives, with its position in the whole body, and the memo is off after.
     #[test]
