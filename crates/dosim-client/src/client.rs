@@ -393,13 +393,17 @@ impl Client {
     }
 
     /// GET `path` and decode the object under `key`.
-    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, key: &str) -> Result<T, Error> {
+    pub(crate) async fn get<T: DeserializeOwned + Clone + 'static>(
+        &self,
+        path: &str,
+        key: &str,
+    ) -> Result<T, Error> {
         let response = self.execute(Method::GET, path, None).await?;
         decode_key(&response, key)
     }
 
     /// Sends `body` and decodes the object under `key`.
-    pub(crate) async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned + Clone + 'static>(
         &self,
         method: Method,
         path: &str,
@@ -436,7 +440,7 @@ pub(crate) fn decode_error(response: &http::Response<Bytes>, source: serde_json:
 
 /// Decodes the object under `key` (`{"droplet": {…}}`) straight from the body: the other members
 /// are checked as JSON and skipped, not built.
-pub(crate) fn decode_key<T: DeserializeOwned>(
+pub(crate) fn decode_key<T: DeserializeOwned + Clone + 'static>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<T, Error> {
@@ -445,19 +449,25 @@ pub(crate) fn decode_key<T: DeserializeOwned>(
 
 /// As [`decode_key`], and the member `other` too when there is one and it is not `null` (the
 /// `links` beside a created droplet).
-pub(crate) fn decode_keys<T: DeserializeOwned, O: DeserializeOwned>(
+pub(crate) fn decode_keys<T, O>(
     response: &http::Response<Bytes>,
     key: &str,
     other: Option<&str>,
-) -> Result<(T, Option<O>), Error> {
+) -> Result<(T, Option<O>), Error>
+where
+    T: DeserializeOwned + Clone + 'static,
+    O: DeserializeOwned + Clone + 'static,
+{
     let keyed = || Keyed::<T, O> {
         key,
         other,
         found: std::marker::PhantomData,
     };
-    crate::catalogue::remembering(|| dosim_base::json::decode_seed(response.body(), keyed()))
-        .or_else(|_| dosim_base::json::decode_seed(response.body(), keyed()))
-        .map_err(|source| decode_error(response, source))
+    crate::bodies::decoded(response.body(), (key, other), || {
+        crate::catalogue::remembering(|| dosim_base::json::decode_seed(response.body(), keyed()))
+            .or_else(|_| dosim_base::json::decode_seed(response.body(), keyed()))
+    })
+    .map_err(|source| decode_error(response, source))
 }
 
 /// The value under one key of a JSON object, and optionally under a second, as [`decode_keys`]
@@ -508,7 +518,7 @@ impl<'de, T: DeserializeOwned, O: DeserializeOwned> serde::de::Visitor<'de> for 
 }
 
 /// Decodes a list page: the array under `key`, `links` and `meta`.
-pub(crate) fn decode_page<T: DeserializeOwned>(
+pub(crate) fn decode_page<T: DeserializeOwned + Clone + 'static>(
     response: &http::Response<Bytes>,
     key: &str,
 ) -> Result<Page<T>, Error> {
@@ -516,9 +526,11 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
         key,
         items: std::marker::PhantomData,
     };
-    crate::catalogue::remembering(|| dosim_base::json::decode_seed(response.body(), page()))
-        .or_else(|_| dosim_base::json::decode_seed(response.body(), page()))
-        .map_err(|source| decode_error(response, source))
+    crate::bodies::decoded(response.body(), key, || {
+        crate::catalogue::remembering(|| dosim_base::json::decode_seed(response.body(), page()))
+            .or_else(|_| dosim_base::json::decode_seed(response.body(), page()))
+    })
+    .map_err(|source| decode_error(response, source))
 }
 
 /// A list page as [`decode_page`] reads it, straight from the body: the array under `key`,
@@ -622,7 +634,7 @@ pub struct List<'a, T> {
     pub(crate) item: PhantomData<fn() -> T>,
 }
 
-impl<'a, T: DeserializeOwned> List<'a, T> {
+impl<'a, T: DeserializeOwned + Clone + 'static> List<'a, T> {
     pub(crate) fn new(client: &'a Client, path: String, key: &'static str) -> Self {
         List {
             client,

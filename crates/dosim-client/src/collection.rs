@@ -50,7 +50,7 @@ impl<'a> Collection<'a> {
     }
 
     /// `POST {path}`.
-    pub(crate) async fn create<T: DeserializeOwned>(
+    pub(crate) async fn create<T: DeserializeOwned + Clone + 'static>(
         &self,
         body: &(impl Serialize + ?Sized),
     ) -> Result<T, Error> {
@@ -60,23 +60,28 @@ impl<'a> Collection<'a> {
     }
 
     /// `GET {path}/{id}`.
-    pub(crate) async fn get<T: DeserializeOwned>(&self, id: &str) -> Result<T, Error> {
+    pub(crate) async fn get<T: DeserializeOwned + Clone + 'static>(
+        &self,
+        id: &str,
+    ) -> Result<T, Error> {
         self.client.get(&self.item(id), self.one).await
     }
 
     /// `GET {path}`, page by page.
-    pub(crate) fn list<T: DeserializeOwned>(&self) -> List<'a, T> {
+    pub(crate) fn list<T: DeserializeOwned + Clone + 'static>(&self) -> List<'a, T> {
         List::new(self.client, self.path.clone(), self.many)
     }
 
     /// `GET {path}` where DigitalOcean answers every object at once, and `null` for none.
-    pub(crate) async fn list_unpaged<T: DeserializeOwned>(&self) -> Result<Vec<T>, Error> {
+    pub(crate) async fn list_unpaged<T: DeserializeOwned + Clone + 'static>(
+        &self,
+    ) -> Result<Vec<T>, Error> {
         let items: Option<Vec<T>> = self.client.get(&self.path, self.many).await?;
         Ok(items.unwrap_or_default())
     }
 
     /// `PUT` (the object becomes `body`) or `PATCH` (the fields given change) on `{path}/{id}`.
-    pub(crate) async fn send<T: DeserializeOwned>(
+    pub(crate) async fn send<T: DeserializeOwned + Clone + 'static>(
         &self,
         method: Method,
         id: &str,

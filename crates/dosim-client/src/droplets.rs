@@ -436,7 +436,7 @@ pub struct Created<T> {
     pub links: Links,
 }
 
-impl<T: serde::de::DeserializeOwned> Created<T> {
+impl<T: serde::de::DeserializeOwned + Clone + 'static> Created<T> {
     /// A create's 202: the resource under `key` and, beside it, the `links` to its actions.
     pub(crate) fn decode(
         response: &http::Response<bytes::Bytes>,

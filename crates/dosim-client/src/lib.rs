@@ -19,6 +19,7 @@
 
 mod account;
 mod actions;
+mod bodies;
 mod catalogue;
 mod client;
 mod collection;
