@@ -13,7 +13,7 @@
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 /// The longest body kept: a droplet is about 1.5 KB, a page of twenty about 30 KB.
 const BODY_BYTES_MAX: usize = 64 * 1024;
@@ -62,8 +62,10 @@ where
     if body.len() > BODY_BYTES_MAX {
         return decode();
     }
+    // FxHash rather than SipHash: a digest is computed for every body, and a collision costs
+    // nothing but a body kept one read early (a hit compares the bytes).
     let digest = {
-        let mut hasher = DefaultHasher::new();
+        let mut hasher = rustc_hash::FxHasher::default();
         TypeId::of::<V>().hash(&mut hasher);
         what.hash(&mut hasher);
         body.hash(&mut hasher);
