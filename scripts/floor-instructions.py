@@ -20,7 +20,7 @@ or indirect): dosim mispredicts about twice as often per seed as its floor, whic
 what is left between the estimate and the wall-clock ratio (for `two_pods_create_one_volume`:
 1.25 in instructions, 1.35 with the caches, 1.40 with the branches, about 1.55 on the wall).
 
-`--diff SCENARIO` profiles dosim's seeds and the HTTP floor's apart (callgrind collects only
+`--diff` profiles each scenario's dosim seeds and the HTTP floor's apart (callgrind collects only
 inside `dosim::run::run`, then only inside `dosim::floor::http_floor_run`) and lists the functions
 whose own estimated cycles (as `--cache --branches` weighs them) dosim exceeds the floor by most:
 where the gap between them goes, function by function.
@@ -125,6 +125,10 @@ def diff(args, scenario):
             callgrind(args, profile, scenario, args.seeds, collect=FUNCTIONS[key])
             sides[key] = costs(profile, inclusive=False)
     dosim, floor = sides["dosim"], sides["http"]
+    for key, counted in sides.items():
+        if not counted:
+            sys.exit(f"{scenario}: nothing counted inside {FUNCTIONS[key]}; "
+                     "is --binary a release build of examples/floors?")
     # dosim's side also holds seed 0's reference run.
     dosim_total = sum(dosim.values()) / (args.seeds + 1)
     floor_total = sum(floor.values()) / args.seeds
