@@ -82,6 +82,13 @@ impl History {
         self.entries.push_back(entry);
     }
 
+    /// Every entry, in the order [`History::entries`] gives them, moved out; the history is
+    /// left empty.
+    pub fn take(&mut self) -> Vec<HistoryEntry> {
+        self.bytes = 0;
+        std::mem::take(&mut self.entries).into()
+    }
+
     /// Every entry, in the order they were recorded (when their responses were ready, which is
     /// not quite `seq` order: a slow request is recorded after faster later ones).
     pub fn entries(&self) -> impl Iterator<Item = &HistoryEntry> {
@@ -203,6 +210,23 @@ mod tests {
             summary: None,
             client_gone: false,
         }
+    }
+
+    #[test]
+    fn take_gives_the_entries_in_order_and_leaves_an_empty_history() {
+        let mut history = History::bounded(3, 1 << 20);
+        for seq in [2, 0, 1, 3] {
+            history.push(entry(seq, "/x"));
+        }
+        let kept: Vec<HistoryEntry> = history.entries().cloned().collect();
+        assert_eq!(history.take(), kept);
+        assert_eq!(history.entries().count(), 0);
+        // What it weighed is gone too: it takes as many entries as a new history.
+        for seq in 4..7 {
+            history.push(entry(seq, "/y"));
+        }
+        let seqs: Vec<u64> = history.entries().map(|entry| entry.seq).collect();
+        assert_eq!(seqs, [4, 5, 6]);
     }
 
     #[test]

@@ -292,6 +292,11 @@ impl Server {
         self.inner.state.lock().history.entries().cloned().collect()
     }
 
+    /// The history, moved out and cleared: for the end of a run, which reads it once.
+    pub fn take_history(&self) -> Vec<HistoryEntry> {
+        self.inner.state.lock().history.take()
+    }
+
     /// Up to `limit` history entries with `seq` above `after`, in `seq` order, and whether more follow.
     pub fn history_page(&self, after: Option<u64>, limit: usize) -> (Vec<HistoryEntry>, bool) {
         self.inner.state.lock().history.page(after, limit)

@@ -285,6 +285,19 @@ impl Recorder {
         }
     }
 
+    /// Everything recorded, moved out: the run has ended and nothing records after it. What was
+    /// recorded is left empty, as a new recorder's is (the summaries memo is dropped too).
+    pub(crate) fn take(&self) -> Recorded {
+        let mut state = self.inner.lock();
+        let taken = std::mem::take(&mut *state);
+        Recorded {
+            ops: taken.ops,
+            faults: taken.faults,
+            beliefs: taken.beliefs,
+            ops_dropped: taken.ops_dropped,
+        }
+    }
+
     /// Everything recorded so far.
     pub fn snapshot(&self) -> Recorded {
         let state = self.inner.lock();

@@ -625,9 +625,9 @@ impl World<'_> {
                 "the cloud model broke its invariants (a dosim bug; please report it): {broken}"
             ));
         }
-        let recorded = recorder.snapshot();
+        let recorded = recorder.take();
         let mut faults = recorded.faults;
-        let history = server.history();
+        let history = server.take_history();
         fired.extend(crate::faults::describe_fired(
             &fired_decisions.lock(),
             &history,
@@ -649,18 +649,19 @@ impl World<'_> {
             {
                 faults.push(crate::faults::server_fault(&entry, fault));
             }
+            let fault = entry
+                .fault
+                .as_ref()
+                .map(crate::faults::describe_server_fault);
             server_ops.push(ServerOp {
-                request_id: entry.request_id.clone(),
-                actor: entry.actor.clone(),
-                method: entry.method.clone(),
-                target: entry.path.clone(),
+                request_id: entry.request_id,
+                actor: entry.actor,
+                method: entry.method,
+                target: entry.path,
                 status: entry.status,
                 arrived_ms: entry.received_ms,
                 commit_ms: entry.committed_ms,
-                fault: entry
-                    .fault
-                    .as_ref()
-                    .map(crate::faults::describe_server_fault),
+                fault,
             });
         }
         let (commits, commits_dropped) = gate.commits();
