@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::actions::Action;
 use crate::transport::TransportError;
@@ -85,21 +85,39 @@ impl RateLimit {
         const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
         const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
         const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-        let number = |name: &HeaderName| -> Option<u64> {
-            headers.get(name)?.to_str().ok()?.trim().parse().ok()
-        };
-        let limit = number(&LIMIT);
-        let remaining = number(&REMAINING);
+        // One pass over the few headers a response has rather than a hashed lookup for each of
+        // four names; the first value of a name is the one read, as `HeaderMap::get` gives it.
+        let (mut limit, mut remaining, mut reset, mut retry) = (None, None, None, None);
+        for (name, value) in headers {
+            let slot = if *name == LIMIT {
+                &mut limit
+            } else if *name == REMAINING {
+                &mut remaining
+            } else if *name == RESET {
+                &mut reset
+            } else if *name == http::header::RETRY_AFTER {
+                &mut retry
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        let (limit, remaining) = (number(limit), number(remaining));
         if limit.is_none() && remaining.is_none() {
             return None;
         }
         Some(RateLimit {
             limit: limit.unwrap_or(0),
             remaining: remaining.unwrap_or(0),
-            reset: number(&RESET).unwrap_or(0),
-            retry_after: retry_after(headers),
+            reset: number(reset).unwrap_or(0),
+            retry_after: retry_after_value(retry),
         })
     }
+}
+
+/// A header's value as a whole number, spaces around it allowed.
+fn number(value: Option<&HeaderValue>) -> Option<u64> {
+    value?.to_str().ok()?.trim().parse().ok()
 }
 
 /// The longest `retry-after` honoured; a larger value is treated as this.
@@ -107,14 +125,11 @@ pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 
 /// Reads `retry-after` as delay seconds (DigitalOcean sends seconds, never an HTTP date).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds).min(RETRY_AFTER_MAX))
+    retry_after_value(headers.get(http::header::RETRY_AFTER))
+}
+
+fn retry_after_value(value: Option<&HeaderValue>) -> Option<Duration> {
+    Some(Duration::from_secs(number(value)?).min(RETRY_AFTER_MAX))
 }
 
 impl ApiError {
@@ -317,5 +332,68 @@ impl Error {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn rate_limit_reads_each_header_once_and_the_first_of_repeated_ones() {
+        let read = RateLimit::from_headers(&headers(&[
+            ("content-type", "application/json"),
+            ("ratelimit-limit", "5000"),
+            ("ratelimit-remaining", " 4998 "),
+            ("ratelimit-reset", "1700000000"),
+            ("retry-after", "7"),
+            ("ratelimit-remaining", "12"),
+            ("retry-after", "99"),
+        ]));
+        assert_eq!(
+            read,
+            Some(RateLimit {
+                limit: 5000,
+                remaining: 4998,
+                reset: 1_700_000_000,
+                retry_after: Some(Duration::from_secs(7)),
+            })
+        );
+    }
+
+    #[test]
+    fn rate_limit_needs_a_limit_or_a_remaining_count() {
+        assert_eq!(
+            RateLimit::from_headers(&headers(&[("retry-after", "3")])),
+            None
+        );
+        let only_remaining = RateLimit::from_headers(&headers(&[
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-limit", "many"),
+            ("retry-after", "100000"),
+        ]));
+        assert_eq!(
+            only_remaining,
+            Some(RateLimit {
+                limit: 0,
+                remaining: 0,
+                reset: 0,
+                retry_after: Some(RETRY_AFTER_MAX),
+            })
+        );
+        // The first value decides, even when a later one would parse.
+        let first_bad = RateLimit::from_headers(&headers(&[
+            ("ratelimit-limit", "x"),
+            ("ratelimit-limit", "10"),
+        ]));
+        assert_eq!(first_bad, None);
     }
 }
