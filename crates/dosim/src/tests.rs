@@ -543,3 +543,179 @@ fn response_summaries_match_a_full_parse() {
         }
     }
 }
+
+/// The API's bodies, written as serde_json writes them, are read by the quicker reader, and it
+/// summarises them as serde does.
+#[test]
+fn api_bodies_are_summarized_by_the_quick_reader_as_by_serde() {
+    let droplet = serde_json::json!({
+        "id": 316_479_954u64, "name": "web-1", "memory": 1024, "vcpus": 1, "disk": 25,
+        "locked": false, "status": "active", "created_at": "2026-01-01T00:00:00Z",
+        "features": ["monitoring"], "backup_ids": [], "snapshot_ids": [],
+        "volume_ids": ["506f78a4-e098-11e5-ad9f-000f53306ae1"],
+        "size": {"slug": "s-1vcpu-1gb", "price_monthly": 6.0, "price_hourly": 0.00893,
+                 "regions": ["nyc1", "nyc3"], "available": true},
+        "networks": {"v4": [{"ip_address": "10.128.0.2", "netmask": "255.255.0.0",
+                             "gateway": "10.128.0.1", "type": "private"}], "v6": []},
+        "kernel": null, "next_backup_window": null, "tags": ["web", "fleet"],
+        "vpc_uuid": "0d3176ad-41e0-4021-b831-0c5c45c60959"
+    });
+    let bodies = [
+        serde_json::json!({ "droplet": droplet }),
+        serde_json::json!({ "droplets": [droplet, droplet], "links": {"pages": {}},
+                            "meta": {"total": 2} }),
+        serde_json::json!({ "id": "unprocessable_entity", "request_id": "4f1e6a2c",
+                            "message": "Droplet already has a pending event." }),
+        serde_json::json!({ "action": {"id": 2_400_000_017u64, "status": "in-progress",
+                                       "type": "attach", "resource_id": 7,
+                                       "region_slug": "nyc3"} }),
+        serde_json::json!({ "reserved_ip": {"ip": "45.55.96.47", "droplet": null,
+                                            "locked": false} }),
+    ];
+    for body in bodies {
+        for text in [
+            serde_json::to_vec(&body).expect("a value serializes"),
+            serde_json::to_vec_pretty(&body).expect("a value serializes"),
+        ] {
+            assert!(
+                crate::history::skims(&text),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
+            for status in [200, 422] {
+                assert_eq!(
+                    summarize_response(status, &text),
+                    crate::history::summarize_response_by_serde(status, &text),
+                    "{}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+    }
+}
+
+/// Random bodies, well-formed and broken: whatever the quicker reader reads itself, it
+/// summarises as serde does, errors included; and it reads most well-formed ones itself.
+#[test]
+fn the_quick_reader_agrees_with_serde_on_random_bodies() {
+    use rand::{Rng, SeedableRng};
+
+    const KEYS: [&str; 12] = [
+        "id",
+        "ip",
+        "status",
+        "volume_ids",
+        "droplet",
+        "droplets",
+        "links",
+        "meta",
+        "message",
+        "name",
+        "a",
+        "d\\u0072oplet",
+    ];
+    const STRINGS: [&str; 8] = [
+        "\"\"",
+        "\"web-1\"",
+        "\"in-progress\"",
+        "\"a\\\"b\"",
+        "\"\\u00e9\"",
+        "\"é\"",
+        "\"tab\there\"",
+        "\"506f78a4-e098\"",
+    ];
+    const NUMBERS: [&str; 14] = [
+        "0",
+        "7",
+        "316479954",
+        "-4",
+        "-0",
+        "1.5",
+        "1e3",
+        "2E-2",
+        "12345678901234567890",
+        "123456789012345678",
+        "01",
+        "1.",
+        "1e400",
+        "-",
+    ];
+    const SPACES: [&str; 5] = ["", "", " ", "\n  ", "\t"];
+
+    fn value(rng: &mut rand_chacha::ChaCha8Rng, depth: u32, out: &mut String) {
+        let space = SPACES[rng.random_range(0..SPACES.len())];
+        out.push_str(space);
+        let kind = if depth >= 4 {
+            rng.random_range(0..4)
+        } else {
+            rng.random_range(0..7)
+        };
+        match kind {
+            0 => out.push_str(STRINGS[rng.random_range(0..STRINGS.len())]),
+            1 => out.push_str(NUMBERS[rng.random_range(0..NUMBERS.len())]),
+            2 => out.push_str(["true", "false", "null", "nul"][rng.random_range(0..4)]),
+            3 => out.push_str(STRINGS[1]),
+            4 | 5 => {
+                out.push('{');
+                for index in 0..rng.random_range(0..5) {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(space);
+                    out.push('"');
+                    out.push_str(KEYS[rng.random_range(0..KEYS.len())]);
+                    out.push_str("\":");
+                    value(rng, depth + 1, out);
+                }
+                out.push('}');
+            }
+            _ => {
+                out.push('[');
+                for index in 0..rng.random_range(0..4) {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    value(rng, depth + 1, out);
+                }
+                out.push(']');
+            }
+        }
+        out.push_str(space);
+    }
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let (mut well_formed, mut skimmed) = (0, 0);
+    for round in 0..20_000 {
+        let mut text = String::new();
+        value(&mut rng, 0, &mut text);
+        let mut body = text.into_bytes();
+        // One in four is broken: a byte dropped, doubled or replaced by one JSON cares about.
+        if round % 4 == 0 && !body.is_empty() {
+            let at = rng.random_range(0..body.len());
+            const BYTES: &[u8] = b"{}[],:\"\\-.e0 \x01\xc3";
+            let byte = BYTES[rng.random_range(0..BYTES.len())];
+            match rng.random_range(0..3) {
+                0 => drop(body.remove(at)),
+                1 => body.insert(at, body[at]),
+                _ => body[at] = byte,
+            }
+        }
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+            well_formed += 1;
+            skimmed += usize::from(crate::history::skims(&body));
+        }
+        for status in [200, 404] {
+            assert_eq!(
+                summarize_response(status, &body),
+                crate::history::summarize_response_by_serde(status, &body),
+                "{status} {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    // Not a test that passes by letting everything go: most well-formed bodies are read quickly.
+    assert!(
+        skimmed * 3 > well_formed,
+        "{skimmed} of {well_formed} well-formed bodies"
+    );
+}
