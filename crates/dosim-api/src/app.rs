@@ -332,8 +332,9 @@ fn authorize(
         let response = ApiError::unauthorized().render(&exchange.request_id);
         return Err(Box::new((response, unlimited(server, received))));
     };
-    exchange.set_account(auth::fingerprint(valid));
-    match rate_check(server, valid, received) {
+    let (checked, fingerprint) = rate_check(server, valid, received);
+    exchange.set_account(fingerprint);
+    match checked {
         Err(refusal) => Err(Box::new(refusal.into_response(
             &exchange.request_id,
             server,
@@ -487,6 +488,10 @@ fn actor(parts: &Parts) -> String {
         .get("x-dosim-actor")
         .and_then(|v| v.to_str().ok())
     {
+        // No more bytes than the limit is no more characters either: copied whole.
+        if actor.len() <= ACTOR_LEN_MAX {
+            return actor.to_owned();
+        }
         return actor.chars().take(ACTOR_LEN_MAX).collect();
     }
     if let Some(peer) = parts.extensions.get::<PeerAddr>() {
@@ -504,10 +509,18 @@ fn actor(parts: &Parts) -> String {
 /// The host a request was sent to, without its port, for the gate: `api.digitalocean.com` in a
 /// simulation; `api` when the request names none.
 fn server_host(headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // A bare name (letters, digits, dots, dashes; no port, user or brackets) is its own host,
+    // as parsing it would say; parsing every request's `Host` showed in a short seed's profile.
+    if let Some(host) = host.filter(|host| {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    }) {
+        return host.to_owned();
+    }
+    host.and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
         .map(|authority| authority.host().to_owned())
         .filter(|host| !host.is_empty())
         .unwrap_or_else(|| "api".to_owned())
@@ -567,18 +580,21 @@ impl Refusal {
     }
 }
 
-fn rate_check(server: &Server, token: &str, now: SimTime) -> Result<RateStatus, Refusal> {
+/// Counts the request against its account's limits, and names the account (its fingerprint,
+/// kept with the account rather than hashed again for every request).
+fn rate_check(server: &Server, token: &str, now: SimTime) -> (Result<RateStatus, Refusal>, String) {
     let inner = &server.inner;
     let mut state = inner.state.lock();
     if !state.accounts.contains_key(token) && state.accounts.len() >= inner.max_accounts {
-        return Err(Refusal::AccountCap);
+        return (Err(Refusal::AccountCap), auth::fingerprint(token));
     }
     let account = state.account(inner, token);
     let status = account.rate_log.check(inner.rate_limit, now.0);
-    match status.retry_after_ms {
+    let checked = match status.retry_after_ms {
         Some(_) => Err(Refusal::RateLimited(status)),
         None => Ok(status),
-    }
+    };
+    (checked, account.fingerprint.clone())
 }
 
 /// Gives an error from outside the handlers (a framework rejection, in plain text) DigitalOcean's
@@ -616,4 +632,56 @@ async fn foreign_error(response: Response, exchange: &Exchange) -> Response {
     }
     exchange.summary_unless_set(&error.message);
     error.render(&exchange.request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare name is taken as it is, and it is what parsing the authority gives.
+    #[test]
+    fn server_host_is_the_host_part_of_the_host_header() {
+        let parsed = |host: &str| {
+            host.parse::<axum::http::uri::Authority>()
+                .ok()
+                .map(|authority| authority.host().to_owned())
+                .filter(|host| !host.is_empty())
+                .unwrap_or_else(|| "api".to_owned())
+        };
+        for host in [
+            "api.digitalocean.com",
+            "API.Example.COM",
+            "localhost",
+            "127.0.0.1",
+            "-lead",
+            "trail.",
+            "host:8080",
+            "[::1]:80",
+            "user@host",
+            "bad host",
+            ":80",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, host.parse().expect("a header value"));
+            assert_eq!(server_host(&headers), parsed(host), "{host}");
+        }
+        assert_eq!(server_host(&HeaderMap::new()), "api");
+    }
+
+    #[test]
+    fn actor_is_cut_to_its_length_in_characters() {
+        let request = |actor: &str| {
+            axum::http::Request::builder()
+                .header("x-dosim-actor", actor)
+                .body(())
+                .expect("a request")
+                .into_parts()
+                .0
+        };
+        assert_eq!(actor(&request("pod-0")), "pod-0");
+        let exactly = "a".repeat(ACTOR_LEN_MAX);
+        assert_eq!(actor(&request(&exactly)), exactly);
+        let long = "b".repeat(ACTOR_LEN_MAX + 5);
+        assert_eq!(actor(&request(&long)).len(), ACTOR_LEN_MAX);
+    }
 }
