@@ -7,8 +7,6 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-mod skim;
-
 /// The longest body kept per operation; a longer one is cut, so a chatty run stays bounded.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
 
@@ -350,42 +348,8 @@ pub fn summarize_request(body: &[u8]) -> Option<String> {
 /// `{"volumes": […]}`), so the envelope's key says what the ids are.
 pub fn summarize_response(status: u16, body: &[u8]) -> (Option<String>, Vec<String>) {
     // Only the few fields a summary reads are kept; everything else is checked as JSON and
-    // skipped unbuilt: a parse into a `Value` tree was a fifth of a request-heavy seed. The API's
-    // own bodies are read by the quicker reader, which hands anything it is unsure of to serde.
-    summarize_envelope(
-        status,
-        body,
-        skim::envelope(body).or_else(|| decode_envelope(body)),
-    )
-}
-
-/// The envelope as serde_json reads it; `None` when the body is no JSON.
-fn decode_envelope(body: &[u8]) -> Option<Envelope> {
-    dosim_base::json::decode::<Envelope>(body).ok()
-}
-
-/// [`summarize_response`], reading every body with serde_json: what the quicker reader must
-/// agree with.
-#[cfg(test)]
-pub(crate) fn summarize_response_by_serde(
-    status: u16,
-    body: &[u8],
-) -> (Option<String>, Vec<String>) {
-    summarize_envelope(status, body, decode_envelope(body))
-}
-
-/// Whether the quicker reader reads `body` itself rather than handing it to serde.
-#[cfg(test)]
-pub(crate) fn skims(body: &[u8]) -> bool {
-    skim::envelope(body).is_some()
-}
-
-fn summarize_envelope(
-    status: u16,
-    body: &[u8],
-    envelope: Option<Envelope>,
-) -> (Option<String>, Vec<String>) {
-    let Some(envelope) = envelope else {
+    // skipped unbuilt: a parse into a `Value` tree was a fifth of a request-heavy seed.
+    let Ok(envelope) = dosim_base::json::decode::<Envelope>(body) else {
         if body.is_empty() {
             return (None, Vec::new());
         }
