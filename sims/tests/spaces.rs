@@ -37,10 +37,7 @@ fn every_request_is_in_the_history_with_its_object_and_etag() {
     assert!(statuses.iter().any(|s| s.contains("200")), "{statuses:?}");
     assert!(statuses.iter().any(|s| s.contains("412")), "{statuses:?}");
     for op in &puts {
-        assert_eq!(
-            op.resources,
-            vec!["object uploads/reports/daily.csv".to_owned()]
-        );
+        assert_eq!(op.resources(), ["object uploads/reports/daily.csv"]);
         assert!(op
             .request_id
             .as_deref()
@@ -48,11 +45,10 @@ fn every_request_is_in_the_history_with_its_object_and_etag() {
     }
     let written = puts
         .iter()
-        .find(|op| op.response.as_deref().is_some_and(|r| r.contains("etag")))
+        .find(|op| op.response().is_some_and(|r| r.contains("etag")))
         .expect("the put that created the object shows its ETag");
     assert!(written
-        .response
-        .as_deref()
+        .response()
         .unwrap_or("")
         .starts_with("PutObject etag "));
 }
@@ -234,7 +230,7 @@ mod faults {
         assert_eq!(puts.len(), 2, "{:?}", outcome.ops);
         for op in puts {
             assert_eq!(op.result, dosim::OpResult::Status { status: 503 });
-            assert_eq!(op.response.as_deref(), Some("PutObject SlowDown"));
+            assert_eq!(op.response(), Some("PutObject SlowDown"));
         }
     }
 }

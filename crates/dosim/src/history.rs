@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
+use serde::ser::SerializeStruct;
 use serde::Serialize;
 
 /// The longest body kept per operation; a longer one is cut, so a chatty run stays bounded.
@@ -16,9 +17,9 @@ pub const OPS_MAX: usize = 100_000;
 /// The most beliefs one run records.
 pub const BELIEFS_MAX: usize = 100_000;
 
-/// The most response summaries one run remembers, and the most body bytes they may hold.
-const SUMMARIES_MAX: usize = 256;
-const SUMMARIES_BYTES_MAX: usize = 1024 * 1024;
+/// The most body bytes one run keeps to summarize when its history is read; past this, bodies
+/// are summarized as they arrive and not kept.
+const KEPT_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// How one operation ended, as the actor saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,38 +44,168 @@ pub enum OpResult {
 }
 
 /// One HTTP operation, recorded by the actor's transport.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Its request and response summaries ([`Op::request`], [`Op::response`], [`Op::resources`])
+/// are read from the bodies the first time they are asked for: most runs pass their checks and
+/// are never reported, and reading every body as it arrived was most of what recording an
+/// exchange cost. The answer is the same either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
     /// The order in which operations were invoked in this run, from 0.
     pub seq: u64,
     /// The actor (or service host) that sent it: `pod-0`, `pod-1`, …
     pub actor: String,
     /// The connection it went over, for protocols with sessions (SQL): its cluster's number for it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<u64>,
     /// The HTTP method.
     pub method: String,
     /// The path and query: `/v2/volumes?name=pgdata`.
     pub target: String,
-    /// A short summary of the request body (the `name` it creates, for instance).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<String>,
+    /// The request body's summary, or the body to read it from.
+    pub(crate) asked: Deferred<Asked>,
     /// Simulated milliseconds since the run started when the request was sent.
     pub invoke_ms: u64,
     /// Simulated milliseconds when the response, timeout or error reached the actor.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_ms: Option<u64>,
     /// The `x-request-id` of the response, when one arrived.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// How the operation ended.
     pub result: OpResult,
+    /// The response body's summary and the resources it names, or the body to read them from.
+    pub(crate) said: Deferred<Said>,
+}
+
+impl Op {
+    /// A short summary of the request body (the `name` it creates, for instance).
+    pub fn request(&self) -> Option<&str> {
+        self.asked.get().0.as_deref()
+    }
+
     /// A short summary of the response body: `2 volumes`, `volume 7f3a…`, `conflict`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<String>,
-    /// The resources this response told the actor about (`droplet 3164444`, `volume 7f3a…`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<String>,
+    pub fn response(&self) -> Option<&str> {
+        self.said.get().summary.as_deref()
+    }
+
+    /// The resources the response told the actor about (`droplet 3164444`, `volume 7f3a…`).
+    pub fn resources(&self) -> &[String] {
+        &self.said.get().resources
+    }
+
+    /// Whether both its bodies were kept to be summarized when read.
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> bool {
+        self.asked.body.is_some() && self.said.body.is_some()
+    }
+}
+
+/// The trace's form of an operation: its fields in declaration order, the summaries read from
+/// the bodies, absent values left out.
+impl Serialize for Op {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut op = serializer.serialize_struct("Op", 12)?;
+        op.serialize_field("seq", &self.seq)?;
+        op.serialize_field("actor", &self.actor)?;
+        if let Some(connection) = &self.connection {
+            op.serialize_field("connection", connection)?;
+        }
+        op.serialize_field("method", &self.method)?;
+        op.serialize_field("target", &self.target)?;
+        if let Some(request) = self.request() {
+            op.serialize_field("request", request)?;
+        }
+        op.serialize_field("invoke_ms", &self.invoke_ms)?;
+        if let Some(end_ms) = &self.end_ms {
+            op.serialize_field("end_ms", end_ms)?;
+        }
+        if let Some(request_id) = &self.request_id {
+            op.serialize_field("request_id", request_id)?;
+        }
+        op.serialize_field("result", &self.result)?;
+        if let Some(response) = self.response() {
+            op.serialize_field("response", response)?;
+        }
+        if !self.resources().is_empty() {
+            op.serialize_field("resources", self.resources())?;
+        }
+        op.end()
+    }
+}
+
+/// A summary read from a body the first time it is asked for, or given whole.
+#[derive(Clone, Default)]
+pub(crate) struct Deferred<T> {
+    /// The status and body to read it from, until it is read (and after).
+    body: Option<(u16, bytes::Bytes)>,
+    read: OnceLock<T>,
+}
+
+/// What a summary is read from.
+pub(crate) trait FromBody: Default {
+    fn from_body(status: u16, body: &[u8]) -> Self;
+}
+
+impl<T: FromBody> Deferred<T> {
+    /// A summary already known.
+    pub(crate) fn ready(value: T) -> Deferred<T> {
+        Deferred {
+            body: None,
+            read: OnceLock::from(value),
+        }
+    }
+
+    /// A summary to read from `body`, answered with `status`, when first asked for.
+    pub(crate) fn of_body(status: u16, body: bytes::Bytes) -> Deferred<T> {
+        Deferred {
+            body: Some((status, body)),
+            read: OnceLock::new(),
+        }
+    }
+
+    /// The summary, read now if it was not yet.
+    pub(crate) fn get(&self) -> &T {
+        self.read.get_or_init(|| match &self.body {
+            Some((status, body)) => T::from_body(*status, body),
+            None => T::default(),
+        })
+    }
+}
+
+impl<T: FromBody + PartialEq> PartialEq for Deferred<T> {
+    fn eq(&self, other: &Deferred<T>) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl<T: FromBody + Eq> Eq for Deferred<T> {}
+
+impl<T: FromBody + fmt::Debug> fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// A request body's summary: [`summarize_request`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Asked(pub(crate) Option<String>);
+
+impl FromBody for Asked {
+    fn from_body(_: u16, body: &[u8]) -> Asked {
+        Asked(summarize_request(body))
+    }
+}
+
+/// A response body's summary and the resources it names: [`summarize_response`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Said {
+    pub(crate) summary: Option<String>,
+    pub(crate) resources: Vec<String>,
+}
+
+impl FromBody for Said {
+    fn from_body(status: u16, body: &[u8]) -> Said {
+        let (summary, resources) = summarize_response(status, body);
+        Said { summary, resources }
+    }
 }
 
 /// Something the harness or the server injected into the run.
@@ -116,22 +247,57 @@ struct RecorderState {
     faults: Vec<InjectedFault>,
     beliefs: Vec<Belief>,
     ops_dropped: u64,
-    summaries: Summaries,
+    /// Body bytes kept to be summarized when read, at most [`KEPT_BODY_BYTES_MAX`].
+    kept_bytes: usize,
 }
 
-/// A remembered body: whether it was an error's, its length, and its bytes.
-type BodyKey = (bool, usize, bytes::Bytes);
+impl RecorderState {
+    /// Appends operation `seq` (the next one), or counts it dropped past [`OPS_MAX`].
+    fn push(
+        &mut self,
+        connection: Option<u64>,
+        actor: &str,
+        method: &str,
+        target: &str,
+        asked: impl FnOnce(&mut RecorderState) -> Deferred<Asked>,
+        now_ms: u64,
+    ) -> Option<u64> {
+        if self.ops.len() >= OPS_MAX {
+            self.ops_dropped += 1;
+            return None;
+        }
+        let seq = self.ops.len() as u64;
+        let asked = asked(self);
+        self.ops.push(Op {
+            seq,
+            actor: actor.to_owned(),
+            connection,
+            method: method.to_owned(),
+            target: target.to_owned(),
+            asked,
+            invoke_ms: now_ms,
+            end_ms: None,
+            request_id: None,
+            result: OpResult::Unfinished,
+            said: Deferred::default(),
+        });
+        Some(seq)
+    }
 
-/// The summary of each response body already read in this run, by whether it was an error and
-/// the body: a poll reads the same body again and again (a droplet until it is active, a fleet's
-/// list page), and reading a body through was most of recording its exchange.
-#[derive(Debug, Default)]
-struct Summaries {
-    // Ordered by length, then by the bytes: a lookup compares a few bodies, and only those of
-    // the same length byte by byte, each to where it first differs, which costs less than
-    // hashing the body whole (bodies of one run share long prefixes: `{"droplet":{"backup_ids"`).
-    by_body: BTreeMap<BodyKey, (Option<String>, Vec<String>)>,
-    bytes: usize,
+    /// Whether `len` more body bytes may be kept to be summarized later, counting them if so.
+    /// Once a body does not fit, none is kept for the rest of the run.
+    fn keep(&mut self, len: usize) -> bool {
+        match self.kept_bytes.checked_add(len) {
+            Some(total) if total <= KEPT_BODY_BYTES_MAX => {
+                self.kept_bytes = total;
+                true
+            }
+            _ => {
+                self.kept_bytes = usize::MAX;
+                false
+            }
+        }
+    }
 }
 
 /// What a recorder held at the end of a run.
@@ -171,56 +337,42 @@ impl Recorder {
         now_ms: u64,
     ) -> Option<u64> {
         let mut state = self.inner.lock();
-        if state.ops.len() >= OPS_MAX {
-            state.ops_dropped += 1;
-            return None;
-        }
-        let seq = state.ops.len() as u64;
-        state.ops.push(Op {
-            seq,
-            actor: actor.to_owned(),
+        state.push(
             connection,
-            method: method.to_owned(),
-            target: target.to_owned(),
-            request,
-            invoke_ms: now_ms,
-            end_ms: None,
-            request_id: None,
-            result: OpResult::Unfinished,
-            response: None,
-            resources: Vec::new(),
-        });
-        Some(seq)
+            actor,
+            method,
+            target,
+            |_| Deferred::ready(Asked(request)),
+            now_ms,
+        )
     }
 
-    /// [`summarize_response`], remembered for the rest of the run: a body read before is not
-    /// read again. The answer is the same either way; only what it costs differs.
-    pub fn summarize_response(
+    /// [`Recorder::invoke`] for an HTTP request whose body (at most [`BODY_BYTES_MAX`] of it) is
+    /// summarized when the history is read.
+    pub(crate) fn invoke_http(
         &self,
-        status: u16,
+        actor: &str,
+        method: &str,
+        target: &str,
         body: &bytes::Bytes,
-    ) -> (Option<String>, Vec<String>) {
-        let is_error = status >= 400;
-        if let Some(summarized) =
-            self.inner
-                .lock()
-                .summaries
-                .by_body
-                .get(&(is_error, body.len(), body.clone()))
-        {
-            return summarized.clone();
-        }
-        let summarized = summarize_response(status, body);
-        let summaries = &mut self.inner.lock().summaries;
-        if summaries.by_body.len() < SUMMARIES_MAX
-            && summaries.bytes + body.len() <= SUMMARIES_BYTES_MAX
-        {
-            summaries.bytes += body.len();
-            // A copy, so that a slice of a larger response does not keep all of it alive.
-            let key = (is_error, body.len(), bytes::Bytes::copy_from_slice(body));
-            summaries.by_body.insert(key, summarized.clone());
-        }
-        summarized
+        now_ms: u64,
+    ) -> Option<u64> {
+        let body = body.slice(..body.len().min(BODY_BYTES_MAX));
+        let mut state = self.inner.lock();
+        state.push(
+            None,
+            actor,
+            method,
+            target,
+            |state| {
+                match state.keep(body.len()) {
+                    // The client's own buffer, which nothing reuses: kept without a copy.
+                    true => Deferred::of_body(0, body),
+                    false => Deferred::ready(Asked::from_body(0, &body)),
+                }
+            },
+            now_ms,
+        )
     }
 
     /// Records how operation `seq` ended.
@@ -243,8 +395,37 @@ impl Recorder {
         op.end_ms = Some(now_ms);
         op.result = result;
         op.request_id = request_id;
-        op.response = response;
-        op.resources = resources;
+        op.said = Deferred::ready(Said {
+            summary: response,
+            resources,
+        });
+    }
+
+    /// Records that HTTP operation `seq` was answered with `status` and `body` (at most
+    /// [`BODY_BYTES_MAX`] of it), which is summarized when the history is read.
+    pub(crate) fn responded(
+        &self,
+        seq: u64,
+        now_ms: u64,
+        status: u16,
+        request_id: Option<String>,
+        body: &bytes::Bytes,
+    ) {
+        let body = &body[..body.len().min(BODY_BYTES_MAX)];
+        let mut state = self.inner.lock();
+        if usize::try_from(seq).map_or(true, |index| index >= state.ops.len()) {
+            return;
+        }
+        let said = match state.keep(body.len()) {
+            // A copy: the response's buffer is the connection's, which it reuses once free.
+            true => Deferred::of_body(status, bytes::Bytes::copy_from_slice(body)),
+            false => Deferred::ready(Said::from_body(status, body)),
+        };
+        let op = &mut state.ops[seq as usize];
+        op.end_ms = Some(now_ms);
+        op.result = OpResult::Status { status };
+        op.request_id = request_id;
+        op.said = said;
     }
 
     /// Records that operation `seq` on a data plane was answered with `response`, its line on the
@@ -286,7 +467,7 @@ impl Recorder {
     }
 
     /// Everything recorded, moved out: the run has ended and nothing records after it. What was
-    /// recorded is left empty, as a new recorder's is (the summaries memo is dropped too).
+    /// recorded is left empty, as a new recorder's is.
     pub(crate) fn take(&self) -> Recorded {
         let mut state = self.inner.lock();
         let taken = std::mem::take(&mut *state);

@@ -158,7 +158,7 @@ impl RunOutcome {
         self.ops
             .iter()
             .filter(|op| matches!(op.result, crate::history::OpResult::Status { status } if status < 300))
-            .flat_map(|op| op.resources.iter().cloned())
+            .flat_map(|op| op.resources().iter().cloned())
             .collect()
     }
 

@@ -307,7 +307,7 @@ fn timeline(outcome: &RunOutcome, violations: &[Violation]) -> Vec<String> {
     let method_width = ops.iter().map(|op| op.method.len()).max().unwrap_or(0);
     let requests: Vec<String> = ops
         .iter()
-        .map(|op| match &op.request {
+        .map(|op| match op.request() {
             Some(request) => format!("{} {request}", op.target),
             None => op.target.clone(),
         })
@@ -320,11 +320,11 @@ fn timeline(outcome: &RunOutcome, violations: &[Violation]) -> Vec<String> {
         .min(60);
     let line = |op: &Op, request: &String| {
         let result = match &op.result {
-            OpResult::Status { status } => match &op.response {
+            OpResult::Status { status } => match op.response() {
                 Some(response) => format!("{status}, {response}"),
                 None => status.to_string(),
             },
-            OpResult::Answered => op.response.clone().unwrap_or_default(),
+            OpResult::Answered => op.response().unwrap_or_default().to_owned(),
             OpResult::Timeout => "timeout".to_owned(),
             OpResult::TransportError { message } => format!("error: {message}"),
             OpResult::Unfinished => "no answer before the run ended".to_owned(),
@@ -343,7 +343,7 @@ fn timeline(outcome: &RunOutcome, violations: &[Violation]) -> Vec<String> {
     let involved = |op: &Op| {
         violations.iter().any(|violation| {
             violation.resources.iter().any(|resource| {
-                *resource == op.actor || op.resources.iter().any(|seen| seen == resource)
+                *resource == op.actor || op.resources().iter().any(|seen| seen == resource)
             })
         })
     };

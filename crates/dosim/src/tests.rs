@@ -38,44 +38,84 @@ fn check_summary(status: u16, body: &str, summary: Option<&str>, resources: &[&s
     assert_eq!(got_resources, resources, "{body}");
 }
 
-/// The recorder remembers each body's summary: asked again, it answers as the first time, and a
-/// body read as an error is summarized as one even after the same bytes were read as a success.
+/// An operation's summaries, read from its bodies when first asked for, are those read as the
+/// bodies arrived, in the accessors and in the trace alike; past the run's budget of kept bytes
+/// a body is summarized at once, to the same summaries.
 #[test]
-fn a_recorder_summarizes_a_body_it_has_seen_as_it_did_the_first_time() {
-    let recorder = crate::history::Recorder::default();
-    let droplet = bytes::Bytes::from_static(
-        br#"{"droplet": {"id": 7, "status": "new", "volume_ids": ["v-1"]}}"#,
+fn summaries_read_when_asked_for_are_those_read_at_once() {
+    use crate::history::{summarize_request, Recorder, BODY_BYTES_MAX};
+    let droplet: &[u8] = br#"{"droplet": {"id": 7, "status": "new", "volume_ids": ["v-1"]}}"#;
+    let error: &[u8] = br#"{"id": "not_found", "message": "gone"}"#;
+    let large = format!(
+        r#"{{"droplet": {{"id": 9, "name": "{}"}}}}"#,
+        "x".repeat(70_000)
     );
-    let error = bytes::Bytes::from_static(br#"{"id": "not_found", "message": "gone"}"#);
-    for _ in 0..2 {
-        for (status, body) in [
-            (200, &droplet),
-            (404, &error),
-            (200, &error),
-            (422, &droplet),
-        ] {
-            assert_eq!(
-                recorder.summarize_response(status, body),
-                summarize_response(status, body),
-                "{status} {body:?}"
-            );
-        }
+    let exchanges: Vec<(&[u8], u16, &[u8])> = vec![
+        (br#"{"name": "pgdata", "size_gigabytes": 10}"#, 201, droplet),
+        (b"", 404, error),
+        (br#"{"names": ["a", "b", 3]}"#, 200, error),
+        (br#"{"type": "attach", "droplet_id": 7}"#, 422, droplet),
+        (b"not json", 200, b"not json"),
+        (br#"{"name": 1, "name": "last"}"#, 204, b""),
+    ];
+    let lazy = Recorder::default();
+    let eager = Recorder::default();
+    // Enough large bodies to pass the budget (each is cut to BODY_BYTES_MAX), then the others.
+    let rounds: Vec<(&[u8], u16, &[u8])> =
+        (std::iter::repeat_n((large.as_bytes(), 200, large.as_bytes()), 80))
+            .chain(exchanges.iter().copied())
+            .collect();
+    for (index, (request, status, response)) in exchanges.iter().chain(&rounds).enumerate() {
+        let at = index as u64;
+        let seq = lazy
+            .invoke_http(
+                "pod-0",
+                "POST",
+                "/v2/x",
+                &bytes::Bytes::copy_from_slice(request),
+                at,
+            )
+            .unwrap();
+        lazy.responded(
+            seq,
+            at + 1,
+            *status,
+            None,
+            &bytes::Bytes::copy_from_slice(response),
+        );
+        let request = &request[..request.len().min(BODY_BYTES_MAX)];
+        let seq = eager
+            .invoke("pod-0", "POST", "/v2/x", summarize_request(request), at)
+            .unwrap();
+        let (summary, resources) =
+            summarize_response(*status, &response[..response.len().min(BODY_BYTES_MAX)]);
+        let result = OpResult::Status { status: *status };
+        eager.complete(seq, at + 1, result, None, summary, resources);
     }
-    let (summary, resources) = recorder.summarize_response(200, &droplet);
-    assert_eq!(summary.as_deref(), Some("droplet 7 new"));
-    assert_eq!(resources, ["droplet 7", "volume v-1"]);
-    assert_eq!(
-        recorder.summarize_response(404, &error).0.as_deref(),
-        Some("not_found: gone")
+    let (lazy, eager) = (lazy.snapshot().ops, eager.snapshot().ops);
+    assert_eq!(lazy.len(), eager.len());
+    assert!(lazy[..6].iter().all(Op::kept), "the first bodies are kept");
+    assert!(
+        !lazy[lazy.len() - 6..].iter().any(Op::kept),
+        "the budget is spent"
     );
-    // A body differing by one byte is its own entry.
-    let other = bytes::Bytes::from_static(
-        br#"{"droplet": {"id": 8, "status": "new", "volume_ids": ["v-1"]}}"#,
-    );
-    assert_eq!(
-        recorder.summarize_response(200, &other).0.as_deref(),
-        Some("droplet 8 new")
-    );
+    for (lazy, eager) in lazy.iter().zip(&eager) {
+        assert_eq!(
+            serde_json::to_string(lazy).unwrap(),
+            serde_json::to_string(eager).unwrap()
+        );
+        assert_eq!(
+            (lazy.request(), lazy.response(), lazy.resources()),
+            (eager.request(), eager.response(), eager.resources())
+        );
+        assert_eq!(lazy, eager);
+    }
+    assert_eq!(lazy[0].request(), Some("pgdata"));
+    assert_eq!(lazy[0].response(), Some("droplet 7 new"));
+    assert_eq!(lazy[0].resources(), ["droplet 7", "volume v-1"]);
+    assert_eq!(lazy[1].response(), Some("not_found: gone"));
+    assert_eq!(lazy[3].request(), Some("attach droplet 7"));
+    assert_eq!(lazy[5].request(), Some("last"));
 }
 
 #[test]
@@ -178,16 +218,18 @@ fn seen(resources: &[&str]) -> Op {
         connection: None,
         method: "GET".to_owned(),
         target: "/v2/droplets".to_owned(),
-        request: None,
+        asked: Default::default(),
         invoke_ms: 0,
         end_ms: Some(1),
         request_id: None,
         result: OpResult::Status { status: 200 },
-        response: None,
-        resources: resources
-            .iter()
-            .map(|resource| (*resource).to_owned())
-            .collect(),
+        said: crate::history::Deferred::ready(crate::history::Said {
+            summary: None,
+            resources: resources
+                .iter()
+                .map(|resource| (*resource).to_owned())
+                .collect(),
+        }),
     }
 }
 

@@ -52,17 +52,15 @@ impl Transport for RecordingTransport {
     fn send(&self, req: http::Request<Bytes>) -> TransportFuture<'_> {
         Box::pin(async move {
             crate::floor::capture(&req);
-            let method = req.method().as_str().to_owned();
-            let target = req.uri().path_and_query().map_or_else(
-                || req.uri().path().to_owned(),
-                |target| target.as_str().to_owned(),
+            let target = (req.uri().path_and_query())
+                .map_or_else(|| req.uri().path(), |target| target.as_str());
+            let seq = self.recorder.invoke_http(
+                &self.actor,
+                req.method().as_str(),
+                target,
+                req.body(),
+                history::now_ms(),
             );
-            let request = history::summarize_request(
-                &req.body()[..req.body().len().min(history::BODY_BYTES_MAX)],
-            );
-            let seq =
-                self.recorder
-                    .invoke(&self.actor, &method, &target, request, history::now_ms());
             let mut pending = Pending {
                 recorder: self.recorder.clone(),
                 seq,
@@ -72,7 +70,6 @@ impl Transport for RecordingTransport {
                 let now_ms = history::now_ms();
                 match &result {
                     Ok(response) => {
-                        let status = response.status().as_u16();
                         const REQUEST_ID: http::HeaderName =
                             http::HeaderName::from_static("x-request-id");
                         let request_id = response
@@ -80,16 +77,12 @@ impl Transport for RecordingTransport {
                             .get(REQUEST_ID)
                             .and_then(|id| id.to_str().ok())
                             .map(str::to_owned);
-                        let body = response.body();
-                        let body = body.slice(..body.len().min(history::BODY_BYTES_MAX));
-                        let (summary, resources) = self.recorder.summarize_response(status, &body);
-                        self.recorder.complete(
+                        self.recorder.responded(
                             seq,
                             now_ms,
-                            OpResult::Status { status },
+                            response.status().as_u16(),
                             request_id,
-                            summary,
-                            resources,
+                            response.body(),
                         );
                     }
                     Err(error) => {

@@ -88,12 +88,9 @@ fn check(statements: Vec<Ran>, expect_ops: &[&str], expect_log: &[&str]) {
         .iter()
         .map(|op| {
             assert_eq!((op.actor.as_str(), op.method.as_str()), ("pod-0", "SQL"));
-            let request = op
-                .request
-                .as_deref()
-                .map_or(String::new(), |r| format!(" {r}"));
+            let request = op.request().map_or(String::new(), |r| format!(" {r}"));
             let result = match &op.result {
-                OpResult::Answered => op.response.clone().unwrap_or_default(),
+                OpResult::Answered => op.response().unwrap_or_default().to_owned(),
                 other => format!("{other:?}"),
             };
             format!("{:?} {}{request} → {result}", op.connection, op.target)

@@ -43,7 +43,7 @@ fn check(commands: Vec<(Vec<&str>, u64, Option<Reply>)>, expect: &[&str]) {
         .iter()
         .map(|op| {
             let result = match &op.result {
-                OpResult::Answered => op.response.clone().unwrap_or_default(),
+                OpResult::Answered => op.response().unwrap_or_default().to_owned(),
                 other => format!("{other:?}"),
             };
             format!("{} {} → {result}", op.connection.unwrap_or(99), op.target)

@@ -119,7 +119,7 @@ pub fn op_lines(outcome: &RunOutcome, method: &str) -> Vec<String> {
         .filter(|op| op.method == method)
         .map(|op| {
             let result = match &op.result {
-                OpResult::Answered => op.response.clone().unwrap_or_default(),
+                OpResult::Answered => op.response().unwrap_or_default().to_owned(),
                 other => format!("{other:?}"),
             };
             format!("{} {} → {result}", op.actor, op.target)
