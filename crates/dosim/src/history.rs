@@ -1,6 +1,6 @@
 //! The run's history: every operation as the actors saw it, every injected fault, every belief.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -249,6 +249,9 @@ struct RecorderState {
     ops_dropped: u64,
     /// Body bytes kept to be summarized when read, at most [`KEPT_BODY_BYTES_MAX`].
     kept_bytes: usize,
+    /// The response bodies kept, by length and bytes: a poll gets the same body again and again,
+    /// and keeps one copy of it.
+    kept_responses: BTreeSet<(usize, bytes::Bytes)>,
 }
 
 impl RecorderState {
@@ -282,6 +285,23 @@ impl RecorderState {
             said: Deferred::default(),
         });
         Some(seq)
+    }
+
+    /// A response body kept to be summarized later: the copy kept of the same bytes before, else
+    /// a new one if it fits in what the run may keep. A copy, since the response's buffer is the
+    /// connection's, which it reuses once free.
+    fn kept_copy(&mut self, body: &bytes::Bytes) -> Option<bytes::Bytes> {
+        // Ordered by length first: a lookup compares only bodies of the same length byte by byte,
+        // each to where it first differs.
+        if let Some((_, kept)) = self.kept_responses.get(&(body.len(), body.clone())) {
+            return Some(kept.clone());
+        }
+        if !self.keep(body.len()) {
+            return None;
+        }
+        let kept = bytes::Bytes::copy_from_slice(body);
+        self.kept_responses.insert((kept.len(), kept.clone()));
+        Some(kept)
     }
 
     /// Whether `len` more body bytes may be kept to be summarized later, counting them if so.
@@ -411,15 +431,14 @@ impl Recorder {
         request_id: Option<String>,
         body: &bytes::Bytes,
     ) {
-        let body = &body[..body.len().min(BODY_BYTES_MAX)];
+        let body = body.slice(..body.len().min(BODY_BYTES_MAX));
         let mut state = self.inner.lock();
         if usize::try_from(seq).map_or(true, |index| index >= state.ops.len()) {
             return;
         }
-        let said = match state.keep(body.len()) {
-            // A copy: the response's buffer is the connection's, which it reuses once free.
-            true => Deferred::of_body(status, bytes::Bytes::copy_from_slice(body)),
-            false => Deferred::ready(Said::from_body(status, body)),
+        let said = match state.kept_copy(&body) {
+            Some(kept) => Deferred::of_body(status, kept),
+            None => Deferred::ready(Said::from_body(status, &body)),
         };
         let op = &mut state.ops[seq as usize];
         op.end_ms = Some(now_ms);

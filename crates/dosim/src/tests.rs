@@ -116,6 +116,22 @@ fn summaries_read_when_asked_for_are_those_read_at_once() {
     assert_eq!(lazy[1].response(), Some("not_found: gone"));
     assert_eq!(lazy[3].request(), Some("attach droplet 7"));
     assert_eq!(lazy[5].request(), Some("last"));
+
+    // A body received again is kept once: a poll's hundred answers cost one copy of the budget.
+    let polls = Recorder::default();
+    let answer = bytes::Bytes::from(format!(
+        r#"{{"droplet": {{"id": 3, "pad": "{}"}}}}"#,
+        "p".repeat(60_000)
+    ));
+    for at in 0..100 {
+        let seq = polls
+            .invoke_http("pod-0", "GET", "/v2/droplets/3", &bytes::Bytes::new(), at)
+            .unwrap();
+        polls.responded(seq, at, 200, None, &answer);
+    }
+    let polls = polls.snapshot().ops;
+    assert!(polls.iter().all(Op::kept), "one copy for every answer");
+    assert!(polls.iter().all(|op| op.resources() == ["droplet 3"]));
 }
 
 #[test]
