@@ -377,19 +377,18 @@ impl Recorder {
         body: &bytes::Bytes,
         now_ms: u64,
     ) -> Option<u64> {
-        let body = body.slice(..body.len().min(BODY_BYTES_MAX));
+        let body = &body[..body.len().min(BODY_BYTES_MAX)];
         let mut state = self.inner.lock();
         state.push(
             None,
             actor,
             method,
             target,
-            |state| {
-                match state.keep(body.len()) {
-                    // The client's own buffer, which nothing reuses: kept without a copy.
-                    true => Deferred::of_body(0, body),
-                    false => Deferred::ready(Asked::from_body(0, &body)),
-                }
+            |state| match state.keep(body.len()) {
+                // A copy of what is read, so that what is kept is what is counted (a slice would
+                // keep the whole of a larger buffer alive).
+                true => Deferred::of_body(0, bytes::Bytes::copy_from_slice(body)),
+                false => Deferred::ready(Asked::from_body(0, body)),
             },
             now_ms,
         )
