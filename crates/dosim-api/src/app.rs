@@ -175,6 +175,11 @@ pub(crate) fn routes() -> &'static Router {
             .method_not_allowed_fallback(method_not_allowed)
             // The pipeline has already read the body within `max_body_bytes`.
             .layer(DefaultBodyLimit::disable())
+            // Giving the table its (empty) state once turns every handler into a finished
+            // route, which a request copies (one box); a table without a state builds each
+            // request's route from its handler again (the handler's boxes copied, the layer
+            // above applied, the route boxed).
+            .with_state(())
     })
 }
 
