@@ -1,5 +1,7 @@
 //! Actions: the record of every asynchronous operation, and the account-wide actions service.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, List};
@@ -56,9 +58,9 @@ pub struct Action {
     /// `droplet`, `volume`, `backend`, `reserved_ip`, `floating_ip`, `image`, ….
     #[serde(default, deserialize_with = "null_default")]
     pub resource_type: String,
-    /// The region.
+    /// The region, shared with every resource the client read the same region object for.
     #[serde(default, deserialize_with = "crate::catalogue::remembered")]
-    pub region: Option<Region>,
+    pub region: Option<Arc<Region>>,
     /// The region's slug.
     #[serde(default)]
     pub region_slug: Option<String>,

@@ -1,16 +1,20 @@
 //! The catalogue objects a resource carries whole (a droplet's region, size and image; a volume's
-//! or reserved IP's region), decoded once per thread and copied after.
+//! or reserved IP's region), decoded once per thread and shared after.
 //!
 //! Every droplet in every response carries its region, size and image, the same bytes each time,
 //! and they were three fifths of decoding one: forty-nine of its fifty-eight strings. Decoding is a
 //! pure function of the text, so a memo keyed by an object's exact text gives what decoding it
-//! again would. The client turns the memo on around its own JSON decoding ([`remembering`]); any
+//! again would. A resource holds its catalogue objects behind an [`Arc`], so what the memo gives is
+//! the one decoded object, shared, not a copy of its strings (a region lists every size sold
+//! there, a size every region that sells it), and copying a resource copies none of them either.
+//! The client turns the memo on around its own JSON decoding ([`remembering`]); any
 //! other deserializer (a user's `serde_json::from_value`, another format) decodes these fields as
 //! the derive would. A body that fails to decode with the memo is decoded again without it, so
 //! that its error names its position in the whole body.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::thread::LocalKey;
 
 use serde::de::{DeserializeOwned, Error as _};
@@ -26,7 +30,7 @@ const ENTRIES_MAX: usize = 64;
 
 /// Decoded objects of one type by their text.
 pub(crate) struct Memo<T> {
-    by_text: BTreeMap<Box<str>, T>,
+    by_text: BTreeMap<Box<str>, Arc<T>>,
 }
 
 impl<T> Default for Memo<T> {
@@ -38,7 +42,7 @@ impl<T> Default for Memo<T> {
 }
 
 /// A catalogue type with a memo of its own on each thread.
-pub(crate) trait Catalogued: Clone + DeserializeOwned + 'static {
+pub(crate) trait Catalogued: DeserializeOwned + 'static {
     fn memo() -> &'static LocalKey<RefCell<Memo<Self>>>;
 }
 
@@ -80,13 +84,13 @@ pub(crate) fn remembering<R>(decode: impl FnOnce() -> R) -> R {
 
 /// Deserializes an optional catalogue object, through the memo inside [`remembering`]; `null`
 /// is `None`, as an absent field is with `#[serde(default)]`.
-pub(crate) fn remembered<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn remembered<'de, D, T>(deserializer: D) -> Result<Option<Arc<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Catalogued,
 {
     if !REMEMBERING.get() {
-        return Option::<T>::deserialize(deserializer);
+        return Option::<Arc<T>>::deserialize(deserializer);
     }
     let Some(raw) = Option::<Box<RawValue>>::deserialize(deserializer)? else {
         return Ok(None);
@@ -96,7 +100,7 @@ where
         return Ok(Some(known));
     }
     // The caller decodes again without the memo when this fails, for the error's position.
-    let value: T = serde_json::from_str(text).map_err(D::Error::custom)?;
+    let value: Arc<T> = serde_json::from_str(text).map_err(D::Error::custom)?;
     if text.len() <= TEXT_BYTES_MAX {
         T::memo().with_borrow_mut(|memo| {
             if memo.by_text.len() >= ENTRIES_MAX {
@@ -147,6 +151,32 @@ mod tests {
         // Outside the client's decoding, any deserializer reads the fields as the derive would.
         let value = serde_json::to_value(&plain).unwrap();
         assert_eq!(serde_json::from_value::<Droplet>(value).unwrap(), plain);
+    }
+
+    /// Through the memo, droplets carrying the same catalogue text share one decoded object;
+    /// outside it, each has its own, equal to it.
+    #[test]
+    fn remembered_objects_are_shared() {
+        let first: Droplet = remembering(|| decoded(DROPLET)).unwrap();
+        let second: Droplet = remembering(|| decoded(DROPLET)).unwrap();
+        assert!(Arc::ptr_eq(
+            first.region.as_ref().unwrap(),
+            second.region.as_ref().unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            first.size.as_ref().unwrap(),
+            second.size.as_ref().unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            first.image.as_ref().unwrap(),
+            second.image.as_ref().unwrap()
+        ));
+        let plain: Droplet = decoded(DROPLET).unwrap();
+        assert!(!Arc::ptr_eq(
+            plain.region.as_ref().unwrap(),
+            first.region.as_ref().unwrap()
+        ));
+        assert_eq!(plain, first);
     }
 
     /// Two texts of one region are two entries; a full memo starts over and still answers.

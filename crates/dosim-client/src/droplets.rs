@@ -1,5 +1,7 @@
 //! Droplets: the wire types and the droplets service (create, list, get, delete, actions).
 
+use std::sync::Arc;
+
 use http::Method;
 use serde::{Deserialize, Serialize};
 
@@ -78,24 +80,25 @@ pub struct Droplet {
     /// Snapshot image ids.
     #[serde(default, deserialize_with = "null_default")]
     pub snapshot_ids: Vec<u64>,
-    /// The image it was built from.
+    /// The image it was built from, shared with every droplet the client read the same image
+    /// object for.
     #[serde(default, deserialize_with = "crate::catalogue::remembered")]
-    pub image: Option<Image>,
+    pub image: Option<Arc<Image>>,
     /// Ids of the attached volumes.
     #[serde(default, deserialize_with = "null_default")]
     pub volume_ids: Vec<String>,
-    /// The size.
+    /// The size, shared with every droplet the client read the same size object for.
     #[serde(default, deserialize_with = "crate::catalogue::remembered")]
-    pub size: Option<Size>,
+    pub size: Option<Arc<Size>>,
     /// The size's slug.
     #[serde(default, deserialize_with = "null_default")]
     pub size_slug: String,
     /// The network interfaces.
     #[serde(default, deserialize_with = "null_default")]
     pub networks: Networks,
-    /// The region.
+    /// The region, shared with every resource the client read the same region object for.
     #[serde(default, deserialize_with = "crate::catalogue::remembered")]
-    pub region: Option<Region>,
+    pub region: Option<Arc<Region>>,
     /// Tags.
     #[serde(default, deserialize_with = "null_default")]
     pub tags: Vec<String>,

@@ -1,5 +1,7 @@
 //! Reserved IPs and their legacy name, floating IPs: the wire types and one service for both paths.
 
+use std::sync::Arc;
+
 use http::Method;
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +17,10 @@ pub struct ReservedIp {
     /// The address; also its identifier.
     #[serde(default, deserialize_with = "null_default")]
     pub ip: String,
-    /// The region it is bound to.
+    /// The region it is bound to, shared with every resource the client read the same region
+    /// object for.
     #[serde(default, deserialize_with = "crate::catalogue::remembered")]
-    pub region: Option<Region>,
+    pub region: Option<Arc<Region>>,
     /// The droplet it is assigned to, or `None`.
     #[serde(default)]
     pub droplet: Option<Box<Droplet>>,

@@ -1,5 +1,7 @@
 //! Block storage volumes: the wire types and the volumes service (create, list, delete, actions).
 
+use std::sync::Arc;
+
 use http::Method;
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +17,9 @@ use crate::time::Timestamp;
 pub struct Volume {
     /// The volume's id (a UUID).
     pub id: String,
-    /// The region.
+    /// The region, shared with every resource the client read the same region object for.
     #[serde(default, deserialize_with = "crate::catalogue::remembered")]
-    pub region: Option<Region>,
+    pub region: Option<Arc<Region>>,
     /// The droplet it is attached to, if any (at most one).
     #[serde(default, deserialize_with = "null_default")]
     pub droplet_ids: Vec<u64>,

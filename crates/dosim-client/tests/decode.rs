@@ -149,7 +149,7 @@ async fn decode(client: &Client, fixture: &str) -> Result<String, Error> {
                 "{} {:?} {:?} locked={}",
                 ip.ip,
                 ip.droplet_id(),
-                ip.region.map(|r| r.slug),
+                ip.region.as_ref().map(|r| &r.slug),
                 ip.locked
             )
         }
