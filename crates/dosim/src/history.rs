@@ -49,7 +49,10 @@ pub enum OpResult {
 /// are read from the bodies the first time they are asked for: most runs pass their checks and
 /// are never reported, and reading every body as it arrived was most of what recording an
 /// exchange cost. The answer is the same either way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A check's own tests can build operations with [`Op::new`], [`Op::with_request`] and
+/// [`Op::with_response`], and set the other fields directly.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Op {
     /// The order in which operations were invoked in this run, from 0.
     pub seq: u64,
@@ -76,6 +79,44 @@ pub struct Op {
 }
 
 impl Op {
+    /// An operation with no summaries, not yet ended (`end_ms` is `None`): for building a
+    /// [`crate::RunOutcome`] by hand to test a check on.
+    pub fn new(
+        seq: u64,
+        actor: impl Into<String>,
+        method: impl Into<String>,
+        target: impl Into<String>,
+        invoke_ms: u64,
+        result: OpResult,
+    ) -> Op {
+        Op {
+            seq,
+            actor: actor.into(),
+            connection: None,
+            method: method.into(),
+            target: target.into(),
+            asked: Deferred::default(),
+            invoke_ms,
+            end_ms: None,
+            request_id: None,
+            result,
+            said: Deferred::default(),
+        }
+    }
+
+    /// The same operation with `summary` as its request's summary.
+    pub fn with_request(mut self, summary: impl Into<String>) -> Op {
+        self.asked = Deferred::ready(Asked(Some(summary.into())));
+        self
+    }
+
+    /// The same operation with `summary` (if any) as its response's summary and `resources`
+    /// as the resources the response named.
+    pub fn with_response(mut self, summary: Option<String>, resources: Vec<String>) -> Op {
+        self.said = Deferred::ready(Said { summary, resources });
+        self
+    }
+
     /// A short summary of the request body (the `name` it creates, for instance).
     pub fn request(&self) -> Option<&str> {
         self.asked.get().0.as_deref()
@@ -95,6 +136,26 @@ impl Op {
     #[cfg(test)]
     pub(crate) fn kept(&self) -> bool {
         self.asked.body.is_some() && self.said.body.is_some()
+    }
+}
+
+/// Its public fields, and the summaries as the accessors read them.
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Op")
+            .field("seq", &self.seq)
+            .field("actor", &self.actor)
+            .field("connection", &self.connection)
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("request", &self.request())
+            .field("invoke_ms", &self.invoke_ms)
+            .field("end_ms", &self.end_ms)
+            .field("request_id", &self.request_id)
+            .field("result", &self.result)
+            .field("response", &self.response())
+            .field("resources", &self.resources())
+            .finish()
     }
 }
 

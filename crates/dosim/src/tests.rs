@@ -228,24 +228,18 @@ fn droplet(id: u64, name: &str, tags: &[&str]) -> DropletState {
 }
 
 fn seen(resources: &[&str]) -> Op {
+    let resources = resources.iter().map(|r| (*r).to_owned()).collect();
     Op {
-        seq: 0,
-        actor: "pod-0".to_owned(),
-        connection: None,
-        method: "GET".to_owned(),
-        target: "/v2/droplets".to_owned(),
-        asked: Default::default(),
-        invoke_ms: 0,
         end_ms: Some(1),
-        request_id: None,
-        result: OpResult::Status { status: 200 },
-        said: crate::history::Deferred::ready(crate::history::Said {
-            summary: None,
-            resources: resources
-                .iter()
-                .map(|resource| (*resource).to_owned())
-                .collect(),
-        }),
+        ..Op::new(
+            0,
+            "pod-0",
+            "GET",
+            "/v2/droplets",
+            0,
+            OpResult::Status { status: 200 },
+        )
+        .with_response(None, resources)
     }
 }
 

@@ -326,3 +326,46 @@ fn the_simulated_clock_agrees_with_created_at() {
         .expect(Expect::Clean)
         .explore();
 }
+
+/// An operation built by hand, as a check's own tests build one, reads, prints and serializes
+/// with the summaries it was given.
+#[test]
+fn an_operation_built_by_hand_keeps_its_summaries() {
+    let mut op = dosim::Op::new(
+        3,
+        "pod-1",
+        "POST",
+        "/v2/volumes",
+        12,
+        dosim::OpResult::Timeout,
+    )
+    .with_request("name=pgdata")
+    .with_response(
+        Some("volume 7f3a…".to_owned()),
+        vec!["volume 7f3a…".to_owned()],
+    );
+    op.end_ms = Some(40);
+    op.request_id = Some("req-1".to_owned());
+    assert_eq!(op.request(), Some("name=pgdata"));
+    assert_eq!(op.response(), Some("volume 7f3a…"));
+    assert_eq!(op.resources(), ["volume 7f3a…"]);
+    let debug = format!("{op:?}");
+    assert!(
+        debug.contains(r#"request: Some("name=pgdata")"#) && debug.contains("resources: ["),
+        "{debug}"
+    );
+    assert_eq!(
+        serde_json::to_string(&op).unwrap(),
+        r#"{"seq":3,"actor":"pod-1","method":"POST","target":"/v2/volumes","request":"name=pgdata","invoke_ms":12,"end_ms":40,"request_id":"req-1","result":{"kind":"timeout"},"response":"volume 7f3a…","resources":["volume 7f3a…"]}"#
+    );
+    let bare = dosim::Op::new(
+        0,
+        "pod-0",
+        "GET",
+        "/v2/account",
+        0,
+        dosim::OpResult::Unfinished,
+    );
+    assert_eq!((bare.request(), bare.response()), (None, None));
+    assert!(bare.resources().is_empty());
+}
