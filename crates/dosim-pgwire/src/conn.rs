@@ -435,6 +435,30 @@ fn startup_params(packet: &[u8]) -> Option<BTreeMap<String, String>> {
     }
 }
 
+/// The parameters PostgreSQL reports to a client after it logs in (`ParameterStatus`), as the
+/// clusters report them.
+pub fn reported_parameters<'a>(
+    application_name: &'a str,
+    server_version: &'a str,
+    user: &'a str,
+) -> [(&'static str, &'a str); 13] {
+    [
+        ("application_name", application_name),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("default_transaction_read_only", "off"),
+        ("in_hot_standby", "off"),
+        ("integer_datetimes", "on"),
+        ("IntervalStyle", "postgres"),
+        ("is_superuser", "off"),
+        ("server_encoding", "UTF8"),
+        ("server_version", server_version),
+        ("session_authorization", user),
+        ("standard_conforming_strings", "on"),
+        ("TimeZone", "UTC"),
+    ]
+}
+
 /// After authentication: `AuthenticationOk`, the parameters PostgreSQL reports, the backend key
 /// and the first `ReadyForQuery`.
 async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
@@ -447,21 +471,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     io.auth_request(0);
     let application_name = params.get("application_name").cloned().unwrap_or_default();
     let server_version = cluster.config().server_version.clone();
-    for (name, value) in [
-        ("application_name", application_name.as_str()),
-        ("client_encoding", "UTF8"),
-        ("DateStyle", "ISO, MDY"),
-        ("default_transaction_read_only", "off"),
-        ("in_hot_standby", "off"),
-        ("integer_datetimes", "on"),
-        ("IntervalStyle", "postgres"),
-        ("is_superuser", "off"),
-        ("server_encoding", "UTF8"),
-        ("server_version", server_version.as_str()),
-        ("session_authorization", user),
-        ("standard_conforming_strings", "on"),
-        ("TimeZone", "UTC"),
-    ] {
+    for (name, value) in reported_parameters(&application_name, &server_version, user) {
         io.parameter_status(name, value);
     }
     // The secret key only matters for cancel requests, which are not served; the pid makes it deterministic.

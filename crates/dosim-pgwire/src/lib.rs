@@ -28,11 +28,13 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
+pub use conn::reported_parameters;
 pub use observe::{
     Observer, SessionInfo, StatementOutcome, StatementRecord, StatementResult, StatementStart,
     TransactionStatus,
 };
 pub use pool::{PoolConfig, PoolMode, POOL_QUEUE_MAX, QUERY_WAIT_TIMEOUT};
+pub use scram::ScramServer;
 /// PostgreSQL's default `scram_iterations`, which [`WireConfig`] uses unless told otherwise.
 pub use scram::ITERATIONS as SCRAM_ITERATIONS;
 

@@ -163,3 +163,91 @@ impl Exchange {
         Ok(Some(format!("v={}", STANDARD.encode(server_signature))))
     }
 }
+
+/// SCRAM-SHA-256's server side for a server other than [`crate::PgCluster`]: `dosim bench`'s
+/// minimal PostgreSQL server authenticates its connections with it as the clusters do, so that
+/// its floor pays the same exchange. The salt and the nonce are this crate's deterministic ones.
+pub struct ScramServer(Exchange);
+
+impl ScramServer {
+    /// Reads the client's first message (`n,,n=,r=…`) for `user`, with the server's `counter`th
+    /// nonce and `iterations` rounds of PBKDF2.
+    pub fn start(
+        client_first: &str,
+        user: &str,
+        counter: u64,
+        iterations: u32,
+    ) -> Result<ScramServer, PgError> {
+        let exchange = server_first(
+            client_first,
+            &server_nonce(counter),
+            salt_for(user),
+            iterations.max(1),
+        )?;
+        Ok(ScramServer(exchange))
+    }
+
+    /// The server's first message: `r=<nonce>,s=<salt>,i=<iterations>`.
+    pub fn server_first(&self) -> &str {
+        self.0.server_first_message()
+    }
+
+    /// Checks the client's final message against `password`: the server's final message
+    /// (`v=<signature>`), or `None` for a wrong proof.
+    pub fn finish(&self, client_final: &str, password: &str) -> Result<Option<String>, PgError> {
+        self.0.server_final(client_final, password)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's final message for `exchange` with `password`, as RFC 5802 builds it.
+    fn client_final(client_first_bare: &str, server_first: &str, password: &str) -> String {
+        let nonce = server_first
+            .split(',')
+            .find_map(|a| a.strip_prefix("r="))
+            .unwrap();
+        let salt = server_first
+            .split(',')
+            .find_map(|a| a.strip_prefix("s="))
+            .unwrap();
+        let iterations: u32 = server_first
+            .split(',')
+            .find_map(|a| a.strip_prefix("i="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let salted = salted_password(password, &STANDARD.decode(salt).unwrap(), iterations);
+        let client_key = hmac(&salted, b"Client Key");
+        let stored_key: [u8; 32] = Sha256::digest(client_key).into();
+        let without_proof = format!("c={},r={nonce}", STANDARD.encode("n,,"));
+        let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+        let signature = hmac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(signature)
+            .map(|(k, s)| k ^ s)
+            .collect();
+        format!("{without_proof},p={}", STANDARD.encode(proof))
+    }
+
+    /// The right password gets the server's signature, a wrong one `None`, and a client first
+    /// message without a nonce an error.
+    #[test]
+    fn a_scram_server_checks_the_password() {
+        let server = ScramServer::start("n,,n=,r=abc", "doadmin", 7, 1).unwrap();
+        assert!(server.server_first().starts_with("r=abc"));
+        assert!(server.server_first().ends_with(",i=1"));
+        let right = client_final("n=,r=abc", server.server_first(), "secret");
+        assert!(server
+            .finish(&right, "secret")
+            .unwrap()
+            .unwrap()
+            .starts_with("v="));
+        let wrong = client_final("n=,r=abc", server.server_first(), "guess");
+        assert_eq!(server.finish(&wrong, "secret").unwrap(), None);
+        assert!(ScramServer::start("n,,n=", "doadmin", 7, 1).is_err());
+    }
+}

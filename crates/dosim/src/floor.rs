@@ -3,9 +3,10 @@
 //! - the HTTP floor: bare turmoil and hyper with the scenario's hosts and tick, each actor sending
 //!   as many requests as it made operations, answered by a trivial handler;
 //! - the PostgreSQL floor: the same, except that each actor's SQL statements go over the
-//!   PostgreSQL protocol with tokio-postgres to a minimal server that answers every statement at
-//!   once (`SELECT 0`, no rows), so a SQL scenario is compared with a world that speaks its
-//!   protocol;
+//!   PostgreSQL protocol with tokio-postgres to a minimal server that logs the connection in as
+//!   a cluster does (SCRAM-SHA-256, the parameters PostgreSQL reports) and answers every
+//!   statement at once (`SELECT 0`, no rows), so a SQL scenario is compared with a world that
+//!   speaks its protocol;
 //! - the S3 floor (with the `s3-sdk` feature): the same, except that each actor's Spaces
 //!   requests are aws-sdk-s3 calls, configured as a scenario's actors get it, to a minimal server
 //!   that answers each at once;
@@ -136,6 +137,7 @@ pub(crate) fn pg_floor_run(
                 let stream = turmoil::net::TcpStream::connect((PG_HOST, PG_PORT)).await?;
                 let (pg, connection) = tokio_postgres::Config::new()
                     .user("doadmin")
+                    .password(PG_FLOOR_PASSWORD)
                     .dbname("defaultdb")
                     .connect_raw(stream, tokio_postgres::NoTls)
                     .await?;
@@ -268,12 +270,13 @@ async fn get(client: &HttpClient) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The minimal PostgreSQL server: trust authentication, then every statement answered at once
-/// with `SELECT 0` and no rows, in the simple and the extended protocol.
+/// The minimal PostgreSQL server: the login a cluster gives (SCRAM-SHA-256 at the simulated
+/// clusters' one round of PBKDF2, then the parameters PostgreSQL reports), then every statement
+/// answered at once with `SELECT 0` and no rows, in the simple and the extended protocol.
 async fn answer_pg(mut stream: turmoil::net::TcpStream) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(4096);
     // Startup, after an SSLRequest (answered "no") if the client sends one.
-    loop {
+    let startup = loop {
         let length = loop {
             if input.len() >= 4 {
                 break usize::try_from(u32::from_be_bytes([
@@ -298,32 +301,28 @@ async fn answer_pg(mut stream: turmoil::net::TcpStream) -> std::io::Result<()> {
             stream.write_all(b"N").await?;
             continue;
         }
-        break;
-    }
+        break message;
+    };
+    let user = startup_user(&startup[8..]);
     let mut output = BytesMut::new();
+    if !scram_login(&mut stream, &mut input, &mut output, &user).await? {
+        return Ok(());
+    }
     message(&mut output, b'R', &0u32.to_be_bytes());
+    let server_version = dosim_pgwire::WireConfig::default().server_version;
+    for (name, value) in dosim_pgwire::reported_parameters("", &server_version, &user) {
+        let mut body = Vec::with_capacity(name.len() + value.len() + 2);
+        for text in [name, value] {
+            body.extend_from_slice(text.as_bytes());
+            body.push(0);
+        }
+        message(&mut output, b'S', &body);
+    }
     message(&mut output, b'K', &[0, 0, 0, 1, 0, 0, 0, 2]);
     message(&mut output, b'Z', b"I");
     stream.write_all(&output).await?;
     output.clear();
-    loop {
-        while input.len() < 5 {
-            if stream.read_buf(&mut input).await? == 0 {
-                return Ok(());
-            }
-        }
-        let tag = input[0];
-        let length = usize::try_from(u32::from_be_bytes([input[1], input[2], input[3], input[4]]))
-            .unwrap_or(usize::MAX);
-        if !(4..=1_000_000).contains(&length) {
-            return Ok(());
-        }
-        while input.len() < 1 + length {
-            if stream.read_buf(&mut input).await? == 0 {
-                return Ok(());
-            }
-        }
-        input.advance(1 + length);
+    while let Some((tag, _)) = read_message(&mut stream, &mut input).await? {
         match tag {
             b'Q' => {
                 message(&mut output, b'C', b"SELECT 0\0");
@@ -347,6 +346,91 @@ async fn answer_pg(mut stream: turmoil::net::TcpStream) -> std::io::Result<()> {
             output.clear();
         }
     }
+    Ok(())
+}
+
+/// The password of the PostgreSQL floor's user.
+const PG_FLOOR_PASSWORD: &str = "floor-password";
+
+/// The `user` of a startup packet's parameters (after its protocol code).
+fn startup_user(params: &[u8]) -> String {
+    let mut fields = params.split(|byte| *byte == 0);
+    while let (Some(key), Some(value)) = (fields.next(), fields.next()) {
+        if key == b"user" {
+            return String::from_utf8_lossy(value).into_owned();
+        }
+    }
+    String::new()
+}
+
+/// The SASL exchange a cluster runs at login (`AuthenticationSASL`, the client's first message,
+/// the server's, the client's proof, the server's signature); false if the client left or its
+/// proof was wrong.
+async fn scram_login(
+    stream: &mut turmoil::net::TcpStream,
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+    user: &str,
+) -> std::io::Result<bool> {
+    let sasl = |output: &mut BytesMut, code: u32, data: &[u8]| {
+        let mut body = code.to_be_bytes().to_vec();
+        body.extend_from_slice(data);
+        message(output, b'R', &body);
+    };
+    sasl(output, 10, b"SCRAM-SHA-256\0\0");
+    stream.write_all(output).await?;
+    output.clear();
+    // SASLInitialResponse: the mechanism, then the client's first message with its length.
+    let Some((b'p', initial)) = read_message(stream, input).await? else {
+        return Ok(false);
+    };
+    let Some(mechanism_end) = initial.iter().position(|byte| *byte == 0) else {
+        return Ok(false);
+    };
+    let client_first = initial.get(mechanism_end + 5..).unwrap_or_default();
+    let client_first = String::from_utf8_lossy(client_first);
+    let Ok(server) = dosim_pgwire::ScramServer::start(&client_first, user, 0, 1) else {
+        return Ok(false);
+    };
+    sasl(output, 11, server.server_first().as_bytes());
+    stream.write_all(output).await?;
+    output.clear();
+    let Some((b'p', client_final)) = read_message(stream, input).await? else {
+        return Ok(false);
+    };
+    let client_final = String::from_utf8_lossy(&client_final);
+    let Ok(Some(server_final)) = server.finish(&client_final, PG_FLOOR_PASSWORD) else {
+        return Ok(false);
+    };
+    sasl(output, 12, server_final.as_bytes());
+    Ok(true)
+}
+
+/// The next message after startup, its tag and its body; `None` when the client has gone or
+/// sent a length out of bounds.
+async fn read_message(
+    stream: &mut turmoil::net::TcpStream,
+    input: &mut BytesMut,
+) -> std::io::Result<Option<(u8, BytesMut)>> {
+    while input.len() < 5 {
+        if stream.read_buf(input).await? == 0 {
+            return Ok(None);
+        }
+    }
+    let tag = input[0];
+    let length = usize::try_from(u32::from_be_bytes([input[1], input[2], input[3], input[4]]))
+        .unwrap_or(usize::MAX);
+    if !(4..=1_000_000).contains(&length) {
+        return Ok(None);
+    }
+    while input.len() < 1 + length {
+        if stream.read_buf(input).await? == 0 {
+            return Ok(None);
+        }
+    }
+    let mut body = input.split_to(1 + length);
+    body.advance(5);
+    Ok(Some((tag, body)))
 }
 
 fn message(output: &mut BytesMut, tag: u8, body: &[u8]) {
@@ -473,6 +557,34 @@ mod tests {
         http_floor_run(3, tick, 1, &[load(4, 0), load(2, 3)]).expect("the HTTP floor runs");
         pg_floor_run(3, tick, 0, &[load(1, 5), load(0, 0), load(2, 1)])
             .expect("tokio-postgres is answered by the minimal server");
+    }
+
+    /// The PostgreSQL floor's server logs clients in as a cluster does: with the floor's
+    /// password over SCRAM-SHA-256, and not with another.
+    #[test]
+    fn the_postgresql_floor_checks_the_password() {
+        for (password, accepted) in [(PG_FLOOR_PASSWORD, true), ("guess", false)] {
+            let mut sim = world(1, Duration::from_millis(1));
+            sim.host(PG_HOST, || async {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PG_PORT)).await?;
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    tokio::spawn(answer_pg(stream));
+                }
+            });
+            sim.client("pod-0", async move {
+                let stream = turmoil::net::TcpStream::connect((PG_HOST, PG_PORT)).await?;
+                let connected = tokio_postgres::Config::new()
+                    .user("doadmin")
+                    .password(password)
+                    .dbname("defaultdb")
+                    .connect_raw(stream, tokio_postgres::NoTls)
+                    .await;
+                assert_eq!(connected.is_ok(), accepted, "password {password}");
+                Ok(())
+            });
+            sim.run().unwrap();
+        }
     }
 
     /// aws-sdk-s3 is answered by the S3 floor's minimal server: every call succeeds.
