@@ -203,7 +203,8 @@ impl ScramServer {
 mod tests {
     use super::*;
 
-    /// A client's final message for `exchange` with `password`, as RFC 5802 builds it.
+    /// The client's final message, with `password`, of the exchange that began with
+    /// `client_first_bare` and `server_first`, as RFC 5802 builds it.
     fn client_final(client_first_bare: &str, server_first: &str, password: &str) -> String {
         let nonce = server_first
             .split(',')
