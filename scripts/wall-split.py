@@ -148,7 +148,7 @@ def main():
     totals = {side: sum(counts[side].values()) for side in sides}
     components = sorted({c for side in sides for c in counts[side]},
                         key=lambda c: -counts["dosim"][c])
-    print(f"\nsamples: " + ", ".join(f"{side} {totals[side]}" for side in sides))
+    print("\nsamples: " + ", ".join(f"{side} {totals[side]}" for side in sides))
     if totals.get("HTTP floor"):
         print(f"dosim ÷ HTTP floor samples: {totals['dosim'] / totals['HTTP floor']:.2f} (about floor ÷ dosim in seeds per second)")
     print("\n| component | " + " | ".join(sides) + " |")
