@@ -44,6 +44,9 @@ pub struct SpacesConfig {
     pub bucket_requests_per_second: Option<u32>,
     /// Request log entries kept (oldest dropped first).
     pub log_limit: usize,
+    /// Bytes of request log kept, counting each entry's strings and its fixed size (oldest
+    /// dropped first): a long `dosim serve` session of long keys stays within it.
+    pub log_bytes_limit: usize,
 }
 
 impl Default for SpacesConfig {
@@ -57,6 +60,7 @@ impl Default for SpacesConfig {
             signing_time_scale: 1.0,
             bucket_requests_per_second: Some(1500),
             log_limit: 100_000,
+            log_bytes_limit: 32 * 1024 * 1024,
         }
     }
 }
@@ -98,6 +102,23 @@ pub(crate) struct Inner {
 pub(crate) struct Log {
     pub(crate) next_seq: u64,
     pub(crate) entries: std::collections::VecDeque<LogEntry>,
+    /// The entries' [`LogEntry::bytes`], summed.
+    pub(crate) bytes: usize,
+}
+
+impl LogEntry {
+    /// What the log counts this entry as: its fixed size and the strings it holds.
+    fn bytes(&self) -> usize {
+        let text = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+        std::mem::size_of::<LogEntry>()
+            + self.request_id.len()
+            + self.actor.len()
+            + self.method.len()
+            + text(&self.bucket)
+            + text(&self.key)
+            + text(&self.etag)
+            + text(&self.version_id)
+    }
 }
 
 /// Spaces: cheap to clone, every clone shares the same store.
@@ -231,10 +252,18 @@ impl Spaces {
     }
 
     pub(crate) fn record(&self, entry: LogEntry) {
+        let config = &self.inner.config;
+        let bytes = entry.bytes();
         let mut log = self.inner.log.lock();
-        if log.entries.len() >= self.inner.config.log_limit.max(1) {
-            log.entries.pop_front();
+        while log.entries.len() >= config.log_limit.max(1)
+            || (!log.entries.is_empty() && log.bytes + bytes > config.log_bytes_limit)
+        {
+            let Some(dropped) = log.entries.pop_front() else {
+                break;
+            };
+            log.bytes -= dropped.bytes();
         }
+        log.bytes += bytes;
         log.entries.push_back(entry);
     }
 }

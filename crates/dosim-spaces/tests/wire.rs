@@ -506,3 +506,57 @@ async fn latency_in_transit_can_be_cancelled_latency_in_processing_cannot() {
         })
     );
 }
+
+/// The request log keeps the newest entries within its byte budget: requests for long keys
+/// push the oldest out, and what is kept stays under the budget.
+#[tokio::test]
+async fn the_request_log_keeps_within_its_bytes() {
+    let log_bytes_limit = 16 * 1024;
+    let spaces = Spaces::new(
+        SpacesConfig {
+            bucket_requests_per_second: None,
+            log_bytes_limit,
+            ..SpacesConfig::default()
+        },
+        Arc::new(Keys),
+        Arc::new(|| SimTime(0)),
+    );
+    let (status, _, body) = send(
+        &spaces,
+        signed("PUT", HOST, "/bkt", "", b"", "DO00FULL", SimTime(0)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys: Vec<String> = (0..40)
+        .map(|n| format!("{n:04}-{}", "k".repeat(1000)))
+        .collect();
+    for key in &keys {
+        let path = format!("/bkt/{key}");
+        let (status, _, body) = send(
+            &spaces,
+            signed("GET", HOST, &path, "", b"", "DO00FULL", SimTime(0)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    let log = spaces.log();
+    let logged: Vec<&str> = log
+        .iter()
+        .filter_map(|entry| entry.key.as_deref())
+        .collect();
+    assert!(
+        logged.len() < keys.len() && !logged.is_empty(),
+        "{} kept",
+        logged.len()
+    );
+    let newest: Vec<&str> = keys[keys.len() - logged.len()..]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(logged, newest);
+    let held: usize = log
+        .iter()
+        .map(|entry| entry.key.as_ref().map_or(0, String::len))
+        .sum();
+    assert!(held <= log_bytes_limit, "{held} bytes of keys held");
+}
