@@ -28,6 +28,10 @@ const PROTOCOL_3_0: i32 = 196_608;
 /// The OID a parameter with no known type is described as; tokio-postgres then binds strings to it.
 const TEXT_OID: u32 = 25;
 
+/// The most a client waiting in a pool's line may send before the wait stops reading its socket
+/// (it is read to notice the client leaving; what it sends is kept for after the wait).
+const WAITING_READ_BYTES_MAX: usize = 1 << 20;
+
 /// Closes the engine's session however the connection's task ends, even when it is dropped mid-wait, and tells the observer how its last statement and the session ended.
 struct SessionGuard {
     cluster: PgCluster,
@@ -634,7 +638,7 @@ impl Conn {
         })
     }
 
-    /// The engine session the next statement runs on: the connection's own, or one its pool lends it, waiting in the pool's line if need be.
+    /// The engine session the next statement runs on: the connection's own, or one its pool lends it, waiting in the pool's line if need be; a client that closes its socket meanwhile leaves the line.
     ///
     /// A client that waited past `query_wait_timeout` gets PgBouncer's error and is disconnected.
     async fn hold<S: AsyncRead + AsyncWrite + Unpin>(
@@ -648,7 +652,28 @@ impl Conn {
             Some(pooled) => pooled.name.clone(),
             None => return Ok(Err(PgError::new("08006", "the session has closed"))),
         };
-        match self.cluster.acquire(&name).await {
+        // PgBouncer drops a client whose socket closes while it waits: the line is left and the
+        // statement never reaches a server. So the socket is read meanwhile (what the client
+        // sends is kept for after, up to `WAITING_READ_BYTES_MAX`), and its end ends the wait.
+        let acquired = {
+            let acquire = self.cluster.acquire(&name);
+            tokio::pin!(acquire);
+            loop {
+                tokio::select! {
+                    biased;
+                    acquired = &mut acquire => break Some(acquired),
+                    read = io.read_more(), if io.buffered() < WAITING_READ_BYTES_MAX => {
+                        if !matches!(read, Ok(n) if n > 0) {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        let Some(acquired) = acquired else {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        };
+        match acquired {
             Ok(session) => {
                 self.guard.session = Some(session);
                 self.notify = self.cluster.register(session);

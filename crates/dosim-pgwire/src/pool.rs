@@ -53,6 +53,29 @@ pub struct PoolConfig {
     pub db: String,
 }
 
+/// A client waiting in a pool's line; dropped before it is served, it leaves the line, and a
+/// server connection already handed to it goes to the next client (or back to the pool).
+struct Waiting<'a> {
+    cluster: &'a PgCluster,
+    name: &'a str,
+    ticket: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let late = {
+            let mut pools = self.cluster.inner.pools.lock();
+            pools.get_mut(self.name).and_then(|pool| {
+                pool.queue.retain(|(t, _)| *t != self.ticket);
+                pool.handed.remove(&self.ticket)
+            })
+        };
+        if let Some(session) = late {
+            self.cluster.release(self.name, session);
+        }
+    }
+}
+
 /// A pool's server connections and its queue.
 pub(crate) struct Pool {
     config: PoolConfig,
@@ -140,6 +163,13 @@ impl PgCluster {
             pool.queue.push_back((ticket, notify.clone()));
             (ticket, notify)
         };
+        // Whatever ends the wait (a timeout, or the client leaving, which drops this future)
+        // takes the ticket out of the line, and hands on a connection handed to it too late.
+        let waiting = Waiting {
+            cluster: self,
+            name,
+            ticket,
+        };
         let handed = tokio::time::timeout(QUERY_WAIT_TIMEOUT, async {
             loop {
                 if let Some(session) = self.take_handed(name, ticket) {
@@ -151,21 +181,12 @@ impl PgCluster {
         })
         .await;
         match handed {
-            Ok(Some(session)) => Ok(session),
-            Ok(None) => Err(no_such_pool(name)),
-            Err(_) => {
-                let late = {
-                    let mut pools = self.inner.pools.lock();
-                    pools.get_mut(name).and_then(|pool| {
-                        pool.queue.retain(|(t, _)| *t != ticket);
-                        pool.handed.remove(&ticket)
-                    })
-                };
-                if let Some(session) = late {
-                    self.release(name, session);
-                }
-                Err(PgError::new("08P01", "query_wait_timeout"))
+            Ok(Some(session)) => {
+                std::mem::forget(waiting);
+                Ok(session)
             }
+            Ok(None) => Err(no_such_pool(name)),
+            Err(_) => Err(PgError::new("08P01", "query_wait_timeout")),
         }
     }
 

@@ -240,6 +240,66 @@ fn clients_beyond_the_pool_size_wait_and_time_out() {
     );
 }
 
+/// A client that leaves while it waits in the pool's line leaves the line: its statement never
+/// runs (PgBouncer drops a waiting client whose socket closes), and the next client in line gets
+/// the server connection when the holder's transaction ends.
+#[test]
+fn a_client_that_leaves_the_line_runs_nothing() {
+    let outcome = run(Scenario::new("pg_pool_leave")
+        .database(
+            DatabaseSpec::pg("backend")
+                .pool("app", "transaction", 1)
+                .setup("CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)"),
+        )
+        .actor("holder", |cx: Actor| async move {
+            let db = pooled(&cx).await?;
+            db.batch_execute("BEGIN").await?;
+            cx.sleep(Duration::from_secs(5)).await;
+            db.batch_execute("COMMIT").await?;
+            Ok::<_, Error>(())
+        })
+        .actor("quitter", |cx: Actor| async move {
+            cx.sleep(Duration::from_secs(1)).await;
+            // Connected by hand, to hold the connection's task and stop it.
+            let mut config = dosim::pg::pool_config("backend", "app")?;
+            config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
+            let Some(tokio_postgres::config::Host::Tcp(host)) = config.get_hosts().first() else {
+                return Err("the pool's config names no TCP host".into());
+            };
+            let port = config.get_ports()[0];
+            let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
+            let (db, connection) = config.connect_raw(stream, tokio_postgres::NoTls).await?;
+            let connection = tokio::spawn(connection);
+            let update = db.batch_execute("UPDATE counter SET n = n + 1");
+            let waited = tokio::time::timeout(Duration::from_secs(1), update).await;
+            cx.believe("update", if waited.is_err() { "gave up" } else { "ran" });
+            // Giving up closes the connection: its task stops, and its socket with it.
+            connection.abort();
+            Ok::<_, Error>(())
+        })
+        .actor("waiter", |cx: Actor| async move {
+            cx.sleep(Duration::from_secs(3)).await;
+            let db = pooled(&cx).await?;
+            let row = db.query_one("SELECT now()::text", &[]).await?;
+            cx.believe("ran at", row.get::<_, String>(0));
+            Ok::<_, Error>(())
+        }));
+    let update = outcome.beliefs_about("update")["quitter"].clone();
+    assert_eq!(update.as_deref(), Some("gave up"));
+    let counter = outcome
+        .database("backend")
+        .unwrap()
+        .query_text("SELECT n FROM counter");
+    assert_eq!(counter.as_deref(), Ok("0"));
+    let ran_at = outcome.beliefs_about("ran at")["waiter"].clone();
+    assert!(
+        ran_at
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2026-01-01 00:00:05")),
+        "{ran_at:?}"
+    );
+}
+
 /// Statement mode refuses a transaction block.
 #[test]
 fn a_statement_pool_refuses_transaction_blocks() {
