@@ -23,7 +23,7 @@ use dosim_cloud::{Cloud, SimTime};
 use crate::auth;
 use crate::clock::unix_seconds;
 use crate::error::ApiError;
-use crate::exchange::{self, Arrival, Exchange, Unheard};
+use crate::exchange::{self, Arrival, Exchange, InFlight, Unheard};
 use crate::faults;
 use crate::ratelimit::RateStatus;
 use crate::server::{Account, Server};
@@ -210,6 +210,12 @@ pub(crate) async fn pipeline(
             state.next_request()
         }
     };
+    // From here the seq is held in flight until its entry is written, or the request abandoned.
+    let in_flight = if is_control {
+        InFlight::none()
+    } else {
+        InFlight::new(&server, seq)
+    };
     let is_api = path.starts_with("/v2/") || path == "/v2";
     let method = parts.method.as_str().to_owned();
     let at = FaultRequest {
@@ -243,6 +249,7 @@ pub(crate) async fn pipeline(
         },
         received_ms: received.0,
         control: is_control,
+        in_flight,
     });
     if let Some(fault) = network_latency {
         exchange.fault(fault);

@@ -54,8 +54,9 @@ pub const HISTORY_PAGE_MAX: usize = 10_000;
 const HISTORY_CHUNK: usize = 128;
 
 /// `GET /_dosim/history?after=SEQ&limit=N`: up to `limit` entries with `seq` above `after`, in
-/// `seq` order, and `next_after`, the `after` of the next page (null on the last). The page is
-/// copied under the lock and serialized as it is sent, a chunk at a time.
+/// `seq` order, `next_after`, the `after` of the next page (null on the last), and
+/// `waiting_for`, the oldest seq still in flight, from which entries are held back (null when
+/// none is). The page is copied under the lock and serialized as it is sent, a chunk at a time.
 async fn history(
     Extension(server): Extension<Server>,
     RawQuery(query): RawQuery,
@@ -89,18 +90,20 @@ async fn history(
             _ => {}
         }
     }
-    let (entries, more) = server.history_page(after, limit);
-    let next_after = if more {
-        entries.last().map(|entry| entry.seq)
+    let page = server.history_page(after, limit);
+    let next_after = if page.more {
+        page.entries.last().map(|entry| entry.seq)
     } else {
         None
     };
+    let or_null = |seq: Option<u64>| seq.map_or_else(|| "null".to_owned(), |seq| seq.to_string());
     let mut response = Response::new(Body::new(HistoryBody {
-        entries: entries.into_iter(),
+        entries: page.entries.into_iter(),
         first: true,
         tail: Some(format!(
-            "],\"next_after\":{}}}",
-            next_after.map_or_else(|| "null".to_owned(), |seq| seq.to_string())
+            "],\"next_after\":{},\"waiting_for\":{}}}",
+            or_null(next_after),
+            or_null(page.waiting_for)
         )),
     }));
     response.headers_mut().insert(

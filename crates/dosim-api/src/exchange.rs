@@ -41,6 +41,8 @@ struct Record {
     control: bool,
     /// Whether the entry is in the history already: it goes there once.
     recorded: bool,
+    /// The request's place among those in flight, given up when the entry is written.
+    in_flight: InFlight,
 }
 
 /// What the pipeline knows of a request when it arrives.
@@ -54,6 +56,45 @@ pub(crate) struct Arrival {
     pub(crate) received_ms: u64,
     /// Whether the path (without its query) is a control endpoint's.
     pub(crate) control: bool,
+    pub(crate) in_flight: InFlight,
+}
+
+/// A request's seq from when it is handed out ([`State::next_request`]) until its history entry
+/// is written, or until the request is abandoned without one (its client went away while the
+/// request was in transit or its body arriving): the history's pages hold back every entry after
+/// the oldest seq in flight.
+///
+/// [`State::next_request`]: crate::server::State::next_request
+pub(crate) struct InFlight {
+    /// `None` for a control request, which has no seq, and once the seq has landed.
+    server: Option<Server>,
+    seq: u64,
+}
+
+impl InFlight {
+    /// `seq`, which [`State::next_request`](crate::server::State::next_request) put in flight.
+    pub(crate) fn new(server: &Server, seq: u64) -> InFlight {
+        InFlight {
+            server: Some(server.clone()),
+            seq,
+        }
+    }
+
+    /// A control request's: nothing in flight.
+    pub(crate) fn none() -> InFlight {
+        InFlight {
+            server: None,
+            seq: u64::MAX,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.inner.state.lock().landed(self.seq);
+        }
+    }
 }
 
 impl Exchange {
@@ -73,6 +114,7 @@ impl Exchange {
                 client_gone: false,
                 control: arrival.control,
                 recorded: false,
+                in_flight: arrival.in_flight,
             }),
         })
     }
@@ -132,8 +174,16 @@ impl Exchange {
             summary: record.summary.take(),
             client_gone: record.client_gone,
         };
+        // The seq lands under the same lock as its entry, so no page sees it neither in flight
+        // nor in the history.
+        let landing = record.in_flight.server.take();
+        let seq = record.seq;
         drop(record);
-        server.inner.state.lock().history.push(entry);
+        let mut state = server.inner.state.lock();
+        state.history.push(entry);
+        if landing.is_some() {
+            state.landed(seq);
+        }
     }
 }
 

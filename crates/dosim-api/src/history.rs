@@ -38,6 +38,17 @@ pub struct HistoryEntry {
     pub client_gone: bool,
 }
 
+/// One page of the history, as `GET /_dosim/history` serves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryPage {
+    /// In `seq` order.
+    pub entries: Vec<HistoryEntry>,
+    /// Whether entries ready to read follow this page's.
+    pub more: bool,
+    /// The oldest seq whose request is still in flight: no entry from it on is in the page yet.
+    pub waiting_for: Option<u64>,
+}
+
 /// The bounded log of requests: at most `entries_max` entries and about `bytes_max` bytes,
 /// the oldest dropped first; each entry's path and summary are cut to a bounded length, saying so.
 #[derive(Clone, Debug)]
@@ -95,16 +106,24 @@ impl History {
         self.entries.iter()
     }
 
-    /// Up to `limit` entries whose `seq` is greater than `after` (all, when `after` is `None`), in
-    /// `seq` order, and whether more such entries follow them.
-    pub fn page(&self, after: Option<u64>, limit: usize) -> (Vec<HistoryEntry>, bool) {
+    /// Up to `limit` entries whose `seq` is greater than `after` (all, when `after` is `None`)
+    /// and less than `held_from` (no bound when `None`), in `seq` order, and whether more such
+    /// entries follow them.
+    pub fn page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+        held_from: Option<u64>,
+    ) -> (Vec<HistoryEntry>, bool) {
         let limit = limit.max(1);
-        // The `limit` smallest seqs above `after`, found in one pass without sorting the history.
+        // The `limit` smallest seqs in range, found in one pass without sorting the history.
         let mut smallest: std::collections::BinaryHeap<(u64, usize)> =
             std::collections::BinaryHeap::with_capacity(limit + 1);
         let mut matching = 0usize;
         for (index, entry) in self.entries.iter().enumerate() {
-            if after.is_some_and(|after| entry.seq <= after) {
+            if after.is_some_and(|after| entry.seq <= after)
+                || held_from.is_some_and(|held| entry.seq >= held)
+            {
                 continue;
             }
             matching += 1;
@@ -299,7 +318,7 @@ mod tests {
             (Some(0), 0, &[1], true),
         ];
         for (after, limit, seqs, more) in cases {
-            let (page, more_found) = history.page(*after, *limit);
+            let (page, more_found) = history.page(*after, *limit, None);
             let found: Vec<u64> = page.iter().map(|e| e.seq).collect();
             assert_eq!(
                 (&found[..], more_found),
@@ -307,5 +326,18 @@ mod tests {
                 "after {after:?} limit {limit}"
             );
         }
+        // Held back from seq 4: what is ready stops there, and nothing more is ready.
+        let (page, more) = history.page(Some(1), 1, Some(4));
+        assert_eq!(
+            (page.iter().map(|e| e.seq).collect::<Vec<_>>(), more),
+            (vec![2], true)
+        );
+        let (page, more) = history.page(Some(1), 3, Some(4));
+        assert_eq!(
+            (page.iter().map(|e| e.seq).collect::<Vec<_>>(), more),
+            (vec![2, 3], false)
+        );
+        let (page, more) = history.page(None, 3, Some(0));
+        assert_eq!((page.len(), more), (0, false));
     }
 }

@@ -42,6 +42,6 @@ pub use faults::{
     DecisionKind, DecisionPoint, DropMode, DropResponse, FaultDecider, FaultPlan, FaultRule,
     InjectedFault, Latency, LatencyStage, PlanError, Reject, RejectBody, SeededDecider, Service,
 };
-pub use history::HistoryEntry;
+pub use history::{HistoryEntry, HistoryPage};
 pub use ratelimit::RateLimitConfig;
 pub use server::{Server, ServerConfig};

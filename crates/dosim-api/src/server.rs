@@ -17,7 +17,9 @@ use crate::auth;
 use crate::clock::{scaled_ms, Clock, TokioClock};
 use crate::databases::DataPlane;
 use crate::faults::{FaultDecider, FaultPlan, Faults, SeededDecider};
-use crate::history::{History, HistoryEntry, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LIMIT};
+use crate::history::{
+    History, HistoryEntry, HistoryPage, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LIMIT,
+};
 use crate::ratelimit::{RateLimitConfig, RateLog, WindowLog};
 
 /// Default limit on a request body: generous for any real request (`user_data` alone may be 64 KiB).
@@ -110,6 +112,9 @@ pub(crate) struct State {
     next_seq: u64,
     /// Control requests are counted apart, so that they shift no API request's `seq` or id.
     next_control: u64,
+    /// The seqs handed out whose history entry is not written yet, each with how many requests
+    /// hold it (two, when a reset restarted the count while an older request was in flight).
+    in_flight: BTreeMap<u64, u32>,
 }
 
 pub(crate) struct Inner {
@@ -297,9 +302,19 @@ impl Server {
         self.inner.state.lock().history.take()
     }
 
-    /// Up to `limit` history entries with `seq` above `after`, in `seq` order, and whether more follow.
-    pub fn history_page(&self, after: Option<u64>, limit: usize) -> (Vec<HistoryEntry>, bool) {
-        self.inner.state.lock().history.page(after, limit)
+    /// Up to `limit` history entries with `seq` above `after`, in `seq` order, whether more
+    /// follow, and the oldest seq still in flight. Entries from that seq on are held back until
+    /// it lands: a reader that pages on past the last `seq` it was given misses no request that
+    /// was slower than later ones.
+    pub fn history_page(&self, after: Option<u64>, limit: usize) -> HistoryPage {
+        let state = self.inner.state.lock();
+        let waiting_for = state.in_flight.keys().next().copied();
+        let (entries, more) = state.history.page(after, limit, waiting_for);
+        HistoryPage {
+            entries,
+            more,
+            waiting_for,
+        }
     }
 
     pub fn fault_plan(&self) -> FaultPlan {
@@ -366,11 +381,15 @@ impl Server {
     pub fn reset(&self) {
         self.changed();
         let mut state = self.inner.state.lock();
+        // Requests in flight across the reset still write their entries, and still hold back
+        // the entries after theirs until they do.
+        let in_flight = std::mem::take(&mut state.in_flight);
         *state = State::new(
             self.inner.seed,
             self.inner.history_limit,
             self.inner.history_bytes,
         );
+        state.in_flight = in_flight;
         // Under the state lock, so no cluster is created between forgetting the accounts and stopping their data planes.
         if let Some(data_plane) = self.data_plane() {
             data_plane.reset();
@@ -617,6 +636,7 @@ impl State {
             request_rng: dosim_base::rng(seed, dosim_base::Stream::Requests),
             next_seq: 0,
             next_control: 0,
+            in_flight: BTreeMap::new(),
         }
     }
 
@@ -640,6 +660,16 @@ impl State {
         &mut self.accounts[index]
     }
 
+    /// The request with `seq` wrote its history entry, or was abandoned before it could.
+    pub(crate) fn landed(&mut self, seq: u64) {
+        if let std::collections::btree_map::Entry::Occupied(mut held) = self.in_flight.entry(seq) {
+            *held.get_mut() -= 1;
+            if *held.get() == 0 {
+                held.remove();
+            }
+        }
+    }
+
     /// A control request's id: `control-` and a count of its own, drawing nothing from the
     /// request stream.
     pub(crate) fn next_control_request(&mut self) -> String {
@@ -648,10 +678,11 @@ impl State {
         format!("control-{n}")
     }
 
-    /// The next sequence number and request id.
+    /// The next sequence number and request id; the seq is in flight until [`State::landed`].
     pub(crate) fn next_request(&mut self) -> (u64, String) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        *self.in_flight.entry(seq).or_default() += 1;
         let mut bytes = [0u8; 16];
         self.request_rng.fill_bytes(&mut bytes);
         // Encoded straight into a buffer: `to_string` goes through the formatting machinery,

@@ -131,6 +131,87 @@ async fn the_history_is_read_in_pages_in_seq_order() {
     }
 }
 
+/// The seqs of a history page, its `next_after` and its `waiting_for`.
+async fn page_seqs(api: &Api, query: &str) -> (Vec<u64>, Value, Value) {
+    let (status, page) = history_page(api, query).await;
+    assert_eq!(status, 200, "{query}: {page}");
+    let seqs = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["seq"].as_u64().unwrap())
+        .collect();
+    (
+        seqs,
+        page["next_after"].clone(),
+        page["waiting_for"].clone(),
+    )
+}
+
+const DROPLET: &str =
+    r#"{"name":"web-1","region":"nyc3","size":"s-1vcpu-1gb","image":"ubuntu-24-04-x64"}"#;
+
+fn with_plan(toml: &str) -> Api {
+    let plan = dosim_api::FaultPlan::from_toml(toml).unwrap();
+    Api::with(|config| config.faults = plan)
+}
+
+#[tokio::test]
+async fn a_page_holds_back_what_follows_a_request_still_in_flight() {
+    let api = with_plan("[[rules]]\nmethod = \"POST\"\npath = \"/v2/droplets\"\nlatency = 200\n");
+    let fast = async {
+        // `join!` polled the slow create first: it has seq 0 and is inside its 200 ms.
+        let (seqs, _, waiting) = page_seqs(&api, "").await;
+        assert_eq!(
+            (seqs, waiting),
+            (vec![], Value::from(0)),
+            "the create is in flight"
+        );
+        // These two land at once.
+        api.call("GET", "/v2/account", None).await;
+        api.call("GET", "/v2/account", None).await;
+        assert_eq!(
+            api.server.history().len(),
+            2,
+            "both fast entries are written"
+        );
+        page_seqs(&api, "").await
+    };
+    let (created, (seqs, next_after, waiting)) =
+        tokio::join!(api.call("POST", "/v2/droplets", Some(DROPLET)), fast);
+    assert_eq!(created.status, 202);
+    // A reader that had paged on past seq 2 would never have seen seq 0.
+    assert_eq!(
+        (seqs, next_after, waiting),
+        (vec![], Value::Null, Value::from(0)),
+        "entries after a request in flight are held back"
+    );
+    let (seqs, next_after, waiting) = page_seqs(&api, "").await;
+    assert_eq!(
+        (seqs, next_after, waiting),
+        (vec![0, 1, 2], Value::Null, Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn a_request_abandoned_in_transit_holds_nothing_back() {
+    let api =
+        with_plan("[[rules]]\nmethod = \"POST\"\npath = \"/v2/droplets\"\nnetwork_latency = 200\n");
+    let call = api.call("POST", "/v2/droplets", Some(DROPLET));
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(20), call).await;
+    assert!(
+        gave_up.is_err(),
+        "the answer came before the client gave up"
+    );
+    api.call("GET", "/v2/account", None).await;
+    // Seq 0 never reached the API and has no entry; it holds back nothing.
+    let (seqs, next_after, waiting) = page_seqs(&api, "").await;
+    assert_eq!(
+        (seqs, next_after, waiting),
+        (vec![1], Value::Null, Value::Null)
+    );
+}
+
 #[tokio::test]
 async fn the_history_is_bounded_in_bytes_and_cuts_long_paths_saying_so() {
     let api = Api::with(|config| config.history_bytes = 64 * 1024);
