@@ -227,13 +227,38 @@ fn off_loopback_the_control_plane_needs_a_token_or_an_explicit_open() {
         "0.0.0.0:0",
         &["--control-token", "k3y-for-tests", "--pg-clusters-max", "0"],
     );
+    control_needs(&guarded, "k3y-for-tests");
+
+    // The token from the environment, where the process list does not show it.
+    let mut command = Command::new(dosim_binary());
+    command
+        .args(["serve", "--addr", "0.0.0.0:0", "--pg-clusters-max", "0"])
+        .env("DOSIM_CONTROL_TOKEN", "env-k3y-for-tests")
+        .stderr(Stdio::inherit());
+    control_needs(&Serve::spawn(command), "env-k3y-for-tests");
+
+    let short = Command::new(dosim_binary())
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("DOSIM_CONTROL_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(stderr.contains("DOSIM_CONTROL_TOKEN"), "{stderr}");
+}
+
+/// `serve`'s control endpoints answer only with `token`.
+fn control_needs(serve: &Serve, token: &str) {
     // (authorization, status)
     for (auth, status) in [
-        ("", "HTTP/1.1 401"),
-        ("authorization: Bearer nope-nope\r\n", "HTTP/1.1 401"),
-        ("authorization: Bearer k3y-for-tests\r\n", "HTTP/1.1 200"),
+        (String::new(), "HTTP/1.1 401"),
+        (
+            "authorization: Bearer nope-nope\r\n".to_owned(),
+            "HTTP/1.1 401",
+        ),
+        (format!("authorization: Bearer {token}\r\n"), "HTTP/1.1 200"),
     ] {
-        let mut stream = connect(&guarded);
+        let mut stream = connect(serve);
         stream
             .write_all(format!("GET /_dosim/state HTTP/1.1\r\nhost: x\r\n{auth}\r\n").as_bytes())
             .unwrap();

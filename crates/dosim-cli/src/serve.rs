@@ -77,8 +77,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pg_allow_plain: bool,
 
-    /// Token required as `Authorization: Bearer <token>` on every /_dosim/ control request; needed when --addr is not a loopback address (or --control-open).
-    #[arg(long, value_name = "TOKEN")]
+    /// Token required as `Authorization: Bearer <token>` on every /_dosim/ control request; needed when --addr is not a loopback address (or --control-open). Read from DOSIM_CONTROL_TOKEN when the flag is absent, which keeps it out of the process list.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "DOSIM_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
     control_token: Option<String>,
 
     /// Serve /_dosim/ without a token on a non-loopback --addr: anyone who reaches the port can read every password, reset the server or install faults.
@@ -159,13 +164,13 @@ impl ServeArgs {
         };
         if let Some(token) = &self.control_token {
             if token.len() < 8 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                bail!("--control-token must be at least 8 printable characters without spaces");
+                bail!("--control-token (or DOSIM_CONTROL_TOKEN) must be at least 8 printable characters without spaces");
             }
         }
         let open_off_loopback = !self.addr.ip().is_loopback() && self.control_token.is_none();
         if open_off_loopback && !self.control_open {
             bail!(
-                "--addr {} is not a loopback address: the /_dosim/ control endpoints would be open to anyone who reaches it (they show every database password and can reset the server); pass --control-token TOKEN to require it as a bearer token, or --control-open to serve them open anyway",
+                "--addr {} is not a loopback address: the /_dosim/ control endpoints would be open to anyone who reaches it (they show every database password and can reset the server); pass --control-token TOKEN (or set DOSIM_CONTROL_TOKEN) to require it as a bearer token, or --control-open to serve them open anyway",
                 self.addr
             );
         }
