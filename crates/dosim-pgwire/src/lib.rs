@@ -37,6 +37,7 @@ pub use pool::{PoolConfig, PoolMode, POOL_QUEUE_MAX, QUERY_WAIT_TIMEOUT};
 pub use scram::ScramServer;
 /// PostgreSQL's default `scram_iterations`, which [`WireConfig`] uses unless told otherwise.
 pub use scram::ITERATIONS as SCRAM_ITERATIONS;
+pub use scram::SIMULATED_ITERATIONS as SIMULATED_SCRAM_ITERATIONS;
 
 /// The peer of a connection served without a label, as the gate names an actor it cannot tell.
 pub const UNKNOWN_PEER: &str = "unknown";

@@ -389,7 +389,12 @@ async fn scram_login(
     };
     let client_first = initial.get(mechanism_end + 5..).unwrap_or_default();
     let client_first = String::from_utf8_lossy(client_first);
-    let Ok(server) = dosim_pgwire::ScramServer::start(&client_first, user, 0, 1) else {
+    let Ok(server) = dosim_pgwire::ScramServer::start(
+        &client_first,
+        user,
+        0,
+        dosim_pgwire::SIMULATED_SCRAM_ITERATIONS,
+    ) else {
         return Ok(false);
     };
     sasl(output, 11, server.server_first().as_bytes());

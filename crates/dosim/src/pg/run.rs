@@ -199,9 +199,7 @@ pub(crate) fn create(
             engine.clone(),
             WireConfig {
                 host: connection.host.clone(),
-                // PBKDF2's 4,096 rounds at both ends were nineteen twentieths of a seed's
-                // instructions; no run records the count, so one round changes no trace.
-                scram_iterations: 1,
+                scram_iterations: dosim_pgwire::SIMULATED_SCRAM_ITERATIONS,
                 ..WireConfig::default()
             },
         );
