@@ -60,6 +60,26 @@ def test_redis_py_takes_and_releases_a_lock_at_the_connection_uri(serve):
         redis.from_url(uri.replace("AVNS_", "AVNS_wrong"), ssl_cert_reqs=None).ping()
 
 
+def test_redis_py_scan_iter_walks_the_keyspace_in_steps(serve):
+    cluster = create_cluster(serve, serve.fresh_token("valkey-scan"), "cache-scan")
+    r = redis.from_url(cluster["connection"]["uri"], ssl_cert_reqs=None, socket_timeout=10)
+    r.mset({f"session:{n}": n for n in range(250)})
+    r.rpush("jobs", "a")
+    # One step visits COUNT keys: 251 keys take many steps, each cursor resuming the last.
+    cursor, first = r.scan(0, match="session:*", count=10)
+    assert cursor != 0 and 0 < len(first) <= 10
+    seen = list(r.scan_iter(match="session:*", count=25))
+    assert sorted(seen) == sorted(f"session:{n}".encode() for n in range(250))
+    assert len(seen) == len(set(seen))
+    assert list(r.scan_iter(_type="list")) == [b"jobs"]
+    # Deleting what the scan finds, as a cleanup job does: every key is found and deleted once.
+    deleted = 0
+    for key in r.scan_iter(match="session:*", count=50):
+        deleted += r.delete(key)
+    assert deleted == 250
+    assert r.dbsize() == 1
+
+
 def test_the_eviction_policy_reaches_the_server(serve):
     token = serve.fresh_token("valkey-policy")
     cluster = create_cluster(serve, token, "cache-policy")

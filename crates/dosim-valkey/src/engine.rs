@@ -80,7 +80,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         let dbs = (0..config.databases.max(1))
-            .map(|_| Db::default())
+            .map(|index| Db::new(dosim_base::splitmix64(config.seed ^ index as u64)))
             .collect();
         Engine {
             rng: config.seed,

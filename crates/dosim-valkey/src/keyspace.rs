@@ -340,11 +340,50 @@ pub(crate) struct Db {
     keys: BTreeMap<Vec<u8>, Entry>,
     /// Keys with an expiry, by expiry time then key: the active expiry's order.
     expires: BTreeSet<(u64, Vec<u8>)>,
+    /// Keys by their scan hash, then key: `SCAN`'s order, which a cursor (a scan hash) resumes.
+    by_hash: BTreeSet<(u64, Vec<u8>)>,
+    /// Keys the scan hash, as Valkey's dictionaries hash with a key drawn at start.
+    hash_seed: u64,
     /// Bytes of keys and values, with per-key overhead.
     used_bytes: u64,
 }
 
 impl Db {
+    /// An empty database whose `SCAN` order is drawn from `hash_seed`.
+    pub(crate) fn new(hash_seed: u64) -> Db {
+        Db {
+            hash_seed,
+            ..Db::default()
+        }
+    }
+
+    /// Where `key` falls in `SCAN`'s order: FNV-1a over the seed and the key, mixed, never 0
+    /// (cursor 0 starts and ends an iteration).
+    fn scan_hash(&self, key: &[u8]) -> u64 {
+        let mut fnv = dosim_base::Fnv1a::default();
+        fnv.write(&self.hash_seed.to_le_bytes());
+        fnv.write(key);
+        dosim_base::splitmix64(fnv.finish()).max(1)
+    }
+
+    /// One `SCAN` step: the keys visited from `cursor` on in scan order (at least `count` of
+    /// them, and every key of the last hash visited, since a cursor cannot split a hash), and
+    /// the cursor that resumes after them, 0 when the scan is complete. A key present from an
+    /// iteration's first step to its last is visited once, whatever changes meanwhile; a key
+    /// added or removed meanwhile may or may not be.
+    pub(crate) fn scan(&self, cursor: u64, count: usize) -> (Vec<&Vec<u8>>, u64) {
+        let mut visited = Vec::new();
+        let mut last = None;
+        for (hash, key) in self.by_hash.range((cursor, Vec::new())..) {
+            if visited.len() >= count.max(1) && last != Some(*hash) {
+                return (visited, *hash);
+            }
+            visited.push(key);
+            last = Some(*hash);
+        }
+        (visited, 0)
+    }
+
     pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
         self.keys.get(key)
     }
@@ -382,6 +421,7 @@ impl Db {
             self.expires.insert((at, key.clone()));
         }
         self.used_bytes += KEY_OVERHEAD_BYTES + key.len() as u64 + value.bytes();
+        self.by_hash.insert((self.scan_hash(&key), key.clone()));
         self.keys.insert(
             key,
             Entry {
@@ -394,6 +434,7 @@ impl Db {
 
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let entry = self.keys.remove(key)?;
+        self.by_hash.remove(&(self.scan_hash(key), key.to_vec()));
         if let Some(at) = entry.expire_at {
             self.expires.remove(&(at, key.to_vec()));
         }
@@ -429,6 +470,7 @@ impl Db {
     pub(crate) fn clear(&mut self) -> Vec<Vec<u8>> {
         let keys = std::mem::take(&mut self.keys).into_keys().collect();
         self.expires.clear();
+        self.by_hash.clear();
         self.used_bytes = 0;
         keys
     }

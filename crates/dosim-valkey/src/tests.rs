@@ -312,3 +312,139 @@ fn dump_and_restore_round_trip() {
         "a refused restore changes nothing"
     );
 }
+
+/// Runs one command on `engine` for `client` at time zero.
+fn run_line(engine: &mut Engine, client: ClientId, line: &str) -> Reply {
+    let args: Vec<Vec<u8>> = line.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+    match engine.execute(client, &args, SimTime::ZERO) {
+        Outcome::Reply(reply) => reply,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+/// One `SCAN` step: the next cursor and the keys returned.
+fn scan_step(engine: &mut Engine, client: ClientId, line: &str) -> (u64, Vec<String>) {
+    let Reply::Array(parts) = run_line(engine, client, line) else {
+        panic!("{line}: not an array");
+    };
+    let [Reply::Bulk(cursor), Reply::Array(keys)] = &parts[..] else {
+        panic!("{line}: {parts:?}");
+    };
+    let cursor = std::str::from_utf8(cursor).unwrap().parse().unwrap();
+    let keys = keys
+        .iter()
+        .map(|key| match key {
+            Reply::Bulk(key) => String::from_utf8(key.clone()).unwrap(),
+            other => panic!("{line}: {other:?}"),
+        })
+        .collect();
+    (cursor, keys)
+}
+
+/// A whole iteration with `options`, calling `between` after each step: every key returned, in
+/// order, and the number of steps.
+fn scan_all(
+    engine: &mut Engine,
+    client: ClientId,
+    options: &str,
+    mut between: impl FnMut(&mut Engine, usize),
+) -> (Vec<String>, usize) {
+    let (mut cursor, mut seen, mut steps) = (0, Vec::new(), 0);
+    loop {
+        let (next, keys) = scan_step(engine, client, &format!("SCAN {cursor}{options}"));
+        seen.extend(keys);
+        steps += 1;
+        between(engine, steps);
+        if next == 0 {
+            return (seen, steps);
+        }
+        cursor = next;
+        assert!(steps < 10_000, "the iteration does not end");
+    }
+}
+
+#[test]
+fn scan_iterates_in_steps_and_returns_each_lasting_key_once() {
+    let mut engine = Engine::new(EngineConfig::default());
+    let client = engine.connect().expect("room for clients");
+    for n in 0..100 {
+        run_line(&mut engine, client, &format!("SET k:{n} v"));
+    }
+    run_line(&mut engine, client, "RPUSH queue x");
+
+    // The default COUNT visits ten keys a step; MATCH filters what a step visited.
+    let (seen, steps) = scan_all(&mut engine, client, " MATCH k:*", |_, _| {});
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 100, "every key once: {seen:?}");
+    assert_eq!(seen.len(), 100, "no key twice");
+    assert!(
+        (10..=12).contains(&steps),
+        "{steps} steps of ten over 101 keys"
+    );
+    assert_ne!(seen, sorted, "scan order is not key order");
+    let (first_cursor, first) = scan_step(&mut engine, client, "SCAN 0 COUNT 3");
+    assert!(
+        first_cursor != 0 && first.len() == 3,
+        "{first_cursor} {first:?}"
+    );
+
+    // TYPE, and a COUNT past the keyspace: one step.
+    let (lists, steps) = scan_all(&mut engine, client, " TYPE list", |_, _| {});
+    assert_eq!(lists, ["queue"]);
+    assert!(steps > 1);
+    assert_eq!(scan_all(&mut engine, client, " COUNT 1000", |_, _| {}).1, 1);
+
+    // Keys removed and added during an iteration: the ones there throughout are returned once.
+    let (seen, _) = scan_all(&mut engine, client, " COUNT 7", |engine, step| {
+        if step == 2 {
+            for n in 0..20 {
+                run_line(engine, client, &format!("DEL k:{n}"));
+                run_line(engine, client, &format!("SET new:{n} v"));
+            }
+        }
+    });
+    let mut lasting: Vec<String> = (20..100).map(|n| format!("k:{n}")).collect();
+    lasting.push("queue".to_owned());
+    for key in &lasting {
+        assert_eq!(
+            seen.iter().filter(|s| *s == key).count(),
+            1,
+            "{key}: {seen:?}"
+        );
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no key twice: {seen:?}");
+
+    // Another seed, another order; the same seed, the same.
+    let order = |seed: u64| {
+        let mut engine = Engine::new(EngineConfig {
+            seed,
+            ..EngineConfig::default()
+        });
+        let client = engine.connect().expect("room for clients");
+        for n in 0..30 {
+            run_line(&mut engine, client, &format!("SET k:{n} v"));
+        }
+        scan_all(&mut engine, client, "", |_, _| {}).0
+    };
+    assert_eq!(order(1), order(1));
+    assert_ne!(order(1), order(2));
+
+    // Bad cursors and counts, as Valkey words them.
+    for (line, error) in [
+        ("SCAN x", "ERR invalid cursor"),
+        ("SCAN -1", "ERR invalid cursor"),
+        ("SCAN 0 COUNT 0", "ERR syntax error"),
+        ("SCAN 0 COUNT", "ERR syntax error"),
+    ] {
+        assert_eq!(
+            run_line(&mut engine, client, line),
+            Reply::err(error),
+            "{line}"
+        );
+    }
+}

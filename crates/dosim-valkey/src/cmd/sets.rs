@@ -344,7 +344,7 @@ fn store(cx: &mut Cx<'_>, dst: &[u8], result: Option<Set>) -> Reply {
     }
 }
 
-/// `SSCAN key cursor [MATCH pattern] [COUNT count]`: every matching member in one reply with cursor 0, as `SCAN` does here.
+/// `SSCAN key cursor [MATCH pattern] [COUNT count]`: every matching member in one reply with cursor 0, as Valkey answers for a set in its intset or listpack encoding (a larger one it iterates in steps).
 pub(crate) fn sscan(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     if std::str::from_utf8(&args[2])
         .ok()
