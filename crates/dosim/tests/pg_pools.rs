@@ -36,6 +36,35 @@ async fn pooled(cx: &Actor) -> Result<tokio_postgres::Client, Error> {
     Ok(dosim::pg::connect_with(&config).await?)
 }
 
+/// Opens a transaction through the pool and holds it (and so the pool's server connection) for
+/// five simulated seconds, until `00:00:05`; the client stays connected.
+async fn hold_five_seconds(cx: &Actor) -> Result<tokio_postgres::Client, Error> {
+    let db = pooled(cx).await?;
+    db.batch_execute("BEGIN").await?;
+    cx.sleep(Duration::from_secs(5)).await;
+    db.batch_execute("COMMIT").await?;
+    Ok(db)
+}
+
+/// Believes `"ran at"` the time a statement through the pool ran.
+async fn note_when_it_runs(cx: &Actor, db: &tokio_postgres::Client) -> Result<(), Error> {
+    let row = db.query_one("SELECT now()::text", &[]).await?;
+    cx.believe("ran at", row.get::<_, String>(0));
+    Ok(())
+}
+
+/// `actor`'s statement ran when the holder's transaction ended, at `00:00:05`.
+#[track_caller]
+fn assert_ran_when_the_holder_committed(outcome: &RunOutcome, actor: &str) {
+    let ran_at = outcome.beliefs_about("ran at")[actor].clone();
+    assert!(
+        ran_at
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2026-01-01 00:00:05")),
+        "{actor}: {ran_at:?}"
+    );
+}
+
 #[test]
 fn users_and_databases_created_through_the_api_log_in_until_deleted() {
     let outcome = run(Scenario::new("pg_api_users")
@@ -201,10 +230,7 @@ fn a_session_pool_keeps_one_server_connection_per_client() {
 fn clients_beyond_the_pool_size_wait_and_time_out() {
     let outcome = run(pool_scenario("pg_pool_wait", "transaction", 1)
         .actor("holder", |cx: Actor| async move {
-            let db = pooled(&cx).await?;
-            db.batch_execute("BEGIN").await?;
-            cx.sleep(Duration::from_secs(5)).await;
-            db.batch_execute("COMMIT").await?;
+            let db = hold_five_seconds(&cx).await?;
             db.batch_execute("BEGIN").await?;
             cx.sleep(Duration::from_secs(200)).await;
             db.batch_execute("COMMIT").await?;
@@ -213,8 +239,7 @@ fn clients_beyond_the_pool_size_wait_and_time_out() {
         .actor("waiter", |cx: Actor| async move {
             cx.sleep(Duration::from_secs(1)).await;
             let db = pooled(&cx).await?;
-            let row = db.query_one("SELECT now()::text", &[]).await?;
-            cx.believe("ran at", row.get::<_, String>(0));
+            note_when_it_runs(&cx, &db).await?;
             let late = db
                 .query_one("SELECT 1", &[])
                 .await
@@ -224,13 +249,7 @@ fn clients_beyond_the_pool_size_wait_and_time_out() {
             cx.believe("later", late);
             Ok::<_, Error>(())
         }));
-    let ran_at = outcome.beliefs_about("ran at")["waiter"].clone();
-    assert!(
-        ran_at
-            .as_deref()
-            .is_some_and(|t| t.starts_with("2026-01-01 00:00:05")),
-        "{ran_at:?}"
-    );
+    assert_ran_when_the_holder_committed(&outcome, "waiter");
     let later = outcome.beliefs_about("later")["waiter"].clone();
     assert!(
         later
@@ -252,10 +271,7 @@ fn a_client_that_leaves_the_line_runs_nothing() {
                 .setup("CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)"),
         )
         .actor("holder", |cx: Actor| async move {
-            let db = pooled(&cx).await?;
-            db.batch_execute("BEGIN").await?;
-            cx.sleep(Duration::from_secs(5)).await;
-            db.batch_execute("COMMIT").await?;
+            hold_five_seconds(&cx).await?;
             Ok::<_, Error>(())
         })
         .actor("quitter", |cx: Actor| async move {
@@ -280,8 +296,7 @@ fn a_client_that_leaves_the_line_runs_nothing() {
         .actor("waiter", |cx: Actor| async move {
             cx.sleep(Duration::from_secs(3)).await;
             let db = pooled(&cx).await?;
-            let row = db.query_one("SELECT now()::text", &[]).await?;
-            cx.believe("ran at", row.get::<_, String>(0));
+            note_when_it_runs(&cx, &db).await?;
             Ok::<_, Error>(())
         }));
     let update = outcome.beliefs_about("update")["quitter"].clone();
@@ -291,13 +306,7 @@ fn a_client_that_leaves_the_line_runs_nothing() {
         .unwrap()
         .query_text("SELECT n FROM counter");
     assert_eq!(counter.as_deref(), Ok("0"));
-    let ran_at = outcome.beliefs_about("ran at")["waiter"].clone();
-    assert!(
-        ran_at
-            .as_deref()
-            .is_some_and(|t| t.starts_with("2026-01-01 00:00:05")),
-        "{ran_at:?}"
-    );
+    assert_ran_when_the_holder_committed(&outcome, "waiter");
 }
 
 /// Statement mode refuses a transaction block.
