@@ -342,7 +342,7 @@ pub(crate) struct Db {
     expires: BTreeSet<(u64, Vec<u8>)>,
     /// Keys by their scan hash, then key: `SCAN`'s order, which a cursor (a scan hash) resumes.
     by_hash: BTreeSet<(u64, Vec<u8>)>,
-    /// Keys the scan hash, as Valkey's dictionaries hash with a key drawn at start.
+    /// The seed of the scan hash, as Valkey seeds its dictionaries' hash function at start.
     hash_seed: u64,
     /// Bytes of keys and values, with per-key overhead.
     used_bytes: u64,
