@@ -60,7 +60,7 @@ def test_redis_py_takes_and_releases_a_lock_at_the_connection_uri(serve):
         redis.from_url(uri.replace("AVNS_", "AVNS_wrong"), ssl_cert_reqs=None).ping()
 
 
-def test_redis_py_scan_iter_walks_the_keyspace_in_steps(serve):
+def test_redis_py_scan_iter_walks_the_keyspace_in_steps_and_hscan_zscan_answer(serve):
     cluster = create_cluster(serve, serve.fresh_token("valkey-scan"), "cache-scan")
     r = redis.from_url(cluster["connection"]["uri"], ssl_cert_reqs=None, socket_timeout=10)
     r.mset({f"session:{n}": n for n in range(250)})
@@ -78,6 +78,12 @@ def test_redis_py_scan_iter_walks_the_keyspace_in_steps(serve):
         deleted += r.delete(key)
     assert deleted == 250
     assert r.dbsize() == 1
+    # HSCAN and ZSCAN answer a small hash or sorted set whole, as Valkey does.
+    r.hset("user:1", mapping={"name": "ada", "role": "admin", "region": "nyc3"})
+    assert dict(r.hscan_iter("user:1", match="r*")) == {b"role": b"admin", b"region": b"nyc3"}
+    assert r.hscan("user:1", 0)[0] == 0
+    r.zadd("board", {"ada": 3, "bob": 1.5})
+    assert list(r.zscan_iter("board")) == [(b"bob", 1.5), (b"ada", 3.0)]
 
 
 def test_the_eviction_policy_reaches_the_server(serve):

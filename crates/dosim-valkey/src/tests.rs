@@ -447,3 +447,29 @@ fn scan_iterates_in_steps_and_returns_each_lasting_key_once() {
         );
     }
 }
+
+/// `HSCAN … NOVALUES` (Valkey 8; Redis 7.0, which the shared scripts run against, has no such
+/// option), and `NOVALUES` refused on the other scans with Valkey's words.
+#[test]
+fn hscan_novalues_lists_fields_alone() {
+    let mut engine = Engine::new(EngineConfig::default());
+    let client = engine.connect().expect("room for clients");
+    run_line(&mut engine, client, "HSET h a 1 b 2");
+    run_line(&mut engine, client, "SADD s x");
+    let (cursor, fields) = scan_step(&mut engine, client, "HSCAN h 0 NOVALUES");
+    assert_eq!((cursor, fields), (0, vec!["a".to_owned(), "b".to_owned()]));
+    let (_, pairs) = scan_step(&mut engine, client, "HSCAN h 0 COUNT 5 MATCH b");
+    assert_eq!(pairs, ["b", "2"]);
+    for line in [
+        "SSCAN s 0 NOVALUES",
+        "SCAN 0 NOVALUES",
+        "ZSCAN s 0 NOVALUES",
+    ] {
+        let expect = if line.starts_with("ZSCAN") {
+            Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value")
+        } else {
+            Reply::err("ERR NOVALUES option can only be used in HSCAN")
+        };
+        assert_eq!(run_line(&mut engine, client, line), expect, "{line}");
+    }
+}

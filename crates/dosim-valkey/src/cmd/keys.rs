@@ -1,7 +1,7 @@
 //! Keys, expiry and `WATCH` (Valkey's `db.c`, `expire.c`, `multi.c`).
 
 use super::strings::to_sim_ms;
-use super::{int, int_arg, is, tri, Cx, SYNTAX};
+use super::{int, int_arg, is, tri, Cx};
 use crate::glob;
 use crate::Reply;
 
@@ -179,58 +179,6 @@ pub(crate) fn keys(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
             .collect(),
     )
 }
-
-/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`: one step of an iteration over the
-/// selected database in its scan order (a hash of each key, drawn from the engine's seed, as
-/// Valkey's dictionaries hash with a key drawn at start). A step visits `COUNT` keys (10 by
-/// default; more when keys share a hash) and returns those of them that match, so a step may
-/// return none while the cursor is not 0; the next cursor is 0 when the iteration is complete.
-/// As in Valkey, a key present throughout an iteration is returned, and a key added or removed
-/// during it may or may not be; unlike Valkey's, no key is returned twice.
-pub(crate) fn scan(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return Reply::err("ERR invalid cursor");
-    };
-    let (mut pattern, mut type_name) = (None, None);
-    let mut count = SCAN_COUNT_DEFAULT;
-    let mut i = 2;
-    while i < args.len() {
-        let Some(value) = args.get(i + 1) else {
-            return Reply::err(SYNTAX);
-        };
-        if is(&args[i], "match") {
-            pattern = Some(value.as_slice());
-        } else if is(&args[i], "count") {
-            let n = tri!(int_arg(value));
-            if n < 1 {
-                return Reply::err(SYNTAX);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if is(&args[i], "type") {
-            type_name = Some(value.as_slice());
-        } else {
-            return Reply::err(SYNTAX);
-        }
-        i += 2;
-    }
-    let db = &cx.e.dbs[cx.db()];
-    let (visited, next) = db.scan(cursor, count);
-    let keys = visited
-        .into_iter()
-        .filter(|key| pattern.is_none_or(|p| glob::matches(p, key)))
-        .filter(|key| {
-            type_name.is_none_or(|t| db.get(key).is_some_and(|e| is(t, e.value.type_name())))
-        })
-        .map(|key| Reply::Bulk(key.clone()))
-        .collect();
-    Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(keys)])
-}
-
-/// Keys one `SCAN` step visits when the command gives no `COUNT`, as Valkey's default.
-const SCAN_COUNT_DEFAULT: usize = 10;
 
 pub(crate) fn rename(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
     let (from, to) = (&args[1], &args[2]);

@@ -5,6 +5,7 @@
 mod hashes;
 mod keys;
 mod lists;
+mod scan;
 mod scripting;
 mod server;
 mod sets;
@@ -195,7 +196,7 @@ static TABLE: &[Spec] = &[
     spec("pexpiretime", 2, R, K1, keys::pexpiretime),
     spec("persist", 2, W, K1, keys::persist),
     spec("keys", 2, R, NOKEYS, keys::keys),
-    spec("scan", -2, R, NOKEYS, keys::scan),
+    spec("scan", -2, R, NOKEYS, scan::scan),
     spec("rename", 3, W, K12, keys::rename),
     // Hashes.
     spec("hset", -4, WM, K1, hashes::hset),
@@ -210,6 +211,7 @@ static TABLE: &[Spec] = &[
     spec("hgetall", 2, R, K1, hashes::hgetall),
     spec("hkeys", 2, R, K1, hashes::hkeys),
     spec("hvals", 2, R, K1, hashes::hvals),
+    spec("hscan", -3, R, K1, scan::hscan),
     // Lists.
     spec("lpush", -3, WM, K1, lists::lpush),
     spec("rpush", -3, WM, K1, lists::rpush),
@@ -243,12 +245,13 @@ static TABLE: &[Spec] = &[
     spec("sunionstore", -3, WM, KALL, sets::sunionstore),
     spec("sdiff", -2, R, KALL, sets::sdiff),
     spec("sdiffstore", -3, WM, KALL, sets::sdiffstore),
-    spec("sscan", -3, R, K1, sets::sscan),
+    spec("sscan", -3, R, K1, scan::sscan),
     // Sorted sets.
     spec("zadd", -4, WM, K1, zsets::zadd),
     spec("zrem", -3, W, K1, zsets::zrem),
     spec("zcard", 2, R, K1, zsets::zcard),
     spec("zscore", 3, R, K1, zsets::zscore),
+    spec("zscan", -3, R, K1, scan::zscan),
     spec("zcount", 4, R, K1, zsets::zcount),
     spec("zremrangebyscore", 4, W, K1, zsets::zremrangebyscore),
     spec("zincrby", 4, WM, K1, zsets::zincrby),

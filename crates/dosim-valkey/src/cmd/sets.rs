@@ -4,7 +4,6 @@
 //! `SPOP` and `SRANDMEMBER` draw from the engine's seeded sequence.
 
 use super::{int, int_arg, is, tri, Cx, OOM, SYNTAX};
-use crate::glob;
 use crate::keyspace::{Set, SetEncoding, Value};
 use crate::Reply;
 
@@ -342,41 +341,4 @@ fn store(cx: &mut Cx<'_>, dst: &[u8], result: Option<Set>) -> Reply {
             Reply::Int(0)
         }
     }
-}
-
-/// `SSCAN key cursor [MATCH pattern] [COUNT count]`: every matching member in one reply with cursor 0, as Valkey answers for a set in its intset or listpack encoding (a larger one it iterates in steps).
-pub(crate) fn sscan(cx: &mut Cx<'_>, args: &[Vec<u8>]) -> Reply {
-    if std::str::from_utf8(&args[2])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .is_none()
-    {
-        return Reply::err("ERR invalid cursor");
-    }
-    let mut pattern = None;
-    let mut i = 3;
-    while i < args.len() {
-        let Some(value) = args.get(i + 1) else {
-            return Reply::err(SYNTAX);
-        };
-        if is(&args[i], "match") {
-            pattern = Some(value.clone());
-        } else if is(&args[i], "count") {
-            if tri!(int_arg(value)) < 1 {
-                return Reply::err(SYNTAX);
-            }
-        } else {
-            return Reply::err(SYNTAX);
-        }
-        i += 2;
-    }
-    let set = tri!(cx.get_set(&args[1]));
-    let found = set.map_or_else(Vec::new, |s| {
-        s.members
-            .iter()
-            .filter(|m| pattern.as_ref().is_none_or(|p| glob::matches(p, m)))
-            .cloned()
-            .collect()
-    });
-    Reply::Array(vec![Reply::bulk("0"), Reply::Array(members(found))])
 }
